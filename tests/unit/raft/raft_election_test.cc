@@ -1,0 +1,125 @@
+#include <gtest/gtest.h>
+
+#include "raft_fixture.h"
+
+namespace raftkv::raft::testing {
+namespace {
+
+TEST(RaftElection, Tick_FollowerCampaignsAfterRandomizedTimeout) {
+  Cluster cluster(3);
+  Raft& raft = cluster.raft(1);
+  uint32_t ticks = 0;
+  while (raft.role() == Role::Follower && ticks < 100) {
+    raft.tick();
+    ++ticks;
+  }
+  EXPECT_EQ(raft.role(), Role::PreCandidate);
+  EXPECT_GE(ticks, 10u);
+  EXPECT_LT(ticks, 20u);
+  EXPECT_EQ(raft.term(), Term{0});  // PreVote leaves the term alone.
+}
+
+TEST(RaftElection, Elect_WinsAndAppendsNoOp) {
+  Cluster cluster(3);
+  cluster.elect(1);
+  EXPECT_EQ(cluster.raft(1).term(), Term{1});
+  EXPECT_EQ(cluster.raft(2).leader(), NodeId{1});
+  EXPECT_EQ(cluster.raft(3).leader(), NodeId{1});
+  EXPECT_EQ(cluster.raft(1).log().committed(), Index{1});  // The no-op.
+  ASSERT_EQ(cluster.node(1).applied.size(), 1u);
+  EXPECT_EQ(cluster.node(1).applied[0].type, EntryType::NoOp);
+}
+
+TEST(RaftElection, OnVoteRequest_RefusesSecondCandidateInSameTerm) {
+  Cluster cluster(3);
+  Message vote{.type = MessageType::Vote, .from = n(2), .to = n(1), .term = t(1)};
+  ASSERT_TRUE(cluster.raft(1).step(vote).is_ok());
+  vote.from = n(3);
+  ASSERT_TRUE(cluster.raft(1).step(vote).is_ok());
+  std::vector<Message> out = cluster.take_messages();
+  ASSERT_EQ(out.size(), 2u);
+  EXPECT_FALSE(out[0].reject);
+  EXPECT_TRUE(out[1].reject);
+  EXPECT_EQ(cluster.node(1).storage.hard_state().voted_for, n(2));  // Persisted before reply.
+}
+
+TEST(RaftElection, OnVoteRequest_RefusesCandidateWithStaleLog) {
+  Cluster cluster(3);
+  cluster.elect(1);
+  ASSERT_TRUE(cluster.raft(1).propose("x").is_ok());
+  cluster.deliver_all();
+  // Node 3 asks with an empty log (index 0) at a higher term: node 2 must refuse.
+  Message vote{.type = MessageType::Vote, .from = n(3), .to = n(2), .term = t(5),
+               .leadership_transfer = true};
+  ASSERT_TRUE(cluster.raft(2).step(vote).is_ok());
+  std::vector<Message> out = cluster.take_messages();
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_TRUE(out[0].reject);
+  EXPECT_EQ(cluster.raft(2).term(), t(5));
+}
+
+TEST(RaftElection, LeaderLease_IgnoresDisruptiveVoteRequests) {
+  Cluster cluster(3);
+  cluster.elect(1);
+  Message vote{.type = MessageType::Vote, .from = n(3), .to = n(2), .term = t(9),
+               .log_term = t(1), .index = i(100)};
+  ASSERT_TRUE(cluster.raft(2).step(vote).is_ok());
+  EXPECT_EQ(cluster.raft(2).term(), t(1));  // Node 2 still hears from leader 1.
+  EXPECT_TRUE(cluster.take_messages().empty());
+}
+
+TEST(RaftElection, PreVote_IsolatedNodeDoesNotBumpTerm) {
+  Cluster cluster(3);
+  cluster.elect(1);
+  cluster.isolate(3);
+  for (int tick = 0; tick < 200; ++tick) {
+    cluster.raft(3).tick();
+    cluster.deliver_all();
+  }
+  EXPECT_EQ(cluster.raft(3).term(), t(1));
+  cluster.heal();
+  for (int tick = 0; tick < 3; ++tick) {
+    cluster.raft(1).tick();
+    cluster.deliver_all();
+  }
+  EXPECT_EQ(cluster.raft(1).role(), Role::Leader);
+  EXPECT_EQ(cluster.raft(3).leader(), n(1));
+}
+
+TEST(RaftElection, CheckQuorum_LeaderStepsDownWithoutQuorum) {
+  Cluster cluster(3);
+  cluster.elect(1);
+  cluster.isolate(1);
+  for (int tick = 0; tick < 25 && cluster.raft(1).role() == Role::Leader; ++tick) {
+    cluster.raft(1).tick();
+    cluster.deliver_all();
+  }
+  EXPECT_EQ(cluster.raft(1).role(), Role::Follower);
+  EXPECT_EQ(cluster.raft(1).term(), t(1));
+}
+
+TEST(RaftElection, SingleNode_ElectsItselfAndCommits) {
+  Cluster cluster(1);
+  cluster.elect(1);
+  Result<Proposal> proposal = cluster.raft(1).propose("solo");
+  ASSERT_TRUE(proposal.is_ok());
+  cluster.process_readies();
+  EXPECT_EQ(cluster.raft(1).log().committed(), proposal.value().index);
+}
+
+TEST(RaftElection, StaleLeader_StepsDownOnHigherTermReply) {
+  Cluster cluster(3);
+  cluster.elect(1);
+  // Node 2 moved to term 7 on its own (for instance after a restart with PreVote off).
+  Message bump{.type = MessageType::Vote, .from = n(3), .to = n(2), .term = t(7),
+               .leadership_transfer = true};
+  ASSERT_TRUE(cluster.raft(2).step(bump).is_ok());
+  cluster.take_messages();
+  ASSERT_TRUE(cluster.raft(1).propose("x").is_ok());
+  cluster.deliver_all();
+  EXPECT_EQ(cluster.raft(1).term(), t(7));
+  EXPECT_NE(cluster.raft(1).role(), Role::Leader);
+}
+
+}  // namespace
+}  // namespace raftkv::raft::testing

@@ -1,0 +1,114 @@
+#include <gtest/gtest.h>
+
+#include "raft_fixture.h"
+
+namespace raftkv::raft::testing {
+namespace {
+
+// Snapshots node `id` at its applied index and drops the log before it.
+void snapshot_and_compact(Cluster& cluster, uint64_t id) {
+  TestNode& node = cluster.node(id);
+  const Index applied = node.raft.log().applied();
+  ASSERT_TRUE(node.storage.create_snapshot(applied, node.raft.status().conf_state, "state")
+                  .is_ok());
+  ASSERT_TRUE(node.storage.compact(applied).is_ok());
+}
+
+TEST(RaftSnapshot, LaggingFollower_CatchesUpByInstallSnapshot) {
+  Cluster cluster(3);
+  cluster.elect(1);
+  cluster.isolate(3);
+  for (int k = 0; k < 10; ++k) ASSERT_TRUE(cluster.raft(1).propose("x").is_ok());
+  cluster.deliver_all();
+  cluster.raft(1).report_unreachable(n(3));  // As the transport would on a lost connection.
+  snapshot_and_compact(cluster, 1);
+  cluster.heal();
+  for (int tick = 0; tick < 5; ++tick) {
+    cluster.raft(1).tick();
+    cluster.deliver_all();
+  }
+  EXPECT_EQ(cluster.node(3).storage.snapshot().value().meta.index, Index{11});
+  EXPECT_EQ(cluster.raft(3).log().last_index(), Index{11});
+  EXPECT_EQ(cluster.raft(3).log().applied(), Index{11});
+  for (const PeerStatus& peer : cluster.raft(1).status().peers) {
+    EXPECT_EQ(peer.state, ProgressState::Replicate) << "node " << peer.id;
+    EXPECT_EQ(peer.match_index, Index{11});
+  }
+}
+
+TEST(RaftSnapshot, ReportSnapshotFailed_ReturnsPeerToProbe) {
+  Cluster cluster(3);
+  cluster.elect(1);
+  cluster.isolate(3);
+  for (int k = 0; k < 3; ++k) ASSERT_TRUE(cluster.raft(1).propose("x").is_ok());
+  cluster.deliver_all();
+  cluster.raft(1).report_unreachable(n(3));
+  snapshot_and_compact(cluster, 1);  // Keep node 3 away but make it look recently active.
+  ASSERT_TRUE(cluster.raft(1)
+                  .step(Message{.type = MessageType::HeartbeatResponse, .from = n(3),
+                                .to = n(1), .term = t(1)})
+                  .is_ok());
+  cluster.take_messages();
+  bool in_snapshot = false;
+  for (const PeerStatus& peer : cluster.raft(1).status().peers) {
+    if (peer.id == n(3)) in_snapshot = peer.state == ProgressState::Snapshot;
+  }
+  ASSERT_TRUE(in_snapshot);
+  cluster.raft(1).report_snapshot_failed(n(3));
+  for (const PeerStatus& peer : cluster.raft(1).status().peers) {
+    if (peer.id == n(3)) {
+      EXPECT_EQ(peer.state, ProgressState::Probe);
+    }
+  }
+}
+
+TEST(RaftMembership, AddLearner_ReplicatesButDoesNotVote) {
+  Config config;
+  Cluster cluster(3, config);
+  cluster.elect(1);
+  Result<Proposal> change =
+      cluster.raft(1).propose_conf_change(ConfChange{ConfChangeType::AddLearner, n(3)});
+  ASSERT_TRUE(change.is_ok());
+  cluster.deliver_all();
+  const ConfState state =
+      cluster.raft(1).apply_conf_change(ConfChange{ConfChangeType::AddLearner, n(3)});
+  EXPECT_EQ(state.voters, (std::vector<NodeId>{n(1), n(2)}));
+  EXPECT_EQ(state.learners, (std::vector<NodeId>{n(3)}));
+  // With node 2 gone, the two-voter cluster cannot commit even though the learner acks.
+  cluster.isolate(2);
+  ASSERT_TRUE(cluster.raft(1).propose("x").is_ok());
+  cluster.deliver_all();
+  EXPECT_LT(cluster.raft(1).log().committed(), cluster.raft(1).log().last_index());
+}
+
+TEST(RaftMembership, ProposeConfChange_OneAtATime) {
+  Cluster cluster(3);
+  cluster.elect(1);
+  ASSERT_TRUE(
+      cluster.raft(1).propose_conf_change(ConfChange{ConfChangeType::RemoveNode, n(3)}).is_ok());
+  Result<Proposal> second =
+      cluster.raft(1).propose_conf_change(ConfChange{ConfChangeType::RemoveNode, n(2)});
+  ASSERT_FALSE(second.is_ok());
+  EXPECT_EQ(second.status().code(), ErrorCode::Busy);
+}
+
+TEST(RaftMembership, RemoveLeader_StepsDown) {
+  Cluster cluster(3);
+  cluster.elect(1);
+  cluster.raft(1).apply_conf_change(ConfChange{ConfChangeType::RemoveNode, n(1)});
+  EXPECT_EQ(cluster.raft(1).role(), Role::Follower);
+}
+
+TEST(RaftMembership, ConfChangeEncoding_RoundTripsAndRejectsGarbage) {
+  const ConfChange change{ConfChangeType::AddVoter, n(77)};
+  ConfChange decoded;
+  ASSERT_TRUE(decode_conf_change(encode_conf_change(change), &decoded));
+  EXPECT_EQ(decoded, change);
+  EXPECT_FALSE(decode_conf_change("short", &decoded));
+  std::string bad = encode_conf_change(change);
+  bad[0] = 9;
+  EXPECT_FALSE(decode_conf_change(bad, &decoded));
+}
+
+}  // namespace
+}  // namespace raftkv::raft::testing

@@ -1,0 +1,93 @@
+#include <gtest/gtest.h>
+
+#include "raft_fixture.h"
+
+namespace raftkv::raft::testing {
+namespace {
+
+class RaftValidate : public ::testing::Test {
+ protected:
+  void SetUp() override { cluster.elect(1); }
+
+  // Steps `message` into node 2 and expects it refused with nothing changed.
+  void expect_refused(const Message& message) {
+    const RaftStatus before = cluster.raft(2).status();
+    const Status status = cluster.raft(2).step(message);
+    EXPECT_EQ(status.code(), ErrorCode::InvalidArgument) << status.to_string();
+    const RaftStatus after = cluster.raft(2).status();
+    EXPECT_EQ(after.term, before.term);
+    EXPECT_EQ(after.last_index, before.last_index);
+    EXPECT_EQ(after.commit_index, before.commit_index);
+    EXPECT_TRUE(cluster.take_messages().empty());
+  }
+
+  Message append() {
+    return Message{.type = MessageType::Append, .from = n(1), .to = n(2), .term = t(1),
+                   .log_term = t(1), .index = i(1)};
+  }
+
+  Cluster cluster{3};
+};
+
+TEST_F(RaftValidate, Step_UnknownSenderRefused) {
+  Message message = append();
+  message.from = n(99);
+  expect_refused(message);
+}
+
+TEST_F(RaftValidate, Step_WrongRecipientRefused) {
+  Message message = append();
+  message.to = n(3);
+  expect_refused(message);
+}
+
+TEST_F(RaftValidate, Step_NonContiguousEntriesRefused) {
+  Message message = append();
+  message.entries = {Entry{t(1), i(2), EntryType::Normal, "a"},
+                     Entry{t(1), i(4), EntryType::Normal, "b"}};
+  expect_refused(message);
+}
+
+TEST_F(RaftValidate, Step_EntryTermAboveMessageTermRefused) {
+  Message message = append();
+  message.entries = {Entry{t(9), i(2), EntryType::Normal, "a"}};
+  expect_refused(message);
+}
+
+TEST_F(RaftValidate, Step_AbsurdIndexRefused) {
+  Message message = append();
+  message.index = Index{UINT64_MAX - 1};
+  expect_refused(message);
+}
+
+TEST_F(RaftValidate, Step_UnknownTypeRefused) {
+  Message message = append();
+  message.type = static_cast<MessageType>(200);
+  expect_refused(message);
+}
+
+TEST_F(RaftValidate, Step_SnapshotWithoutVotersRefused) {
+  Message message{.type = MessageType::InstallSnapshot, .from = n(1), .to = n(2), .term = t(1)};
+  message.snapshot = Snapshot{SnapshotMeta{i(5), t(1), ConfState{}}, "x"};
+  expect_refused(message);
+}
+
+TEST_F(RaftValidate, Step_StaleTermIgnoredWithoutHarm) {
+  Message message = append();
+  message.term = t(1);
+  ASSERT_TRUE(cluster.raft(2).step(Message{.type = MessageType::Heartbeat, .from = n(1),
+                                           .to = n(2), .term = t(1)})
+                  .is_ok());
+  cluster.take_messages();
+  Message vote{.type = MessageType::Vote, .from = n(3), .to = n(2), .term = t(1),
+               .log_term = t(0), .index = i(0)};
+  // Same term, leader known: refused vote, term unchanged.
+  ASSERT_TRUE(cluster.raft(2).step(vote).is_ok());
+  std::vector<Message> out = cluster.take_messages();
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_TRUE(out[0].reject);
+  EXPECT_EQ(cluster.raft(2).term(), t(1));
+}
+
+}  // namespace
+}  // namespace raftkv::raft::testing
