@@ -261,8 +261,7 @@ Result<Proposal> Raft::propose(std::string data) {
   const Proposal proposal{term_, log_.last_index()};
   uncommitted_.emplace_back(proposal.index, bytes);
   uncommitted_bytes_ += bytes;
-  broadcast_append();
-  after_input();
+  after_input();  // Sent by ready(), together with every other proposal made until then.
   return proposal;
 }
 
@@ -282,7 +281,9 @@ bool Raft::has_ready() const {
 
 Ready Raft::ready() {
   RAFT_ASSERT(!ready_outstanding_);
-  // Reads that arrived since the last Ready share one quorum round (thesis §6.4 batching).
+  // Batching: proposals made since the last Ready leave in one Append per follower, and reads
+  // that arrived since then share one quorum round (thesis §6.4).
+  if (role_ == Role::Leader) broadcast_append();
   start_read_round_if_needed();
   Ready ready;
   const SoftState soft{role_, leader_};

@@ -104,8 +104,7 @@ Result<Proposal> Raft::propose_conf_change(const ConfChange& change) {
   append_entries({Entry{term_, Index{0}, EntryType::ConfChange, encode_conf_change(change)}});
   pending_conf_index_ = log_.last_index();
   const Proposal proposal{term_, log_.last_index()};
-  broadcast_append();
-  after_input();
+  after_input();  // Sent by ready().
   return proposal;
 }
 

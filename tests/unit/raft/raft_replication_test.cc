@@ -122,13 +122,41 @@ TEST(RaftReplication, Pipelining_BoundedByInflightWindow) {
   cluster.elect(1);
   cluster.isolate(2);
   cluster.isolate(3);
-  for (int k = 0; k < 10; ++k) ASSERT_TRUE(cluster.raft(1).propose("p").is_ok());
-  std::vector<Message> out = cluster.take_messages();
   size_t appends_to_2 = 0;
-  for (const Message& message : out) {
-    if (message.type == MessageType::Append && message.to == n(2)) ++appends_to_2;
+  for (int k = 0; k < 10; ++k) {
+    ASSERT_TRUE(cluster.raft(1).propose("p").is_ok());
+    for (const Message& message : cluster.take_messages()) {
+      if (message.type == MessageType::Append && message.to == n(2)) ++appends_to_2;
+    }
   }
   EXPECT_EQ(appends_to_2, 2u);  // The window of 2 closed; the rest waits for acks.
+}
+
+TEST(RaftReplication, Batching_ProposalsBetweenReadiesShareOneMessage) {
+  Cluster cluster(3);
+  cluster.elect(1);
+  for (int k = 0; k < 20; ++k) ASSERT_TRUE(cluster.raft(1).propose("b").is_ok());
+  std::vector<Message> out = cluster.take_messages();
+  ASSERT_EQ(out.size(), 2u);  // One Append per follower.
+  EXPECT_EQ(out[0].entries.size(), 20u);
+}
+
+TEST(RaftReplication, Batching_EntriesPerMessageBoundedByBytes) {
+  Config config;
+  config.message_bytes_max = 1000;
+  Cluster cluster(3, config);
+  cluster.elect(1);
+  for (int k = 0; k < 20; ++k) ASSERT_TRUE(cluster.raft(1).propose(std::string(200, 'x')).is_ok());
+  std::vector<Message> out = cluster.take_messages();
+  ASSERT_FALSE(out.empty());
+  for (const Message& message : out) {
+    uint64_t bytes = 0;
+    for (const Entry& entry : message.entries) bytes += entry.size_bytes();
+    EXPECT_LE(bytes, 1000u);
+    ASSERT_TRUE(cluster.raft(message.to.value()).step(message).is_ok());
+  }
+  cluster.deliver_all();
+  EXPECT_EQ(cluster.raft(1).log().committed(), Index{21});
 }
 
 TEST(RaftReplication, Batching_ProposalsWhileWindowClosedShareOneMessage) {
@@ -136,9 +164,11 @@ TEST(RaftReplication, Batching_ProposalsWhileWindowClosedShareOneMessage) {
   config.inflight_messages_max = 1;
   Cluster cluster(3, config);
   cluster.elect(1);
-  for (int k = 0; k < 20; ++k) ASSERT_TRUE(cluster.raft(1).propose("b").is_ok());
+  ASSERT_TRUE(cluster.raft(1).propose("first").is_ok());
   std::vector<Message> first = cluster.take_messages();
   ASSERT_EQ(first.size(), 2u);  // One Append per follower; then the window of 1 is closed.
+  for (int k = 0; k < 19; ++k) ASSERT_TRUE(cluster.raft(1).propose("b").is_ok());
+  EXPECT_TRUE(cluster.take_messages().empty());
   for (const Message& message : first) {
     ASSERT_TRUE(cluster.raft(message.to.value()).step(message).is_ok());
   }
