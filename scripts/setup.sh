@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Installs the Debian packages raftkv needs to build and test, and nothing when all are present.
+# Idempotent; quiet unless it has something to do. Needs root (or sudo) only when installing.
+set -euo pipefail
+
+packages=(
+  # Toolchain.
+  g++ cmake ninja-build pkg-config
+  # Libraries (shared/DESIGN.md "Dependencies").
+  libasio-dev libprotobuf-dev protobuf-compiler libspdlog-dev libfmt-dev libcli11-dev
+  libcpp-httplib-dev nlohmann-json3-dev
+  # Tests and benchmarks.
+  libgtest-dev libgmock-dev libbenchmark-dev
+  # libFuzzer and the sanitizer runtimes for the fuzz targets.
+  clang libclang-rt-14-dev
+)
+
+missing=()
+for package in "${packages[@]}"; do
+  status=$(dpkg-query -W -f='${Status}' "$package" 2>/dev/null || true)
+  [[ "$status" == "install ok installed" ]] || missing+=("$package")
+done
+[[ ${#missing[@]} -eq 0 ]] && exit 0
+
+echo "setup: installing ${missing[*]}"
+sudo_cmd=()
+[[ $(id -u) -eq 0 ]] || sudo_cmd=(sudo)
+export DEBIAN_FRONTEND=noninteractive
+"${sudo_cmd[@]}" apt-get update -qq
+"${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+echo "setup: done"

@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# The whole test suite, from a fresh machine: installs what is missing, builds, runs.
+#   1. unit and simulation tests under AddressSanitizer + UndefinedBehaviorSanitizer;
+#   2. the fuzz targets for a short bounded time each;
+#   3. everything in the release build (its CTest summary line closes the run).
+# Longer runs: tests/sim/soak.sh (simulator seeds), tests/fuzz/run.sh (fuzzing).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+scripts/setup.sh
+
+echo "== ASan+UBSan build: unit and simulation tests"
+scripts/build.sh asan
+(cd build/asan && ctest --output-on-failure -L 'unit|sim_smoke|lint' -j "$(nproc)")
+
+if [[ -x tests/fuzz/run.sh ]]; then
+  echo "== fuzz smoke"
+  tests/fuzz/run.sh --seconds "${RAFTKV_FUZZ_SECONDS:-15}"
+fi
+
+echo "== release build: the whole suite"
+scripts/build.sh release
+cd build/release && ctest --output-on-failure -j "$(nproc)"
