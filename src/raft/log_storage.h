@@ -12,8 +12,10 @@
 // for entries it no longer holds in memory (a lagging follower) and for terms at positions.
 // src/storage implements it on disk; MemoryStorage implements it for tests and the simulator.
 //
-// Positions: the storage holds entries [first_index(), last_index()]; the entry at
-// first_index() - 1 is the snapshot's last entry, whose term is still answerable.
+// Positions: the storage holds entries [first_index(), last_index()]; the term of the entry at
+// first_index() - 1 (the compaction point) is still answerable. The newest snapshot covers at
+// least everything before first_index(): first_index() - 1 <= snapshot().meta.index. Entries
+// after the compaction point but covered by the snapshot may be kept (for lagging followers).
 
 namespace raftkv::raft {
 
@@ -23,7 +25,7 @@ class LogStorage {
 
   // The hard state persisted last (zero on a fresh node).
   [[nodiscard]] virtual HardState hard_state() const = 0;
-  // snapshot().meta.index + 1.
+  // The first stored entry; compaction point + 1.
   [[nodiscard]] virtual Index first_index() const = 0;
   // The last stored index; snapshot().meta.index when no entries follow the snapshot.
   [[nodiscard]] virtual Index last_index() const = 0;

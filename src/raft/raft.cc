@@ -53,8 +53,12 @@ Raft::Raft(const Config& config, const LogStorage& storage, Prng& prng, Logger& 
   }
   term_ = hard.term;
   voted_for_ = hard.voted_for;
-  log_.commit_to(hard.commit);
-  log_.set_applied(std::min(config.applied, log_.committed()));
+  // Everything a snapshot covers is committed, and the driver restored its state machine from
+  // it, so it is applied too even if `config.applied` is older (the log may keep a tail of
+  // entries behind the snapshot: they must not be applied twice).
+  const Index snapshot_index = snapshot.value().meta.index;
+  log_.commit_to(std::max(hard.commit, snapshot_index));
+  log_.set_applied(std::max(std::min(config.applied, log_.committed()), snapshot_index));
   last_hard_state_ = hard_state();
   become_follower(term_, kNoNode);
   log(LogLevel::Info, "started as follower: last index ", log_.last_index(), ", commit ",

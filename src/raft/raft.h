@@ -215,6 +215,8 @@ class Raft {
   void on_append_response(const Message& message);
   void on_heartbeat(const Message& message);
   void on_heartbeat_response(const Message& message);
+  // The peer's match index grew: advance its flow state, commit, send what it lacks.
+  void on_match_advanced(NodeId peer, Progress& progress);
   bool maybe_commit();
   void leader_entries_stable(Index last_stable);
   void forget_committed_proposals();

@@ -70,6 +70,8 @@ void Raft::send_heartbeat(NodeId peer) {
 }
 
 void Raft::broadcast_heartbeat() {
+  log(LogLevel::Debug, "heartbeat to followers (commit ", log_.committed(), ", read round ",
+      read_round_, ")");
   for (const auto& [peer, progress] : progress_) {
     if (peer != id_) send_heartbeat(peer);
   }
@@ -125,6 +127,10 @@ void Raft::on_append_response(const Message& message) {
     return;
   }
   if (!progress.maybe_update(message.index)) return;  // A duplicate or reordered reply.
+  on_match_advanced(message.from, progress);
+}
+
+void Raft::on_match_advanced(NodeId peer, Progress& progress) {
   switch (progress.state) {
     case ProgressState::Probe: progress.become_replicate(); break;
     case ProgressState::Snapshot:
@@ -133,22 +139,26 @@ void Raft::on_append_response(const Message& message) {
         progress.become_replicate();
       }
       break;
-    case ProgressState::Replicate: progress.inflights.free_up_to(message.index); break;
+    case ProgressState::Replicate: progress.inflights.free_up_to(progress.match_index); break;
   }
   maybe_commit();
   // Keep the pipeline full: send until the window closes or the peer has everything.
-  while (send_append(message.from, /*send_if_empty=*/false)) {
+  while (send_append(peer, /*send_if_empty=*/false)) {
   }
-  maybe_send_timeout_now(message.from);
+  maybe_send_timeout_now(peer);
 }
 
 void Raft::on_heartbeat(const Message& message) {
   if (role_ != Role::Follower) become_follower(term_, message.from);
   set_leader(message.from);
   election_elapsed_ = 0;
+  log(LogLevel::Debug, "heartbeat from leader ", message.from, " (commit ", message.commit, ")");
   log_.commit_to(std::min(message.commit, log_.last_index()));
+  // Our commit index tells the leader a prefix it may count as matched: committed entries are
+  // the leader's too (Leader Completeness). It recovers a lost acknowledgement, such as the
+  // one for an installed snapshot.
   send(Message{.type = MessageType::HeartbeatResponse, .to = message.from,
-               .read_round = message.read_round});
+               .commit = log_.committed(), .read_round = message.read_round});
 }
 
 void Raft::on_heartbeat_response(const Message& message) {
@@ -157,8 +167,12 @@ void Raft::on_heartbeat_response(const Message& message) {
   progress.recent_active = true;
   progress.ticks_since_contact = 0;
   progress.probe_sent = false;  // A probe lost on the way is retried once per heartbeat.
-  if (progress.match_index < log_.last_index()) send_append(message.from, false);
   on_read_round_acked(message.from, message.read_round);
+  if (message.commit <= log_.last_index() && progress.maybe_update(message.commit)) {
+    on_match_advanced(message.from, progress);
+  } else if (progress.match_index < log_.last_index()) {
+    send_append(message.from, false);
+  }
 }
 
 bool Raft::maybe_commit() {

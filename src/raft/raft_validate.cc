@@ -14,6 +14,9 @@ namespace {
 // enough that accepting it cannot exhaust memory.
 constexpr size_t kEntriesPerMessageMax = 1 << 20;
 constexpr uint64_t kIndexMax = uint64_t{1} << 62;
+// Terms grow by one per election; one beyond this can only be corrupt or forged, and accepting
+// it would leave no room for term + 1 (regression: sim scenario hostile_absurd_values).
+constexpr uint64_t kTermMax = uint64_t{1} << 62;
 
 Status invalid(const std::string& why) { return Status(ErrorCode::InvalidArgument, why); }
 
@@ -61,6 +64,10 @@ Status Raft::validate_message(const Message& message) const {
     return invalid("sender node " + std::to_string(message.from.value()) + " is not a member");
   }
   if (message.term == Term{0}) return invalid("term 0");
+  if (message.term.value() > kTermMax || message.log_term.value() > kTermMax ||
+      message.hint_term.value() > kTermMax) {
+    return invalid("term out of range");
+  }
   if (message.index.value() > kIndexMax || message.commit.value() > kIndexMax ||
       message.hint_index.value() > kIndexMax) {
     return invalid("index out of range");

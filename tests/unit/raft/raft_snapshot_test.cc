@@ -36,6 +36,41 @@ TEST(RaftSnapshot, LaggingFollower_CatchesUpByInstallSnapshot) {
   }
 }
 
+TEST(RaftSnapshot, LostSnapshotAck_RecoveredByHeartbeatResponse) {
+  // Regression (sim unreliable_churn seed 93): the follower installed the snapshot but its
+  // acknowledgement was lost; the leader must not wait in Snapshot state forever.
+  Cluster cluster(3);
+  cluster.elect(1);
+  cluster.isolate(3);
+  for (int k = 0; k < 10; ++k) ASSERT_TRUE(cluster.raft(1).propose("x").is_ok());
+  cluster.deliver_all();
+  cluster.raft(1).report_unreachable(n(3));
+  snapshot_and_compact(cluster, 1);
+  cluster.heal();
+  bool dropped_ack = false;
+  for (int tick = 0; tick < 10; ++tick) {
+    cluster.raft(1).tick();
+    for (int round = 0; round < 20; ++round) {
+      std::vector<Message> batch = cluster.take_messages();
+      if (batch.empty()) break;
+      for (const Message& message : batch) {
+        const bool snapshot_ack = message.from == n(3) &&
+                                  message.type == MessageType::AppendResponse && !dropped_ack;
+        if (snapshot_ack) {
+          dropped_ack = true;
+          continue;
+        }
+        ASSERT_TRUE(cluster.raft(message.to.value()).step(message).is_ok());
+      }
+    }
+  }
+  ASSERT_TRUE(dropped_ack);
+  for (const PeerStatus& peer : cluster.raft(1).status().peers) {
+    EXPECT_EQ(peer.state, ProgressState::Replicate) << "node " << peer.id;
+    EXPECT_EQ(peer.match_index, Index{11}) << "node " << peer.id;
+  }
+}
+
 TEST(RaftSnapshot, ReportSnapshotFailed_ReturnsPeerToProbe) {
   Cluster cluster(3);
   cluster.elect(1);

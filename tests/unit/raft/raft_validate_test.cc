@@ -60,6 +60,13 @@ TEST_F(RaftValidate, Step_AbsurdIndexRefused) {
   expect_refused(message);
 }
 
+TEST_F(RaftValidate, Step_AbsurdTermRefused) {
+  // Regression (sim hostile_absurd_values): a term near 2^64 would leave no room for term+1.
+  Message message{.type = MessageType::Heartbeat, .from = n(1), .to = n(2),
+                  .term = Term{UINT64_MAX}};
+  expect_refused(message);
+}
+
 TEST_F(RaftValidate, Step_UnknownTypeRefused) {
   Message message = append();
   message.type = static_cast<MessageType>(200);
