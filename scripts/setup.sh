@@ -8,7 +8,7 @@ packages=(
   g++ cmake ninja-build pkg-config
   # Libraries (shared/DESIGN.md "Dependencies").
   libasio-dev libprotobuf-dev protobuf-compiler libspdlog-dev libfmt-dev libcli11-dev
-  libcpp-httplib-dev nlohmann-json3-dev
+  libcpp-httplib-dev nlohmann-json3-dev zlib1g-dev
   # Tests and benchmarks.
   libgtest-dev libgmock-dev libbenchmark-dev
   # libFuzzer and the sanitizer runtimes for the fuzz targets.

@@ -1,0 +1,64 @@
+#include "proto/peer_codec.h"
+
+#include "proto/peer.pb.h"
+#include "proto/convert.h"
+#include "proto/storage.pb.h"
+
+namespace raftkv::proto {
+
+void to_proto(const raft::Message& message, pb::RaftMessage* out) {
+  out->set_type(static_cast<uint32_t>(message.type));
+  out->set_from(message.from.value());
+  out->set_to(message.to.value());
+  out->set_term(message.term.value());
+  out->set_log_term(message.log_term.value());
+  out->set_index(message.index.value());
+  out->mutable_entries()->Reserve(static_cast<int>(message.entries.size()));
+  for (const raft::Entry& entry : message.entries) to_proto(entry, out->add_entries());
+  out->set_commit(message.commit.value());
+  out->set_reject(message.reject);
+  out->set_hint_index(message.hint_index.value());
+  out->set_hint_term(message.hint_term.value());
+  out->set_read_round(message.read_round);
+  out->set_leadership_transfer(message.leadership_transfer);
+  if (message.snapshot) {
+    out->set_has_snapshot(true);
+    to_proto(message.snapshot->meta, out->mutable_snapshot_meta());
+    out->set_snapshot_data(message.snapshot->data);
+  }
+}
+
+Status from_proto(const pb::RaftMessage& in, raft::Message* out) {
+  if (in.type() > static_cast<uint32_t>(raft::MessageType::TimeoutNow)) {
+    return Status(ErrorCode::Corruption, "unknown message type " + std::to_string(in.type()));
+  }
+  out->type = static_cast<raft::MessageType>(in.type());
+  out->from = NodeId{in.from()};
+  out->to = NodeId{in.to()};
+  out->term = Term{in.term()};
+  out->log_term = Term{in.log_term()};
+  out->index = Index{in.index()};
+  out->entries.clear();
+  out->entries.reserve(static_cast<size_t>(in.entries_size()));
+  for (const pb::Entry& entry : in.entries()) {
+    raft::Entry decoded;
+    if (Status status = from_proto(entry, &decoded); !status.is_ok()) return status;
+    out->entries.push_back(std::move(decoded));
+  }
+  out->commit = Index{in.commit()};
+  out->reject = in.reject();
+  out->hint_index = Index{in.hint_index()};
+  out->hint_term = Term{in.hint_term()};
+  out->read_round = in.read_round();
+  out->leadership_transfer = in.leadership_transfer();
+  out->snapshot.reset();
+  if (in.has_snapshot()) {
+    raft::Snapshot snapshot;
+    from_proto(in.snapshot_meta(), &snapshot.meta);
+    snapshot.data = in.snapshot_data();
+    out->snapshot = std::move(snapshot);
+  }
+  return Status::ok();
+}
+
+}  // namespace raftkv::proto

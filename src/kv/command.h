@@ -1,0 +1,115 @@
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/status.h"
+
+// Commands of the replicated key-value state machine and their binary encoding, which is what
+// a log entry's data holds. Decoding validates everything: the bytes come from the log, a peer
+// or a snapshot, so garbage yields an InvalidArgument Status, never a crash or a huge
+// allocation.
+//
+// Encoding (little-endian; version 1):
+//   entry   := u8 version(=1) command
+//   command := u8 type u8 flags [fields] u32 argc { u32 length bytes }*argc [inner]
+//     fields (by type): IncrBy/DecrBy: i64 delta
+//                       RegisterSession: u64 timestamp_ms
+//                       Session: u64 client_id u64 sequence u64 timestamp_ms
+//     inner  (by type): Batch: u32 count command*count;  Session: exactly one command
+//   flags: Set: 0 none, 1 NX, 2 XX.  Cas: bit 0 = expect the key to be missing.  Else 0.
+// The version byte lets a later release add fields; a node refuses versions it does not know
+// (the entry then applies as an error reply on every replica alike, so replicas agree).
+
+namespace raftkv::kv {
+
+enum class CommandType : uint8_t {
+  Set = 1,          // args: key value. Condition in `set_condition`. Reply: OK, or nil.
+  Get,              // args: key. Reply: bulk or nil.
+  Del,              // args: key+. Reply: number of keys removed.
+  Exists,           // args: key+. Reply: number of keys present (repeats count again).
+  Incr,             // args: key. Reply: the new value.
+  IncrBy,           // args: key; `delta`. Reply: the new value.
+  DecrBy,           // args: key; `delta` (subtracted). Reply: the new value.
+  Append,           // args: key value. Reply: the new length.
+  MGet,             // args: key+. Reply: array of bulk or nil.
+  MSet,             // args: (key value)+. Reply: OK.
+  Cas,              // args: key expected new; `cas_expect_missing`. Reply: 1 swapped, 0 not.
+  DbSize,           // args: none. Reply: number of keys.
+  Batch,            // MULTI/EXEC: `inner` applied in one apply call. Reply: array of replies.
+  RegisterSession,  // `timestamp_ms`. Reply: the new client id (= the entry's log index).
+  Session,          // `client_id`, `sequence`, `timestamp_ms`, `inner` = one command.
+};
+
+inline constexpr CommandType kCommandTypeLast = CommandType::Session;
+
+enum class SetCondition : uint8_t {
+  None = 0,
+  IfMissing = 1,  // NX.
+  IfPresent = 2,  // XX.
+};
+
+// Bounds on what decode accepts, so that a corrupt count cannot ask for gigabytes. Arguments
+// are bounded by the entry size itself (a length must fit in the remaining bytes).
+inline constexpr uint32_t kBatchCommandsMax = 1u << 20;
+inline constexpr uint8_t kCommandVersion = 1;
+
+struct Command {
+  CommandType type = CommandType::DbSize;
+  SetCondition set_condition = SetCondition::None;  // Set only.
+  bool cas_expect_missing = false;                  // Cas only; `expected` must then be "".
+  int64_t delta = 0;                                // IncrBy, DecrBy.
+  uint64_t client_id = 0;                           // Session.
+  uint64_t sequence = 0;                            // Session; >= 1.
+  uint64_t timestamp_ms = 0;                        // Session, RegisterSession: leader time.
+  std::vector<std::string> args;
+  std::vector<Command> inner;  // Batch: the queued commands. Session: exactly one.
+
+  // Builders (the server's RESP layer and tests use these).
+  static Command set(std::string key, std::string value,
+                     SetCondition condition = SetCondition::None);
+  static Command get(std::string key);
+  static Command del(std::vector<std::string> keys);
+  static Command exists(std::vector<std::string> keys);
+  static Command incr(std::string key);
+  static Command incr_by(std::string key, int64_t delta);
+  static Command decr_by(std::string key, int64_t delta);
+  static Command append(std::string key, std::string value);
+  static Command mget(std::vector<std::string> keys);
+  // `pairs` alternates key, value.
+  static Command mset(std::vector<std::string> pairs);
+  // Swap in `desired` when the key holds `expected`.
+  static Command cas(std::string key, std::string expected, std::string desired);
+  // Swap in `desired` only when the key is missing.
+  static Command cas_missing(std::string key, std::string desired);
+  static Command dbsize();
+  static Command batch(std::vector<Command> commands);
+  static Command register_session(uint64_t timestamp_ms);
+  static Command session(uint64_t client_id, uint64_t sequence, uint64_t timestamp_ms,
+                         Command command);
+
+  bool operator==(const Command&) const = default;
+};
+
+// Redis-style upper-case name ("SET", "BATCH", ...), for logs and errors.
+const char* command_type_name(CommandType type);
+
+// Whether `command` only reads, so the server may answer it after ReadIndex without the log:
+// GET, MGET, EXISTS, DBSIZE.
+[[nodiscard]] bool is_read_only(const Command& command);
+
+// Checks the shape rules above (argument counts, flags, nesting: a Batch holds no Batch,
+// Session or RegisterSession; a Session wraps one command that is neither Session nor
+// RegisterSession). encode_command asserts them; decode_command returns them as errors.
+[[nodiscard]] Status validate_command(const Command& command);
+
+// Precondition: validate_command(command) is ok.
+[[nodiscard]] std::string encode_command(const Command& command);
+
+// Parses and validates one entry: InvalidArgument for a truncated, oversized, trailing-byte,
+// unknown-version or ill-shaped input.
+[[nodiscard]] Result<Command> decode_command(std::string_view bytes);
+
+}  // namespace raftkv::kv

@@ -1,0 +1,229 @@
+#pragma once
+
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <utility>
+#include <vector>
+
+#include "common/assert.h"
+
+// An ordered map whose copies are O(1) and share structure: a persistent (immutable,
+// path-copying) AVL tree. Every update copies only the O(log n) nodes on the path from the
+// root to the changed key and shares the rest, so a copy taken for a snapshot stays valid and
+// unchanged while the original keeps being updated, without stopping the world and without
+// doubling memory (the two versions share every node the later writes did not touch).
+//
+// Items are held through shared_ptr<const Item>, so a path copy moves reference counts, never
+// key or value bytes: rewriting one key does not copy the large values of its ancestors.
+//
+// Why AVL and not a treap or skip list: the height bound (<= 1.44 log2 n) holds for every key
+// sequence, so clients cannot pick keys that degrade the tree, and recursion depth stays < 64.
+//
+// Thread-safety: one version may be updated by one thread while any number of other threads
+// read *other* copies (nodes are immutable; shared_ptr counts are atomic). A single object is
+// not thread-safe.
+namespace raftkv::kv {
+
+template <typename K, typename V>
+class PersistentMap {
+ public:
+  struct Item {
+    K key;
+    V value;
+  };
+
+  PersistentMap() = default;
+
+  // Builds a perfectly balanced map in O(n) from items in strictly ascending key order (the
+  // caller checks the order; restoring a snapshot is the use).
+  static PersistentMap from_sorted(std::vector<Item> items) {
+    for (size_t i = 1; i < items.size(); ++i) RAFT_ASSERT(items[i - 1].key < items[i].key);
+    PersistentMap map;
+    map.root_ = build(items, 0, items.size());
+    map.size_ = items.size();
+    RAFT_ASSERT(height(map.root_) <= 64);
+    return map;
+  }
+
+  [[nodiscard]] size_t size() const { return size_; }
+  [[nodiscard]] bool empty() const { return size_ == 0; }
+
+  // The value for `key`, or nullptr. Valid while this version (or a copy of it) lives.
+  [[nodiscard]] const V* find(const K& key) const {
+    const Node* node = root_.get();
+    while (node != nullptr) {
+      if (key < node->item->key) {
+        node = node->left.get();
+      } else if (node->item->key < key) {
+        node = node->right.get();
+      } else {
+        return &node->item->value;
+      }
+    }
+    return nullptr;
+  }
+
+  void insert_or_assign(K key, V value) {
+    auto item = std::make_shared<const Item>(Item{std::move(key), std::move(value)});
+    bool added = false;
+    root_ = insert(root_, item, &added);
+    if (added) ++size_;
+    RAFT_ASSERT(root_ != nullptr);
+  }
+
+  // True when `key` was present.
+  bool erase(const K& key) {
+    bool removed = false;
+    root_ = remove(root_, key, &removed);
+    if (removed) {
+      RAFT_ASSERT(size_ > 0);
+      --size_;
+    }
+    return removed;
+  }
+
+  // Calls visit(key, value) for every item in ascending key order. Iterative, with a stack
+  // bounded by the tree height.
+  template <typename Visit>
+  void for_each(Visit&& visit) const {
+    std::vector<const Node*> stack;
+    const Node* node = root_.get();
+    while (node != nullptr || !stack.empty()) {
+      while (node != nullptr) {
+        stack.push_back(node);
+        node = node->left.get();
+      }
+      node = stack.back();
+      stack.pop_back();
+      visit(node->item->key, node->item->value);
+      node = node->right.get();
+    }
+  }
+
+  // Checks the AVL and ordering invariants of the whole tree; O(n), for tests.
+  [[nodiscard]] bool check_invariants() const {
+    size_t count = 0;
+    return check(root_.get(), nullptr, nullptr, &count) >= 0 && count == size_;
+  }
+
+ private:
+  struct Node;
+  using NodePtr = std::shared_ptr<const Node>;
+  using ItemPtr = std::shared_ptr<const Item>;
+
+  struct Node {
+    ItemPtr item;
+    NodePtr left;
+    NodePtr right;
+    int8_t height = 1;  // Leaves have height 1; an empty subtree 0.
+  };
+
+  static int8_t height(const NodePtr& node) { return node ? node->height : 0; }
+
+  static NodePtr make(ItemPtr item, NodePtr left, NodePtr right) {
+    const int8_t h = static_cast<int8_t>(1 + std::max(height(left), height(right)));
+    return std::make_shared<const Node>(Node{std::move(item), std::move(left),
+                                             std::move(right), h});
+  }
+
+  static int balance_of(const NodePtr& left, const NodePtr& right) {
+    return height(left) - height(right);
+  }
+
+  // Builds a node from subtrees whose heights differ by at most 2, rotating to restore the
+  // AVL bound (|balance| <= 1).
+  static NodePtr rebalance(ItemPtr item, NodePtr left, NodePtr right) {
+    const int balance = balance_of(left, right);
+    RAFT_ASSERT(balance >= -2 && balance <= 2);
+    if (balance == 2) {
+      if (balance_of(left->left, left->right) < 0) {  // Left-right case.
+        const Node& pivot = *left->right;
+        return make(pivot.item, make(left->item, left->left, pivot.left),
+                    make(std::move(item), pivot.right, std::move(right)));
+      }
+      return make(left->item, left->left, make(std::move(item), left->right, std::move(right)));
+    }
+    if (balance == -2) {
+      if (balance_of(right->left, right->right) > 0) {  // Right-left case.
+        const Node& pivot = *right->left;
+        return make(pivot.item, make(std::move(item), std::move(left), pivot.left),
+                    make(right->item, pivot.right, right->right));
+      }
+      return make(right->item, make(std::move(item), std::move(left), right->left),
+                  right->right);
+    }
+    return make(std::move(item), std::move(left), std::move(right));
+  }
+
+  // The balanced tree of items[lo, hi); consumes (moves from) those items.
+  static NodePtr build(std::vector<Item>& items, size_t lo, size_t hi) {
+    if (lo >= hi) return nullptr;
+    const size_t mid = lo + (hi - lo) / 2;
+    NodePtr left = build(items, lo, mid);
+    NodePtr right = build(items, mid + 1, hi);
+    return make(std::make_shared<const Item>(std::move(items[mid])), std::move(left),
+                std::move(right));
+  }
+
+  static NodePtr insert(const NodePtr& node, const ItemPtr& item, bool* added) {
+    if (!node) {
+      *added = true;
+      return make(item, nullptr, nullptr);
+    }
+    if (item->key < node->item->key) {
+      return rebalance(node->item, insert(node->left, item, added), node->right);
+    }
+    if (node->item->key < item->key) {
+      return rebalance(node->item, node->left, insert(node->right, item, added));
+    }
+    return make(item, node->left, node->right);  // Same key: replace the item only.
+  }
+
+  // Removes the smallest item of a non-empty subtree into *min.
+  static NodePtr remove_min(const NodePtr& node, ItemPtr* min) {
+    RAFT_ASSERT(node != nullptr);
+    if (!node->left) {
+      *min = node->item;
+      return node->right;
+    }
+    return rebalance(node->item, remove_min(node->left, min), node->right);
+  }
+
+  static NodePtr remove(const NodePtr& node, const K& key, bool* removed) {
+    if (!node) return nullptr;
+    if (key < node->item->key) {
+      NodePtr left = remove(node->left, key, removed);
+      return *removed ? rebalance(node->item, std::move(left), node->right) : node;
+    }
+    if (node->item->key < key) {
+      NodePtr right = remove(node->right, key, removed);
+      return *removed ? rebalance(node->item, node->left, std::move(right)) : node;
+    }
+    *removed = true;
+    if (!node->left) return node->right;
+    if (!node->right) return node->left;
+    ItemPtr successor;
+    NodePtr right = remove_min(node->right, &successor);
+    return rebalance(std::move(successor), node->left, std::move(right));
+  }
+
+  // Height of the subtree, or -1 when an invariant is broken.
+  static int check(const Node* node, const K* low, const K* high, size_t* count) {
+    if (node == nullptr) return 0;
+    ++*count;
+    if (low != nullptr && !(*low < node->item->key)) return -1;
+    if (high != nullptr && !(node->item->key < *high)) return -1;
+    const int left = check(node->left.get(), low, &node->item->key, count);
+    const int right = check(node->right.get(), &node->item->key, high, count);
+    if (left < 0 || right < 0 || left - right > 1 || right - left > 1) return -1;
+    const int h = 1 + std::max(left, right);
+    return h == node->height ? h : -1;
+  }
+
+  NodePtr root_;
+  size_t size_ = 0;
+};
+
+}  // namespace raftkv::kv

@@ -1,0 +1,168 @@
+#pragma once
+
+#include <cstdint>
+#include <set>
+#include <string>
+#include <string_view>
+#include <utility>
+
+#include "common/status.h"
+#include "common/types.h"
+#include "kv/command.h"
+#include "kv/persistent_map.h"
+#include "kv/reply.h"
+#include "kv/snapshot_io.h"
+
+// The replicated key-value state machine: a deterministic function from the sequence of
+// committed entries to a map of string keys to string values plus a client session table.
+// Every replica applying the same entries reaches the same state and the same replies; no
+// clock, randomness or I/O is consulted (scripts/check_core_purity.sh enforces the includes).
+//
+// Snapshots: copy-on-write through a persistent map. Both the key space and the session table
+// are PersistentMaps (path-copying AVL trees, see persistent_map.h). snapshot_view() copies
+// two root pointers, O(1); the view is immutable and can be saved on another thread while
+// apply() continues. Memory beyond the live state is only the O(log n) path nodes each later
+// write copies while the save runs, never a second copy of the data; there is no fork and no
+// pause. The cost: every write allocates O(log n) small nodes, and each key carries about 170
+// bytes of bookkeeping (a tree node and a shared item) where a std::map node needs about 100 —
+// acceptable next to the fsync per commit that dominates writes, and simpler to get right
+// than an incremental or fork-based scheme.
+//
+// Sessions (exactly-once, Raft thesis §6.3): REGISTER_SESSION at log index i creates client
+// id i. SESSION(client, seq, ts, cmd) applies cmd once per (client, seq): the table keeps each
+// client's last sequence and its reply.
+//   seq == last: the remembered reply again, cmd not applied again (a retry; its cmd is not
+//                compared with the first one's).
+//   seq <  last: "ERR sequence number too old" (the client has already moved past it; only the
+//                last reply is kept, so a client must have one request in flight per session).
+//   seq >  last: cmd applied, (seq, reply) remembered. Gaps are allowed.
+//   unknown client id: "SESSION_EXPIRED ..." — never a silent re-apply.
+// Expiry is decided by the log alone: REGISTER_SESSION and SESSION carry a timestamp proposed
+// by the leader; "log time" is the maximum timestamp applied so far (so a leader with a slow
+// clock cannot move time backwards). Whenever log time advances, sessions idle for more than
+// `session_timeout_ms` of log time are removed; registering past `sessions_max` removes the
+// least recently used session first (oldest last use by log index). Both are applied in log
+// order, so every replica expires the same sessions at the same entry.
+//
+// Not thread-safe: one thread applies and queries (the node's apply thread). Snapshot views
+// may be saved concurrently from another thread.
+
+namespace raftkv::kv {
+
+struct KvConfig {
+  // Sessions idle for longer than this (in log time) expire. Clients retry well within it.
+  uint64_t session_timeout_ms = 60 * 60 * 1000;
+  // Most sessions kept; registering beyond it evicts the least recently used.
+  size_t sessions_max = 100'000;
+  // Largest value APPEND may build, as Redis' proto-max-bulk-len.
+  size_t value_bytes_max = 512u << 20;
+};
+
+// A client session's remembered state. Part of the replicated state and of snapshots.
+struct Session {
+  uint64_t last_sequence = 0;  // 0 until the first command; client sequences start at 1.
+  Reply last_reply;            // The reply to `last_sequence`, answered again to a retry.
+  uint64_t last_active_ms = 0;  // Log time of the last use (registration included).
+  uint64_t last_index = 0;      // Log index of the last use; orders the LRU eviction.
+  bool operator==(const Session&) const = default;
+};
+
+using KeyMap = PersistentMap<std::string, std::string>;
+using SessionMap = PersistentMap<uint64_t, Session>;
+
+// An immutable, O(1)-taken image of the state at one applied index. Safe to save from any
+// thread while the state machine it came from keeps applying.
+class KvSnapshotView {
+ public:
+  // Streams the deterministic encoding (keys and sessions in ascending order), so equal
+  // states give equal bytes:
+  //   "RKVKVSM1" u64 applied_index u64 log_time_ms
+  //   u64 key_count { u32 key_len key u32 value_len value }*
+  //   u64 session_count { u64 client_id u64 last_sequence u64 last_active_ms u64 last_index
+  //                       reply }*
+  //   u32 crc32 (zlib polynomial) of all bytes before it, "RKVKVEND"
+  //   reply := u8 type (Simple|Error|Bulk: u32 len bytes; Integer: i64; Nil; Array: u32 n
+  //            reply*n)
+  // Returns the writer's first error unchanged.
+  [[nodiscard]] Status save(SnapshotWriter& writer) const;
+
+  [[nodiscard]] Index applied_index() const { return applied_index_; }
+
+ private:
+  friend class KvStateMachine;
+  KeyMap keys_;
+  SessionMap sessions_;
+  Index applied_index_;
+  uint64_t log_time_ms_ = 0;
+};
+
+class KvStateMachine {
+ public:
+  explicit KvStateMachine(KvConfig config = {});
+
+  // Applies the committed entry at `index` whose data is `entry` (an encode_command output)
+  // and returns the reply for the client that proposed it. Bytes that do not decode apply as
+  // an error reply, identically on every replica. Precondition: index > applied_index().
+  Reply apply(Index index, std::string_view entry);
+
+  // Records that `index` was applied without a command (a leader's no-op, a membership
+  // change), so applied_index() stays the position in the log. Precondition: as apply().
+  void apply_empty(Index index);
+
+  // Answers a read-only command (is_read_only) from the current state, without the log. The
+  // server calls it once ReadIndex says the state is recent enough. Precondition: read-only
+  // and validate_command ok.
+  [[nodiscard]] Reply query(const Command& command) const;
+
+  // O(1) image of the current state for save(). See the class comment.
+  [[nodiscard]] KvSnapshotView snapshot_view() const;
+  // Same as snapshot_view().save(writer).
+  [[nodiscard]] Status save(SnapshotWriter& writer) const;
+  // Replaces the whole state with a saved snapshot. Corruption (state unchanged) when the
+  // stream is truncated, has trailing bytes, fails its checksum, or is not well formed;
+  // a reader error is returned unchanged (state unchanged too).
+  [[nodiscard]] Status restore(SnapshotReader& reader);
+
+  [[nodiscard]] Index applied_index() const { return applied_index_; }
+  [[nodiscard]] uint64_t log_time_ms() const { return log_time_ms_; }
+  [[nodiscard]] size_t key_count() const { return keys_.size(); }
+  [[nodiscard]] size_t session_count() const { return sessions_.size(); }
+  // The session of `client_id`, or nullptr (unknown or expired). For status pages and tests.
+  [[nodiscard]] const Session* find_session(uint64_t client_id) const {
+    return sessions_.find(client_id);
+  }
+  [[nodiscard]] const KvConfig& config() const { return config_; }
+
+ private:
+  // The apply_* helpers consume `command`: they move keys and values into the map instead of
+  // copying them (a value may be hundreds of MiB).
+  Reply apply_command(Index index, Command& command);
+  Reply apply_data(Command& command);  // Key-space commands and Batch.
+  Reply apply_batch(Command& command);
+  Reply apply_simple(Command& command);
+  Reply apply_set(Command& command);
+  Reply apply_add(const std::string& key, int64_t delta);
+  Reply apply_append(const Command& command);
+  Reply apply_cas(Command& command);
+  Reply register_session(Index index, const Command& command);
+  Reply apply_session(Index index, Command& command);
+  void advance_log_time(uint64_t timestamp_ms);
+  void expire_sessions();
+  void put_session(uint64_t client_id, Session session);
+  void erase_session(uint64_t client_id);
+
+  KvConfig config_;
+  // The key space. Updated only by apply(); read by query() and snapshot views.
+  KeyMap keys_;
+  // Client sessions by client id. Invariant: holds exactly the ids in lru_.
+  SessionMap sessions_;
+  // (last_index, client_id) of every session, oldest use first: the expiry and eviction
+  // order. Derived from sessions_ (rebuilt on restore), so not part of a snapshot.
+  std::set<std::pair<uint64_t, uint64_t>> lru_;
+  // Last index applied. Increases with every apply() and apply_empty().
+  Index applied_index_;
+  // Largest leader timestamp applied so far; never decreases.
+  uint64_t log_time_ms_ = 0;
+};
+
+}  // namespace raftkv::kv

@@ -1,0 +1,297 @@
+#include "net/peer_transport.h"
+
+#include <algorithm>
+
+#include "proto/peer.pb.h"
+#include "proto/peer_codec.h"
+
+namespace raftkv::net {
+namespace {
+
+using asio::awaitable;
+using asio::use_awaitable;
+using asio::ip::tcp;
+
+constexpr uint32_t kProtocolVersion = 1;
+constexpr size_t kFrameHeaderBytes = 4;
+
+// A frame: 4-byte little-endian length, then the envelope bytes.
+std::string frame(const pb::PeerEnvelope& envelope) {
+  const size_t size = envelope.ByteSizeLong();
+  std::string out(kFrameHeaderBytes + size, '\0');
+  for (size_t i = 0; i < kFrameHeaderBytes; ++i) out[i] = static_cast<char>(size >> (8 * i));
+  envelope.SerializeToArray(out.data() + kFrameHeaderBytes, static_cast<int>(size));
+  return out;
+}
+
+uint32_t frame_length(const std::array<uint8_t, kFrameHeaderBytes>& header) {
+  uint32_t length = 0;
+  for (size_t i = 0; i < kFrameHeaderBytes; ++i) length |= uint32_t{header[i]} << (8 * i);
+  return length;
+}
+
+// Bytes a message is charged against its peer's queue bound.
+uint64_t charge(const raft::Message& message) {
+  uint64_t bytes = 64;
+  for (const raft::Entry& entry : message.entries) bytes += entry.size_bytes();
+  if (message.snapshot) bytes += message.snapshot->data.size();
+  return bytes;
+}
+
+auto no_throw(asio::error_code& error) { return asio::redirect_error(use_awaitable, error); }
+
+}  // namespace
+
+struct PeerTransport::Link {
+  Link(asio::io_context& io, PeerAddress peer) : address(std::move(peer)), wakeup(io) {}
+  PeerAddress address;
+  pb::PeerBatch pending;
+  uint64_t pending_bytes = 0;
+  asio::steady_timer wakeup;  // Cancelled to wake the writer when something is queued.
+  tcp::socket* socket = nullptr;  // Set while connected.
+  PeerCounters counters;
+};
+
+PeerTransport::PeerTransport(asio::io_context& io, NodeId self, std::vector<PeerAddress> peers,
+                             TransportOptions options, TransportHandler& handler,
+                             Logger& logger)
+    : io_(io),
+      self_(self),
+      options_(std::move(options)),
+      handler_(handler),
+      logger_(logger),
+      acceptor_(io) {
+  for (PeerAddress& peer : peers) {
+    if (peer.id == self) {
+      self_address_ = peer;
+    } else {
+      links_.emplace(peer.id, std::make_unique<Link>(io, peer));
+    }
+  }
+  RAFT_ASSERT(self_address_.id == self);
+}
+
+PeerTransport::~PeerTransport() { stop(); }
+
+Status PeerTransport::start() {
+  asio::error_code error;
+  const asio::ip::address address = asio::ip::make_address(self_address_.host, error);
+  if (error) return Status(ErrorCode::InvalidArgument, "bad address " + self_address_.host);
+  const tcp::endpoint endpoint(address, self_address_.port);
+  acceptor_.open(endpoint.protocol(), error);
+  if (!error) acceptor_.set_option(tcp::acceptor::reuse_address(true), error);
+  if (!error) acceptor_.bind(endpoint, error);
+  if (!error) acceptor_.listen(asio::socket_base::max_listen_connections, error);
+  if (error) {
+    return Status(ErrorCode::IoError, "cannot listen for peers on " + self_address_.host + ":" +
+                                          std::to_string(self_address_.port) + ": " +
+                                          error.message());
+  }
+  asio::co_spawn(io_, accept_loop(), asio::detached);
+  for (auto& [id, link] : links_) asio::co_spawn(io_, dial_loop(*link), asio::detached);
+  return Status::ok();
+}
+
+void PeerTransport::stop() {
+  if (stopped_) return;
+  stopped_ = true;
+  asio::error_code ignored;
+  acceptor_.close(ignored);
+  for (auto& [id, link] : links_) {
+    if (link->socket) link->socket->close(ignored);
+    link->wakeup.cancel();
+  }
+}
+
+PeerTransport::Link* PeerTransport::link(NodeId to) {
+  auto it = links_.find(to);
+  return it == links_.end() ? nullptr : it->second.get();
+}
+
+void PeerTransport::wake(Link& link) { link.wakeup.cancel(); }
+
+void PeerTransport::send(const raft::Message& message) {
+  Link* target = link(message.to);
+  RAFT_ASSERT(target != nullptr);  // The core only addresses members, all of which we know.
+  const uint64_t bytes = charge(message);
+  if (target->socket == nullptr || target->pending_bytes + bytes > options_.queue_bytes_max) {
+    ++target->counters.messages_dropped;  // Raft retransmits; memory stays bounded.
+    return;
+  }
+  proto::to_proto(message, target->pending.add_messages());
+  target->pending_bytes += bytes;
+  wake(*target);
+}
+
+void PeerTransport::send_forward_request(NodeId to, uint64_t request_id, std::string command) {
+  Link* target = link(to);
+  if (target == nullptr || target->socket == nullptr) return;  // The caller times out.
+  pb::ForwardRequest* request = target->pending.add_forward_requests();
+  request->set_request_id(request_id);
+  target->pending_bytes += command.size();
+  request->set_command(std::move(command));
+  wake(*target);
+}
+
+void PeerTransport::send_forward_reply(NodeId to, uint64_t request_id, std::string reply) {
+  Link* target = link(to);
+  if (target == nullptr || target->socket == nullptr) return;  // The forwarder times out.
+  pb::ForwardReply* forwarded = target->pending.add_forward_replies();
+  forwarded->set_request_id(request_id);
+  target->pending_bytes += reply.size();
+  forwarded->set_reply(std::move(reply));
+  wake(*target);
+}
+
+std::map<NodeId, PeerCounters> PeerTransport::counters() const {
+  std::map<NodeId, PeerCounters> out;
+  for (const auto& [id, link] : links_) out[id] = link->counters;
+  for (const auto& [id, received] : received_) {
+    out[id].messages_received = received.messages_received;
+    out[id].bytes_received = received.bytes_received;
+  }
+  return out;
+}
+
+awaitable<void> PeerTransport::dial_loop(Link& link) {
+  uint32_t backoff_ms = options_.backoff_ms_min;
+  asio::steady_timer pause(io_);
+  while (!stopped_) {
+    asio::error_code error;
+    tcp::socket socket(io_);
+    const tcp::endpoint local(asio::ip::make_address(self_address_.host), 0);
+    const tcp::endpoint remote(asio::ip::make_address(link.address.host, error),
+                               link.address.port);
+    socket.open(remote.protocol(), error);
+    if (!error) socket.set_option(tcp::no_delay(true), error);
+    if (!error) socket.bind(local, error);  // The source address names this node.
+    if (!error) co_await socket.async_connect(remote, no_throw(error));
+    if (!error) {
+      backoff_ms = options_.backoff_ms_min;
+      log_to(logger_, LogLevel::Debug, "connected to node ", link.address.id, " at ",
+             link.address.host, ":", link.address.port);
+      link.socket = &socket;
+      link.counters.connected = true;
+      co_await write_frames(link, socket);
+      link.socket = nullptr;
+      link.counters.connected = false;
+      link.pending.Clear();
+      link.pending_bytes = 0;
+      if (stopped_) co_return;
+      log_to(logger_, LogLevel::Info, "lost connection to node ", link.address.id);
+      handler_.on_peer_unreachable(link.address.id);
+    }
+    pause.expires_after(std::chrono::milliseconds(backoff_ms));
+    co_await pause.async_wait(no_throw(error));
+    backoff_ms = std::min(backoff_ms * 2, options_.backoff_ms_max);
+  }
+}
+
+// Writes the Hello, then every batch as it is queued, until the connection fails.
+awaitable<void> PeerTransport::write_frames(Link& link, tcp::socket& socket) {
+  asio::error_code error;
+  pb::PeerEnvelope envelope;
+  pb::Hello* hello = envelope.mutable_hello();
+  hello->set_protocol_version(kProtocolVersion);
+  hello->set_cluster_id(options_.cluster_id);
+  hello->set_from(self_.value());
+  hello->set_to(link.address.id.value());
+  hello->set_client_addr(options_.client_addr);
+  co_await asio::async_write(socket, asio::buffer(frame(envelope)), no_throw(error));
+  while (!error && !stopped_) {
+    if (link.pending.messages_size() == 0 && link.pending.forward_requests_size() == 0 &&
+        link.pending.forward_replies_size() == 0) {
+      link.wakeup.expires_at(asio::steady_timer::time_point::max());
+      co_await link.wakeup.async_wait(no_throw(error));
+      error = {};  // Cancellation is the wake-up signal.
+      continue;
+    }
+    envelope.Clear();
+    envelope.mutable_batch()->Swap(&link.pending);
+    link.counters.messages_sent += static_cast<uint64_t>(envelope.batch().messages_size());
+    link.pending_bytes = 0;
+    const std::string bytes = frame(envelope);
+    link.counters.bytes_sent += bytes.size();
+    co_await asio::async_write(socket, asio::buffer(bytes), no_throw(error));
+  }
+}
+
+awaitable<void> PeerTransport::accept_loop() {
+  while (!stopped_) {
+    asio::error_code error;
+    tcp::socket socket = co_await acceptor_.async_accept(no_throw(error));
+    if (error) {
+      if (stopped_) co_return;
+      log_to(logger_, LogLevel::Warn, "accepting a peer connection failed: ", error.message());
+      continue;
+    }
+    asio::co_spawn(io_, read_loop(std::move(socket)), asio::detached);
+  }
+}
+
+awaitable<void> PeerTransport::read_loop(tcp::socket socket) {
+  asio::error_code error;
+  const tcp::endpoint remote_endpoint = socket.remote_endpoint(error);
+  const std::string remote =
+      error ? "?" : remote_endpoint.address().to_string() + ":" +
+                        std::to_string(remote_endpoint.port());
+  NodeId from = kNoNode;
+  std::array<uint8_t, kFrameHeaderBytes> header{};
+  std::string payload;
+  pb::PeerEnvelope envelope;
+  while (!stopped_) {
+    co_await asio::async_read(socket, asio::buffer(header), no_throw(error));
+    if (error) break;
+    const uint32_t length = frame_length(header);
+    if (length > options_.frame_bytes_max) {
+      log_to(logger_, LogLevel::Warn, "closing peer connection from ", remote, ": frame of ",
+             length, " bytes exceeds the limit of ", options_.frame_bytes_max);
+      break;
+    }
+    payload.resize(length);
+    co_await asio::async_read(socket, asio::buffer(payload), no_throw(error));
+    if (error) break;
+    if (from == kNoNode) {
+      if (!accept_hello(remote, payload, &from)) break;
+      continue;
+    }
+    if (!envelope.ParseFromString(payload) || !envelope.has_batch()) {
+      log_to(logger_, LogLevel::Warn, "closing peer connection from node ", from,
+             ": malformed frame");
+      break;
+    }
+    PeerCounters& counters = received_[from];
+    counters.messages_received += static_cast<uint64_t>(envelope.batch().messages_size());
+    counters.bytes_received += kFrameHeaderBytes + length;
+    handler_.on_peer_batch(from, *envelope.mutable_batch());
+  }
+}
+
+bool PeerTransport::accept_hello(const std::string& remote, const std::string& bytes,
+                                 NodeId* from) {
+  pb::PeerEnvelope envelope;
+  auto refuse = [&](const std::string& why) {
+    log_to(logger_, LogLevel::Warn, "refused peer connection from ", remote, ": ", why);
+    return false;
+  };
+  if (!envelope.ParseFromString(bytes) || !envelope.has_hello()) {
+    return refuse("it did not open with a Hello");
+  }
+  const pb::Hello& hello = envelope.hello();
+  if (hello.cluster_id() != options_.cluster_id) {
+    return refuse("cluster id " + std::to_string(hello.cluster_id()) + " is not ours (" +
+                  std::to_string(options_.cluster_id) + ")");
+  }
+  if (hello.to() != self_.value()) {
+    return refuse("addressed to node " + std::to_string(hello.to()) + ", we are node " +
+                  std::to_string(self_.value()));
+  }
+  if (link(NodeId{hello.from()}) == nullptr) {
+    return refuse("node " + std::to_string(hello.from()) + " is not a member");
+  }
+  *from = NodeId{hello.from()};
+  handler_.on_peer_hello(*from, hello.client_addr());
+  return true;
+}
+
+}  // namespace raftkv::net

@@ -1,0 +1,293 @@
+#include "net/resp_parser.h"
+
+#include <algorithm>
+#include <cstring>
+#include <optional>
+
+#include "common/assert.h"
+
+namespace raftkv::net {
+
+namespace {
+
+constexpr const char* kProtocolError = "ERR Protocol error: ";
+
+// Parses a header number the way Redis' string2ll does: optional '-', digits without a
+// leading zero (except "0"), within int64. Anything else is malformed.
+std::optional<int64_t> parse_header_number(std::string_view text) {
+  if (text.empty() || text.size() > 20) return std::nullopt;
+  if (text == "0") return 0;
+  size_t i = 0;
+  const bool negative = text[0] == '-';
+  if (negative) ++i;
+  if (i >= text.size() || text[i] < '1' || text[i] > '9') return std::nullopt;
+  uint64_t value = 0;
+  for (; i < text.size(); ++i) {
+    if (text[i] < '0' || text[i] > '9') return std::nullopt;
+    const auto digit = static_cast<uint64_t>(text[i] - '0');
+    if (value > (UINT64_MAX - digit) / 10) return std::nullopt;
+    value = value * 10 + digit;
+  }
+  // Only sizes matter here, so the one int64 value not representable as positive
+  // (INT64_MIN) is simply rejected along with everything else out of range.
+  if (value > static_cast<uint64_t>(INT64_MAX)) return std::nullopt;
+  const auto magnitude = static_cast<int64_t>(value);
+  return negative ? -magnitude : magnitude;
+}
+
+bool is_space(char c) {
+  return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f';
+}
+
+int hex_value(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+char unescape(char c) {
+  switch (c) {
+    case 'n': return '\n';
+    case 'r': return '\r';
+    case 't': return '\t';
+    case 'b': return '\b';
+    case 'a': return '\a';
+    default: return c;
+  }
+}
+
+// One argument from line[*i]: appends it to *out and advances *i past it. False for an
+// unterminated quote or a closing quote followed by something other than a space.
+bool split_one(std::string_view line, size_t* i, std::string* out) {
+  // Past the end reads as NUL, as in the C original.
+  auto at = [&](size_t k) { return k < line.size() ? line[k] : '\0'; };
+  const char quote = at(*i) == '"' || at(*i) == '\'' ? at(*i) : '\0';
+  size_t k = quote != '\0' ? *i + 1 : *i;
+  for (;; ++k) {
+    const char c = at(k);
+    if (quote == '\0') {
+      if (c == '\0' || is_space(c)) break;
+      out->push_back(c);
+      continue;
+    }
+    if (k >= line.size()) return false;  // Unterminated quote.
+    if (c == quote) {
+      if (at(k + 1) != '\0' && !is_space(at(k + 1))) return false;
+      ++k;
+      break;
+    }
+    if (c != '\\') {
+      out->push_back(c);
+    } else if (quote == '"' && at(k + 1) == 'x' && hex_value(at(k + 2)) >= 0 &&
+               hex_value(at(k + 3)) >= 0) {
+      out->push_back(static_cast<char>(hex_value(at(k + 2)) * 16 + hex_value(at(k + 3))));
+      k += 3;
+    } else if (quote == '"' && k + 1 < line.size()) {
+      out->push_back(unescape(line[++k]));
+    } else if (quote == '\'' && at(k + 1) == '\'') {
+      out->push_back('\'');
+      ++k;
+    } else {
+      out->push_back(c);
+    }
+  }
+  *i = k;
+  return true;
+}
+
+}  // namespace
+
+bool split_inline_args(std::string_view line, std::string* storage,
+                       std::vector<std::pair<size_t, size_t>>* spans) {
+  size_t i = 0;
+  while (true) {
+    while (i < line.size() && is_space(line[i])) ++i;
+    if (i >= line.size() || line[i] == '\0') return true;
+    const size_t start = storage->size();
+    if (!split_one(line, &i, storage)) return false;
+    spans->emplace_back(start, storage->size() - start);
+  }
+}
+
+RespParser::RespParser(RespLimits limits) : limits_(limits) {
+  RAFT_ASSERT(limits_.inline_bytes_max > 0);
+  RAFT_ASSERT(limits_.array_length_max > 0);
+}
+
+void RespParser::feed(std::string_view bytes) {
+  if (failed()) return;  // Nothing more will be parsed; do not grow.
+  compact();
+  buffer_.append(bytes);
+}
+
+// Drops the consumed prefix, but only once it is at least half the buffer, so each byte is
+// moved O(1) times on average however slowly a large command arrives.
+void RespParser::compact() {
+  if (command_start_ == 0) return;
+  if (command_start_ == buffer_.size()) {
+    buffer_.clear();
+  } else if (command_start_ >= buffer_.size() / 2) {
+    buffer_.erase(0, command_start_);
+  } else {
+    return;
+  }
+  RAFT_ASSERT(position_ >= command_start_);
+  RAFT_ASSERT(position_ <= buffer_.size() + command_start_);
+  position_ -= command_start_;
+  scan_from_ = scan_from_ >= command_start_ ? scan_from_ - command_start_ : 0;
+  command_start_ = 0;
+}
+
+RespParser::Outcome RespParser::next(std::vector<std::string_view>* args) {
+  args->clear();
+  while (!failed()) {
+    std::optional<Outcome> outcome;
+    switch (state_) {
+      case State::Start:
+        RAFT_ASSERT(position_ == command_start_);
+        if (position_ == buffer_.size()) return Outcome::NeedMore;
+        if (buffer_[position_] == '*') {
+          outcome = parse_array_header();
+        } else {
+          state_ = State::Inline;
+        }
+        break;
+      case State::ArrayBulk: outcome = parse_bulk(args); break;
+      case State::Inline: outcome = parse_inline(args); break;
+    }
+    if (outcome.has_value()) return *outcome;
+  }
+  return Outcome::Error;
+}
+
+bool RespParser::find_line(size_t* line_end) {
+  const size_t from = std::max(scan_from_, position_);
+  RAFT_ASSERT(from <= buffer_.size());
+  const void* found = std::memchr(buffer_.data() + from, '\n', buffer_.size() - from);
+  if (found == nullptr) {
+    scan_from_ = buffer_.size();
+    return false;
+  }
+  *line_end = static_cast<size_t>(static_cast<const char*>(found) - buffer_.data());
+  scan_from_ = *line_end;  // Found again at once if asked before the line is consumed.
+  return true;
+}
+
+std::optional<RespParser::Outcome> RespParser::parse_array_header() {
+  RAFT_ASSERT(buffer_[position_] == '*');
+  size_t line_end = 0;
+  if (!find_line(&line_end)) {
+    if (buffer_.size() - position_ > limits_.inline_bytes_max) {
+      return fail("too big mbulk count string");
+    }
+    return Outcome::NeedMore;
+  }
+  // The same bound whether or not the line end has arrived, so chunking never matters.
+  if (line_end - position_ > limits_.inline_bytes_max) return fail("too big mbulk count string");
+  // "*<n>\r\n": the number sits between the '*' and the "\r\n".
+  std::optional<int64_t> count;
+  if (line_end >= position_ + 2 && buffer_[line_end - 1] == '\r') {
+    count = parse_header_number(
+        std::string_view(buffer_).substr(position_ + 1, line_end - 1 - position_ - 1));
+  }
+  if (!count || *count > static_cast<int64_t>(limits_.array_length_max)) {
+    return fail("invalid multibulk length");
+  }
+  position_ = line_end + 1;
+  if (*count <= 0) {  // "*0" and "*-1" carry no command; Redis skips them too.
+    command_start_ = position_;
+    return std::nullopt;
+  }
+  args_expected_ = static_cast<size_t>(*count);
+  arg_spans_.clear();
+  bulk_length_ = -1;
+  state_ = State::ArrayBulk;
+  return std::nullopt;
+}
+
+RespParser::Outcome RespParser::parse_bulk(std::vector<std::string_view>* args) {
+  while (arg_spans_.size() < args_expected_) {
+    if (bulk_length_ < 0) {
+      if (position_ == buffer_.size()) return Outcome::NeedMore;
+      if (buffer_[position_] != '$') {
+        return fail(std::string("expected '$', got '") + buffer_[position_] + "'");
+      }
+      size_t line_end = 0;
+      if (!find_line(&line_end)) {
+        if (buffer_.size() - position_ > limits_.inline_bytes_max) {
+          return fail("too big bulk count string");
+        }
+        return Outcome::NeedMore;
+      }
+      if (line_end - position_ > limits_.inline_bytes_max) {
+        return fail("too big bulk count string");
+      }
+      std::optional<int64_t> length;
+      if (line_end >= position_ + 2 && buffer_[line_end - 1] == '\r') {
+        length = parse_header_number(
+            std::string_view(buffer_).substr(position_ + 1, line_end - 1 - position_ - 1));
+      }
+      if (!length || *length < 0 || static_cast<uint64_t>(*length) > limits_.bulk_bytes_max) {
+        return fail("invalid bulk length");
+      }
+      bulk_length_ = *length;
+      position_ = line_end + 1;
+    }
+    const auto length = static_cast<size_t>(bulk_length_);
+    if (buffer_.size() - position_ < length + 2) return Outcome::NeedMore;
+    if (buffer_[position_ + length] != '\r' || buffer_[position_ + length + 1] != '\n') {
+      return fail("expected CRLF after bulk string");
+    }
+    arg_spans_.emplace_back(position_ - command_start_, length);
+    position_ += length + 2;
+    bulk_length_ = -1;
+  }
+  finish_command(args);
+  return Outcome::Command;
+}
+
+void RespParser::finish_command(std::vector<std::string_view>* args) {
+  RAFT_ASSERT(arg_spans_.size() == args_expected_);
+  RAFT_ASSERT(!arg_spans_.empty());
+  const std::string_view command(buffer_.data() + command_start_, position_ - command_start_);
+  for (const auto& [offset, length] : arg_spans_) args->push_back(command.substr(offset, length));
+  command_start_ = position_;
+  state_ = State::Start;
+}
+
+std::optional<RespParser::Outcome> RespParser::parse_inline(
+    std::vector<std::string_view>* args) {
+  size_t line_end = 0;
+  if (!find_line(&line_end)) {
+    if (buffer_.size() - command_start_ > limits_.inline_bytes_max) {
+      return fail("too big inline request");
+    }
+    return Outcome::NeedMore;
+  }
+  std::string_view line(buffer_.data() + command_start_, line_end - command_start_);
+  // Checked here too (CR included, as above), so chunking never changes the outcome.
+  if (line.size() > limits_.inline_bytes_max) return fail("too big inline request");
+  if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+  inline_storage_.clear();
+  inline_spans_.clear();
+  if (!split_inline_args(line, &inline_storage_, &inline_spans_)) {
+    return fail("unbalanced quotes in request");
+  }
+  position_ = line_end + 1;
+  command_start_ = position_;
+  state_ = State::Start;
+  if (inline_spans_.empty()) return std::nullopt;  // A blank line; Redis ignores it too.
+  for (const auto& [offset, length] : inline_spans_) {
+    args->push_back(std::string_view(inline_storage_).substr(offset, length));
+  }
+  return Outcome::Command;
+}
+
+RespParser::Outcome RespParser::fail(std::string message) {
+  RAFT_ASSERT(!message.empty());
+  error_ = kProtocolError + std::move(message);
+  return Outcome::Error;
+}
+
+}  // namespace raftkv::net

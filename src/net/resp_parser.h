@@ -1,0 +1,114 @@
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+// Incremental parser for RESP2 requests: the byte stream of one client connection in, complete
+// commands (argument vectors) out. Accepts what redis-cli, redis-benchmark and client
+// libraries send: arrays of bulk strings ("*2\r\n$3\r\nGET\r\n$1\r\nk\r\n"), and inline
+// commands as typed into telnet ("PING\r\n", "SET k \"a b\"\r\n", quotes as in Redis'
+// sdssplitargs). Pure code: no sockets, no clock.
+//
+// Hot path (every byte every client sends passes here), so it is written by hand and kept
+// allocation-light: the buffer grows geometrically and is compacted only when its consumed
+// prefix is at least half of it (amortised O(1) per byte even when a 512 MiB bulk string
+// trickles in); a partly received command is never re-scanned from its start; line ends are
+// found with memchr; arguments are string_views into the parser's buffer, handed out in a
+// vector the caller reuses, so a steady stream of commands allocates nothing; no virtual
+// calls.
+//
+// After an error the stream cannot be resynchronised (Redis behaves the same): the caller
+// sends the error as a RESP error reply and closes the connection.
+//
+// Not thread-safe: one per connection, used by the connection's thread.
+
+namespace raftkv::net {
+
+struct RespLimits {
+  // Longest bulk string (Redis' proto-max-bulk-len).
+  size_t bulk_bytes_max = 512u << 20;
+  // Longest inline command line, and longest "*<n>" / "$<n>" header line, counting every
+  // byte before the '\n' (Redis: PROTO_INLINE_MAX_SIZE).
+  size_t inline_bytes_max = 64u << 10;
+  // Most arguments in one array request.
+  size_t array_length_max = 1u << 20;
+};
+
+class RespParser {
+ public:
+  enum class Outcome {
+    Command,   // *args holds one complete command (at least one argument).
+    NeedMore,  // Everything buffered is consumed or is an incomplete command: feed() more.
+    Error,     // Malformed or over a limit; see error(). Final: close the connection.
+  };
+
+  explicit RespParser(RespLimits limits = {});
+
+  // Appends bytes received from the client. Invalidates the views of earlier commands.
+  void feed(std::string_view bytes);
+
+  // Extracts the next complete command into *args (cleared first). The views point into the
+  // parser and stay valid until the next call to feed() or next(). Pipelined commands come
+  // out one per call, in order.
+  [[nodiscard]] Outcome next(std::vector<std::string_view>* args);
+
+  // The Redis-style error text ("ERR Protocol error: ..."), set once next() returned Error.
+  [[nodiscard]] const std::string& error() const { return error_; }
+  [[nodiscard]] bool failed() const { return !error_.empty(); }
+  // Bytes held for commands not yet returned, for back-pressure and metrics.
+  [[nodiscard]] size_t buffered_bytes() const { return buffer_.size() - command_start_; }
+
+ private:
+  enum class State {
+    Start,       // At the first byte of a command.
+    ArrayBulk,   // Inside "*<n>": reading the next "$<len>" header or its payload.
+    Inline,      // Inside an inline command line.
+  };
+
+  // Each returns an outcome for next() to report, or nullopt to go on parsing (a command
+  // header consumed, or an empty command skipped). Loops, not recursion: a chunk of a
+  // million "*0\r\n" must not deepen the stack.
+  std::optional<Outcome> parse_array_header();
+  Outcome parse_bulk(std::vector<std::string_view>* args);
+  std::optional<Outcome> parse_inline(std::vector<std::string_view>* args);
+  // Finds the end of the line starting at position_; false when not yet buffered.
+  // *line_end is the index of its '\n'. Scans each byte at most once per line.
+  bool find_line(size_t* line_end);
+  void finish_command(std::vector<std::string_view>* args);
+  Outcome fail(std::string message);
+  void compact();
+
+  RespLimits limits_;
+  std::string buffer_;
+  // Start of the command being parsed; everything before it has been consumed.
+  size_t command_start_ = 0;
+  // Next unparsed byte; command_start_ <= position_ <= buffer_.size().
+  size_t position_ = 0;
+  // Where find_line resumes its search for '\n' (bytes before it contain none).
+  size_t scan_from_ = 0;
+  State state_ = State::Start;
+  // Array requests: arguments announced by "*<n>", and each one's (offset from
+  // command_start_, length) once read; the offsets survive compaction.
+  size_t args_expected_ = 0;
+  std::vector<std::pair<size_t, size_t>> arg_spans_;
+  // Length from the last "$<len>" header, or -1 when the next thing is a header.
+  int64_t bulk_length_ = -1;
+  // Inline arguments after quote processing; args view it.
+  std::string inline_storage_;
+  std::vector<std::pair<size_t, size_t>> inline_spans_;
+  std::string error_;
+};
+
+// Parses an inline command line like Redis' sdssplitargs: arguments separated by spaces or
+// tabs; "double quotes" with \n \r \t \b \a \\ \" \xHH escapes; 'single quotes' with \'.
+// Appends the arguments to *storage and their (offset, length) in it to *spans. False for
+// unbalanced quotes (or a closing quote not followed by a space). Exposed for tests.
+[[nodiscard]] bool split_inline_args(std::string_view line, std::string* storage,
+                                     std::vector<std::pair<size_t, size_t>>* spans);
+
+}  // namespace raftkv::net

@@ -1,0 +1,51 @@
+#pragma once
+
+#include <asio.hpp>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "common/logger.h"
+#include "common/status.h"
+#include "server/node.h"
+
+// The Redis-protocol (RESP2) front door: accepts client connections, parses requests, runs
+// them through client_commands.h and the Node, and writes replies in request order.
+//
+// Pipelining: every request parsed from one read gets a reply slot in order; replies are
+// written as soon as the oldest slots are filled, all that are ready in one write. A connection
+// with more than `slots_max` unanswered requests stops reading until replies drain, so one
+// client cannot queue unbounded work. Malformed input gets a RESP error, then the connection
+// is closed; the node is unharmed. Runs on the node's io thread.
+namespace raftkv::server {
+
+struct ClientServerOptions {
+  std::string host = "127.0.0.1";
+  uint16_t port = 6379;
+  uint64_t bulk_bytes_max = 512ull << 20;
+  uint64_t inline_bytes_max = 64u << 10;
+  size_t slots_max = 8192;
+};
+
+class ClientServer {
+ public:
+  ClientServer(asio::io_context& io, Node& node, ClientServerOptions options, Logger& logger);
+  ~ClientServer();
+
+  // Binds and starts accepting. IoError naming the address when it cannot bind.
+  [[nodiscard]] Status start();
+  void stop();
+
+ private:
+  class Connection;
+  asio::awaitable<void> accept_loop();
+
+  asio::io_context& io_;
+  Node& node_;
+  const ClientServerOptions options_;
+  Logger& logger_;
+  asio::ip::tcp::acceptor acceptor_;
+  bool stopped_ = false;
+};
+
+}  // namespace raftkv::server

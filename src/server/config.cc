@@ -1,0 +1,153 @@
+#include "server/config.h"
+
+#include <CLI/CLI.hpp>
+#include <algorithm>
+#include <asio/ip/address.hpp>
+#include <iostream>
+#include <set>
+
+namespace raftkv::server {
+namespace {
+
+Status invalid(const std::string& what) { return Status(ErrorCode::InvalidArgument, what); }
+
+// FNV-1a: stable across builds and platforms, which std::hash is not.
+uint64_t fnv1a(const std::string& text) {
+  uint64_t hash = 0xcbf29ce484222325ULL;
+  for (char c : text) {
+    hash ^= static_cast<uint8_t>(c);
+    hash *= 0x100000001b3ULL;
+  }
+  return hash;
+}
+
+}  // namespace
+
+Status parse_host_port(const std::string& text, std::string* host, uint16_t* port) {
+  const size_t colon = text.rfind(':');
+  if (colon == std::string::npos || colon == 0) return invalid("'" + text + "' is not host:port");
+  *host = text.substr(0, colon);
+  asio::error_code error;
+  asio::ip::make_address(*host, error);
+  if (error) return invalid("'" + *host + "' is not an IP address (in '" + text + "')");
+  const std::string digits = text.substr(colon + 1);
+  if (digits.empty() || digits.size() > 5 ||
+      !std::all_of(digits.begin(), digits.end(), [](char c) { return c >= '0' && c <= '9'; })) {
+    return invalid("'" + digits + "' is not a port (in '" + text + "')");
+  }
+  const unsigned long value = std::stoul(digits);
+  if (value == 0 || value > 65535) return invalid("port out of range in '" + text + "'");
+  *port = static_cast<uint16_t>(value);
+  return Status::ok();
+}
+
+Result<std::vector<net::PeerAddress>> parse_peers(const std::string& text) {
+  std::vector<net::PeerAddress> peers;
+  std::set<uint64_t> ids;
+  size_t start = 0;
+  while (start <= text.size()) {
+    const size_t comma = std::min(text.find(',', start), text.size());
+    const std::string item = text.substr(start, comma - start);
+    start = comma + 1;
+    const size_t equals = item.find('=');
+    if (equals == std::string::npos || equals == 0) {
+      return invalid("peer '" + item + "' is not id=host:port");
+    }
+    const std::string id_text = item.substr(0, equals);
+    if (!std::all_of(id_text.begin(), id_text.end(), [](char c) { return c >= '0' && c <= '9'; }) ||
+        id_text.size() > 18) {
+      return invalid("peer id '" + id_text + "' is not a positive number");
+    }
+    net::PeerAddress peer{NodeId{std::stoull(id_text)}, {}, 0};
+    if (peer.id == kNoNode) return invalid("peer id 0 is reserved");
+    if (!ids.insert(peer.id.value()).second) return invalid("peer id " + id_text + " repeated");
+    if (Status parsed = parse_host_port(item.substr(equals + 1), &peer.host, &peer.port);
+        !parsed.is_ok()) {
+      return parsed;
+    }
+    peers.push_back(std::move(peer));
+  }
+  std::sort(peers.begin(), peers.end(), [](const auto& a, const auto& b) { return a.id < b.id; });
+  return peers;
+}
+
+std::string ServerConfig::peers_string() const {
+  std::string out;
+  for (const net::PeerAddress& peer : peers) {
+    if (!out.empty()) out += ",";
+    out += std::to_string(peer.id.value()) + "=" + peer.host + ":" + std::to_string(peer.port);
+  }
+  return out;
+}
+
+uint64_t ServerConfig::cluster_id() const { return fnv1a(cluster_name + "|" + peers_string()); }
+
+std::string ServerConfig::client_addr() const {
+  return client_host + ":" + std::to_string(client_port);
+}
+
+Result<ServerConfig> parse_server_args(int argc, char** argv, int* exit_code) {
+  ServerConfig config;
+  CLI::App app{"raftkv-server: a replicated key-value server speaking the Redis protocol"};
+  uint64_t id = 0;
+  std::string peers;
+  std::string client_addr = "127.0.0.1:6379";
+  std::string http_addr;
+  app.set_config("--config", "", "Read flags from this file (name = value per line)");
+  app.add_option("--id", id, "This node's id (one of the ids in --peers)")->required();
+  app.add_option("--data-dir", config.data_dir, "Directory for the log and snapshots")
+      ->required();
+  app.add_option("--peers", peers, "Every member: 1=127.0.0.1:7001,2=127.0.0.1:7002,...")
+      ->required();
+  app.add_option("--client-addr", client_addr, "Where to serve Redis-protocol clients");
+  app.add_option("--http-addr", http_addr, "Where to serve /status and /metrics (off if empty)");
+  app.add_option("--heartbeat-ms", config.heartbeat_ms, "Leader heartbeat interval")
+      ->check(CLI::Range(1, 60'000));
+  app.add_option("--election-ms", config.election_ms, "Election timeout (randomized up to 2x)")
+      ->check(CLI::Range(2, 600'000));
+  app.add_option("--tick-ms", config.tick_ms, "Granularity of Raft's logical clock")
+      ->check(CLI::Range(1, 1000));
+  app.add_option("--log-level", config.log_level, "debug (shows heartbeats), info, warn, error")
+      ->check(CLI::IsMember({"debug", "info", "warn", "error"}));
+  app.add_option("--cluster-name", config.cluster_name, "Name hashed into the cluster id");
+  app.add_option("--snapshot-entries", config.snapshot_entries,
+                 "Snapshot the state machine every this many applied entries")
+      ->check(CLI::Range(uint64_t{100}, uint64_t{1} << 40));
+  app.add_option("--max-bulk-bytes", config.bulk_bytes_max, "Largest value a client may send")
+      ->check(CLI::Range(uint64_t{1}, uint64_t{1} << 40));
+  app.add_option("--max-pending", config.pending_requests_max,
+                 "Writes waiting for commit before new ones get TRYAGAIN busy")
+      ->check(CLI::Range(uint64_t{1}, uint64_t{10'000'000}));
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& error) {
+    *exit_code = app.exit(error, std::cout, std::cerr);
+    if (*exit_code == 0) return Status(ErrorCode::Unavailable, "help printed");
+    return invalid(error.what());
+  }
+  *exit_code = 0;
+  config.id = NodeId{id};
+  Result<std::vector<net::PeerAddress>> parsed = parse_peers(peers);
+  if (!parsed.is_ok()) return parsed.status();
+  config.peers = std::move(parsed).value();
+  const bool member = std::any_of(config.peers.begin(), config.peers.end(),
+                                  [&](const auto& peer) { return peer.id == config.id; });
+  if (!member) return invalid("--id " + std::to_string(id) + " is not among --peers " + peers);
+  if (Status status = parse_host_port(client_addr, &config.client_host, &config.client_port);
+      !status.is_ok()) {
+    return status;
+  }
+  if (!http_addr.empty()) {
+    if (Status status = parse_host_port(http_addr, &config.http_host, &config.http_port);
+        !status.is_ok()) {
+      return status;
+    }
+  }
+  if (config.election_ms <= config.heartbeat_ms) {
+    return invalid("--election-ms must be greater than --heartbeat-ms");
+  }
+  if (config.heartbeat_ms < config.tick_ms) return invalid("--heartbeat-ms below --tick-ms");
+  return config;
+}
+
+}  // namespace raftkv::server

@@ -1,0 +1,48 @@
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "common/status.h"
+#include "net/peer_transport.h"
+
+// raftkv-server's command line (and the equivalent config file, --config FILE, one
+// `name = value` per line in CLI11's INI/TOML form). Tests and scripts depend on these names.
+namespace raftkv::server {
+
+struct ServerConfig {
+  NodeId id;
+  std::string data_dir;
+  std::vector<net::PeerAddress> peers;  // Every voter, this node included, sorted by id.
+  std::string client_host = "127.0.0.1";
+  uint16_t client_port = 6379;
+  std::string http_host = "127.0.0.1";
+  uint16_t http_port = 0;  // 0: no HTTP status server.
+  uint32_t heartbeat_ms = 100;
+  uint32_t election_ms = 1000;
+  uint32_t tick_ms = 10;
+  std::string log_level = "info";
+  std::string cluster_name = "raftkv";
+  uint64_t snapshot_entries = 100'000;
+  uint64_t bulk_bytes_max = 512ull << 20;  // Largest bulk string a client may send.
+  uint64_t pending_requests_max = 50'000;
+
+  // Identifies the cluster on the wire and in data dirs: a hash of the cluster name and the
+  // member list, so a node with another --peers list is refused by its peers.
+  [[nodiscard]] uint64_t cluster_id() const;
+  // "1=127.0.0.1:7001,2=..." in id order: the canonical form of the member list.
+  [[nodiscard]] std::string peers_string() const;
+  [[nodiscard]] std::string client_addr() const;
+};
+
+// Parses argv. On --help, *exit_code is 0 and the usage was printed; on a bad flag the Status
+// names it. Never throws.
+[[nodiscard]] Result<ServerConfig> parse_server_args(int argc, char** argv, int* exit_code);
+
+// "1=127.0.0.1:7001,2=127.0.0.1:7002" -> peers (InvalidArgument naming the bad item).
+[[nodiscard]] Result<std::vector<net::PeerAddress>> parse_peers(const std::string& text);
+// "127.0.0.1:6381" -> host and port.
+[[nodiscard]] Status parse_host_port(const std::string& text, std::string* host, uint16_t* port);
+
+}  // namespace raftkv::server

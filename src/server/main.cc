@@ -1,0 +1,102 @@
+// raftkv-server: one node of a replicated key-value store speaking the Redis protocol.
+//   raftkv-server --id 1 --data-dir DIR --peers 1=127.0.0.1:7001,2=...,3=...
+//                 --client-addr 127.0.0.1:6381 --http-addr 127.0.0.1:8081
+// The same command restarts the node from its data dir. SIGTERM or SIGINT stops it cleanly;
+// kill -9 loses nothing acknowledged (every acknowledged write is fsynced on a quorum).
+
+#include <csignal>
+#include <cstdio>
+
+#include "server/client_server.h"
+#include "server/config.h"
+#include "server/http_status.h"
+#include "server/identity.h"
+#include "server/log_sink.h"
+#include "server/node.h"
+
+namespace raftkv::server {
+namespace {
+
+int fail(const std::string& what) {
+  std::fprintf(stderr, "raftkv-server: %s\n", what.c_str());
+  return 1;
+}
+
+// Publishes the node's status to the HTTP thread every 100 ms.
+void publish_status(asio::steady_timer& timer, Node& node, HttpStatusServer& http,
+                    uint32_t tick_ms) {
+  http.publish(node.status(), tick_ms);
+  timer.expires_after(std::chrono::milliseconds(100));
+  timer.async_wait([&timer, &node, &http, tick_ms](const asio::error_code& error) {
+    if (!error) publish_status(timer, node, http, tick_ms);
+  });
+}
+
+int run(const ServerConfig& config) {
+  SpdLogger logger(parse_log_level(config.log_level));
+  if (Status status = check_or_write_identity(config); !status.is_ok()) {
+    return fail(status.message());
+  }
+  storage::DiskStorageOptions storage_options;
+  storage_options.logger = &logger;
+  Result<std::unique_ptr<storage::DiskStorage>> storage =
+      storage::DiskStorage::open(config.data_dir + "/raft", storage_options);
+  if (!storage.is_ok()) {
+    return fail("refusing to start: " + storage.status().to_string());
+  }
+  asio::io_context io(1);
+  Metrics metrics;
+  NodeOptions options{.id = config.id,
+                      .peers = config.peers,
+                      .cluster_id = config.cluster_id(),
+                      .client_addr = config.client_addr(),
+                      .tick_ms = config.tick_ms,
+                      .heartbeat_ms = config.heartbeat_ms,
+                      .election_ms = config.election_ms,
+                      .snapshot_entries = config.snapshot_entries,
+                      .pending_requests_max = config.pending_requests_max,
+                      .request_timeout_ms = 2 * config.election_ms};
+  Node node(io, options, std::move(storage).value(), logger, metrics);
+  if (Status status = node.start(); !status.is_ok()) return fail(status.to_string());
+  ClientServerOptions client_options{.host = config.client_host,
+                                     .port = config.client_port,
+                                     .bulk_bytes_max = config.bulk_bytes_max};
+  ClientServer clients(io, node, client_options, logger);
+  if (Status status = clients.start(); !status.is_ok()) return fail(status.to_string());
+  HttpStatusServer http(metrics, logger);
+  asio::steady_timer publish_timer(io);
+  if (config.http_port != 0) {
+    if (Status status = http.start(config.http_host, config.http_port); !status.is_ok()) {
+      return fail(status.to_string());
+    }
+    publish_status(publish_timer, node, http, config.tick_ms);
+  }
+  asio::signal_set signals(io, SIGINT, SIGTERM);
+  signals.async_wait([&](const asio::error_code&, int signal) {
+    log_to(logger, LogLevel::Info, "received signal ", signal, "; stopping");
+    clients.stop();
+    node.stop();
+    publish_timer.cancel();
+    io.stop();
+  });
+  log_to(logger, LogLevel::Info, "node ", config.id, " of cluster '", config.cluster_name,
+         "' serving clients on ", config.client_addr(), "; peers ", config.peers_string());
+  io.run();
+  http.stop();
+  log_to(logger, LogLevel::Info, "stopped");
+  return 0;
+}
+
+}  // namespace
+}  // namespace raftkv::server
+
+int main(int argc, char** argv) {
+  int exit_code = 0;
+  raftkv::Result<raftkv::server::ServerConfig> config =
+      raftkv::server::parse_server_args(argc, argv, &exit_code);
+  if (!config.is_ok()) {
+    if (exit_code == 0) return 0;  // --help.
+    return raftkv::server::fail(config.status().message()) + 1;
+  }
+  return raftkv::server::run(config.value());
+}

@@ -1,0 +1,437 @@
+#include "server/node.h"
+
+#include <chrono>
+
+#include "proto/peer.pb.h"
+#include "net/resp_reply.h"
+#include "proto/peer_codec.h"
+
+namespace raftkv::server {
+namespace {
+
+std::string encode(const kv::Reply& reply) {
+  std::string out;
+  net::resp_append_reply(&out, reply);
+  return out;
+}
+
+std::string error_reply(const std::string& text) { return encode(kv::Reply::error(text)); }
+
+const char* const kNoLeader = "TRYAGAIN no leader";
+const char* const kBusy = "TRYAGAIN busy: too many requests in flight";
+const char* const kNotApplied = "TRYAGAIN leadership changed before the write committed; "
+                                "it was not applied";
+const char* const kUnknown = "TRYAGAIN timed out; the write may or may not have been applied";
+const char* const kReadAborted = "TRYAGAIN leadership changed during the read";
+
+}  // namespace
+
+Node::Node(asio::io_context& io, NodeOptions options,
+           std::unique_ptr<storage::DiskStorage> storage, Logger& logger, Metrics& metrics)
+    : io_(io),
+      options_(std::move(options)),
+      storage_(std::move(storage)),
+      logger_(logger),
+      metrics_(metrics),
+      prng_(options_.id.value() * 0x9e3779b97f4a7c15ULL ^ now_us()),
+      tick_timer_(io) {}
+
+Node::~Node() { stop(); }
+
+uint64_t Node::now_us() const {
+  return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(
+                                   std::chrono::steady_clock::now().time_since_epoch())
+                                   .count());
+}
+
+uint64_t Node::now_ms() const { return now_us() / 1000; }
+
+void Node::fatal(const std::string& what) {
+  // Storage failures cannot be retried safely (a failed fsync may have dropped dirty pages):
+  // stop here and let recovery from disk sort out what is durable.
+  log_to(logger_, LogLevel::Error, "fatal: ", what);
+  std::_Exit(70);
+}
+
+Status Node::start() {
+  Result<raft::Snapshot> snapshot = storage_->snapshot();
+  if (!snapshot.is_ok()) return snapshot.status();
+  if (!snapshot.value().is_empty()) {
+    kv::StringSnapshotReader reader(snapshot.value().data);
+    if (Status restored = state_machine_.restore(reader); !restored.is_ok()) {
+      return Status(ErrorCode::Corruption, "snapshot at index " +
+                                               std::to_string(snapshot.value().meta.index.value()) +
+                                               " does not restore: " + restored.message());
+    }
+    last_snapshot_index_ = snapshot.value().meta.index;
+  }
+  raft::Config config;
+  config.id = options_.id;
+  for (const net::PeerAddress& peer : options_.peers) config.voters.push_back(peer.id);
+  config.heartbeat_ticks = std::max<uint32_t>(1, options_.heartbeat_ms / options_.tick_ms);
+  config.election_ticks = std::max<uint32_t>(config.heartbeat_ticks + 1,
+                                             options_.election_ms / options_.tick_ms);
+  config.applied = snapshot.value().meta.index;
+  if (Status valid = config.validate(); !valid.is_ok()) return valid;
+  raft_ = std::make_unique<raft::Raft>(config, *storage_, prng_, logger_);
+  net::TransportOptions transport_options;
+  transport_options.cluster_id = options_.cluster_id;
+  transport_options.client_addr = options_.client_addr;
+  transport_ = std::make_unique<net::PeerTransport>(io_, options_.id, options_.peers,
+                                                    transport_options, *this, logger_);
+  if (Status started = transport_->start(); !started.is_ok()) return started;
+  schedule_tick();
+  drive();
+  return Status::ok();
+}
+
+void Node::stop() {
+  if (stopped_) return;
+  stopped_ = true;
+  tick_timer_.cancel();
+  if (transport_) transport_->stop();
+}
+
+// ---- Time ----
+
+void Node::schedule_tick() {
+  tick_timer_.expires_after(std::chrono::milliseconds(options_.tick_ms));
+  tick_timer_.async_wait([this](const asio::error_code& error) {
+    if (error || stopped_) return;
+    on_tick();
+    schedule_tick();
+  });
+}
+
+void Node::on_tick() {
+  raft_->tick();
+  expire_requests();
+  metrics_.term.store(raft_->term().value(), std::memory_order_relaxed);
+  drive();
+}
+
+void Node::expire_requests() {
+  const uint64_t now = now_ms();
+  for (auto it = pending_writes_.begin(); it != pending_writes_.end();) {
+    if (it->second.deadline_ms > now) {
+      ++it;
+      continue;
+    }
+    metrics_.proposals_failed.fetch_add(1, std::memory_order_relaxed);
+    it->second.done(error_reply(kUnknown));
+    it = pending_writes_.erase(it);
+  }
+  std::erase_if(pending_forwards_, [&](auto& item) {
+    if (item.second.deadline_ms > now) return false;
+    item.second.done(error_reply("TRYAGAIN the leader did not answer in time; a write may or "
+                                 "may not have been applied"));
+    return true;
+  });
+  std::erase_if(waiting_for_leader_, [&](WaitingRequest& request) {
+    if (request.deadline_ms > now) return false;
+    request.done(error_reply(kNoLeader));
+    return true;
+  });
+  metrics_.pending_requests.store(pending_writes_.size() + pending_reads_.size() +
+                                      pending_forwards_.size() + waiting_for_leader_.size(),
+                                  std::memory_order_relaxed);
+}
+
+// ---- Client requests ----
+
+void Node::submit(kv::Command command, Done done) {
+  dispatch(std::move(command), std::move(done), now_ms() + options_.request_timeout_ms);
+}
+
+void Node::submit_stale_read(const kv::Command& command, Done done) {
+  done(encode(state_machine_.query(command)));
+}
+
+void Node::dispatch(kv::Command command, Done done, uint64_t deadline_ms) {
+  const NodeId leader = raft_->leader();
+  if (leader == options_.id) {
+    if (kv::is_read_only(command)) {
+      read(std::move(command), std::move(done), deadline_ms);
+    } else {
+      propose(std::move(command), std::move(done), deadline_ms);
+    }
+  } else if (leader != kNoNode) {
+    forward(leader, std::move(command), std::move(done), deadline_ms);
+  } else {
+    // No leader now: wait (bounded) for one, rather than fail during a short election.
+    waiting_for_leader_.push_back({std::move(command), std::move(done), deadline_ms});
+  }
+}
+
+void Node::propose(kv::Command command, Done done, uint64_t deadline_ms) {
+  if (pending_writes_.size() >= options_.pending_requests_max) {
+    done(error_reply(kBusy));
+    return;
+  }
+  if (command.type == kv::CommandType::Session ||
+      command.type == kv::CommandType::RegisterSession) {
+    // Session expiry runs on time the leader writes into the log, never a replica's clock.
+    const auto wall = std::chrono::system_clock::now().time_since_epoch();
+    command.timestamp_ms =
+        static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(wall).count());
+  }
+  Result<raft::Proposal> proposal = raft_->propose(kv::encode_command(command));
+  if (!proposal.is_ok()) {
+    done(error_reply(proposal.status().code() == ErrorCode::Busy
+                         ? std::string("TRYAGAIN busy: ") + proposal.status().message()
+                         : std::string(kNoLeader)));
+    return;
+  }
+  metrics_.proposals.fetch_add(1, std::memory_order_relaxed);
+  pending_writes_.emplace(proposal.value().index,
+                          PendingWrite{proposal.value().term, std::move(done), deadline_ms,
+                                       now_us()});
+  drive();
+}
+
+void Node::read(kv::Command command, Done done, uint64_t deadline_ms) {
+  const uint64_t request_id = next_request_id_++;
+  if (Status status = raft_->read_index(request_id); !status.is_ok()) {
+    done(error_reply(kNoLeader));
+    return;
+  }
+  pending_reads_.emplace(request_id, PendingRead{std::move(command), std::move(done),
+                                                 deadline_ms});
+  drive();
+}
+
+void Node::forward(NodeId leader, kv::Command command, Done done, uint64_t deadline_ms) {
+  const uint64_t request_id = next_request_id_++;
+  pending_forwards_.emplace(request_id, PendingForward{std::move(done), deadline_ms});
+  transport_->send_forward_request(leader, request_id, kv::encode_command(command));
+}
+
+void Node::on_forward_request(NodeId from, uint64_t request_id, const std::string& bytes) {
+  Result<kv::Command> command = kv::decode_command(bytes);
+  if (!command.is_ok()) {
+    log_to(logger_, LogLevel::Warn, "malformed forwarded request from node ", from, ": ",
+           command.status().message());
+    transport_->send_forward_reply(from, request_id, error_reply("ERR malformed request"));
+    return;
+  }
+  // The leader answers; if leadership moved on meanwhile, the requester gets a retryable
+  // error rather than a second hop (its own view of the leader will catch up).
+  auto reply = [this, from, request_id](std::string answer) {
+    transport_->send_forward_reply(from, request_id, std::move(answer));
+  };
+  if (raft_->leader() != options_.id) {
+    reply(error_reply("TRYAGAIN leadership moved; retry"));
+    return;
+  }
+  dispatch(std::move(command).value(), std::move(reply), now_ms() + options_.request_timeout_ms);
+}
+
+// ---- Peers ----
+
+void Node::on_peer_batch(NodeId from, pb::PeerBatch& batch) {
+  raft::Message message;
+  for (const pb::RaftMessage& encoded : batch.messages()) {
+    if (Status decoded = proto::from_proto(encoded, &message); !decoded.is_ok()) {
+      log_to(logger_, LogLevel::Warn, "dropped a malformed message from node ", from, ": ",
+             decoded.message());
+      continue;
+    }
+    if (message.from != from) {
+      log_to(logger_, LogLevel::Warn, "dropped a message claiming to be from node ",
+             message.from, " on node ", from, "'s connection");
+      continue;
+    }
+    (void)raft_->step(message);  // A refusal is logged by the core and changes nothing.
+  }
+  for (const pb::ForwardRequest& request : batch.forward_requests()) {
+    on_forward_request(from, request.request_id(), request.command());
+  }
+  for (pb::ForwardReply& reply : *batch.mutable_forward_replies()) {
+    auto it = pending_forwards_.find(reply.request_id());
+    if (it == pending_forwards_.end()) continue;  // Timed out already.
+    Done done = std::move(it->second.done);
+    pending_forwards_.erase(it);
+    done(std::move(*reply.mutable_reply()));
+  }
+  drive();
+}
+
+void Node::on_peer_unreachable(NodeId peer) {
+  raft_->report_unreachable(peer);
+  drive();
+}
+
+void Node::on_peer_hello(NodeId peer, const std::string& client_addr) {
+  client_addrs_[peer] = client_addr;
+}
+
+// ---- The Ready loop ----
+
+void Node::drive() {
+  if (stopped_ || ready_in_flight_ || !raft_->has_ready()) return;
+  ready_in_flight_ = true;
+  auto ready = std::make_shared<raft::Ready>(raft_->ready());
+  if (ready->soft_state) on_role_change(*ready->soft_state);
+  // Thesis §10.2.1: the leader's replication leaves now, in parallel with its own fsync.
+  for (const raft::Message& message : ready->messages) {
+    if (raft::may_send_before_persist(message)) transport_->send(message);
+  }
+  if (ready->snapshot) install_snapshot(*ready->snapshot);
+  if (ready->entries.empty() && !ready->hard_state) {
+    finish_ready(ready);
+    return;
+  }
+  const uint64_t started_us = now_us();
+  Status queued = storage_->save_async(
+      ready->entries, ready->hard_state, [this, ready, started_us](const Status& status) {
+        // On the sync thread: hop back to the loop thread.
+        asio::post(io_, [this, ready, started_us, status] {
+          if (!status.is_ok()) fatal("WAL write failed: " + status.to_string());
+          metrics_.fsync_latency.observe(now_us() - started_us);
+          finish_ready(ready);
+        });
+      });
+  if (!queued.is_ok()) fatal("WAL write refused: " + queued.to_string());
+}
+
+void Node::finish_ready(const std::shared_ptr<raft::Ready>& ready) {
+  if (stopped_) return;
+  // Votes and acknowledgements only now that what they promise is durable.
+  for (const raft::Message& message : ready->messages) {
+    if (!raft::may_send_before_persist(message)) transport_->send(message);
+  }
+  apply_entries(ready->committed_entries);
+  for (const raft::ReadState& read_state : ready->read_states) {
+    reads_waiting_apply_.emplace(read_state.index, read_state.request_id);
+  }
+  raft_->advance(*ready);
+  ready_in_flight_ = false;
+  serve_reads();
+  maybe_snapshot();
+  drive();
+}
+
+void Node::install_snapshot(const raft::Snapshot& snapshot) {
+  log_to(logger_, LogLevel::Info, "installing the leader's snapshot at index ",
+         snapshot.meta.index);
+  if (Status stored = storage_->apply_snapshot(snapshot); !stored.is_ok()) {
+    fatal("cannot store the leader's snapshot: " + stored.to_string());
+  }
+  kv::StringSnapshotReader reader(snapshot.data);
+  if (Status restored = state_machine_.restore(reader); !restored.is_ok()) {
+    // The leader's snapshot is checksummed end to end; failing here means our bug or memory.
+    fatal("the leader's snapshot does not restore: " + restored.to_string());
+  }
+  last_snapshot_index_ = snapshot.meta.index;
+  metrics_.snapshots_installed.fetch_add(1, std::memory_order_relaxed);
+}
+
+void Node::apply_entries(const std::vector<raft::Entry>& entries) {
+  if (entries.empty()) return;
+  const uint64_t started_us = now_us();
+  for (const raft::Entry& entry : entries) {
+    kv::Reply reply;
+    if (entry.type == raft::EntryType::Normal) {
+      reply = state_machine_.apply(entry.index, entry.data);
+    } else {
+      state_machine_.apply_empty(entry.index);
+      raft::ConfChange change;
+      if (entry.type == raft::EntryType::ConfChange &&
+          raft::decode_conf_change(entry.data, &change)) {
+        raft_->apply_conf_change(change);
+      }
+    }
+    auto pending = pending_writes_.find(entry.index);
+    if (pending == pending_writes_.end()) continue;
+    PendingWrite write = std::move(pending->second);
+    pending_writes_.erase(pending);
+    if (write.term == entry.term) {
+      metrics_.commit_latency.observe(now_us() - write.started_us);
+      write.done(encode(reply));
+    } else {
+      // Another leader's entry took this index: ours was overwritten and is gone for good.
+      metrics_.proposals_failed.fetch_add(1, std::memory_order_relaxed);
+      write.done(error_reply(kNotApplied));
+    }
+  }
+  metrics_.entries_applied.fetch_add(entries.size(), std::memory_order_relaxed);
+  metrics_.entries_committed.fetch_add(entries.size(), std::memory_order_relaxed);
+  metrics_.apply_latency.observe(now_us() - started_us);
+}
+
+void Node::serve_reads() {
+  const Index applied = raft_->log().applied();
+  while (!reads_waiting_apply_.empty() && reads_waiting_apply_.begin()->first <= applied) {
+    const uint64_t request_id = reads_waiting_apply_.begin()->second;
+    reads_waiting_apply_.erase(reads_waiting_apply_.begin());
+    auto it = pending_reads_.find(request_id);
+    if (it == pending_reads_.end()) continue;
+    PendingRead read = std::move(it->second);
+    pending_reads_.erase(it);
+    metrics_.reads.fetch_add(1, std::memory_order_relaxed);
+    read.done(encode(state_machine_.query(read.command)));
+  }
+}
+
+void Node::on_role_change(const raft::SoftState& soft) {
+  if (soft.role == raft::Role::Candidate) {
+    metrics_.elections_started.fetch_add(1, std::memory_order_relaxed);
+  }
+  if (soft.role == raft::Role::Leader) {
+    metrics_.elections_won.fetch_add(1, std::memory_order_relaxed);
+  }
+  metrics_.leader_changes.fetch_add(1, std::memory_order_relaxed);
+  if (soft.role != raft::Role::Leader) {
+    // Reads in flight cannot be confirmed by a deposed leader; they are safe to retry.
+    for (auto& [id, read] : pending_reads_) read.done(error_reply(kReadAborted));
+    pending_reads_.clear();
+    reads_waiting_apply_.clear();
+    // Writes stay pending: they may still commit under the new leader, and the entry applied
+    // at their index tells which (apply_entries).
+  }
+  if (soft.leader == kNoNode) return;
+  std::vector<WaitingRequest> waiting = std::move(waiting_for_leader_);
+  waiting_for_leader_.clear();
+  for (WaitingRequest& request : waiting) {
+    dispatch(std::move(request.command), std::move(request.done), request.deadline_ms);
+  }
+}
+
+void Node::maybe_snapshot() {
+  const Index applied = raft_->log().applied();
+  if (applied - last_snapshot_index_ < options_.snapshot_entries) return;
+  kv::StringSnapshotWriter writer;
+  if (Status saved = state_machine_.save(writer); !saved.is_ok()) {
+    fatal("state machine snapshot failed: " + saved.to_string());
+  }
+  const raft::ConfState conf_state = raft_->status().conf_state;
+  if (Status saved = storage_->create_snapshot(applied, conf_state, writer.take());
+      !saved.is_ok()) {
+    fatal("cannot write snapshot: " + saved.to_string());
+  }
+  last_snapshot_index_ = applied;
+  metrics_.snapshots_taken.fetch_add(1, std::memory_order_relaxed);
+  if (applied.value() > options_.snapshot_keep_entries) {
+    const Index compact_to = applied - options_.snapshot_keep_entries;
+    if (Status compacted = storage_->compact(compact_to); !compacted.is_ok()) {
+      fatal("cannot compact the log: " + compacted.to_string());
+    }
+  }
+  log_to(logger_, LogLevel::Info, "snapshot at index ", applied, " written; log compacted");
+}
+
+NodeStatus Node::status() const {
+  NodeStatus status;
+  status.raft = raft_->status();
+  status.client_addrs = client_addrs_;
+  status.client_addrs[options_.id] = options_.client_addr;
+  if (auto it = status.client_addrs.find(status.raft.leader); it != status.client_addrs.end()) {
+    status.leader_client_addr = it->second;
+  }
+  status.peers = transport_->counters();
+  status.pending_requests = pending_writes_.size() + pending_reads_.size() +
+                            pending_forwards_.size() + waiting_for_leader_.size();
+  return status;
+}
+
+}  // namespace raftkv::server

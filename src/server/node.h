@@ -1,0 +1,159 @@
+#pragma once
+
+#include <asio.hpp>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "common/logger.h"
+#include "common/prng.h"
+#include "kv/command.h"
+#include "kv/reply.h"
+#include "kv/state_machine.h"
+#include "net/peer_transport.h"
+#include "raft/raft.h"
+#include "server/metrics.h"
+#include "storage/disk_storage.h"
+
+// The node runtime: one Raft core, its DiskStorage, the peer transport and the key-value state
+// machine, driven from one asio thread. The whole write path is in this file's .cc:
+//
+//   client command -> submit() -> Raft::propose (the leader) or forward to the leader
+//   -> drive(): take a Ready; the leader's Appends leave at once (thesis §10.2.1)
+//   -> DiskStorage::save_async: entries + hard state, one fdatasync shared by every writer
+//      (group commit: what was proposed during the previous sync goes into this one)
+//   -> finish_ready(): send the other messages (votes, acknowledgements: only after the sync),
+//      apply committed entries to the state machine, answer their clients, release reads,
+//      advance the core, and drive again.
+//
+// Only one Ready is in flight at a time, so everything proposed meanwhile is batched into the
+// next append, the next fsync and one Append per follower.
+//
+// Not thread-safe: every method runs on the io_context's thread, except that DiskStorage calls
+// back from its sync thread, which only posts to the io thread.
+namespace raftkv::server {
+
+struct NodeOptions {
+  NodeId id;
+  std::vector<net::PeerAddress> peers;  // Every voter, self included.
+  uint64_t cluster_id = 0;
+  std::string client_addr;
+  uint32_t tick_ms = 10;
+  uint32_t heartbeat_ms = 100;
+  uint32_t election_ms = 1000;
+  // A state machine snapshot is taken every this many applied entries; the log keeps
+  // snapshot_keep_entries behind it for followers that are slightly behind.
+  uint64_t snapshot_entries = 100'000;
+  uint64_t snapshot_keep_entries = 10'000;
+  // Client writes waiting for commit, at most; past it new writes get "-TRYAGAIN busy".
+  size_t pending_requests_max = 50'000;
+  // How long a request waits for a leader to appear, for the leader to answer a forward, or
+  // for its entry to commit, before a retryable error.
+  uint32_t request_timeout_ms = 2000;
+};
+
+// What INFO, /status and the logs show; a copy, safe to hand to other threads.
+struct NodeStatus {
+  raft::RaftStatus raft;
+  std::string leader_client_addr;
+  std::map<NodeId, std::string> client_addrs;
+  std::map<NodeId, net::PeerCounters> peers;
+  size_t pending_requests = 0;
+};
+
+class Node final : public net::TransportHandler {
+ public:
+  // The RESP-encoded reply to one client command.
+  using Done = std::function<void(std::string reply)>;
+
+  Node(asio::io_context& io, NodeOptions options, std::unique_ptr<storage::DiskStorage> storage,
+       Logger& logger, Metrics& metrics);
+  ~Node() override;
+
+  // Restores the state machine from the newest snapshot, starts the core, the transport and the
+  // tick timer. IoError if the peer port cannot be bound.
+  [[nodiscard]] Status start();
+  void stop();
+
+  // Runs a key-value command with linearizable semantics: writes through the log, reads after
+  // ReadIndex; on a follower, both are forwarded to the leader. `done` runs exactly once.
+  void submit(kv::Command command, Done done);
+  // Serves a read from this node's state machine without asking the leader (may be stale).
+  void submit_stale_read(const kv::Command& command, Done done);
+
+  [[nodiscard]] NodeStatus status() const;
+
+  // net::TransportHandler.
+  void on_peer_batch(NodeId from, pb::PeerBatch& batch) override;
+  void on_peer_unreachable(NodeId peer) override;
+  void on_peer_hello(NodeId peer, const std::string& client_addr) override;
+
+ private:
+  struct PendingWrite {
+    Term term;
+    Done done;
+    uint64_t deadline_ms;
+    uint64_t started_us;
+  };
+  struct PendingRead {
+    kv::Command command;
+    Done done;
+    uint64_t deadline_ms;
+  };
+  struct WaitingRequest {  // Waiting for a leader to be known.
+    kv::Command command;
+    Done done;
+    uint64_t deadline_ms;
+  };
+  struct PendingForward {
+    Done done;
+    uint64_t deadline_ms;
+  };
+
+  void dispatch(kv::Command command, Done done, uint64_t deadline_ms);
+  void propose(kv::Command command, Done done, uint64_t deadline_ms);
+  void read(kv::Command command, Done done, uint64_t deadline_ms);
+  void forward(NodeId leader, kv::Command command, Done done, uint64_t deadline_ms);
+  void on_forward_request(NodeId from, uint64_t request_id, const std::string& bytes);
+
+  void schedule_tick();
+  void on_tick();
+  void expire_requests();
+  void drive();
+  void finish_ready(const std::shared_ptr<raft::Ready>& ready);
+  void install_snapshot(const raft::Snapshot& snapshot);
+  void apply_entries(const std::vector<raft::Entry>& entries);
+  void serve_reads();
+  void on_role_change(const raft::SoftState& soft);
+  void maybe_snapshot();
+  [[nodiscard]] uint64_t now_ms() const;
+  [[nodiscard]] uint64_t now_us() const;
+  [[noreturn]] void fatal(const std::string& what);
+
+  asio::io_context& io_;
+  const NodeOptions options_;
+  std::unique_ptr<storage::DiskStorage> storage_;
+  Logger& logger_;
+  Metrics& metrics_;
+  Prng prng_;
+  kv::KvStateMachine state_machine_;
+  std::unique_ptr<raft::Raft> raft_;
+  std::unique_ptr<net::PeerTransport> transport_;
+  asio::steady_timer tick_timer_;
+  bool stopped_ = false;
+  bool ready_in_flight_ = false;
+  Index last_snapshot_index_;
+
+  std::map<Index, PendingWrite> pending_writes_;        // By log index.
+  std::map<uint64_t, PendingRead> pending_reads_;       // By ReadIndex request id.
+  std::multimap<Index, uint64_t> reads_waiting_apply_;  // Released; wait for apply.
+  std::vector<WaitingRequest> waiting_for_leader_;
+  std::map<uint64_t, PendingForward> pending_forwards_;  // By forward request id.
+  std::map<NodeId, std::string> client_addrs_;           // Learned from Hellos.
+  uint64_t next_request_id_ = 1;
+};
+
+}  // namespace raftkv::server

@@ -1,0 +1,103 @@
+#include "kv/persistent_map.h"
+
+#include <gtest/gtest.h>
+
+#include <limits>
+#include <map>
+#include <random>
+#include <string>
+
+namespace raftkv::kv {
+namespace {
+
+using Map = PersistentMap<int, std::string>;
+
+std::map<int, std::string> contents(const Map& map) {
+  std::map<int, std::string> out;
+  int previous = std::numeric_limits<int>::min();
+  bool first = true;
+  map.for_each([&](int key, const std::string& value) {
+    EXPECT_TRUE(first || previous < key);  // Ascending order.
+    first = false;
+    previous = key;
+    out.emplace(key, value);
+  });
+  return out;
+}
+
+TEST(PersistentMap, InsertErase_MatchStdMapUnderRandomOperations) {
+  std::mt19937 random(42);
+  Map map;
+  std::map<int, std::string> model;
+  for (int step = 0; step < 20'000; ++step) {
+    const int key = static_cast<int>(random() % 500);
+    if (random() % 3 == 0) {
+      EXPECT_EQ(map.erase(key), model.erase(key) == 1);
+    } else {
+      map.insert_or_assign(key, std::to_string(step));
+      model[key] = std::to_string(step);
+    }
+    ASSERT_EQ(map.size(), model.size());
+    if (step % 1000 == 0) {
+      ASSERT_TRUE(map.check_invariants());
+    }
+  }
+  EXPECT_TRUE(map.check_invariants());
+  EXPECT_EQ(contents(map), model);
+  for (int key = 0; key < 500; ++key) {
+    const std::string* found = map.find(key);
+    ASSERT_EQ(found != nullptr, model.count(key) == 1) << key;
+    if (found != nullptr) {
+      EXPECT_EQ(*found, model[key]);
+    }
+  }
+}
+
+TEST(PersistentMap, Copy_IsUnaffectedByLaterWrites) {
+  Map map;
+  for (int key = 0; key < 100; ++key) map.insert_or_assign(key, "v" + std::to_string(key));
+  const Map frozen = map;
+  const auto before = contents(frozen);
+  for (int key = 0; key < 100; key += 2) map.erase(key);
+  for (int key = 100; key < 200; ++key) map.insert_or_assign(key, "new");
+  map.insert_or_assign(1, "changed");
+  EXPECT_EQ(contents(frozen), before);
+  EXPECT_EQ(frozen.size(), 100u);
+  EXPECT_EQ(*frozen.find(1), "v1");
+  EXPECT_EQ(*map.find(1), "changed");
+  EXPECT_TRUE(frozen.check_invariants());
+  EXPECT_TRUE(map.check_invariants());
+}
+
+TEST(PersistentMap, Insert_SequentialKeysStayBalanced) {
+  Map map;
+  for (int key = 0; key < 10'000; ++key) map.insert_or_assign(key, "");
+  EXPECT_TRUE(map.check_invariants());
+  for (int key = 0; key < 10'000; key += 3) map.erase(key);
+  EXPECT_TRUE(map.check_invariants());
+}
+
+TEST(PersistentMap, FromSorted_BuildsBalancedMap) {
+  std::vector<Map::Item> items;
+  for (int key = 0; key < 1000; ++key) items.push_back({key * 2, std::to_string(key)});
+  Map map = Map::from_sorted(std::move(items));
+  EXPECT_EQ(map.size(), 1000u);
+  EXPECT_TRUE(map.check_invariants());
+  EXPECT_EQ(*map.find(998), "499");
+  EXPECT_EQ(map.find(999), nullptr);
+  map.insert_or_assign(999, "odd");
+  EXPECT_TRUE(map.check_invariants());
+}
+
+TEST(PersistentMap, Erase_MissingKeyKeepsMap) {
+  Map map;
+  map.insert_or_assign(1, "a");
+  EXPECT_FALSE(map.erase(2));
+  EXPECT_EQ(map.size(), 1u);
+  EXPECT_TRUE(map.erase(1));
+  EXPECT_TRUE(map.empty());
+  EXPECT_FALSE(map.erase(1));
+}
+
+}  // namespace
+}  // namespace raftkv::kv
