@@ -41,9 +41,10 @@ struct Progress {
   uint64_t read_round_acked = 0;
   // Ticks since the peer was last heard from; reported by status().
   uint64_t ticks_since_contact = 0;
-  // Ticks during which Appends were outstanding and none was acknowledged. Over an election
-  // timeout they are presumed lost (dropped by the network, not only delayed) and the leader
-  // probes again; TCP transports also say so sooner through Raft::report_unreachable().
+  // Ticks during which Appends (or a snapshot) were outstanding and none was acknowledged.
+  // Over an election timeout they are presumed lost (dropped by the network, not only
+  // delayed, or never persisted by a follower that crashed) and the leader probes again; TCP
+  // transports also say so sooner through Raft::report_unreachable().
   uint64_t stalled_ticks = 0;
   Inflights inflights;
 

@@ -19,11 +19,14 @@ void Raft::tick_heartbeat() {
   for (auto& [peer, progress] : progress_) {
     ++progress.ticks_since_contact;
     if (peer == id_) continue;
-    const bool waiting = progress.inflights.count() > 0 || progress.probe_sent;
+    const bool waiting = progress.inflights.count() > 0 || progress.probe_sent ||
+                         progress.state == ProgressState::Snapshot;
     progress.stalled_ticks = waiting ? progress.stalled_ticks + 1 : 0;
     if (progress.stalled_ticks >= config_.election_ticks) {
-      // Its Appends were lost: start over from the known match (see Progress::stalled_ticks).
-      if (progress.state == ProgressState::Replicate) progress.become_probe();
+      // Its Appends, or its snapshot, were lost (a snapshot also when the follower crashed
+      // before persisting it: regression, sim crash_restart seed 1153): probe again from the
+      // known match (see Progress::stalled_ticks); a probe finds what it really needs.
+      if (progress.state != ProgressState::Probe) progress.become_probe();
       progress.probe_sent = false;
       progress.stalled_ticks = 0;
     }

@@ -171,7 +171,8 @@ void Raft::on_heartbeat_response(const Message& message) {
   if (message.commit <= log_.last_index() && progress.maybe_update(message.commit)) {
     on_match_advanced(message.from, progress);
   } else if (progress.match_index < log_.last_index()) {
-    send_append(message.from, false);
+    // Even an empty Append probes: its rejection tells where the follower's log really ends.
+    send_append(message.from, /*send_if_empty=*/true);
   }
 }
 

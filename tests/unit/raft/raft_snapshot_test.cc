@@ -71,6 +71,33 @@ TEST(RaftSnapshot, LostSnapshotAck_RecoveredByHeartbeatResponse) {
   }
 }
 
+TEST(RaftSnapshot, SnapshotLostWithoutReport_ResentAfterStall) {
+  // Regression (sim crash_restart seed 1153): the follower received the snapshot but crashed
+  // before persisting it, so no transport reported a failure.
+  Cluster cluster(3);
+  cluster.elect(1);
+  cluster.isolate(3);
+  for (int k = 0; k < 10; ++k) ASSERT_TRUE(cluster.raft(1).propose("x").is_ok());
+  cluster.deliver_all();
+  cluster.raft(1).report_unreachable(n(3));
+  snapshot_and_compact(cluster, 1);
+  cluster.heal();
+  int snapshots_sent = 0;
+  for (int tick = 0; tick < 40; ++tick) {
+    cluster.raft(1).tick();
+    for (int round = 0; round < 20; ++round) {
+      std::vector<Message> batch = cluster.take_messages();
+      if (batch.empty()) break;
+      for (const Message& message : batch) {
+        if (message.type == MessageType::InstallSnapshot && ++snapshots_sent == 1) continue;
+        ASSERT_TRUE(cluster.raft(message.to.value()).step(message).is_ok());
+      }
+    }
+  }
+  EXPECT_EQ(snapshots_sent, 2);
+  EXPECT_EQ(cluster.raft(3).log().applied(), Index{11});
+}
+
 TEST(RaftSnapshot, ReportSnapshotFailed_ReturnsPeerToProbe) {
   Cluster cluster(3);
   cluster.elect(1);
