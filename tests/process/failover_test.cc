@@ -1,0 +1,246 @@
+// The real binaries through crashes: acknowledged writes survive kill -9 of the leader and
+// of the whole cluster; a follower's forwarding never gives a wrong answer; the three delivery
+// semantics keep their promises across a failover.
+
+#include <signal.h>
+#include <sys/types.h>
+
+#include <atomic>
+#include <iostream>
+#include <thread>
+
+#include "client/errors.h"
+#include "harness.h"
+
+namespace raftkv::process_test {
+namespace {
+
+class Failover : public ClusterFixture {};
+
+using client::Client;
+using client::Outcome;
+using client::OutcomeKind;
+using client::Semantics;
+using KeyValues = std::vector<std::pair<std::string, std::string>>;
+
+// Writes distinct keys until `stop`; records the acknowledged ones.
+void write_until(Client& client, const std::string& prefix, const std::atomic<bool>& stop,
+                 KeyValues* acked, int* unknown) {
+  for (int i = 0; !stop.load(); ++i) {
+    const std::string key = prefix + std::to_string(i);
+    const std::string value = "value-" + std::to_string(i);
+    const Outcome outcome = client.call({"SET", key, value});
+    if (outcome.ok()) {
+      acked->emplace_back(key, value);
+    } else {
+      ++*unknown;  // Unknown or unavailable: not counted as acknowledged.
+    }
+  }
+}
+
+TEST_F(Failover, KillLeaderDuringWriteLoad_AcknowledgedWritesReadableEverywhere) {
+  start_cluster(/*slot=*/1);
+  const client::RaftInfo first = leader();
+  ASSERT_NE(first.node_id, 0u);
+  std::atomic<bool> stop{false};
+  KeyValues acked[2];
+  int unknown[2] = {0, 0};
+  std::vector<std::thread> writers;
+  for (int w = 0; w < 2; ++w) {
+    writers.emplace_back([&, w] {
+      Client client(client_options(Semantics::AtLeastOnce));
+      write_until(client, "load" + std::to_string(w) + ":", stop, &acked[w], &unknown[w]);
+    });
+  }
+  std::this_thread::sleep_for(milliseconds(800));
+  const size_t before_kill = acked[0].size() + acked[1].size();
+  ASSERT_TRUE(cluster_->stop_node(static_cast<int>(first.node_id), SIGKILL, milliseconds(3000))
+                  .is_ok());
+  std::this_thread::sleep_for(milliseconds(4000));
+  stop = true;
+  for (std::thread& writer : writers) writer.join();
+  KeyValues all = acked[0];
+  all.insert(all.end(), acked[1].begin(), acked[1].end());
+  std::cout << "acknowledged " << all.size() << " writes, " << before_kill
+            << " before the kill; " << unknown[0] + unknown[1] << " not acknowledged\n";
+  EXPECT_GT(before_kill, 0u);
+  EXPECT_GT(all.size(), before_kill) << "no write was acknowledged after the kill";
+  ASSERT_TRUE(cluster_->start_node(static_cast<int>(first.node_id), false).is_ok());
+  ASSERT_TRUE(cluster_->wait_up(static_cast<int>(first.node_id), milliseconds(10'000)).is_ok());
+  expect_everywhere(all);
+}
+
+TEST_F(Failover, FullClusterRestart_KeepsAllData) {
+  start_cluster(/*slot=*/2);
+  Client client(client_options(Semantics::AtLeastOnce));
+  KeyValues written;
+  for (int i = 0; i < 100; ++i) {
+    written.emplace_back("restart:" + std::to_string(i), "v" + std::to_string(i));
+    const Outcome outcome = client.call({"SET", written.back().first, written.back().second});
+    ASSERT_TRUE(outcome.ok()) << outcome.detail;
+  }
+  for (int signal : {SIGTERM, SIGKILL}) {
+    for (int id = 1; id <= 3; ++id) {
+      ASSERT_TRUE(cluster_->stop_node(id, signal, milliseconds(5000)).is_ok());
+    }
+    for (int id = 1; id <= 3; ++id) ASSERT_TRUE(cluster_->start_node(id, false).is_ok());
+    for (int id = 1; id <= 3; ++id) {
+      ASSERT_TRUE(cluster_->wait_up(id, milliseconds(10'000)).is_ok()) << "signal " << signal;
+    }
+    for (const auto& [key, value] : written) {  // Linearizable reads through the leader.
+      const Outcome got = client.call({"GET", key});
+      ASSERT_TRUE(got.ok()) << got.detail;
+      EXPECT_EQ(got.reply, client::Reply::bulk(value)) << key << " after signal " << signal;
+    }
+    expect_everywhere(written);
+  }
+}
+
+// Sequential INCRs sent straight to one follower while the leader is killed: every reply is
+// either the right count (strictly increasing) or a TRYAGAIN, never a wrong number.
+TEST_F(Failover, FollowerForwarding_LeaderKilledMidRequest_NeverWrongAnswer) {
+  start_cluster(/*slot=*/5);
+  const client::RaftInfo first = leader();
+  const int leader_id = static_cast<int>(first.node_id);
+  const int follower = leader_id % 3 + 1;
+  const client::Endpoint endpoint = cluster_->layout().client_endpoint(follower);
+  int64_t last = 0;
+  int acked = 0;
+  int ambiguous = 0;
+  const auto start = std::chrono::steady_clock::now();
+  bool killed = false;
+  while (std::chrono::steady_clock::now() - start < milliseconds(6000)) {
+    if (!killed && std::chrono::steady_clock::now() - start > milliseconds(1000)) {
+      ASSERT_TRUE(cluster_->stop_node(leader_id, SIGKILL, milliseconds(3000)).is_ok());
+      killed = true;
+    }
+    Result<std::vector<client::Reply>> replies =
+        tools::node_exchange(endpoint, {{"INCR", "forwarded"}}, milliseconds(5000));
+    if (!replies.is_ok()) {
+      ++ambiguous;  // Sent or not, no answer: it may have been applied.
+      continue;
+    }
+    const client::Reply& reply = replies.value().front();
+    if (reply.type == client::ReplyType::Integer) {
+      EXPECT_GT(reply.integer, last) << "a counter went backwards: a wrong answer";
+      last = reply.integer;
+      ++acked;
+      continue;
+    }
+    ASSERT_EQ(reply.type, client::ReplyType::Error);
+    ASSERT_EQ(reply.text.rfind("TRYAGAIN", 0), 0u) << "not a retryable error: " << reply.text;
+    if (client::classify_error(reply.text) == client::ErrorClass::Ambiguous) ++ambiguous;
+  }
+  EXPECT_TRUE(killed);
+  EXPECT_GT(acked, 0);
+  Client client(client_options(Semantics::AtLeastOnce));
+  const Outcome final_value = client.call({"GET", "forwarded"});
+  ASSERT_TRUE(final_value.ok()) << final_value.detail;
+  const int64_t total = std::stoll(final_value.reply.text);
+  std::cout << "follower answered " << acked << " INCRs, " << ambiguous
+            << " ambiguous; counter " << total << "\n";
+  EXPECT_GE(total, last);
+  EXPECT_GE(total, acked);
+  EXPECT_LE(total, acked + ambiguous);
+}
+
+// A paused leader (SIGSTOP) is replaced; when it resumes it still believes it leads until it
+// hears the new term, yet a linearizable read sent straight to it must not return the value
+// it knew before the pause: it answers with the newer value or a TRYAGAIN, never stale data.
+TEST_F(Failover, PausedLeaderResumes_LinearizableReadNeverStale) {
+  start_cluster(/*slot=*/12);
+  const client::RaftInfo first = leader();
+  const int old_leader = static_cast<int>(first.node_id);
+  Client client(client_options(Semantics::AtLeastOnce));
+  ASSERT_TRUE(client.call({"SET", "paused", "before"}).ok());
+  const std::optional<pid_t> pid = cluster_->pid(old_leader);
+  ASSERT_TRUE(pid.has_value());
+  ASSERT_EQ(::kill(*pid, SIGSTOP), 0);
+  const client::RaftInfo second = leader(milliseconds(15'000), {old_leader});
+  EXPECT_NE(static_cast<int>(second.node_id), old_leader);
+  const Outcome written = client.call({"SET", "paused", "after"});
+  ASSERT_TRUE(written.ok()) << written.detail;
+  ASSERT_EQ(::kill(*pid, SIGCONT), 0);
+  Result<std::vector<client::Reply>> read = tools::node_exchange(
+      cluster_->layout().client_endpoint(old_leader), {{"GET", "paused"}}, milliseconds(5000));
+  ASSERT_TRUE(read.is_ok()) << read.status().message();
+  const client::Reply& reply = read.value().front();
+  if (reply.type == client::ReplyType::Error) {
+    EXPECT_EQ(reply.text.rfind("TRYAGAIN", 0), 0u) << reply.text;
+  } else {
+    EXPECT_EQ(reply, client::Reply::bulk("after")) << "a stale read from a deposed leader";
+  }
+  expect_everywhere({{"paused", "after"}});
+}
+
+// Kills the leader from another thread after `delay`, so the kill lands while calls are in
+// flight (their replies are lost and the client must decide whether to retry).
+class LeaderKiller {
+ public:
+  LeaderKiller(tools::LocalCluster& cluster, int leader, milliseconds delay)
+      : thread_([&cluster, leader, delay] {
+          std::this_thread::sleep_for(delay);
+          (void)cluster.stop_node(leader, SIGKILL, milliseconds(3000));
+        }) {}
+  ~LeaderKiller() { thread_.join(); }
+
+ private:
+  std::thread thread_;
+};
+
+// Exactly-once: INCRs retried across a leader crash under a session are applied once each.
+TEST_F(Failover, ExactlyOnceIncr_AcrossLeaderKill_AppliedOncePerCall) {
+  start_cluster(/*slot=*/6);
+  const client::RaftInfo first = leader();
+  Client client(client_options(Semantics::ExactlyOnce));
+  int calls = 0;
+  int resent = 0;  // Calls whose request went out more than once (retried under the session).
+  {
+    LeaderKiller killer(*cluster_, static_cast<int>(first.node_id), milliseconds(700));
+    const auto start = std::chrono::steady_clock::now();
+    while (std::chrono::steady_clock::now() - start < milliseconds(5000)) {
+      const Outcome outcome = client.call({"INCR", "exactly"});
+      ++calls;
+      resent += outcome.sends > 1 ? 1 : 0;
+      ASSERT_TRUE(outcome.ok()) << "call " << calls << ": "
+                                << client::outcome_kind_name(outcome.kind) << ": "
+                                << outcome.detail;
+      ASSERT_EQ(outcome.reply, client::Reply::number(calls)) << "applied twice or lost";
+    }
+  }
+  EXPECT_FALSE(cluster_->running(static_cast<int>(first.node_id)));
+  std::cout << calls << " exactly-once INCRs across the kill, all acknowledged; " << resent
+            << " re-sent under the same sequence number\n";
+  const Outcome total = client.call({"GET", "exactly"});
+  ASSERT_TRUE(total.ok()) << total.detail;
+  EXPECT_EQ(total.reply, client::Reply::bulk(std::to_string(calls)));
+}
+
+// At-most-once: across a leader crash some calls may end Unknown, but none is applied twice.
+TEST_F(Failover, AtMostOnceIncr_AcrossLeaderKill_NeverAppliedTwice) {
+  start_cluster(/*slot=*/7);
+  const client::RaftInfo first = leader();
+  Client client(client_options(Semantics::AtMostOnce));
+  int acked = 0;
+  int unknown = 0;
+  {
+    LeaderKiller killer(*cluster_, static_cast<int>(first.node_id), milliseconds(700));
+    const auto start = std::chrono::steady_clock::now();
+    while (std::chrono::steady_clock::now() - start < milliseconds(5000)) {
+      const Outcome outcome = client.call({"INCR", "at-most"});
+      acked += outcome.ok() ? 1 : 0;
+      unknown += outcome.kind == OutcomeKind::Unknown ? 1 : 0;
+      ASSERT_NE(outcome.kind, OutcomeKind::Error) << outcome.reply.text;
+    }
+  }
+  const Outcome total = client.call({"GET", "at-most"});
+  ASSERT_TRUE(total.ok()) << total.detail;
+  const int64_t applied = std::stoll(total.reply.text);
+  std::cout << "at-most-once: " << acked << " acknowledged, " << unknown << " unknown, "
+            << applied << " applied\n";
+  EXPECT_GE(applied, acked);
+  EXPECT_LE(applied, acked + unknown) << "applied more often than it was sent: a duplicate";
+}
+
+}  // namespace
+}  // namespace raftkv::process_test

@@ -1,0 +1,167 @@
+#include "harness.h"
+
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <arpa/inet.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <iostream>
+
+namespace raftkv::process_test {
+
+std::string server_path(std::string* why) {
+  const char* from_env = std::getenv("RAFTKV_SERVER");
+  const std::string path = from_env != nullptr ? from_env : RAFTKV_SERVER_PATH;
+  if (::access(path.c_str(), X_OK) != 0) {
+    *why = "raftkv-server not found at " + path +
+           " (build it: scripts/build.sh release raftkv-server, or set RAFTKV_SERVER)";
+    return "";
+  }
+  return path;
+}
+
+tools::ClusterLayout ClusterFixture::layout_for(int slot, int nodes) const {
+  tools::ClusterLayout layout;
+  layout.dir = dir_;
+  layout.nodes = nodes;
+  const int base = 21000 + 20 * slot;
+  layout.base_peer_port = static_cast<uint16_t>(base);
+  layout.base_client_port = static_cast<uint16_t>(base + 5);
+  layout.base_http_port = static_cast<uint16_t>(base + 10);
+  std::string why;
+  layout.server_path = server_path(&why);
+  // Short timeouts keep failovers, and so the tests, quick.
+  layout.heartbeat_ms = 50;
+  layout.election_ms = 500;
+  return layout;
+}
+
+void ClusterFixture::start_cluster(int slot, int nodes, std::vector<std::string> extra_args) {
+  std::string why;
+  ASSERT_FALSE(server_path(&why).empty()) << why;
+  char pattern[] = "/tmp/raftkv-process-XXXXXX";
+  ASSERT_NE(::mkdtemp(pattern), nullptr);
+  dir_ = pattern;
+  tools::ClusterLayout layout = layout_for(slot, nodes);
+  layout.extra_args = std::move(extra_args);
+  const Status free = tools::check_ports_free(layout);
+  ASSERT_TRUE(free.is_ok()) << free.message();
+  cluster_ = std::make_unique<tools::LocalCluster>(layout);
+  for (int id = 1; id <= nodes; ++id) {
+    ASSERT_TRUE(cluster_->start_node(id, /*detach=*/false).is_ok());
+  }
+  for (int id = 1; id <= nodes; ++id) {
+    const Status up = cluster_->wait_up(id, milliseconds(10'000));
+    ASSERT_TRUE(up.is_ok()) << up.message();
+  }
+}
+
+void ClusterFixture::TearDown() {
+  if (cluster_ == nullptr) return;
+  if (HasFailure()) dump_logs();
+  cluster_->stop_all(milliseconds(3000));
+  std::error_code error;
+  std::filesystem::remove_all(dir_, error);
+}
+
+void ClusterFixture::dump_logs() const {
+  for (int id = 1; id <= cluster_->layout().nodes; ++id) {
+    std::cerr << "---- last lines of node " << id << " (" << cluster_->layout().log_path(id)
+              << ")\n"
+              << tools::tail_lines(cluster_->layout().log_path(id), 25);
+  }
+}
+
+client::ClientOptions ClusterFixture::client_options(client::Semantics semantics) const {
+  client::ClientOptions options;
+  options.endpoints = cluster_->layout().client_endpoints();
+  options.semantics = semantics;
+  options.call_timeout = milliseconds(20'000);
+  options.attempt_timeout = milliseconds(3'000);
+  return options;
+}
+
+client::RaftInfo ClusterFixture::leader(milliseconds timeout, const std::vector<int>& ignore) {
+  Result<client::RaftInfo> found = cluster_->wait_for_leader(timeout, ignore);
+  EXPECT_TRUE(found.is_ok()) << found.status().message();
+  return found.is_ok() ? found.value() : client::RaftInfo{};
+}
+
+void ClusterFixture::expect_everywhere(
+    const std::vector<std::pair<std::string, std::string>>& data) {
+  const client::RaftInfo current = leader();
+  ASSERT_NE(current.node_id, 0u);
+  for (int id = 1; id <= cluster_->layout().nodes; ++id) {
+    if (!cluster_->running(id)) continue;
+    Result<client::RaftInfo> applied =
+        cluster_->wait_applied(id, current.commit_index, milliseconds(15'000));
+    ASSERT_TRUE(applied.is_ok()) << applied.status().message();
+    for (const auto& [key, value] : data) {
+      Result<client::Reply> got = cluster_->stale_get(id, key);
+      ASSERT_TRUE(got.is_ok()) << "node " << id << ": " << got.status().message();
+      EXPECT_EQ(got.value(), client::Reply::bulk(value)) << "node " << id << ", key " << key;
+    }
+  }
+}
+
+RawConnection::RawConnection(const client::Endpoint& endpoint) {
+  fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_port = htons(endpoint.port);
+  ::inet_pton(AF_INET, endpoint.host.c_str(), &address.sin_addr);
+  if (::connect(fd_, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0) {
+    ::close(fd_);
+    fd_ = -1;
+  }
+}
+
+RawConnection::~RawConnection() {
+  if (fd_ >= 0) ::close(fd_);
+}
+
+bool RawConnection::send(const std::string& bytes) {
+  size_t sent = 0;
+  while (sent < bytes.size()) {
+    const ssize_t n = ::send(fd_, bytes.data() + sent, bytes.size() - sent, MSG_NOSIGNAL);
+    if (n <= 0) return false;
+    sent += static_cast<size_t>(n);
+  }
+  return true;
+}
+
+std::string RawConnection::read_some(milliseconds timeout) {
+  std::string out;
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  char buffer[4096];
+  while (std::chrono::steady_clock::now() < deadline) {
+    pollfd entry{fd_, POLLIN, 0};
+    if (::poll(&entry, 1, 50) <= 0) {
+      if (!out.empty()) return out;  // A pause after some bytes: the reply is complete.
+      continue;
+    }
+    const ssize_t n = ::recv(fd_, buffer, sizeof buffer, 0);
+    if (n <= 0) return out;
+    out.append(buffer, static_cast<size_t>(n));
+  }
+  return out;
+}
+
+bool RawConnection::closed_within(milliseconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  char buffer[4096];
+  while (std::chrono::steady_clock::now() < deadline) {
+    pollfd entry{fd_, POLLIN, 0};
+    if (::poll(&entry, 1, 50) <= 0) continue;
+    const ssize_t n = ::recv(fd_, buffer, sizeof buffer, 0);
+    if (n <= 0) return true;
+  }
+  return false;
+}
+
+}  // namespace raftkv::process_test

@@ -1,0 +1,68 @@
+#pragma once
+
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "client/client.h"
+#include "local_cluster.h"
+
+// Process tests run the real raftkv-server binaries on loopback. Each test takes a distinct
+// port slot (so ctest -j runs them in parallel), keeps its data in a fresh temp dir that is
+// removed afterwards, and is bounded in time (ctest TIMEOUT as a backstop). On failure the
+// last lines of every node's log are printed.
+//
+// The server binary: $RAFTKV_SERVER if set, else the path CMake compiled in.
+
+namespace raftkv::process_test {
+
+using std::chrono::milliseconds;
+
+// The server under test, or "" with *why set if it is missing.
+std::string server_path(std::string* why);
+
+// A three-node cluster (by default) of real servers in a temp dir, ports from `slot`:
+// peers 21000+20*slot+[0..4], clients +5.., http +10... Slots in use (keep them distinct):
+//   0 demo, 1 kill under load, 2 full restart, 3 foreign data dir, 4 malformed input,
+//   5 forwarding, 6 exactly-once, 7 at-most-once, 8 unknown command, 9 CLI, 10-11 sessions,
+//   12 paused leader.
+class ClusterFixture : public ::testing::Test {
+ protected:
+  // Call first in each test with its own slot; skips nothing: a missing server fails.
+  void start_cluster(int slot, int nodes = 3, std::vector<std::string> extra_args = {});
+  void TearDown() override;
+
+  [[nodiscard]] tools::ClusterLayout layout_for(int slot, int nodes) const;
+  [[nodiscard]] client::ClientOptions client_options(client::Semantics semantics) const;
+  // The leader a majority agrees on; fails the test if none within `timeout`.
+  client::RaftInfo leader(milliseconds timeout = milliseconds(15'000),
+                          const std::vector<int>& ignore = {});
+  // Every running node's state machine holds the given key -> value pairs once it has
+  // applied the leader's commit index.
+  void expect_everywhere(const std::vector<std::pair<std::string, std::string>>& data);
+  void dump_logs() const;
+
+  std::string dir_;
+  std::unique_ptr<tools::LocalCluster> cluster_;
+};
+
+// A direct RESP connection to one node for raw bytes (malformed input tests).
+class RawConnection {
+ public:
+  explicit RawConnection(const client::Endpoint& endpoint);
+  ~RawConnection();
+  [[nodiscard]] bool connected() const { return fd_ >= 0; }
+  bool send(const std::string& bytes);
+  // Reads until `want` bytes or the peer closes or `timeout` passes.
+  std::string read_some(milliseconds timeout);
+  // True if the peer closed the connection within `timeout`.
+  bool closed_within(milliseconds timeout);
+
+ private:
+  int fd_ = -1;
+};
+
+}  // namespace raftkv::process_test

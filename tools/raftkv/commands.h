@@ -1,0 +1,63 @@
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "client/client.h"
+#include "local_cluster.h"
+
+// The raftkv subcommands. Each returns the process exit code:
+//   0 ok; 1 a definite error (an error reply, a failed check); 2 usage;
+//   3 outcome unknown (the write may or may not have been applied);
+//   4 unavailable (no node reachable or no leader in time; nothing was applied);
+//   5 the exactly-once session expired.
+
+namespace raftkv::tools {
+
+inline constexpr int kExitOk = 0;
+inline constexpr int kExitError = 1;
+inline constexpr int kExitUsage = 2;
+inline constexpr int kExitUnknown = 3;
+inline constexpr int kExitUnavailable = 4;
+inline constexpr int kExitSessionExpired = 5;
+
+struct DataOptions {
+  std::string endpoints = "127.0.0.1:6381,127.0.0.1:6382,127.0.0.1:6383";
+  std::string semantics = "at-most-once";
+  int timeout_ms = 10'000;
+  bool raw = false;  // Print values plainly (for scripts) instead of redis-cli style.
+};
+
+// A data command ("SET k v", "GET k", ...) through the leader-following client.
+int run_data_command(const DataOptions& options, const std::vector<std::string>& args);
+// INFO of the leader, as text.
+int run_info(const DataOptions& options);
+// One line per node: role, term, leader, commit and applied index.
+int run_status(const DataOptions& options);
+int run_leader(const DataOptions& options);
+int run_members(const DataOptions& options);
+
+struct ClusterOptions {
+  ClusterLayout layout;
+  bool foreground = false;
+};
+
+int run_cluster_start(const ClusterOptions& options);
+int run_cluster_stop(const std::string& dir);
+int run_cluster_status(const std::string& dir);
+// action: "kill" (SIGKILL, or `signal`) or "restart".
+int run_node(const std::string& action, int id, const std::string& dir, int signal);
+
+struct DemoOptions {
+  ClusterLayout layout;
+  bool keep = false;  // Leave the cluster running at the end.
+};
+
+int run_demo(const DemoOptions& options);
+
+// Prints "raftkv: <message>" on stderr and returns `code`.
+int fail(int code, const std::string& message);
+// Whether stdout is a terminal (colours).
+bool stdout_is_tty();
+
+}  // namespace raftkv::tools

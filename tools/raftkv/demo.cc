@@ -1,0 +1,394 @@
+// `raftkv demo`: the textbook story of Raft, told by a real three-node cluster and checked at
+// every step (issue 4 §5). Exits non-zero if any step fails.
+
+#include <signal.h>
+#include <stdlib.h>
+
+#include <cstdio>
+#include <map>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <thread>
+
+#include "commands.h"
+
+namespace raftkv::tools {
+namespace {
+
+using client::OutcomeKind;
+using client::RaftInfo;
+using std::chrono::milliseconds;
+using SteadyTime = std::chrono::steady_clock::time_point;
+
+constexpr milliseconds kElectionWait{15'000};
+constexpr milliseconds kCatchUpWait{20'000};
+constexpr milliseconds kStopWait{5'000};
+constexpr size_t kLogLinesPerNode = 6;
+
+int64_t ms_since(SteadyTime start) {
+  return std::chrono::duration_cast<milliseconds>(std::chrono::steady_clock::now() - start)
+      .count();
+}
+
+std::string describe(const RaftInfo& info) {
+  return "node " + std::to_string(info.node_id) + " is " + info.role + " in term " +
+         std::to_string(info.term) + ", commit " + std::to_string(info.commit_index) +
+         ", applied " + std::to_string(info.applied_index);
+}
+
+// Log lines a person watching wants: role changes and elections, not heartbeats.
+bool interesting(const std::string& line) {
+  for (const char* word : {"became", "elect", "campaign", "vote", "step", "leader"}) {
+    if (line.find(word) != std::string::npos && line.find("heartbeat") == std::string::npos) {
+      return true;
+    }
+  }
+  return false;
+}
+
+// Printing for a person watching: numbered steps, indented details, green checks, red
+// failures (colours only on a terminal).
+class Narrator {
+ public:
+  explicit Narrator(bool colour) : colour_(colour) {}
+  void step(const std::string& title) {
+    std::printf("\n%s== %d. %s%s\n", bold(), ++step_, title.c_str(), reset());
+    std::fflush(stdout);
+  }
+  void say(const std::string& text) { print("   ", "", text); }
+  void check(const std::string& text) {
+    print("   ", colour_ ? "\033[32m[ok]\033[0m " : "[ok] ", text);
+  }
+  void failed(const std::string& text) {
+    print("   ", colour_ ? "\033[31m[FAILED]\033[0m " : "[FAILED] ", text);
+  }
+  void log_line(int node, const std::string& line) {
+    print(colour_ ? "   \033[2m| " : "   | ", "node " + std::to_string(node) + ": ",
+          line + reset());
+  }
+  [[nodiscard]] int steps() const { return step_; }
+
+ private:
+  void print(const char* indent, const std::string& tag, const std::string& text) {
+    std::printf("%s%s%s\n", indent, tag.c_str(), text.c_str());
+    std::fflush(stdout);
+  }
+  const char* bold() const { return colour_ ? "\033[1m" : ""; }
+  const char* reset() const { return colour_ ? "\033[0m" : ""; }
+  bool colour_;
+  int step_ = 0;
+};
+
+client::ClientOptions demo_client_options(const ClusterLayout& layout) {
+  client::ClientOptions options;
+  options.endpoints = layout.client_endpoints();
+  options.semantics = client::Semantics::ExactlyOnce;
+  options.call_timeout = milliseconds(20'000);
+  options.attempt_timeout = milliseconds(3'000);
+  return options;
+}
+
+class Demo {
+ public:
+  explicit Demo(const DemoOptions& options)
+      : cluster_(options.layout),
+        say_(stdout_is_tty()),
+        client_(demo_client_options(options.layout)),
+        log_offsets_(static_cast<size_t>(options.layout.nodes) + 1, 0),
+        keep_(options.keep) {}
+
+  int run();
+
+ private:
+  bool start_nodes();
+  bool elect();
+  bool write_first();
+  bool kill_leader_and_fail_over();
+  bool write_again();
+  bool restart_old_leader();
+  bool read_everywhere();
+  bool write(const std::string& key, const std::string& value);
+  bool failed(const std::string& why);
+  void show_log(const std::vector<int>& nodes);
+  bool show_replication(uint64_t index);
+  [[nodiscard]] std::vector<int> all_nodes() const;
+
+  LocalCluster cluster_;
+  Narrator say_;
+  client::Client client_;
+  std::vector<std::streamoff> log_offsets_;  // Per node: log bytes already shown.
+  std::vector<std::pair<std::string, std::string>> data_;  // Acknowledged writes.
+  RaftInfo leader_;
+  int old_leader_ = 0;
+  int64_t failover_ms_ = -1;
+  bool keep_;
+};
+
+std::vector<int> Demo::all_nodes() const {
+  std::vector<int> out;
+  for (int id = 1; id <= cluster_.layout().nodes; ++id) out.push_back(id);
+  return out;
+}
+
+bool Demo::failed(const std::string& why) {
+  say_.failed(why);
+  return false;
+}
+
+void Demo::show_log(const std::vector<int>& nodes) {
+  for (int id : nodes) {
+    std::ifstream file(cluster_.layout().log_path(id));
+    file.seekg(log_offsets_[static_cast<size_t>(id)]);
+    std::vector<std::string> lines;
+    std::string line;
+    while (std::getline(file, line)) {
+      if (interesting(line)) lines.push_back(line);
+    }
+    file.clear();
+    file.seekg(0, std::ios::end);
+    log_offsets_[static_cast<size_t>(id)] = file.tellg();
+    const size_t first = lines.size() > kLogLinesPerNode ? lines.size() - kLogLinesPerNode : 0;
+    for (size_t i = first; i < lines.size(); ++i) say_.log_line(id, lines[i]);
+  }
+}
+
+int Demo::run() {
+  const std::vector<std::pair<const char*, bool (Demo::*)()>> steps = {
+      {"start", &Demo::start_nodes},       {"election", &Demo::elect},
+      {"write", &Demo::write_first},       {"failover", &Demo::kill_leader_and_fail_over},
+      {"write", &Demo::write_again},       {"catch-up", &Demo::restart_old_leader},
+      {"read", &Demo::read_everywhere}};
+  for (const auto& [name, step] : steps) {
+    if ((this->*step)()) continue;
+    std::printf("\ndemo FAILED at step %d (%s); node logs are under %s\n", say_.steps(), name,
+                cluster_.layout().dir.c_str());
+    cluster_.stop_all(kStopWait);
+    return kExitError;
+  }
+  std::printf("\ndemo passed: %d steps checked; failover (kill -9 to the first acknowledged "
+              "write) took %lld ms\n", say_.steps(), static_cast<long long>(failover_ms_));
+  if (keep_) {
+    std::printf("the cluster keeps running: raftkv cluster stop --dir %s\n",
+                cluster_.layout().dir.c_str());
+    (void)save_layout(cluster_.layout());
+    return kExitOk;
+  }
+  cluster_.stop_all(kStopWait);
+  std::printf("cluster stopped; logs are under %s\n", cluster_.layout().dir.c_str());
+  return kExitOk;
+}
+
+bool Demo::start_nodes() {
+  say_.step("Start three raftkv-server nodes");
+  for (int id : all_nodes()) {
+    // With --keep the nodes must outlive the demo, so they are detached then.
+    if (Status started = cluster_.start_node(id, /*detach=*/keep_); !started.is_ok()) {
+      return failed(started.message());
+    }
+    say_.say("node " + std::to_string(id) + ": pid " +
+             std::to_string(cluster_.pid(id).value_or(0)) + ", clients on " +
+             cluster_.layout().client_endpoint(id).to_string() + ", log " +
+             cluster_.layout().log_path(id));
+  }
+  for (int id : all_nodes()) {
+    if (Status up = cluster_.wait_up(id, milliseconds(10'000)); !up.is_ok()) {
+      return failed(up.message());
+    }
+    Result<RaftInfo> info = cluster_.info(id, milliseconds(1000));
+    if (info.is_ok()) say_.say(describe(info.value()));
+  }
+  say_.check("all three nodes answer; each starts as a follower, waiting to hear from a leader "
+             "until its randomized election timeout fires");
+  return true;
+}
+
+bool Demo::elect() {
+  say_.step("Leader election");
+  const SteadyTime start = std::chrono::steady_clock::now();
+  Result<RaftInfo> leader = cluster_.wait_for_leader(kElectionWait);
+  if (!leader.is_ok()) return failed(leader.status().message());
+  leader_ = leader.value();
+  say_.say("what the nodes logged:");
+  show_log(all_nodes());
+  say_.check("node " + std::to_string(leader_.node_id) + " won the election for term " +
+             std::to_string(leader_.term) + " (seen " + std::to_string(ms_since(start)) +
+             " ms after the nodes answered); a majority follows it");
+  return true;
+}
+
+bool Demo::write(const std::string& key, const std::string& value) {
+  const SteadyTime start = std::chrono::steady_clock::now();
+  const client::Outcome outcome = client_.call({"SET", key, value});
+  if (!outcome.ok()) {
+    return failed("SET " + key + ": " + client::outcome_kind_name(outcome.kind) + ": " +
+                  (outcome.detail.empty() ? client::format_reply(outcome.reply) : outcome.detail));
+  }
+  data_.emplace_back(key, value);
+  say_.check("SET " + key + " \"" + value + "\" acknowledged by " + outcome.endpoint.to_string() +
+             " in " + std::to_string(ms_since(start)) + " ms (exactly-once session " +
+             std::to_string(client_.session_id()) + ")");
+  return true;
+}
+
+// Shows the entry at `index` reaching every running node's state machine.
+bool Demo::show_replication(uint64_t index) {
+  const SteadyTime start = std::chrono::steady_clock::now();
+  for (int id : all_nodes()) {
+    if (!cluster_.running(id)) continue;
+    Result<RaftInfo> info = cluster_.wait_applied(id, index, kCatchUpWait);
+    if (!info.is_ok()) return failed(info.status().message());
+    say_.say(describe(info.value()) + "  (+" + std::to_string(ms_since(start)) + " ms)");
+  }
+  return true;
+}
+
+bool Demo::write_first() {
+  say_.step("A client writes through the leader; the entry reaches every follower");
+  if (!write("demo:greeting", "hello, raft")) return false;
+  Result<RaftInfo> leader = cluster_.info(static_cast<int>(leader_.node_id), milliseconds(2000));
+  if (!leader.is_ok()) return failed(leader.status().message());
+  leader_ = leader.value();
+  say_.say("the write is committed at or below index " + std::to_string(leader_.commit_index) +
+           "; each node applies it:");
+  return show_replication(leader_.commit_index);
+}
+
+bool Demo::kill_leader_and_fail_over() {
+  say_.step("kill -9 the leader; the others elect a new one");
+  old_leader_ = static_cast<int>(leader_.node_id);
+  const uint64_t old_term = leader_.term;
+  show_log(all_nodes());  // Skip what was logged so far.
+  if (Status killed = cluster_.stop_node(old_leader_, SIGKILL, kStopWait); !killed.is_ok()) {
+    return failed(killed.message());
+  }
+  const SteadyTime killed_at = std::chrono::steady_clock::now();
+  say_.say("node " + std::to_string(old_leader_) + " killed with SIGKILL; writing at once:");
+  if (!write("demo:after-failover", "written while node " + std::to_string(old_leader_) +
+                                        " was down")) {
+    return false;
+  }
+  failover_ms_ = ms_since(killed_at);
+  Result<RaftInfo> leader = cluster_.wait_for_leader(kElectionWait, {old_leader_});
+  if (!leader.is_ok()) return failed(leader.status().message());
+  leader_ = leader.value();
+  std::vector<int> survivors = all_nodes();
+  std::erase(survivors, old_leader_);
+  say_.say("what the survivors logged:");
+  show_log(survivors);
+  if (static_cast<int>(leader_.node_id) == old_leader_ || leader_.term <= old_term) {
+    return failed("expected a new leader in a later term, got " + describe(leader_));
+  }
+  say_.check("node " + std::to_string(leader_.node_id) + " leads term " +
+             std::to_string(leader_.term) + " (was term " + std::to_string(old_term) +
+             "); failover, kill to first acknowledged write: " + std::to_string(failover_ms_) +
+             " ms");
+  return true;
+}
+
+bool Demo::write_again() {
+  say_.step("Write again under the new leader");
+  if (!write("demo:counter", "42")) return false;
+  return write("demo:greeting", "hello again, raft");
+}
+
+bool Demo::restart_old_leader() {
+  say_.step("Restart the old leader; it catches up and follows");
+  Result<RaftInfo> leader = cluster_.info(static_cast<int>(leader_.node_id), milliseconds(2000));
+  if (!leader.is_ok()) return failed(leader.status().message());
+  const uint64_t target = leader.value().commit_index;
+  const SteadyTime start = std::chrono::steady_clock::now();
+  if (Status started = cluster_.start_node(old_leader_, keep_); !started.is_ok()) {
+    return failed(started.message());
+  }
+  if (Status up = cluster_.wait_up(old_leader_, milliseconds(10'000)); !up.is_ok()) {
+    return failed(up.message());
+  }
+  Result<RaftInfo> info = cluster_.wait_applied(old_leader_, target, kCatchUpWait);
+  if (!info.is_ok()) return failed(info.status().message());
+  say_.say(describe(info.value()) + " (leader's commit index was " + std::to_string(target) +
+           "), " + std::to_string(ms_since(start)) + " ms after the restart");
+  // It follows the current leader once a heartbeat reaches it.
+  const SteadyTime deadline = std::chrono::steady_clock::now() + milliseconds(5000);
+  while (info.is_ok() && (info.value().role != "follower" ||
+                          info.value().leader_id != leader_.node_id) &&
+         std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(milliseconds(100));
+    info = cluster_.info(old_leader_, milliseconds(1000));
+  }
+  show_log({old_leader_});
+  if (!info.is_ok()) return failed(info.status().message());
+  if (info.value().role != "follower" || info.value().leader_id != leader_.node_id) {
+    return failed("node " + std::to_string(old_leader_) + " should follow node " +
+                  std::to_string(leader_.node_id) + ": " + describe(info.value()));
+  }
+  say_.check("node " + std::to_string(old_leader_) + " caught up and follows node " +
+             std::to_string(leader_.node_id));
+  return true;
+}
+
+bool Demo::read_everywhere() {
+  say_.step("Read every key from every node (stale reads of each node's own state)");
+  Result<RaftInfo> leader = cluster_.info(static_cast<int>(leader_.node_id), milliseconds(2000));
+  if (!leader.is_ok()) return failed(leader.status().message());
+  std::map<std::string, std::string> expected;
+  for (const auto& [key, value] : data_) expected[key] = value;  // The last write wins.
+  bool all_ok = true;
+  for (int id : all_nodes()) {
+    Result<RaftInfo> info = cluster_.wait_applied(id, leader.value().commit_index, kCatchUpWait);
+    if (!info.is_ok()) return failed(info.status().message());
+    for (const auto& [key, value] : expected) {
+      Result<client::Reply> got = cluster_.stale_get(id, key);
+      const std::string shown = got.is_ok() ? client::format_reply(got.value())
+                                            : got.status().message();
+      const bool match = got.is_ok() && got.value() == client::Reply::bulk(value);
+      all_ok = all_ok && match;
+      if (match) {
+        say_.check("node " + std::to_string(id) + ": " + key + " = " + shown);
+      } else {
+        say_.failed("node " + std::to_string(id) + ": " + key + " = " + shown + ", expected \"" +
+                    value + "\"");
+      }
+    }
+  }
+  return all_ok;
+}
+
+// A fresh directory for the demo: the given one if new or empty, else a new temp dir.
+Result<std::string> demo_dir(const std::string& wanted) {
+  if (wanted.empty()) {
+    char pattern[] = "/tmp/raftkv-demo-XXXXXX";
+    if (::mkdtemp(pattern) == nullptr) return Status(ErrorCode::IoError, "mkdtemp failed");
+    return std::string(pattern);
+  }
+  std::error_code error;
+  if (std::filesystem::exists(wanted, error) && !std::filesystem::is_empty(wanted, error)) {
+    return Status(ErrorCode::InvalidArgument,
+                  wanted + " is not empty; the demo needs a new cluster (pick another --dir)");
+  }
+  std::filesystem::create_directories(wanted, error);
+  if (error) return Status(ErrorCode::IoError, "cannot create " + wanted + ": " + error.message());
+  return wanted;
+}
+
+}  // namespace
+
+int run_demo(const DemoOptions& options) {
+  DemoOptions resolved = options;
+  resolved.layout.nodes = 3;
+  Result<std::string> dir = demo_dir(options.layout.dir);
+  if (!dir.is_ok()) return fail(kExitUsage, dir.status().message());
+  resolved.layout.dir = dir.value();
+  if (Status valid = validate_layout(resolved.layout); !valid.is_ok()) {
+    return fail(kExitUsage, valid.message());
+  }
+  if (Status free = check_ports_free(resolved.layout); !free.is_ok()) {
+    return fail(kExitError, free.message());
+  }
+  std::printf("raftkv demo: three nodes under %s, server %s\n", resolved.layout.dir.c_str(),
+              resolved.layout.server_path.c_str());
+  Demo demo(resolved);
+  return demo.run();
+}
+
+}  // namespace raftkv::tools

@@ -1,0 +1,385 @@
+#include "local_cluster.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <charconv>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <thread>
+
+namespace raftkv::tools {
+namespace {
+
+using std::chrono::milliseconds;
+using Clock = std::chrono::steady_clock;
+
+constexpr const char* kServerName = "raftkv-server";
+constexpr int kNodesMax = 9;
+
+std::string node_string(int id) { return std::to_string(id); }
+
+uint16_t port_of(uint16_t base, int id) {
+  return static_cast<uint16_t>(base + static_cast<uint16_t>(id - 1));
+}
+
+bool parse_number(const std::string& text, uint64_t max, uint64_t* value) {
+  const char* end = text.data() + text.size();
+  auto [ptr, ec] = std::from_chars(text.data(), end, *value);
+  return !text.empty() && ec == std::errc() && ptr == end && *value <= max;
+}
+
+}  // namespace
+
+std::string ClusterLayout::node_dir(int id) const { return dir + "/node" + node_string(id); }
+std::string ClusterLayout::data_dir(int id) const { return node_dir(id) + "/data"; }
+std::string ClusterLayout::log_path(int id) const { return node_dir(id) + "/server.log"; }
+std::string ClusterLayout::pid_path(int id) const { return node_dir(id) + "/server.pid"; }
+
+client::Endpoint ClusterLayout::client_endpoint(int id) const {
+  return {"127.0.0.1", port_of(base_client_port, id)};
+}
+
+std::vector<client::Endpoint> ClusterLayout::client_endpoints() const {
+  std::vector<client::Endpoint> out;
+  for (int id = 1; id <= nodes; ++id) out.push_back(client_endpoint(id));
+  return out;
+}
+
+std::string ClusterLayout::http_addr(int id) const {
+  return "127.0.0.1:" + std::to_string(port_of(base_http_port, id));
+}
+
+std::string ClusterLayout::peers_flag() const {
+  std::string out;
+  for (int id = 1; id <= nodes; ++id) {
+    if (!out.empty()) out += ",";
+    out += node_string(id) + "=127.0.0.1:" + std::to_string(port_of(base_peer_port, id));
+  }
+  return out;
+}
+
+std::vector<std::string> ClusterLayout::server_args(int id) const {
+  std::vector<std::string> args = {"--id", node_string(id), "--data-dir", data_dir(id),
+                                   "--peers", peers_flag(),
+                                   "--client-addr", client_endpoint(id).to_string(),
+                                   "--http-addr", http_addr(id),
+                                   "--log-level", log_level};
+  if (heartbeat_ms > 0) args.insert(args.end(), {"--heartbeat-ms", std::to_string(heartbeat_ms)});
+  if (election_ms > 0) args.insert(args.end(), {"--election-ms", std::to_string(election_ms)});
+  args.insert(args.end(), extra_args.begin(), extra_args.end());
+  return args;
+}
+
+Status validate_layout(const ClusterLayout& layout) {
+  if (layout.dir.empty()) return Status(ErrorCode::InvalidArgument, "--dir is required");
+  if (layout.nodes < 1 || layout.nodes > kNodesMax) {
+    return Status(ErrorCode::InvalidArgument, "--nodes must be 1.." + std::to_string(kNodesMax));
+  }
+  for (uint16_t base : {layout.base_peer_port, layout.base_client_port, layout.base_http_port}) {
+    if (base == 0 || base + layout.nodes - 1 > 65535) {
+      return Status(ErrorCode::InvalidArgument, "port range does not fit below 65536");
+    }
+  }
+  if (::access(layout.server_path.c_str(), X_OK) != 0) {
+    return Status(ErrorCode::NotFound,
+                  "raftkv-server not found at " + layout.server_path +
+                      " (build it: scripts/build.sh release raftkv-server, or pass --server)");
+  }
+  return Status::ok();
+}
+
+Status check_ports_free(const ClusterLayout& layout) {
+  for (int id = 1; id <= layout.nodes; ++id) {
+    for (uint16_t base : {layout.base_peer_port, layout.base_client_port, layout.base_http_port}) {
+      const uint16_t port = port_of(base, id);
+      const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+      if (fd < 0) return Status(ErrorCode::IoError, "socket failed");
+      const int one = 1;
+      (void)::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+      sockaddr_in address{};
+      address.sin_family = AF_INET;
+      address.sin_port = htons(port);
+      address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+      const bool bound = ::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0;
+      ::close(fd);
+      if (!bound) {
+        return Status(ErrorCode::Unavailable,
+                      "port " + std::to_string(port) + " (node " + std::to_string(id) +
+                          ") is in use; is another cluster running? Pick other --base-*-port");
+      }
+    }
+  }
+  return Status::ok();
+}
+
+Status save_layout(const ClusterLayout& layout) {
+  std::error_code error;
+  std::filesystem::create_directories(layout.dir, error);
+  if (error) return Status(ErrorCode::IoError, "cannot create " + layout.dir + ": " +
+                                                   error.message());
+  std::ofstream file(layout.dir + "/cluster.conf", std::ios::trunc);
+  file << "# Written by `raftkv cluster start`; read by later raftkv commands.\n"
+       << "nodes=" << layout.nodes << "\nbase_peer_port=" << layout.base_peer_port
+       << "\nbase_client_port=" << layout.base_client_port
+       << "\nbase_http_port=" << layout.base_http_port << "\nserver=" << layout.server_path
+       << "\nlog_level=" << layout.log_level << "\nheartbeat_ms=" << layout.heartbeat_ms
+       << "\nelection_ms=" << layout.election_ms << "\n";
+  file.close();
+  if (!file) return Status(ErrorCode::IoError, "cannot write " + layout.dir + "/cluster.conf");
+  return Status::ok();
+}
+
+Result<ClusterLayout> load_layout(const std::string& dir) {
+  const std::string path = dir + "/cluster.conf";
+  std::ifstream file(path);
+  if (!file) {
+    return Status(ErrorCode::NotFound, "no cluster at " + dir + " (" + path +
+                                           " missing; start one with `raftkv cluster start`)");
+  }
+  std::map<std::string, std::string> values;
+  std::string line;
+  while (std::getline(file, line)) {
+    const size_t equals = line.find('=');
+    if (line.empty() || line[0] == '#' || equals == std::string::npos) continue;
+    values[line.substr(0, equals)] = line.substr(equals + 1);
+  }
+  ClusterLayout layout;
+  layout.dir = dir;
+  layout.server_path = values["server"];
+  layout.log_level = values.count("log_level") ? values["log_level"] : "info";
+  uint64_t n[6] = {};
+  const char* keys[6] = {"nodes", "base_peer_port", "base_client_port", "base_http_port",
+                         "heartbeat_ms", "election_ms"};
+  for (int i = 0; i < 6; ++i) {
+    if (!parse_number(values[keys[i]], i < 4 ? 65535 : 1'000'000, &n[i])) {
+      return Status(ErrorCode::InvalidArgument, path + ": bad or missing " + keys[i]);
+    }
+  }
+  layout.nodes = static_cast<int>(n[0]);
+  layout.base_peer_port = static_cast<uint16_t>(n[1]);
+  layout.base_client_port = static_cast<uint16_t>(n[2]);
+  layout.base_http_port = static_cast<uint16_t>(n[3]);
+  layout.heartbeat_ms = static_cast<uint32_t>(n[4]);
+  layout.election_ms = static_cast<uint32_t>(n[5]);
+  return layout;
+}
+
+std::string tail_lines(const std::string& path, size_t count) {
+  std::ifstream file(path);
+  std::vector<std::string> lines;
+  std::string line;
+  while (std::getline(file, line)) {
+    lines.push_back(line);
+    if (lines.size() > count) lines.erase(lines.begin());
+  }
+  std::string out;
+  for (const std::string& item : lines) out += "    " + item + "\n";
+  return out;
+}
+
+std::string default_server_path() {
+  const std::string here = self_exe_dir();
+  for (const std::string& candidate :
+       {here + "/../../src/server/" + kServerName, here + "/" + kServerName}) {
+    if (::access(candidate.c_str(), X_OK) == 0) {
+      std::error_code error;
+      const auto canonical = std::filesystem::weakly_canonical(candidate, error);
+      return error ? candidate : canonical.string();
+    }
+  }
+  return here + "/../../src/server/" + kServerName;
+}
+
+Result<std::vector<client::Reply>> node_exchange(
+    const client::Endpoint& endpoint, const std::vector<std::vector<std::string>>& commands,
+    milliseconds timeout) {
+  const client::TimePoint deadline = client::SteadyClock::now() + timeout;
+  Result<std::unique_ptr<client::Connection>> connection =
+      client::SocketConnection::open(endpoint, deadline);
+  if (!connection.is_ok()) {
+    return Status(ErrorCode::Unavailable,
+                  endpoint.to_string() + ": " + connection.status().message());
+  }
+  client::Exchange exchange = connection.value()->exchange(commands, deadline);
+  if (exchange.kind != client::Exchange::Kind::Replied) {
+    return Status(ErrorCode::Unavailable, exchange.detail);
+  }
+  return std::move(exchange.replies);
+}
+
+Result<client::RaftInfo> node_info(const client::Endpoint& endpoint, milliseconds timeout) {
+  Result<std::vector<client::Reply>> replies = node_exchange(endpoint, {{"INFO"}}, timeout);
+  if (!replies.is_ok()) return replies.status();
+  const client::Reply& reply = replies.value().front();
+  if (reply.type != client::ReplyType::Bulk) {
+    return Status(ErrorCode::InvalidArgument,
+                  endpoint.to_string() + " answered INFO with " + client::format_reply(reply));
+  }
+  return client::parse_info(reply.text);
+}
+
+}  // namespace raftkv::tools
+
+namespace raftkv::tools {
+
+using std::chrono::milliseconds;
+
+Status LocalCluster::start_node(int id, bool detach, bool capture, int* output_fd) {
+  RAFT_ASSERT(id >= 1 && id <= layout_.nodes);
+  RAFT_ASSERT(!capture || output_fd != nullptr);
+  if (running(id)) return Status::ok();
+  std::error_code error;
+  std::filesystem::create_directories(layout_.data_dir(id), error);
+  if (error) {
+    return Status(ErrorCode::IoError, "cannot create " + layout_.data_dir(id) + ": " +
+                                          error.message());
+  }
+  SpawnOptions options{layout_.server_path, layout_.server_args(id), layout_.log_path(id),
+                       capture, detach};
+  Result<Spawned> spawned = spawn(options);
+  if (!spawned.is_ok()) return spawned.status();
+  if (capture) *output_fd = spawned.value().output_fd;
+  // Detached or not, the node is our child until we exit: exit_description() can reap it.
+  const pid_t child = spawned.value().pid;
+  children_.emplace_back(id, child);
+  return write_pid_file(layout_.pid_path(id), child);
+}
+
+Status LocalCluster::stop_node(int id, int signal, milliseconds wait) {
+  // Our own child is stopped (and reaped) by its pid even if it already exited: otherwise it
+  // stays a zombie, and after we exit nobody may reap it.
+  std::optional<pid_t> found;
+  for (const auto& [node, child] : children_) {
+    if (node == id) found = child;
+  }
+  if (!found.has_value()) found = pid(id);
+  if (!found.has_value()) return Status::ok();
+  if (!stop_process(*found, signal, wait)) {
+    return Status(ErrorCode::IoError, "node " + std::to_string(id) + " (pid " +
+                                          std::to_string(*found) + ") did not stop");
+  }
+  std::error_code error;
+  std::filesystem::remove(layout_.pid_path(id), error);
+  std::erase_if(children_, [&](const auto& child) { return child.first == id; });
+  return Status::ok();
+}
+
+void LocalCluster::stop_all(milliseconds wait) {
+  // Signal every node first, then wait: stopping them one by one would let the others hold
+  // elections in between, which only makes the logs noisy.
+  for (int id = 1; id <= layout_.nodes; ++id) {
+    if (std::optional<pid_t> found = pid(id)) (void)::kill(*found, SIGTERM);
+  }
+  for (int id = 1; id <= layout_.nodes; ++id) (void)stop_node(id, SIGTERM, wait);
+}
+
+LocalCluster::~LocalCluster() {
+  for (const auto& child : children_) (void)reap_if_exited(child.second);  // No zombies.
+}
+
+std::optional<pid_t> LocalCluster::pid(int id) const {
+  std::optional<pid_t> found = read_pid_file(layout_.pid_path(id));
+  if (!found.has_value()) return std::nullopt;
+  // Our own child is known by pid (right after fork its command line is still ours); any
+  // other pid must look like a server, in case the number was recycled.
+  const bool ours = std::find(children_.begin(), children_.end(), std::pair{id, *found}) !=
+                    children_.end();
+  if (!process_alive(*found, ours ? "" : kServerName)) return std::nullopt;
+  return found;
+}
+
+bool LocalCluster::running(int id) const { return pid(id).has_value(); }
+
+std::optional<std::string> LocalCluster::exit_description(int id) {
+  for (auto it = children_.begin(); it != children_.end(); ++it) {
+    if (it->first != id) continue;
+    std::optional<std::string> how = reap_if_exited(it->second);
+    if (how.has_value()) children_.erase(it);
+    return how;
+  }
+  return std::nullopt;
+}
+
+Result<client::RaftInfo> LocalCluster::info(int id, milliseconds timeout) const {
+  return node_info(layout_.client_endpoint(id), timeout);
+}
+
+Status LocalCluster::wait_up(int id, milliseconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (std::optional<std::string> how = exit_description(id)) {
+      return Status(ErrorCode::Unavailable, "node " + std::to_string(id) + " " + *how +
+                                                "; last lines of " + layout_.log_path(id) +
+                                                ":\n" + tail_lines(layout_.log_path(id), 8));
+    }
+    Result<client::RaftInfo> answered = info(id, milliseconds(300));
+    // The answer must come from node `id` (not a stranger on the port) while ours runs.
+    if (answered.is_ok() && answered.value().node_id == static_cast<uint64_t>(id) &&
+        running(id)) {
+      return Status::ok();
+    }
+    std::this_thread::sleep_for(milliseconds(50));
+  }
+  return Status(ErrorCode::Unavailable, "node " + std::to_string(id) + " did not answer on " +
+                                            layout_.client_endpoint(id).to_string() + " within " +
+                                            std::to_string(timeout.count()) + " ms");
+}
+
+Result<client::RaftInfo> LocalCluster::wait_for_leader(milliseconds timeout,
+                                                       const std::vector<int>& ignore) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  std::string last = "no node answered";
+  while (std::chrono::steady_clock::now() < deadline) {
+    std::vector<client::RaftInfo> infos;
+    for (int id = 1; id <= layout_.nodes; ++id) {
+      if (std::find(ignore.begin(), ignore.end(), id) != ignore.end()) continue;
+      Result<client::RaftInfo> got = info(id, milliseconds(300));
+      if (got.is_ok()) infos.push_back(std::move(got).value());
+    }
+    for (const client::RaftInfo& candidate : infos) {
+      if (!candidate.is_leader()) continue;
+      const auto agree = std::count_if(infos.begin(), infos.end(), [&](const auto& other) {
+        return other.term == candidate.term && other.leader_id == candidate.node_id;
+      });
+      if (agree * 2 > layout_.nodes) return candidate;
+      last = "node " + std::to_string(candidate.node_id) + " leads term " +
+             std::to_string(candidate.term) + " but a majority does not follow it yet";
+    }
+    std::this_thread::sleep_for(milliseconds(50));
+  }
+  return Status(ErrorCode::Unavailable, "no leader within " + std::to_string(timeout.count()) +
+                                            " ms (" + last + ")");
+}
+
+Result<client::RaftInfo> LocalCluster::wait_applied(int id, uint64_t index, milliseconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  std::string last = "never answered";
+  while (true) {
+    Result<client::RaftInfo> got = info(id, milliseconds(300));
+    if (got.is_ok() && got.value().applied_index >= index) return got;
+    last = got.is_ok() ? "applied " + std::to_string(got.value().applied_index)
+                       : got.status().message();
+    if (std::chrono::steady_clock::now() >= deadline) break;
+    std::this_thread::sleep_for(milliseconds(50));
+  }
+  return Status(ErrorCode::Unavailable, "node " + std::to_string(id) + " did not apply index " +
+                                            std::to_string(index) + " within " +
+                                            std::to_string(timeout.count()) + " ms (" + last +
+                                            ")");
+}
+
+Result<client::Reply> LocalCluster::stale_get(int id, const std::string& key) const {
+  Result<std::vector<client::Reply>> replies =
+      node_exchange(layout_.client_endpoint(id), {{"READONLY"}, {"GET", key}}, milliseconds(2000));
+  if (!replies.is_ok()) return replies.status();
+  return replies.value()[1];
+}
+
+}  // namespace raftkv::tools

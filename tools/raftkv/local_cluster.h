@@ -1,0 +1,121 @@
+#pragma once
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "client/connection.h"
+#include "client/endpoint.h"
+#include "client/info.h"
+#include "client/reply.h"
+#include "common/status.h"
+#include "process.h"
+
+// A cluster of raftkv-server processes on this machine, laid out under one directory:
+//   DIR/cluster.conf      the layout below, so later commands (`stop`, `node kill`) find it
+//   DIR/nodeI/data/       node I's --data-dir
+//   DIR/nodeI/server.log  its stdout and stderr (background mode)
+//   DIR/nodeI/server.pid  its pid
+// Node I (1-based) listens on base_peer_port+I-1 for peers, base_client_port+I-1 for clients
+// (RESP) and base_http_port+I-1 for HTTP status. Used by `raftkv cluster`, `raftkv node`,
+// `raftkv demo` and tests/process. Not thread-safe.
+
+namespace raftkv::tools {
+
+struct ClusterLayout {
+  std::string dir;
+  int nodes = 3;
+  uint16_t base_peer_port = 7001;
+  uint16_t base_client_port = 6381;
+  uint16_t base_http_port = 8081;
+  std::string server_path;         // raftkv-server executable.
+  std::string log_level = "info";
+  uint32_t heartbeat_ms = 0;       // 0: the server's default.
+  uint32_t election_ms = 0;        // 0: the server's default.
+  std::vector<std::string> extra_args;  // More server flags (tests); not saved.
+
+  [[nodiscard]] std::string node_dir(int id) const;
+  [[nodiscard]] std::string data_dir(int id) const;
+  [[nodiscard]] std::string log_path(int id) const;
+  [[nodiscard]] std::string pid_path(int id) const;
+  [[nodiscard]] client::Endpoint client_endpoint(int id) const;
+  [[nodiscard]] std::vector<client::Endpoint> client_endpoints() const;
+  [[nodiscard]] std::string http_addr(int id) const;
+  // "1=127.0.0.1:7001,2=127.0.0.1:7002,...".
+  [[nodiscard]] std::string peers_flag() const;
+  // The raftkv-server command line for node `id` (without the program).
+  [[nodiscard]] std::vector<std::string> server_args(int id) const;
+};
+
+// Checks the numbers (1..9 nodes, ports that fit) and that the server binary exists.
+[[nodiscard]] Status validate_layout(const ClusterLayout& layout);
+// Checks that no port of the layout is taken (by binding each on 127.0.0.1): otherwise
+// another cluster would answer in our nodes' place.
+[[nodiscard]] Status check_ports_free(const ClusterLayout& layout);
+[[nodiscard]] Status save_layout(const ClusterLayout& layout);
+[[nodiscard]] Result<ClusterLayout> load_layout(const std::string& dir);
+
+// The last `count` lines of a text file, each indented, for explaining why a node died.
+[[nodiscard]] std::string tail_lines(const std::string& path, size_t count);
+
+// raftkv-server next to this executable's build tree (../../src/server/raftkv-server from
+// tools/raftkv), else next to it, else "raftkv-server" in the same directory anyway (the
+// error then names that path).
+[[nodiscard]] std::string default_server_path();
+
+// A direct exchange with one node (not through the leader-following client): connect, send
+// the commands pipelined, read the replies. Unavailable on any failure, naming the node.
+[[nodiscard]] Result<std::vector<client::Reply>> node_exchange(
+    const client::Endpoint& endpoint, const std::vector<std::vector<std::string>>& commands,
+    std::chrono::milliseconds timeout);
+// INFO's Raft section from one node.
+[[nodiscard]] Result<client::RaftInfo> node_info(const client::Endpoint& endpoint,
+                                                 std::chrono::milliseconds timeout);
+
+class LocalCluster {
+ public:
+  explicit LocalCluster(ClusterLayout layout) : layout_(std::move(layout)) {}
+  // Reaps nodes that have exited; running ones are left running (background clusters).
+  ~LocalCluster();
+  LocalCluster(const LocalCluster&) = delete;
+  LocalCluster& operator=(const LocalCluster&) = delete;
+
+  // Starts node `id` unless it already runs. detach: outlives this process (background
+  // cluster); otherwise a child stopped when this process exits. capture: output to a pipe
+  // (*output_fd) instead of the log file.
+  [[nodiscard]] Status start_node(int id, bool detach, bool capture = false,
+                                  int* output_fd = nullptr);
+  // Sends `signal` (SIGKILL for a crash); for SIGTERM waits for a clean exit, then SIGKILLs.
+  [[nodiscard]] Status stop_node(int id, int signal, std::chrono::milliseconds wait);
+  void stop_all(std::chrono::milliseconds wait);
+
+  [[nodiscard]] std::optional<pid_t> pid(int id) const;
+  [[nodiscard]] bool running(int id) const;
+  // For a child of this process that exited: how ("exited with status 1"); else nullopt.
+  [[nodiscard]] std::optional<std::string> exit_description(int id);
+
+  [[nodiscard]] Result<client::RaftInfo> info(int id, std::chrono::milliseconds timeout) const;
+  // Waits until node `id` answers INFO; fails early, quoting its last log lines, if it exits.
+  [[nodiscard]] Status wait_up(int id, std::chrono::milliseconds timeout);
+  // Polls until one running node is leader and a majority of all nodes agree on its term and
+  // id. Nodes in `ignore` are not asked (a node just killed).
+  [[nodiscard]] Result<client::RaftInfo> wait_for_leader(std::chrono::milliseconds timeout,
+                                                         const std::vector<int>& ignore = {});
+  // Polls until node `id` has applied at least `index`.
+  [[nodiscard]] Result<client::RaftInfo> wait_applied(int id, uint64_t index,
+                                                      std::chrono::milliseconds timeout);
+  // GET on node `id` in stale-read mode (READONLY): what that node's own state machine holds.
+  [[nodiscard]] Result<client::Reply> stale_get(int id, const std::string& key) const;
+
+  [[nodiscard]] const ClusterLayout& layout() const { return layout_; }
+
+ private:
+  ClusterLayout layout_;
+  std::vector<std::pair<int, pid_t>> children_;  // Nodes this process started (node, pid).
+};
+
+}  // namespace raftkv::tools

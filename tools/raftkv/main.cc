@@ -1,0 +1,168 @@
+// raftkv: the command-line client and local-cluster tool. See `raftkv --help`.
+
+#include <signal.h>
+
+#include <CLI/CLI.hpp>
+
+#include "commands.h"
+
+namespace raftkv::tools {
+namespace {
+
+// Everything the command line can set, and the subcommands to tell which one ran.
+struct Cli {
+  DataOptions data;
+  std::vector<std::string> args;
+  std::string key;
+  std::string value;
+  std::string expected;
+  bool nx = false;
+  bool xx = false;
+  ClusterOptions cluster;
+  std::string dir;
+  std::string node_action;
+  int node_id = 0;
+  int signal_number = SIGKILL;
+  DemoOptions demo;
+  CLI::App* get = nullptr;
+  CLI::App* set = nullptr;
+  CLI::App* del = nullptr;
+  CLI::App* cas = nullptr;
+  CLI::App* incr = nullptr;
+  CLI::App* call = nullptr;
+  CLI::App* info = nullptr;
+  CLI::App* status = nullptr;
+  CLI::App* leader = nullptr;
+  CLI::App* members = nullptr;
+  CLI::App* start = nullptr;
+  CLI::App* stop = nullptr;
+  CLI::App* cluster_status = nullptr;
+  CLI::App* node = nullptr;
+  CLI::App* demo_command = nullptr;
+};
+
+void add_layout_options(CLI::App* command, ClusterLayout* layout, bool with_nodes) {
+  if (with_nodes) command->add_option("--nodes", layout->nodes, "Number of nodes (1-9)");
+  command->add_option("--base-peer-port", layout->base_peer_port,
+                      "Peer port of node 1; node I uses base+I-1");
+  command->add_option("--base-client-port", layout->base_client_port,
+                      "Client (RESP) port of node 1");
+  command->add_option("--base-http-port", layout->base_http_port, "HTTP status port of node 1");
+  command->add_option("--server", layout->server_path, "Path of raftkv-server");
+  command->add_option("--log-level", layout->log_level, "Server log level: debug|info|warn|error");
+  command->add_option("--heartbeat-ms", layout->heartbeat_ms, "Server heartbeat interval");
+  command->add_option("--election-ms", layout->election_ms, "Server election timeout");
+}
+
+void add_data_commands(CLI::App& app, Cli& cli) {
+  app.add_option("-e,--endpoints", cli.data.endpoints, "Nodes to contact, host:port,...")
+      ->capture_default_str();
+  app.add_option("--semantics", cli.data.semantics,
+                 "Delivery for writes: at-most-once|at-least-once|exactly-once")
+      ->capture_default_str();
+  app.add_option("--timeout-ms", cli.data.timeout_ms, "Deadline per command, retries included")
+      ->capture_default_str();
+  app.add_flag("--raw", cli.data.raw, "Print values without quoting or type prefixes");
+  cli.get = app.add_subcommand("get", "Read a key (linearizable)");
+  cli.get->add_option("key", cli.key)->required();
+  cli.set = app.add_subcommand("set", "Write a key");
+  cli.set->add_option("key", cli.key)->required();
+  cli.set->add_option("value", cli.value)->required();
+  cli.set->add_flag("--nx", cli.nx, "Only if the key does not exist");
+  cli.set->add_flag("--xx", cli.xx, "Only if the key exists");
+  cli.del = app.add_subcommand("del", "Delete keys");
+  cli.del->add_option("keys", cli.args)->required();
+  cli.cas = app.add_subcommand("cas", "Compare-and-set: KEY becomes NEW if it holds EXPECTED");
+  cli.cas->add_option("key", cli.key)->required();
+  cli.cas->add_option("expected", cli.expected)->required();
+  cli.cas->add_option("new", cli.value)->required();
+  cli.incr = app.add_subcommand("incr", "Increment an integer key");
+  cli.incr->add_option("key", cli.key)->required();
+  cli.call = app.add_subcommand("call", "Any command, e.g. `raftkv call MGET a b`");
+  cli.call->add_option("args", cli.args)->required();
+  cli.info = app.add_subcommand("info", "INFO from the leader");
+  cli.status = app.add_subcommand("status", "Every node's role, term, leader and indexes");
+  cli.leader = app.add_subcommand("leader", "Which node leads, in which term");
+  cli.members = app.add_subcommand("members", "The cluster's members and their addresses");
+}
+
+void add_cluster_commands(CLI::App& app, Cli& cli) {
+  auto* cluster = app.add_subcommand("cluster", "Run a local cluster of raftkv-server");
+  cluster->require_subcommand(1);
+  cli.start = cluster->add_subcommand("start", "Start N nodes under DIR");
+  cli.start->add_option("--dir", cli.cluster.layout.dir, "Cluster directory")->required();
+  cli.start->add_flag("--foreground", cli.cluster.foreground,
+                      "Stream every node's log, prefixed and coloured, until Ctrl-C");
+  add_layout_options(cli.start, &cli.cluster.layout, true);
+  cli.stop = cluster->add_subcommand("stop", "Stop the cluster under DIR");
+  cli.cluster_status = cluster->add_subcommand("status", "Show the cluster under DIR");
+  for (CLI::App* command : {cli.stop, cli.cluster_status}) {
+    command->add_option("--dir", cli.dir, "Cluster directory")->required();
+    command->add_option("--nodes", cli.cluster.layout.nodes, "(read from DIR/cluster.conf)");
+  }
+  cli.node = app.add_subcommand("node", "Kill or restart one node of a local cluster");
+  cli.node->add_option("action", cli.node_action, "kill|restart")
+      ->required()
+      ->check(CLI::IsMember({"kill", "restart"}));
+  cli.node->add_option("id", cli.node_id, "Node id (1-based)")->required();
+  cli.node->add_option("--dir", cli.dir, "Cluster directory")->required();
+  cli.node->add_option("--signal", cli.signal_number, "Signal for kill (default 9)");
+  cli.demo_command = app.add_subcommand("demo", "Tell (and check) the story of a Raft cluster");
+  cli.demo_command->add_option("--dir", cli.demo.layout.dir, "Directory for the demo (new)");
+  cli.demo_command->add_flag("--keep", cli.demo.keep, "Leave the cluster running at the end");
+  add_layout_options(cli.demo_command, &cli.demo.layout, false);
+}
+
+int dispatch_data(Cli& cli) {
+  if (*cli.get) return run_data_command(cli.data, {"GET", cli.key});
+  if (*cli.set) {
+    std::vector<std::string> command = {"SET", cli.key, cli.value};
+    if (cli.nx) command.push_back("NX");
+    if (cli.xx) command.push_back("XX");
+    return run_data_command(cli.data, command);
+  }
+  if (*cli.del) {
+    cli.args.insert(cli.args.begin(), "DEL");
+    return run_data_command(cli.data, cli.args);
+  }
+  if (*cli.cas) return run_data_command(cli.data, {"CAS", cli.key, cli.expected, cli.value});
+  if (*cli.incr) return run_data_command(cli.data, {"INCR", cli.key});
+  if (*cli.call) return run_data_command(cli.data, cli.args);
+  if (*cli.info) return run_info(cli.data);
+  if (*cli.status) return run_status(cli.data);
+  if (*cli.leader) return run_leader(cli.data);
+  if (*cli.members) return run_members(cli.data);
+  return -1;
+}
+
+int dispatch(Cli& cli) {
+  if (const int code = dispatch_data(cli); code >= 0) return code;
+  if (*cli.start) {
+    if (cli.cluster.layout.server_path.empty()) {
+      cli.cluster.layout.server_path = default_server_path();
+    }
+    return run_cluster_start(cli.cluster);
+  }
+  if (*cli.stop) return run_cluster_stop(cli.dir);
+  if (*cli.cluster_status) return run_cluster_status(cli.dir);
+  if (*cli.node) return run_node(cli.node_action, cli.node_id, cli.dir, cli.signal_number);
+  if (*cli.demo_command) {
+    if (cli.demo.layout.server_path.empty()) cli.demo.layout.server_path = default_server_path();
+    return run_demo(cli.demo);
+  }
+  return kExitUsage;
+}
+
+}  // namespace
+}  // namespace raftkv::tools
+
+int main(int argc, char** argv) {
+  ::signal(SIGPIPE, SIG_IGN);
+  CLI::App app{"raftkv: client and local-cluster tool for raftkv-server"};
+  app.require_subcommand(1);
+  raftkv::tools::Cli cli;
+  raftkv::tools::add_data_commands(app, cli);
+  raftkv::tools::add_cluster_commands(app, cli);
+  CLI11_PARSE(app, argc, argv);  // CLI11 throws on bad flags; the macro catches and reports.
+  return raftkv::tools::dispatch(cli);
+}
