@@ -3,10 +3,10 @@
 // crash, and whatever they accept must be canonical: encoding it again gives the same bytes.
 //
 // First input byte: even = a command entry, applied to a small state; odd = a snapshot,
-// restored in chunks of (byte / 2 + 1) bytes. Not wired into CMake; the fuzz build does that.
+// restored in chunks of (byte / 2 + 1) bytes. Built by tests/fuzz/run.sh.
 // By hand:
 //   clang++ -std=c++20 -g -O1 -fsanitize=fuzzer,address,undefined -Isrc \
-//     tests/unit/kv/kv_fuzz.cc src/kv/*.cc src/common/assert.cc src/common/logger.cc \
+//     tests/fuzz/kv_fuzz.cc src/kv/*.cc src/common/assert.cc src/common/logger.cc \
 //     src/common/status.cc -lz -o kv_fuzz && ./kv_fuzz -max_total_time=60
 
 #include <cstddef>

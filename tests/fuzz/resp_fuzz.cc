@@ -5,9 +5,9 @@
 // once whole and once in pseudo-random chunks (1..64 bytes). Both runs must yield the same
 // commands and the same error. Small limits make the limit paths reachable.
 //
-// Build (the fuzz build wires this; by hand):
+// Built by tests/fuzz/run.sh; by hand:
 //   clang++ -std=c++20 -g -O1 -fsanitize=fuzzer,address,undefined -Isrc \
-//     tests/unit/net/resp_fuzz.cc src/net/resp_parser.cc src/common/assert.cc \
+//     tests/fuzz/resp_fuzz.cc src/net/resp_parser.cc src/common/assert.cc \
 //     src/common/logger.cc -o resp_fuzz && ./resp_fuzz -max_total_time=60
 
 #include <algorithm>

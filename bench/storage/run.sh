@@ -1,0 +1,145 @@
+#!/usr/bin/env bash
+# Storage benchmark next to the disk's raw limit, in one run on one directory's file system:
+#   fio --rw=write --bs=4k --fdatasync=1     (a write + fdatasync per 4 KiB, i.e. the disk's
+#                                             synchronous-append limit)
+#   storage_bench append                      (one writer, one fdatasync per append)
+#   storage_bench group                       (64 appenders through group commit)
+#   storage_bench write-log + replay          (replay of a large log; peak RSS of the replay)
+# and prints each figure with its ratio to fio's.
+#
+#   bench/storage/run.sh                       # quick: 3 rounds of 2 s per case, 256 MiB log
+#   bench/storage/run.sh --seconds 3 --rounds 3 --log-bytes 1073741824 --cold   # the real run
+# Options: --rounds N (default 3), --dir D (default: a fresh dir under build/), --build B
+# (build dir with storage_bench), --fio-size S (default 64m), --cold (drop the page cache
+# before the second replay, as after a reboot; needs root).
+set -euo pipefail
+root="$(cd "$(dirname "$0")/../.." && pwd)"
+build="$root/build/release"
+seconds=2
+rounds=3
+log_bytes=$((256 << 20))
+fio_size=64m
+work=""
+cold=0
+while [[ $# -gt 0 ]]; do
+  case "$1" in
+    --seconds) seconds="$2"; shift 2 ;;
+    --rounds) rounds="$2"; shift 2 ;;
+    --log-bytes) log_bytes="$2"; shift 2 ;;
+    --fio-size) fio_size="$2"; shift 2 ;;
+    --dir) work="$2"; shift 2 ;;
+    --build) build="$2"; shift 2 ;;
+    --cold) cold=1; shift ;;
+    *) echo "usage: $0 [--seconds N] [--log-bytes B] [--fio-size S] [--dir D] [--build B]" \
+            "[--cold] [--rounds N]" >&2
+       exit 2 ;;
+  esac
+done
+if [[ ! -x "$build/bench/storage/storage_bench" ]]; then
+  cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+  cmake --build "$build" --target storage_bench -j2
+fi
+bench="$build/bench/storage/storage_bench"
+work="${work:-$root/build/bench-storage-data}"
+rm -rf "$work"
+mkdir -p "$work"
+trap 'rm -rf "$work"' EXIT
+
+# The disk is shared (and virtual): its sync latency drifts by several times within a minute.
+# So every storage case is bracketed by two short fio runs (time-based, same duration) and its
+# ratio uses their mean: the figures compare like with like within seconds of each other. Each
+# case runs --rounds times; the summary gives the median ratio and the range.
+fio_op_us() {  # Prints fio's mean time per write+fdatasync in microseconds.
+  fio --name=fdatasync --directory="$work" --rw=write --bs=4k --fdatasync=1 --size="$fio_size" \
+      --runtime="$seconds" --time_based --output-format=json >"$work/fio.json"
+  rm -f "$work"/fdatasync.*
+  python3 -c 'import json,sys; j=json.load(open(sys.argv[1]))["jobs"][0]; \
+print("%.1f %.1f" % (1e6 / j["write"]["iops"], j["sync"]["lat_ns"]["mean"] / 1e3))' "$work/fio.json"
+}
+
+results="$work/results.txt"
+: >"$results"
+bracketed() {  # Runs one storage case between two fio runs; appends fio_op_us=... to its line.
+  echo "+ fio, $*, fio" >&2
+  local before after line
+  before=$(fio_op_us)
+  line=$("$@")
+  after=$(fio_op_us)
+  echo "$line fio_op_us_before=${before% *} fio_op_us_after=${after% *}" \
+       "fio_sync_us_before=${before#* } fio_sync_us_after=${after#* }" | tee -a "$results"
+}
+run() { echo "+ $*" >&2; "$@" | tee -a "$results"; }
+for round in $(seq "$rounds"); do
+  bracketed "$bench" --dir "$work/a100" --mode append --record-bytes 100 --seconds "$seconds"
+  bracketed "$bench" --dir "$work/a4k" --mode append --record-bytes 4096 --seconds "$seconds"
+  bracketed "$bench" --dir "$work/g100" --mode group --record-bytes 100 --appenders 64 \
+      --seconds "$seconds"
+  bracketed "$bench" --dir "$work/g4k" --mode group --record-bytes 4096 --appenders 64 \
+      --seconds "$seconds"
+  bracketed "$bench" --dir "$work/g100p" --mode group --record-bytes 100 --appenders 64 \
+      --inflight 16 --seconds "$seconds"
+done
+run "$bench" --dir "$work/log" --mode write-log --log-bytes "$log_bytes"
+run "$bench" --dir "$work/log" --mode replay
+if [[ $cold == 1 ]]; then
+  # A restart after a reboot: nothing of the log in the page cache (needs root).
+  sync && echo 3 >/proc/sys/vm/drop_caches
+  echo "+ $bench --dir $work/log --mode replay (cold cache)" >&2
+  "$bench" --dir "$work/log" --mode replay | sed 's/^mode=replay/mode=replay cache=cold/' |
+    tee -a "$results"
+else
+  run "$bench" --dir "$work/log" --mode replay
+fi
+# Sequential read speed of one of the log's own segments (fio drops its pages from the cache
+# first), for the cold replay's ratio.
+echo "+ fio sequential read of a log segment" >&2
+read_mib_s=$(fio --name=read --filename="$(ls "$work"/log/*.wal | head -1)" --readonly \
+    --rw=read --bs=1m --size=64m --invalidate=1 --output-format=json 2>/dev/null |
+  python3 -c 'import json, sys
+print("%.0f" % (json.load(sys.stdin)["jobs"][0]["read"]["bw_bytes"] / 2**20))' || echo 0)
+echo "mode=fio-read mib_per_s=$read_mib_s" | tee -a "$results"
+
+python3 - "$results" <<'PY'
+import statistics, sys
+rows = [dict(kv.split("=", 1) for kv in line.split()) for line in open(sys.argv[1])]
+read_mib_s = next((float(r["mib_per_s"]) for r in rows if r["mode"] == "fio-read"), 0.0)
+
+def fio_us(row):
+    return (float(row["fio_op_us_before"]) + float(row["fio_op_us_after"])) / 2
+
+def spread(values, fmt):
+    return f"median {fmt.format(statistics.median(values))} " \
+           f"(range {fmt.format(min(values))}..{fmt.format(max(values))})"
+
+print()
+cases = {}
+for row in rows:
+    if row["mode"] in ("append", "group"):
+        key = (row["mode"], row["record_bytes"], row.get("appenders"), row.get("inflight"))
+        cases.setdefault(key, []).append(row)
+for (mode, size, appenders, inflight), runs in cases.items():
+    fio = [fio_us(r) for r in runs]
+    if mode == "append":
+        ours = [float(r["latency_us_mean"]) for r in runs]
+        ratios = [o / f for o, f in zip(ours, fio)]
+        print(f"append {size:>5} B, 1 writer, {len(runs)} rounds: mean latency "
+              f"{spread(ours, '{:.0f}')} us vs fio write+fdatasync {spread(fio, '{:.0f}')} us "
+              f"-> ratio {spread(ratios, '{:.2f}')} (target <= 1.1)")
+    else:
+        per_s = [float(r["per_s"]) for r in runs]
+        ratios = [p * f / 1e6 for p, f in zip(per_s, fio)]
+        per_sync = [float(r["records_per_sync"]) for r in runs]
+        print(f"group  {size:>5} B, {appenders} appenders x {inflight} in flight: records/s "
+              f"{spread(per_s, '{:.0f}')}, per sync {spread(per_sync, '{:.0f}')} -> "
+              f"{spread(ratios, '{:.1f}')} x fio ops/s")
+for row in rows:
+    if row["mode"] == "replay":
+        cache = row.get("cache", "warm")
+        ratio = f" = {float(row['mib_per_s']) / read_mib_s:.2f} x fio sequential read" \
+            if cache == "cold" and read_mib_s else ""
+        print(f"replay ({cache} cache) {row['entries']} x 4 KiB entries, {row['segments']} "
+              f"segments: {row['seconds']} s, {row['mib_per_s']} MiB/s{ratio}, peak RSS "
+              f"{row['peak_rss_mib']} MiB (target >= 500 MiB/s)")
+    elif row["mode"] == "fio-read":
+        print(f"fio sequential read (cold cache): {row['mib_per_s']} MiB/s")
+PY

@@ -1,0 +1,485 @@
+#include "storage/disk_storage.h"
+
+#include <algorithm>
+#include <cstring>
+
+#include "proto/convert.h"
+
+namespace raftkv::storage {
+namespace {
+
+Logger& null_logger() {
+  static NullLogger logger;
+  return logger;
+}
+
+// Offsets are kept as u32 per entry (see the class comment); no write may reach past this.
+constexpr uint64_t kSegmentOffsetMax = UINT32_MAX;
+
+}  // namespace
+
+DiskStorage::DiskStorage(std::string dir, DiskStorageOptions options)
+    : dir_(std::move(dir)),
+      options_(options),
+      fs_(options.fs != nullptr ? *options.fs : posix_fs()),
+      logger_(options.logger != nullptr ? *options.logger : null_logger()) {}
+
+Result<std::unique_ptr<DiskStorage>> DiskStorage::open(const std::string& dir,
+                                                       DiskStorageOptions options) {
+  RAFT_ASSERT(options.segment_bytes >= 4096);
+  RAFT_ASSERT(options.segment_bytes <= (1u << 30));  // Leaves room for u32 offsets.
+  RAFT_ASSERT(options.snapshots_kept >= 1);
+  std::unique_ptr<DiskStorage> storage(new DiskStorage(dir, options));
+  Status recovered = storage->recover();
+  if (!recovered.is_ok()) return recovered;
+  DiskStorage* raw = storage.get();
+  storage->sync_thread_ = std::thread([raw] { raw->sync_loop(); });
+  return storage;
+}
+
+DiskStorage::~DiskStorage() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stopping_ = true;
+  }
+  sync_wanted_.notify_all();
+  if (sync_thread_.joinable()) sync_thread_.join();
+  RAFT_ASSERT(waiters_.empty());  // The sync thread drains every waiter before it exits.
+}
+
+raft::HardState DiskStorage::hard_state() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return hard_state_;
+}
+
+Index DiskStorage::first_index() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return compacted_index_ + 1;
+}
+
+Index DiskStorage::last_index() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return last_index_;
+}
+
+Result<Term> DiskStorage::term(Index index) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (index == compacted_index_) return compacted_term_;
+  if (index < compacted_index_ || index > last_index_) {
+    return Status(ErrorCode::NotFound, "no term stored for index " + std::to_string(index.value()));
+  }
+  return term_of_.at(index);
+}
+
+Result<std::vector<raft::Entry>> DiskStorage::entries(Index lo, Index hi,
+                                                      uint64_t bytes_max) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (lo <= compacted_index_) return Status(ErrorCode::NotFound, "entries compacted");
+  RAFT_ASSERT(lo < hi);
+  RAFT_ASSERT(hi <= last_index_ + 1);
+  const Index cache_first = cache_.empty() ? last_index_ + 1 : cache_.front().index;
+  std::vector<raft::Entry> out;
+  uint64_t bytes = 0;
+  for (Index i = lo; i < hi; ++i) {
+    if (i >= cache_first) {
+      out.push_back(cache_[i - cache_first]);
+    } else {
+      Result<raft::Entry> entry = read_entry_locked(i);
+      if (!entry.is_ok()) return entry.status();
+      out.push_back(std::move(entry.value()));
+    }
+    bytes += out.back().size_bytes();
+    if (out.size() > 1 && bytes > bytes_max) {
+      out.pop_back();
+      break;
+    }
+  }
+  RAFT_ASSERT(!out.empty());
+  return out;
+}
+
+Result<raft::Entry> DiskStorage::read_entry_locked(Index index) const {
+  RAFT_ASSERT(index > compacted_index_);
+  RAFT_ASSERT(index <= last_index_);
+  const uint64_t sequence = segment_of_.at(index);
+  const auto segment = std::lower_bound(
+      segments_.begin(), segments_.end(), sequence,
+      [](const Segment& s, uint64_t sequence_wanted) { return s.sequence < sequence_wanted; });
+  RAFT_ASSERT(segment != segments_.end() && segment->sequence == sequence);
+  const uint64_t offset = offsets_[index - compacted_index_ - 1];
+  // Guess the size first (most entries are small), then read again if the record is longer.
+  std::string bytes(4096, '\0');
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    Result<size_t> got = segment->file->read_at(offset, bytes.data(), bytes.size());
+    if (!got.is_ok()) return got.status();
+    bytes.resize(got.value());
+    if (bytes.size() < kRecordHeaderBytes) break;
+    uint32_t length = 0;
+    std::memcpy(&length, bytes.data(), sizeof(length));
+    const uint64_t framed = kRecordOverhead + uint64_t{length};
+    if (framed <= bytes.size() || length > kRecordPayloadMax) break;
+    bytes.assign(framed, '\0');
+  }
+  const std::string where = segment->path + " at offset " + std::to_string(offset);
+  const DecodeResult decoded = decode_record(bytes, 0);
+  if (decoded.outcome != DecodeOutcome::Ok || decoded.record.type != RecordType::Entry) {
+    return Status(ErrorCode::Corruption, "unreadable entry record in " + where);
+  }
+  raft::Entry entry;
+  Status parsed = proto::decode_entry(decoded.record.payload, &entry);
+  if (!parsed.is_ok()) return Status(ErrorCode::Corruption, parsed.message() + " in " + where);
+  // Pair check: the bytes must be the entry the index says is there.
+  if (entry.index != index || entry.term != term_of_.at(index)) {
+    return Status(ErrorCode::Corruption, "entry " + std::to_string(index.value()) +
+                                             " does not match its index in " + where);
+  }
+  return entry;
+}
+
+Status DiskStorage::check_save_locked(const std::vector<raft::Entry>& entries,
+                                      const std::optional<raft::HardState>& hard_state) const {
+  if (!failed_.is_ok()) return failed_;
+  Index new_last = last_index_;
+  if (!entries.empty()) {
+    const Index first_new = entries.front().index;
+    if (first_new <= compacted_index_) {
+      return Status(ErrorCode::InvalidArgument, "append below the snapshot");
+    }
+    if (first_new > last_index_ + 1) {
+      return Status(ErrorCode::InvalidArgument, "append would leave a gap");
+    }
+    // Terms never decrease along a log (replay treats a decrease as corruption, so it must
+    // never be written).
+    const Index previous = first_new - 1;
+    const Term previous_term =
+        previous == compacted_index_ ? compacted_term_ : term_of_.at(previous);
+    if (entries.front().term < previous_term) {
+      return Status(ErrorCode::InvalidArgument, "entry term lower than its predecessor's");
+    }
+    for (size_t i = 1; i < entries.size(); ++i) {
+      RAFT_ASSERT(entries[i].index == entries[i - 1].index + 1);  // The core's own invariant.
+      RAFT_ASSERT(entries[i].term >= entries[i - 1].term);
+    }
+    new_last = entries.back().index;
+  }
+  if (hard_state.has_value() && hard_state->commit > new_last) {
+    return Status(ErrorCode::InvalidArgument, "hard state commits past the last index");
+  }
+  return Status::ok();
+}
+
+// A save's records, framed and encoded outside the lock.
+struct DiskStorage::Batch {
+  std::string records;
+  std::vector<uint64_t> entry_offsets;  // Of each entry's record within `records`.
+};
+
+Status DiskStorage::encode_batch(const std::vector<raft::Entry>& entries,
+                                 const std::optional<raft::HardState>& hard_state, Batch* batch) {
+  batch->entry_offsets.reserve(entries.size());
+  std::string payload;
+  for (const raft::Entry& entry : entries) {
+    payload.clear();
+    proto::encode_entry(entry, &payload);
+    if (payload.size() > kRecordPayloadMax) {
+      return Status(ErrorCode::InvalidArgument, "entry too large for one WAL record");
+    }
+    batch->entry_offsets.push_back(batch->records.size());
+    append_record(RecordType::Entry, payload, &batch->records);
+  }
+  // After the entries: a torn write may keep the entries and lose the hard state (harmless),
+  // never keep a commit index whose entries are lost.
+  if (hard_state.has_value()) {
+    payload.clear();
+    proto::encode_hard_state(*hard_state, &payload);
+    append_record(RecordType::HardState, payload, &batch->records);
+  }
+  if (batch->records.size() > kSegmentOffsetMax / 2) {
+    return Status(ErrorCode::InvalidArgument, "batch too large for one write");
+  }
+  return Status::ok();
+}
+
+Status DiskStorage::save_locked(const std::vector<raft::Entry>& entries,
+                                const std::optional<raft::HardState>& hard_state,
+                                const Batch& batch) {
+  Status checked = check_save_locked(entries, hard_state);
+  if (!checked.is_ok()) return checked;
+  const Index first_new = entries.empty() ? last_index_ + 1 : entries.front().index;
+  uint64_t base = 0;
+  Status written = write_locked(batch.records, first_new, &base);
+  if (!written.is_ok()) return written;
+  const uint64_t sequence = segments_.back().sequence;
+  for (size_t i = 0; i < entries.size(); ++i) {
+    index_entry_locked(entries[i], sequence, base + batch.entry_offsets[i]);
+    cache_locked(entries[i]);
+  }
+  if (hard_state.has_value()) hard_state_ = *hard_state;
+  return Status::ok();
+}
+
+Result<SyncTicket> DiskStorage::save_nowait(const std::vector<raft::Entry>& entries,
+                                            const std::optional<raft::HardState>& hard_state) {
+  Batch batch;
+  Status encoded = encode_batch(entries, hard_state, &batch);
+  if (!encoded.is_ok()) return encoded;
+  std::lock_guard<std::mutex> lock(mu_);
+  Status saved = save_locked(entries, hard_state, batch);
+  if (!saved.is_ok()) return saved;
+  return SyncTicket{written_};
+}
+
+Status DiskStorage::save_async(const std::vector<raft::Entry>& entries,
+                               const std::optional<raft::HardState>& hard_state, SyncDone done) {
+  RAFT_ASSERT(done != nullptr);
+  Batch batch;
+  Status encoded = encode_batch(entries, hard_state, &batch);
+  if (!encoded.is_ok()) return encoded;
+  std::lock_guard<std::mutex> lock(mu_);
+  Status saved = save_locked(entries, hard_state, batch);
+  if (!saved.is_ok()) return saved;
+  enqueue_waiter_locked(std::move(done));
+  return Status::ok();
+}
+
+// Leader/follower group commit: the first waiter to find no sync running runs one for
+// everything written so far; the others wait for it and, if not covered, the next one runs it.
+// No thread hand-off on the way, so a lone writer pays exactly one fdatasync.
+Status DiskStorage::wait_durable(SyncTicket ticket) {
+  std::unique_lock<std::mutex> lock(mu_);
+  RAFT_ASSERT(ticket.position <= written_);
+  while (synced_ < ticket.position) {
+    if (!failed_.is_ok()) return failed_;
+    if (!sync_running_) {
+      run_sync_locked(lock);
+      continue;
+    }
+    synced_changed_.wait(lock);
+  }
+  return Status::ok();
+}
+
+void DiskStorage::run_sync_locked(std::unique_lock<std::mutex>& lock) {
+  RAFT_ASSERT(!sync_running_);
+  RAFT_ASSERT(failed_.is_ok());
+  sync_running_ = true;
+  const uint64_t target = written_;  // Everything written before the sync starts.
+  const std::shared_ptr<File> file = segments_.back().file;
+  lock.unlock();
+  Status synced = file->sync();
+  lock.lock();
+  sync_running_ = false;
+  ++syncs_;
+  if (synced.is_ok()) {
+    synced_ = std::max(synced_, target);
+  } else {
+    (void)fail_locked(synced);
+  }
+  synced_changed_.notify_all();
+  sync_wanted_.notify_one();  // The sync thread completes async waiters now covered.
+}
+
+Status DiskStorage::save(const std::vector<raft::Entry>& entries,
+                         const std::optional<raft::HardState>& hard_state) {
+  Result<SyncTicket> ticket = save_nowait(entries, hard_state);
+  if (!ticket.is_ok()) return ticket.status();
+  return wait_durable(ticket.value());
+}
+
+Status DiskStorage::append(const std::vector<raft::Entry>& entries) {
+  if (entries.empty()) return Status::ok();
+  return save(entries, std::nullopt);
+}
+
+Status DiskStorage::set_hard_state(const raft::HardState& hard_state) {
+  return save({}, hard_state);
+}
+
+Status DiskStorage::sync() {
+  SyncTicket ticket;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!failed_.is_ok()) return failed_;
+    ticket.position = written_;
+  }
+  return wait_durable(ticket);
+}
+
+Status DiskStorage::write_locked(const std::string& records, Index first_index, uint64_t* offset) {
+  RAFT_ASSERT(!segments_.empty());
+  if (!failed_.is_ok()) return failed_;
+  if (write_offset_ > head_bytes_ && write_offset_ + records.size() > options_.segment_bytes) {
+    Status rotated = rotate_locked(first_index, "");
+    if (!rotated.is_ok()) return rotated;
+  }
+  RAFT_ASSERT(write_offset_ + records.size() <= kSegmentOffsetMax);
+  Status written = segments_.back().file->write_at(write_offset_, records);
+  if (!written.is_ok()) return fail_locked(written);
+  *offset = write_offset_;
+  write_offset_ += records.size();
+  written_ += records.size();
+  return Status::ok();
+}
+
+Status DiskStorage::rotate_locked(Index first_index, const std::string& extra_records) {
+  // Seal the active segment first: recovery treats damage in a sealed segment as corruption,
+  // which is only sound if a sealed segment was synced whole before its successor got data.
+  Status sealed = segments_.back().file->sync();
+  if (!sealed.is_ok()) return fail_locked(sealed);
+  synced_ = written_;
+  synced_changed_.notify_all();
+  sync_wanted_.notify_one();  // Waiters covered by this sync complete on the sync thread.
+  return create_segment_locked(first_index, extra_records);
+}
+
+Status DiskStorage::create_segment_locked(Index first_index, const std::string& extra_records) {
+  const uint64_t sequence = segments_.empty() ? 1 : segments_.back().sequence + 1;
+  const std::string path = join_path(dir_, segment_file_name(sequence));
+  const std::string temp_path = path + ".tmp";
+  std::string head;
+  append_record(RecordType::SegmentHeader,
+                encode_segment_header(SegmentHeader{sequence, first_index}), &head);
+  std::string hard_state;
+  proto::encode_hard_state(hard_state_, &hard_state);
+  append_record(RecordType::HardState, hard_state, &head);
+  head += extra_records;
+  // Built under a temporary name and renamed once synced: a segment file either exists whole
+  // with its header or not at all, so a missing header is always corruption.
+  Result<std::unique_ptr<File>> opened = fs_.open(temp_path, OpenMode::CreateNew);
+  if (!opened.is_ok()) return fail_locked(opened.status());
+  std::shared_ptr<File> file = std::move(opened.value());
+  Status status = file->allocate(options_.segment_bytes);
+  if (status.is_ok()) status = file->write_at(0, head);
+  if (status.is_ok()) status = file->sync();
+  if (status.is_ok()) status = fs_.rename(temp_path, path);
+  if (status.is_ok()) status = fs_.sync_dir(dir_);
+  if (!status.is_ok()) return fail_locked(status);
+  segments_.push_back(Segment{sequence, first_index, path, std::move(file)});
+  write_offset_ = head.size();
+  head_bytes_ = head.size();
+  log_to(logger_, LogLevel::Info, "wal: started segment ", path, " at index ", first_index);
+  return Status::ok();
+}
+
+Status DiskStorage::fail_locked(Status status) {
+  RAFT_ASSERT(!status.is_ok());
+  if (failed_.is_ok()) {
+    failed_ = status;
+    log_to(logger_, LogLevel::Error,
+           "wal: write path failed, storage unusable: ", status.to_string());
+  }
+  synced_changed_.notify_all();
+  sync_wanted_.notify_one();  // Lets the sync thread fail every waiter.
+  return failed_;
+}
+
+void DiskStorage::index_entry_locked(const raft::Entry& entry, uint64_t sequence, uint64_t offset) {
+  RAFT_ASSERT(entry.index > compacted_index_);
+  RAFT_ASSERT(entry.index <= last_index_ + 1);
+  RAFT_ASSERT(offset <= kSegmentOffsetMax);
+  truncate_from_locked(entry.index);
+  offsets_.push_back(static_cast<uint32_t>(offset));
+  term_of_.set(entry.index, entry.term);
+  segment_of_.set(entry.index, sequence);
+  last_index_ = entry.index;
+  RAFT_ASSERT(offsets_.size() == last_index_ - compacted_index_);
+}
+
+void DiskStorage::truncate_from_locked(Index index) {
+  RAFT_ASSERT(index > compacted_index_);
+  if (index > last_index_) return;
+  offsets_.resize(index - compacted_index_ - 1);
+  term_of_.truncate_from(index);
+  segment_of_.truncate_from(index);
+  while (!cache_.empty() && cache_.back().index >= index) {
+    cache_bytes_ -= cache_.back().size_bytes();
+    cache_.pop_back();
+  }
+  last_index_ = index - 1;
+}
+
+void DiskStorage::reset_log_locked(Index index, Term term) {
+  offsets_.clear();
+  term_of_.clear();
+  segment_of_.clear();
+  cache_.clear();
+  cache_bytes_ = 0;
+  compacted_index_ = index;
+  compacted_term_ = term;
+  last_index_ = index;
+}
+
+void DiskStorage::drop_through_locked(Index index) {
+  RAFT_ASSERT(index > compacted_index_);
+  RAFT_ASSERT(index <= last_index_);
+  const Term term_at = term_of_.at(index);
+  offsets_.erase(offsets_.begin(),
+                 offsets_.begin() + static_cast<std::ptrdiff_t>(index - compacted_index_));
+  term_of_.drop_before(index + 1);
+  segment_of_.drop_before(index + 1);
+  while (!cache_.empty() && cache_.front().index <= index) {
+    cache_bytes_ -= cache_.front().size_bytes();
+    cache_.pop_front();
+  }
+  compacted_index_ = index;
+  compacted_term_ = term_at;
+  if (index == last_index_) {
+    term_of_.clear();
+    segment_of_.clear();
+  }
+}
+
+void DiskStorage::cache_locked(const raft::Entry& entry) {
+  if (!cache_.empty()) RAFT_ASSERT(cache_.back().index + 1 == entry.index);
+  cache_.push_back(entry);
+  cache_bytes_ += entry.size_bytes();
+  while (cache_bytes_ > options_.cache_bytes_max && !cache_.empty()) {
+    cache_bytes_ -= cache_.front().size_bytes();
+    cache_.pop_front();
+  }
+}
+
+void DiskStorage::enqueue_waiter_locked(SyncDone done) {
+  if (!waiters_.empty()) RAFT_ASSERT(waiters_.back().position <= written_);
+  waiters_.push_back(Waiter{written_, std::move(done)});
+  sync_wanted_.notify_one();
+}
+
+// Completes save_async callbacks: runs a sync when one is needed and none is running (an
+// inline waiter's sync covers them too), then calls every covered callback outside the lock.
+void DiskStorage::sync_loop() {
+  std::unique_lock<std::mutex> lock(mu_);
+  while (true) {
+    sync_wanted_.wait(lock, [this] {
+      if (waiters_.empty()) return stopping_;
+      return !sync_running_ || waiters_.front().position <= synced_ || !failed_.is_ok();
+    });
+    if (waiters_.empty()) return;  // Stopping, nothing left to complete.
+    if (failed_.is_ok() && waiters_.front().position > synced_) {
+      run_sync_locked(lock);
+    }
+    // Waiters already synced succeed even if a later sync failed; the rest get the failure.
+    std::vector<std::pair<SyncDone, Status>> ready;
+    while (!waiters_.empty() && (!failed_.is_ok() || waiters_.front().position <= synced_)) {
+      const bool durable = waiters_.front().position <= synced_;
+      ready.emplace_back(std::move(waiters_.front().done), durable ? Status::ok() : failed_);
+      waiters_.pop_front();
+    }
+    lock.unlock();
+    for (auto& [done, outcome] : ready) done(outcome);
+    lock.lock();
+  }
+}
+
+DiskStorage::Stats DiskStorage::stats() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  Stats stats;
+  stats.segments = segments_.size();
+  stats.cached_entries = cache_.size();
+  stats.cached_bytes = cache_bytes_;
+  stats.syncs = syncs_;
+  stats.bytes_written = written_;
+  return stats;
+}
+
+}  // namespace raftkv::storage

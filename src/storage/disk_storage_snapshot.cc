@@ -1,0 +1,203 @@
+// DiskStorage: snapshot files, log compaction and segment removal.
+#include "proto/convert.h"
+#include "storage/disk_storage.h"
+
+namespace raftkv::storage {
+
+Result<std::unique_ptr<SnapshotWriter>> DiskStorage::begin_snapshot(
+    const raft::SnapshotMeta& meta) const {
+  return SnapshotWriter::create(fs_, dir_, meta);
+}
+
+Status DiskStorage::finish_local_snapshot(std::unique_ptr<SnapshotWriter> writer) {
+  RAFT_ASSERT(writer != nullptr);
+  const raft::SnapshotMeta& meta = writer->meta();
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!failed_.is_ok()) return failed_;
+    if (meta.index <= snapshot_meta_.index) {
+      return Status(ErrorCode::InvalidArgument, "snapshot not newer than the current one");
+    }
+    if (meta.index < compacted_index_ || meta.index > last_index_) {
+      return Status(ErrorCode::InvalidArgument, "snapshot index not stored");
+    }
+    const Term stored = meta.index == compacted_index_ ? compacted_term_ : term_of_.at(meta.index);
+    if (stored != meta.term) {
+      return Status(ErrorCode::InvalidArgument, "snapshot term differs from the stored entry");
+    }
+  }
+  // The file is written and synced without the lock: appends go on meanwhile.
+  Status finished = writer->finish();
+  if (!finished.is_ok()) return finished;
+  std::lock_guard<std::mutex> lock(mu_);
+  return install_snapshot_locked(writer->meta(), writer->path(), writer->data_bytes(),
+                                 /*log_reset=*/false);
+}
+
+Status DiskStorage::check_leader_snapshot(const raft::SnapshotMeta& meta) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (!failed_.is_ok()) return failed_;
+  if (meta.index < snapshot_meta_.index) {
+    return Status(ErrorCode::InvalidArgument, "snapshot older than the current one");
+  }
+  if (hard_state_.commit > meta.index) {
+    return Status(ErrorCode::InvalidArgument, "snapshot older than the commit index");
+  }
+  return Status::ok();
+}
+
+Status DiskStorage::finish_leader_snapshot(std::unique_ptr<SnapshotWriter> writer) {
+  RAFT_ASSERT(writer != nullptr);
+  Status status = check_leader_snapshot(writer->meta());
+  if (status.is_ok()) status = writer->finish();
+  if (!status.is_ok()) return status;
+  std::lock_guard<std::mutex> lock(mu_);
+  return install_leader_snapshot_locked(writer->meta(), writer->path(), writer->data_bytes());
+}
+
+Result<std::unique_ptr<SnapshotReceiver>> DiskStorage::begin_receive_snapshot() const {
+  return SnapshotReceiver::create(fs_, dir_);
+}
+
+Status DiskStorage::finish_received_snapshot(std::unique_ptr<SnapshotReceiver> receiver) {
+  RAFT_ASSERT(receiver != nullptr);
+  Status status = receiver->verify();
+  if (status.is_ok()) status = check_leader_snapshot(receiver->meta());
+  if (status.is_ok()) status = receiver->finish();
+  if (!status.is_ok()) return status;
+  std::lock_guard<std::mutex> lock(mu_);
+  return install_leader_snapshot_locked(receiver->meta(), receiver->path(), receiver->data_bytes());
+}
+
+Status DiskStorage::install_leader_snapshot_locked(const raft::SnapshotMeta& meta,
+                                                   const std::string& path, uint64_t data_bytes) {
+  // The log restarts in a fresh segment whose head carries the reset, so replay drops the old
+  // log even before the older segments are removed; the rotation makes it durable.
+  std::string reset;
+  proto::encode_log_reset(meta.index, meta.term, &reset);
+  std::string records;
+  append_record(RecordType::LogReset, reset, &records);
+  Status status = rotate_locked(meta.index + 1, records);
+  if (!status.is_ok()) return status;
+  reset_log_locked(meta.index, meta.term);
+  return install_snapshot_locked(meta, path, data_bytes, /*log_reset=*/true);
+}
+
+Status DiskStorage::install_snapshot_locked(const raft::SnapshotMeta& meta, const std::string& path,
+                                            uint64_t data_bytes, bool log_reset) {
+  snapshot_meta_ = meta;
+  snapshot_path_ = path;
+  const std::string name = snapshot_file_name(snapshot_meta_.index, snapshot_meta_.term);
+  if (snapshot_files_.empty() || snapshot_files_.back() != name) snapshot_files_.push_back(name);
+  log_to(logger_, LogLevel::Info, "storage: snapshot ", snapshot_path_, " installed (index ",
+         snapshot_meta_.index, ", term ", snapshot_meta_.term, ", ", data_bytes, " bytes)");
+  Status status = remove_old_snapshots_locked();
+  if (!status.is_ok()) return status;
+  return remove_covered_segments_locked(log_reset);
+}
+
+Status DiskStorage::create_snapshot(Index index, const raft::ConfState& conf_state,
+                                    std::string data) {
+  Result<Term> term_at = term(index);
+  if (!term_at.is_ok()) return term_at.status();
+  Result<std::unique_ptr<SnapshotWriter>> writer =
+      begin_snapshot(raft::SnapshotMeta{index, term_at.value(), conf_state});
+  if (!writer.is_ok()) return writer.status();
+  Status written = writer.value()->write(data);
+  if (!written.is_ok()) return written;
+  return finish_local_snapshot(std::move(writer.value()));
+}
+
+Status DiskStorage::apply_snapshot(raft::Snapshot snapshot) {
+  Result<std::unique_ptr<SnapshotWriter>> writer = begin_snapshot(snapshot.meta);
+  if (!writer.is_ok()) return writer.status();
+  Status written = writer.value()->write(snapshot.data);
+  if (!written.is_ok()) return written;
+  return finish_leader_snapshot(std::move(writer.value()));
+}
+
+Status DiskStorage::compact(Index index) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (!failed_.is_ok()) return failed_;
+  if (index <= compacted_index_) return Status::ok();  // Already compacted.
+  if (index > snapshot_meta_.index) {
+    return Status(ErrorCode::InvalidArgument, "compaction past the snapshot");
+  }
+  drop_through_locked(index);
+  RAFT_ASSERT(compacted_index_ == index);
+  return remove_covered_segments_locked(/*log_reset=*/false);
+}
+
+Status DiskStorage::remove_old_snapshots_locked() {
+  while (snapshot_files_.size() > options_.snapshots_kept) {
+    const std::string path = join_path(dir_, snapshot_files_.front());
+    RAFT_ASSERT(path != snapshot_path_);
+    Status removed = fs_.remove(path);
+    if (!removed.is_ok()) return removed;
+    snapshot_files_.erase(snapshot_files_.begin());
+  }
+  return fs_.sync_dir(dir_);
+}
+
+// Removes the oldest segments while the next one still starts at or before the compaction
+// point + 1: then every entry they hold is covered by a durable snapshot, and replay starting
+// at the next segment finds no gap. The active segment is never removed. After a log reset,
+// the active segment starts with the reset, so everything before it is dead.
+Status DiskStorage::remove_covered_segments_locked(bool log_reset) {
+  size_t removable = 0;
+  while (removable + 1 < segments_.size() &&
+         (log_reset || segments_[removable + 1].first_index <= compacted_index_ + 1)) {
+    ++removable;
+  }
+  for (size_t i = 0; i < removable; ++i) {
+    const Segment& segment = segments_.front();
+    log_to(logger_, LogLevel::Info, "wal: removing segment ", segment.path,
+           " (covered by the snapshot)");
+    Status removed = fs_.remove(segment.path);
+    // One directory sync per removal keeps removals in order on disk: a crash leaves a
+    // prefix removed, never a hole that replay would report as a missing segment.
+    if (removed.is_ok()) removed = fs_.sync_dir(dir_);
+    if (!removed.is_ok()) return removed;
+    segments_.erase(segments_.begin());
+  }
+  return Status::ok();
+}
+
+Result<std::unique_ptr<SnapshotReader>> DiskStorage::open_snapshot() const {
+  std::string path;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    path = snapshot_path_;
+  }
+  if (path.empty()) return Status(ErrorCode::NotFound, "no snapshot");
+  return SnapshotReader::open(fs_, path);
+}
+
+Result<raft::Snapshot> DiskStorage::snapshot() const {
+  Result<std::unique_ptr<SnapshotReader>> reader = open_snapshot();
+  if (!reader.is_ok()) {
+    if (reader.status().code() == ErrorCode::NotFound) return raft::Snapshot{};
+    return reader.status();
+  }
+  raft::Snapshot snapshot;
+  snapshot.meta = reader.value()->meta();
+  snapshot.data.resize(reader.value()->data_bytes());
+  Result<size_t> got = reader.value()->read(snapshot.data.data(), snapshot.data.size());
+  if (!got.is_ok()) return got.status();
+  if (got.value() != snapshot.data.size()) {
+    return Status(ErrorCode::Corruption, "short snapshot read of " + reader.value()->path());
+  }
+  if (snapshot.data.empty()) {
+    Status verified = reader.value()->verify();  // An empty read never reaches the check.
+    if (!verified.is_ok()) return verified;
+  }
+  return snapshot;
+}
+
+Result<std::string> DiskStorage::read_snapshot_chunk(uint64_t offset, uint64_t bytes_max) const {
+  Result<std::unique_ptr<SnapshotReader>> reader = open_snapshot();
+  if (!reader.is_ok()) return reader.status();
+  return reader.value()->read_chunk(offset, bytes_max);
+}
+
+}  // namespace raftkv::storage

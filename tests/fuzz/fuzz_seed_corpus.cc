@@ -1,0 +1,95 @@
+// Writes valid inputs as seeds for the fuzz targets: `fuzz_seed_corpus <corpus dir>` creates
+// <dir>/<target>/seed-* files. Valid seeds let the fuzzer start deep inside the decoders.
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <string>
+
+#include "proto/convert.h"
+#include "sim_fs.h"
+#include "storage/record.h"
+#include "storage/segment.h"
+#include "storage/snapshot_file.h"
+
+namespace {
+
+using namespace raftkv;
+
+void write(const std::string& path, const std::string& bytes) {
+  std::ofstream out(path, std::ios::binary);
+  out << bytes;
+}
+
+std::string segment(int entries, bool with_reset = true) {
+  std::string bytes;
+  storage::append_record(storage::RecordType::SegmentHeader,
+                         storage::encode_segment_header({1, Index{1}}), &bytes);
+  std::string payload;
+  proto::encode_hard_state({Term{1}, NodeId{1}, Index{0}}, &payload);
+  storage::append_record(storage::RecordType::HardState, payload, &bytes);
+  for (int i = 1; i <= entries; ++i) {
+    payload.clear();
+    proto::encode_entry({Term{1}, Index{static_cast<uint64_t>(i)}, raft::EntryType::Normal,
+                         std::string(static_cast<size_t>(i * 7), 'x')},
+                        &payload);
+    storage::append_record(storage::RecordType::Entry, payload, &bytes);
+  }
+  if (with_reset) {
+    payload.clear();
+    proto::encode_log_reset(Index{3}, Term{2}, &payload);
+    storage::append_record(storage::RecordType::LogReset, payload, &bytes);
+  }
+  bytes.append(600, '\0');
+  return bytes;
+}
+
+// Segment 2 continuing segment(5, false): entries 4.. replaced at term 2.
+std::string second_segment() {
+  std::string bytes;
+  storage::append_record(storage::RecordType::SegmentHeader,
+                         storage::encode_segment_header({2, Index{6}}), &bytes);
+  std::string payload;
+  for (uint64_t i = 4; i <= 6; ++i) {
+    payload.clear();
+    proto::encode_entry({Term{2}, Index{i}, raft::EntryType::Normal, "y"}, &payload);
+    storage::append_record(storage::RecordType::Entry, payload, &bytes);
+  }
+  payload.clear();
+  proto::encode_hard_state({Term{2}, NodeId{1}, Index{5}}, &payload);
+  storage::append_record(storage::RecordType::HardState, payload, &bytes);
+  return bytes;
+}
+
+std::string snapshot_file(size_t data_bytes) {
+  storage::testing::SimFs fs;
+  raft::SnapshotMeta meta{Index{10}, Term{2}, {{NodeId{1}, NodeId{2}}, {}, {NodeId{3}}}};
+  auto writer = storage::SnapshotWriter::create(fs, "/d", meta);
+  RAFT_ASSERT(writer.is_ok());
+  RAFT_ASSERT(writer.value()->write(std::string(data_bytes, 's')).is_ok());
+  RAFT_ASSERT(writer.value()->finish().is_ok());
+  return fs.read_all(writer.value()->path());
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc != 2) {
+    std::fprintf(stderr, "usage: %s <corpus dir>\n", argv[0]);
+    return 2;
+  }
+  const std::string dir = argv[1];
+  for (const char* target :
+       {"wal_record_fuzz", "segment_scan_fuzz", "snapshot_file_fuzz", "recovery_fuzz"}) {
+    std::string command = "mkdir -p '" + dir + "/" + target + "'";
+    if (std::system(command.c_str()) != 0) return 1;
+  }
+  const std::string one = segment(1);
+  write(dir + "/wal_record_fuzz/seed-1", one.substr(0, 60));
+  write(dir + "/segment_scan_fuzz/seed-1", segment(3));
+  write(dir + "/segment_scan_fuzz/seed-2", segment(12));
+  write(dir + "/recovery_fuzz/seed-1", segment(3, false));
+  write(dir + "/recovery_fuzz/seed-2", segment(5, false) + "SEGMENTSPLIT" + second_segment());
+  write(dir + "/snapshot_file_fuzz/seed-1", snapshot_file(0));
+  write(dir + "/snapshot_file_fuzz/seed-2", snapshot_file(300));
+  return 0;
+}

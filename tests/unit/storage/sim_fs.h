@@ -1,0 +1,84 @@
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "storage/fs.h"
+
+// A fault-injecting, in-memory file system for storage tests.
+//
+// It keeps two views: what reads see now (the page cache) and what a power loss would leave
+// (durable). File::sync() makes a file's bytes and size durable; Fs::sync_dir() makes the
+// directory's names durable (creations, renames, removals). Everything else is lost by a
+// crash, except that crash_image() may keep a prefix of a file's unsynced writes with the last
+// one cut at any byte: a torn write.
+//
+// Crash points: every mutating call (create, write, allocate, truncate, sync, rename, remove,
+// sync_dir) is one step. With crash_after(n), steps after the n-th fail with IoError and
+// change nothing: the process "stopped" there. Thread-safe.
+namespace raftkv::storage::testing {
+
+class SimFs final : public Fs {
+ public:
+  struct Inode {
+    std::string data;     // What reads see.
+    std::string durable;  // What survives a crash.
+    struct Op {
+      bool resize = false;  // A size change (allocate/truncate) rather than a write.
+      uint64_t offset = 0;  // Write offset, or new size for a resize.
+      std::string bytes;
+    };
+    std::vector<Op> pending;  // Unsynced changes since `durable`, in order.
+  };
+
+  SimFs() = default;
+
+  void crash_after(int64_t steps) {
+    std::lock_guard<std::mutex> lock(mu_);
+    crash_after_ = steps;
+  }
+  [[nodiscard]] int64_t steps() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return steps_;
+  }
+  [[nodiscard]] bool crashed() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return crash_after_ >= 0 && steps_ > crash_after_;
+  }
+
+  // The file system a restart after a crash now would find. `seed` picks, per file, how many
+  // unsynced changes survive and where the last surviving write is torn; seed 0 keeps none.
+  [[nodiscard]] std::unique_ptr<SimFs> crash_image(uint64_t seed) const;
+
+  // Direct access for tests that damage files (bit flips, truncation). Both views change.
+  [[nodiscard]] std::string read_all(const std::string& path) const;
+  void overwrite(const std::string& path, const std::string& bytes);
+  // Like overwrite, creating the file (durably named) if missing.
+  void overwrite_or_create(const std::string& path, const std::string& bytes);
+  [[nodiscard]] bool exists(const std::string& path) const;
+
+  // Fs.
+  Result<std::unique_ptr<File>> open(const std::string& path, OpenMode mode) override;
+  Status rename(const std::string& from, const std::string& to) override;
+  Status remove(const std::string& path) override;
+  Status sync_dir(const std::string& dir) override;
+  Status create_dir(const std::string& dir) override;
+  Result<std::vector<std::string>> list(const std::string& dir) override;
+
+  // Called by SimFile with mu_ held: counts a step; false once crashed.
+  [[nodiscard]] bool step_locked();
+  std::mutex& mu() const { return mu_; }
+
+ private:
+  mutable std::mutex mu_;
+  int64_t crash_after_ = -1;
+  int64_t steps_ = 0;
+  std::map<std::string, std::shared_ptr<Inode>> names_;
+  std::map<std::string, std::shared_ptr<Inode>> durable_names_;
+};
+
+}  // namespace raftkv::storage::testing

@@ -1,0 +1,80 @@
+#pragma once
+
+#include <gtest/gtest.h>
+
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "common/logger.h"
+#include "raft/messages.h"
+#include "sim_fs.h"
+#include "storage/disk_storage.h"
+
+// Helpers shared by the storage tests.
+namespace raftkv::storage::testing {
+
+inline constexpr const char* kDir = "/data";
+
+inline raft::Entry make_entry(uint64_t index, uint64_t term, std::string data = "") {
+  if (data.empty()) data = "entry-" + std::to_string(index) + "-" + std::to_string(term);
+  return raft::Entry{Term{term}, Index{index}, raft::EntryType::Normal, std::move(data)};
+}
+
+// Entries [lo, hi) at `term`.
+inline std::vector<raft::Entry> make_entries(uint64_t lo, uint64_t hi, uint64_t term,
+                                             size_t data_bytes = 0) {
+  std::vector<raft::Entry> out;
+  for (uint64_t i = lo; i < hi; ++i) {
+    out.push_back(make_entry(i, term, data_bytes == 0 ? "" : std::string(data_bytes, 'd')));
+  }
+  return out;
+}
+
+// Keeps every line, for tests that check what recovery reported.
+class CaptureLogger final : public Logger {
+ public:
+  [[nodiscard]] bool enabled(LogLevel) const override { return true; }
+  void write(LogLevel, std::string_view line) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    lines_.emplace_back(line);
+  }
+  [[nodiscard]] bool contains(const std::string& needle) const {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (const std::string& line : lines_) {
+      if (line.find(needle) != std::string::npos) return true;
+    }
+    return false;
+  }
+
+ private:
+  mutable std::mutex mu_;
+  std::vector<std::string> lines_;
+};
+
+inline DiskStorageOptions sim_options(Fs& fs, uint64_t segment_bytes = 8192,
+                                      Logger* logger = nullptr) {
+  DiskStorageOptions options;
+  options.fs = &fs;
+  options.segment_bytes = segment_bytes;
+  options.logger = logger;
+  return options;
+}
+
+inline std::unique_ptr<DiskStorage> open_or_die(const DiskStorageOptions& options) {
+  Result<std::unique_ptr<DiskStorage>> storage = DiskStorage::open(kDir, options);
+  EXPECT_TRUE(storage.is_ok()) << storage.status().to_string();
+  if (!storage.is_ok()) return nullptr;
+  return std::move(storage.value());
+}
+
+inline std::vector<raft::Entry> all_entries(const raft::LogStorage& storage) {
+  if (storage.last_index() < storage.first_index()) return {};
+  Result<std::vector<raft::Entry>> entries =
+      storage.entries(storage.first_index(), storage.last_index() + 1, UINT64_MAX);
+  EXPECT_TRUE(entries.is_ok()) << entries.status().to_string();
+  return entries.is_ok() ? entries.value() : std::vector<raft::Entry>{};
+}
+
+}  // namespace raftkv::storage::testing
