@@ -52,6 +52,20 @@ bool parse_int(const std::string& text, int64_t* value) {  // For SESSION.CALL's
   return ec == std::errc() && ptr == end && !text.empty();
 }
 
+// args[at] and args[at + 1] as a session's client id and sequence number, both positive.
+bool parse_session_ids(const std::vector<std::string>& args, size_t at, uint64_t* client_id,
+                       uint64_t* sequence) {
+  int64_t id = 0;
+  int64_t seq = 0;
+  if (args.size() < at + 2) return false;
+  if (!parse_int(args[at], &id) || id <= 0 || !parse_int(args[at + 1], &seq) || seq <= 0) {
+    return false;
+  }
+  *client_id = static_cast<uint64_t>(id);
+  *sequence = static_cast<uint64_t>(seq);
+  return true;
+}
+
 std::vector<std::string> rest(const std::vector<std::string>& args, size_t from) {
   return {args.begin() + static_cast<ptrdiff_t>(from), args.end()};
 }
@@ -68,17 +82,15 @@ Action translate_data(const std::vector<std::string>& args) {
 // leader stamps the time (Node::propose); the state machine drops duplicates (thesis 6.3).
 Action translate_session_call(const std::vector<std::string>& args) {
   if (args.size() < 4) return wrong_arity(args[0]);
-  int64_t client_id = 0;
-  int64_t sequence = 0;
-  if (!parse_int(args[1], &client_id) || client_id <= 0 || !parse_int(args[2], &sequence) ||
-      sequence <= 0) {
+  uint64_t client_id = 0;
+  uint64_t sequence = 0;
+  if (!parse_session_ids(args, 1, &client_id, &sequence)) {
     return error("ERR client id and sequence must be positive integers");
   }
   const std::vector<std::string> inner_args = rest(args, 3);
   Action inner = translate_data(inner_args);
   if (inner.kind != Action::Kind::Run) return inner;
-  return run(Command::session(static_cast<uint64_t>(client_id), static_cast<uint64_t>(sequence),
-                              0, std::move(inner.command)));
+  return run(Command::session(client_id, sequence, 0, std::move(inner.command)));
 }
 
 Action translate_multi(ClientState& state, const std::string& name,
@@ -88,12 +100,20 @@ Action translate_multi(ClientState& state, const std::string& name,
     state = ClientState{.stale_reads = state.stale_reads};
     return reply(Reply::ok());
   }
-  if (name == "EXEC") {
+  if (name == "EXEC" || name == "SESSION.EXEC") {
     const bool failed = state.multi_failed;
     std::vector<Command> queued = std::move(state.queued);
     state = ClientState{.stale_reads = state.stale_reads};
     if (failed) return error("EXECABORT Transaction discarded because of previous errors.");
-    return run(Command::batch(std::move(queued)));  // One log entry, applied atomically.
+    Command batch = Command::batch(std::move(queued));  // One log entry, applied atomically.
+    if (name == "EXEC") return run(std::move(batch));
+    // SESSION.EXEC id seq: the whole transaction under an exactly-once session.
+    uint64_t client_id = 0;
+    uint64_t sequence = 0;
+    if (args.size() != 3 || !parse_session_ids(args, 1, &client_id, &sequence)) {
+      return error("ERR usage: SESSION.EXEC client_id seq (positive integers)");
+    }
+    return run(Command::session(client_id, sequence, 0, std::move(batch)));
   }
   Action action = translate_data(args);
   if (action.kind != Action::Kind::Run) {

@@ -15,7 +15,8 @@
 // Commands: PING ECHO QUIT COMMAND INFO SELECT CONFIG CLIENT, GET MGET EXISTS DBSIZE, SET [NX|XX]
 // DEL INCR INCRBY DECR DECRBY APPEND MSET, CAS key expected new (1 swapped / 0 not),
 // CASNX key new (CAS that expects the key missing), MULTI EXEC DISCARD, READONLY READWRITE,
-// SESSION.OPEN (-> client id) and SESSION.CALL client_id seq COMMAND args... (exactly-once).
+// SESSION.OPEN (-> client id), SESSION.CALL client_id seq COMMAND args... and, ending a MULTI
+// instead of EXEC, SESSION.EXEC client_id seq (the transaction under the session): exactly-once.
 namespace raftkv::server {
 
 // Per-connection state the commands change.

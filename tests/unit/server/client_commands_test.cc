@@ -98,6 +98,19 @@ TEST_F(ClientCommands, SessionCall_WrapsCommand) {
   EXPECT_EQ(run({"SESSION.OPEN"}).command, kv::Command::register_session(0));
 }
 
+TEST_F(ClientCommands, SessionExec_WrapsTheTransaction) {
+  ASSERT_EQ(run({"MULTI"}).reply, "+OK\r\n");
+  ASSERT_EQ(run({"DECRBY", "alice", "5"}).reply, "+QUEUED\r\n");
+  ASSERT_EQ(run({"INCRBY", "bob", "5"}).reply, "+QUEUED\r\n");
+  Action exec = run({"SESSION.EXEC", "7", "2"});
+  ASSERT_EQ(exec.kind, Action::Kind::Run);
+  EXPECT_EQ(exec.command,
+            kv::Command::session(7, 2, 0,
+                                 kv::Command::batch({kv::Command::decr_by("alice", 5),
+                                                     kv::Command::incr_by("bob", 5)})));
+  EXPECT_FALSE(state.in_multi);
+}
+
 TEST_F(ClientCommands, Info_HasRaftSection) {
   const std::string text = info_text(fake_status());
   EXPECT_NE(text.find("role:leader\r\n"), std::string::npos);
