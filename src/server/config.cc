@@ -113,6 +113,9 @@ Result<ServerConfig> parse_server_args(int argc, char** argv, int* exit_code) {
   app.add_option("--snapshot-entries", config.snapshot_entries,
                  "Snapshot the state machine every this many applied entries")
       ->check(CLI::Range(uint64_t{100}, uint64_t{1} << 40));
+  app.add_option("--snapshot-bytes", config.snapshot_bytes,
+                 "...or every this many bytes of applied commands, whichever comes first")
+      ->check(CLI::Range(uint64_t{1} << 10, uint64_t{1} << 50));
   app.add_option("--max-bulk-bytes", config.bulk_bytes_max, "Largest value a client may send")
       ->check(CLI::Range(uint64_t{1}, uint64_t{1} << 40));
   app.add_option("--max-pending", config.pending_requests_max,

@@ -54,6 +54,7 @@ int run(const ServerConfig& config) {
                       .heartbeat_ms = config.heartbeat_ms,
                       .election_ms = config.election_ms,
                       .snapshot_entries = config.snapshot_entries,
+                      .snapshot_bytes = config.snapshot_bytes,
                       .pending_requests_max = config.pending_requests_max,
                       .request_timeout_ms = 2 * config.election_ms};
   Node node(io, options, std::move(storage).value(), logger, metrics);

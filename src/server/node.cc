@@ -5,6 +5,7 @@
 #include "proto/peer.pb.h"
 #include "net/resp_reply.h"
 #include "proto/peer_codec.h"
+#include "server/snapshot_stream.h"
 
 namespace raftkv::server {
 namespace {
@@ -36,7 +37,10 @@ Node::Node(asio::io_context& io, NodeOptions options,
       prng_(options_.id.value() * 0x9e3779b97f4a7c15ULL ^ now_us()),
       tick_timer_(io) {}
 
-Node::~Node() { stop(); }
+Node::~Node() {
+  stop();
+  snapshot_pool_.join();  // A snapshot being written finishes first; its completion is dropped.
+}
 
 uint64_t Node::now_us() const {
   return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(
@@ -54,16 +58,20 @@ void Node::fatal(const std::string& what) {
 }
 
 Status Node::start() {
-  Result<raft::Snapshot> snapshot = storage_->snapshot();
-  if (!snapshot.is_ok()) return snapshot.status();
-  if (!snapshot.value().is_empty()) {
-    kv::StringSnapshotReader reader(snapshot.value().data);
-    if (Status restored = state_machine_.restore(reader); !restored.is_ok()) {
-      return Status(ErrorCode::Corruption, "snapshot at index " +
-                                               std::to_string(snapshot.value().meta.index.value()) +
+  // The state machine restarts from the newest snapshot, streamed from its file; the core then
+  // hands out the committed entries after it.
+  Index snapshot_index;
+  Result<std::unique_ptr<storage::SnapshotReader>> file = storage_->open_snapshot();
+  if (file.is_ok()) {
+    SnapshotFileSource source(*file.value());
+    if (Status restored = state_machine_.restore(source); !restored.is_ok()) {
+      return Status(ErrorCode::Corruption, "snapshot " + file.value()->path() +
                                                " does not restore: " + restored.message());
     }
-    last_snapshot_index_ = snapshot.value().meta.index;
+    snapshot_index = file.value()->meta().index;
+    last_snapshot_index_ = snapshot_index;
+  } else if (file.status().code() != ErrorCode::NotFound) {
+    return file.status();
   }
   raft::Config config;
   config.id = options_.id;
@@ -71,7 +79,7 @@ Status Node::start() {
   config.heartbeat_ticks = std::max<uint32_t>(1, options_.heartbeat_ms / options_.tick_ms);
   config.election_ticks = std::max<uint32_t>(config.heartbeat_ticks + 1,
                                              options_.election_ms / options_.tick_ms);
-  config.applied = snapshot.value().meta.index;
+  config.applied = snapshot_index;
   if (Status valid = config.validate(); !valid.is_ok()) return valid;
   raft_ = std::make_unique<raft::Raft>(config, *storage_, prng_, logger_);
   net::TransportOptions transport_options;
@@ -331,6 +339,7 @@ void Node::apply_entries(const std::vector<raft::Entry>& entries) {
   const uint64_t started_us = now_us();
   for (const raft::Entry& entry : entries) {
     kv::Reply reply;
+    applied_bytes_since_snapshot_ += entry.data.size();
     if (entry.type == raft::EntryType::Normal) {
       reply = state_machine_.apply(entry.index, entry.data);
     } else {
@@ -397,27 +406,53 @@ void Node::on_role_change(const raft::SoftState& soft) {
   }
 }
 
+// Snapshots run on a background thread from an O(1) image of the state machine (a persistent
+// map: later writes copy only the tree paths they touch), so the node keeps serving while the
+// file is written and fsynced. Then the log prefix it covers is compacted on the loop thread.
 void Node::maybe_snapshot() {
   const Index applied = raft_->log().applied();
-  if (applied - last_snapshot_index_ < options_.snapshot_entries) return;
-  kv::StringSnapshotWriter writer;
-  if (Status saved = state_machine_.save(writer); !saved.is_ok()) {
-    fatal("state machine snapshot failed: " + saved.to_string());
+  const bool due = applied - last_snapshot_index_ >= options_.snapshot_entries ||
+                   applied_bytes_since_snapshot_ >= options_.snapshot_bytes;
+  if (snapshot_running_ || !due || applied <= last_snapshot_index_) return;
+  Result<Term> term = raft_->log().term(applied);
+  if (!term.is_ok()) return;  // Only right after installing a leader's snapshot; try later.
+  snapshot_running_ = true;
+  applied_bytes_since_snapshot_ = 0;
+  const raft::SnapshotMeta meta{applied, term.value(), raft_->status().conf_state};
+  asio::post(snapshot_pool_, [this, meta, view = state_machine_.snapshot_view()] {
+    Status status = write_snapshot(meta, view);
+    asio::post(io_, [this, meta, status] { snapshot_done(meta, status); });
+  });
+}
+
+Status Node::write_snapshot(const raft::SnapshotMeta& meta, const kv::KvSnapshotView& view) {
+  Result<std::unique_ptr<storage::SnapshotWriter>> file = storage_->begin_snapshot(meta);
+  if (!file.is_ok()) return file.status();
+  SnapshotFileSink sink(*file.value());
+  if (Status saved = view.save(sink); !saved.is_ok()) return saved;
+  return storage_->finish_local_snapshot(std::move(file).value());
+}
+
+void Node::snapshot_done(const raft::SnapshotMeta& meta, const Status& status) {
+  snapshot_running_ = false;
+  if (stopped_) return;
+  if (!status.is_ok() && last_snapshot_index_ >= meta.index) {
+    // A leader's newer snapshot was installed meanwhile; ours is obsolete, nothing is lost.
+    log_to(logger_, LogLevel::Info, "dropped snapshot at index ", meta.index, ": ",
+           status.message());
+    return;
   }
-  const raft::ConfState conf_state = raft_->status().conf_state;
-  if (Status saved = storage_->create_snapshot(applied, conf_state, writer.take());
-      !saved.is_ok()) {
-    fatal("cannot write snapshot: " + saved.to_string());
-  }
-  last_snapshot_index_ = applied;
+  if (!status.is_ok()) fatal("cannot write snapshot: " + status.to_string());
+  last_snapshot_index_ = std::max(last_snapshot_index_, meta.index);
   metrics_.snapshots_taken.fetch_add(1, std::memory_order_relaxed);
-  if (applied.value() > options_.snapshot_keep_entries) {
-    const Index compact_to = applied - options_.snapshot_keep_entries;
+  if (meta.index.value() > options_.snapshot_keep_entries) {
+    const Index compact_to = meta.index - options_.snapshot_keep_entries;
     if (Status compacted = storage_->compact(compact_to); !compacted.is_ok()) {
       fatal("cannot compact the log: " + compacted.to_string());
     }
   }
-  log_to(logger_, LogLevel::Info, "snapshot at index ", applied, " written; log compacted");
+  log_to(logger_, LogLevel::Info, "snapshot at index ", meta.index, " (term ", meta.term,
+         ") written; log compacted");
 }
 
 NodeStatus Node::status() const {

@@ -44,9 +44,11 @@ struct NodeOptions {
   uint32_t tick_ms = 10;
   uint32_t heartbeat_ms = 100;
   uint32_t election_ms = 1000;
-  // A state machine snapshot is taken every this many applied entries; the log keeps
+  // A state machine snapshot is taken every snapshot_entries applied entries or
+  // snapshot_bytes of applied commands, whichever comes first; the log keeps
   // snapshot_keep_entries behind it for followers that are slightly behind.
   uint64_t snapshot_entries = 100'000;
+  uint64_t snapshot_bytes = 64ull << 20;  // Or once this much command data was applied.
   uint64_t snapshot_keep_entries = 10'000;
   // Client writes waiting for commit, at most; past it new writes get "-TRYAGAIN busy".
   size_t pending_requests_max = 50'000;
@@ -129,6 +131,9 @@ class Node final : public net::TransportHandler {
   void serve_reads();
   void on_role_change(const raft::SoftState& soft);
   void maybe_snapshot();
+  [[nodiscard]] Status write_snapshot(const raft::SnapshotMeta& meta,
+                                      const kv::KvSnapshotView& view);
+  void snapshot_done(const raft::SnapshotMeta& meta, const Status& status);
   [[nodiscard]] uint64_t now_ms() const;
   [[nodiscard]] uint64_t now_us() const;
   [[noreturn]] void fatal(const std::string& what);
@@ -146,6 +151,10 @@ class Node final : public net::TransportHandler {
   bool stopped_ = false;
   bool ready_in_flight_ = false;
   Index last_snapshot_index_;
+  bool snapshot_running_ = false;
+  uint64_t applied_bytes_since_snapshot_ = 0;
+  // Writes snapshot files off the loop thread (one at a time).
+  asio::thread_pool snapshot_pool_{1};
 
   std::map<Index, PendingWrite> pending_writes_;        // By log index.
   std::map<uint64_t, PendingRead> pending_reads_;       // By ReadIndex request id.
