@@ -82,6 +82,8 @@ Status Node::start() {
   config.applied = snapshot_index;
   if (Status valid = config.validate(); !valid.is_ok()) return valid;
   raft_ = std::make_unique<raft::Raft>(config, *storage_, prng_, logger_);
+  persisted_term_ = storage_->hard_state().term;
+  persisted_vote_ = storage_->hard_state().voted_for;
   net::TransportOptions transport_options;
   transport_options.cluster_id = options_.cluster_id;
   transport_options.client_addr = options_.client_addr;
@@ -278,41 +280,58 @@ void Node::on_peer_hello(NodeId peer, const std::string& client_addr) {
 void Node::drive() {
   if (stopped_ || ready_in_flight_ || !raft_->has_ready()) return;
   ready_in_flight_ = true;
-  auto ready = std::make_shared<raft::Ready>(raft_->ready());
-  if (ready->soft_state) on_role_change(*ready->soft_state);
+  auto flight = std::make_shared<InFlight>(InFlight{raft_->ready(), 0, now_us()});
+  raft::Ready& ready = flight->ready;
+  if (ready.soft_state) on_role_change(*ready.soft_state);
   // Thesis §10.2.1: the leader's replication leaves now, in parallel with its own fsync.
-  for (const raft::Message& message : ready->messages) {
+  for (const raft::Message& message : ready.messages) {
     if (raft::may_send_before_persist(message)) transport_->send(message);
   }
-  if (ready->snapshot) install_snapshot(*ready->snapshot);
-  if (ready->entries.empty() && !ready->hard_state) {
-    finish_ready(ready);
+  if (ready.snapshot) install_snapshot(*ready.snapshot);
+  // Committed entries this node already holds durably need not wait for this Ready's sync:
+  // applying them now answers their clients one fsync sooner.
+  const Index first_new = ready.entries.empty() ? Index{UINT64_MAX} : ready.entries.front().index;
+  while (flight->applied_early < ready.committed_entries.size() &&
+         ready.committed_entries[flight->applied_early].index < first_new) {
+    ++flight->applied_early;
+  }
+  apply_entries(std::span(ready.committed_entries).first(flight->applied_early));
+  // The commit index alone is not worth an fsync: it is volatile in Raft (Figure 2) and
+  // relearned from the leader after a restart. It is written with the next entries or vote.
+  const bool vote_changed = ready.hard_state && (ready.hard_state->term != persisted_term_ ||
+                                                 ready.hard_state->voted_for != persisted_vote_);
+  if (ready.entries.empty() && !vote_changed) {
+    finish_ready(flight);
     return;
   }
-  const uint64_t started_us = now_us();
+  if (ready.hard_state) {
+    persisted_term_ = ready.hard_state->term;
+    persisted_vote_ = ready.hard_state->voted_for;
+  }
   Status queued = storage_->save_async(
-      ready->entries, ready->hard_state, [this, ready, started_us](const Status& status) {
+      ready.entries, ready.hard_state, [this, flight](const Status& status) {
         // On the sync thread: hop back to the loop thread.
-        asio::post(io_, [this, ready, started_us, status] {
+        asio::post(io_, [this, flight, status] {
           if (!status.is_ok()) fatal("WAL write failed: " + status.to_string());
-          metrics_.fsync_latency.observe(now_us() - started_us);
-          finish_ready(ready);
+          metrics_.fsync_latency.observe(now_us() - flight->started_us);
+          finish_ready(flight);
         });
       });
   if (!queued.is_ok()) fatal("WAL write refused: " + queued.to_string());
 }
 
-void Node::finish_ready(const std::shared_ptr<raft::Ready>& ready) {
+void Node::finish_ready(const std::shared_ptr<InFlight>& flight) {
   if (stopped_) return;
+  raft::Ready& ready = flight->ready;
   // Votes and acknowledgements only now that what they promise is durable.
-  for (const raft::Message& message : ready->messages) {
+  for (const raft::Message& message : ready.messages) {
     if (!raft::may_send_before_persist(message)) transport_->send(message);
   }
-  apply_entries(ready->committed_entries);
-  for (const raft::ReadState& read_state : ready->read_states) {
+  apply_entries(std::span(ready.committed_entries).subspan(flight->applied_early));
+  for (const raft::ReadState& read_state : ready.read_states) {
     reads_waiting_apply_.emplace(read_state.index, read_state.request_id);
   }
-  raft_->advance(*ready);
+  raft_->advance(ready);
   ready_in_flight_ = false;
   serve_reads();
   maybe_snapshot();
@@ -334,7 +353,7 @@ void Node::install_snapshot(const raft::Snapshot& snapshot) {
   metrics_.snapshots_installed.fetch_add(1, std::memory_order_relaxed);
 }
 
-void Node::apply_entries(const std::vector<raft::Entry>& entries) {
+void Node::apply_entries(std::span<const raft::Entry> entries) {
   if (entries.empty()) return;
   const uint64_t started_us = now_us();
   for (const raft::Entry& entry : entries) {

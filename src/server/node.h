@@ -5,6 +5,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -25,9 +26,10 @@
 //   -> drive(): take a Ready; the leader's Appends leave at once (thesis §10.2.1)
 //   -> DiskStorage::save_async: entries + hard state, one fdatasync shared by every writer
 //      (group commit: what was proposed during the previous sync goes into this one)
+//   -> committed entries already durable here are applied at once and their clients answered
 //   -> finish_ready(): send the other messages (votes, acknowledgements: only after the sync),
-//      apply committed entries to the state machine, answer their clients, release reads,
-//      advance the core, and drive again.
+//      apply the committed entries that arrived in this Ready, release reads, advance the
+//      core, and drive again.
 //
 // Only one Ready is in flight at a time, so everything proposed meanwhile is batched into the
 // next append, the next fsync and one Append per follower.
@@ -125,9 +127,16 @@ class Node final : public net::TransportHandler {
   void on_tick();
   void expire_requests();
   void drive();
-  void finish_ready(const std::shared_ptr<raft::Ready>& ready);
+  // A Ready between drive() and finish_ready(): its first `applied_early` committed entries
+  // were applied before its sync (they were durable already).
+  struct InFlight {
+    raft::Ready ready;
+    size_t applied_early = 0;
+    uint64_t started_us = 0;
+  };
+  void finish_ready(const std::shared_ptr<InFlight>& flight);
   void install_snapshot(const raft::Snapshot& snapshot);
-  void apply_entries(const std::vector<raft::Entry>& entries);
+  void apply_entries(std::span<const raft::Entry> entries);
   void serve_reads();
   void on_role_change(const raft::SoftState& soft);
   void maybe_snapshot();
@@ -150,6 +159,10 @@ class Node final : public net::TransportHandler {
   asio::steady_timer tick_timer_;
   bool stopped_ = false;
   bool ready_in_flight_ = false;
+  // Term and vote last handed to storage: a Ready whose hard state changes only the commit
+  // index is not worth a sync of its own.
+  Term persisted_term_;
+  NodeId persisted_vote_ = kNoNode;
   Index last_snapshot_index_;
   bool snapshot_running_ = false;
   uint64_t applied_bytes_since_snapshot_ = 0;
