@@ -1,0 +1,73 @@
+#include "sim/scenario_util.h"
+
+#include <algorithm>
+
+#include "common/assert.h"
+
+namespace raftkv::sim {
+
+SimOptions default_options(uint32_t nodes) {
+  SimOptions options;
+  options.nodes = nodes;
+  options.network.delay_us_min = kTickUs / 10;
+  options.network.delay_us_max = kTickUs;
+  return options;
+}
+
+Prng scenario_prng(const Run& run) {
+  // A fixed offset keeps this stream apart from the simulator's (which uses the seed itself).
+  return Prng(run.seed() ^ 0x5ce7a510c0ffee00ULL);
+}
+
+std::vector<NodeId> without(const std::vector<NodeId>& all, const std::vector<NodeId>& excluded) {
+  std::vector<NodeId> out;
+  for (NodeId id : all) {
+    if (std::find(excluded.begin(), excluded.end(), id) == excluded.end()) out.push_back(id);
+  }
+  return out;
+}
+
+std::vector<NodeId> pick(Prng& prng, std::vector<NodeId> all, size_t count) {
+  RAFT_ASSERT(count <= all.size());
+  // Partial Fisher-Yates: the first `count` slots become a uniform random sample.
+  for (size_t i = 0; i < count; ++i) {
+    const size_t j = i + prng.uniform(0, all.size() - i - 1);
+    std::swap(all[i], all[j]);
+  }
+  all.resize(count);
+  return all;
+}
+
+bool applied_on(const Simulator& sim, const std::vector<NodeId>& among,
+                const std::string& payload) {
+  for (NodeId id : among) {
+    if (sim.is_up(id) && !sim.state_machine(id).contains(payload)) return false;
+  }
+  return true;
+}
+
+std::optional<std::string> commit_one(Simulator& sim, const std::vector<NodeId>& among,
+                                      uint64_t ticks_max) {
+  const uint64_t deadline = sim.now_ticks() + ticks_max;
+  while (!sim.failed() && sim.now_ticks() < deadline) {
+    const std::optional<NodeId> leader =
+        sim.wait_for_leader(deadline - sim.now_ticks(), among);
+    if (!leader) break;
+    std::string payload;
+    if (!sim.propose(*leader, &payload).is_ok()) {
+      sim.run_for_ticks(1);  // Busy (a transfer, back-pressure): try again shortly.
+      continue;
+    }
+    const uint64_t wait = std::min<uint64_t>(3 * kE, deadline - sim.now_ticks());
+    if (sim.run_until([&] { return applied_on(sim, among, payload); }, wait)) return payload;
+  }
+  if (!sim.failed()) {
+    sim.fail("no proposal committed on every connected node within " +
+             std::to_string(ticks_max) + " ticks");
+  }
+  return std::nullopt;
+}
+
+std::string node_name(NodeId node) { return "node " + std::to_string(node.value()); }
+
+}  // namespace raftkv::sim

@@ -1,0 +1,45 @@
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/prng.h"
+#include "common/types.h"
+#include "sim/simulator.h"
+
+// Small helpers shared by the scenario files.
+namespace raftkv::sim {
+
+// The election timeout in ticks (raft::Config's default), the unit every bound is written in.
+inline constexpr uint64_t kE = 10;
+
+// Defaults for a scenario: `nodes` nodes, a reliable network delaying each message by
+// 0.1 to 1 tick, an instant disk.
+[[nodiscard]] SimOptions default_options(uint32_t nodes);
+
+// A generator for a scenario's own choices (which node to cut, how long to wait), separate
+// from the simulator's so that adding a choice does not perturb the network's draws.
+[[nodiscard]] Prng scenario_prng(const Run& run);
+
+// The ids in `all` that are not in `excluded`.
+[[nodiscard]] std::vector<NodeId> without(const std::vector<NodeId>& all,
+                                          const std::vector<NodeId>& excluded);
+// `count` distinct random ids from `all`.
+[[nodiscard]] std::vector<NodeId> pick(Prng& prng, std::vector<NodeId> all, size_t count);
+
+// 6.824's one(): proposes a fresh payload to the stable leader among `among` and waits until
+// every up node of `among` applied it; re-proposes when a leader change loses it. The payload,
+// or nullopt (and the Run failed) after ticks_max.
+std::optional<std::string> commit_one(Simulator& sim, const std::vector<NodeId>& among,
+                                      uint64_t ticks_max);
+
+// True when every up node among `among` applied `payload`.
+[[nodiscard]] bool applied_on(const Simulator& sim, const std::vector<NodeId>& among,
+                              const std::string& payload);
+
+// "node 3" for messages.
+[[nodiscard]] std::string node_name(NodeId node);
+
+}  // namespace raftkv::sim

@@ -1,0 +1,18 @@
+#pragma once
+
+#include <vector>
+
+#include "sim/scenario.h"
+
+// Each scenarios_*.cc file registers its scenarios here (one behaviour per scenario).
+namespace raftkv::sim {
+
+void append_election_scenarios(std::vector<Scenario>& out);     // scenarios_election.cc
+void append_agreement_scenarios(std::vector<Scenario>& out);    // scenarios_agreement.cc
+void append_economy_scenarios(std::vector<Scenario>& out);      // scenarios_economy.cc
+void append_persistence_scenarios(std::vector<Scenario>& out);  // scenarios_persistence.cc
+void append_client_scenarios(std::vector<Scenario>& out);       // scenarios_client.cc
+void append_hostile_scenarios(std::vector<Scenario>& out);      // scenarios_hostile.cc
+void append_snapshot_scenarios(std::vector<Scenario>& out);     // scenarios_snapshot.cc
+
+}  // namespace raftkv::sim

@@ -1,0 +1,175 @@
+// Elections (issue 2, §3.1-3.3): one leader, re-election, PreVote/CheckQuorum keeping a
+// rejoining or isolated node from disturbing the cluster, no leader without a quorum.
+#include <sstream>
+
+#include "sim/scenario_util.h"
+#include "sim/scenarios.h"
+
+namespace raftkv::sim {
+namespace {
+
+// Alternate 3- and 5-node clusters across seeds.
+uint32_t small_cluster(const Run& run) { return run.seed() % 2 == 0 ? 3 : 5; }
+
+void initial_election(Run& run) {
+  Simulator sim(run, default_options(small_cluster(run)));
+  if (!sim.wait_for_leader(10 * kE)) return sim.fail("no single leader within 10 E");
+  run.metric("ticks_to_leader", sim.now_ticks());
+}
+
+// With a healthy network, nothing may change for 100 E: same leader, same term, every other
+// node a follower all along. The disk is instant, so every role change (even one reverted
+// before the next tick) surfaces as a Ready's SoftState and is counted.
+void healthy_cluster_keeps_leader(Run& run) {
+  Simulator sim(run, default_options(small_cluster(run)));
+  const std::optional<NodeId> leader = sim.wait_for_leader(10 * kE);
+  if (!leader) return sim.fail("no single leader within 10 E");
+  const Term term = sim.raft(*leader).term();
+  const uint64_t changes = sim.soft_state_changes();
+  sim.run_for_ticks(100 * kE);
+  if (sim.failed()) return;
+  if (sim.soft_state_changes() != changes) {
+    return sim.fail(std::to_string(sim.soft_state_changes() - changes) +
+                    " role or leader changes on a healthy network");
+  }
+  for (NodeId id : sim.ids()) {
+    if (sim.raft(id).term() != term) return sim.fail("the term changed on a healthy network");
+  }
+  if (sim.stable_leader() != leader) return sim.fail("the leader changed on a healthy network");
+}
+
+void leader_loss_elects_new_leader(Run& run) {
+  Simulator sim(run, default_options(small_cluster(run)));
+  const std::optional<NodeId> old_leader = sim.wait_for_leader(10 * kE);
+  if (!old_leader) return sim.fail("no single leader within 10 E");
+  sim.network().isolate(*old_leader);
+  const uint64_t start = sim.now_ticks();
+  const std::optional<NodeId> leader =
+      sim.wait_for_leader(10 * kE, without(sim.ids(), {*old_leader}));
+  if (!leader) return sim.fail("no new leader within 10 E of isolating the old one");
+  run.metric("ticks_to_new_leader", sim.now_ticks() - start);
+}
+
+// The old leader comes back: PreVote and CheckQuorum keep it from bumping the term, and the
+// new leader stays leader.
+void rejoining_leader_does_not_disturb(Run& run) {
+  Simulator sim(run, default_options(small_cluster(run)));
+  const std::optional<NodeId> old_leader = sim.wait_for_leader(10 * kE);
+  if (!old_leader) return sim.fail("no single leader within 10 E");
+  sim.network().isolate(*old_leader);
+  const std::vector<NodeId> rest = without(sim.ids(), {*old_leader});
+  const std::optional<NodeId> leader = sim.wait_for_leader(10 * kE, rest);
+  if (!leader) return sim.fail("no new leader within 10 E");
+  if (!commit_one(sim, rest, 10 * kE)) return;
+  sim.run_for_ticks(scenario_prng(run).uniform(0, 3 * kE));  // The old one may step down.
+  const Term term = sim.raft(*leader).term();
+  sim.network().reconnect(*old_leader);
+  const bool disturbed = sim.run_until(
+      [&] {
+        if (sim.raft(*leader).role() != raft::Role::Leader) return true;
+        for (NodeId id : sim.ids()) {
+          if (sim.raft(id).term() > term) return true;
+        }
+        return false;
+      },
+      10 * kE);
+  if (sim.failed()) return;
+  if (disturbed) return sim.fail("the rejoining old leader disturbed the new leader");
+  if (sim.stable_leader() != leader) {
+    return sim.fail("the old leader did not follow the new one within 10 E of rejoining");
+  }
+  sim.converge(50 * kE);
+}
+
+// A follower cut off from everyone never elects itself and, thanks to PreVote, never even
+// raises its term; the rest of the cluster keeps its leader.
+void isolated_follower_cannot_elect_itself(Run& run) {
+  Simulator sim(run, default_options(small_cluster(run)));
+  const std::optional<NodeId> leader = sim.wait_for_leader(10 * kE);
+  if (!leader) return sim.fail("no single leader within 10 E");
+  Prng prng = scenario_prng(run);
+  const NodeId lone = pick(prng, without(sim.ids(), {*leader}), 1).front();
+  const Term term = sim.raft(lone).term();
+  sim.network().isolate(lone);
+  const bool disturbed = sim.run_until(
+      [&] {
+        const raft::Raft& raft = sim.raft(lone);
+        return raft.role() == raft::Role::Leader || raft.role() == raft::Role::Candidate ||
+               raft.term() != term || sim.raft(*leader).role() != raft::Role::Leader;
+      },
+      20 * kE);
+  if (sim.failed()) return;
+  if (disturbed) {
+    return sim.fail("isolated " + node_name(lone) +
+                    " became candidate/leader or changed the term, or the leader lost office");
+  }
+  sim.converge(50 * kE);
+}
+
+// Three nodes, two cut off: nobody may lead (the old leader steps down by CheckQuorum); once
+// two can talk again, a leader returns.
+void no_leader_without_quorum(Run& run) {
+  Simulator sim(run, default_options(3));
+  const std::optional<NodeId> leader = sim.wait_for_leader(10 * kE);
+  if (!leader) return sim.fail("no single leader within 10 E");
+  Prng prng = scenario_prng(run);
+  const std::vector<NodeId> cut = pick(prng, sim.ids(), 2);
+  for (NodeId id : cut) sim.network().isolate(id);
+  // CheckQuorum: a leader that hears from no quorum for an election timeout steps down.
+  if (!sim.run_until([&] { return sim.leaders().empty(); }, 3 * kE)) {
+    return sim.fail("a leader without a quorum did not step down within 3 E");
+  }
+  if (sim.run_until([&] { return !sim.leaders().empty(); }, 10 * kE)) {
+    return sim.fail("a node became leader without a quorum");
+  }
+  if (sim.failed()) return;
+  sim.network().reconnect(cut.front());
+  const std::vector<NodeId> quorum = without(sim.ids(), {cut.back()});
+  if (!sim.wait_for_leader(10 * kE, quorum)) {
+    return sim.fail("no leader within 10 E of a quorum reconnecting");
+  }
+  sim.converge(50 * kE);
+}
+
+// 7 nodes, 50 rounds: cut 3 random nodes; the 4 others must agree on exactly one leader.
+void seven_nodes_churn_keeps_one_leader(Run& run) {
+  Simulator sim(run, default_options(7));
+  Prng prng = scenario_prng(run);
+  if (!sim.wait_for_leader(10 * kE)) return sim.fail("no single leader within 10 E");
+  uint64_t slowest = 0;
+  const uint64_t rounds = 50 * run.scale();
+  for (uint64_t round = 0; round < rounds && !sim.failed(); ++round) {
+    const std::vector<NodeId> cut = pick(prng, sim.ids(), 3);
+    for (NodeId id : cut) sim.network().isolate(id);
+    const uint64_t start = sim.now_ticks();
+    if (!sim.wait_for_leader(10 * kE, without(sim.ids(), cut))) {
+      return sim.fail("round " + std::to_string(round) +
+                      ": no single leader among the connected majority within 10 E");
+    }
+    slowest = std::max(slowest, sim.now_ticks() - start);
+    sim.run_for_ticks(prng.uniform(0, kE));
+    for (NodeId id : cut) sim.network().reconnect(id);
+  }
+  run.metric("slowest_round_ticks", slowest);
+  sim.converge(50 * kE);
+}
+
+}  // namespace
+
+void append_election_scenarios(std::vector<Scenario>& out) {
+  out.push_back({"initial_election", "exactly one leader within 10 E", initial_election});
+  out.push_back({"healthy_no_reelection", "no role or term change for 100 E when healthy",
+                 healthy_cluster_keeps_leader});
+  out.push_back({"reelection", "isolating the leader elects another within 10 E",
+                 leader_loss_elects_new_leader});
+  out.push_back({"old_leader_rejoins", "a rejoining old leader does not disturb the new one",
+                 rejoining_leader_does_not_disturb});
+  out.push_back({"lone_node", "an isolated follower never elects itself nor bumps the term",
+                 isolated_follower_cannot_elect_itself});
+  out.push_back({"no_quorum", "no leader while 2 of 3 are cut off; one returns with a quorum",
+                 no_leader_without_quorum});
+  out.push_back({"many_elections", "7 nodes, 50 rounds of cutting 3: always one leader",
+                 seven_nodes_churn_keeps_one_leader});
+}
+
+}  // namespace raftkv::sim
