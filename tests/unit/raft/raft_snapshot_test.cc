@@ -14,14 +14,20 @@ void snapshot_and_compact(Cluster& cluster, uint64_t id) {
   ASSERT_TRUE(node.storage.compact(applied).is_ok());
 }
 
-TEST(RaftSnapshot, LaggingFollower_CatchesUpByInstallSnapshot) {
-  Cluster cluster(3);
+// Leader 1 commits `entries` while node 3 is away, then compacts them: node 3 can only catch up
+// by a snapshot (at index entries + 1, after the no-op). Node 3 stays isolated.
+void leave_node_3_behind_a_snapshot(Cluster& cluster, int entries) {
   cluster.elect(1);
   cluster.isolate(3);
-  for (int k = 0; k < 10; ++k) ASSERT_TRUE(cluster.raft(1).propose("x").is_ok());
+  for (int k = 0; k < entries; ++k) ASSERT_TRUE(cluster.raft(1).propose("x").is_ok());
   cluster.deliver_all();
   cluster.raft(1).report_unreachable(n(3));  // As the transport would on a lost connection.
   snapshot_and_compact(cluster, 1);
+}
+
+TEST(RaftSnapshot, LaggingFollower_CatchesUpByInstallSnapshot) {
+  Cluster cluster(3);
+  leave_node_3_behind_a_snapshot(cluster, 10);
   cluster.heal();
   for (int tick = 0; tick < 5; ++tick) {
     cluster.raft(1).tick();
@@ -40,12 +46,7 @@ TEST(RaftSnapshot, LostSnapshotAck_RecoveredByHeartbeatResponse) {
   // Regression (sim unreliable_churn seed 93): the follower installed the snapshot but its
   // acknowledgement was lost; the leader must not wait in Snapshot state forever.
   Cluster cluster(3);
-  cluster.elect(1);
-  cluster.isolate(3);
-  for (int k = 0; k < 10; ++k) ASSERT_TRUE(cluster.raft(1).propose("x").is_ok());
-  cluster.deliver_all();
-  cluster.raft(1).report_unreachable(n(3));
-  snapshot_and_compact(cluster, 1);
+  leave_node_3_behind_a_snapshot(cluster, 10);
   cluster.heal();
   bool dropped_ack = false;
   for (int tick = 0; tick < 10; ++tick) {
@@ -75,12 +76,7 @@ TEST(RaftSnapshot, SnapshotLostWithoutReport_ResentAfterStall) {
   // Regression (sim crash_restart seed 1153): the follower received the snapshot but crashed
   // before persisting it, so no transport reported a failure.
   Cluster cluster(3);
-  cluster.elect(1);
-  cluster.isolate(3);
-  for (int k = 0; k < 10; ++k) ASSERT_TRUE(cluster.raft(1).propose("x").is_ok());
-  cluster.deliver_all();
-  cluster.raft(1).report_unreachable(n(3));
-  snapshot_and_compact(cluster, 1);
+  leave_node_3_behind_a_snapshot(cluster, 10);
   cluster.heal();
   int snapshots_sent = 0;
   for (int tick = 0; tick < 40; ++tick) {
@@ -100,12 +96,8 @@ TEST(RaftSnapshot, SnapshotLostWithoutReport_ResentAfterStall) {
 
 TEST(RaftSnapshot, ReportSnapshotFailed_ReturnsPeerToProbe) {
   Cluster cluster(3);
-  cluster.elect(1);
-  cluster.isolate(3);
-  for (int k = 0; k < 3; ++k) ASSERT_TRUE(cluster.raft(1).propose("x").is_ok());
-  cluster.deliver_all();
-  cluster.raft(1).report_unreachable(n(3));
-  snapshot_and_compact(cluster, 1);  // Keep node 3 away but make it look recently active.
+  leave_node_3_behind_a_snapshot(cluster, 3);
+  // Node 3 stays away but looks recently active, so the leader sends it the snapshot.
   ASSERT_TRUE(cluster.raft(1)
                   .step(Message{.type = MessageType::HeartbeatResponse, .from = n(3),
                                 .to = n(1), .term = t(1)})
