@@ -9,8 +9,8 @@ packages=(
   # Libraries (shared/DESIGN.md "Dependencies").
   libasio-dev libprotobuf-dev protobuf-compiler libspdlog-dev libfmt-dev libcli11-dev
   libcpp-httplib-dev nlohmann-json3-dev zlib1g-dev
-  # Tests and benchmarks.
-  libgtest-dev libgmock-dev libbenchmark-dev
+  # Tests and benchmarks (redis-tools: redis-cli and redis-benchmark must work unchanged).
+  libgtest-dev libgmock-dev libbenchmark-dev redis-tools
   # libFuzzer and the sanitizer runtimes for the fuzz targets.
   clang libclang-rt-14-dev
 )

@@ -103,7 +103,16 @@ Outcome Client::call(const std::vector<std::string>& args, Semantics semantics) 
   if (options_.reads_retry && is_read_only_command(args[0])) {
     return run({args}, Semantics::AtLeastOnce, deadline);
   }
-  if (semantics == Semantics::ExactlyOnce) return call_exactly_once(args, deadline);
+  if (semantics == Semantics::ExactlyOnce) {
+    return run_exactly_once(
+        [&args](uint64_t client_id, uint64_t seq) {
+          std::vector<std::string> wrapped = {"SESSION.CALL", std::to_string(client_id),
+                                              std::to_string(seq)};
+          wrapped.insert(wrapped.end(), args.begin(), args.end());
+          return std::vector<std::vector<std::string>>{std::move(wrapped)};
+        },
+        deadline);
+  }
   return run({args}, semantics, deadline);
 }
 
@@ -114,15 +123,23 @@ Outcome Client::transaction(const std::vector<std::vector<std::string>>& command
 Outcome Client::transaction(const std::vector<std::vector<std::string>>& commands,
                             Semantics semantics) {
   RAFT_ASSERT(!commands.empty());
+  const TimePoint deadline = clock_->now() + options_.call_timeout;
+  // The server treats a transaction as one command: one log entry, one reply (an array),
+  // and under a session one sequence number for the whole of it.
+  auto batch = [&commands](std::vector<std::string> exec) {
+    std::vector<std::vector<std::string>> out = {{"MULTI"}};
+    out.insert(out.end(), commands.begin(), commands.end());
+    out.push_back(std::move(exec));
+    return out;
+  };
   if (semantics == Semantics::ExactlyOnce) {
-    const std::string why = "ERR exactly-once transactions are not supported (sessions wrap "
-                            "single commands); use CAS under a session";
-    return {OutcomeKind::Error, Reply::error(why), why, 0, {}};
+    return run_exactly_once(
+        [&batch](uint64_t client_id, uint64_t seq) {
+          return batch({"SESSION.EXEC", std::to_string(client_id), std::to_string(seq)});
+        },
+        deadline);
   }
-  std::vector<std::vector<std::string>> batch = {{"MULTI"}};
-  batch.insert(batch.end(), commands.begin(), commands.end());
-  batch.push_back({"EXEC"});
-  return run(batch, semantics, clock_->now() + options_.call_timeout);
+  return run(batch({"EXEC"}), semantics, deadline);
 }
 
 Result<RaftInfo> Client::info() {
@@ -143,7 +160,7 @@ std::optional<Endpoint> Client::connected_endpoint() const {
   return connection_->endpoint();
 }
 
-Outcome Client::call_exactly_once(const std::vector<std::string>& args, TimePoint deadline) {
+Outcome Client::run_exactly_once(const SessionRequest& request, TimePoint deadline) {
   if (session_id_ == 0) {
     Outcome opened = open_session(deadline);
     if (!opened.ok()) {
@@ -158,10 +175,9 @@ Outcome Client::call_exactly_once(const std::vector<std::string>& args, TimePoin
   // The seq is consumed whatever the outcome: reusing it for another command would make the
   // server answer that command with this one's remembered reply. Gaps are allowed.
   const uint64_t sequence = next_sequence_++;
-  std::vector<std::string> wrapped = {"SESSION.CALL", std::to_string(session_id_),
-                                      std::to_string(sequence)};
-  wrapped.insert(wrapped.end(), args.begin(), args.end());
-  Outcome outcome = run({wrapped}, Semantics::AtLeastOnce, deadline);
+  const std::vector<std::vector<std::string>> wrapped = request(session_id_, sequence);
+  RAFT_ASSERT(!wrapped.empty());
+  Outcome outcome = run(wrapped, Semantics::AtLeastOnce, deadline);
   if (outcome.kind == OutcomeKind::SessionExpired) {
     session_id_ = 0;  // The next call opens a new session; this request is not re-sent.
     next_sequence_ = 1;

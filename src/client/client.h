@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <random>
@@ -32,7 +33,7 @@
 //                session is opened lazily with SESSION.OPEN. If the server answers
 //                SESSION_EXPIRED, the call ends as SessionExpired and the request is NOT sent
 //                again under a new session (that could apply it twice); the next call opens a
-//                new session.
+//                new session. Transactions run the same way, ended by SESSION.EXEC.
 // Read-only commands (GET, MGET, EXISTS, ...) cannot be applied twice in any harmful sense,
 // so by default (reads_retry) they are retried like AtLeastOnce and never wrapped in a session.
 //
@@ -105,8 +106,10 @@ class Client {
 
   // Runs the commands atomically (MULTI, the commands, EXEC, sent as one pipelined write).
   // Ok: reply is EXEC's array, one reply per command. Error: the server refused it (a bad
-  // command aborts EXEC). Retries follow the semantics exactly as call() does. ExactlyOnce is
-  // refused with Error: the server's sessions wrap single commands only.
+  // command aborts EXEC). Retries follow the semantics exactly as call() does. ExactlyOnce
+  // ends the transaction with "SESSION.EXEC <client id> <seq>" instead of EXEC: the whole
+  // transaction is one request of the session, so a retry with the same seq gets the
+  // remembered array instead of applying the commands again.
   [[nodiscard]] Outcome transaction(const std::vector<std::vector<std::string>>& commands);
   [[nodiscard]] Outcome transaction(const std::vector<std::vector<std::string>>& commands,
                                     Semantics semantics);
@@ -128,7 +131,11 @@ class Client {
   // The commands go out as one pipelined exchange; the last reply is the outcome's.
   Outcome run(const std::vector<std::vector<std::string>>& commands, Semantics semantics,
               TimePoint deadline);
-  Outcome call_exactly_once(const std::vector<std::string>& args, TimePoint deadline);
+  // The request the session sends for one sequence number: SESSION.CALL for a command,
+  // MULTI ... SESSION.EXEC for a transaction.
+  using SessionRequest =
+      std::function<std::vector<std::vector<std::string>>(uint64_t client_id, uint64_t seq)>;
+  Outcome run_exactly_once(const SessionRequest& request, TimePoint deadline);
   Outcome open_session(TimePoint deadline);
   // Connects to some node (trying each endpoint from the cursor) and follows its leader hint.
   Status ensure_connected(TimePoint deadline);

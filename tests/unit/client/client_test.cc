@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 
 #include <memory>
+#include <string>
+#include <vector>
 
 #include "fake_transport.h"
 
@@ -308,11 +310,77 @@ TEST(Client, Transaction_AtMostOnceLostExec_IsUnknown) {
   EXPECT_EQ(harness.cluster->count("EXEC"), 1);
 }
 
-TEST(Client, Transaction_ExactlyOnce_IsRefused) {
+// MULTI, then `count` QUEUED replies: the script steps before a transaction's last reply.
+std::vector<Step> queued_steps(size_t count) {
+  std::vector<Step> steps = {Step::replied(Reply::status("OK"))};
+  for (size_t i = 0; i < count; ++i) steps.push_back(Step::replied(Reply::status("QUEUED")));
+  return steps;
+}
+
+void push_steps(FakeCluster& cluster, const std::vector<Step>& steps) {
+  cluster.script.insert(cluster.script.end(), steps.begin(), steps.end());
+}
+
+TEST(ClientExactlyOnce, Transaction_EndsWithSessionExecAndTheNextSequence) {
   Harness harness(Semantics::ExactlyOnce);
+  harness.cluster->script = {Step::replied(Reply::number(7))};
+  push_steps(*harness.cluster, queued_steps(2));
+  harness.cluster->script.push_back(
+      Step::replied(Reply::array({Reply::number(-5), Reply::number(5)})));
+  const Outcome outcome =
+      harness.client->transaction({{"DECRBY", "a", "5"}, {"INCRBY", "b", "5"}});
+  ASSERT_TRUE(outcome.ok()) << outcome.detail;
+  EXPECT_EQ(outcome.reply, Reply::array({Reply::number(-5), Reply::number(5)}));
+  const std::vector<Sent> sent = harness.cluster->data_sent();
+  ASSERT_EQ(sent.size(), 5u);
+  EXPECT_EQ(sent[0].args, (std::vector<std::string>{"SESSION.OPEN"}));
+  EXPECT_EQ(sent[1].args, (std::vector<std::string>{"MULTI"}));
+  EXPECT_EQ(sent[2].args, (std::vector<std::string>{"DECRBY", "a", "5"}));
+  EXPECT_EQ(sent[4].args, (std::vector<std::string>{"SESSION.EXEC", "7", "1"}));
+  EXPECT_EQ(harness.client->next_sequence(), 2u);
+}
+
+TEST(ClientExactlyOnce, Transaction_LostReply_ResentWithTheSameSequence) {
+  Harness harness(Semantics::ExactlyOnce);
+  harness.cluster->script = {Step::replied(Reply::number(4))};
+  push_steps(*harness.cluster, queued_steps(1));
+  harness.cluster->script.push_back(Step::lost());  // SESSION.EXEC went out; no reply.
+  push_steps(*harness.cluster, queued_steps(1));
+  harness.cluster->script.push_back(Step::replied(Reply::array({Reply::number(1)})));
   const Outcome outcome = harness.client->transaction({{"INCR", "n"}});
-  EXPECT_EQ(outcome.kind, OutcomeKind::Error);
-  EXPECT_TRUE(harness.cluster->sent.empty());
+  ASSERT_TRUE(outcome.ok()) << outcome.detail;
+  EXPECT_EQ(outcome.sends, 2);
+  std::vector<std::vector<std::string>> execs;
+  for (const Sent& item : harness.cluster->data_sent()) {
+    if (item.args.front() == "SESSION.EXEC") execs.push_back(item.args);
+  }
+  const std::vector<std::string> expected = {"SESSION.EXEC", "4", "1"};
+  EXPECT_EQ(execs, (std::vector<std::vector<std::string>>{expected, expected}));
+  EXPECT_EQ(harness.cluster->count("EXEC"), 0);
+}
+
+TEST(ClientExactlyOnce, Transaction_SessionExpired_SurfacedAndNotResent) {
+  Harness harness(Semantics::ExactlyOnce);
+  harness.cluster->script = {Step::replied(Reply::number(5))};
+  push_steps(*harness.cluster, queued_steps(1));
+  harness.cluster->script.push_back(
+      Step::replied(Reply::error("SESSION_EXPIRED client 5 is unknown or expired")));
+  const Outcome outcome = harness.client->transaction({{"INCR", "n"}});
+  EXPECT_EQ(outcome.kind, OutcomeKind::SessionExpired);
+  EXPECT_EQ(harness.cluster->count("SESSION.EXEC"), 1);
+  EXPECT_EQ(harness.client->session_id(), 0u);  // The next request opens a new session.
+}
+
+TEST(ClientExactlyOnce, Transaction_SharesTheSequenceWithCalls) {
+  Harness harness(Semantics::ExactlyOnce);
+  harness.cluster->script = {Step::replied(Reply::number(3)), Step::replied(Reply::number(1))};
+  push_steps(*harness.cluster, queued_steps(1));
+  harness.cluster->script.push_back(Step::replied(Reply::array({Reply::number(2)})));
+  ASSERT_TRUE(harness.client->call({"INCR", "n"}).ok());
+  ASSERT_TRUE(harness.client->transaction({{"INCR", "n"}}).ok());
+  const std::vector<Sent> sent = harness.cluster->data_sent();
+  EXPECT_EQ(sent[1].args, (std::vector<std::string>{"SESSION.CALL", "3", "1", "INCR", "n"}));
+  EXPECT_EQ(sent.back().args, (std::vector<std::string>{"SESSION.EXEC", "3", "2"}));
 }
 
 TEST(ParseSemantics, ParseSemantics_NamesRoundTrip) {
