@@ -25,6 +25,7 @@ const std::vector<Scenario>& all_scenarios() {
     append_client_scenarios(out);
     append_hostile_scenarios(out);
     append_snapshot_scenarios(out);
+    append_session_scenarios(out);
     return out;
   }();
   return scenarios;

@@ -14,5 +14,6 @@ void append_persistence_scenarios(std::vector<Scenario>& out);  // scenarios_per
 void append_client_scenarios(std::vector<Scenario>& out);       // scenarios_client.cc
 void append_hostile_scenarios(std::vector<Scenario>& out);      // scenarios_hostile.cc
 void append_snapshot_scenarios(std::vector<Scenario>& out);     // scenarios_snapshot.cc
+void append_session_scenarios(std::vector<Scenario>& out);      // scenarios_sessions.cc
 
 }  // namespace raftkv::sim

@@ -92,6 +92,10 @@ SIM_SCENARIO_TEST(SimHostile, AbsurdValuesAreRefused, "hostile_absurd_values")
 // 9. Snapshots.
 SIM_SCENARIO_TEST(SimSnapshot, LaggingFollowerCatchesUpFromSnapshot, "snapshot_catch_up")
 SIM_SCENARIO_TEST(SimSnapshot, RestartRestoresFromOwnSnapshot, "snapshot_restart")
+// 10. Exactly-once client sessions on the KV state machine (issue 5).
+SIM_SCENARIO_TEST(SimSessions, DuplicatesAppliedOnce, "sessions_duplicates")
+SIM_SCENARIO_TEST(SimSessions, ExpiryIdenticalOnEveryNode, "sessions_expiry")
+SIM_SCENARIO_TEST(SimSessions, SnapshotKeepsSessionTable, "sessions_snapshot")
 
 // Every registered scenario must be reachable from CI, not only from the tool.
 TEST(SimRegistry, EveryScenarioHasATest) {
@@ -103,7 +107,8 @@ TEST(SimRegistry, EveryScenarioHasATest) {
       "figure8_unreliable", "unreliable_churn", "transfer_caught_up", "transfer_lagging",
       "read_deposed_leader", "reads_after_leader_change", "hostile_unknown_sender",
       "hostile_stale_term", "hostile_malformed_append", "hostile_absurd_values",
-      "snapshot_catch_up", "snapshot_restart"};
+      "snapshot_catch_up", "snapshot_restart", "sessions_duplicates", "sessions_expiry",
+      "sessions_snapshot"};
   std::set<std::string> registered;
   for (const Scenario& scenario : all_scenarios()) registered.emplace(scenario.name);
   EXPECT_EQ(registered, expected);

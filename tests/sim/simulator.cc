@@ -40,6 +40,8 @@ struct Simulator::Node {
   std::unique_ptr<NodeLogger> logger;
   std::unique_ptr<raft::Raft> raft;
   SimStateMachine state_machine;
+  // With SimOptions::kv: the KV state machine, volatile like state_machine.
+  std::optional<kv::KvStateMachine> kv;
   // A Ready taken from the core whose persist has not happened yet (the disk is busy).
   std::optional<raft::Ready> pending;
   bool pending_steady_leader = false;
@@ -99,6 +101,11 @@ const SimStateMachine& Simulator::state_machine(NodeId id) const {
 
 const raft::MemoryStorage& Simulator::storage(NodeId id) const { return node(id).storage; }
 
+const kv::KvStateMachine* Simulator::kv(NodeId id) const {
+  const Node& n = node(id);
+  return n.kv ? &*n.kv : nullptr;
+}
+
 // --- Node life cycle ---
 
 void Simulator::start(Node& n) {
@@ -134,15 +141,71 @@ void Simulator::start(Node& n) {
 
 void Simulator::restore_from_storage(Node& n) {
   n.state_machine.clear();
+  if (options_.kv) n.kv.emplace(*options_.kv);
   Result<raft::Snapshot> snapshot = n.storage.snapshot();
   RAFT_ASSERT(snapshot.is_ok());  // MemoryStorage always answers.
   if (snapshot.value().is_empty()) return;
   std::vector<std::string> payloads;
-  if (!SimStateMachine::decode(snapshot.value().data, &payloads)) {
+  std::string_view kv_bytes;
+  if (!decode_snapshot(snapshot.value().data, &payloads, &kv_bytes)) {
     return fail("node " + std::to_string(n.id.value()) + " holds an undecodable snapshot");
   }
   safety_.on_restore(n.id, snapshot.value().meta, payloads);
   n.state_machine.restore(snapshot.value().meta.index, std::move(payloads));
+  (void)restore_kv(n, kv_bytes);  // A failure is recorded in the Run.
+}
+
+// Without SimOptions::kv: the payload list alone (SimStateMachine::encode). With it:
+// u64 little-endian length of that list's encoding, the encoding, then the KV snapshot bytes.
+std::string Simulator::encode_snapshot(const Node& n) const {
+  std::string list = n.state_machine.encode();
+  if (!options_.kv) return list;
+  RAFT_ASSERT(n.kv.has_value());
+  RAFT_ASSERT(n.kv->applied_index() == n.state_machine.applied());
+  std::string out;
+  for (int shift = 0; shift < 64; shift += 8) {
+    out.push_back(static_cast<char>(static_cast<uint64_t>(list.size()) >> shift));
+  }
+  out += list;
+  kv::StringSnapshotWriter writer;
+  Status saved = n.kv->save(writer);
+  RAFT_ASSERT(saved.is_ok());  // A string writer never fails.
+  out += writer.data();
+  return out;
+}
+
+bool Simulator::decode_snapshot(std::string_view data, std::vector<std::string>* payloads,
+                                std::string_view* kv_bytes) const {
+  RAFT_ASSERT(payloads != nullptr);
+  RAFT_ASSERT(kv_bytes != nullptr);
+  *kv_bytes = {};
+  if (!options_.kv) return SimStateMachine::decode(data, payloads);
+  if (data.size() < 8) return false;
+  uint64_t list_size = 0;
+  for (uint32_t i = 0; i < 8; ++i) {
+    list_size |= static_cast<uint64_t>(static_cast<uint8_t>(data[i])) << (8 * i);
+  }
+  if (data.size() - 8 < list_size) return false;
+  *kv_bytes = data.substr(8 + list_size);
+  return SimStateMachine::decode(data.substr(8, list_size), payloads);
+}
+
+bool Simulator::restore_kv(Node& n, std::string_view kv_bytes) {
+  if (!options_.kv) return true;
+  n.kv.emplace(*options_.kv);
+  kv::StringSnapshotReader reader(kv_bytes);
+  Status restored = n.kv->restore(reader);
+  if (!restored.is_ok()) {
+    fail("node " + std::to_string(n.id.value()) + " cannot restore its KV snapshot: " +
+         restored.to_string());
+    return false;
+  }
+  if (n.kv->applied_index() != n.state_machine.applied()) {
+    fail("node " + std::to_string(n.id.value()) + " restored a KV snapshot at a different index");
+    return false;
+  }
+  if (observer_ != nullptr) observer_->on_kv_restore(n.id, *n.kv);
+  return true;
 }
 
 void Simulator::crash(NodeId id) {
@@ -154,6 +217,7 @@ void Simulator::crash(NodeId id) {
   n.pending.reset();  // Its persist never happened: lost, like an fsync that never returned.
   n.reads_waiting.clear();
   n.state_machine.clear();
+  n.kv.reset();
   safety_.on_crash(id);
   history_.on_crash(id);
 }
@@ -343,12 +407,14 @@ void Simulator::persist(Node& n, const raft::Ready& ready) {
     if (!status.is_ok()) return fail(who + " cannot persist its Ready's snapshot: " +
                                      status.to_string());
     std::vector<std::string> payloads;
-    if (!SimStateMachine::decode(ready.snapshot->data, &payloads)) {
+    std::string_view kv_bytes;
+    if (!decode_snapshot(ready.snapshot->data, &payloads, &kv_bytes)) {
       return fail(who + " received an undecodable snapshot");
     }
     safety_.on_restore(n.id, ready.snapshot->meta, payloads);
     history_.on_restore(n.id, ready.snapshot->meta.index);
     n.state_machine.restore(ready.snapshot->meta.index, std::move(payloads));
+    if (!restore_kv(n, kv_bytes)) return;
   }
   Status appended = n.storage.append(ready.entries);
   if (!appended.is_ok()) {
@@ -414,6 +480,7 @@ void Simulator::apply(Node& n, const std::vector<raft::Entry>& entries) {
     safety_.on_apply(n.id, entry);
     history_.on_apply(n.id, entry);
     n.state_machine.apply(entry);
+    if (n.kv) apply_kv(n, entry);
     if (observer_ != nullptr) observer_->on_apply(n.id, entry);
     if (entry.type == raft::EntryType::ConfChange) {
       raft::ConfChange change;
@@ -423,6 +490,20 @@ void Simulator::apply(Node& n, const std::vector<raft::Entry>& entries) {
       n.raft->apply_conf_change(change);
     }
   }
+}
+
+void Simulator::apply_kv(Node& n, const raft::Entry& entry) {
+  RAFT_ASSERT(n.kv.has_value());
+  RAFT_ASSERT(entry.index == n.kv->applied_index() + 1);
+  const std::optional<std::string_view> command =
+      entry.type == raft::EntryType::Normal ? kv_command_bytes(entry.data) : std::nullopt;
+  if (!command) {
+    n.kv->apply_empty(entry.index);
+    if (observer_ != nullptr) observer_->on_kv_apply(n.id, entry, *n.kv, nullptr);
+    return;
+  }
+  const kv::Reply reply = n.kv->apply(entry.index, *command);
+  if (observer_ != nullptr) observer_->on_kv_apply(n.id, entry, *n.kv, &reply);
 }
 
 void Simulator::serve_reads(Node& n) {
@@ -442,7 +523,7 @@ void Simulator::maybe_snapshot(Node& n) {
   if (applied < snapshot_index + every) return;
   // applied <= the node's durable last index: entries are persisted before they are applied.
   Status created =
-      n.storage.create_snapshot(applied, n.raft->status().conf_state, n.state_machine.encode());
+      n.storage.create_snapshot(applied, n.raft->status().conf_state, encode_snapshot(n));
   if (!created.is_ok()) return fail("create_snapshot failed: " + created.to_string());
   if (applied.value() <= options_.snapshot_keep_entries) return;
   Status compacted = n.storage.compact(applied - options_.snapshot_keep_entries);
@@ -470,6 +551,35 @@ Result<raft::Proposal> Simulator::propose_payload(NodeId id, const std::string& 
   }
   after_input(n);
   return proposal;
+}
+
+namespace {
+
+// Marks a propose_kv() payload: "kv/" + a unique payload id + "/" + the encoded command.
+constexpr std::string_view kKvPayloadPrefix = "kv/";
+
+}  // namespace
+
+Result<raft::Proposal> Simulator::propose_kv(NodeId id, kv::Command command,
+                                             std::string* payload_out) {
+  RAFT_ASSERT(options_.kv.has_value());
+  // The leader stamps session commands with its clock (kv/state_machine.h): here, sim time.
+  if (command.type == kv::CommandType::RegisterSession ||
+      command.type == kv::CommandType::Session) {
+    command.timestamp_ms = now_us_ / 1000;
+  }
+  RAFT_ASSERT(kv::validate_command(command).is_ok());
+  const std::string payload = std::string(kKvPayloadPrefix) + history_.new_payload() + "/" +
+                              kv::encode_command(command);
+  if (payload_out != nullptr) *payload_out = payload;
+  return propose_payload(id, payload);
+}
+
+std::optional<std::string_view> Simulator::kv_command_bytes(std::string_view payload) {
+  if (!payload.starts_with(kKvPayloadPrefix)) return std::nullopt;
+  const size_t slash = payload.find('/', kKvPayloadPrefix.size());
+  if (slash == std::string_view::npos) return std::nullopt;
+  return payload.substr(slash + 1);
 }
 
 std::optional<std::string> Simulator::propose_to_leader() {

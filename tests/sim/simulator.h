@@ -6,12 +6,16 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "common/logger.h"
 #include "common/prng.h"
 #include "common/status.h"
 #include "common/types.h"
+#include "kv/command.h"
+#include "kv/reply.h"
+#include "kv/state_machine.h"
 #include "raft/memory_storage.h"
 #include "raft/messages.h"
 #include "raft/raft.h"
@@ -55,6 +59,10 @@ struct SimOptions {
   uint32_t snapshot_keep_entries = 0;
   // Log Matching runs over all live nodes every this many ticks (and at the end).
   uint32_t log_check_period_ticks = 10;
+  // When set, every node also runs a kv::KvStateMachine with this config (issue 5): payloads
+  // proposed with propose_kv() are applied to it, every other entry applies as empty, and the
+  // node's snapshots carry the KV state (sessions included) next to the payload list.
+  std::optional<kv::KvConfig> kv;
 };
 
 // Counters of everything sent, for the message-economy scenarios.
@@ -75,6 +83,13 @@ class SimObserver {
   virtual void on_deliver(const raft::Message& /*message*/) {}
   virtual void on_persist(NodeId /*node*/, const raft::Ready& /*ready*/) {}
   virtual void on_apply(NodeId /*node*/, const raft::Entry& /*entry*/) {}
+  // With SimOptions::kv: `entry` was applied to the node's KV state machine, now `kv`;
+  // `reply` is the command's reply, or nullptr when the entry was no KV command.
+  virtual void on_kv_apply(NodeId /*node*/, const raft::Entry& /*entry*/,
+                           const kv::KvStateMachine& /*kv*/, const kv::Reply* /*reply*/) {}
+  // With SimOptions::kv: the node's KV state was replaced by a snapshot's (restart or
+  // InstallSnapshot).
+  virtual void on_kv_restore(NodeId /*node*/, const kv::KvStateMachine& /*kv*/) {}
 };
 
 class Simulator {
@@ -102,6 +117,9 @@ class Simulator {
   [[nodiscard]] const raft::Raft& raft(NodeId node) const;
   [[nodiscard]] const SimStateMachine& state_machine(NodeId node) const;
   [[nodiscard]] const raft::MemoryStorage& storage(NodeId node) const;
+  // With SimOptions::kv: the node's KV state machine (volatile like state_machine()); else
+  // nullptr.
+  [[nodiscard]] const kv::KvStateMachine* kv(NodeId node) const;
   // Up nodes whose role is Leader (a partitioned old leader included).
   [[nodiscard]] std::vector<NodeId> leaders() const;
   // The one leader among `among` (all up nodes when empty), when exactly one of them leads and
@@ -124,6 +142,13 @@ class Simulator {
   Result<raft::Proposal> propose(NodeId node, std::string* payload_out = nullptr);
   // Proposes `payload`, which the caller guarantees was never proposed before (the demo).
   Result<raft::Proposal> propose_payload(NodeId node, const std::string& payload);
+  // With SimOptions::kv: proposes `command` (stamped with the simulated time in ms as the
+  // leader's timestamp when it is RegisterSession or Session) wrapped in a fresh unique
+  // payload, so a retry of the same command is a distinct proposal to the history checker.
+  Result<raft::Proposal> propose_kv(NodeId node, kv::Command command,
+                                    std::string* payload_out = nullptr);
+  // The encoded command inside a propose_kv() payload, or nullopt for any other payload.
+  [[nodiscard]] static std::optional<std::string_view> kv_command_bytes(std::string_view payload);
   // Proposes to the stable leader, if any.
   std::optional<std::string> propose_to_leader();
   // Starts a ReadIndex read on `node`.
@@ -190,6 +215,12 @@ class Simulator {
   void serve_reads(Node& node);
   void maybe_snapshot(Node& node);
   void restore_from_storage(Node& node);
+  [[nodiscard]] std::string encode_snapshot(const Node& node) const;
+  // Splits snapshot data into the payload list and (with SimOptions::kv) the KV bytes.
+  [[nodiscard]] bool decode_snapshot(std::string_view data, std::vector<std::string>* payloads,
+                                     std::string_view* kv_bytes) const;
+  [[nodiscard]] bool restore_kv(Node& node, std::string_view kv_bytes);
+  void apply_kv(Node& node, const raft::Entry& entry);
   void maybe_check_logs();
   [[nodiscard]] bool quiet() const;
   void final_checks();
