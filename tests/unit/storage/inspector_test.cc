@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 #include <stdlib.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <cstdio>
 #include <fstream>
@@ -21,7 +22,10 @@ struct ToolRun {
 };
 
 ToolRun inspect(const std::string& dir, const std::string& flags = "") {
-  const std::string out_path = ::testing::TempDir() + "raftkv-inspect.out";
+  // A fresh file per run: ctest runs these tests as parallel processes.
+  std::string out_path = ::testing::TempDir() + "raftkv-inspect-XXXXXX";
+  const int fd = ::mkstemp(out_path.data());
+  if (fd >= 0) ::close(fd);
   const std::string command =
       std::string(RAFTKV_WAL_TOOL) + " " + flags + " " + dir + " > " + out_path + " 2>&1";
   const int status = std::system(command.c_str());
