@@ -176,6 +176,7 @@ class Node final : public net::TransportHandler {
   std::map<uint64_t, PendingForward> pending_forwards_;  // By forward request id.
   std::map<NodeId, std::string> client_addrs_;           // Learned from Hellos.
   uint64_t next_request_id_ = 1;
+  uint64_t next_expiry_sweep_ms_ = 0;  // expire_requests() runs at most every 100 ms.
 };
 
 }  // namespace raftkv::server
