@@ -53,9 +53,18 @@ Status check_or_write_identity(const ServerConfig& config) {
   std::stringstream text;
   text << in.rdbuf();
   const nlohmann::json stored = nlohmann::json::parse(text.str(), nullptr, false);
-  if (stored.is_discarded() || !stored.is_object()) {
-    return Status(ErrorCode::Corruption, path + " is not valid JSON; refusing to guess whose "
-                                                "data this is");
+  // value() below throws on a field of the wrong type; check the shape first, so a damaged or
+  // hand-edited file gives a clear error, not a crash.
+  const bool well_formed = !stored.is_discarded() && stored.is_object() &&
+                           stored.contains("cluster_id") &&
+                           stored["cluster_id"].is_number_unsigned() &&
+                           stored.contains("node_id") && stored["node_id"].is_number_unsigned() &&
+                           stored.value("cluster_name", nlohmann::json("")).is_string() &&
+                           stored.value("peers", nlohmann::json("")).is_string();
+  if (!well_formed) {
+    return Status(ErrorCode::Corruption,
+                  path + " is not a valid identity file (JSON with numeric cluster_id and "
+                         "node_id); refusing to guess whose data this is");
   }
   if (stored.value("cluster_id", uint64_t{0}) != config.cluster_id() ||
       stored.value("node_id", uint64_t{0}) != config.id.value()) {
