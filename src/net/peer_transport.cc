@@ -38,6 +38,12 @@ uint64_t charge(const raft::Message& message) {
   return bytes;
 }
 
+bool is_empty(const pb::PeerBatch& batch) {
+  return batch.messages_size() == 0 && batch.forward_requests_size() == 0 &&
+         batch.forward_replies_size() == 0 && batch.snapshot_chunks_size() == 0 &&
+         batch.snapshot_acks_size() == 0;
+}
+
 auto no_throw(asio::error_code& error) { return asio::redirect_error(use_awaitable, error); }
 
 }  // namespace
@@ -143,6 +149,26 @@ void PeerTransport::send_forward_reply(NodeId to, uint64_t request_id, std::stri
   wake(*target);
 }
 
+void PeerTransport::send_snapshot_chunk(NodeId to, pb::SnapshotChunk chunk) {
+  Link* target = link(to);
+  const uint64_t bytes = 64 + chunk.data().size();
+  if (target == nullptr || target->socket == nullptr ||
+      target->pending_bytes + bytes > options_.queue_bytes_max) {
+    return;  // The sender resends from the last acknowledged offset.
+  }
+  *target->pending.add_snapshot_chunks() = std::move(chunk);
+  target->pending_bytes += bytes;
+  wake(*target);
+}
+
+void PeerTransport::send_snapshot_ack(NodeId to, pb::SnapshotAck ack) {
+  Link* target = link(to);
+  if (target == nullptr || target->socket == nullptr) return;  // The leader resends the chunk.
+  *target->pending.add_snapshot_acks() = std::move(ack);
+  target->pending_bytes += 64;
+  wake(*target);
+}
+
 std::map<NodeId, PeerCounters> PeerTransport::counters() const {
   std::map<NodeId, PeerCounters> out;
   for (const auto& [id, link] : links_) out[id] = link->counters;
@@ -199,8 +225,7 @@ awaitable<void> PeerTransport::write_frames(Link& link, tcp::socket& socket) {
   hello->set_client_addr(options_.client_addr);
   co_await asio::async_write(socket, asio::buffer(frame(envelope)), no_throw(error));
   while (!error && !stopped_) {
-    if (link.pending.messages_size() == 0 && link.pending.forward_requests_size() == 0 &&
-        link.pending.forward_replies_size() == 0) {
+    if (is_empty(link.pending)) {
       link.wakeup.expires_at(asio::steady_timer::time_point::max());
       co_await link.wakeup.async_wait(no_throw(error));
       error = {};  // Cancellation is the wake-up signal.

@@ -15,6 +15,8 @@
 
 namespace raftkv::pb {
 class PeerBatch;
+class SnapshotAck;
+class SnapshotChunk;
 }  // namespace raftkv::pb
 
 // TCP transport between the nodes of one cluster (asio, C++20 coroutines).
@@ -84,6 +86,10 @@ class PeerTransport {
   void send(const raft::Message& message);
   void send_forward_request(NodeId to, uint64_t request_id, std::string command);
   void send_forward_reply(NodeId to, uint64_t request_id, std::string reply);
+  // Snapshot streaming (src/server/snapshot_transfer.h). Dropped when the peer is not connected
+  // or its queue is full; the leader resends from the last acknowledged offset.
+  void send_snapshot_chunk(NodeId to, pb::SnapshotChunk chunk);
+  void send_snapshot_ack(NodeId to, pb::SnapshotAck ack);
 
   [[nodiscard]] std::map<NodeId, PeerCounters> counters() const;
 

@@ -36,7 +36,9 @@ class LogStorage {
   // Preconditions: first_index() <= lo < hi <= last_index() + 1. NotFound if compacted.
   [[nodiscard]] virtual Result<std::vector<Entry>> entries(Index lo, Index hi,
                                                            uint64_t bytes_max) const = 0;
-  // The newest snapshot (empty, index 0, when there is none).
+  // The newest snapshot (empty, index 0, when there is none). The core never reads its data,
+  // only passes it on in InstallSnapshot: storage whose runtime streams snapshot files itself
+  // (DiskStorage) returns the metadata alone.
   [[nodiscard]] virtual Result<Snapshot> snapshot() const = 0;
 };
 

@@ -102,7 +102,7 @@ const char* message_type_name(MessageType type);
 //                  so the leader skips whole terms of conflicting entries at once.
 //   Heartbeat:     commit = min(leader commit, follower match); read_round = ReadIndex round.
 //   HeartbeatResponse: read_round echoed back.
-//   InstallSnapshot: snapshot.
+//   InstallSnapshot: snapshot (data empty when the runtime streams the file beside it).
 struct Message {
   MessageType type = MessageType::Heartbeat;
   NodeId from = kNoNode;

@@ -116,6 +116,12 @@ Result<ServerConfig> parse_server_args(int argc, char** argv, int* exit_code) {
   app.add_option("--snapshot-bytes", config.snapshot_bytes,
                  "...or every this many bytes of applied commands, whichever comes first")
       ->check(CLI::Range(uint64_t{1} << 10, uint64_t{1} << 50));
+  app.add_option("--snapshot-keep-entries", config.snapshot_keep_entries,
+                 "Entries the log keeps behind a snapshot for followers slightly behind")
+      ->check(CLI::Range(uint64_t{0}, uint64_t{1} << 40));
+  app.add_option("--snapshot-chunk-bytes", config.snapshot_chunk_bytes,
+                 "Chunk size when streaming a snapshot to a follower")
+      ->check(CLI::Range(uint64_t{4} << 10, uint64_t{64} << 20));
   app.add_option("--max-bulk-bytes", config.bulk_bytes_max, "Largest value a client may send")
       ->check(CLI::Range(uint64_t{1}, uint64_t{1} << 40));
   app.add_option("--max-pending", config.pending_requests_max,

@@ -26,6 +26,8 @@ struct ServerConfig {
   std::string cluster_name = "raftkv";
   uint64_t snapshot_entries = 100'000;
   uint64_t snapshot_bytes = 64ull << 20;
+  uint64_t snapshot_keep_entries = 10'000;
+  uint64_t snapshot_chunk_bytes = 1 << 20;
   uint64_t bulk_bytes_max = 512ull << 20;  // Largest bulk string a client may send.
   uint64_t pending_requests_max = 50'000;
 

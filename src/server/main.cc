@@ -55,6 +55,8 @@ int run(const ServerConfig& config) {
                       .election_ms = config.election_ms,
                       .snapshot_entries = config.snapshot_entries,
                       .snapshot_bytes = config.snapshot_bytes,
+                      .snapshot_keep_entries = config.snapshot_keep_entries,
+                      .snapshot_transfer = {.chunk_bytes = config.snapshot_chunk_bytes},
                       .pending_requests_max = config.pending_requests_max,
                       .request_timeout_ms = 2 * config.election_ms};
   Node node(io, options, std::move(storage).value(), logger, metrics);

@@ -57,29 +57,33 @@ void Node::fatal(const std::string& what) {
   std::_Exit(70);
 }
 
+Result<Index> Node::restore_from_snapshot_file() {
+  Result<std::unique_ptr<storage::SnapshotReader>> file = storage_->open_snapshot();
+  if (!file.is_ok()) {
+    if (file.status().code() == ErrorCode::NotFound) return Index{0};
+    return file.status();
+  }
+  SnapshotFileSource source(*file.value());
+  if (Status restored = state_machine_.restore(source); !restored.is_ok()) {
+    return Status(ErrorCode::Corruption, "snapshot " + file.value()->path() +
+                                             " does not restore: " + restored.message());
+  }
+  last_snapshot_index_ = file.value()->meta().index;
+  return last_snapshot_index_;
+}
+
 Status Node::start() {
   // The state machine restarts from the newest snapshot, streamed from its file; the core then
   // hands out the committed entries after it.
-  Index snapshot_index;
-  Result<std::unique_ptr<storage::SnapshotReader>> file = storage_->open_snapshot();
-  if (file.is_ok()) {
-    SnapshotFileSource source(*file.value());
-    if (Status restored = state_machine_.restore(source); !restored.is_ok()) {
-      return Status(ErrorCode::Corruption, "snapshot " + file.value()->path() +
-                                               " does not restore: " + restored.message());
-    }
-    snapshot_index = file.value()->meta().index;
-    last_snapshot_index_ = snapshot_index;
-  } else if (file.status().code() != ErrorCode::NotFound) {
-    return file.status();
-  }
+  Result<Index> snapshot_index = restore_from_snapshot_file();
+  if (!snapshot_index.is_ok()) return snapshot_index.status();
   raft::Config config;
   config.id = options_.id;
   for (const net::PeerAddress& peer : options_.peers) config.voters.push_back(peer.id);
   config.heartbeat_ticks = std::max<uint32_t>(1, options_.heartbeat_ms / options_.tick_ms);
   config.election_ticks = std::max<uint32_t>(config.heartbeat_ticks + 1,
                                              options_.election_ms / options_.tick_ms);
-  config.applied = snapshot_index;
+  config.applied = snapshot_index.value();
   if (Status valid = config.validate(); !valid.is_ok()) return valid;
   raft_ = std::make_unique<raft::Raft>(config, *storage_, prng_, logger_);
   persisted_term_ = storage_->hard_state().term;
@@ -89,6 +93,13 @@ Status Node::start() {
   transport_options.client_addr = options_.client_addr;
   transport_ = std::make_unique<net::PeerTransport>(io_, options_.id, options_.peers,
                                                     transport_options, *this, logger_);
+  snapshot_sender_ = std::make_unique<SnapshotSender>(
+      *storage_, options_.snapshot_transfer,
+      [this](NodeId to, pb::SnapshotChunk chunk) {
+        transport_->send_snapshot_chunk(to, std::move(chunk));
+      },
+      [this](NodeId peer) { raft_->report_snapshot_failed(peer); }, logger_);
+  snapshot_inbox_ = std::make_unique<SnapshotInbox>(*storage_, logger_);
   if (Status started = transport_->start(); !started.is_ok()) return started;
   schedule_tick();
   drive();
@@ -115,6 +126,7 @@ void Node::schedule_tick() {
 
 void Node::on_tick() {
   raft_->tick();
+  snapshot_sender_->on_tick(now_ms());
   expire_requests();
   metrics_.term.store(raft_->term().value(), std::memory_order_relaxed);
   drive();
@@ -255,7 +267,17 @@ void Node::on_peer_batch(NodeId from, pb::PeerBatch& batch) {
              message.from, " on node ", from, "'s connection");
       continue;
     }
+    if (message.type == raft::MessageType::InstallSnapshot) {
+      // Snapshots arrive only as verified chunk streams (on_snapshot_chunk).
+      log_to(logger_, LogLevel::Warn, "dropped an InstallSnapshot message from node ", from,
+             ": snapshots travel as chunks");
+      continue;
+    }
     (void)raft_->step(message);  // A refusal is logged by the core and changes nothing.
+  }
+  for (const pb::SnapshotChunk& chunk : batch.snapshot_chunks()) on_snapshot_chunk(from, chunk);
+  for (const pb::SnapshotAck& ack : batch.snapshot_acks()) {
+    snapshot_sender_->on_ack(from, ack, now_ms());
   }
   for (const pb::ForwardRequest& request : batch.forward_requests()) {
     on_forward_request(from, request.request_id(), request.command());
@@ -268,6 +290,28 @@ void Node::on_peer_batch(NodeId from, pb::PeerBatch& batch) {
     done(std::move(*reply.mutable_reply()));
   }
   drive();
+}
+
+void Node::on_snapshot_chunk(NodeId from, const pb::SnapshotChunk& chunk) {
+  SnapshotInbox::Outcome outcome =
+      snapshot_inbox_->on_chunk(from, raft_->term(), options_.id, chunk);
+  if (outcome.install) {
+    (void)raft_->step(*outcome.install);  // A refusal is logged by the core.
+    std::unique_ptr<storage::SnapshotReceiver> file = snapshot_inbox_->take_verified();
+    const std::optional<raft::Snapshot>& accepted = raft_->log().unstable_snapshot();
+    if (accepted && accepted->meta == outcome.install->snapshot->meta) {
+      snapshot_to_install_ = std::move(file);
+    }  // Else the core was past it already; dropping the file removes it.
+  }
+  transport_->send_snapshot_ack(from, std::move(outcome.ack));
+}
+
+void Node::send(const raft::Message& message) {
+  if (message.type == raft::MessageType::InstallSnapshot) {
+    snapshot_sender_->start(message.to, message.term, now_ms());
+  } else {
+    transport_->send(message);
+  }
 }
 
 void Node::on_peer_unreachable(NodeId peer) {
@@ -289,9 +333,9 @@ void Node::drive() {
   if (ready.soft_state) on_role_change(*ready.soft_state);
   // Thesis §10.2.1: the leader's replication leaves now, in parallel with its own fsync.
   for (const raft::Message& message : ready.messages) {
-    if (raft::may_send_before_persist(message)) transport_->send(message);
+    if (raft::may_send_before_persist(message)) send(message);
   }
-  if (ready.snapshot) install_snapshot(*ready.snapshot);
+  if (ready.snapshot) install_snapshot(ready.snapshot->meta);
   // Committed entries this node already holds durably need not wait for this Ready's sync:
   // applying them now answers their clients one fsync sooner.
   const Index first_new = ready.entries.empty() ? Index{UINT64_MAX} : ready.entries.front().index;
@@ -329,7 +373,7 @@ void Node::finish_ready(const std::shared_ptr<InFlight>& flight) {
   raft::Ready& ready = flight->ready;
   // Votes and acknowledgements only now that what they promise is durable.
   for (const raft::Message& message : ready.messages) {
-    if (!raft::may_send_before_persist(message)) transport_->send(message);
+    if (!raft::may_send_before_persist(message)) send(message);
   }
   apply_entries(std::span(ready.committed_entries).subspan(flight->applied_early));
   for (const raft::ReadState& read_state : ready.read_states) {
@@ -342,18 +386,22 @@ void Node::finish_ready(const std::shared_ptr<InFlight>& flight) {
   drive();
 }
 
-void Node::install_snapshot(const raft::Snapshot& snapshot) {
-  log_to(logger_, LogLevel::Info, "installing the leader's snapshot at index ",
-         snapshot.meta.index);
-  if (Status stored = storage_->apply_snapshot(snapshot); !stored.is_ok()) {
+// The core accepted a snapshot that on_snapshot_chunk received and verified: make it durable
+// (it replaces the whole log) and rebuild the state machine from the file.
+void Node::install_snapshot(const raft::SnapshotMeta& meta) {
+  if (!snapshot_to_install_ || snapshot_to_install_->meta() != meta) {
+    fatal("the core installs a snapshot at index " + std::to_string(meta.index.value()) +
+          " that was never received");
+  }
+  log_to(logger_, LogLevel::Info, "installing the leader's snapshot at index ", meta.index);
+  if (Status stored = storage_->finish_received_snapshot(std::move(snapshot_to_install_));
+      !stored.is_ok()) {
     fatal("cannot store the leader's snapshot: " + stored.to_string());
   }
-  kv::StringSnapshotReader reader(snapshot.data);
-  if (Status restored = state_machine_.restore(reader); !restored.is_ok()) {
-    // The leader's snapshot is checksummed end to end; failing here means our bug or memory.
-    fatal("the leader's snapshot does not restore: " + restored.to_string());
+  if (Result<Index> restored = restore_from_snapshot_file(); !restored.is_ok()) {
+    // The file was verified end to end; failing here means our bug or memory.
+    fatal("the leader's snapshot does not restore: " + restored.status().to_string());
   }
-  last_snapshot_index_ = snapshot.meta.index;
   metrics_.snapshots_installed.fetch_add(1, std::memory_order_relaxed);
 }
 
@@ -414,6 +462,7 @@ void Node::on_role_change(const raft::SoftState& soft) {
   }
   metrics_.leader_changes.fetch_add(1, std::memory_order_relaxed);
   if (soft.role != raft::Role::Leader) {
+    snapshot_sender_->stop_all();  // The next leader streams its own.
     // Reads in flight cannot be confirmed by a deposed leader; they are safe to retry.
     for (auto& [id, read] : pending_reads_) read.done(error_reply(kReadAborted));
     pending_reads_.clear();

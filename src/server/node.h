@@ -17,6 +17,7 @@
 #include "net/peer_transport.h"
 #include "raft/raft.h"
 #include "server/metrics.h"
+#include "server/snapshot_transfer.h"
 #include "storage/disk_storage.h"
 
 // The node runtime: one Raft core, its DiskStorage, the peer transport and the key-value state
@@ -52,6 +53,7 @@ struct NodeOptions {
   uint64_t snapshot_entries = 100'000;
   uint64_t snapshot_bytes = 64ull << 20;  // Or once this much command data was applied.
   uint64_t snapshot_keep_entries = 10'000;
+  SnapshotTransferOptions snapshot_transfer;  // InstallSnapshot chunk size and resend timing.
   // Client writes waiting for commit, at most; past it new writes get "-TRYAGAIN busy".
   size_t pending_requests_max = 50'000;
   // How long a request waits for a leader to appear, for the leader to answer a forward, or
@@ -122,6 +124,9 @@ class Node final : public net::TransportHandler {
   void read(kv::Command command, Done done, uint64_t deadline_ms);
   void forward(NodeId leader, kv::Command command, Done done, uint64_t deadline_ms);
   void on_forward_request(NodeId from, uint64_t request_id, const std::string& bytes);
+  // Every message of the core leaves here: InstallSnapshot is streamed, the rest queued.
+  void send(const raft::Message& message);
+  void on_snapshot_chunk(NodeId from, const pb::SnapshotChunk& chunk);
 
   void schedule_tick();
   void on_tick();
@@ -135,7 +140,9 @@ class Node final : public net::TransportHandler {
     uint64_t started_us = 0;
   };
   void finish_ready(const std::shared_ptr<InFlight>& flight);
-  void install_snapshot(const raft::Snapshot& snapshot);
+  void install_snapshot(const raft::SnapshotMeta& meta);
+  // Rebuilds the state machine from the newest snapshot file; its index (0 if none).
+  [[nodiscard]] Result<Index> restore_from_snapshot_file();
   void apply_entries(std::span<const raft::Entry> entries);
   void serve_reads();
   void on_role_change(const raft::SoftState& soft);
@@ -168,6 +175,10 @@ class Node final : public net::TransportHandler {
   uint64_t applied_bytes_since_snapshot_ = 0;
   // Writes snapshot files off the loop thread (one at a time).
   asio::thread_pool snapshot_pool_{1};
+  std::unique_ptr<SnapshotSender> snapshot_sender_;  // Leader: streams to lagging followers.
+  std::unique_ptr<SnapshotInbox> snapshot_inbox_;    // Follower: receives the leader's.
+  // A received, verified snapshot file the core accepted; installed by its next Ready.
+  std::unique_ptr<storage::SnapshotReceiver> snapshot_to_install_;
 
   std::map<Index, PendingWrite> pending_writes_;        // By log index.
   std::map<uint64_t, PendingRead> pending_reads_;       // By ReadIndex request id.

@@ -84,7 +84,7 @@ class DiskStorage final : public raft::LogStorage {
   [[nodiscard]] Result<Term> term(Index index) const override;
   [[nodiscard]] Result<std::vector<raft::Entry>> entries(Index lo, Index hi,
                                                          uint64_t bytes_max) const override;
-  // Reads the newest snapshot's data into memory; prefer open_snapshot() for large ones.
+  // The newest snapshot's metadata, data left empty: read the file with open_snapshot().
   [[nodiscard]] Result<raft::Snapshot> snapshot() const override;
 
   // Writes `entries` (replacing stored entries at or after entries.front().index) and then

@@ -173,25 +173,12 @@ Result<std::unique_ptr<SnapshotReader>> DiskStorage::open_snapshot() const {
   return SnapshotReader::open(fs_, path);
 }
 
+// Metadata only: the core never reads a snapshot's data, and loading a large one into memory
+// each time a follower needs it would defeat streaming (src/server/snapshot_transfer.h).
 Result<raft::Snapshot> DiskStorage::snapshot() const {
-  Result<std::unique_ptr<SnapshotReader>> reader = open_snapshot();
-  if (!reader.is_ok()) {
-    if (reader.status().code() == ErrorCode::NotFound) return raft::Snapshot{};
-    return reader.status();
-  }
-  raft::Snapshot snapshot;
-  snapshot.meta = reader.value()->meta();
-  snapshot.data.resize(reader.value()->data_bytes());
-  Result<size_t> got = reader.value()->read(snapshot.data.data(), snapshot.data.size());
-  if (!got.is_ok()) return got.status();
-  if (got.value() != snapshot.data.size()) {
-    return Status(ErrorCode::Corruption, "short snapshot read of " + reader.value()->path());
-  }
-  if (snapshot.data.empty()) {
-    Status verified = reader.value()->verify();  // An empty read never reaches the check.
-    if (!verified.is_ok()) return verified;
-  }
-  return snapshot;
+  std::lock_guard<std::mutex> lock(mu_);
+  if (snapshot_path_.empty()) return raft::Snapshot{};
+  return raft::Snapshot{snapshot_meta_, {}};
 }
 
 Result<std::string> DiskStorage::read_snapshot_chunk(uint64_t offset, uint64_t bytes_max) const {

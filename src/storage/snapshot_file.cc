@@ -1,6 +1,7 @@
 #include "storage/snapshot_file.h"
 
 #include <algorithm>
+#include <atomic>
 #include <cinttypes>
 #include <cstdio>
 #include <cstring>
@@ -236,8 +237,12 @@ Result<std::string> SnapshotReader::read_chunk(uint64_t offset, uint64_t bytes_m
 
 Result<std::unique_ptr<SnapshotReceiver>> SnapshotReceiver::create(Fs& fs, const std::string& dir) {
   std::unique_ptr<SnapshotReceiver> receiver(new SnapshotReceiver(fs, dir));
-  receiver->temp_path_ = join_path(dir, "incoming.snap.tmp");
-  (void)fs.remove(receiver->temp_path_);  // An earlier, abandoned transfer.
+  // A name of its own: a verified file may still wait for the core to install it while the
+  // next transfer begins. Leftovers of a crash are removed by DiskStorage::open (*.tmp).
+  static std::atomic<uint64_t> next_receiver{1};
+  receiver->temp_path_ = join_path(
+      dir, "incoming-" + std::to_string(next_receiver.fetch_add(1)) + ".snap.tmp");
+  (void)fs.remove(receiver->temp_path_);  // A leftover of an earlier process.
   Result<std::unique_ptr<File>> file = fs.open(receiver->temp_path_, OpenMode::CreateNew);
   if (!file.is_ok()) return file.status();
   receiver->file_ = std::move(file.value());
@@ -268,7 +273,7 @@ Status SnapshotReceiver::write_chunk(uint64_t offset, std::string_view bytes) {
 }
 
 Status SnapshotReceiver::verify() {
-  RAFT_ASSERT(!verified_);
+  if (verified_) return Status::ok();
   Status synced = file_->sync();
   if (!synced.is_ok()) return synced;
   Result<std::unique_ptr<SnapshotReader>> reader = SnapshotReader::open(fs_, temp_path_);

@@ -88,6 +88,7 @@ class SnapshotReceiver {
   [[nodiscard]] Status write_chunk(uint64_t offset, std::string_view bytes);
   [[nodiscard]] uint64_t received_bytes() const { return received_bytes_; }
   // Syncs the file and validates it whole; Corruption if it is not a valid snapshot file.
+  // Once it succeeded, later calls return ok at once.
   [[nodiscard]] Status verify();
   // After verify(): renames to the final name and syncs the directory. Durable when ok.
   [[nodiscard]] Status finish();
