@@ -278,6 +278,7 @@ awaitable<void> PeerTransport::read_loop(tcp::socket socket) {
     if (error) break;
     if (from == kNoNode) {
       if (!accept_hello(remote, payload, &from)) break;
+      ++incoming_connections_[from];
       continue;
     }
     if (!envelope.ParseFromString(payload) || !envelope.has_batch()) {
@@ -289,6 +290,10 @@ awaitable<void> PeerTransport::read_loop(tcp::socket socket) {
     counters.messages_received += static_cast<uint64_t>(envelope.batch().messages_size());
     counters.bytes_received += kFrameHeaderBytes + length;
     handler_.on_peer_batch(from, *envelope.mutable_batch());
+  }
+  if (from != kNoNode && --incoming_connections_[from] == 0 && !stopped_) {
+    log_to(logger_, LogLevel::Info, "node ", from, " closed its connection");
+    handler_.on_peer_disconnected(from);
   }
 }
 

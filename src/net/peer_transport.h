@@ -58,6 +58,8 @@ class TransportHandler {
   virtual void on_peer_batch(NodeId from, pb::PeerBatch& batch) = 0;
   virtual void on_peer_unreachable(NodeId peer) = 0;
   virtual void on_peer_hello(NodeId peer, const std::string& client_addr) = 0;
+  // Every connection the peer dialled to us has closed: its process has probably stopped.
+  virtual void on_peer_disconnected(NodeId peer) = 0;
 };
 
 struct PeerCounters {
@@ -113,6 +115,7 @@ class PeerTransport {
   PeerAddress self_address_;
   std::map<NodeId, std::unique_ptr<Link>> links_;  // One per peer other than self.
   std::map<NodeId, PeerCounters> received_;        // Counters for incoming traffic.
+  std::map<NodeId, int> incoming_connections_;     // Open ones, per peer (reconnects overlap).
   asio::ip::tcp::acceptor acceptor_;
   bool stopped_ = false;
 };

@@ -159,6 +159,12 @@ class Raft {
   void report_snapshot_failed(NodeId peer);
   // The transport lost its connection to `peer`; pipelined appends to it are presumed lost.
   void report_unreachable(NodeId peer);
+  // The peer's own connection to us closed, as when its process dies (the OS closes its
+  // sockets). A follower whose leader that was stops honouring the leader's lease and
+  // campaigns after a short random delay (up to half an election timeout) instead of a whole
+  // timeout. Only timing changes, never safety: if the leader still lives, PreVote fails at
+  // the voters that still hear it, and no term is spent.
+  void report_peer_down(NodeId peer);
 
   [[nodiscard]] bool has_ready() const;
   // Everything to persist, send and apply since the last Ready. Requires: no Ready outstanding.

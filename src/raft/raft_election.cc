@@ -1,3 +1,5 @@
+#include <algorithm>
+
 #include "raft/raft.h"
 
 // Elections (Raft §5.2, §5.4.1), PreVote (thesis §9.6) and CheckQuorum (thesis §6.2).
@@ -67,6 +69,15 @@ bool Raft::promotable() const {
 // elect anyone else, so that a node that only lost contact itself cannot depose a healthy leader.
 bool Raft::in_leader_lease() const {
   return config_.check_quorum && leader_ != kNoNode && election_elapsed_ < config_.election_ticks;
+}
+
+void Raft::report_peer_down(NodeId peer) {
+  if (role_ != Role::Follower || peer == kNoNode || peer != leader_) return;
+  const uint32_t delay = static_cast<uint32_t>(prng_.uniform(1, config_.election_ticks / 2));
+  log(LogLevel::Info, "the connection from leader ", peer, " closed; campaigning in ", delay,
+      " ticks unless it returns");
+  set_leader(kNoNode);  // Its lease no longer holds our vote back.
+  election_elapsed_ = std::max(election_elapsed_, randomized_election_ticks_ - delay);
 }
 
 void Raft::campaign(bool pre_vote, bool leadership_transfer) {

@@ -319,6 +319,11 @@ void Node::on_peer_unreachable(NodeId peer) {
   drive();
 }
 
+void Node::on_peer_disconnected(NodeId peer) {
+  raft_->report_peer_down(peer);  // A dead leader is replaced without a full election timeout.
+  drive();
+}
+
 void Node::on_peer_hello(NodeId peer, const std::string& client_addr) {
   client_addrs_[peer] = client_addr;
 }

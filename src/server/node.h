@@ -96,6 +96,7 @@ class Node final : public net::TransportHandler {
   void on_peer_batch(NodeId from, pb::PeerBatch& batch) override;
   void on_peer_unreachable(NodeId peer) override;
   void on_peer_hello(NodeId peer, const std::string& client_addr) override;
+  void on_peer_disconnected(NodeId peer) override;
 
  private:
   struct PendingWrite {

@@ -50,6 +50,45 @@ void leader_loss_elects_new_leader(Run& run) {
   run.metric("ticks_to_new_leader", sim.now_ticks() - start);
 }
 
+// A crashed leader's connections close, and the followers campaign after a short random
+// delay (Raft::report_peer_down) instead of waiting out the lease and a whole election
+// timeout: a new leader well within the 10 E other elections get, split votes included.
+void leader_crash_fast_failover(Run& run) {
+  Simulator sim(run, default_options(small_cluster(run)));
+  const std::optional<NodeId> old_leader = sim.wait_for_leader(10 * kE);
+  if (!old_leader) return sim.fail("no single leader within 10 E");
+  Prng prng = scenario_prng(run);
+  sim.run_for_ticks(prng.uniform(0, kE));  // Anywhere in the heartbeat cycle.
+  sim.crash(*old_leader);
+  const uint64_t start = sim.now_ticks();
+  const std::optional<NodeId> leader =
+      sim.wait_for_leader(10 * kE, without(sim.ids(), {*old_leader}));
+  if (!leader) return sim.fail("no new leader within 10 E of the leader's crash");
+  run.metric("ticks_to_new_leader_after_crash", sim.now_ticks() - start);
+}
+
+// A follower whose connection from a live leader drops campaigns early, but PreVote fails at
+// the voters still hearing the leader: no term is spent and the leader keeps its place.
+void dropped_connection_does_not_disturb(Run& run) {
+  Simulator sim(run, default_options(small_cluster(run)));
+  const std::optional<NodeId> leader = sim.wait_for_leader(10 * kE);
+  if (!leader) return sim.fail("no single leader within 10 E");
+  const Term term = sim.raft(*leader).term();
+  const std::vector<NodeId> followers = without(sim.ids(), {*leader});
+  Prng prng = scenario_prng(run);
+  const NodeId flapping = followers[prng.uniform(0, followers.size() - 1)];
+  for (int round = 0; round < 20; ++round) {
+    sim.connection_closed(flapping, *leader);
+    sim.run_for_ticks(prng.uniform(1, 2 * kE));
+  }
+  sim.run_for_ticks(kE);  // A heartbeat reminds the follower who leads.
+  if (sim.failed()) return;
+  for (NodeId id : sim.ids()) {
+    if (sim.raft(id).term() != term) return sim.fail("a dropped connection changed the term");
+  }
+  if (sim.stable_leader() != leader) return sim.fail("a dropped connection moved the leader");
+}
+
 // The old leader comes back: PreVote and CheckQuorum keep it from bumping the term, and the
 // new leader stays leader.
 void rejoining_leader_does_not_disturb(Run& run) {
@@ -162,6 +201,10 @@ void append_election_scenarios(std::vector<Scenario>& out) {
                  healthy_cluster_keeps_leader});
   out.push_back({"reelection", "isolating the leader elects another within 10 E",
                  leader_loss_elects_new_leader});
+  out.push_back({"leader_crash_fast", "a crashed leader is replaced without waiting out its lease",
+                 leader_crash_fast_failover});
+  out.push_back({"connection_flap", "a dropped connection to a live leader changes nothing",
+                 dropped_connection_does_not_disturb});
   out.push_back({"old_leader_rejoins", "a rejoining old leader does not disturb the new one",
                  rejoining_leader_does_not_disturb});
   out.push_back({"lone_node", "an isolated follower never elects itself nor bumps the term",

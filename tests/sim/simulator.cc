@@ -220,6 +220,22 @@ void Simulator::crash(NodeId id) {
   n.kv.reset();
   safety_.on_crash(id);
   history_.on_crash(id);
+  // The dead process's sockets close: peers it can reach see their connections end one
+  // network delay later (Raft::report_peer_down), as a real transport reports them.
+  for (const std::unique_ptr<Node>& peer : nodes_) {
+    if (peer->up && network_.link_up(id, peer->id)) connection_closed(peer->id, id);
+  }
+}
+
+void Simulator::connection_closed(NodeId at, NodeId peer) {
+  const Node& n = node(at);
+  Event event;
+  event.time_us = now_us_ + network_.options().delay_us_max;
+  event.kind = EventKind::PeerDown;
+  event.node = at;
+  event.incarnation = n.incarnation;
+  event.detail = peer.value();
+  schedule(event);
 }
 
 void Simulator::restart(NodeId id) {
@@ -286,6 +302,10 @@ void Simulator::handle(Event& event) {
   }
   if (event.kind == EventKind::SnapshotFailed) {
     n.raft->report_snapshot_failed(NodeId{event.detail});
+    return after_input(n);
+  }
+  if (event.kind == EventKind::PeerDown) {
+    n.raft->report_peer_down(NodeId{event.detail});
     return after_input(n);
   }
   RAFT_ASSERT(event.kind == EventKind::Persist);

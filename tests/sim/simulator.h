@@ -134,6 +134,9 @@ class Simulator {
   [[nodiscard]] SimNetwork& network() { return network_; }
   // The node loses its volatile state and its un-persisted Ready; its storage stays.
   void crash(NodeId node);
+  // `at`'s transport sees its connection from `peer` close (one network delay from now), as
+  // after a crash of `peer` or a dropped connection; see Raft::report_peer_down.
+  void connection_closed(NodeId at, NodeId peer);
   // A new core over the node's storage, with the state machine rebuilt from its snapshot.
   void restart(NodeId node);
 
@@ -182,16 +185,18 @@ class Simulator {
  private:
   struct Node;
   class NodeLogger;
-  enum class EventKind : uint8_t { Deliver, Tick, Persist, SnapshotFailed };
+  enum class EventKind : uint8_t { Deliver, Tick, Persist, SnapshotFailed, PeerDown };
   struct Event {
     uint64_t time_us = 0;
     uint64_t seq = 0;
     EventKind kind = EventKind::Tick;
-    // The node the event is for (Tick, Persist), the snapshot's sender (SnapshotFailed).
+    // The node the event is for (Tick, Persist, PeerDown), the snapshot's sender
+    // (SnapshotFailed).
     NodeId node;
     // The incarnation of `node` the event is for; for Deliver, the sender's at send time.
     uint64_t incarnation = 0;
-    // Deliver: the message's slot in messages_; SnapshotFailed: the snapshot's receiver.
+    // Deliver: the message's slot in messages_; SnapshotFailed: the snapshot's receiver;
+    // PeerDown: the node that crashed.
     uint64_t detail = 0;
   };
 

@@ -19,6 +19,46 @@ TEST(RaftElection, Tick_FollowerCampaignsAfterRandomizedTimeout) {
   EXPECT_EQ(raft.term(), Term{0});  // PreVote leaves the term alone.
 }
 
+TEST(RaftElection, ReportPeerDown_FollowerOfThatLeaderCampaignsWithinHalfATimeout) {
+  Cluster cluster(3);
+  cluster.elect(1);
+  Raft& follower = cluster.raft(2);
+  follower.report_peer_down(n(3));  // Not its leader: nothing changes.
+  EXPECT_EQ(follower.leader(), n(1));
+  follower.report_peer_down(n(1));
+  EXPECT_EQ(follower.leader(), kNoNode);
+  uint32_t ticks = 0;
+  while (follower.role() == Role::Follower && ticks < 100) {
+    follower.tick();
+    ++ticks;
+  }
+  EXPECT_EQ(follower.role(), Role::PreCandidate);
+  EXPECT_GE(ticks, 1u);
+  EXPECT_LE(ticks, 5u);  // election_ticks / 2, not a whole randomized timeout (>= 10).
+}
+
+TEST(RaftElection, ReportPeerDown_VoterWithoutTheLeaderGrantsThePreVote) {
+  Cluster cluster(3);
+  cluster.elect(1);
+  // Both followers saw the leader's connection close; node 2 campaigns first.
+  cluster.raft(3).report_peer_down(n(1));
+  const Message pre_vote{.type = MessageType::PreVote, .from = n(2), .to = n(3), .term = t(2),
+                         .log_term = t(1), .index = Index{1}};
+  ASSERT_TRUE(cluster.raft(3).step(pre_vote).is_ok());
+  std::vector<Message> out = cluster.take_messages();
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_FALSE(out[0].reject);  // No lease of a dead leader holds it back.
+  EXPECT_EQ(cluster.raft(3).term(), t(1));
+}
+
+TEST(RaftElection, ReportPeerDown_LeaderAndCandidatesIgnoreIt) {
+  Cluster cluster(3);
+  cluster.elect(1);
+  cluster.raft(1).report_peer_down(n(2));
+  EXPECT_EQ(cluster.raft(1).role(), Role::Leader);
+  EXPECT_EQ(cluster.raft(1).leader(), n(1));
+}
+
 TEST(RaftElection, Elect_WinsAndAppendsNoOp) {
   Cluster cluster(3);
   cluster.elect(1);
