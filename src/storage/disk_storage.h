@@ -1,5 +1,7 @@
 #pragma once
 
+#include <array>
+#include <atomic>
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
@@ -9,6 +11,7 @@
 #include <optional>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "common/logger.h"
@@ -18,11 +21,14 @@
 #include "storage/record.h"
 #include "storage/run_map.h"
 #include "storage/segment.h"
+#include "storage/segment_pipeline.h"
 #include "storage/snapshot_file.h"
+#include "storage/wal_replay.h"
 
 // DiskStorage: the durable raft::LogStorage. A data directory holds
 //   <seq:020>.wal                 WAL segments (see segment.h, record.h), preallocated
 //   <index:020>-<term:020>.snap   snapshot files (see snapshot_file.h), the newest two kept
+//   spare-<n>.wal.tmp             the next segment, prepared ahead (see segment_pipeline.h)
 //
 // Write semantics mirror raft::MemoryStorage, plus durability: a write method that returns ok
 // has been fdatasynced (save_async's callback reports the same). Hard state is a WAL record,
@@ -34,11 +40,16 @@
 // Append replacing a suffix needs no special record: replay applies an entry at index i by
 // dropping everything >= i, so a truncation is durable exactly when its first new entry is.
 //
-// Group commit: writes go to the page cache at once (under the mutex); one fdatasync at a time
-// covers everything written before it started. It is run by a waiting writer (wait_durable,
-// no thread hand-off) or, for save_async callbacks, by the sync thread. A writer therefore
-// waits for at most the sync in flight when it wrote plus its own, whatever the number of
-// writers.
+// Group commit: writes are framed outside the mutex and appended to an in-memory batch under
+// it; the next sync writes the batch with one pwrite, then runs one fdatasync, which covers
+// everything written before it started (reads of records still in the batch are served from
+// it; rotation and close write it out too). A writer finding no sync in flight runs one
+// itself (wait_durable: a lone writer pays one fdatasync, no thread hand-off); data written
+// while a sync runs is covered by the next one, which the sync thread starts as soon as the
+// running one ends (as it does for save_async callbacks). A writer therefore waits for at most
+// the sync in flight when it wrote plus its own, whatever the number of writers. Waiters sleep
+// in two cohorts, by the parity of the sync that covers them, and each sync wakes only its own
+// cohort, which needs no lock to see it is done: no thundering herd (see cohort_epoch_).
 //
 // Failures: a write or sync error poisons the storage (every later write returns the same
 // IoError). Retrying an fsync can lose acknowledged data (the kernel may drop the dirty pages),
@@ -56,6 +67,10 @@ struct DiskStorageOptions {
   uint64_t segment_bytes = kSegmentBytesDefault;  // Rotation size (and preallocation).
   uint64_t cache_bytes_max = 64u << 20;           // Entry cache (Entry::size_bytes()).
   size_t snapshots_kept = 2;                      // Newest snapshot files kept.
+  // Prepare the next segment file on a background thread (see segment_pipeline.h). false:
+  // prepare it on the rotating thread right after each rotation, so that every file-system
+  // step comes in one deterministic order (crash-point tests).
+  bool prepare_segments_in_background = true;
 };
 
 // Called once the write is durable (ok) or has failed (IoError); from the sync thread.
@@ -140,8 +155,9 @@ class DiskStorage final : public raft::LogStorage {
     size_t segments = 0;
     size_t cached_entries = 0;
     uint64_t cached_bytes = 0;
-    uint64_t syncs = 0;  // fdatasyncs run by the group-commit thread.
+    uint64_t syncs = 0;  // Group-commit fdatasyncs (by a waiter or the sync thread).
     uint64_t bytes_written = 0;
+    SegmentPipeline::Stats pipeline;  // Spare segment files prepared ahead of rotations.
   };
   [[nodiscard]] Stats stats() const;
 
@@ -156,20 +172,18 @@ class DiskStorage final : public raft::LogStorage {
     uint64_t position = 0;  // Bytes written (cumulative) that must be synced.
     SyncDone done;
   };
-  struct Replay;
+  class ReplaySink;  // Builds the index from the shared walk (disk_storage_recovery.cc).
 
   DiskStorage(std::string dir, DiskStorageOptions options);
 
-  // Recovery (disk_storage_recovery.cc).
+  // Recovery (disk_storage_recovery.cc): the walk shared with raftkv-wal (wal_replay.h)
+  // decides; these apply its verdict.
   [[nodiscard]] Status recover();
-  [[nodiscard]] Status load_snapshots();
-  [[nodiscard]] Status replay_segments(const std::vector<uint64_t>& sequences);
-  [[nodiscard]] Status replay_segment(Replay& replay, size_t position, bool last);
-  [[nodiscard]] Status replay_record(Replay& replay, const RecordView& record);
-  [[nodiscard]] Status replay_entry(Replay& replay, const RecordView& record);
+  [[nodiscard]] Status remove_unfinished_locked(const DataDirListing& listing);
+  [[nodiscard]] Status open_segments_locked(const WalReplay& wal);
   [[nodiscard]] Status cut_torn_tail(const Segment& segment, uint64_t offset,
                                      const std::string& reason);
-  [[nodiscard]] Status finish_replay(const Replay& replay);
+  [[nodiscard]] Status finish_recovery_locked(const WalReplay& wal);
 
   // Writing (disk_storage.cc); *_locked run with mu_ held.
   struct Batch;
@@ -179,11 +193,24 @@ class DiskStorage final : public raft::LogStorage {
   [[nodiscard]] Status save_locked(const std::vector<raft::Entry>& entries,
                                    const std::optional<raft::HardState>& hard_state,
                                    const Batch& batch);
-  void run_sync_locked(std::unique_lock<std::mutex>& lock);
+  // One fdatasync for everything written so far, mu_ released meanwhile. Returns its
+  // generation: the caller passes it to wake_cohort() once it has released mu_.
+  [[nodiscard]] uint32_t run_sync_locked(std::unique_lock<std::mutex>& lock);
+  // Wakes the wait_durable() callers that sync `generation` covers (call without mu_).
+  void wake_cohort(uint32_t generation);
+  // Wakes every wait_durable() caller to look again: after a rotation's seal or a failure.
+  void wake_all_locked();
+  [[nodiscard]] bool sync_needed_locked() const;  // The sync thread should run one now.
+  [[nodiscard]] std::vector<std::pair<SyncDone, Status>> take_completed_waiters_locked();
   [[nodiscard]] Status check_save_locked(const std::vector<raft::Entry>& entries,
                                          const std::optional<raft::HardState>& hard_state) const;
   [[nodiscard]] Status write_locked(const std::string& records, Index first_index,
                                     uint64_t* offset);
+  // Writes pending_ into the active segment (one pwrite); poisons the storage on failure.
+  [[nodiscard]] Status flush_locked();
+  // Up to `size` bytes of `segment` at `offset`, from pending_ where not yet written.
+  [[nodiscard]] Result<size_t> read_at_locked(const Segment& segment, uint64_t offset, char* out,
+                                              size_t size) const;
   [[nodiscard]] Status rotate_locked(Index first_index, const std::string& extra_records);
   [[nodiscard]] Status create_segment_locked(Index first_index, const std::string& extra_records);
   [[nodiscard]] Status fail_locked(Status status);
@@ -213,14 +240,20 @@ class DiskStorage final : public raft::LogStorage {
   DiskStorageOptions options_;
   Fs& fs_;
   Logger& logger_;
+  // Hands rotations a created, preallocated, synced file; its own lock, taken under mu_.
+  SegmentPipeline pipeline_;
 
   mutable std::mutex mu_;
-  std::condition_variable sync_wanted_;     // Wakes the sync thread.
-  std::condition_variable synced_changed_;  // Wakes wait_durable() callers.
+  std::condition_variable sync_wanted_;  // Wakes the sync thread.
   // Segments by sequence, oldest first; back() is the active one being appended to.
   std::vector<Segment> segments_;
   uint64_t write_offset_ = 0;  // Next byte to write in the active segment.
   uint64_t head_bytes_ = 0;    // Size of the active segment's head records (0 if unknown).
+  // Records appended to the active segment but not yet written to its file: they belong at
+  // [write_offset_ - pending_.size(), write_offset_). Written by the next sync (one pwrite for
+  // the whole batch, instead of one per save under the mutex), by a rotation, by close, or
+  // once kPendingBytesMax is reached. Never durable before it is written, so never acked.
+  std::string pending_;
 
   // Entries (compacted_index_, last_index_] are stored; as in MemoryStorage the compaction
   // point trails the snapshot until compact() (on open it is the snapshot). offsets_[i -
@@ -242,9 +275,20 @@ class DiskStorage final : public raft::LogStorage {
 
   // Group commit. Positions count bytes written since open; waiters_ is in position order.
   uint64_t written_ = 0;
-  uint64_t synced_ = 0;
+  // Bytes known durable; never decreases. Stored under mu_, loaded without it by woken
+  // waiters (so a woken waiter that is covered never touches mu_).
+  std::atomic<uint64_t> synced_{0};
   uint64_t syncs_ = 0;
   bool sync_running_ = false;  // One fdatasync at a time, run by a waiter or the sync thread.
+  uint64_t sync_target_ = 0;   // written_ when the running (or last) sync started.
+  uint32_t sync_generation_ = 0;  // Number of the running (or last) sync; wraps.
+  // Data was written while the last sync ran: the sync thread runs the next one at once.
+  bool sync_requested_ = false;
+  // A wait_durable() caller covered by sync g sleeps on cohort_epoch_[g % 2] (a futex word),
+  // which is bumped once sync g ends; those who wrote while g ran sleep on the other word,
+  // untouched. Both are bumped when a rotation's seal syncs everything or the storage fails.
+  // A bump only means "look again": a waiter checks synced_, then the state under mu_.
+  std::array<std::atomic<uint32_t>, 2> cohort_epoch_{};
   std::deque<Waiter> waiters_;
   Status failed_;  // Sticky: the first write or sync error.
   bool stopping_ = false;

@@ -3,10 +3,16 @@
 // every checksum. Read-only: it never truncates or repairs anything.
 //
 //   raftkv-wal /var/lib/raftkv/node1            # summary per segment and snapshot
-//   raftkv-wal /var/lib/raftkv/node1 --entries  # plus one line per record
+//   raftkv-wal /var/lib/raftkv/node1 --entries  # plus one line per entry
 //
-// Exit status: 0 clean (a torn tail, which the next start would cut, is reported but clean),
-// 1 corruption found (the node would refuse to start), 2 usage or I/O error.
+// The verdict is recovery's own: the directory is listed, the newest snapshot verified and the
+// segments walked by the functions DiskStorage::open runs (storage/wal_replay.h), so a problem
+// reported here is the one the node reports, naming the same file and offset, and the walk
+// stops where recovery would stop.
+//
+// Exit status: 0 clean (a torn tail or a leftover *.tmp file, which the next start removes,
+// is reported but clean), 1 corruption found (the node would refuse to start), 2 usage or I/O
+// error.
 #include <CLI/CLI.hpp>
 #include <cstdio>
 #include <string>
@@ -17,9 +23,12 @@
 #include "storage/record.h"
 #include "storage/segment.h"
 #include "storage/snapshot_file.h"
+#include "storage/wal_replay.h"
 
 namespace raftkv::storage {
 namespace {
+
+using ull = unsigned long long;
 
 const char* entry_type_name(raft::EntryType type) {
   switch (type) {
@@ -38,174 +47,161 @@ std::string ids(const std::vector<NodeId>& nodes) {
   return out + "]";
 }
 
-// What the walk over all segments has established so far (a read-only replay).
-struct Walk {
-  bool print_entries = false;
-  bool corrupt = false;
-  Index snapshot_index;
-  Index last;  // Last entry index replayed.
-  bool have_log = false;
-  raft::HardState hard_state;
-  std::string hard_state_where = "(none)";
-  uint64_t entries = 0;
+void print_segment_summary(const WalSegment& segment) {
+  std::printf("  %llu records, %llu of %llu bytes used, checksums ok\n", ull{segment.records},
+              ull{segment.end_offset}, ull{segment.file_bytes});
+  if (segment.torn) {
+    std::printf("  torn tail, cut on the next start: %s\n", segment.torn_reason.c_str());
+  }
+}
+
+// Prints what the shared walk accepts; the log events are recovery's business.
+class Printer final : public WalSink {
+ public:
+  explicit Printer(bool print_entries) : print_entries_(print_entries) {}
+
+  void on_segment_begin(const WalSegment& segment) override {
+    std::printf("segment %s\n", segment.path.c_str());
+  }
+  void on_segment_end(const WalSegment& segment) override {
+    ++segments_ended_;
+    print_segment_summary(segment);
+  }
+  void on_record(const WalSegment& segment, const RecordView& record) override;
+  void on_log_reset(Index, Term) override {}
+  void on_entry(const WalSegment&, uint64_t, Index, Term) override {}
+  void on_truncate(Index) override {}
+  void on_compact(Index, Term) override {}
+
+  [[nodiscard]] size_t segments_ended() const { return segments_ended_; }
+
+ private:
+  bool print_entries_;
+  size_t segments_ended_ = 0;
 };
 
-void report_corruption(Walk& walk, const std::string& message) {
-  walk.corrupt = true;
-  std::printf("  CORRUPTION: %s\n", message.c_str());
-}
-
-Status visit_entry(Walk& walk, const RecordView& record, const std::string& where) {
-  raft::Entry entry;
-  Status decoded = proto::decode_entry(record.payload, &entry);
-  if (!decoded.is_ok()) return Status(ErrorCode::Corruption, decoded.message() + " in " + where);
-  if (walk.have_log && entry.index > walk.last + 1) {
-    return Status(ErrorCode::Corruption, "gap: entry " + std::to_string(entry.index.value()) +
-                                             " follows " + std::to_string(walk.last.value()) +
-                                             " in " + where);
-  }
-  if (walk.print_entries) {
-    std::printf("    %10llu  index %llu term %llu %s %zu bytes\n",
-                static_cast<unsigned long long>(record.offset),
-                static_cast<unsigned long long>(entry.index.value()),
-                static_cast<unsigned long long>(entry.term.value()), entry_type_name(entry.type),
+void Printer::on_record(const WalSegment& segment, const RecordView& record) {
+  if (record.type == RecordType::SegmentHeader) {
+    std::printf("  header: sequence %llu, first index %llu\n", ull{segment.sequence},
+                ull{segment.first_index.value()});
+  } else if (record.type == RecordType::LogReset) {
+    Index index;
+    Term term;
+    // The walk decoded it already; a failure here would be this tool's bug, shown as such.
+    if (!proto::decode_log_reset(record.payload, &index, &term).is_ok()) {
+      std::printf("  log reset (not decodable by the inspector)\n");
+      return;
+    }
+    std::printf("  log reset to index %llu term %llu (a leader's snapshot)\n",
+                ull{index.value()}, ull{term.value()});
+  } else if (record.type == RecordType::Entry && print_entries_) {
+    raft::Entry entry;
+    // The walk validated the whole message (decode_entry_position); only the data is new.
+    if (!proto::decode_entry(record.payload, &entry).is_ok()) {
+      std::printf("    %10llu  entry (not decodable by the inspector)\n", ull{record.offset});
+      return;
+    }
+    std::printf("    %10llu  index %llu term %llu %s %zu bytes\n", ull{record.offset},
+                ull{entry.index.value()}, ull{entry.term.value()}, entry_type_name(entry.type),
                 entry.data.size());
   }
-  walk.last = entry.index;
-  walk.have_log = true;
-  ++walk.entries;
-  return Status::ok();
 }
 
-Status visit_record(Walk& walk, const RecordView& record, const std::string& path) {
-  const std::string where = path + " at offset " + std::to_string(record.offset);
-  switch (record.type) {
-    case RecordType::Entry: return visit_entry(walk, record, where);
-    case RecordType::SegmentHeader: {
-      SegmentHeader header;
-      Status decoded = decode_segment_header(record.payload, &header);
-      if (!decoded.is_ok())
-        return Status(ErrorCode::Corruption, decoded.message() + " in " + where);
-      std::printf("  header: sequence %llu, first index %llu\n",
-                  static_cast<unsigned long long>(header.sequence),
-                  static_cast<unsigned long long>(header.first_index.value()));
-      if (!walk.have_log) walk.last = header.first_index - 1;
-      walk.have_log = true;
-      return Status::ok();
-    }
-    case RecordType::HardState: {
-      Status decoded = proto::decode_hard_state(record.payload, &walk.hard_state);
-      if (!decoded.is_ok())
-        return Status(ErrorCode::Corruption, decoded.message() + " in " + where);
-      walk.hard_state_where = where;
-      return Status::ok();
-    }
-    case RecordType::LogReset: {
-      Index index;
-      Term term;
-      Status decoded = proto::decode_log_reset(record.payload, &index, &term);
-      if (!decoded.is_ok())
-        return Status(ErrorCode::Corruption, decoded.message() + " in " + where);
-      std::printf("  log reset to index %llu term %llu (a leader's snapshot)\n",
-                  static_cast<unsigned long long>(index.value()),
-                  static_cast<unsigned long long>(term.value()));
-      walk.last = index;
-      return Status::ok();
+void print_unfinished(const DataDirListing& listing) {
+  for (const std::string& name : listing.unfinished_names) {
+    if (name.starts_with("spare-")) {
+      std::printf("spare segment file %s (prepared ahead of a rotation; removed on the next "
+                  "start)\n", name.c_str());
+    } else {
+      std::printf("unfinished file %s (removed on the next start)\n", name.c_str());
     }
   }
-  return Status(ErrorCode::Corruption, "unknown record in " + where);
 }
 
-void inspect_segment(Walk& walk, const std::string& path, bool last_segment) {
-  std::printf("segment %s\n", path.c_str());
-  Result<std::string> bytes = read_file(posix_fs(), path);
-  if (!bytes.is_ok()) {
-    report_corruption(walk, bytes.status().to_string());
-    return;
+// Every snapshot file, for the record. Only the newest matters to recovery, which verifies it
+// (load_newest_snapshot); damage in an older one is reported, not counted as corruption.
+void print_snapshots(const std::string& dir, const DataDirListing& listing) {
+  for (size_t i = 0; i < listing.snapshot_names.size(); ++i) {
+    const std::string path = join_path(dir, listing.snapshot_names[i]);
+    const bool newest = i + 1 == listing.snapshot_names.size();
+    std::printf("snapshot %s%s\n", path.c_str(), newest ? " (newest, used on start)" : "");
+    Result<std::unique_ptr<SnapshotReader>> reader = SnapshotReader::open(posix_fs(), path);
+    Status verified = reader.is_ok() ? reader.value()->verify() : reader.status();
+    if (reader.is_ok()) {
+      const raft::SnapshotMeta& meta = reader.value()->meta();
+      std::printf("  index %llu term %llu voters %s outgoing %s learners %s, %llu data bytes\n",
+                  ull{meta.index.value()}, ull{meta.term.value()},
+                  ids(meta.conf_state.voters).c_str(),
+                  ids(meta.conf_state.voters_outgoing).c_str(),
+                  ids(meta.conf_state.learners).c_str(), ull{reader.value()->data_bytes()});
+    }
+    if (verified.is_ok()) {
+      std::printf("  checksum ok\n");
+    } else if (!newest) {
+      std::printf("  DAMAGED, unused (recovery reads only the newest): %s\n",
+                  verified.to_string().c_str());
+    }
   }
-  uint64_t records = 0;
-  const ScanResult scan =
-      scan_records(bytes.value(), path, last_segment, [&](const RecordView& record) {
-        ++records;
-        return visit_record(walk, record, path);
-      });
-  std::printf("  %llu records, %llu of %zu bytes used, checksums %s\n",
-              static_cast<unsigned long long>(records),
-              static_cast<unsigned long long>(scan.end_offset), bytes.value().size(),
-              scan.status.is_ok() ? "ok" : "BAD");
-  if (!scan.status.is_ok()) report_corruption(walk, scan.status.to_string());
-  if (scan.torn) std::printf("  torn tail, cut on the next start: %s\n", scan.torn_reason.c_str());
 }
 
-void inspect_snapshot(Walk& walk, const std::string& path, bool newest) {
-  std::printf("snapshot %s\n", path.c_str());
-  Result<std::unique_ptr<SnapshotReader>> reader = SnapshotReader::open(posix_fs(), path);
-  if (!reader.is_ok()) {
-    report_corruption(walk, reader.status().to_string());
-    return;
+// The walk's verdict, after the segments it printed. `segments` counts the directory's.
+int print_verdict(const WalReplay& wal, const NewestSnapshot& snapshot, const Printer& printer,
+                  size_t segments) {
+  const bool failed_inside = wal.segments.size() > printer.segments_ended();
+  if (!wal.status.is_ok() && failed_inside) {
+    const WalSegment& segment = wal.segments.back();
+    std::printf("  %llu valid records, up to offset %llu\n", ull{segment.records},
+                ull{segment.end_offset});
   }
-  const raft::SnapshotMeta& meta = reader.value()->meta();
-  std::printf("  index %llu term %llu voters %s outgoing %s learners %s, %llu data bytes\n",
-              static_cast<unsigned long long>(meta.index.value()),
-              static_cast<unsigned long long>(meta.term.value()),
-              ids(meta.conf_state.voters).c_str(), ids(meta.conf_state.voters_outgoing).c_str(),
-              ids(meta.conf_state.learners).c_str(),
-              static_cast<unsigned long long>(reader.value()->data_bytes()));
-  Status verified = reader.value()->verify();
-  std::printf("  checksum %s\n", verified.is_ok() ? "ok" : "BAD");
-  if (!verified.is_ok()) report_corruption(walk, verified.to_string());
-  if (newest) walk.snapshot_index = meta.index;
+  std::printf("hard state%s: term %llu vote %llu commit %llu (from %s)\n",
+              wal.status.is_ok() ? "" : " so far", ull{wal.hard_state.term.value()},
+              ull{wal.hard_state.voted_for.value()}, ull{wal.hard_state.commit.value()},
+              wal.hard_state_where.empty() ? "(none)" : wal.hard_state_where.c_str());
+  if (!wal.status.is_ok()) {
+    if (segments > wal.segments.size()) {
+      std::printf("%zu later segments not checked (recovery stops at the first problem)\n",
+                  segments - wal.segments.size());
+    }
+    std::printf("CORRUPTION: %s\n", wal.status.to_string().c_str());
+    std::printf("RESULT: CORRUPT\n");
+    return wal.status.code() == ErrorCode::Corruption ? 1 : 2;
+  }
+  if (wal.snapshot_conflict) {
+    std::printf("entries after %llu contradict the snapshot: the next start drops them\n",
+                ull{snapshot.meta.index.value()});
+  }
+  if (wal.reset_to_snapshot) {
+    std::printf("the next start restarts the log at the snapshot (index %llu)\n",
+                ull{snapshot.meta.index.value()});
+  }
+  std::printf("log: %llu entry records, entries (%llu, %llu], snapshot index %llu\n",
+              ull{wal.entry_records}, ull{wal.compacted_index.value()},
+              ull{wal.last_index.value()}, ull{snapshot.meta.index.value()});
+  std::printf("RESULT: ok\n");
+  return 0;
 }
 
 int run(const std::string& dir, bool print_entries) {
-  Result<std::vector<std::string>> names = posix_fs().list(dir);
-  if (!names.is_ok()) {
-    std::fprintf(stderr, "raftkv-wal: %s\n", names.status().to_string().c_str());
+  Result<DataDirListing> listing = list_data_dir(posix_fs(), dir);
+  if (!listing.is_ok()) {
+    std::fprintf(stderr, "raftkv-wal: %s\n", listing.status().to_string().c_str());
     return 2;
   }
-  Walk walk;
-  walk.print_entries = print_entries;
-  std::vector<std::string> segments;
-  std::vector<std::string> snapshots;
-  for (const std::string& name : names.value()) {
-    uint64_t sequence = 0;
-    Index index;
-    Term term;
-    if (parse_segment_file_name(name, &sequence)) segments.push_back(name);
-    if (parse_snapshot_file_name(name, &index, &term)) snapshots.push_back(name);
-    if (name.ends_with(".tmp"))
-      std::printf("unfinished file %s (removed on the next start)\n", name.c_str());
+  print_unfinished(listing.value());
+  print_snapshots(dir, listing.value());
+  Result<NewestSnapshot> snapshot = load_newest_snapshot(posix_fs(), dir, listing.value());
+  if (!snapshot.is_ok()) {
+    // Recovery stops here too: without the snapshot the log cannot be checked against it.
+    std::printf("CORRUPTION: %s\n", snapshot.status().to_string().c_str());
+    std::printf("segments not checked: %zu\n", listing.value().segment_sequences.size());
+    std::printf("RESULT: CORRUPT\n");
+    return snapshot.status().code() == ErrorCode::Corruption ? 1 : 2;
   }
-  for (size_t i = 0; i < snapshots.size(); ++i) {
-    inspect_snapshot(walk, join_path(dir, snapshots[i]), i + 1 == snapshots.size());
-  }
-  uint64_t previous = 0;
-  for (size_t i = 0; i < segments.size(); ++i) {
-    uint64_t sequence = 0;
-    RAFT_ASSERT(parse_segment_file_name(segments[i], &sequence));
-    if (i > 0 && sequence != previous + 1) {
-      report_corruption(walk,
-                        "gap between segments: " + segment_file_name(previous + 1) + " is missing");
-    }
-    previous = sequence;
-    inspect_segment(walk, join_path(dir, segments[i]), i + 1 == segments.size());
-  }
-  const Index last = std::max(walk.last, walk.snapshot_index);
-  std::printf("hard state: term %llu vote %llu commit %llu (from %s)\n",
-              static_cast<unsigned long long>(walk.hard_state.term.value()),
-              static_cast<unsigned long long>(walk.hard_state.voted_for.value()),
-              static_cast<unsigned long long>(walk.hard_state.commit.value()),
-              walk.hard_state_where.c_str());
-  if (walk.hard_state.commit > last) {
-    report_corruption(walk,
-                      "hard state commits past the last index " + std::to_string(last.value()));
-  }
-  std::printf("log: %llu entry records, last index %llu, snapshot index %llu\n",
-              static_cast<unsigned long long>(walk.entries),
-              static_cast<unsigned long long>(last.value()),
-              static_cast<unsigned long long>(walk.snapshot_index.value()));
-  std::printf("%s\n", walk.corrupt ? "RESULT: CORRUPT" : "RESULT: ok");
-  return walk.corrupt ? 1 : 0;
+  Printer printer(print_entries);
+  const WalReplay wal = replay_wal(posix_fs(), dir, listing.value().segment_sequences,
+                                   snapshot.value(), printer);
+  return print_verdict(wal, snapshot.value(), printer,
+                       listing.value().segment_sequences.size());
 }
 
 }  // namespace

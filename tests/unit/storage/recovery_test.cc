@@ -210,5 +210,28 @@ TEST(Recovery, LeftoverTemporaryFilesAreRemoved) {
   EXPECT_FALSE(fs.exists(std::string(kDir) + "/00000000000000000002.wal.tmp"));
 }
 
+// A killed process leaves written but unsynced (never acknowledged) records in the page cache.
+// Once recovery has replayed them they are part of the log, so open makes them durable: a
+// power loss after the restart must not take back a log the node has already acted on.
+TEST(Recovery, ReplayedUnsyncedRecordsAreSyncedOnOpen) {
+  SimFs fs;
+  {
+    auto storage = open_or_die(sim_options(fs, 1 << 16));
+    ASSERT_TRUE(storage->append(make_entries(1, 3, 1)).is_ok());
+    ASSERT_TRUE(storage->save_nowait(make_entries(3, 5, 1), std::nullopt).is_ok());
+  }  // Closed without a sync: entries 3 and 4 are in the page cache only.
+  {
+    const std::unique_ptr<SimFs> power_loss_before_restart = fs.crash_image(0);
+    auto recovered = open_or_die(sim_options(*power_loss_before_restart, 1 << 16));
+    ASSERT_EQ(recovered->last_index(), Index{2});  // The premise: 3 and 4 were not durable.
+  }
+  auto restarted = open_or_die(sim_options(fs, 1 << 16));  // The page cache survived.
+  ASSERT_EQ(restarted->last_index(), Index{4});
+  const std::unique_ptr<SimFs> power_loss = fs.crash_image(0);
+  auto recovered = open_or_die(sim_options(*power_loss, 1 << 16));
+  EXPECT_EQ(recovered->last_index(), Index{4});
+  EXPECT_EQ(all_entries(*recovered), make_entries(1, 5, 1));
+}
+
 }  // namespace
 }  // namespace raftkv::storage

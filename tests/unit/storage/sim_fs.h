@@ -81,4 +81,26 @@ class SimFs final : public Fs {
   std::map<std::string, std::shared_ptr<Inode>> durable_names_;
 };
 
+// An Fs that passes every call to `inner`: tests derive from it and override the one call they
+// change (fail a creation, hold a sync).
+class ForwardingFs : public Fs {
+ public:
+  explicit ForwardingFs(Fs& inner) : inner_(inner) {}
+  Result<std::unique_ptr<File>> open(const std::string& path, OpenMode mode) override {
+    return inner_.open(path, mode);
+  }
+  Status rename(const std::string& from, const std::string& to) override {
+    return inner_.rename(from, to);
+  }
+  Status remove(const std::string& path) override { return inner_.remove(path); }
+  Status sync_dir(const std::string& dir) override { return inner_.sync_dir(dir); }
+  Status create_dir(const std::string& dir) override { return inner_.create_dir(dir); }
+  Result<std::vector<std::string>> list(const std::string& dir) override {
+    return inner_.list(dir);
+  }
+
+ protected:
+  Fs& inner_;
+};
+
 }  // namespace raftkv::storage::testing

@@ -1,7 +1,9 @@
 #pragma once
 
 #include <gtest/gtest.h>
+#include <stdlib.h>
 
+#include <filesystem>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -53,17 +55,52 @@ class CaptureLogger final : public Logger {
   std::vector<std::string> lines_;
 };
 
+// On SimFs the next segment file is prepared on the rotating thread: every file-system step
+// then comes in one order, so "crash after step n" names the same moment on every run.
 inline DiskStorageOptions sim_options(Fs& fs, uint64_t segment_bytes = 8192,
                                       Logger* logger = nullptr) {
   DiskStorageOptions options;
   options.fs = &fs;
   options.segment_bytes = segment_bytes;
   options.logger = logger;
+  options.prepare_segments_in_background = false;
   return options;
 }
 
 inline std::unique_ptr<DiskStorage> open_or_die(const DiskStorageOptions& options) {
   Result<std::unique_ptr<DiskStorage>> storage = DiskStorage::open(kDir, options);
+  EXPECT_TRUE(storage.is_ok()) << storage.status().to_string();
+  if (!storage.is_ok()) return nullptr;
+  return std::move(storage.value());
+}
+
+// A fresh directory on the real file system, removed with everything in it at scope exit.
+class TempDir {
+ public:
+  TempDir() {
+    std::string pattern = ::testing::TempDir() + "raftkv-storage-XXXXXX";
+    char* made = ::mkdtemp(pattern.data());
+    RAFT_ASSERT(made != nullptr);
+    path_ = made;
+  }
+  ~TempDir() {
+    std::error_code ignored;
+    std::filesystem::remove_all(path_, ignored);
+  }
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  [[nodiscard]] const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+};
+
+// DiskStorage on a real directory (the pipeline's own thread prepares segment files).
+inline std::unique_ptr<DiskStorage> open_real_or_die(const std::string& dir,
+                                                     uint64_t segment_bytes) {
+  DiskStorageOptions options;
+  options.segment_bytes = segment_bytes;
+  Result<std::unique_ptr<DiskStorage>> storage = DiskStorage::open(dir, options);
   EXPECT_TRUE(storage.is_ok()) << storage.status().to_string();
   if (!storage.is_ok()) return nullptr;
   return std::move(storage.value());

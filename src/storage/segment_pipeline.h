@@ -1,0 +1,93 @@
+#pragma once
+
+#include <condition_variable>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+
+#include "common/logger.h"
+#include "common/status.h"
+#include "storage/fs.h"
+
+// SegmentPipeline keeps the next WAL segment file prepared ahead of rotation, as etcd's
+// filePipeline does: creating and preallocating a file (and syncing its new size) takes
+// several milliseconds of metadata I/O, which must not stall appenders at every rotation.
+//
+// A spare is <dir>/spare-<n>.wal.tmp: created, preallocated to segment_bytes and fdatasynced,
+// with nothing written in it. It is never a segment until DiskStorage's rotation writes its
+// head, syncs it and renames it to its final name (then syncs the directory). A crash leaves
+// at most one or two spares behind; like every *.tmp file they are removed by the next open,
+// and raftkv-wal lists them without calling them damage.
+//
+// Threads: with `background` a thread prepares the next spare as soon as one is handed out.
+// Without it, take() prepares the next one on the caller's thread before returning, so every
+// file-system step happens in one deterministic order (the crash-point tests use this).
+//
+// Thread-safe. Its mutex is its own and it never calls back into its owner, so the owner may
+// hold its locks across take() (DiskStorage holds mu_ while rotating).
+namespace raftkv::storage {
+
+// A prepared segment file, handed over by SegmentPipeline::take().
+struct SpareSegment {
+  std::string temp_path;       // Where it is now; the rotation renames it.
+  std::unique_ptr<File> file;  // Open read-write; [0, segment_bytes) allocated, all zeros.
+};
+
+class SegmentPipeline {
+ public:
+  // Counters for tests and the benchmark.
+  struct Stats {
+    uint64_t prepared = 0;         // Spares prepared ahead, before the take() using them.
+    uint64_t waited = 0;           // take() calls that waited for the background thread.
+    uint64_t prepared_inline = 0;  // take() calls that prepared their own spare.
+  };
+
+  SegmentPipeline(Fs& fs, std::string dir, uint64_t segment_bytes, bool background,
+                  Logger& logger);
+  // Stops the thread and removes the unused spare, if any (best effort: open removes it too).
+  ~SegmentPipeline();
+  SegmentPipeline(const SegmentPipeline&) = delete;
+  SegmentPipeline& operator=(const SegmentPipeline&) = delete;
+
+  // Starts keeping a spare ready. Call once, after the directory's leftover *.tmp files were
+  // removed (the cleanup would remove this pipeline's spare too). take() works before it.
+  void start();
+  // Hands over a spare: the ready one at once, the one being prepared once it is ready, or
+  // (before start(), or when the background attempt failed) one prepared now. Then asks for the
+  // next. IoError (with the path) if this call had to prepare one and could not.
+  [[nodiscard]] Result<SpareSegment> take();
+  [[nodiscard]] Stats stats() const;
+
+ private:
+  // Creates, preallocates and syncs spare number `number`; removes it again on failure.
+  [[nodiscard]] Result<SpareSegment> prepare(uint64_t number);
+  // After a take(): the background thread is asked for the next spare, or (without one) it is
+  // prepared now. A failure is only logged: the next take() tries again.
+  void request_next(std::unique_lock<std::mutex>& lock);
+  // Without the lock: prepares spare `number` and installs it as ready_ (or logs why not).
+  void prepare_into_ready(std::unique_lock<std::mutex>& lock);
+  void run();
+
+  Fs& fs_;
+  const std::string dir_;
+  const uint64_t segment_bytes_;
+  const bool background_;
+  Logger& logger_;
+
+  mutable std::mutex mu_;
+  std::condition_variable changed_;  // ready_, wanted_ or stopping_ changed.
+  bool started_ = false;
+  // A spare was asked of the background thread and it has not delivered (or failed) yet.
+  // Invariant: wanted_ implies !ready_.
+  bool wanted_ = false;
+  bool stopping_ = false;
+  std::optional<SpareSegment> ready_;
+  uint64_t next_number_ = 0;  // Of the next spare's name; names are never reused.
+  Stats stats_;
+  std::thread thread_;  // Only with background_, from start() on.
+};
+
+}  // namespace raftkv::storage
