@@ -1,0 +1,123 @@
+// raftkv-bench against real servers (issue 6 §1): a short mixed read/write run on a 3-node
+// cluster reports sane JSON, and bad arguments are refused with a message.
+
+#include <signal.h>
+#include <stdlib.h>
+
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <sstream>
+#include <thread>
+
+#include "harness.h"
+
+namespace raftkv::process_test {
+namespace {
+
+constexpr int kSlot = 13;
+
+struct BenchRun {
+  std::string how;     // "exited with status 0", ...
+  std::string output;  // stdout and stderr together.
+};
+
+// Runs raftkv-bench to completion (bounded: 60 s), its output into `output_path`.
+BenchRun run_bench(const std::vector<std::string>& args, const std::string& output_path) {
+  Result<tools::Spawned> spawned = tools::spawn({RAFTKV_BENCH_PATH, args, output_path, false});
+  EXPECT_TRUE(spawned.is_ok()) << (spawned.is_ok() ? "" : spawned.status().message());
+  if (!spawned.is_ok()) return {"not started", ""};
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  std::optional<std::string> how;
+  while (!(how = tools::reap_if_exited(spawned.value().pid)) &&
+         std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(milliseconds(20));
+  }
+  if (!how) (void)tools::stop_process(spawned.value().pid, SIGKILL, milliseconds(3000));
+  std::ifstream file(output_path);
+  std::stringstream text;
+  text << file.rdbuf();
+  return {how.value_or("timed out"), text.str()};
+}
+
+// The one line of the output that is a JSON object.
+std::string json_line_of(const std::string& output) {
+  std::istringstream lines(output);
+  std::string line;
+  while (std::getline(lines, line)) {
+    if (!line.empty() && line.front() == '{') return line;
+  }
+  return "";
+}
+
+class BenchTool : public ClusterFixture {};
+
+TEST_F(BenchTool, MixedRunAgainstLeader_ReportsSaneJson) {
+  // Goal: 4 clients, half reads, ~1 s against a real leader: every op acknowledged, no error,
+  // and the JSON line a script would read is well-formed and self-consistent.
+  start_cluster(kSlot);
+  const client::RaftInfo info = leader();
+  ASSERT_NE(info.leader_id, 0u);
+  const tools::ClusterLayout layout = layout_for(kSlot, 3);
+  std::string endpoints = layout.client_endpoint(static_cast<int>(info.leader_id)).to_string();
+  for (int id = 1; id <= 3; ++id) {
+    if (id != static_cast<int>(info.leader_id)) {
+      endpoints += "," + layout.client_endpoint(id).to_string();
+    }
+  }
+  const BenchRun run = run_bench({"--target", "raftkv", "--endpoints", endpoints, "--clients",
+                                  "4", "--duration", "1", "--read-ratio", "0.5", "--prefill",
+                                  "100", "--json", "--quiet", "--label", "process-test"},
+                                 dir_ + "/bench-output.txt");
+  ASSERT_EQ(run.how, "exited with status 0") << run.output;
+  const nlohmann::json result =
+      nlohmann::json::parse(json_line_of(run.output), nullptr, /*allow_exceptions=*/false);
+  ASSERT_FALSE(result.is_discarded()) << run.output;
+  ASSERT_TRUE(result.is_object()) << run.output;
+  EXPECT_EQ(result.value("target", ""), "raftkv");
+  EXPECT_EQ(result.value("label", ""), "process-test");
+  EXPECT_EQ(result.value("clients", 0), 4);
+  const auto ops = result.value("ops", uint64_t{0});
+  EXPECT_GT(ops, 0u) << run.output;
+  EXPECT_EQ(result.value("errors", uint64_t{1}), 0u) << run.output;
+  EXPECT_EQ(result.value("reads", uint64_t{0}) + result.value("writes", uint64_t{0}), ops);
+  EXPECT_GT(result.value("reads", uint64_t{0}), 0u);
+  EXPECT_GT(result.value("writes", uint64_t{0}), 0u);
+  const double p50 = result.value("p50_ms", -1.0);
+  const double p99 = result.value("p99_ms", -1.0);
+  const double max = result.value("max_ms", -1.0);
+  EXPECT_GT(p50, 0.0) << run.output;
+  EXPECT_LE(p50, p99) << run.output;
+  EXPECT_LE(p99, max) << run.output;
+  EXPECT_GT(result.value("throughput", 0.0), 0.0);
+  EXPECT_GE(result.value("max_ack_gap_ms", -1.0), 0.0);
+  for (const char* field : {"connections", "read_ratio", "read_mode", "value_size", "retries",
+                            "duration_s", "p90_ms", "p999_ms", "first_error"}) {
+    EXPECT_TRUE(result.contains(field)) << field;
+  }
+}
+
+TEST_F(BenchTool, BadArguments_ExitNonZeroWithMessage) {
+  // No cluster: the arguments are refused before any connection is made.
+  char pattern[] = "/tmp/raftkv-process-bench-XXXXXX";
+  ASSERT_NE(::mkdtemp(pattern), nullptr);
+  const std::string dir = pattern;
+  const BenchRun ratio = run_bench({"--target", "raftkv", "--endpoints", "127.0.0.1:1",
+                                    "--read-ratio", "2"},
+                                   dir + "/ratio.txt");
+  EXPECT_EQ(ratio.how, "exited with status 2");
+  EXPECT_NE(ratio.output.find("--read-ratio"), std::string::npos) << ratio.output;
+  const BenchRun target = run_bench({"--target", "redis", "--endpoints", "127.0.0.1:1"},
+                                    dir + "/target.txt");
+  EXPECT_EQ(target.how, "exited with status 2");
+  EXPECT_NE(target.output.find("--target"), std::string::npos) << target.output;
+  const BenchRun missing = run_bench({"--target", "raftkv"}, dir + "/missing.txt");
+  EXPECT_NE(missing.how, "exited with status 0");
+  EXPECT_NE(missing.output.find("--endpoints"), std::string::npos) << missing.output;
+  std::error_code error;
+  std::filesystem::remove_all(dir, error);
+}
+
+}  // namespace
+}  // namespace raftkv::process_test
