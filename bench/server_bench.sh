@@ -19,25 +19,18 @@ while [[ $# -gt 0 ]]; do
   esac
 done
 
+source bench/lib.sh
 scripts/setup.sh
-for tool in fio redis-benchmark python3; do
-  if ! command -v "$tool" >/dev/null; then
-    apt-get install -y -qq --no-install-recommends fio redis-tools python3 >/dev/null
-  fi
-done
+bench_install fio redis-tools python3
 scripts/build.sh release raftkv raftkv-server >/dev/null
 raftkv=build/release/tools/raftkv/raftkv
 
-rm -rf "$dir" && mkdir -p "$dir/fio"
+rm -rf "$dir" && mkdir -p "$dir"
 cleanup() { "$raftkv" cluster stop --dir "$dir/cluster" >/dev/null 2>&1 || true; }
 trap cleanup EXIT
 
 fio_iops() {  # One write+fdatasync at a time for 3 s: prints IOPS and p50 sync latency (us).
-  fio --name=fdatasync --directory="$dir/fio" --rw=write --bs=4k --fdatasync=1 --size=64m \
-      --runtime=3 --time_based --output-format=json >"$dir/fio.json"
-  python3 -c 'import json,sys; j=json.load(open(sys.argv[1]))["jobs"][0]
-p=j["sync"]["lat_ns"].get("percentile",{}).get("50.000000",j["sync"]["lat_ns"]["mean"])
-print("%.0f %.0f" % (j["write"]["iops"], p/1e3))' "$dir/fio.json"
+  bench_fio "$dir/fio" 3 | cut -d' ' -f1-2
 }
 
 "$raftkv" cluster start --dir "$dir/cluster" --nodes 3 --log-level warn >/dev/null

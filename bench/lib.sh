@@ -1,0 +1,52 @@
+# shellcheck shell=bash
+# Shell functions shared by the benchmark scripts (bench/server_bench.sh, bench/compare.sh,
+# bench/memory_soak.sh). Source it; it defines functions and runs nothing.
+
+# Installs those of the given Debian packages that are missing; silent when all are present.
+# Needs root (or sudo) only when it has something to install.
+bench_install() {
+  local package status missing=()
+  for package in "$@"; do
+    status=$(dpkg-query -W -f='${Status}' "$package" 2>/dev/null || true)
+    [[ "$status" == "install ok installed" ]] || missing+=("$package")
+  done
+  [[ ${#missing[@]} -gt 0 ]] || return 0
+  echo "bench: installing ${missing[*]}" >&2
+  local sudo_cmd=()
+  [[ $(id -u) -eq 0 ]] || sudo_cmd=(sudo)
+  DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq \
+      --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+# The disk's synchronous-append limit: fio writing 4 KiB blocks sequentially with an
+# fdatasync after each, queue depth 1, for SECONDS (default 3) in DIR (on the disk to
+# measure; created, and emptied afterwards). Prints one line:
+#   <write IOPS> <p50 fdatasync latency us> <p99 fdatasync latency us>
+# fio's "sync" latency is the fdatasync call alone; the write before it only fills the page
+# cache. IOPS counts write+fdatasync pairs.
+bench_fio() {
+  local dir=$1 seconds=${2:-3} size=${3:-64m}
+  mkdir -p "$dir"
+  fio --name=fdatasync --directory="$dir" --rw=write --bs=4k --fdatasync=1 --size="$size" \
+      --runtime="$seconds" --time_based --output-format=json >"$dir/fio.json"
+  rm -f "$dir"/fdatasync.*
+  python3 - "$dir/fio.json" <<'PY'
+import json, sys
+job = json.load(open(sys.argv[1]))["jobs"][0]
+lat = job["sync"]["lat_ns"]
+pct = lat.get("percentile", {})
+p50 = pct.get("50.000000", lat["mean"])
+p99 = pct.get("99.000000", lat["max"])
+print("%.0f %.0f %.0f" % (job["write"]["iops"], p50 / 1e3, p99 / 1e3))
+PY
+}
+
+# Peak and current resident set of a process, in KiB: "<VmHWM> <VmRSS>", or nothing if the
+# process is gone.
+bench_rss_kb() {
+  local status="/proc/$1/status"
+  [[ -r "$status" ]] || return 0
+  awk '/^VmHWM:/ {hwm = $2} /^VmRSS:/ {rss = $2} END {if (hwm != "") print hwm, rss}' \
+      "$status" 2>/dev/null || true
+}
