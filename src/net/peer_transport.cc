@@ -1,6 +1,8 @@
 #include "net/peer_transport.h"
 
 #include <algorithm>
+#include <array>
+#include <asio/experimental/awaitable_operators.hpp>
 
 #include "proto/peer.pb.h"
 #include "proto/peer_codec.h"
@@ -11,6 +13,7 @@ namespace {
 using asio::awaitable;
 using asio::use_awaitable;
 using asio::ip::tcp;
+using namespace asio::experimental::awaitable_operators;  // NOLINT: a || b on awaitables.
 
 constexpr uint32_t kProtocolVersion = 1;
 constexpr size_t kFrameHeaderBytes = 4;
@@ -129,14 +132,15 @@ void PeerTransport::send(const raft::Message& message) {
   wake(*target);
 }
 
-void PeerTransport::send_forward_request(NodeId to, uint64_t request_id, std::string command) {
+bool PeerTransport::send_forward_request(NodeId to, uint64_t request_id, std::string command) {
   Link* target = link(to);
-  if (target == nullptr || target->socket == nullptr) return;  // The caller times out.
+  if (target == nullptr || target->socket == nullptr) return false;
   pb::ForwardRequest* request = target->pending.add_forward_requests();
   request->set_request_id(request_id);
   target->pending_bytes += command.size();
   request->set_command(std::move(command));
   wake(*target);
+  return true;
 }
 
 void PeerTransport::send_forward_reply(NodeId to, uint64_t request_id, std::string reply) {
@@ -198,7 +202,10 @@ awaitable<void> PeerTransport::dial_loop(Link& link) {
              link.address.host, ":", link.address.port);
       link.socket = &socket;
       link.counters.connected = true;
-      co_await write_frames(link, socket);
+      // A peer that restarted is noticed when its old connection closes, not at the next
+      // write: a follower writes to another follower only to campaign, and losing that
+      // first vote request to a dead socket would cost a whole election timeout.
+      co_await (write_frames(link, socket) || watch_for_close(socket));
       link.socket = nullptr;
       link.counters.connected = false;
       link.pending.Clear();
@@ -213,7 +220,15 @@ awaitable<void> PeerTransport::dial_loop(Link& link) {
   }
 }
 
-// Writes the Hello, then every batch as it is queued, until the connection fails.
+// Completes when the peer closes the connection (or it fails): the peer never sends on it.
+awaitable<void> PeerTransport::watch_for_close(tcp::socket& socket) {
+  std::array<char, 1> byte{};
+  asio::error_code error;
+  co_await socket.async_read_some(asio::buffer(byte), no_throw(error));
+}
+
+// Writes the Hello, then every batch as it is queued, until the connection fails or
+// watch_for_close() ends it (cancellation).
 awaitable<void> PeerTransport::write_frames(Link& link, tcp::socket& socket) {
   asio::error_code error;
   pb::PeerEnvelope envelope;
@@ -228,7 +243,11 @@ awaitable<void> PeerTransport::write_frames(Link& link, tcp::socket& socket) {
     if (is_empty(link.pending)) {
       link.wakeup.expires_at(asio::steady_timer::time_point::max());
       co_await link.wakeup.async_wait(no_throw(error));
-      error = {};  // Cancellation is the wake-up signal.
+      if ((co_await asio::this_coro::cancellation_state).cancelled() !=
+          asio::cancellation_type::none) {
+        co_return;  // The connection closed.
+      }
+      error = {};  // Cancelling the timer is the wake-up signal.
       continue;
     }
     envelope.Clear();

@@ -86,7 +86,8 @@ class PeerTransport {
 
   // Queue for the peer; sent with everything else queued for it in the next frame.
   void send(const raft::Message& message);
-  void send_forward_request(NodeId to, uint64_t request_id, std::string command);
+  // False when the peer is not connected: nothing was sent.
+  [[nodiscard]] bool send_forward_request(NodeId to, uint64_t request_id, std::string command);
   void send_forward_reply(NodeId to, uint64_t request_id, std::string reply);
   // Snapshot streaming (src/server/snapshot_transfer.h). Dropped when the peer is not connected
   // or its queue is full; the leader resends from the last acknowledged offset.
@@ -102,6 +103,7 @@ class PeerTransport {
   void wake(Link& link);
   asio::awaitable<void> dial_loop(Link& link);
   asio::awaitable<void> write_frames(Link& link, asio::ip::tcp::socket& socket);
+  asio::awaitable<void> watch_for_close(asio::ip::tcp::socket& socket);
   asio::awaitable<void> accept_loop();
   asio::awaitable<void> read_loop(asio::ip::tcp::socket socket);
   [[nodiscard]] bool accept_hello(const std::string& remote, const std::string& frame,

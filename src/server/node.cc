@@ -228,8 +228,21 @@ void Node::read(kv::Command command, Done done, uint64_t deadline_ms) {
 
 void Node::forward(NodeId leader, kv::Command command, Done done, uint64_t deadline_ms) {
   const uint64_t request_id = next_request_id_++;
-  pending_forwards_.emplace(request_id, PendingForward{std::move(done), deadline_ms});
-  transport_->send_forward_request(leader, request_id, kv::encode_command(command));
+  if (!transport_->send_forward_request(leader, request_id, kv::encode_command(command))) {
+    // Not sent, so not ambiguous: wait for a leader we can reach (on_role_change).
+    waiting_for_leader_.push_back({std::move(command), std::move(done), deadline_ms});
+    return;
+  }
+  pending_forwards_.emplace(request_id, PendingForward{leader, std::move(done), deadline_ms});
+}
+
+void Node::abandon_forwards(const std::function<bool(NodeId leader)>& gone,
+                            const std::string& why) {
+  std::erase_if(pending_forwards_, [&](auto& item) {
+    if (!gone(item.second.leader)) return false;
+    item.second.done(error_reply("TRYAGAIN " + why + "; a write may or may not have been applied"));
+    return true;
+  });
 }
 
 void Node::on_forward_request(NodeId from, uint64_t request_id, const std::string& bytes) {
@@ -321,6 +334,8 @@ void Node::on_peer_unreachable(NodeId peer) {
 
 void Node::on_peer_disconnected(NodeId peer) {
   raft_->report_peer_down(peer);  // A dead leader is replaced without a full election timeout.
+  abandon_forwards([peer](NodeId leader) { return leader == peer; },
+                   "the leader's connection closed");
   drive();
 }
 
@@ -475,6 +490,7 @@ void Node::on_role_change(const raft::SoftState& soft) {
     // Writes stay pending: they may still commit under the new leader, and the entry applied
     // at their index tells which (apply_entries).
   }
+  abandon_forwards([&soft](NodeId leader) { return leader != soft.leader; }, "leadership moved");
   if (soft.leader == kNoNode) return;
   std::vector<WaitingRequest> waiting = std::move(waiting_for_leader_);
   waiting_for_leader_.clear();

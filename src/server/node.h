@@ -116,6 +116,7 @@ class Node final : public net::TransportHandler {
     uint64_t deadline_ms;
   };
   struct PendingForward {
+    NodeId leader;  // Where it was sent.
     Done done;
     uint64_t deadline_ms;
   };
@@ -125,6 +126,9 @@ class Node final : public net::TransportHandler {
   void read(kv::Command command, Done done, uint64_t deadline_ms);
   void forward(NodeId leader, kv::Command command, Done done, uint64_t deadline_ms);
   void on_forward_request(NodeId from, uint64_t request_id, const std::string& bytes);
+  // Answers the forwards sent to the leaders `gone` picks at once (ambiguous: they may have
+  // applied them) rather than at their deadline: those leaders died or were deposed.
+  void abandon_forwards(const std::function<bool(NodeId leader)>& gone, const std::string& why);
   // Every message of the core leaves here: InstallSnapshot is streamed, the rest queued.
   void send(const raft::Message& message);
   void on_snapshot_chunk(NodeId from, const pb::SnapshotChunk& chunk);
