@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Memory soak (issue 6 §2): does a raftkv node's memory stay bounded under a long write load
-# once snapshots compact the log? A 3-node raftkv cluster on loopback (snapshots on, the
-# server's default thresholds: every 100,000 applied entries or 64 MiB of commands) takes
+# once snapshots compact the log? A 3-node raftkv cluster on loopback (snapshots every 20,000
+# applied entries via --server-arg=--snapshot-entries=20000, or 64 MiB of commands) takes
 # writes from 64 clients over a bounded keyspace of 100,000 keys (so the state machine stops
 # growing after the first pass) for --minutes; every 10 s the script samples each node's
 # VmRSS/VmHWM (/proc/PID/status), its snapshots taken (/metrics) and its data dir size.
@@ -31,7 +31,7 @@ bench_bin=${bench_bin:-$build/tools/raftkv-bench/raftkv-bench}
 source bench/lib.sh
 
 readonly PEER_PORT=24051 CLIENT_PORT=24061 HTTP_PORT=24071
-readonly CLIENTS=64 KEYSPACE=100000 VALUE_SIZE=256
+readonly CLIENTS=64 KEYSPACE=100000 VALUE_SIZE=256 SNAPSHOT_ENTRIES=20000
 endpoints=127.0.0.1:$CLIENT_PORT,127.0.0.1:$((CLIENT_PORT + 1)),127.0.0.1:$((CLIENT_PORT + 2))
 run=$build/soak
 date=$(date -u +%F)
@@ -67,7 +67,8 @@ rm -rf "$run"
 mkdir -p "$run" bench/results
 "$raftkv" cluster start --dir "$run/cluster" --nodes 3 --log-level warn \
     --server "$build/src/server/raftkv-server" --base-peer-port "$PEER_PORT" \
-    --base-client-port "$CLIENT_PORT" --base-http-port "$HTTP_PORT" >"$run/start.log" 2>&1 ||
+    --base-client-port "$CLIENT_PORT" --base-http-port "$HTTP_PORT" \
+    --server-arg="--snapshot-entries=$SNAPSHOT_ENTRIES" >"$run/start.log" 2>&1 ||
   { cat "$run/start.log" >&2; log "raftkv failed to start"; exit 1; }
 if ! read -r _ ordered < <(bench/compare/cluster.py --system raftkv --endpoints "$endpoints" \
                                                     --wait 30); then
@@ -110,9 +111,10 @@ bench_pid=""
 sample $(($(date +%s) - t0))
 "$raftkv" cluster stop --dir "$run/cluster" >/dev/null
 
-python3 - "$samples" "$run/bench.json" "$started" "$minutes" "$interval" >"$report" <<'PY'
+python3 - "$samples" "$run/bench.json" "$started" "$minutes" "$interval" "$SNAPSHOT_ENTRIES" \
+    >"$report" <<'PY'
 import csv, json, sys
-samples, bench_path, started, minutes, interval = sys.argv[1:]
+samples, bench_path, started, minutes, interval, snapshot_entries = sys.argv[1:]
 rows = list(csv.DictReader(open(samples), delimiter="\t"))
 bench = None
 for line in open(bench_path):
@@ -120,11 +122,11 @@ for line in open(bench_path):
         bench = json.loads(line)
 mib = lambda kb: f"{float(kb) / 1024:,.1f}"
 print(f"# raftkv memory soak, {started}\n")
-print(f"`bench/memory_soak.sh --minutes {minutes}`: 3 nodes on loopback, snapshots at the "
-      "server's default thresholds (100,000 entries or 64 MiB), 64 clients writing 256-byte "
-      "values over 100,000 keys (the state stops growing after the first pass), RSS sampled "
-      f"every {interval} s. Memory is bounded if the maximum stops rising after the first "
-      "minutes and the last sample is near it rather than above.\n")
+print(f"`bench/memory_soak.sh --minutes {minutes}`: 3 nodes on loopback, snapshots every "
+      f"{int(snapshot_entries):,} entries (`--snapshot-entries`) or 64 MiB, 64 clients "
+      "writing 256-byte values over 100,000 keys (the state stops growing after the first "
+      f"pass), RSS sampled every {interval} s. Memory is bounded if the maximum stops rising "
+      "after the first minutes and the last sample is near it rather than above.\n")
 if bench:
     print(f"Load: {bench['ops']:,} writes in {bench['duration_s']:.0f} s = "
           f"{bench['throughput']:,.0f}/s, p50 {bench['p50_ms']:.2f} ms, "

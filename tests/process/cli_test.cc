@@ -4,6 +4,7 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -122,6 +123,115 @@ TEST_F(Cli, ClusterStart_MissingServer_ClearError) {
   EXPECT_EQ(started.how, "exited with status 2") << started.output;
   EXPECT_NE(started.output.find("raftkv-server not found at"), std::string::npos)
       << started.output;
+}
+
+// The single-node clusters below use slot 9's ports +15..+17, which the three-node test above
+// (+0..+14) leaves free: ctest -j may run them side by side.
+constexpr int kSingleBase = 21000 + 20 * 9 + 15;
+
+// The argv of the running raftkv-server of node `id` (its pid file, then /proc/PID/cmdline).
+std::vector<std::string> node_cmdline(const std::string& cluster_dir, int id) {
+  std::ifstream pid_file(cluster_dir + "/node" + std::to_string(id) + "/server.pid");
+  std::string pid;
+  pid_file >> pid;
+  std::ifstream cmdline("/proc/" + pid + "/cmdline");
+  std::vector<std::string> argv;
+  for (std::string arg; std::getline(cmdline, arg, '\0');) argv.push_back(arg);
+  return argv;
+}
+
+bool ends_with(const std::vector<std::string>& argv, const std::vector<std::string>& tail) {
+  return argv.size() >= tail.size() &&
+         std::equal(tail.begin(), tail.end(), argv.end() - static_cast<long>(tail.size()));
+}
+
+std::string joined(const std::vector<std::string>& argv) {
+  std::string out;
+  for (const std::string& arg : argv) out += (out.empty() ? "" : " ") + arg;
+  return out;
+}
+
+bool has_snapshot_file(const std::string& data_dir) {
+  std::error_code error;
+  for (auto it = std::filesystem::recursive_directory_iterator(data_dir, error);
+       !error && it != std::filesystem::recursive_directory_iterator(); it.increment(error)) {
+    if (it->path().extension() == ".snap") return true;
+  }
+  return false;
+}
+
+TEST_F(Cli, ServerArg_PassedToEveryStart_SavedAndReused) {
+  // Goal: --server-arg values reach raftkv-server (a snapshot after 100 entries, not the
+  // default 100,000), land in cluster.conf, and come back on `node restart` and on a second
+  // `cluster start` of the same directory that does not repeat them.
+  const std::string cluster_dir = dir_ + "/cluster";
+  const std::vector<std::string> server_args = {"--snapshot-entries=100",
+                                                "--snapshot-keep-entries", "10"};
+  CliRun started = run({"cluster", "start", "--dir", cluster_dir, "--nodes", "1", "--server",
+                        server_, "--base-peer-port", std::to_string(kSingleBase),
+                        "--base-client-port", std::to_string(kSingleBase + 1),
+                        "--base-http-port", std::to_string(kSingleBase + 2), "--heartbeat-ms",
+                        "50", "--election-ms", "500", "--server-arg=--snapshot-entries=100",
+                        "--server-arg=--snapshot-keep-entries", "--server-arg=10"});
+  ASSERT_EQ(started.how, kOk) << started.output;
+  Result<tools::ClusterLayout> saved = tools::load_layout(cluster_dir);
+  ASSERT_TRUE(saved.is_ok()) << saved.status().message();
+  EXPECT_EQ(saved.value().extra_args, server_args);
+  EXPECT_TRUE(ends_with(node_cmdline(cluster_dir, 1), server_args))
+      << joined(node_cmdline(cluster_dir, 1));
+
+  std::vector<std::vector<std::string>> sets;
+  for (int i = 0; i < 150; ++i) sets.push_back({"SET", "k" + std::to_string(i), "v"});
+  Result<std::vector<client::Reply>> replies =
+      tools::node_exchange(saved.value().client_endpoint(1), sets, milliseconds(10'000));
+  ASSERT_TRUE(replies.is_ok()) << replies.status().message();
+  ASSERT_EQ(replies.value().size(), sets.size());
+  const std::string data_dir = saved.value().data_dir(1);
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (!has_snapshot_file(data_dir) && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(milliseconds(50));
+  }
+  EXPECT_TRUE(has_snapshot_file(data_dir)) << "no snapshot after 150 writes in " << data_dir;
+
+  CliRun restarted = run({"node", "restart", "1", "--dir", cluster_dir});
+  ASSERT_EQ(restarted.how, kOk) << restarted.output;
+  EXPECT_TRUE(ends_with(node_cmdline(cluster_dir, 1), server_args))
+      << joined(node_cmdline(cluster_dir, 1));
+
+  CliRun stopped = run({"cluster", "stop", "--dir", cluster_dir});
+  ASSERT_EQ(stopped.how, kOk) << stopped.output;
+  CliRun again = run({"cluster", "start", "--dir", cluster_dir});
+  ASSERT_EQ(again.how, kOk) << again.output;
+  EXPECT_NE(again.output.find("taken from " + cluster_dir + "/cluster.conf"), std::string::npos)
+      << again.output;
+  EXPECT_TRUE(ends_with(node_cmdline(cluster_dir, 1), server_args))
+      << joined(node_cmdline(cluster_dir, 1));
+}
+
+TEST_F(Cli, ServerArg_ReservedFlagOrDamagedConf_ClearError) {
+  const std::string cluster_dir = dir_ + "/cluster";
+  CliRun reserved = run({"cluster", "start", "--dir", cluster_dir, "--server", server_,
+                         "--server-arg=--data-dir=/elsewhere"});
+  EXPECT_EQ(reserved.how, "exited with status 2") << reserved.output;
+  EXPECT_NE(reserved.output.find("--server-arg \"--data-dir=/elsewhere\": raftkv sets "
+                                 "--data-dir"),
+            std::string::npos)
+      << reserved.output;
+
+  // A saved layout whose line 12 (after 9 values, a comment and one argument) is empty.
+  tools::ClusterLayout layout;
+  layout.dir = cluster_dir;
+  layout.server_path = server_;
+  layout.extra_args = {"--snapshot-entries=100"};
+  ASSERT_TRUE(tools::save_layout(layout).is_ok());
+  std::ofstream(cluster_dir + "/cluster.conf", std::ios::app) << "server_arg=\n";
+  const std::string why = cluster_dir + "/cluster.conf:12: server_arg \"\": an empty argument";
+  CliRun restart = run({"node", "restart", "1", "--dir", cluster_dir});
+  EXPECT_EQ(restart.how, "exited with status 1") << restart.output;
+  EXPECT_NE(restart.output.find(why), std::string::npos) << restart.output;
+  CliRun start = run({"cluster", "start", "--dir", cluster_dir});
+  EXPECT_EQ(start.how, "exited with status 1") << start.output;
+  EXPECT_NE(start.output.find(why + "; fix or delete it"), std::string::npos) << start.output;
 }
 
 }  // namespace

@@ -35,6 +35,133 @@ bool parse_number(const std::string& text, uint64_t max, uint64_t* value) {
   return !text.empty() && ec == std::errc() && ptr == end && *value <= max;
 }
 
+constexpr size_t kServerArgsMax = 256;
+constexpr size_t kConfLinesMax = 64 + kServerArgsMax;  // Bounds reading a damaged file.
+constexpr const char* kServerArgKey = "server_arg";
+
+// Flags server_args() sets from the layout, and what to use instead of --server-arg.
+struct ReservedFlag {
+  const char* flag;
+  const char* instead;
+};
+constexpr ReservedFlag kReservedFlags[] = {
+    {"--id", "it is the node number"},
+    {"--data-dir", "it is DIR/nodeI/data (choose --dir)"},
+    {"--peers", "they follow from --nodes and --base-peer-port"},
+    {"--client-addr", "use --base-client-port"},
+    {"--http-addr", "use --base-http-port"},
+    {"--log-level", "use raftkv's own --log-level"},
+    {"--heartbeat-ms", "use raftkv's own --heartbeat-ms"},
+    {"--election-ms", "use raftkv's own --election-ms"},
+};
+
+// Why `arg` cannot be an extra server argument, or nullopt if it can.
+std::optional<std::string> server_arg_problem(const std::string& arg) {
+  if (arg.empty()) return "an empty argument";
+  if (arg.find_first_of(std::string("\n\r\0", 3)) != std::string::npos) {
+    return "holds a line break or NUL, which cluster.conf cannot store";
+  }
+  for (const ReservedFlag& reserved : kReservedFlags) {
+    const std::string flag = reserved.flag;
+    if (arg == flag || arg.starts_with(flag + "=")) {
+      return "raftkv sets " + flag + " for every node itself; " + reserved.instead;
+    }
+  }
+  return std::nullopt;
+}
+
+Status invalid(std::string message) {
+  return Status(ErrorCode::InvalidArgument, std::move(message));
+}
+
+Status check_layout_numbers(const ClusterLayout& layout) {
+  if (layout.nodes < 1 || layout.nodes > kNodesMax) {
+    return invalid("--nodes must be 1.." + std::to_string(kNodesMax));
+  }
+  for (uint16_t base : {layout.base_peer_port, layout.base_client_port, layout.base_http_port}) {
+    if (base == 0 || base + layout.nodes - 1 > 65535) {
+      return invalid("port range does not fit below 65536");
+    }
+  }
+  return Status::ok();
+}
+
+// cluster.conf split into lines: single values by key, server_arg values in file order.
+struct ConfLines {
+  std::map<std::string, std::string> values;
+  std::vector<std::string> server_args;
+};
+
+constexpr const char* kConfKeys[] = {"nodes",          "base_peer_port", "base_client_port",
+                                     "base_http_port", "server",         "log_level",
+                                     "heartbeat_ms",   "election_ms"};
+
+// Splits the file into ConfLines; an error names the line ("PATH:LINE: ...").
+Result<ConfLines> read_conf_lines(const std::string& path, std::istream& file) {
+  ConfLines conf;
+  std::string line;
+  for (size_t number = 1; std::getline(file, line); ++number) {
+    const std::string where = path + ":" + std::to_string(number) + ": ";
+    if (number > kConfLinesMax) return invalid(where + "more lines than a layout has");
+    if (line.empty() || line[0] == '#') continue;
+    const size_t equals = line.find('=');
+    if (equals == std::string::npos) return invalid(where + "not key=value: \"" + line + "\"");
+    const std::string key = line.substr(0, equals);
+    std::string value = line.substr(equals + 1);
+    if (key == kServerArgKey) {
+      if (std::optional<std::string> problem = server_arg_problem(value)) {
+        return invalid(where + "server_arg \"" + value + "\": " + *problem);
+      }
+      if (conf.server_args.size() == kServerArgsMax) {
+        return invalid(where + "more than " + std::to_string(kServerArgsMax) + " server_arg lines");
+      }
+      conf.server_args.push_back(std::move(value));
+      continue;
+    }
+    if (std::find_if(std::begin(kConfKeys), std::end(kConfKeys),
+                     [&](const char* known) { return key == known; }) == std::end(kConfKeys)) {
+      return invalid(where + "unknown key \"" + key + "\"");
+    }
+    if (!conf.values.emplace(key, std::move(value)).second) {
+      return invalid(where + key + " given twice");
+    }
+  }
+  if (file.bad()) return Status(ErrorCode::IoError, "cannot read " + path);
+  return conf;
+}
+
+// Fills the numbers of `layout` from `conf`; an error names the key and its range.
+Status parse_conf_numbers(const std::string& path, const ConfLines& conf, ClusterLayout* layout) {
+  struct NumberKey {
+    const char* key;
+    uint64_t min;
+    uint64_t max;
+  };
+  constexpr NumberKey kKeys[6] = {{"nodes", 1, kNodesMax},        {"base_peer_port", 1, 65535},
+                                  {"base_client_port", 1, 65535}, {"base_http_port", 1, 65535},
+                                  {"heartbeat_ms", 0, 1'000'000}, {"election_ms", 0, 1'000'000}};
+  RAFT_ASSERT(layout != nullptr);
+  uint64_t n[6] = {};
+  for (size_t i = 0; i < 6; ++i) {
+    const auto found = conf.values.find(kKeys[i].key);
+    const std::string text = found == conf.values.end() ? "" : found->second;
+    if (!parse_number(text, kKeys[i].max, &n[i]) || n[i] < kKeys[i].min) {
+      return invalid(path + ": bad or missing " + kKeys[i].key + " (\"" + text + "\"; want " +
+                     std::to_string(kKeys[i].min) + ".." + std::to_string(kKeys[i].max) + ")");
+    }
+  }
+  layout->nodes = static_cast<int>(n[0]);
+  layout->base_peer_port = static_cast<uint16_t>(n[1]);
+  layout->base_client_port = static_cast<uint16_t>(n[2]);
+  layout->base_http_port = static_cast<uint16_t>(n[3]);
+  layout->heartbeat_ms = static_cast<uint32_t>(n[4]);
+  layout->election_ms = static_cast<uint32_t>(n[5]);
+  if (Status numbers = check_layout_numbers(*layout); !numbers.is_ok()) {
+    return invalid(path + ": " + numbers.message());
+  }
+  return Status::ok();
+}
+
 }  // namespace
 
 std::string ClusterLayout::node_dir(int id) const { return dir + "/node" + node_string(id); }
@@ -78,19 +205,25 @@ std::vector<std::string> ClusterLayout::server_args(int id) const {
 }
 
 Status validate_layout(const ClusterLayout& layout) {
-  if (layout.dir.empty()) return Status(ErrorCode::InvalidArgument, "--dir is required");
-  if (layout.nodes < 1 || layout.nodes > kNodesMax) {
-    return Status(ErrorCode::InvalidArgument, "--nodes must be 1.." + std::to_string(kNodesMax));
-  }
-  for (uint16_t base : {layout.base_peer_port, layout.base_client_port, layout.base_http_port}) {
-    if (base == 0 || base + layout.nodes - 1 > 65535) {
-      return Status(ErrorCode::InvalidArgument, "port range does not fit below 65536");
-    }
-  }
+  if (layout.dir.empty()) return invalid("--dir is required");
+  if (Status numbers = check_layout_numbers(layout); !numbers.is_ok()) return numbers;
+  if (Status args = check_server_args(layout.extra_args); !args.is_ok()) return args;
   if (::access(layout.server_path.c_str(), X_OK) != 0) {
     return Status(ErrorCode::NotFound,
                   "raftkv-server not found at " + layout.server_path +
                       " (build it: scripts/build.sh release raftkv-server, or pass --server)");
+  }
+  return Status::ok();
+}
+
+Status check_server_args(const std::vector<std::string>& args) {
+  if (args.size() > kServerArgsMax) {
+    return invalid("at most " + std::to_string(kServerArgsMax) + " --server-arg values");
+  }
+  for (const std::string& arg : args) {
+    if (std::optional<std::string> problem = server_arg_problem(arg)) {
+      return invalid("--server-arg \"" + arg + "\": " + *problem);
+    }
   }
   return Status::ok();
 }
@@ -120,6 +253,8 @@ Status check_ports_free(const ClusterLayout& layout) {
 }
 
 Status save_layout(const ClusterLayout& layout) {
+  // Checked again here, as load_layout() will: a line break would split an argument in two.
+  if (Status args = check_server_args(layout.extra_args); !args.is_ok()) return args;
   std::error_code error;
   std::filesystem::create_directories(layout.dir, error);
   if (error) return Status(ErrorCode::IoError, "cannot create " + layout.dir + ": " +
@@ -131,6 +266,10 @@ Status save_layout(const ClusterLayout& layout) {
        << "\nbase_http_port=" << layout.base_http_port << "\nserver=" << layout.server_path
        << "\nlog_level=" << layout.log_level << "\nheartbeat_ms=" << layout.heartbeat_ms
        << "\nelection_ms=" << layout.election_ms << "\n";
+  if (!layout.extra_args.empty()) {
+    file << "# Extra raftkv-server arguments (--server-arg), one argv element a line, in order.\n";
+  }
+  for (const std::string& arg : layout.extra_args) file << kServerArgKey << "=" << arg << "\n";
   file.close();
   if (!file) return Status(ErrorCode::IoError, "cannot write " + layout.dir + "/cluster.conf");
   return Status::ok();
@@ -143,31 +282,23 @@ Result<ClusterLayout> load_layout(const std::string& dir) {
     return Status(ErrorCode::NotFound, "no cluster at " + dir + " (" + path +
                                            " missing; start one with `raftkv cluster start`)");
   }
-  std::map<std::string, std::string> values;
-  std::string line;
-  while (std::getline(file, line)) {
-    const size_t equals = line.find('=');
-    if (line.empty() || line[0] == '#' || equals == std::string::npos) continue;
-    values[line.substr(0, equals)] = line.substr(equals + 1);
-  }
+  Result<ConfLines> conf = read_conf_lines(path, file);
+  if (!conf.is_ok()) return conf.status();
   ClusterLayout layout;
   layout.dir = dir;
-  layout.server_path = values["server"];
-  layout.log_level = values.count("log_level") ? values["log_level"] : "info";
-  uint64_t n[6] = {};
-  const char* keys[6] = {"nodes", "base_peer_port", "base_client_port", "base_http_port",
-                         "heartbeat_ms", "election_ms"};
-  for (int i = 0; i < 6; ++i) {
-    if (!parse_number(values[keys[i]], i < 4 ? 65535 : 1'000'000, &n[i])) {
-      return Status(ErrorCode::InvalidArgument, path + ": bad or missing " + keys[i]);
-    }
+  if (Status numbers = parse_conf_numbers(path, conf.value(), &layout); !numbers.is_ok()) {
+    return numbers;
   }
-  layout.nodes = static_cast<int>(n[0]);
-  layout.base_peer_port = static_cast<uint16_t>(n[1]);
-  layout.base_client_port = static_cast<uint16_t>(n[2]);
-  layout.base_http_port = static_cast<uint16_t>(n[3]);
-  layout.heartbeat_ms = static_cast<uint32_t>(n[4]);
-  layout.election_ms = static_cast<uint32_t>(n[5]);
+  const auto& values = conf.value().values;
+  const auto server = values.find("server");
+  if (server == values.end() || server->second.empty()) {
+    return invalid(path + ": bad or missing server (the raftkv-server path)");
+  }
+  layout.server_path = server->second;
+  const auto log_level = values.find("log_level");
+  if (log_level != values.end()) layout.log_level = log_level->second;
+  layout.extra_args = std::move(conf).value().server_args;
+  RAFT_ASSERT(check_server_args(layout.extra_args).is_ok());  // read_conf_lines() checked.
   return layout;
 }
 

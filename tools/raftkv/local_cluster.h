@@ -16,7 +16,9 @@
 #include "process.h"
 
 // A cluster of raftkv-server processes on this machine, laid out under one directory:
-//   DIR/cluster.conf      the layout below, so later commands (`stop`, `node kill`) find it
+//   DIR/cluster.conf      the layout below, so later commands (`stop`, `node restart`, a
+//                         second `cluster start`) find it: `key=value` lines, one
+//                         `server_arg=ARG` line per extra server argument, in order
 //   DIR/nodeI/data/       node I's --data-dir
 //   DIR/nodeI/server.log  its stdout and stderr (background mode)
 //   DIR/nodeI/server.pid  its pid
@@ -36,7 +38,9 @@ struct ClusterLayout {
   std::string log_level = "info";
   uint32_t heartbeat_ms = 0;       // 0: the server's default.
   uint32_t election_ms = 0;        // 0: the server's default.
-  std::vector<std::string> extra_args;  // More server flags (tests); not saved.
+  // More raftkv-server argv elements, appended after the ones above on every node, in order
+  // (`--server-arg`). Saved in cluster.conf; check_server_args() must accept them.
+  std::vector<std::string> extra_args;
 
   [[nodiscard]] std::string node_dir(int id) const;
   [[nodiscard]] std::string data_dir(int id) const;
@@ -51,12 +55,23 @@ struct ClusterLayout {
   [[nodiscard]] std::vector<std::string> server_args(int id) const;
 };
 
-// Checks the numbers (1..9 nodes, ports that fit) and that the server binary exists.
+// Checks the numbers (1..9 nodes, ports that fit), the extra server arguments and that the
+// server binary exists.
 [[nodiscard]] Status validate_layout(const ClusterLayout& layout);
+// Checks extra server arguments: at most 256, none empty, none holding a line break or NUL
+// (cluster.conf could not store it), none a flag the layout itself sets per node (--id,
+// --data-dir, --peers, --client-addr, --http-addr, --log-level, --heartbeat-ms,
+// --election-ms, alone or as `--flag=value`), since the server refuses a flag given twice.
+// The error names the argument and what to use instead.
+[[nodiscard]] Status check_server_args(const std::vector<std::string>& args);
 // Checks that no port of the layout is taken (by binding each on 127.0.0.1): otherwise
 // another cluster would answer in our nodes' place.
 [[nodiscard]] Status check_ports_free(const ClusterLayout& layout);
+// Writes DIR/cluster.conf. InvalidArgument if the extra arguments fail check_server_args().
 [[nodiscard]] Status save_layout(const ClusterLayout& layout);
+// Reads DIR/cluster.conf. NotFound if it is missing; InvalidArgument, naming the file and
+// line, if it is damaged: a line that is not key=value, an unknown or repeated key, a missing
+// or out-of-range number, no server path, or a server_arg that check_server_args() refuses.
 [[nodiscard]] Result<ClusterLayout> load_layout(const std::string& dir);
 
 // The last `count` lines of a text file, each indented, for explaining why a node died.

@@ -3,6 +3,7 @@
 #include <signal.h>
 
 #include <CLI/CLI.hpp>
+#include <iostream>
 
 #include "commands.h"
 
@@ -52,6 +53,42 @@ void add_layout_options(CLI::App* command, ClusterLayout* layout, bool with_node
   command->add_option("--log-level", layout->log_level, "Server log level: debug|info|warn|error");
   command->add_option("--heartbeat-ms", layout->heartbeat_ms, "Server heartbeat interval");
   command->add_option("--election-ms", layout->election_ms, "Server election timeout");
+  // One argv element per occurrence; `=` lets the value itself start with "--".
+  command
+      ->add_option("--server-arg", layout->extra_args,
+                   "One more raftkv-server argument for every node, repeatable, in order; "
+                   "write it with '=': --server-arg=--snapshot-entries=20000 (saved in "
+                   "DIR/cluster.conf, so `node restart` passes it too)")
+      ->type_name("ARG")
+      ->expected(1)
+      ->allow_extra_args(false)  // `--server-arg=A B` is an error, not two arguments.
+      ->take_all();
+}
+
+// `cluster start` on a directory that already holds a cluster: every layout option the
+// command line leaves out comes from DIR/cluster.conf, so a restart keeps its ports, timings
+// and --server-arg values (the nodes' data only fits the same peers). Given --server-arg
+// values replace the saved ones. A damaged file is an error, never silently a fresh layout.
+Status merge_saved_layout(const CLI::App& start, ClusterLayout* layout) {
+  Result<ClusterLayout> loaded = load_layout(layout->dir);
+  if (!loaded.is_ok()) {
+    if (loaded.status().code() == ErrorCode::NotFound) return Status::ok();  // A new cluster.
+    return Status(loaded.status().code(),
+                  loaded.status().message() + "; fix or delete it, or use another --dir");
+  }
+  const ClusterLayout& saved = loaded.value();
+  const auto given = [&](const char* name) { return start.count(name) > 0; };
+  if (!given("--nodes")) layout->nodes = saved.nodes;
+  if (!given("--base-peer-port")) layout->base_peer_port = saved.base_peer_port;
+  if (!given("--base-client-port")) layout->base_client_port = saved.base_client_port;
+  if (!given("--base-http-port")) layout->base_http_port = saved.base_http_port;
+  if (!given("--server")) layout->server_path = saved.server_path;
+  if (!given("--log-level")) layout->log_level = saved.log_level;
+  if (!given("--heartbeat-ms")) layout->heartbeat_ms = saved.heartbeat_ms;
+  if (!given("--election-ms")) layout->election_ms = saved.election_ms;
+  if (!given("--server-arg")) layout->extra_args = saved.extra_args;
+  std::cout << "options not given are taken from " << layout->dir << "/cluster.conf\n";
+  return Status::ok();
 }
 
 void add_data_commands(CLI::App& app, Cli& cli) {
@@ -138,6 +175,9 @@ int dispatch_data(Cli& cli) {
 int dispatch(Cli& cli) {
   if (const int code = dispatch_data(cli); code >= 0) return code;
   if (*cli.start) {
+    if (Status merged = merge_saved_layout(*cli.start, &cli.cluster.layout); !merged.is_ok()) {
+      return fail(kExitError, merged.message());
+    }
     if (cli.cluster.layout.server_path.empty()) {
       cli.cluster.layout.server_path = default_server_path();
     }
