@@ -18,27 +18,9 @@ namespace {
 
 constexpr int kSlot = 13;
 
-struct BenchRun {
-  std::string how;     // "exited with status 0", ...
-  std::string output;  // stdout and stderr together.
-};
-
 // Runs raftkv-bench to completion (bounded: 60 s), its output into `output_path`.
-BenchRun run_bench(const std::vector<std::string>& args, const std::string& output_path) {
-  Result<tools::Spawned> spawned = tools::spawn({RAFTKV_BENCH_PATH, args, output_path, false});
-  EXPECT_TRUE(spawned.is_ok()) << (spawned.is_ok() ? "" : spawned.status().message());
-  if (!spawned.is_ok()) return {"not started", ""};
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
-  std::optional<std::string> how;
-  while (!(how = tools::reap_if_exited(spawned.value().pid)) &&
-         std::chrono::steady_clock::now() < deadline) {
-    std::this_thread::sleep_for(milliseconds(20));
-  }
-  if (!how) (void)tools::stop_process(spawned.value().pid, SIGKILL, milliseconds(3000));
-  std::ifstream file(output_path);
-  std::stringstream text;
-  text << file.rdbuf();
-  return {how.value_or("timed out"), text.str()};
+ToolRun run_bench(const std::vector<std::string>& args, const std::string& output_path) {
+  return run_tool(RAFTKV_BENCH_PATH, args, output_path);
 }
 
 // The one line of the output that is a JSON object.
@@ -66,7 +48,7 @@ TEST_F(BenchTool, MixedRunAgainstLeader_ReportsSaneJson) {
       endpoints += "," + layout.client_endpoint(id).to_string();
     }
   }
-  const BenchRun run = run_bench({"--target", "raftkv", "--endpoints", endpoints, "--clients",
+  const ToolRun run = run_bench({"--target", "raftkv", "--endpoints", endpoints, "--clients",
                                   "4", "--duration", "1", "--read-ratio", "0.5", "--prefill",
                                   "100", "--json", "--quiet", "--label", "process-test"},
                                  dir_ + "/bench-output.txt");
@@ -103,16 +85,16 @@ TEST_F(BenchTool, BadArguments_ExitNonZeroWithMessage) {
   char pattern[] = "/tmp/raftkv-process-bench-XXXXXX";
   ASSERT_NE(::mkdtemp(pattern), nullptr);
   const std::string dir = pattern;
-  const BenchRun ratio = run_bench({"--target", "raftkv", "--endpoints", "127.0.0.1:1",
+  const ToolRun ratio = run_bench({"--target", "raftkv", "--endpoints", "127.0.0.1:1",
                                     "--read-ratio", "2"},
                                    dir + "/ratio.txt");
   EXPECT_EQ(ratio.how, "exited with status 2");
   EXPECT_NE(ratio.output.find("--read-ratio"), std::string::npos) << ratio.output;
-  const BenchRun target = run_bench({"--target", "redis", "--endpoints", "127.0.0.1:1"},
+  const ToolRun target = run_bench({"--target", "redis", "--endpoints", "127.0.0.1:1"},
                                     dir + "/target.txt");
   EXPECT_EQ(target.how, "exited with status 2");
   EXPECT_NE(target.output.find("--target"), std::string::npos) << target.output;
-  const BenchRun missing = run_bench({"--target", "raftkv"}, dir + "/missing.txt");
+  const ToolRun missing = run_bench({"--target", "raftkv"}, dir + "/missing.txt");
   EXPECT_NE(missing.how, "exited with status 0");
   EXPECT_NE(missing.output.find("--endpoints"), std::string::npos) << missing.output;
   std::error_code error;

@@ -15,11 +15,6 @@
 namespace raftkv::process_test {
 namespace {
 
-struct CliRun {
-  std::string how;     // "exited with status 0", ...
-  std::string output;  // stdout and stderr together.
-};
-
 class Cli : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -41,23 +36,9 @@ class Cli : public ::testing::Test {
   }
 
   // Runs `raftkv args...` to completion (bounded).
-  CliRun run(const std::vector<std::string>& args) {
-    const std::string output_path = dir_ + "/cli-output-" + std::to_string(runs_++) + ".txt";
-    Result<tools::Spawned> spawned =
-        tools::spawn({RAFTKV_CLI_PATH, args, output_path, false, false});
-    EXPECT_TRUE(spawned.is_ok());
-    if (!spawned.is_ok()) return {"not started", ""};
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
-    std::optional<std::string> how;
-    while (!(how = tools::reap_if_exited(spawned.value().pid)) &&
-           std::chrono::steady_clock::now() < deadline) {
-      std::this_thread::sleep_for(milliseconds(20));
-    }
-    if (!how) (void)tools::stop_process(spawned.value().pid, SIGKILL, milliseconds(3000));
-    std::ifstream file(output_path);
-    std::stringstream text;
-    text << file.rdbuf();
-    return {how.value_or("timed out"), text.str()};
+  ToolRun run(const std::vector<std::string>& args) {
+    return run_tool(RAFTKV_CLI_PATH, args,
+                    dir_ + "/cli-output-" + std::to_string(runs_++) + ".txt");
   }
 
   std::vector<std::string> data(std::vector<std::string> args) const {
@@ -80,45 +61,45 @@ const char* const kOk = "exited with status 0";
 TEST_F(Cli, ClusterLifecycle_StartUseFailOverStop) {
   const int base = 21000 + 20 * 9;
   const std::string cluster_dir = dir_ + "/cluster";
-  CliRun started = run({"cluster", "start", "--dir", cluster_dir, "--server", server_,
+  ToolRun started = run({"cluster", "start", "--dir", cluster_dir, "--server", server_,
                         "--base-peer-port", std::to_string(base), "--base-client-port",
                         std::to_string(base + 5), "--base-http-port", std::to_string(base + 10),
                         "--heartbeat-ms", "50", "--election-ms", "500"});
   ASSERT_EQ(started.how, kOk) << started.output;
   EXPECT_NE(started.output.find(" leads term "), std::string::npos) << started.output;
 
-  CliRun set = run(data({"set", "k", "v"}));
+  ToolRun set = run(data({"set", "k", "v"}));
   EXPECT_EQ(set.how, kOk) << set.output;
   EXPECT_EQ(set.output, "OK\n");
-  CliRun get = run(data({"--raw", "get", "k"}));
+  ToolRun get = run(data({"--raw", "get", "k"}));
   EXPECT_EQ(get.output, "v\n");
-  CliRun incr = run(data({"incr", "k"}));
+  ToolRun incr = run(data({"incr", "k"}));
   EXPECT_EQ(incr.how, "exited with status 1") << incr.output;  // Not an integer: an error.
   EXPECT_NE(incr.output.find("(error) ERR"), std::string::npos) << incr.output;
 
-  CliRun killed = run({"node", "kill", "1", "--dir", cluster_dir});
+  ToolRun killed = run({"node", "kill", "1", "--dir", cluster_dir});
   EXPECT_EQ(killed.how, kOk) << killed.output;
-  CliRun after = run(data({"--semantics", "exactly-once", "set", "k2", "v2"}));
+  ToolRun after = run(data({"--semantics", "exactly-once", "set", "k2", "v2"}));
   EXPECT_EQ(after.how, kOk) << after.output;
-  CliRun leader = run(data({"leader"}));
+  ToolRun leader = run(data({"leader"}));
   EXPECT_EQ(leader.how, kOk) << leader.output;
-  CliRun status = run({"cluster", "status", "--dir", cluster_dir});
+  ToolRun status = run({"cluster", "status", "--dir", cluster_dir});
   EXPECT_NE(status.output.find("leader"), std::string::npos) << status.output;
   EXPECT_NE(status.output.find("not running"), std::string::npos) << status.output;
-  CliRun restarted = run({"node", "restart", "1", "--dir", cluster_dir});
+  ToolRun restarted = run({"node", "restart", "1", "--dir", cluster_dir});
   EXPECT_EQ(restarted.how, kOk) << restarted.output;
 
-  CliRun stopped = run({"cluster", "stop", "--dir", cluster_dir});
+  ToolRun stopped = run({"cluster", "stop", "--dir", cluster_dir});
   EXPECT_EQ(stopped.how, kOk) << stopped.output;
   EXPECT_NE(stopped.output.find("stopped 3 node(s)"), std::string::npos) << stopped.output;
-  CliRun unreachable = run(data({"get", "k"}));
+  ToolRun unreachable = run(data({"get", "k"}));
   EXPECT_EQ(unreachable.how, "exited with status 4") << unreachable.output;
   EXPECT_NE(unreachable.output.find("no node reachable at"), std::string::npos)
       << unreachable.output;
 }
 
 TEST_F(Cli, ClusterStart_MissingServer_ClearError) {
-  CliRun started = run({"cluster", "start", "--dir", dir_ + "/cluster", "--server",
+  ToolRun started = run({"cluster", "start", "--dir", dir_ + "/cluster", "--server",
                         dir_ + "/no-such-server"});
   EXPECT_EQ(started.how, "exited with status 2") << started.output;
   EXPECT_NE(started.output.find("raftkv-server not found at"), std::string::npos)
@@ -167,7 +148,7 @@ TEST_F(Cli, ServerArg_PassedToEveryStart_SavedAndReused) {
   const std::string cluster_dir = dir_ + "/cluster";
   const std::vector<std::string> server_args = {"--snapshot-entries=100",
                                                 "--snapshot-keep-entries", "10"};
-  CliRun started = run({"cluster", "start", "--dir", cluster_dir, "--nodes", "1", "--server",
+  ToolRun started = run({"cluster", "start", "--dir", cluster_dir, "--nodes", "1", "--server",
                         server_, "--base-peer-port", std::to_string(kSingleBase),
                         "--base-client-port", std::to_string(kSingleBase + 1),
                         "--base-http-port", std::to_string(kSingleBase + 2), "--heartbeat-ms",
@@ -193,14 +174,14 @@ TEST_F(Cli, ServerArg_PassedToEveryStart_SavedAndReused) {
   }
   EXPECT_TRUE(has_snapshot_file(data_dir)) << "no snapshot after 150 writes in " << data_dir;
 
-  CliRun restarted = run({"node", "restart", "1", "--dir", cluster_dir});
+  ToolRun restarted = run({"node", "restart", "1", "--dir", cluster_dir});
   ASSERT_EQ(restarted.how, kOk) << restarted.output;
   EXPECT_TRUE(ends_with(node_cmdline(cluster_dir, 1), server_args))
       << joined(node_cmdline(cluster_dir, 1));
 
-  CliRun stopped = run({"cluster", "stop", "--dir", cluster_dir});
+  ToolRun stopped = run({"cluster", "stop", "--dir", cluster_dir});
   ASSERT_EQ(stopped.how, kOk) << stopped.output;
-  CliRun again = run({"cluster", "start", "--dir", cluster_dir});
+  ToolRun again = run({"cluster", "start", "--dir", cluster_dir});
   ASSERT_EQ(again.how, kOk) << again.output;
   EXPECT_NE(again.output.find("taken from " + cluster_dir + "/cluster.conf"), std::string::npos)
       << again.output;
@@ -210,7 +191,7 @@ TEST_F(Cli, ServerArg_PassedToEveryStart_SavedAndReused) {
 
 TEST_F(Cli, ServerArg_ReservedFlagOrDamagedConf_ClearError) {
   const std::string cluster_dir = dir_ + "/cluster";
-  CliRun reserved = run({"cluster", "start", "--dir", cluster_dir, "--server", server_,
+  ToolRun reserved = run({"cluster", "start", "--dir", cluster_dir, "--server", server_,
                          "--server-arg=--data-dir=/elsewhere"});
   EXPECT_EQ(reserved.how, "exited with status 2") << reserved.output;
   EXPECT_NE(reserved.output.find("--server-arg \"--data-dir=/elsewhere\": raftkv sets "
@@ -226,10 +207,10 @@ TEST_F(Cli, ServerArg_ReservedFlagOrDamagedConf_ClearError) {
   ASSERT_TRUE(tools::save_layout(layout).is_ok());
   std::ofstream(cluster_dir + "/cluster.conf", std::ios::app) << "server_arg=\n";
   const std::string why = cluster_dir + "/cluster.conf:12: server_arg \"\": an empty argument";
-  CliRun restart = run({"node", "restart", "1", "--dir", cluster_dir});
+  ToolRun restart = run({"node", "restart", "1", "--dir", cluster_dir});
   EXPECT_EQ(restart.how, "exited with status 1") << restart.output;
   EXPECT_NE(restart.output.find(why), std::string::npos) << restart.output;
-  CliRun start = run({"cluster", "start", "--dir", cluster_dir});
+  ToolRun start = run({"cluster", "start", "--dir", cluster_dir});
   EXPECT_EQ(start.how, "exited with status 1") << start.output;
   EXPECT_NE(start.output.find(why + "; fix or delete it"), std::string::npos) << start.output;
 }

@@ -10,7 +10,11 @@
 
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <iostream>
+#include <optional>
+#include <sstream>
+#include <thread>
 
 namespace raftkv::process_test {
 
@@ -107,6 +111,24 @@ void ClusterFixture::expect_everywhere(
       EXPECT_EQ(got.value(), client::Reply::bulk(value)) << "node " << id << ", key " << key;
     }
   }
+}
+
+ToolRun run_tool(const std::string& program, const std::vector<std::string>& args,
+                 const std::string& output_path) {
+  Result<tools::Spawned> spawned = tools::spawn({program, args, output_path, false, false});
+  EXPECT_TRUE(spawned.is_ok()) << (spawned.is_ok() ? "" : spawned.status().message());
+  if (!spawned.is_ok()) return {"not started", ""};
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  std::optional<std::string> how;
+  while (!(how = tools::reap_if_exited(spawned.value().pid)) &&
+         std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(milliseconds(20));
+  }
+  if (!how) (void)tools::stop_process(spawned.value().pid, SIGKILL, milliseconds(3000));
+  std::ifstream file(output_path);
+  std::stringstream text;
+  text << file.rdbuf();
+  return {how.value_or("timed out"), text.str()};
 }
 
 RawConnection::RawConnection(const client::Endpoint& endpoint) {

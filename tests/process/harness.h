@@ -49,6 +49,15 @@ class ClusterFixture : public ::testing::Test {
   std::unique_ptr<tools::LocalCluster> cluster_;
 };
 
+// A command-line tool run to completion: how it ended and what it printed.
+struct ToolRun {
+  std::string how;     // "exited with status 0", "timed out", ...
+  std::string output;  // stdout and stderr together.
+};
+// Runs `program args...` with its output in `output_path`; killed after 60 s.
+ToolRun run_tool(const std::string& program, const std::vector<std::string>& args,
+                 const std::string& output_path);
+
 // A direct RESP connection to one node for raw bytes (malformed input tests).
 class RawConnection {
  public:

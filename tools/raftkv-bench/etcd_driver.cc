@@ -309,18 +309,12 @@ class EtcdPhase : public PhaseThreads {
       channel->stub = etcdserverpb::KV::NewStub(channel->channel);
       workers_[j % o.threads]->channels.push_back(std::move(channel));
     }
-    const double rate = o.rate_ops_per_s;
-    const auto interval_ns =
-        rate > 0 ? static_cast<int64_t>(static_cast<double>(o.clients) * 1e9 / rate) : 0;
     for (uint32_t i = 0; i < o.clients; ++i) {
       const uint32_t j = i % o.connections;
       EtcdWorker& worker = *workers_[j % o.threads];
       EtcdChannel& channel = *worker.channels[j / o.threads];
-      const auto offset_ns =
-          rate > 0 ? std::min(static_cast<int64_t>(static_cast<double>(i) * 1e9 / rate),
-                              interval_ns - 1)
-                   : 0;
-      ClientCore core(i, spec, interval_ns, offset_ns, shared_.control, stats[j % o.threads]);
+      ClientCore core = ClientCore::scheduled(i, o.clients, o.rate_ops_per_s, spec,
+                                              shared_.control, stats[j % o.threads]);
       worker.clients.push_back(std::make_unique<EtcdClient>(std::move(core), worker, channel));
     }
   }

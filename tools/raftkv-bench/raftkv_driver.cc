@@ -495,18 +495,12 @@ class RaftkvPhase : public PhaseThreads {
       Worker& worker = *workers_[j % o.threads];
       worker.connections.push_back(std::make_unique<Connection>(worker, 0, read_buffer_bytes));
     }
-    const double rate = o.rate_ops_per_s;
-    const auto interval_ns =
-        rate > 0 ? static_cast<int64_t>(static_cast<double>(o.clients) * 1e9 / rate) : 0;
     for (uint32_t i = 0; i < o.clients; ++i) {
       const uint32_t j = i % o.connections;
       Worker& worker = *workers_[j % o.threads];
       Connection& connection = *worker.connections[j / o.threads];
-      const auto offset_ns =
-          rate > 0 ? std::min(static_cast<int64_t>(static_cast<double>(i) * 1e9 / rate),
-                              interval_ns - 1)
-                   : 0;
-      ClientCore core(i, spec, interval_ns, offset_ns, shared_.control, stats[j % o.threads]);
+      ClientCore core = ClientCore::scheduled(i, o.clients, o.rate_ops_per_s, spec,
+                                              shared_.control, stats[j % o.threads]);
       worker.clients.push_back(std::make_unique<Client>(std::move(core), worker, connection));
     }
   }

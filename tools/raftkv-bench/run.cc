@@ -138,6 +138,17 @@ ClientCore::ClientCore(uint32_t index, const WorkloadSpec& spec, int64_t interva
   if (interval_ns > 0) RAFT_ASSERT(offset_ns < interval_ns);
 }
 
+ClientCore ClientCore::scheduled(uint32_t index, uint32_t clients, double rate_ops_per_s,
+                                 const WorkloadSpec& spec, RunControl& control,
+                                 ThreadStats& stats) {
+  if (rate_ops_per_s <= 0) return ClientCore(index, spec, 0, 0, control, stats);
+  const auto interval_ns =
+      static_cast<int64_t>(static_cast<double>(clients) * 1e9 / rate_ops_per_s);
+  const auto offset_ns = std::min(
+      static_cast<int64_t>(static_cast<double>(index) * 1e9 / rate_ops_per_s), interval_ns - 1);
+  return ClientCore(index, spec, interval_ns, offset_ns, control, stats);
+}
+
 ClientCore::Next ClientCore::plan(int64_t now_ns, int64_t* due_ns) {
   RAFT_ASSERT(due_ns != nullptr);
   if (control_.stop_requested() || now_ns >= control_.end_ns()) return Next::Stop;

@@ -143,6 +143,11 @@ class ClientCore {
   // phase within it, so that the clients' schedules interleave evenly.
   ClientCore(uint32_t index, const WorkloadSpec& spec, int64_t interval_ns, int64_t offset_ns,
              RunControl& control, ThreadStats& stats);
+  // Client `index` of `clients`: with a total rate, each sends every clients / rate seconds,
+  // the clients' phases spread evenly over that interval; without one, closed loop.
+  [[nodiscard]] static ClientCore scheduled(uint32_t index, uint32_t clients,
+                                            double rate_ops_per_s, const WorkloadSpec& spec,
+                                            RunControl& control, ThreadStats& stats);
 
   [[nodiscard]] Next plan(int64_t now_ns, int64_t* due_ns);
 
