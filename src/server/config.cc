@@ -110,12 +110,16 @@ Result<ServerConfig> parse_server_args(int argc, char** argv, int* exit_code) {
   app.add_option("--log-level", config.log_level, "debug (shows heartbeats), info, warn, error")
       ->check(CLI::IsMember({"debug", "info", "warn", "error"}));
   app.add_option("--cluster-name", config.cluster_name, "Name hashed into the cluster id");
-  app.add_option("--snapshot-entries", config.snapshot_entries,
-                 "Snapshot the state machine every this many applied entries")
-      ->check(CLI::Range(uint64_t{100}, uint64_t{1} << 40));
   app.add_option("--snapshot-bytes", config.snapshot_bytes,
-                 "...or every this many bytes of applied commands, whichever comes first")
+                 "Snapshot the state machine once the log since the last one holds this many "
+                 "bytes...")
       ->check(CLI::Range(uint64_t{1} << 10, uint64_t{1} << 50));
+  app.add_option("--snapshot-log-ratio", config.snapshot_log_ratio,
+                 "...and this many times the last snapshot's size")
+      ->check(CLI::Range(1, 1000));
+  app.add_option("--snapshot-entries", config.snapshot_entries,
+                 "Also snapshot after this many applied entries (0: off)")
+      ->check(CLI::Range(uint64_t{0}, uint64_t{1} << 40));
   app.add_option("--snapshot-keep-entries", config.snapshot_keep_entries,
                  "Entries the log keeps behind a snapshot for followers slightly behind")
       ->check(CLI::Range(uint64_t{0}, uint64_t{1} << 40));

@@ -24,8 +24,9 @@ struct ServerConfig {
   uint32_t tick_ms = 10;
   std::string log_level = "info";
   std::string cluster_name = "raftkv";
-  uint64_t snapshot_entries = 100'000;
   uint64_t snapshot_bytes = 64ull << 20;
+  uint32_t snapshot_log_ratio = 4;
+  uint64_t snapshot_entries = 0;  // 0: no entry-count trigger.
   uint64_t snapshot_keep_entries = 10'000;
   uint64_t snapshot_chunk_bytes = 1 << 20;
   uint64_t bulk_bytes_max = 512ull << 20;  // Largest bulk string a client may send.

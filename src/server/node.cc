@@ -35,7 +35,8 @@ Node::Node(asio::io_context& io, NodeOptions options,
       logger_(logger),
       metrics_(metrics),
       prng_(options_.id.value() * 0x9e3779b97f4a7c15ULL ^ now_us()),
-      tick_timer_(io) {}
+      tick_timer_(io),
+      snapshot_policy_(options_.snapshot_policy, prng_.next()) {}
 
 Node::~Node() {
   stop();
@@ -69,6 +70,8 @@ Result<Index> Node::restore_from_snapshot_file() {
                                              " does not restore: " + restored.message());
   }
   last_snapshot_index_ = file.value()->meta().index;
+  snapshot_policy_.on_snapshot_started();
+  snapshot_policy_.on_snapshot_stored(file.value()->data_bytes());
   return last_snapshot_index_;
 }
 
@@ -430,7 +433,7 @@ void Node::apply_entries(std::span<const raft::Entry> entries) {
   const uint64_t started_us = now_us();
   for (const raft::Entry& entry : entries) {
     kv::Reply reply;
-    applied_bytes_since_snapshot_ += entry.data.size();
+    snapshot_policy_.on_applied(entry.data.size());
     if (entry.type == raft::EntryType::Normal) {
       reply = state_machine_.apply(entry.index, entry.data);
     } else {
@@ -504,38 +507,42 @@ void Node::on_role_change(const raft::SoftState& soft) {
 // file is written and fsynced. Then the log prefix it covers is compacted on the loop thread.
 void Node::maybe_snapshot() {
   const Index applied = raft_->log().applied();
-  const bool due = applied - last_snapshot_index_ >= options_.snapshot_entries ||
-                   applied_bytes_since_snapshot_ >= options_.snapshot_bytes;
-  if (snapshot_running_ || !due || applied <= last_snapshot_index_) return;
+  if (snapshot_running_ || !snapshot_policy_.due() || applied <= last_snapshot_index_) return;
   Result<Term> term = raft_->log().term(applied);
   if (!term.is_ok()) return;  // Only right after installing a leader's snapshot; try later.
   snapshot_running_ = true;
-  applied_bytes_since_snapshot_ = 0;
+  snapshot_policy_.on_snapshot_started();
   const raft::SnapshotMeta meta{applied, term.value(), raft_->status().conf_state};
   asio::post(snapshot_pool_, [this, meta, view = state_machine_.snapshot_view()] {
-    Status status = write_snapshot(meta, view);
-    asio::post(io_, [this, meta, status] { snapshot_done(meta, status); });
+    Result<uint64_t> written = write_snapshot(meta, view);
+    asio::post(io_, [this, meta, written] { snapshot_done(meta, written); });
   });
 }
 
-Status Node::write_snapshot(const raft::SnapshotMeta& meta, const kv::KvSnapshotView& view) {
+Result<uint64_t> Node::write_snapshot(const raft::SnapshotMeta& meta,
+                                      const kv::KvSnapshotView& view) {
   Result<std::unique_ptr<storage::SnapshotWriter>> file = storage_->begin_snapshot(meta);
   if (!file.is_ok()) return file.status();
   SnapshotFileSink sink(*file.value());
   if (Status saved = view.save(sink); !saved.is_ok()) return saved;
-  return storage_->finish_local_snapshot(std::move(file).value());
+  const uint64_t data_bytes = file.value()->data_bytes();
+  if (Status stored = storage_->finish_local_snapshot(std::move(file).value()); !stored.is_ok()) {
+    return stored;
+  }
+  return data_bytes;
 }
 
-void Node::snapshot_done(const raft::SnapshotMeta& meta, const Status& status) {
+void Node::snapshot_done(const raft::SnapshotMeta& meta, const Result<uint64_t>& written) {
   snapshot_running_ = false;
   if (stopped_) return;
-  if (!status.is_ok() && last_snapshot_index_ >= meta.index) {
+  if (!written.is_ok() && last_snapshot_index_ >= meta.index) {
     // A leader's newer snapshot was installed meanwhile; ours is obsolete, nothing is lost.
     log_to(logger_, LogLevel::Info, "dropped snapshot at index ", meta.index, ": ",
-           status.message());
+           written.status().message());
     return;
   }
-  if (!status.is_ok()) fatal("cannot write snapshot: " + status.to_string());
+  if (!written.is_ok()) fatal("cannot write snapshot: " + written.status().to_string());
+  snapshot_policy_.on_snapshot_stored(written.value());
   last_snapshot_index_ = std::max(last_snapshot_index_, meta.index);
   metrics_.snapshots_taken.fetch_add(1, std::memory_order_relaxed);
   if (meta.index.value() > options_.snapshot_keep_entries) {
@@ -544,8 +551,9 @@ void Node::snapshot_done(const raft::SnapshotMeta& meta, const Status& status) {
       fatal("cannot compact the log: " + compacted.to_string());
     }
   }
-  log_to(logger_, LogLevel::Info, "snapshot at index ", meta.index, " (term ", meta.term,
-         ") written; log compacted");
+  log_to(logger_, LogLevel::Info, "snapshot at index ", meta.index, " (term ", meta.term, ", ",
+         written.value(), " bytes) written; log compacted; the next after ",
+         snapshot_policy_.threshold_bytes() >> 20, " MiB of log");
 }
 
 NodeStatus Node::status() const {

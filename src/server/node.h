@@ -17,6 +17,7 @@
 #include "net/peer_transport.h"
 #include "raft/raft.h"
 #include "server/metrics.h"
+#include "server/snapshot_policy.h"
 #include "server/snapshot_transfer.h"
 #include "storage/disk_storage.h"
 
@@ -47,11 +48,9 @@ struct NodeOptions {
   uint32_t tick_ms = 10;
   uint32_t heartbeat_ms = 100;
   uint32_t election_ms = 1000;
-  // A state machine snapshot is taken every snapshot_entries applied entries or
-  // snapshot_bytes of applied commands, whichever comes first; the log keeps
-  // snapshot_keep_entries behind it for followers that are slightly behind.
-  uint64_t snapshot_entries = 100'000;
-  uint64_t snapshot_bytes = 64ull << 20;  // Or once this much command data was applied.
+  // When the state machine is snapshotted (see SnapshotPolicy); the log keeps
+  // snapshot_keep_entries behind the snapshot for followers that are slightly behind.
+  SnapshotPolicyOptions snapshot_policy;
   uint64_t snapshot_keep_entries = 10'000;
   SnapshotTransferOptions snapshot_transfer;  // InstallSnapshot chunk size and resend timing.
   // Client writes waiting for commit, at most; past it new writes get "-TRYAGAIN busy".
@@ -152,9 +151,10 @@ class Node final : public net::TransportHandler {
   void serve_reads();
   void on_role_change(const raft::SoftState& soft);
   void maybe_snapshot();
-  [[nodiscard]] Status write_snapshot(const raft::SnapshotMeta& meta,
-                                      const kv::KvSnapshotView& view);
-  void snapshot_done(const raft::SnapshotMeta& meta, const Status& status);
+  // The snapshot's data bytes once it is durable and installed in storage.
+  [[nodiscard]] Result<uint64_t> write_snapshot(const raft::SnapshotMeta& meta,
+                                                const kv::KvSnapshotView& view);
+  void snapshot_done(const raft::SnapshotMeta& meta, const Result<uint64_t>& written);
   [[nodiscard]] uint64_t now_ms() const;
   [[nodiscard]] uint64_t now_us() const;
   [[noreturn]] void fatal(const std::string& what);
@@ -177,7 +177,7 @@ class Node final : public net::TransportHandler {
   NodeId persisted_vote_ = kNoNode;
   Index last_snapshot_index_;
   bool snapshot_running_ = false;
-  uint64_t applied_bytes_since_snapshot_ = 0;
+  SnapshotPolicy snapshot_policy_;
   // Writes snapshot files off the loop thread (one at a time).
   asio::thread_pool snapshot_pool_{1};
   std::unique_ptr<SnapshotSender> snapshot_sender_;  // Leader: streams to lagging followers.

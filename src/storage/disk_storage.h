@@ -230,11 +230,12 @@ class DiskStorage final : public raft::LogStorage {
   [[nodiscard]] Status install_snapshot_locked(const raft::SnapshotMeta& meta,
                                                const std::string& path, uint64_t data_bytes,
                                                bool log_reset);
-  [[nodiscard]] Status compact_locked(Index index);
-  [[nodiscard]] Status remove_old_snapshots_locked();
-  // Removes whole segments the snapshot covers; with `log_reset` every segment before the
-  // active one (a log reset record at its head made them all dead).
-  [[nodiscard]] Status remove_covered_segments_locked(bool log_reset);
+  // Snapshot files past snapshots_kept, and whole segments the snapshot covers (with
+  // `log_reset`, every segment before the active one: the reset at its head made them dead),
+  // leave the bookkeeping at once and join doomed_files_; remove_doomed_files() deletes them.
+  void doom_old_snapshots_locked();
+  void doom_covered_segments_locked(bool log_reset);
+  [[nodiscard]] Status remove_doomed_files();
 
   const std::string dir_;
   DiskStorageOptions options_;
@@ -264,6 +265,8 @@ class DiskStorage final : public raft::LogStorage {
   raft::SnapshotMeta snapshot_meta_;
   std::string snapshot_path_;                // Empty when there is no snapshot.
   std::vector<std::string> snapshot_files_;  // Final names, oldest first.
+  std::deque<std::string> doomed_files_;     // Paths to remove, oldest first.
+  std::mutex removal_mu_;                    // Taken before mu_, never under it.
   Index last_index_;
   std::deque<uint32_t> offsets_;
   RunMap<uint64_t> segment_of_;

@@ -27,11 +27,13 @@ Status DiskStorage::finish_local_snapshot(std::unique_ptr<SnapshotWriter> writer
     }
   }
   // The file is written and synced without the lock: appends go on meanwhile.
-  Status finished = writer->finish();
-  if (!finished.is_ok()) return finished;
-  std::lock_guard<std::mutex> lock(mu_);
-  return install_snapshot_locked(writer->meta(), writer->path(), writer->data_bytes(),
-                                 /*log_reset=*/false);
+  Status status = writer->finish();
+  if (status.is_ok()) {
+    std::lock_guard<std::mutex> lock(mu_);
+    status = install_snapshot_locked(writer->meta(), writer->path(), writer->data_bytes(),
+                                     /*log_reset=*/false);
+  }
+  return status.is_ok() ? remove_doomed_files() : status;
 }
 
 Status DiskStorage::check_leader_snapshot(const raft::SnapshotMeta& meta) const {
@@ -50,9 +52,11 @@ Status DiskStorage::finish_leader_snapshot(std::unique_ptr<SnapshotWriter> write
   RAFT_ASSERT(writer != nullptr);
   Status status = check_leader_snapshot(writer->meta());
   if (status.is_ok()) status = writer->finish();
-  if (!status.is_ok()) return status;
-  std::lock_guard<std::mutex> lock(mu_);
-  return install_leader_snapshot_locked(writer->meta(), writer->path(), writer->data_bytes());
+  if (status.is_ok()) {
+    std::lock_guard<std::mutex> lock(mu_);
+    status = install_leader_snapshot_locked(writer->meta(), writer->path(), writer->data_bytes());
+  }
+  return status.is_ok() ? remove_doomed_files() : status;
 }
 
 Result<std::unique_ptr<SnapshotReceiver>> DiskStorage::begin_receive_snapshot() const {
@@ -64,9 +68,12 @@ Status DiskStorage::finish_received_snapshot(std::unique_ptr<SnapshotReceiver> r
   Status status = receiver->verify();
   if (status.is_ok()) status = check_leader_snapshot(receiver->meta());
   if (status.is_ok()) status = receiver->finish();
-  if (!status.is_ok()) return status;
-  std::lock_guard<std::mutex> lock(mu_);
-  return install_leader_snapshot_locked(receiver->meta(), receiver->path(), receiver->data_bytes());
+  if (status.is_ok()) {
+    std::lock_guard<std::mutex> lock(mu_);
+    status =
+        install_leader_snapshot_locked(receiver->meta(), receiver->path(), receiver->data_bytes());
+  }
+  return status.is_ok() ? remove_doomed_files() : status;
 }
 
 Status DiskStorage::install_leader_snapshot_locked(const raft::SnapshotMeta& meta,
@@ -91,9 +98,9 @@ Status DiskStorage::install_snapshot_locked(const raft::SnapshotMeta& meta, cons
   if (snapshot_files_.empty() || snapshot_files_.back() != name) snapshot_files_.push_back(name);
   log_to(logger_, LogLevel::Info, "storage: snapshot ", snapshot_path_, " installed (index ",
          snapshot_meta_.index, ", term ", snapshot_meta_.term, ", ", data_bytes, " bytes)");
-  Status status = remove_old_snapshots_locked();
-  if (!status.is_ok()) return status;
-  return remove_covered_segments_locked(log_reset);
+  doom_old_snapshots_locked();
+  doom_covered_segments_locked(log_reset);
+  return Status::ok();
 }
 
 Status DiskStorage::create_snapshot(Index index, const raft::ConfState& conf_state,
@@ -117,50 +124,65 @@ Status DiskStorage::apply_snapshot(raft::Snapshot snapshot) {
 }
 
 Status DiskStorage::compact(Index index) {
-  std::lock_guard<std::mutex> lock(mu_);
-  if (!failed_.is_ok()) return failed_;
-  if (index <= compacted_index_) return Status::ok();  // Already compacted.
-  if (index > snapshot_meta_.index) {
-    return Status(ErrorCode::InvalidArgument, "compaction past the snapshot");
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!failed_.is_ok()) return failed_;
+    if (index <= compacted_index_) return Status::ok();  // Already compacted.
+    if (index > snapshot_meta_.index) {
+      return Status(ErrorCode::InvalidArgument, "compaction past the snapshot");
+    }
+    drop_through_locked(index);
+    RAFT_ASSERT(compacted_index_ == index);
+    doom_covered_segments_locked(/*log_reset=*/false);
   }
-  drop_through_locked(index);
-  RAFT_ASSERT(compacted_index_ == index);
-  return remove_covered_segments_locked(/*log_reset=*/false);
+  return remove_doomed_files();
 }
 
-Status DiskStorage::remove_old_snapshots_locked() {
+void DiskStorage::doom_old_snapshots_locked() {
   while (snapshot_files_.size() > options_.snapshots_kept) {
-    const std::string path = join_path(dir_, snapshot_files_.front());
+    std::string path = join_path(dir_, snapshot_files_.front());
     RAFT_ASSERT(path != snapshot_path_);
-    Status removed = fs_.remove(path);
-    if (!removed.is_ok()) return removed;
+    doomed_files_.push_back(std::move(path));
     snapshot_files_.erase(snapshot_files_.begin());
   }
-  return fs_.sync_dir(dir_);
 }
 
-// Removes the oldest segments while the next one still starts at or before the compaction
+// Dooms the oldest segments while the next one still starts at or before the compaction
 // point + 1: then every entry they hold is covered by a durable snapshot, and replay starting
 // at the next segment finds no gap. The active segment is never removed. After a log reset,
 // the active segment starts with the reset, so everything before it is dead.
-Status DiskStorage::remove_covered_segments_locked(bool log_reset) {
+void DiskStorage::doom_covered_segments_locked(bool log_reset) {
   size_t removable = 0;
   while (removable + 1 < segments_.size() &&
          (log_reset || segments_[removable + 1].first_index <= compacted_index_ + 1)) {
     ++removable;
   }
-  for (size_t i = 0; i < removable; ++i) {
-    const Segment& segment = segments_.front();
-    log_to(logger_, LogLevel::Info, "wal: removing segment ", segment.path,
-           " (covered by the snapshot)");
-    Status removed = fs_.remove(segment.path);
-    // One directory sync per removal keeps removals in order on disk: a crash leaves a
-    // prefix removed, never a hole that replay would report as a missing segment.
+  for (size_t i = 0; i < removable; ++i) doomed_files_.push_back(segments_[i].path);
+  segments_.erase(segments_.begin(), segments_.begin() + static_cast<std::ptrdiff_t>(removable));
+}
+
+// Runs without mu_: a directory fsync waits for the file system's journal, which can take
+// tens of milliseconds while a snapshot is being flushed, and appends must not wait behind it.
+// removal_mu_ lets one caller at a time take the oldest doomed file, so files go in the order
+// they were doomed, and one directory sync per removal keeps that order on disk: a crash
+// leaves a prefix of the segments removed, never a hole that replay would report as a gap.
+// A file that cannot be removed stays doomed; the next call tries it again.
+Status DiskStorage::remove_doomed_files() {
+  std::lock_guard<std::mutex> removing(removal_mu_);
+  while (true) {
+    std::string path;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (doomed_files_.empty()) return Status::ok();
+      path = doomed_files_.front();
+    }
+    log_to(logger_, LogLevel::Info, "storage: removing ", path, " (covered by the snapshot)");
+    Status removed = fs_.remove(path);
     if (removed.is_ok()) removed = fs_.sync_dir(dir_);
     if (!removed.is_ok()) return removed;
-    segments_.erase(segments_.begin());
+    std::lock_guard<std::mutex> lock(mu_);
+    doomed_files_.pop_front();
   }
-  return Status::ok();
 }
 
 Result<std::unique_ptr<SnapshotReader>> DiskStorage::open_snapshot() const {

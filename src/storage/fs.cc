@@ -84,6 +84,14 @@ class PosixFile final : public File {
 
   void prefetch() const override { (void)::posix_fadvise(fd_, 0, 0, POSIX_FADV_WILLNEED); }
 
+  void write_behind(uint64_t offset, uint64_t length) override {
+    const auto start = static_cast<off_t>(offset);
+    (void)::sync_file_range(fd_, 0, start,
+                            SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE |
+                                SYNC_FILE_RANGE_WAIT_AFTER);
+    (void)::sync_file_range(fd_, start, static_cast<off_t>(length), SYNC_FILE_RANGE_WRITE);
+  }
+
  private:
   int fd_;
   std::string path_;

@@ -37,6 +37,11 @@ class File {
   // Advisory: the whole file will be read soon (start reading it ahead). Errors are ignored:
   // only speed depends on it.
   virtual void prefetch() const {}
+  // Advisory: starts writing [offset, offset + length) back to the disk, after waiting for the
+  // write-back of everything before `offset`. Durability still comes only from sync(). A large
+  // writer calling this every few MiB keeps its dirty pages few, so its final sync() does not
+  // flood the disk queue and stall other files' fdatasyncs behind it. Errors are ignored.
+  virtual void write_behind(uint64_t offset, uint64_t length) { (void)offset, (void)length; }
   [[nodiscard]] virtual const std::string& path() const = 0;
 };
 

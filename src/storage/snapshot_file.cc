@@ -143,6 +143,10 @@ Status SnapshotWriter::write(std::string_view data) {
   offset_ += data.size();
   data_bytes_ += data.size();
   crc_ = crc32c_extend(crc_, data.data(), data.size());
+  if (offset_ - written_back_ >= kWriteBehindBytes) {
+    file_->write_behind(written_back_, offset_ - written_back_);
+    written_back_ = offset_;
+  }
   return Status::ok();
 }
 

@@ -63,6 +63,10 @@ class SnapshotWriter {
   std::string temp_path_;
   std::string path_;
   uint64_t offset_ = 0;  // Next write position in the file.
+  // Snapshots are large and written while the WAL syncs on the same disk: their pages go to
+  // the disk every kWriteBehindBytes (File::write_behind) rather than all at finish().
+  static constexpr uint64_t kWriteBehindBytes = 8u << 20;
+  uint64_t written_back_ = 0;  // Write-back was started for [0, written_back_).
   uint64_t data_bytes_ = 0;
   uint32_t crc_ = 0;  // Over every byte written so far.
   bool finished_ = false;

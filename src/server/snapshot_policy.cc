@@ -1,0 +1,32 @@
+#include "server/snapshot_policy.h"
+
+#include <algorithm>
+
+namespace raftkv::server {
+
+SnapshotPolicy::SnapshotPolicy(SnapshotPolicyOptions options, uint64_t seed)
+    : options_(options), prng_(seed) {
+  on_snapshot_stored(0);
+}
+
+void SnapshotPolicy::on_applied(uint64_t command_bytes) {
+  log_bytes_ += command_bytes + kEntryOverheadBytes;
+  ++entries_;
+}
+
+bool SnapshotPolicy::due() const {
+  return log_bytes_ >= threshold_bytes_ ||
+         (options_.max_entries != 0 && entries_ >= options_.max_entries);
+}
+
+void SnapshotPolicy::on_snapshot_started() {
+  log_bytes_ = 0;
+  entries_ = 0;
+}
+
+void SnapshotPolicy::on_snapshot_stored(uint64_t data_bytes) {
+  const uint64_t base = std::max(options_.min_log_bytes, options_.log_ratio * data_bytes);
+  threshold_bytes_ = base + prng_.uniform(0, base / 4);
+}
+
+}  // namespace raftkv::server

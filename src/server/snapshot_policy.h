@@ -1,0 +1,51 @@
+#pragma once
+
+#include <cstdint>
+
+#include "common/prng.h"
+
+// When a node snapshots its state machine (Node::maybe_snapshot).
+//
+// A snapshot rewrites the whole state, so taking one every fixed number of writes costs
+// O(state) each time: once the state is large, snapshots would take most of the disk. Instead
+// the log may grow to log_ratio times the last snapshot's size (and at least min_log_bytes)
+// before the next one, as LogCabin does: snapshot work stays a fixed fraction of the write
+// work, and the log on disk stays within a constant factor of the state. Each threshold gets
+// up to a quarter more at random, so the nodes of a cluster, which apply the same entries, do
+// not write their snapshots at the same moment and stall each other's fsyncs on a shared disk.
+
+namespace raftkv::server {
+
+struct SnapshotPolicyOptions {
+  uint64_t min_log_bytes = 64ull << 20;
+  uint32_t log_ratio = 4;
+  uint64_t max_entries = 0;  // Also snapshot after this many entries; 0: no such limit.
+};
+
+class SnapshotPolicy {
+ public:
+  // Entries are counted as their command plus this much: the WAL record's framing, index and
+  // term, and the storage's index of it. Empty entries then count too.
+  static constexpr uint64_t kEntryOverheadBytes = 32;
+
+  SnapshotPolicy(SnapshotPolicyOptions options, uint64_t seed);
+
+  void on_applied(uint64_t command_bytes);
+  [[nodiscard]] bool due() const;
+  // A snapshot now covers everything applied so far: the log counts again from zero.
+  void on_snapshot_started();
+  // The newest snapshot (written here or installed from the leader) holds `data_bytes`: the
+  // next one is due once the log reaches the threshold that size sets.
+  void on_snapshot_stored(uint64_t data_bytes);
+
+  [[nodiscard]] uint64_t threshold_bytes() const { return threshold_bytes_; }
+
+ private:
+  const SnapshotPolicyOptions options_;
+  Prng prng_;
+  uint64_t threshold_bytes_ = 0;
+  uint64_t log_bytes_ = 0;  // Since the last snapshot started.
+  uint64_t entries_ = 0;
+};
+
+}  // namespace raftkv::server

@@ -1,0 +1,66 @@
+#include "server/snapshot_policy.h"
+
+#include <gtest/gtest.h>
+
+#include <set>
+
+namespace raftkv::server {
+namespace {
+
+constexpr uint64_t kMiB = 1 << 20;
+
+// Applies commands of `bytes` each until the policy calls for a snapshot; returns the count.
+uint64_t entries_until_due(SnapshotPolicy& policy, uint64_t bytes) {
+  uint64_t entries = 0;
+  while (!policy.due()) {
+    policy.on_applied(bytes);
+    ++entries;
+  }
+  return entries;
+}
+
+TEST(SnapshotPolicyTest, SmallStateSnapshotsAtTheFloorPlusJitter) {
+  SnapshotPolicy policy({.min_log_bytes = 4 * kMiB, .log_ratio = 4}, /*seed=*/1);
+  EXPECT_GE(policy.threshold_bytes(), 4 * kMiB);
+  EXPECT_LE(policy.threshold_bytes(), 5 * kMiB);
+  const uint64_t per_entry = 1000 + SnapshotPolicy::kEntryOverheadBytes;
+  const uint64_t entries = entries_until_due(policy, 1000);
+  EXPECT_EQ(entries, (policy.threshold_bytes() + per_entry - 1) / per_entry);
+}
+
+TEST(SnapshotPolicyTest, LargeStateWaitsForRatioTimesTheSnapshot) {
+  SnapshotPolicy policy({.min_log_bytes = 4 * kMiB, .log_ratio = 4}, /*seed=*/2);
+  policy.on_snapshot_started();
+  policy.on_snapshot_stored(100 * kMiB);
+  EXPECT_GE(policy.threshold_bytes(), 400 * kMiB);
+  EXPECT_LE(policy.threshold_bytes(), 500 * kMiB);
+  policy.on_applied(399 * kMiB);
+  EXPECT_FALSE(policy.due());
+  policy.on_applied(101 * kMiB);
+  EXPECT_TRUE(policy.due());
+}
+
+TEST(SnapshotPolicyTest, StartingASnapshotRestartsTheCount) {
+  SnapshotPolicy policy({.min_log_bytes = kMiB, .log_ratio = 4}, /*seed=*/3);
+  policy.on_applied(2 * kMiB);
+  ASSERT_TRUE(policy.due());
+  policy.on_snapshot_started();
+  EXPECT_FALSE(policy.due());
+}
+
+TEST(SnapshotPolicyTest, EntryLimitCountsEmptyEntries) {
+  SnapshotPolicy policy({.min_log_bytes = 64 * kMiB, .log_ratio = 4, .max_entries = 100}, 4);
+  EXPECT_EQ(entries_until_due(policy, 0), 100u);
+}
+
+TEST(SnapshotPolicyTest, NodesWithDifferentSeedsSpreadTheirThresholds) {
+  std::set<uint64_t> thresholds;
+  for (uint64_t seed = 1; seed <= 3; ++seed) {
+    SnapshotPolicy policy({.min_log_bytes = 64 * kMiB, .log_ratio = 4}, seed);
+    thresholds.insert(policy.threshold_bytes());
+  }
+  EXPECT_EQ(thresholds.size(), 3u);
+}
+
+}  // namespace
+}  // namespace raftkv::server
