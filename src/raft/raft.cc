@@ -339,6 +339,7 @@ RaftStatus Raft::status() const {
                     .last_term = log_.last_term(),
                     .conf_state = conf_state_,
                     .transfer_target = transfer_target_,
+                    .read_rounds = role_ == Role::Leader ? read_round_ : 0,
                     .peers = {}};
   if (role_ != Role::Leader) return status;
   for (const auto& [peer, progress] : progress_) {

@@ -124,6 +124,7 @@ struct RaftStatus {
   Term last_term;
   ConfState conf_state;
   NodeId transfer_target = kNoNode;
+  uint64_t read_rounds = 0;       // Leader only: ReadIndex heartbeat rounds started this term.
   std::vector<PeerStatus> peers;  // Leader only, sorted by id.
 };
 

@@ -191,6 +191,7 @@ std::string info_text(const NodeStatus& status) {
   out += "last_log_index:" + std::to_string(raft.last_index.value()) + "\r\n";
   out += "first_log_index:" + std::to_string(raft.first_index.value()) + "\r\n";
   out += "members:" + members + "\r\n";
+  out += "read_rounds:" + std::to_string(raft.read_rounds) + "\r\n";
   out += "pending_requests:" + std::to_string(status.pending_requests) + "\r\n";
   return out;
 }

@@ -136,6 +136,7 @@ class Node final : public net::TransportHandler {
   void on_tick();
   void expire_requests();
   void drive();
+  void drive_soon();  // drive() once the handlers ready now have run.
   // A Ready between drive() and finish_ready(): its first `applied_early` committed entries
   // were applied before its sync (they were durable already).
   struct InFlight {
@@ -171,6 +172,7 @@ class Node final : public net::TransportHandler {
   asio::steady_timer tick_timer_;
   bool stopped_ = false;
   bool ready_in_flight_ = false;
+  bool drive_posted_ = false;
   // Term and vote last handed to storage: a Ready whose hard state changes only the commit
   // index is not worth a sync of its own.
   Term persisted_term_;

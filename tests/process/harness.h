@@ -28,7 +28,8 @@ std::string server_path(std::string* why);
 // peers 21000+20*slot+[0..4], clients +5.., http +10... Slots in use (keep them distinct):
 //   0 demo, 1 kill under load, 2 full restart, 3 foreign data dir, 4 malformed input,
 //   5 forwarding, 6 exactly-once, 7 at-most-once, 8 unknown command, 9 CLI, 10-11 sessions,
-//   12 paused leader, 13 raftkv-bench, 14 snapshot transfer, 16-18 bank, 19-20 redis tools and HTTP.
+//   12 paused leader, 13 raftkv-bench, 14 snapshot transfer, 16-18 bank, 19-21 redis tools,
+//   HTTP and read batching.
 class ClusterFixture : public ::testing::Test {
  protected:
   // Call first in each test with its own slot; skips nothing: a missing server fails.
