@@ -4,6 +4,7 @@
 #include <google/protobuf/wire_format_lite.h>
 
 #include <limits>
+#include <utility>
 
 #include "proto/storage.pb.h"
 
@@ -71,7 +72,7 @@ void to_proto(const raft::SnapshotMeta& meta, pb::SnapshotMeta* out) {
   to_proto(meta.conf_state, out->mutable_conf_state());
 }
 
-Status from_proto(const pb::Entry& in, raft::Entry* out) {
+Status from_proto(pb::Entry&& in, raft::Entry* out) {
   switch (in.type()) {
     case pb::ENTRY_TYPE_NORMAL: out->type = raft::EntryType::Normal; break;
     case pb::ENTRY_TYPE_NO_OP: out->type = raft::EntryType::NoOp; break;
@@ -83,7 +84,7 @@ Status from_proto(const pb::Entry& in, raft::Entry* out) {
   }
   out->term = Term{in.term()};
   out->index = Index{in.index()};
-  out->data = in.data();
+  out->data = std::move(*in.mutable_data());
   return Status::ok();
 }
 
@@ -130,7 +131,7 @@ Status decode_entry(std::string_view bytes, raft::Entry* out) {
   pb::Entry message;
   Status parsed = parse(bytes, "entry", &message);
   if (!parsed.is_ok()) return parsed;
-  return from_proto(message, out);
+  return from_proto(std::move(message), out);
 }
 
 Status decode_hard_state(std::string_view bytes, raft::HardState* out) {

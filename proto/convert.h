@@ -27,7 +27,8 @@ void to_proto(const raft::HardState& hard_state, pb::HardState* out);
 void to_proto(const raft::ConfState& conf_state, pb::ConfState* out);
 void to_proto(const raft::SnapshotMeta& meta, pb::SnapshotMeta* out);
 
-[[nodiscard]] Status from_proto(const pb::Entry& in, raft::Entry* out);
+// Moves the payload out of `in` rather than copying it; `in` keeps its other fields.
+[[nodiscard]] Status from_proto(pb::Entry&& in, raft::Entry* out);
 void from_proto(const pb::HardState& in, raft::HardState* out);
 void from_proto(const pb::ConfState& in, raft::ConfState* out);
 void from_proto(const pb::SnapshotMeta& in, raft::SnapshotMeta* out);

@@ -1,11 +1,12 @@
 #include "proto/peer_codec.h"
 
+#include <utility>
+
 #include "proto/peer.pb.h"
 #include "proto/convert.h"
 #include "proto/storage.pb.h"
 
 namespace raftkv::proto {
-
 void to_proto(const raft::Message& message, pb::RaftMessage* out) {
   out->set_type(static_cast<uint32_t>(message.type));
   out->set_from(message.from.value());
@@ -28,7 +29,7 @@ void to_proto(const raft::Message& message, pb::RaftMessage* out) {
   }
 }
 
-Status from_proto(const pb::RaftMessage& in, raft::Message* out) {
+Status from_proto(pb::RaftMessage&& in, raft::Message* out) {
   if (in.type() > static_cast<uint32_t>(raft::MessageType::TimeoutNow)) {
     return Status(ErrorCode::Corruption, "unknown message type " + std::to_string(in.type()));
   }
@@ -40,10 +41,11 @@ Status from_proto(const pb::RaftMessage& in, raft::Message* out) {
   out->index = Index{in.index()};
   out->entries.clear();
   out->entries.reserve(static_cast<size_t>(in.entries_size()));
-  for (const pb::Entry& entry : in.entries()) {
-    raft::Entry decoded;
-    if (Status status = from_proto(entry, &decoded); !status.is_ok()) return status;
-    out->entries.push_back(std::move(decoded));
+  for (pb::Entry& entry : *in.mutable_entries()) {
+    if (Status status = from_proto(std::move(entry), &out->entries.emplace_back());
+        !status.is_ok()) {
+      return status;
+    }
   }
   out->commit = Index{in.commit()};
   out->reject = in.reject();
@@ -53,10 +55,9 @@ Status from_proto(const pb::RaftMessage& in, raft::Message* out) {
   out->leadership_transfer = in.leadership_transfer();
   out->snapshot.reset();
   if (in.has_snapshot()) {
-    raft::Snapshot snapshot;
+    raft::Snapshot& snapshot = out->snapshot.emplace();
     from_proto(in.snapshot_meta(), &snapshot.meta);
-    snapshot.data = in.snapshot_data();
-    out->snapshot = std::move(snapshot);
+    snapshot.data = std::move(*in.mutable_snapshot_data());
   }
   return Status::ok();
 }

@@ -15,6 +15,8 @@ class RaftMessage;
 namespace raftkv::proto {
 
 void to_proto(const raft::Message& message, pb::RaftMessage* out);
-[[nodiscard]] Status from_proto(const pb::RaftMessage& in, raft::Message* out);
+// Moves entry payloads and snapshot data out of `in` rather than copying them (receivers are
+// done with the parsed batch afterwards); `in` keeps every other field.
+[[nodiscard]] Status from_proto(pb::RaftMessage&& in, raft::Message* out);
 
 }  // namespace raftkv::proto

@@ -116,9 +116,11 @@ Reply KvStateMachine::apply_simple(Command& command) {
 
 Reply KvStateMachine::apply_set(Command& command) {
   RAFT_ASSERT(command.args.size() == 2);
-  const bool present = keys_.find(command.args[0]) != nullptr;
-  if (command.set_condition == SetCondition::IfMissing && present) return Reply::nil();
-  if (command.set_condition == SetCondition::IfPresent && !present) return Reply::nil();
+  if (command.set_condition != SetCondition::None) {  // A plain SET needs no lookup first.
+    const bool present = keys_.find(command.args[0]) != nullptr;
+    if (command.set_condition == SetCondition::IfMissing && present) return Reply::nil();
+    if (command.set_condition == SetCondition::IfPresent && !present) return Reply::nil();
+  }
   keys_.insert_or_assign(std::move(command.args[0]), std::move(command.args[1]));
   return Reply::ok();
 }

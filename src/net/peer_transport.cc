@@ -4,6 +4,7 @@
 #include <array>
 #include <asio/experimental/awaitable_operators.hpp>
 
+#include "net/peer_frame.h"
 #include "proto/peer.pb.h"
 #include "proto/peer_codec.h"
 
@@ -16,22 +17,6 @@ using asio::ip::tcp;
 using namespace asio::experimental::awaitable_operators;  // NOLINT: a || b on awaitables.
 
 constexpr uint32_t kProtocolVersion = 1;
-constexpr size_t kFrameHeaderBytes = 4;
-
-// A frame: 4-byte little-endian length, then the envelope bytes.
-std::string frame(const pb::PeerEnvelope& envelope) {
-  const size_t size = envelope.ByteSizeLong();
-  std::string out(kFrameHeaderBytes + size, '\0');
-  for (size_t i = 0; i < kFrameHeaderBytes; ++i) out[i] = static_cast<char>(size >> (8 * i));
-  envelope.SerializeToArray(out.data() + kFrameHeaderBytes, static_cast<int>(size));
-  return out;
-}
-
-uint32_t frame_length(const std::array<uint8_t, kFrameHeaderBytes>& header) {
-  uint32_t length = 0;
-  for (size_t i = 0; i < kFrameHeaderBytes; ++i) length |= uint32_t{header[i]} << (8 * i);
-  return length;
-}
 
 // Bytes a message is charged against its peer's queue bound.
 uint64_t charge(const raft::Message& message) {
@@ -238,7 +223,10 @@ awaitable<void> PeerTransport::write_frames(Link& link, tcp::socket& socket) {
   hello->set_from(self_.value());
   hello->set_to(link.address.id.value());
   hello->set_client_addr(options_.client_addr);
-  co_await asio::async_write(socket, asio::buffer(frame(envelope)), no_throw(error));
+  std::string hello_frame;
+  encode_frame(envelope, &hello_frame);
+  co_await asio::async_write(socket, asio::buffer(hello_frame), no_throw(error));
+  BatchFrames frames;
   while (!error && !stopped_) {
     if (is_empty(link.pending)) {
       link.wakeup.expires_at(asio::steady_timer::time_point::max());
@@ -250,13 +238,12 @@ awaitable<void> PeerTransport::write_frames(Link& link, tcp::socket& socket) {
       error = {};  // Cancelling the timer is the wake-up signal.
       continue;
     }
-    envelope.Clear();
-    envelope.mutable_batch()->Swap(&link.pending);
-    link.counters.messages_sent += static_cast<uint64_t>(envelope.batch().messages_size());
+    link.counters.messages_sent += static_cast<uint64_t>(link.pending.messages_size());
     link.pending_bytes = 0;
-    const std::string bytes = frame(envelope);
+    const std::string& bytes = frames.encode(link.pending);
     link.counters.bytes_sent += bytes.size();
     co_await asio::async_write(socket, asio::buffer(bytes), no_throw(error));
+    frames.recycle();
   }
 }
 
@@ -281,8 +268,7 @@ awaitable<void> PeerTransport::read_loop(tcp::socket socket) {
                         std::to_string(remote_endpoint.port());
   NodeId from = kNoNode;
   std::array<uint8_t, kFrameHeaderBytes> header{};
-  std::string payload;
-  pb::PeerEnvelope envelope;
+  BatchFrames frames;
   while (!stopped_) {
     co_await asio::async_read(socket, asio::buffer(header), no_throw(error));
     if (error) break;
@@ -292,7 +278,7 @@ awaitable<void> PeerTransport::read_loop(tcp::socket socket) {
              length, " bytes exceeds the limit of ", options_.frame_bytes_max);
       break;
     }
-    payload.resize(length);
+    std::string& payload = frames.payload(length);
     co_await asio::async_read(socket, asio::buffer(payload), no_throw(error));
     if (error) break;
     if (from == kNoNode) {
@@ -300,15 +286,17 @@ awaitable<void> PeerTransport::read_loop(tcp::socket socket) {
       ++incoming_connections_[from];
       continue;
     }
-    if (!envelope.ParseFromString(payload) || !envelope.has_batch()) {
+    pb::PeerBatch* batch = frames.decode();
+    if (batch == nullptr) {
       log_to(logger_, LogLevel::Warn, "closing peer connection from node ", from,
              ": malformed frame");
       break;
     }
     PeerCounters& counters = received_[from];
-    counters.messages_received += static_cast<uint64_t>(envelope.batch().messages_size());
+    counters.messages_received += static_cast<uint64_t>(batch->messages_size());
     counters.bytes_received += kFrameHeaderBytes + length;
-    handler_.on_peer_batch(from, *envelope.mutable_batch());
+    handler_.on_peer_batch(from, *batch);
+    frames.recycle();
   }
   if (from != kNoNode && --incoming_connections_[from] == 0 && !stopped_) {
     log_to(logger_, LogLevel::Info, "node ", from, " closed its connection");

@@ -272,8 +272,9 @@ void Node::on_forward_request(NodeId from, uint64_t request_id, const std::strin
 
 void Node::on_peer_batch(NodeId from, pb::PeerBatch& batch) {
   raft::Message message;
-  for (const pb::RaftMessage& encoded : batch.messages()) {
-    if (Status decoded = proto::from_proto(encoded, &message); !decoded.is_ok()) {
+  for (pb::RaftMessage& encoded : *batch.mutable_messages()) {
+    // Moves the payloads out: the transport clears the batch after this call.
+    if (Status decoded = proto::from_proto(std::move(encoded), &message); !decoded.is_ok()) {
       log_to(logger_, LogLevel::Warn, "dropped a malformed message from node ", from, ": ",
              decoded.message());
       continue;

@@ -35,8 +35,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (!envelope.ParseFromArray(data, static_cast<int>(size)) || !envelope.has_batch()) return 0;
   Target target;  // Fresh per input: a crash reproduces from its input alone.
   raftkv::raft::Message message;
-  for (const raftkv::pb::RaftMessage& encoded : envelope.batch().messages()) {
-    if (!raftkv::proto::from_proto(encoded, &message).is_ok()) continue;
+  for (raftkv::pb::RaftMessage& encoded : *envelope.mutable_batch()->mutable_messages()) {
+    if (!raftkv::proto::from_proto(std::move(encoded), &message).is_ok()) continue;
     (void)target.raft->step(message);
     target.raft->check_invariants();
     if (target.raft->has_ready()) {
