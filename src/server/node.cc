@@ -392,6 +392,14 @@ void Node::drive() {
     persisted_term_ = ready.hard_state->term;
     persisted_vote_ = ready.hard_state->voted_for;
   }
+  if (sync_inline(ready)) {
+    if (Status saved = storage_->save(ready.entries, ready.hard_state); !saved.is_ok()) {
+      fatal("WAL write failed: " + saved.to_string());
+    }
+    metrics_.fsync_latency.observe(now_us() - flight->started_us);
+    finish_ready(flight);
+    return;
+  }
   Status queued = storage_->save_async(
       ready.entries, ready.hard_state, [this, flight](const Status& status) {
         // On the sync thread: hop back to the loop thread.
@@ -402,6 +410,16 @@ void Node::drive() {
         });
       });
   if (!queued.is_ok()) fatal("WAL write refused: " + queued.to_string());
+}
+
+// A follower's small Ready is made durable on the loop thread. With one or a few clients the
+// follower's fsync is on every write's critical path, and handing it to the sync thread and
+// back costs two thread wake-ups; while it syncs, the follower has nothing else to do: it
+// appends nothing new before this Ready is done. Large batches still go to the sync thread,
+// so under load the loop keeps decoding the next frames while the disk works. The leader
+// always syncs on the sync thread: it keeps taking client requests and acks meanwhile.
+bool Node::sync_inline(const raft::Ready& ready) const {
+  return raft_->leader() != options_.id && ready.entries.size() <= kInlineSyncEntriesMax;
 }
 
 void Node::finish_ready(const std::shared_ptr<InFlight>& flight) {

@@ -144,6 +144,8 @@ class Node final : public net::TransportHandler {
     size_t applied_early = 0;
     uint64_t started_us = 0;
   };
+  static constexpr size_t kInlineSyncEntriesMax = 4;
+  [[nodiscard]] bool sync_inline(const raft::Ready& ready) const;
   void finish_ready(const std::shared_ptr<InFlight>& flight);
   void install_snapshot(const raft::SnapshotMeta& meta);
   // Rebuilds the state machine from the newest snapshot file; its index (0 if none).
