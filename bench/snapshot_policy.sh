@@ -38,6 +38,15 @@ raftkv=$build/tools/raftkv/raftkv
 dir=$build/run/snapshot-policy
 trap '"$raftkv" cluster stop --dir "$dir" >/dev/null 2>&1 || true' EXIT
 
+# raftkv-bench's JSON line on stdin, the policy's name and the snapshot count as arguments.
+row_of_json=$(cat <<'PY'
+import json, sys
+r = json.loads(sys.stdin.read().strip().splitlines()[-1])
+print("| %s | %s | %.2f | %.2f | %.1f | %d | %s |" % (sys.argv[1], format(round(r["throughput"]), ","),
+      r["p50_ms"], r["p99_ms"], r["max_ms"], r["errors"], sys.argv[2]))
+PY
+)
+
 # run NAME SERVER-ARGS...: one fresh cluster, one load; prints a Markdown table row.
 run() {
   local name=$1 args=() port leader=""
@@ -54,14 +63,11 @@ run() {
     sleep 0.1
   done
   [[ -n $leader ]] || { echo "no leader elected" >&2; exit 1; }
-  "$build/tools/raftkv-bench/raftkv-bench" --target raftkv --endpoints "127.0.0.1:$leader" \
-    --clients 256 --connections 64 --duration "$seconds" --warmup 1 --json --quiet 2>/dev/null |
-    python3 -c '
-import json, sys
-r = json.loads(sys.stdin.read().strip().splitlines()[-1])
-print(f"| {sys.argv[1]} | {r[\"throughput\"]:,.0f} | {r[\"p50_ms\"]:.2f} | {r[\"p99_ms\"]:.2f} "
-      f"| {r[\"max_ms\"]:.1f} | {r[\"errors\"]} | {sys.argv[2]} |")' \
-      "$name" "$(cat "$dir"/node*/server.log | grep -c "snapshot at index")"
+  local json
+  json=$("$build/tools/raftkv-bench/raftkv-bench" --target raftkv --endpoints "127.0.0.1:$leader" \
+    --clients 256 --connections 64 --duration "$seconds" --warmup 1 --json --quiet 2>/dev/null)
+  python3 -c "$row_of_json" "$name" "$(cat "$dir"/node*/server.log | grep -c "snapshot at index")" \
+    <<<"$json"
   "$raftkv" cluster stop --dir "$dir" >/dev/null
 }
 
