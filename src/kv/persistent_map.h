@@ -1,6 +1,7 @@
 #pragma once
 
 #include <algorithm>
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -17,6 +18,13 @@
 //
 // Items are held through shared_ptr<const Item>, so a path copy moves reference counts, never
 // key or value bytes: rewriting one key does not copy the large values of its ancestors.
+//
+// Copying is only needed where another version can see the node. A node whose reference count
+// is 1, reached through nodes whose counts are all 1 from a root whose count is 1, belongs to
+// this version alone, and an insert changes it in place: between two snapshots, writes
+// allocate nothing but their new item and leaf, instead of a whole root-to-leaf path (about 20
+// nodes, and as many frees, per write at a million keys). The first write after a copy
+// copies its path, as before, and shares the rest.
 //
 // Why AVL and not a treap or skip list: the height bound (<= 1.44 log2 n) holds for every key
 // sequence, so clients cannot pick keys that degrade the tree, and recursion depth stays < 64.
@@ -68,7 +76,7 @@ class PersistentMap {
   void insert_or_assign(K key, V value) {
     auto item = std::make_shared<const Item>(Item{std::move(key), std::move(value)});
     bool added = false;
-    root_ = insert(root_, item, &added);
+    insert_in_place(root_, item, &added);
     if (added) ++size_;
     RAFT_ASSERT(root_ != nullptr);
   }
@@ -110,7 +118,7 @@ class PersistentMap {
 
  private:
   struct Node;
-  using NodePtr = std::shared_ptr<const Node>;
+  using NodePtr = std::shared_ptr<Node>;  // Changed in place only while unshared.
   using ItemPtr = std::shared_ptr<const Item>;
 
   struct Node {
@@ -124,8 +132,7 @@ class PersistentMap {
 
   static NodePtr make(ItemPtr item, NodePtr left, NodePtr right) {
     const int8_t h = static_cast<int8_t>(1 + std::max(height(left), height(right)));
-    return std::make_shared<const Node>(Node{std::move(item), std::move(left),
-                                             std::move(right), h});
+    return std::make_shared<Node>(Node{std::move(item), std::move(left), std::move(right), h});
   }
 
   static int balance_of(const NodePtr& left, const NodePtr& right) {
@@ -167,6 +174,35 @@ class PersistentMap {
                 std::move(right));
   }
 
+  // Inserts into the subtree held by `slot`, which no other version reaches through its
+  // parent: the node is changed in place if `slot` holds the only reference to it. Otherwise
+  // another version (a snapshot) shares it and everything below it, and the path is copied.
+  static void insert_in_place(NodePtr& slot, const ItemPtr& item, bool* added) {
+    if (!slot || slot.use_count() != 1) {
+      slot = insert(slot, item, added);
+      return;
+    }
+    // A snapshot thread that dropped the last other reference did so with a release
+    // decrement; this pairs with it before the node's fields are written.
+    std::atomic_thread_fence(std::memory_order_acquire);
+    Node& node = *slot;
+    if (item->key < node.item->key) {
+      insert_in_place(node.left, item, added);
+    } else if (node.item->key < item->key) {
+      insert_in_place(node.right, item, added);
+    } else {
+      node.item = item;  // Same key: replace the item only.
+      return;
+    }
+    if (const int balance = balance_of(node.left, node.right); balance >= -1 && balance <= 1) {
+      node.height = static_cast<int8_t>(1 + std::max(height(node.left), height(node.right)));
+      return;
+    }
+    // Rotations build their nodes fresh: the subtrees they rearrange may be shared.
+    slot = rebalance(node.item, std::move(node.left), std::move(node.right));
+  }
+
+  // The persistent insert: returns a new subtree, copying the path and sharing the rest.
   static NodePtr insert(const NodePtr& node, const ItemPtr& item, bool* added) {
     if (!node) {
       *added = true;

@@ -6,6 +6,7 @@
 #include <map>
 #include <random>
 #include <string>
+#include <vector>
 
 namespace raftkv::kv {
 namespace {
@@ -67,6 +68,33 @@ TEST(PersistentMap, Copy_IsUnaffectedByLaterWrites) {
   EXPECT_EQ(*map.find(1), "changed");
   EXPECT_TRUE(frozen.check_invariants());
   EXPECT_TRUE(map.check_invariants());
+}
+
+// Writes change unshared nodes in place; every copy taken along the way must keep exactly the
+// contents it had, however the later writes interleave with taking and dropping copies.
+TEST(PersistentMap, InPlaceWrites_LeaveEveryLiveCopyUnchanged) {
+  std::mt19937 random(7);
+  Map map;
+  std::map<int, std::string> model;
+  std::vector<std::pair<Map, std::map<int, std::string>>> copies;
+  for (int step = 0; step < 20'000; ++step) {
+    const int key = static_cast<int>(random() % 2'000);
+    if (random() % 4 == 0) {
+      map.erase(key);
+      model.erase(key);
+    } else {
+      map.insert_or_assign(key, std::to_string(step));
+      model[key] = std::to_string(step);
+    }
+    if (step % 500 == 0) copies.emplace_back(map, model);
+    if (step % 1500 == 0 && copies.size() > 2) copies.erase(copies.begin() + 1);  // Drop one.
+  }
+  EXPECT_EQ(contents(map), model);
+  EXPECT_TRUE(map.check_invariants());
+  for (const auto& [copy, expected] : copies) {
+    EXPECT_EQ(contents(copy), expected);
+    EXPECT_TRUE(copy.check_invariants());
+  }
 }
 
 TEST(PersistentMap, Insert_SequentialKeysStayBalanced) {
