@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # Memory soak (issue 6 §2): does a raftkv node's memory stay bounded under a long write load
 # once snapshots compact the log? A 3-node raftkv cluster on loopback (snapshots every 20,000
-# applied entries via --server-arg=--snapshot-entries=20000, or 64 MiB of commands) takes
+# applied entries via --server-arg=--snapshot-entries=20000 unless --snapshot-entries says
+# otherwise; 0 leaves the default size-proportional policy alone) takes
 # writes from 64 clients over a bounded keyspace of 100,000 keys (so the state machine stops
 # growing after the first pass) for --minutes; every 10 s the script samples each node's
 # VmRSS/VmHWM (/proc/PID/status), its snapshots taken (/metrics) and its data dir size.
-#   bench/memory_soak.sh [--minutes N] [--interval S] [--skip-build] [--build DIR] [--bench PATH]
+#   bench/memory_soak.sh [--minutes N] [--interval S] [--snapshot-entries N] [--skip-build]
+#                        [--build DIR] [--bench PATH]
 # Writes bench/results/<date>-memory.md (and the samples as <date>-memory.tsv) and prints it.
 # Not part of bench/compare.sh. Ports 24051-24073 on loopback.
 set -euo pipefail
@@ -13,6 +15,7 @@ cd "$(dirname "$0")/.."
 
 minutes=10
 interval=10
+snapshot_entries=20000
 skip_build=0
 build=build/bench
 bench_bin=""
@@ -23,7 +26,8 @@ while [[ $# -gt 0 ]]; do
     --skip-build) skip_build=1; shift ;;
     --build) build="$2"; shift 2 ;;
     --bench) bench_bin="$2"; shift 2 ;;
-    *) sed -n '8p' "$0" | sed 's/^# *//' >&2; exit 2 ;;
+    --snapshot-entries) snapshot_entries="$2"; shift 2 ;;
+    *) sed -n '9,10p' "$0" | sed 's/^# *//' >&2; exit 2 ;;
   esac
 done
 build=$(realpath -m "$build")
@@ -31,12 +35,17 @@ bench_bin=${bench_bin:-$build/tools/raftkv-bench/raftkv-bench}
 source bench/lib.sh
 
 readonly PEER_PORT=24051 CLIENT_PORT=24061 HTTP_PORT=24071
-readonly CLIENTS=64 KEYSPACE=100000 VALUE_SIZE=256 SNAPSHOT_ENTRIES=20000
+readonly CLIENTS=64 KEYSPACE=100000 VALUE_SIZE=256
 endpoints=127.0.0.1:$CLIENT_PORT,127.0.0.1:$((CLIENT_PORT + 1)),127.0.0.1:$((CLIENT_PORT + 2))
 run=$build/soak
 date=$(date -u +%F)
-report=bench/results/$date-memory.md
-samples=bench/results/$date-memory.tsv
+case "$snapshot_entries" in  # Runs with other policies do not overwrite the usual report.
+  20000) name=memory ;;
+  0) name=memory-default-policy ;;
+  *) name=memory-entries-$snapshot_entries ;;
+esac
+report=bench/results/$date-$name.md
+samples=bench/results/$date-$name.tsv
 log() { echo "memory_soak: $*" >&2; }
 
 scripts/setup.sh
@@ -68,7 +77,7 @@ mkdir -p "$run" bench/results
 "$raftkv" cluster start --dir "$run/cluster" --nodes 3 --log-level warn \
     --server "$build/src/server/raftkv-server" --base-peer-port "$PEER_PORT" \
     --base-client-port "$CLIENT_PORT" --base-http-port "$HTTP_PORT" \
-    --server-arg="--snapshot-entries=$SNAPSHOT_ENTRIES" >"$run/start.log" 2>&1 ||
+    --server-arg="--snapshot-entries=$snapshot_entries" >"$run/start.log" 2>&1 ||
   { cat "$run/start.log" >&2; log "raftkv failed to start"; exit 1; }
 if ! read -r _ ordered < <(bench/compare/cluster.py --system raftkv --endpoints "$endpoints" \
                                                     --wait 30); then
@@ -111,7 +120,7 @@ bench_pid=""
 sample $(($(date +%s) - t0))
 "$raftkv" cluster stop --dir "$run/cluster" >/dev/null
 
-python3 - "$samples" "$run/bench.json" "$started" "$minutes" "$interval" "$SNAPSHOT_ENTRIES" \
+python3 - "$samples" "$run/bench.json" "$started" "$minutes" "$interval" "$snapshot_entries" \
     >"$report" <<'PY'
 import csv, json, sys
 samples, bench_path, started, minutes, interval, snapshot_entries = sys.argv[1:]
@@ -122,8 +131,11 @@ for line in open(bench_path):
         bench = json.loads(line)
 mib = lambda kb: f"{float(kb) / 1024:,.1f}"
 print(f"# raftkv memory soak, {started}\n")
-print(f"`bench/memory_soak.sh --minutes {minutes}`: 3 nodes on loopback, snapshots every "
-      f"{int(snapshot_entries):,} entries (`--snapshot-entries`) or 64 MiB, 64 clients "
+policy = (f"snapshots every {int(snapshot_entries):,} entries (`--snapshot-entries`) or by the "
+          "default policy" if int(snapshot_entries) else
+          "snapshots by the default policy (log at 4x the last snapshot, at least 64 MiB)")
+print(f"`bench/memory_soak.sh --minutes {minutes} --snapshot-entries {snapshot_entries}`: 3 nodes "
+      f"on loopback, {policy}, 64 clients "
       "writing 256-byte values over 100,000 keys (the state stops growing after the first "
       f"pass), RSS sampled every {interval} s. Memory is bounded if the maximum stops rising "
       "after the first minutes and the last sample is near it rather than above.\n")
