@@ -42,8 +42,9 @@ trap '"$raftkv" cluster stop --dir "$dir" >/dev/null 2>&1 || true' EXIT
 row_of_json=$(cat <<'PY'
 import json, sys
 r = json.loads(sys.stdin.read().strip().splitlines()[-1])
-print("| %s | %s | %.2f | %.2f | %.1f | %d | %s |" % (sys.argv[1], format(round(r["throughput"]), ","),
-      r["p50_ms"], r["p99_ms"], r["max_ms"], r["errors"], sys.argv[2]))
+print("| %s | %s | %.2f | %.2f | %.1f | %d | %s |" % (
+    sys.argv[1], format(round(r["throughput"]), ","), r["p50_ms"], r["p99_ms"], r["max_ms"],
+    r["errors"], sys.argv[2]))
 PY
 )
 
@@ -86,7 +87,8 @@ report=bench/results/$(date -u +%F)-snapshot-policy.md
   echo "# Snapshot policy A/B, $(date -u '+%F %H:%M') UTC"
   echo
   echo "256 clients, fresh 256-byte keys, ${seconds} s per run, fresh cluster per run;" \
-       "commit $(git rev-parse --short HEAD), $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg)."
+       "commit $(git rev-parse --short HEAD), $(nproc) cores," \
+       "load $(cut -d' ' -f1-3 /proc/loadavg)."
   echo "fio fdatasync before: $fio_before; after: $fio_after."
   echo
   echo "$rows"

@@ -6,6 +6,7 @@
 #include <string>
 
 #include "proto/convert.h"
+#include "proto/peer.pb.h"
 #include "sim_fs.h"
 #include "storage/record.h"
 #include "storage/segment.h"
@@ -70,6 +71,23 @@ std::string snapshot_file(size_t data_bytes) {
   return fs.read_all(writer.value()->path());
 }
 
+// A 3-chunk stream of a snapshot file, as a leader at term 5 sends it.
+std::string snapshot_chunks() {
+  const std::string file = snapshot_file(300);
+  pb::PeerBatch batch;
+  const size_t chunk = file.size() / 3 + 1;
+  for (size_t offset = 0; offset < file.size(); offset += chunk) {
+    pb::SnapshotChunk* out = batch.add_snapshot_chunks();
+    out->set_term(5);
+    out->set_snapshot_index(10);
+    out->set_snapshot_term(2);
+    out->set_offset(offset);
+    out->set_data(file.substr(offset, chunk));
+    out->set_file_bytes(file.size());
+  }
+  return batch.SerializeAsString();
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -79,7 +97,8 @@ int main(int argc, char** argv) {
   }
   const std::string dir = argv[1];
   for (const char* target :
-       {"wal_record_fuzz", "segment_scan_fuzz", "snapshot_file_fuzz", "recovery_fuzz"}) {
+       {"wal_record_fuzz", "segment_scan_fuzz", "snapshot_file_fuzz", "recovery_fuzz",
+        "snapshot_inbox_fuzz"}) {
     std::string command = "mkdir -p '" + dir + "/" + target + "'";
     if (std::system(command.c_str()) != 0) return 1;
   }
@@ -91,5 +110,6 @@ int main(int argc, char** argv) {
   write(dir + "/recovery_fuzz/seed-2", segment(5, false) + "SEGMENTSPLIT" + second_segment());
   write(dir + "/snapshot_file_fuzz/seed-1", snapshot_file(0));
   write(dir + "/snapshot_file_fuzz/seed-2", snapshot_file(300));
+  write(dir + "/snapshot_inbox_fuzz/seed-1", snapshot_chunks());
   return 0;
 }

@@ -1,6 +1,7 @@
-// libFuzzer target: bytes from a peer connection. Parses a PeerEnvelope, decodes every Raft
-// message (proto/peer_codec) and steps it into a live core, which must refuse what is invalid
-// without crashing or breaking its invariants. Run through tests/fuzz/run.sh.
+// libFuzzer target: bytes from a peer connection. Decodes a frame's payload as the transport
+// does, decodes every Raft message (proto/peer_codec) and steps it into a live core, which must
+// refuse what is invalid without crashing or breaking its invariants. Run through
+// tests/fuzz/run.sh.
 
 #include <cstddef>
 #include <cstdint>
@@ -8,6 +9,7 @@
 
 #include "common/logger.h"
 #include "common/prng.h"
+#include "net/peer_frame.h"
 #include "proto/peer.pb.h"
 #include "proto/peer_codec.h"
 #include "raft/memory_storage.h"
@@ -31,11 +33,14 @@ struct Target {
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  raftkv::pb::PeerEnvelope envelope;
-  if (!envelope.ParseFromArray(data, static_cast<int>(size)) || !envelope.has_batch()) return 0;
+  // Decoded as the transport decodes a frame's payload (net::BatchFrames).
+  raftkv::net::BatchFrames frames;
+  frames.payload(static_cast<uint32_t>(size)).assign(reinterpret_cast<const char*>(data), size);
+  raftkv::pb::PeerBatch* batch = frames.decode();
+  if (batch == nullptr) return 0;
   Target target;  // Fresh per input: a crash reproduces from its input alone.
   raftkv::raft::Message message;
-  for (raftkv::pb::RaftMessage& encoded : *envelope.mutable_batch()->mutable_messages()) {
+  for (raftkv::pb::RaftMessage& encoded : *batch->mutable_messages()) {
     if (!raftkv::proto::from_proto(std::move(encoded), &message).is_ok()) continue;
     (void)target.raft->step(message);
     target.raft->check_invariants();

@@ -106,23 +106,23 @@ TEST_F(Tools, PipelinedReads_ShareHeartbeatRounds) {
   start_cluster(kSlot + 2);
   const client::RaftInfo info = leader();
   const tools::ClusterLayout layout = layout_for(kSlot + 2, 3);
-  const std::string cli =
-      "redis-cli -p " + std::to_string(layout.client_endpoint(static_cast<int>(info.leader_id)).port);
+  const std::string port =
+      std::to_string(layout.client_endpoint(static_cast<int>(info.leader_id)).port);
   auto read_rounds = [&] {
     int status = 0;
-    const std::string info_text = run(cli + " INFO raft", &status);
+    const std::string info_text = run("redis-cli -p " + port + " INFO raft", &status);
     const size_t at = info_text.find("read_rounds:");
     return at == std::string::npos ? uint64_t{0} : std::stoull(info_text.substr(at + 12));
   };
   int status = 0;
-  ASSERT_EQ(run(cli + " SET key:__rand_int__ v", &status), "OK\n");
+  ASSERT_EQ(run("redis-cli -p " + port + " SET key:__rand_int__ v", &status), "OK\n");
   const uint64_t before = read_rounds();
   const std::string output =
-      run("redis-benchmark -p " + cli.substr(cli.rfind(' ') + 1) + " -t get -n 2000 -c 1 -P 50 -q",
-          &status);
+      run("redis-benchmark -p " + port + " -t get -n 2000 -c 1 -P 50 -q", &status);
   ASSERT_EQ(status, 0) << output;
   const uint64_t rounds = read_rounds() - before;
-  std::printf("2000 pipelined GETs used %llu read rounds\n", static_cast<unsigned long long>(rounds));
+  std::printf("2000 pipelined GETs used %llu read rounds\n",
+              static_cast<unsigned long long>(rounds));
   EXPECT_GE(rounds, 1u);
   EXPECT_LE(rounds, 200u);
 }
