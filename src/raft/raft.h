@@ -158,6 +158,9 @@ class Raft {
   ConfState apply_conf_change(const ConfChange& change);
   // The driver could not deliver a snapshot to `peer`; it is probed again.
   void report_snapshot_failed(NodeId peer);
+  // The driver's transfer of a snapshot to `peer` moved on (a chunk was acknowledged): the
+  // stall timeout that would otherwise presume the snapshot lost and probe again restarts.
+  void report_snapshot_progress(NodeId peer);
   // The transport lost its connection to `peer`; pipelined appends to it are presumed lost.
   void report_unreachable(NodeId peer);
   // The peer's own connection to us closed, as when its process dies (the OS closes its

@@ -60,6 +60,12 @@ void Raft::report_snapshot_failed(NodeId peer) {
   it->second.become_probe();
 }
 
+void Raft::report_snapshot_progress(NodeId peer) {
+  auto it = progress_.find(peer);
+  if (role_ != Role::Leader || it == progress_.end()) return;
+  if (it->second.state == ProgressState::Snapshot) it->second.stalled_ticks = 0;
+}
+
 void Raft::report_unreachable(NodeId peer) {
   auto it = progress_.find(peer);
   if (role_ != Role::Leader || it == progress_.end()) return;

@@ -295,6 +295,9 @@ void Node::on_peer_batch(NodeId from, pb::PeerBatch& batch) {
   for (const pb::SnapshotChunk& chunk : batch.snapshot_chunks()) on_snapshot_chunk(from, chunk);
   for (const pb::SnapshotAck& ack : batch.snapshot_acks()) {
     snapshot_sender_->on_ack(from, ack, now_ms());
+    // A long stream is alive while chunks are acknowledged: the core must not presume the
+    // snapshot lost after an election timeout and start it again.
+    raft_->report_snapshot_progress(from);
   }
   for (const pb::ForwardRequest& request : batch.forward_requests()) {
     on_forward_request(from, request.request_id(), request.command());

@@ -94,6 +94,32 @@ TEST(RaftSnapshot, SnapshotLostWithoutReport_ResentAfterStall) {
   EXPECT_EQ(cluster.raft(3).log().applied(), Index{11});
 }
 
+TEST(RaftSnapshot, SnapshotStreamMakingProgress_NotResentUntilItStalls) {
+  Cluster cluster(3);
+  leave_node_3_behind_a_snapshot(cluster, 10);
+  cluster.heal();
+  int snapshots_sent = 0;
+  // The driver streams the snapshot outside the core (so the message is never delivered
+  // here) and reports progress every tick for 3 election timeouts, then stops reporting.
+  for (int tick = 0; tick < 60; ++tick) {
+    if (tick < 30) cluster.raft(1).report_snapshot_progress(n(3));
+    cluster.raft(1).tick();
+    for (int round = 0; round < 20; ++round) {
+      std::vector<Message> batch = cluster.take_messages();
+      if (batch.empty()) break;
+      for (const Message& message : batch) {
+        if (message.type == MessageType::InstallSnapshot) {
+          ++snapshots_sent;
+          EXPECT_TRUE(tick >= 30 || snapshots_sent == 1) << "resent at tick " << tick;
+          continue;
+        }
+        ASSERT_TRUE(cluster.raft(message.to.value()).step(message).is_ok());
+      }
+    }
+  }
+  EXPECT_GE(snapshots_sent, 2);  // Once the reports stopped, the stall timeout probed again.
+}
+
 TEST(RaftSnapshot, ReportSnapshotFailed_ReturnsPeerToProbe) {
   Cluster cluster(3);
   leave_node_3_behind_a_snapshot(cluster, 3);
