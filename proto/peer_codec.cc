@@ -7,6 +7,7 @@
 #include "proto/storage.pb.h"
 
 namespace raftkv::proto {
+
 void to_proto(const raft::Message& message, pb::RaftMessage* out) {
   out->set_type(static_cast<uint32_t>(message.type));
   out->set_from(message.from.value());

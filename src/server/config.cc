@@ -118,7 +118,7 @@ Result<ServerConfig> parse_server_args(int argc, char** argv, int* exit_code) {
                  "...and this many times the last snapshot's size")
       ->check(CLI::Range(1, 1000));
   app.add_option("--snapshot-entries", config.snapshot_entries,
-                 "Also snapshot after this many applied entries (0: off)")
+                 "Also snapshot after this many applied entries (0: off, else at least 100)")
       ->check(CLI::Range(uint64_t{0}, uint64_t{1} << 40));
   app.add_option("--snapshot-keep-entries", config.snapshot_keep_entries,
                  "Entries the log keeps behind a snapshot for followers slightly behind")
@@ -160,6 +160,9 @@ Result<ServerConfig> parse_server_args(int argc, char** argv, int* exit_code) {
     return invalid("--election-ms must be greater than --heartbeat-ms");
   }
   if (config.heartbeat_ms < config.tick_ms) return invalid("--heartbeat-ms below --tick-ms");
+  if (config.snapshot_entries != 0 && config.snapshot_entries < 100) {
+    return invalid("--snapshot-entries must be 0 (off) or at least 100");
+  }
   return config;
 }
 

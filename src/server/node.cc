@@ -396,23 +396,21 @@ void Node::drive() {
     persisted_vote_ = ready.hard_state->voted_for;
   }
   if (sync_inline(ready)) {
-    if (Status saved = storage_->save(ready.entries, ready.hard_state); !saved.is_ok()) {
-      fatal("WAL write failed: " + saved.to_string());
-    }
-    metrics_.fsync_latency.observe(now_us() - flight->started_us);
-    finish_ready(flight);
+    on_durable(flight, storage_->save(ready.entries, ready.hard_state));
     return;
   }
   Status queued = storage_->save_async(
       ready.entries, ready.hard_state, [this, flight](const Status& status) {
         // On the sync thread: hop back to the loop thread.
-        asio::post(io_, [this, flight, status] {
-          if (!status.is_ok()) fatal("WAL write failed: " + status.to_string());
-          metrics_.fsync_latency.observe(now_us() - flight->started_us);
-          finish_ready(flight);
-        });
+        asio::post(io_, [this, flight, status] { on_durable(flight, status); });
       });
   if (!queued.is_ok()) fatal("WAL write refused: " + queued.to_string());
+}
+
+void Node::on_durable(const std::shared_ptr<InFlight>& flight, const Status& saved) {
+  if (!saved.is_ok()) fatal("WAL write failed: " + saved.to_string());
+  metrics_.fsync_latency.observe(now_us() - flight->started_us);
+  finish_ready(flight);
 }
 
 // A follower's small Ready is made durable on the loop thread. With one or a few clients the

@@ -146,6 +146,8 @@ class Node final : public net::TransportHandler {
   };
   static constexpr size_t kInlineSyncEntriesMax = 4;
   [[nodiscard]] bool sync_inline(const raft::Ready& ready) const;
+  // The Ready's entries and hard state were saved (`saved` ok) or the WAL failed.
+  void on_durable(const std::shared_ptr<InFlight>& flight, const Status& saved);
   void finish_ready(const std::shared_ptr<InFlight>& flight);
   void install_snapshot(const raft::SnapshotMeta& meta);
   // Rebuilds the state machine from the newest snapshot file; its index (0 if none).

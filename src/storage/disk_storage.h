@@ -227,9 +227,8 @@ class DiskStorage final : public raft::LogStorage {
   [[nodiscard]] Status check_leader_snapshot(const raft::SnapshotMeta& meta) const;
   [[nodiscard]] Status install_leader_snapshot_locked(const raft::SnapshotMeta& meta,
                                                       const std::string& path, uint64_t data_bytes);
-  [[nodiscard]] Status install_snapshot_locked(const raft::SnapshotMeta& meta,
-                                               const std::string& path, uint64_t data_bytes,
-                                               bool log_reset);
+  void install_snapshot_locked(const raft::SnapshotMeta& meta, const std::string& path,
+                               uint64_t data_bytes, bool log_reset);
   // Snapshot files past snapshots_kept, and whole segments the snapshot covers (with
   // `log_reset`, every segment before the active one: the reset at its head made them dead),
   // leave the bookkeeping at once and join doomed_files_; remove_doomed_files() deletes them.

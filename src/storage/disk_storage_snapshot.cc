@@ -28,12 +28,13 @@ Status DiskStorage::finish_local_snapshot(std::unique_ptr<SnapshotWriter> writer
   }
   // The file is written and synced without the lock: appends go on meanwhile.
   Status status = writer->finish();
-  if (status.is_ok()) {
+  if (!status.is_ok()) return status;
+  {
     std::lock_guard<std::mutex> lock(mu_);
-    status = install_snapshot_locked(writer->meta(), writer->path(), writer->data_bytes(),
-                                     /*log_reset=*/false);
+    install_snapshot_locked(writer->meta(), writer->path(), writer->data_bytes(),
+                            /*log_reset=*/false);
   }
-  return status.is_ok() ? remove_doomed_files() : status;
+  return remove_doomed_files();
 }
 
 Status DiskStorage::check_leader_snapshot(const raft::SnapshotMeta& meta) const {
@@ -87,11 +88,12 @@ Status DiskStorage::install_leader_snapshot_locked(const raft::SnapshotMeta& met
   Status status = rotate_locked(meta.index + 1, records);
   if (!status.is_ok()) return status;
   reset_log_locked(meta.index, meta.term);
-  return install_snapshot_locked(meta, path, data_bytes, /*log_reset=*/true);
+  install_snapshot_locked(meta, path, data_bytes, /*log_reset=*/true);
+  return Status::ok();
 }
 
-Status DiskStorage::install_snapshot_locked(const raft::SnapshotMeta& meta, const std::string& path,
-                                            uint64_t data_bytes, bool log_reset) {
+void DiskStorage::install_snapshot_locked(const raft::SnapshotMeta& meta, const std::string& path,
+                                          uint64_t data_bytes, bool log_reset) {
   snapshot_meta_ = meta;
   snapshot_path_ = path;
   const std::string name = snapshot_file_name(snapshot_meta_.index, snapshot_meta_.term);
@@ -100,7 +102,6 @@ Status DiskStorage::install_snapshot_locked(const raft::SnapshotMeta& meta, cons
          snapshot_meta_.index, ", term ", snapshot_meta_.term, ", ", data_bytes, " bytes)");
   doom_old_snapshots_locked();
   doom_covered_segments_locked(log_reset);
-  return Status::ok();
 }
 
 Status DiskStorage::create_snapshot(Index index, const raft::ConfState& conf_state,

@@ -58,5 +58,22 @@ TEST(ParseServerArgs, ElectionMustExceedHeartbeat) {
   EXPECT_FALSE(parse_server_args(static_cast<int>(argv.size()), argv.data(), &exit_code).is_ok());
 }
 
+TEST(ParseServerArgs, SnapshotEntriesIsOffOrAtLeast100) {
+  auto parse = [](const std::string& entries) {
+    std::vector<std::string> words = {"raftkv-server", "--id", "1", "--data-dir", "/tmp/x",
+                                      "--peers", "1=127.0.0.1:7001", "--snapshot-entries",
+                                      entries};
+    std::vector<char*> argv;
+    for (std::string& word : words) argv.push_back(word.data());
+    int exit_code = 0;
+    return parse_server_args(static_cast<int>(argv.size()), argv.data(), &exit_code);
+  };
+  EXPECT_TRUE(parse("0").is_ok());
+  EXPECT_TRUE(parse("100").is_ok());
+  const Result<ServerConfig> tiny = parse("50");
+  ASSERT_FALSE(tiny.is_ok());
+  EXPECT_NE(tiny.status().message().find("--snapshot-entries"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace raftkv::server
