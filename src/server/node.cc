@@ -545,6 +545,7 @@ void Node::maybe_snapshot() {
   snapshot_running_ = true;
   snapshot_policy_.on_snapshot_started();
   const raft::SnapshotMeta meta{applied, term.value(), raft_->status().conf_state};
+  snapshot_started_us_ = now_us();
   asio::post(snapshot_pool_, [this, meta, view = state_machine_.snapshot_view()] {
     Result<uint64_t> written = write_snapshot(meta, view);
     asio::post(io_, [this, meta, written] { snapshot_done(meta, written); });
@@ -584,7 +585,8 @@ void Node::snapshot_done(const raft::SnapshotMeta& meta, const Result<uint64_t>&
     }
   }
   log_to(logger_, LogLevel::Info, "snapshot at index ", meta.index, " (term ", meta.term, ", ",
-         written.value(), " bytes) written; log compacted; the next after ",
+         written.value(), " bytes) written in ", (now_us() - snapshot_started_us_) / 1000,
+         " ms; log compacted; the next after ",
          snapshot_policy_.threshold_bytes() >> 20, " MiB of log");
 }
 

@@ -183,6 +183,7 @@ class Node final : public net::TransportHandler {
   NodeId persisted_vote_ = kNoNode;
   Index last_snapshot_index_;
   bool snapshot_running_ = false;
+  uint64_t snapshot_started_us_ = 0;  // For the log line that reports how long it took.
   SnapshotPolicy snapshot_policy_;
   // Writes snapshot files off the loop thread (one at a time).
   asio::thread_pool snapshot_pool_{1};
