@@ -248,14 +248,15 @@ class Report:
     def redis_benchmark(self):
         self.line("## redis-benchmark against raftkv (raftkv only)")
         self.line()
-        self.line("`redis-benchmark -t set,get -d 256 -c 50 -n 100000 [-P 16]` against the "
+        self.line("`redis-benchmark -t set,get -d 256 -c 50 -n REQUESTS [-P 16]` against the "
                   "leader (GET is a linearizable read; all requests use one key).")
         self.line()
-        self.line("| case | test | requests/s | p50 ms | p99 ms |")
-        self.line("|---|---|---|---|---|")
+        self.line("| case | test | requests | requests/s | p50 ms | p99 ms |")
+        self.line("|---|---|---|---|---|---|")
         for record in self.records.get("redis_benchmark", []):
             case = "-c 50 -P 16" if record["label"].endswith("P16") else "-c 50"
-            self.line(f"| {case} | {record['test']} | {number(record['rps'])} "
+            requests = number(record["requests"]) if "requests" in record else "100,000"
+            self.line(f"| {case} | {record['test']} | {requests} | {number(record['rps'])} "
                       f"| {ms(record['p50_ms'])} | {ms(record['p99_ms'])} |")
         self.line()
 
