@@ -1,16 +1,19 @@
 #!/usr/bin/env bash
 # raftkv against etcd on this machine, one system at a time, same load generator and flags
 # (issue 6 §2). On a fresh Debian 12 machine:
-#   bench/compare.sh [--seconds S] [--failovers N] [--quick] [--skip-build] [--build DIR]
-#                    [--bench PATH]
+#   bench/compare.sh [--seconds S] [--rounds N] [--failovers N] [--quick] [--skip-build]
+#                    [--build DIR] [--bench PATH]
 # installs what is missing, builds build/bench (raftkv-server, raftkv, raftkv-bench with its
 # etcd target), measures the disk with fio, then runs every workload against a 3-node raftkv
 # cluster and afterwards against a 3-node etcd cluster, all on loopback with their data under
-# build/bench/run/. Writes bench/results/<date>-compare.{md,jsonl,png}; see bench/README.md.
-# fio runs before, between and after the two systems, as a shared machine's disk drifts.
+# build/bench/run/, and repeats that for each round (fresh clusters every time). Writes
+# bench/results/<date>-compare.{md,jsonl,png}; see bench/README.md. fio runs at the start and
+# after each system's turn, as a shared machine's disk drifts.
 #   --seconds S     measured seconds per case (default 8; each case also has 1 s of warmup)
-#   --failovers N   kill -9 the leader N times per system (default 5)
-#   --quick         2 s per case, 1 failover: checks the machinery, figures mean little
+#   --rounds N      turns per system, alternating raftkv and etcd (default 2); the report
+#                   takes each system's best round per case and shows every round
+#   --failovers N   kill -9 the leader N times per system, in the last round (default 5)
+#   --quick         2 s per case, 1 round, 1 failover: checks the machinery, figures mean little
 #   --skip-build    use the binaries already in the build dir
 #   --build DIR     build dir (default build/bench)
 #   --bench PATH    raftkv-bench binary (default DIR/tools/raftkv-bench/raftkv-bench)
@@ -21,6 +24,7 @@ cd "$(dirname "$0")/.."
 
 seconds=8
 warmup=1
+rounds=2
 failovers=5
 skip_build=0
 build=build/bench
@@ -28,14 +32,17 @@ bench_bin=""
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --seconds) seconds="$2"; shift 2 ;;
+    --rounds) rounds="$2"; shift 2 ;;
     --failovers) failovers="$2"; shift 2 ;;
-    --quick) seconds=2; failovers=1; shift ;;
+    --quick) seconds=2; rounds=1; failovers=1; shift ;;
     --skip-build) skip_build=1; shift ;;
     --build) build="$2"; shift 2 ;;
     --bench) bench_bin="$2"; shift 2 ;;
     *) sed -n '4,5p' "$0" | sed 's/^# *//' >&2; exit 2 ;;
   esac
 done
+[[ $rounds =~ ^[1-9][0-9]*$ ]] || { echo "compare: --rounds wants a positive integer" >&2; exit 2; }
+round=1  # The round being measured; every result record carries it.
 build=$(realpath -m "$build")
 bench_bin=${bench_bin:-$build/tools/raftkv-bench/raftkv-bench}
 
@@ -161,19 +168,21 @@ bench_case() {
   fi
   line=$("$bench_bin" --target "$system" --endpoints "$endpoints" --label "$label" --json \
              --quiet --key-size "$KEY_SIZE" --value-size "$VALUE_SIZE" --warmup "$warmup" "$@" \
-             2>"$run/logs/$system-$label.err" | grep '^{' | tail -1) || true
+             2>"$(err_log "$system" "$label")" | grep '^{' | tail -1) || true
   record_case "$system" "$workload" "$label" "$line"
 }
+
+err_log() { echo "$run/logs/$1-$2-round$round.err"; }  # SYSTEM LABEL
 
 record_case() {  # SYSTEM WORKLOAD LABEL JSON [KEY=VALUE...]
   local system=$1 workload=$2 label=$3 line=$4
   shift 4
   if [[ -z "$line" ]]; then
     case_failed "$system" "$label" \
-        "no JSON from raftkv-bench: $(tail -3 "$run/logs/$system-$label.err" | tr '\n' ' ')"
+        "no JSON from raftkv-bench: $(tail -3 "$(err_log "$system" "$label")" | tr '\n' ' ')"
     return
   fi
-  python3 - "$system" "$workload" "$line" "$@" >>"$jsonl" <<'PY'
+  python3 - "$system" "$workload" "$line" "round=$round" "$@" >>"$jsonl" <<'PY'
 import json, sys
 system, workload, line = sys.argv[1:4]
 record = {"kind": "bench", "system": system, "workload": workload}
@@ -194,8 +203,8 @@ PY
 
 case_failed() {  # SYSTEM LABEL REASON
   failures=$((failures + 1))
-  log "$1 $2 FAILED: $3"
-  emit kind=failed "system=$1" "label=$2" "reason=$3"
+  log "$1 $2 (round $round) FAILED: $3"
+  emit kind=failed "system=$1" "label=$2" "round:=$round" "reason=$3"
 }
 
 connections_for() { echo $(($1 < CONNECTIONS_MAX ? $1 : CONNECTIONS_MAX)); }
@@ -265,7 +274,7 @@ run_failovers() {  # SYSTEM
     "$bench_bin" --target "$system" --endpoints "$endpoints" --label "$label" --json --quiet \
         --key-size "$KEY_SIZE" --value-size "$VALUE_SIZE" --warmup "$warmup" --clients 4 \
         --connections 4 --rate 200 --duration 12 --keyspace 0 --read-ratio 0 \
-        >"$run/$system-$label.json" 2>"$run/logs/$system-$label.err" &
+        >"$run/$system-$label.json" 2>"$(err_log "$system" "$label")" &
     background_pid=$!
     sleep 4
     # The leader now, which is the one the load started on unless leadership moved since.
@@ -292,20 +301,23 @@ redis_benchmark() {  # LABEL REQUESTS redis-benchmark flags...: SET and GET figu
   log "redis-benchmark $label"
   local first=${endpoints%%,*}
   redis-benchmark -h "${first%:*}" -p "${first##*:}" -t set,get -d "$VALUE_SIZE" -c 50 \
-      -n "$requests" --csv "$@" >"$run/redis-$label.csv" 2>"$run/logs/redis-$label.err" || true
-  python3 - "$label" "$requests" "$run/redis-$label.csv" >>"$jsonl" <<'PY'
+      -n "$requests" --csv "$@" >"$run/redis-$label-round$round.csv" \
+      2>"$(err_log redis "$label")" || true
+  python3 - "$label" "$requests" "$round" "$run/redis-$label-round$round.csv" >>"$jsonl" <<'PY'
 import csv, json, sys
-label, requests, path = sys.argv[1:]
+label, requests, round_, path = sys.argv[1:]
 for row in csv.DictReader(open(path)):
     print(json.dumps({"kind": "redis_benchmark", "system": "raftkv", "label": label,
-                      "requests": int(requests), "test": row["test"], "rps": float(row["rps"]),
+                      "round": int(round_), "requests": int(requests), "test": row["test"],
+                      "rps": float(row["rps"]),
                       "p50_ms": float(row["p50_latency_ms"]),
                       "p99_ms": float(row["p99_latency_ms"])}))
 PY
 }
 
-start_raftkv() {
+start_raftkv() {  # From empty data directories, as etcd_start does.
   log "starting 3-node raftkv cluster (heartbeat $HEARTBEAT_MS ms, election $ELECTION_MS ms)"
+  rm -rf "$run/raftkv"
   "$raftkv" cluster start --dir "$run/raftkv" --nodes 3 --server "$server" --log-level warn \
       --base-peer-port "$RAFTKV_PEER_PORT" --base-client-port "$RAFTKV_CLIENT_PORT" \
       --base-http-port "$RAFTKV_HTTP_PORT" --heartbeat-ms "$HEARTBEAT_MS" \
@@ -325,26 +337,36 @@ start_etcd() {
 machine_facts start
 emit kind=config "seconds:=$seconds" "warmup:=$warmup" "failovers:=$failovers" \
     "election_ms:=$ELECTION_MS" "heartbeat_ms:=$HEARTBEAT_MS" "value_size:=$VALUE_SIZE" \
-    "key_size:=$KEY_SIZE" "read_keys:=$READ_KEYS" "connections_max:=$CONNECTIONS_MAX"
+    "key_size:=$KEY_SIZE" "read_keys:=$READ_KEYS" "connections_max:=$CONNECTIONS_MAX" \
+    "rounds:=$rounds"
 measure_disk start
 
-start_raftkv
-run_workloads raftkv
-redis_benchmark c50 100000
-# Pipelined, 100,000 requests pass in about a second: too short a sample on a shared machine.
-redis_benchmark c50-P16 500000 -P 16
-sample_rss raftkv  # Before the failovers, which restart nodes (and so reset their peaks).
-run_failovers raftkv
-"$raftkv" cluster stop --dir "$run/raftkv" >/dev/null
-measure_disk between  # The disk drifts: each system is bracketed by fio runs.
+# Rounds alternate the systems, so a slow spell of this shared machine lands on one round of
+# one system, and the report can set it aside (best round per case) while showing it.
+for round in $(seq "$rounds"); do
+  log "round $round of $rounds"
+  start_raftkv
+  run_workloads raftkv
+  redis_benchmark c50 100000
+  # Pipelined, 100,000 requests pass in about a second: too short a sample here.
+  redis_benchmark c50-P16 500000 -P 16
+  if [[ $round -eq $rounds ]]; then
+    sample_rss raftkv  # Before the failovers, which restart nodes (and so reset their peaks).
+    run_failovers raftkv
+  fi
+  "$raftkv" cluster stop --dir "$run/raftkv" >/dev/null
+  measure_disk "raftkv-$round"  # The disk drifts: each system's turn is followed by fio.
 
-start_etcd
-run_workloads etcd
-sample_rss etcd
-run_failovers etcd
-etcd_stop "$run/etcd"
+  start_etcd
+  run_workloads etcd
+  if [[ $round -eq $rounds ]]; then
+    sample_rss etcd
+    run_failovers etcd
+  fi
+  etcd_stop "$run/etcd"
+  measure_disk "etcd-$round"
+done
 
-measure_disk end
 machine_facts end
 emit kind=wall "seconds:=$(($(date +%s) - started))"
 
