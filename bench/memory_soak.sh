@@ -8,7 +8,8 @@
 # VmRSS/VmHWM (/proc/PID/status), its snapshots taken (/metrics) and its data dir size.
 #   bench/memory_soak.sh [--minutes N] [--interval S] [--snapshot-entries N] [--skip-build]
 #                        [--build DIR] [--bench PATH]
-# Writes bench/results/<date>-memory.md (and the samples as <date>-memory.tsv) and prints it.
+# Writes bench/results/<date>-memory.md (and the samples as <date>-memory.tsv) and prints it;
+# other policies or lengths get their own names (<date>-memory-default-policy-60min.md).
 # Not part of bench/compare.sh. Ports 24051-24073 on loopback.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -44,6 +45,7 @@ case "$snapshot_entries" in  # Runs with other policies do not overwrite the usu
   0) name=memory-default-policy ;;
   *) name=memory-entries-$snapshot_entries ;;
 esac
+[[ $minutes == 10 ]] || name+=-${minutes}min  # Nor do runs of another length.
 report=bench/results/$date-$name.md
 samples=bench/results/$date-$name.tsv
 log() { echo "memory_soak: $*" >&2; }
