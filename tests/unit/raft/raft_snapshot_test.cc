@@ -25,6 +25,21 @@ void leave_node_3_behind_a_snapshot(Cluster& cluster, int entries) {
   snapshot_and_compact(cluster, 1);
 }
 
+// One tick of leader 1, then every message delivered until the cluster is quiet, except those
+// for which `lose(message)` is true: they are dropped, as a network or a crash would.
+template <typename Lose>
+void tick_leader_and_deliver(Cluster& cluster, Lose lose) {
+  cluster.raft(1).tick();
+  for (int round = 0; round < 20; ++round) {
+    std::vector<Message> batch = cluster.take_messages();
+    if (batch.empty()) return;
+    for (const Message& message : batch) {
+      if (lose(message)) continue;
+      ASSERT_TRUE(cluster.raft(message.to.value()).step(message).is_ok());
+    }
+  }
+}
+
 TEST(RaftSnapshot, LaggingFollower_CatchesUpByInstallSnapshot) {
   Cluster cluster(3);
   leave_node_3_behind_a_snapshot(cluster, 10);
@@ -50,20 +65,12 @@ TEST(RaftSnapshot, LostSnapshotAck_RecoveredByHeartbeatResponse) {
   cluster.heal();
   bool dropped_ack = false;
   for (int tick = 0; tick < 10; ++tick) {
-    cluster.raft(1).tick();
-    for (int round = 0; round < 20; ++round) {
-      std::vector<Message> batch = cluster.take_messages();
-      if (batch.empty()) break;
-      for (const Message& message : batch) {
-        const bool snapshot_ack = message.from == n(3) &&
-                                  message.type == MessageType::AppendResponse && !dropped_ack;
-        if (snapshot_ack) {
-          dropped_ack = true;
-          continue;
-        }
-        ASSERT_TRUE(cluster.raft(message.to.value()).step(message).is_ok());
-      }
-    }
+    tick_leader_and_deliver(cluster, [&](const Message& message) {
+      const bool snapshot_ack = message.from == n(3) &&
+                                message.type == MessageType::AppendResponse && !dropped_ack;
+      if (snapshot_ack) dropped_ack = true;
+      return snapshot_ack;
+    });
   }
   ASSERT_TRUE(dropped_ack);
   for (const PeerStatus& peer : cluster.raft(1).status().peers) {
@@ -80,15 +87,9 @@ TEST(RaftSnapshot, SnapshotLostWithoutReport_ResentAfterStall) {
   cluster.heal();
   int snapshots_sent = 0;
   for (int tick = 0; tick < 40; ++tick) {
-    cluster.raft(1).tick();
-    for (int round = 0; round < 20; ++round) {
-      std::vector<Message> batch = cluster.take_messages();
-      if (batch.empty()) break;
-      for (const Message& message : batch) {
-        if (message.type == MessageType::InstallSnapshot && ++snapshots_sent == 1) continue;
-        ASSERT_TRUE(cluster.raft(message.to.value()).step(message).is_ok());
-      }
-    }
+    tick_leader_and_deliver(cluster, [&](const Message& message) {
+      return message.type == MessageType::InstallSnapshot && ++snapshots_sent == 1;
+    });
   }
   EXPECT_EQ(snapshots_sent, 2);
   EXPECT_EQ(cluster.raft(3).log().applied(), Index{11});
@@ -103,19 +104,12 @@ TEST(RaftSnapshot, SnapshotStreamMakingProgress_NotResentUntilItStalls) {
   // here) and reports progress every tick for 3 election timeouts, then stops reporting.
   for (int tick = 0; tick < 60; ++tick) {
     if (tick < 30) cluster.raft(1).report_snapshot_progress(n(3));
-    cluster.raft(1).tick();
-    for (int round = 0; round < 20; ++round) {
-      std::vector<Message> batch = cluster.take_messages();
-      if (batch.empty()) break;
-      for (const Message& message : batch) {
-        if (message.type == MessageType::InstallSnapshot) {
-          ++snapshots_sent;
-          EXPECT_TRUE(tick >= 30 || snapshots_sent == 1) << "resent at tick " << tick;
-          continue;
-        }
-        ASSERT_TRUE(cluster.raft(message.to.value()).step(message).is_ok());
-      }
-    }
+    tick_leader_and_deliver(cluster, [&](const Message& message) {
+      if (message.type != MessageType::InstallSnapshot) return false;
+      ++snapshots_sent;
+      EXPECT_TRUE(tick >= 30 || snapshots_sent == 1) << "resent at tick " << tick;
+      return true;
+    });
   }
   EXPECT_GE(snapshots_sent, 2);  // Once the reports stopped, the stall timeout probed again.
 }
