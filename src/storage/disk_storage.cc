@@ -456,6 +456,7 @@ Status DiskStorage::create_segment_locked(Index first_index, const std::string& 
   if (status.is_ok()) status = fs_.rename(spare.value().temp_path, path);
   if (status.is_ok()) status = fs_.sync_dir(dir_);
   if (!status.is_ok()) return fail_locked(status);
+  pipeline_.prepare_next();
   // Reopened under its final name, which error messages then report (same inode, no I/O).
   Result<std::unique_ptr<File>> file = fs_.open(path, OpenMode::ReadWrite);
   if (!file.is_ok()) return fail_locked(file.status());

@@ -96,10 +96,12 @@ Status DiskStorage::cut_torn_tail(const Segment& segment, uint64_t offset,
                                   const std::string& reason) {
   log_to(logger_, LogLevel::Warn, "wal: truncating torn tail of ", segment.path, " at offset ",
          offset, " (", reason, "); only unsynced writes can be lost");
-  // Zero everything after the cut (truncate, then preallocate again), so that stale records
-  // beyond it can never be mistaken for a continuation after a later crash.
+  // Zero everything after the cut (truncate, then preallocate and zero-fill again, as a spare
+  // is), so that stale records beyond it can never be mistaken for a continuation after a
+  // later crash.
   Status status = segment.file->truncate(offset);
   if (status.is_ok()) status = segment.file->allocate(options_.segment_bytes);
+  if (status.is_ok()) status = write_zeros(*segment.file, offset, options_.segment_bytes);
   if (status.is_ok()) status = segment.file->sync();
   return status;
 }

@@ -184,6 +184,19 @@ Status read_file_into(Fs& fs, const std::string& path, std::string* buffer) {
   return Status::ok();
 }
 
+Status write_zeros(File& file, uint64_t offset, uint64_t end) {
+  constexpr uint64_t kStep = 256u << 10;
+  const std::string zeros(kStep, '\0');
+  while (offset < end) {
+    const uint64_t length = std::min(kStep, end - offset);
+    Status status = file.write_at(offset, std::string_view(zeros).substr(0, length));
+    if (!status.is_ok()) return status;
+    file.write_behind(offset, length);
+    offset += length;
+  }
+  return Status::ok();
+}
+
 std::string join_path(const std::string& dir, std::string_view name) {
   std::string path = dir;
   if (!path.empty() && path.back() != '/') path.push_back('/');

@@ -76,6 +76,15 @@ Fs& posix_fs();
 // buffer instead of faulting in (and zeroing) fresh pages for each.
 [[nodiscard]] Status read_file_into(Fs& fs, const std::string& path, std::string* buffer);
 
+// Writes zeros over [offset, end) of `file` 256 KiB at a time, each step's write-back started
+// once the previous one's is done (File::write_behind): at most one step is ever queued ahead of
+// another file's fdatasync (1 MiB steps doubled a concurrent WAL's p99 wait).
+// Why WAL segments are zero-filled rather than only allocated: on ext4 an allocated block is
+// "unwritten", and the first fdatasync covering a write into it must also commit a journal
+// transaction that marks it written. Into blocks already written with zeros, fdatasync is the
+// data write and a cache flush, about a third cheaper (bench/results/2026-11-26-zero-fill.md).
+[[nodiscard]] Status write_zeros(File& file, uint64_t offset, uint64_t end);
+
 std::string join_path(const std::string& dir, std::string_view name);
 
 }  // namespace raftkv::storage

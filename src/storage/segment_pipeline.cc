@@ -69,8 +69,13 @@ Result<SpareSegment> SegmentPipeline::take() {
     ++stats_.prepared_inline;
   }
   RAFT_ASSERT(spare->file != nullptr);
-  if (started_) request_next(lock);
   return std::move(*spare);
+}
+
+void SegmentPipeline::prepare_next() {
+  std::unique_lock<std::mutex> lock(mu_);
+  RAFT_ASSERT(!stopping_);
+  if (started_ && !ready_.has_value() && !wanted_) request_next(lock);
 }
 
 SegmentPipeline::Stats SegmentPipeline::stats() const {
@@ -83,9 +88,10 @@ Result<SpareSegment> SegmentPipeline::prepare(uint64_t number) {
   Result<std::unique_ptr<File>> opened = fs_.open(path, OpenMode::CreateNew);
   if (!opened.is_ok()) return opened.status();
   RAFT_ASSERT(opened.value() != nullptr);
-  // The sync makes the new size durable, so the appends into it need no metadata sync of
-  // their own, only the first write of each block (an ext4 unwritten extent becomes written).
+  // Allocated (contiguous), then written with zeros and synced: the size and every block are
+  // durable, so an append's fdatasync carries no metadata of its own (see write_zeros).
   Status status = opened.value()->allocate(segment_bytes_);
+  if (status.is_ok()) status = write_zeros(*opened.value(), 0, segment_bytes_);
   if (status.is_ok()) status = opened.value()->sync();
   if (!status.is_ok()) {
     opened.value().reset();

@@ -1,5 +1,6 @@
-// SegmentPipeline: the next WAL segment file is created, preallocated and synced ahead of the
-// rotation that uses it; DiskStorage rotations take it; leftovers of a crash are removed.
+// SegmentPipeline: the next WAL segment file is created, preallocated, zero-filled and synced
+// ahead of the rotation that uses it; DiskStorage rotations take it; leftovers of a crash are
+// removed.
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -59,7 +60,56 @@ TEST(SegmentPipeline, Start_PreparesAPreallocatedSyncedSpare) {
   EXPECT_EQ(fs.crash_image(0)->read_all(spare_path(0)).size(), kSegmentBytes);
 }
 
-TEST(SegmentPipeline, Take_HandsOverTheSpareAndPreparesTheNext) {
+// Records what write_zeros asks of a file: every write and every write-back request.
+class RecordingFile final : public File {
+ public:
+  std::vector<std::pair<uint64_t, std::string>> writes;
+  std::vector<std::pair<uint64_t, uint64_t>> write_behinds;
+
+  Status write_at(uint64_t offset, std::string_view bytes) override {
+    writes.emplace_back(offset, std::string(bytes));
+    return Status::ok();
+  }
+  Result<size_t> read_at(uint64_t, char*, size_t) const override { return size_t{0}; }
+  Status sync() override { return Status::ok(); }
+  Status allocate(uint64_t) override { return Status::ok(); }
+  Status truncate(uint64_t) override { return Status::ok(); }
+  Result<uint64_t> size() const override { return uint64_t{0}; }
+  void write_behind(uint64_t offset, uint64_t length) override {
+    write_behinds.emplace_back(offset, length);
+  }
+  const std::string& path() const override { return path_; }
+
+ private:
+  std::string path_ = "recording";
+};
+
+TEST(WriteZeros, WritesTheRangeInStepsEachWrittenBackBeforeTheNext) {
+  RecordingFile file;
+  constexpr uint64_t kStep = 256 << 10;
+  const uint64_t begin = 100;
+  const uint64_t end = 3 * kStep + 200;  // Three full steps and a short one.
+  ASSERT_TRUE(write_zeros(file, begin, end).is_ok());
+  // Contiguous steps of at most 256 KiB, all zeros, exactly covering [begin, end); each one's
+  // write-back requested before the next step is written.
+  ASSERT_EQ(file.writes.size(), 4u);
+  ASSERT_EQ(file.write_behinds.size(), file.writes.size());
+  uint64_t next = begin;
+  for (size_t i = 0; i < file.writes.size(); ++i) {
+    const auto& [offset, bytes] = file.writes[i];
+    EXPECT_EQ(offset, next);
+    EXPECT_LE(bytes.size(), kStep);
+    EXPECT_EQ(bytes, std::string(bytes.size(), '\0'));
+    EXPECT_EQ(file.write_behinds[i], std::make_pair(offset, uint64_t{bytes.size()}));
+    next += bytes.size();
+  }
+  EXPECT_EQ(next, end);
+  RecordingFile empty;
+  ASSERT_TRUE(write_zeros(empty, 10, 10).is_ok());
+  EXPECT_TRUE(empty.writes.empty());
+}
+
+TEST(SegmentPipeline, Take_HandsOverTheSpare_PrepareNextMakesTheNext) {
   SimFs fs;
   NullLogger logger;
   SegmentPipeline pipeline(fs, kDir, kSegmentBytes, /*background=*/false, logger);
@@ -68,8 +118,14 @@ TEST(SegmentPipeline, Take_HandsOverTheSpareAndPreparesTheNext) {
   ASSERT_TRUE(spare.is_ok()) << spare.status().to_string();
   EXPECT_EQ(spare.value().temp_path, spare_path(0));
   ASSERT_TRUE(spare.value().file->write_at(0, "head").is_ok());
+  // Nothing is prepared until the taken spare is in place: its writes would delay the
+  // rotation's syncs.
+  EXPECT_EQ(spare_names(fs), (std::vector<std::string>{"spare-000000.wal.tmp"}));
+  pipeline.prepare_next();
   EXPECT_EQ(spare_names(fs),
             (std::vector<std::string>{"spare-000000.wal.tmp", "spare-000001.wal.tmp"}));
+  pipeline.prepare_next();  // One is ready: no third.
+  EXPECT_EQ(spare_names(fs).size(), 2u);
   EXPECT_EQ(pipeline.stats().prepared, 2u);
   EXPECT_EQ(pipeline.stats().prepared_inline, 0u);
 }
@@ -93,8 +149,9 @@ TEST(SegmentPipeline, Background_EveryTakeGetsADistinctPreparedFile) {
   for (int i = 0; i < 10; ++i) {
     Result<SpareSegment> spare = pipeline.take();
     ASSERT_TRUE(spare.is_ok()) << spare.status().to_string();
-    EXPECT_EQ(fs.read_all(spare.value().temp_path).size(), kSegmentBytes);
+    EXPECT_EQ(fs.read_all(spare.value().temp_path), std::string(kSegmentBytes, '\0'));
     paths.insert(spare.value().temp_path);
+    pipeline.prepare_next();
   }
   EXPECT_EQ(paths.size(), 10u);
   // A take() finding the spare still in preparation waits for it rather than making another.
@@ -118,6 +175,7 @@ TEST(SegmentPipeline, FailedPreparation_TheNextTakeTriesAgain) {
   Result<SpareSegment> spare = pipeline.take();
   ASSERT_TRUE(spare.is_ok()) << spare.status().to_string();
   EXPECT_EQ(pipeline.stats().prepared_inline, 1u);
+  pipeline.prepare_next();
   ASSERT_TRUE(pipeline.take().is_ok());
   EXPECT_EQ(pipeline.stats().prepared_inline, 1u);
 }

@@ -1,0 +1,123 @@
+#!/usr/bin/env bash
+# Before/after for a change to raftkv-server: two server binaries take turns on fresh 3-node
+# clusters, with the same raftkv-bench write load, and the report gives each one's median and
+# range per client count and the ratio after/before. Turns alternate (and which binary goes
+# first alternates per round), because this shared machine drifts within minutes.
+#   bench/ab_server.sh --baseline OLD_SERVER [--server NEW_SERVER] [--clients "1 16 256"]
+#                      [--rounds N] [--seconds S] [--build DIR]
+#   --baseline  the "before" raftkv-server, e.g. built from an older commit in a worktree
+#   --server    the "after" one (default: DIR/src/server/raftkv-server)
+#   --clients   client counts to measure (default "1 16 256"; at most 64 connections)
+#   --rounds    turns per binary and client count (default 3)
+#   --seconds   measured seconds per turn (default 6, after 1 s of warmup)
+#   --build     build dir with raftkv and raftkv-bench (default build/release)
+# fio (4 KiB write + fdatasync) runs at the start and the end. Writes build/ab-server/report.md
+# and prints it. Loopback ports 24101-24123.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+baseline=""
+server=""
+clients="1 16 256"
+rounds=3
+seconds=6
+build=build/release
+while [[ $# -gt 0 ]]; do
+  case "$1" in
+    --baseline) baseline="$2"; shift 2 ;;
+    --server) server="$2"; shift 2 ;;
+    --clients) clients="$2"; shift 2 ;;
+    --rounds) rounds="$2"; shift 2 ;;
+    --seconds) seconds="$2"; shift 2 ;;
+    --build) build="$2"; shift 2 ;;
+    *) sed -n '6,7p' "$0" | sed 's/^# *//' >&2; exit 2 ;;
+  esac
+done
+server=${server:-$build/src/server/raftkv-server}
+for binary in "$baseline" "$server" "$build/tools/raftkv/raftkv" \
+    "$build/tools/raftkv-bench/raftkv-bench"; do
+  [[ -x "$binary" ]] || { echo "ab_server: not an executable: '$binary'" >&2; exit 2; }
+done
+[[ $rounds =~ ^[1-9][0-9]*$ ]] ||
+  { echo "ab_server: --rounds wants a positive integer" >&2; exit 2; }
+
+source bench/lib.sh
+work=build/ab-server
+cluster=$work/cluster
+results=$work/results.tsv
+mkdir -p "$work"
+: >"$results"
+readonly PEER_PORT=24101 CLIENT_PORT=24111 HTTP_PORT=24121
+
+stop_cluster() {
+  [[ -f "$cluster/cluster.conf" ]] || return 0
+  "$build/tools/raftkv/raftkv" cluster stop --dir "$cluster" >/dev/null 2>&1 || true
+}
+trap stop_cluster EXIT
+
+# turn LABEL SERVER CLIENTS: fresh cluster, one raftkv-bench write run against its leader.
+turn() {
+  local label=$1 binary=$2 count=$3 endpoints="" line
+  stop_cluster
+  rm -rf "$cluster"
+  "$build/tools/raftkv/raftkv" cluster start --dir "$cluster" --nodes 3 --server "$binary" \
+      --log-level warn --base-peer-port "$PEER_PORT" --base-client-port "$CLIENT_PORT" \
+      --base-http-port "$HTTP_PORT" >"$work/start.log" 2>&1 ||
+    { cat "$work/start.log" >&2; echo "ab_server: $label failed to start" >&2; exit 1; }
+  for port in $(seq "$CLIENT_PORT" $((CLIENT_PORT + 2))); do
+    endpoints+="${endpoints:+,}127.0.0.1:$port"
+  done
+  endpoints=$(bench/compare/cluster.py --system raftkv --endpoints "$endpoints" --wait 30 |
+                awk '{print $2}')
+  line=$("$build/tools/raftkv-bench/raftkv-bench" --target raftkv --endpoints "$endpoints" \
+             --clients "$count" --connections $((count < 64 ? count : 64)) --key-size 16 \
+             --value-size 256 --duration "$seconds" --warmup 1 --json --quiet 2>/dev/null |
+           grep '^{' | tail -1)
+  python3 -c 'import json, sys
+d = json.loads(sys.argv[1])
+print("\t".join(map(str, [sys.argv[2], sys.argv[3], round(d["throughput"]), d["p50_ms"],
+                          d["p99_ms"], d["errors"]])))' "$line" "$label" "$count" >>"$results"
+  tail -1 "$results" >&2
+}
+
+read -r _ fio_start _ < <(bench_fio "$work/fio" 3)
+for round in $(seq "$rounds"); do
+  for count in $clients; do
+    if ((round % 2)); then order=(before after); else order=(after before); fi
+    for label in "${order[@]}"; do
+      if [[ $label == before ]]; then binary=$baseline; else binary=$server; fi
+      turn "$label" "$binary" "$count"
+    done
+  done
+done
+stop_cluster
+read -r _ fio_end _ < <(bench_fio "$work/fio" 3)
+
+python3 - "$results" "$fio_start" "$fio_end" "$baseline" "$server" "$rounds" "$seconds" \
+    >"$work/report.md" <<'PY'
+import statistics, sys
+path, fio_start, fio_end, baseline, server, rounds, seconds = sys.argv[1:]
+runs = {}
+for line in open(path):
+    label, clients, ops, p50, p99, errors = line.split("\t")
+    runs.setdefault((int(clients), label), []).append(
+        (int(ops), float(p50), float(p99), int(errors)))
+def cell(values, digits):
+    med = statistics.median(values)
+    return f"{med:,.{digits}f} ({min(values):,.{digits}f}..{max(values):,.{digits}f})"
+print(f"# raftkv-server before/after: {rounds} alternating turns of {seconds} s per binary\n")
+print(f"- before: `{baseline}`\n- after: `{server}`")
+print(f"- fio fdatasync p50: {fio_start} us at the start, {fio_end} us at the end\n")
+print("| clients | before writes/s | after writes/s | after/before | before p50 ms | "
+      "after p50 ms | before p99 ms | after p99 ms | errors |")
+print("|---|---|---|---|---|---|---|---|---|")
+for clients in sorted({c for c, _ in runs}):
+    b, a = runs[(clients, "before")], runs[(clients, "after")]
+    ratio = statistics.median(r[0] for r in a) / statistics.median(r[0] for r in b)
+    print(f"| {clients} | {cell([r[0] for r in b], 0)} | {cell([r[0] for r in a], 0)} | "
+          f"{ratio:.2f} | {cell([r[1] for r in b], 3)} | {cell([r[1] for r in a], 3)} | "
+          f"{cell([r[2] for r in b], 3)} | {cell([r[2] for r in a], 3)} | "
+          f"{sum(r[3] for r in b + a)} |")
+print("\nMedian of the turns, range in brackets; every turn starts a fresh cluster on empty data.")
+PY
+cat "$work/report.md"
