@@ -60,6 +60,7 @@ readonly CONNECTIONS_MAX=64  # Beyond this, clients share (pipeline over) connec
 
 raftkv=$build/tools/raftkv/raftkv
 server=$build/src/server/raftkv-server
+floor_bin=$build/bench/replication_floor
 run=$build/run
 jsonl=$run/compare.jsonl  # Copied to bench/results/ once the run is complete.
 date=$(date -u +%F)
@@ -99,10 +100,11 @@ if [[ $skip_build -eq 0 ]]; then
     cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DRAFTKV_ETCD_BENCH=ON \
         >/dev/null
   fi
-  ninja -C "$build" raftkv-server raftkv raftkv-bench >"$build/compare-build.log" 2>&1 ||
+  ninja -C "$build" raftkv-server raftkv raftkv-bench replication_floor \
+      >"$build/compare-build.log" 2>&1 ||
     { tail -30 "$build/compare-build.log" >&2; die "build failed (log: $build/compare-build.log)"; }
 fi
-for binary in "$raftkv" "$server" "$bench_bin" "$ETCD_BIN"; do
+for binary in "$raftkv" "$server" "$bench_bin" "$floor_bin" "$ETCD_BIN"; do
   [[ -x "$binary" ]] || die "missing $binary"
 done
 
@@ -147,6 +149,13 @@ measure_disk() {  # PHASE
   read -r iops p50 p99 < <(bench_fio "$run/fio" 5)
   emit kind=fio "phase=$1" "iops:=$iops" "p50_us:=$p50" "p99_us:=$p99"
   log "fio: $iops IOPS, fdatasync p50 $p50 us, p99 $p99 us"
+  # The same disk under one replicated write at a time with no Raft in it (4 processes on
+  # loopback, an fdatasync on each node): the floor under any 1-client figure here.
+  local line
+  line=$("$floor_bin" --dir "$run/floor" --seconds 5 2>"$run/logs/floor-$1.err") ||
+    { case_failed floor "$1" "replication_floor failed"; return; }
+  emit kind=floor "phase=$1" "result:=$line"
+  log "replication floor: $line"
 }
 
 # leader SYSTEM [--any]: prints "<leader position> <endpoints, leader first>" once healthy.

@@ -1,5 +1,6 @@
 // raftkv-bench against real servers (issue 6 §1): a short mixed read/write run on a 3-node
-// cluster reports sane JSON, and bad arguments are refused with a message.
+// cluster reports sane JSON, and bad arguments are refused with a message. Also
+// replication_floor, the no-Raft floor bench/compare.sh runs beside fio.
 
 #include <signal.h>
 #include <stdlib.h>
@@ -97,6 +98,35 @@ TEST_F(BenchTool, BadArguments_ExitNonZeroWithMessage) {
   const ToolRun missing = run_bench({"--target", "raftkv"}, dir + "/missing.txt");
   EXPECT_NE(missing.how, "exited with status 0");
   EXPECT_NE(missing.output.find("--endpoints"), std::string::npos) << missing.output;
+  std::error_code error;
+  std::filesystem::remove_all(dir, error);
+}
+
+TEST(ReplicationFloor, ShortRun_ReportsSaneJsonAndRemovesItsFiles) {
+  // The floor compare.sh sets beside raftkv's 1-client figures: four processes, bounded run.
+  char pattern[] = "/tmp/raftkv-process-floor-XXXXXX";
+  ASSERT_NE(::mkdtemp(pattern), nullptr);
+  const std::string dir = pattern;
+  const ToolRun run = run_tool(REPLICATION_FLOOR_PATH,
+                               {"--dir", dir + "/data", "--seconds", "0.5", "--warmup", "0.1"},
+                               dir + "/output.txt");
+  ASSERT_EQ(run.how, "exited with status 0") << run.output;
+  const nlohmann::json result =
+      nlohmann::json::parse(json_line_of(run.output), nullptr, /*allow_exceptions=*/false);
+  ASSERT_TRUE(result.is_object()) << run.output;
+  const auto writes = result.value("writes", uint64_t{0});
+  EXPECT_GT(writes, 0u) << run.output;
+  EXPECT_DOUBLE_EQ(result.value("throughput", 0.0), static_cast<double>(writes) / 0.5);
+  const double p50 = result.value("p50_ms", -1.0);
+  EXPECT_GT(p50, 0.0) << run.output;
+  EXPECT_LE(p50, result.value("p90_ms", -1.0)) << run.output;
+  EXPECT_LE(result.value("p90_ms", -1.0), result.value("p99_ms", -1.0)) << run.output;
+  EXPECT_EQ(result.value("record_bytes", 0), 300);
+  // The three nodes' 64 MiB files are gone; the directory stays.
+  EXPECT_TRUE(std::filesystem::is_empty(dir + "/data"));
+  const ToolRun missing = run_tool(REPLICATION_FLOOR_PATH, {"--seconds", "1"}, dir + "/bad.txt");
+  EXPECT_NE(missing.how, "exited with status 0");
+  EXPECT_NE(missing.output.find("--dir"), std::string::npos) << missing.output;
   std::error_code error;
   std::filesystem::remove_all(dir, error);
 }
