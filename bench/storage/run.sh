@@ -6,6 +6,7 @@
 #   storage_bench append, 1 MiB segments      (the same, rotating every 256 appends: the
 #                                             appender's stall at a rotation)
 #   storage_bench group                       (64 appenders through group commit)
+#   storage_bench snapshot                    (one writer while 3 snapshots are written)
 #   storage_bench write-log + replay          (replay of a large log; peak RSS of the replay)
 # and prints each figure with its ratio to fio's.
 #
@@ -102,6 +103,8 @@ for round in $(seq "$rounds"); do
   bracketed g4k --mode group --record-bytes 4096 --appenders 64 --seconds "$seconds"
   bracketed g100p --mode group --record-bytes 100 --appenders 64 --inflight 16 \
       --seconds "$seconds"
+  bracketed snap --mode snapshot --record-bytes 100 --snapshot-writers 3 \
+      --snapshot-bytes $((256 << 20))
 done
 run "$bench" --dir "$work/log" --mode write-log --log-bytes "$log_bytes"
 sync  # The log's dirty pages written back now, not during the first replay.
@@ -143,7 +146,7 @@ def spread(values, fmt):
 print()
 cases = {}
 for row in rows:
-    if row["mode"] in ("append", "group"):
+    if row["mode"] in ("append", "group", "snapshot"):
         key = (row["mode"], row["record_bytes"], row.get("segment_bytes"), row.get("appenders"),
                row.get("inflight"), row.get("bench", "new"))
         cases.setdefault(key, []).append(row)
@@ -159,6 +162,15 @@ for (mode, size, segment, appenders, inflight, bench), runs in cases.items():
               f"rotates takes {spread(stall, '{:.1f}')} x a fio op (mean "
               f"{spread(rotating, '{:.0f}')} us, max {spread(worst, '{:.0f}')} us); other "
               f"appends p99 {spread(other, '{:.0f}')} us")
+    elif mode == "snapshot":
+        p50 = [float(r["latency_us_p50"]) for r in runs]
+        p99 = [float(r["latency_us_p99"]) for r in runs]
+        worst = [float(r["latency_us_max"]) for r in runs]
+        took = [float(r["snapshot_seconds_max"]) for r in runs]
+        print(f"{tag} append {size:>5} B beside 3 snapshots of 256 MiB, {len(runs)} rounds: p50 "
+              f"{spread(p50, '{:.0f}')} us, p99 {spread(p99, '{:.0f}')} us (fio op "
+              f"{spread(fio, '{:.0f}')} us), max {spread(worst, '{:.0f}')} us; snapshots took "
+              f"{spread(took, '{:.2f}')} s")
     elif mode == "append":
         ours = [float(r["latency_us_mean"]) for r in runs]
         ratios = [o / f for o, f in zip(ours, fio)]

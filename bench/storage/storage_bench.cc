@@ -1,6 +1,7 @@
 // storage_bench: append throughput with fdatasync (one writer; many appenders through group
-// commit), and replay speed plus peak memory of a large log. Run through bench/storage/run.sh,
-// which measures the disk with fio in the same run and prints ratios.
+// commit; one writer beside snapshot writers), and replay speed plus peak memory of a large
+// log. Run through bench/storage/run.sh, which measures the disk with fio in the same run and
+// prints ratios.
 //
 //   storage_bench --dir D --mode append --record-bytes 100 --seconds 3
 //   storage_bench --dir D --mode append --record-bytes 4096 --segment-bytes 1048576  # rotations
@@ -8,6 +9,7 @@
 //   storage_bench --dir D --mode write-log --log-bytes 1073741824
 //   storage_bench --dir D --mode replay          # a separate process: its peak RSS is replay's
 //   storage_bench --dir D --mode group --fake-sync-us 125  # a steady 125 us "fdatasync"
+//   storage_bench --dir D --mode snapshot --snapshot-writers 3 --snapshot-bytes 268435456
 // Each mode prints one line of key=value pairs.
 #include <sys/resource.h>
 
@@ -24,6 +26,7 @@
 #include <vector>
 
 #include "storage/disk_storage.h"
+#include "storage/snapshot_file.h"
 
 namespace raftkv::storage {
 namespace {
@@ -115,6 +118,9 @@ struct Config {
   int appenders = 64;
   int inflight = 1;
   double seconds = 3;
+  int snapshot_writers = 3;
+  uint64_t snapshot_bytes = 256u << 20;
+  double snapshot_mib_per_s = 150;
 };
 
 raft::Entry entry_at(uint64_t index, size_t bytes) {
@@ -241,6 +247,59 @@ int run_group(const Config& config) {
   return failed.load() ? 1 : 0;
 }
 
+// One writer appending as in append mode while `snapshot_writers` threads each write a snapshot
+// of `snapshot_bytes` through SnapshotWriter, in 64 KiB writes paced at `snapshot_mib_per_s`
+// (about what serializing the state machine produces). That is three nodes on one disk, each
+// snapshotting while the WAL syncs: what the snapshots' write-back does to the appends'
+// fdatasync latency. The appends are timed only while the snapshots are being written.
+int run_snapshot(const Config& config) {
+  auto storage = open_or_exit(config.dir + "/wal", config.segment_bytes);
+  std::atomic<int> writing{config.snapshot_writers};
+  std::atomic<bool> failed{false};
+  std::vector<double> snapshot_seconds(static_cast<size_t>(config.snapshot_writers));
+  std::vector<std::thread> writers;
+  for (int w = 0; w < config.snapshot_writers; ++w) {
+    writers.emplace_back([&, w] {
+      const std::string dir = config.dir + "/snap" + std::to_string(w);
+      std::error_code ignored;
+      std::filesystem::create_directories(dir, ignored);
+      Result<std::unique_ptr<SnapshotWriter>> writer =
+          SnapshotWriter::create(posix_fs(), dir, raft::SnapshotMeta{Index{1}, Term{1}, {}});
+      const std::string chunk(64 << 10, 's');
+      const auto start = Clock::now();
+      bool ok = writer.is_ok();
+      for (uint64_t done = 0; ok && done < config.snapshot_bytes; done += chunk.size()) {
+        ok = writer.value()->write(chunk).is_ok();
+        const double due = static_cast<double>(done + chunk.size()) /
+                           (config.snapshot_mib_per_s * (1 << 20));
+        std::this_thread::sleep_until(start + std::chrono::duration_cast<Clock::duration>(
+                                                  std::chrono::duration<double>(due)));
+      }
+      ok = ok && writer.value()->finish().is_ok();
+      snapshot_seconds[static_cast<size_t>(w)] = seconds_since(start);
+      if (!ok) failed = true;
+      --writing;
+    });
+  }
+  std::vector<double> latencies_us;
+  uint64_t next = storage->last_index().value() + 1;
+  while (writing.load() > 0) {
+    const auto before = Clock::now();
+    Status saved = storage->append({entry_at(next++, config.record_bytes)});
+    if (!saved.is_ok()) failed = true;
+    if (!saved.is_ok()) break;
+    latencies_us.push_back(seconds_since(before) * 1e6);
+  }
+  for (std::thread& writer : writers) writer.join();
+  const double slowest = *std::max_element(snapshot_seconds.begin(), snapshot_seconds.end());
+  std::printf("mode=snapshot record_bytes=%zu snapshot_writers=%d snapshot_bytes=%llu "
+              "snapshot_seconds_max=%.2f %s failed=%d\n",
+              config.record_bytes, config.snapshot_writers,
+              static_cast<unsigned long long>(config.snapshot_bytes), slowest,
+              latency_fields("latency", latencies_us).c_str(), failed.load() ? 1 : 0);
+  return failed.load() ? 1 : 0;
+}
+
 // Writes `log_bytes` of 4 KiB entries in batches (synced per batch, as a busy leader would).
 int run_write_log(const std::string& dir, uint64_t log_bytes) {
   auto storage = open_or_exit(dir, kSegmentBytesDefault);
@@ -288,13 +347,18 @@ int main(int argc, char** argv) {
   uint64_t log_bytes = 64u << 20;
   app.add_option("--dir", config.dir, "Data directory (created; must be empty for a clean figure)")
       ->required();
-  app.add_option("--mode", mode, "append | group | write-log | replay");
+  app.add_option("--mode", mode, "append | group | snapshot | write-log | replay");
   app.add_option("--record-bytes", config.record_bytes, "Entry payload size");
   app.add_option("--segment-bytes", config.segment_bytes, "WAL segment size (append and group)");
   app.add_option("--appenders", config.appenders, "Concurrent appenders (group mode)");
   app.add_option("--inflight", config.inflight, "Records each appender keeps awaiting durability");
   app.add_option("--seconds", config.seconds, "Duration of append and group modes");
   app.add_option("--log-bytes", log_bytes, "Log size for write-log (1 GiB for the real run)");
+  app.add_option("--snapshot-writers", config.snapshot_writers, "Snapshots written at once");
+  app.add_option("--snapshot-bytes", config.snapshot_bytes, "Size of each snapshot");
+  app.add_option("--snapshot-mib-per-s", config.snapshot_mib_per_s,
+                 "Pace of each snapshot writer")
+      ->check(CLI::PositiveNumber);
   int fake_sync_us = 0;
   app.add_option("--fake-sync-us", fake_sync_us,
                  "Sleep this long instead of each fdatasync (CPU cost alone; not durable)");
@@ -307,6 +371,7 @@ int main(int argc, char** argv) {
   }
   if (mode == "append") return run_append(config);
   if (mode == "group") return run_group(config);
+  if (mode == "snapshot") return run_snapshot(config);
   if (mode == "write-log") return run_write_log(config.dir, log_bytes);
   if (mode == "replay") return run_replay(config.dir);
   std::fprintf(stderr, "unknown mode %s\n", mode.c_str());

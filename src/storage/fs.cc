@@ -185,14 +185,14 @@ Status read_file_into(Fs& fs, const std::string& path, std::string* buffer) {
 }
 
 Status write_zeros(File& file, uint64_t offset, uint64_t end) {
-  constexpr uint64_t kStep = 256u << 10;
-  const std::string zeros(kStep, '\0');
+  const std::string zeros(kWriteBehindBytes, '\0');
+  WriteBehind pacing(offset);
   while (offset < end) {
-    const uint64_t length = std::min(kStep, end - offset);
+    const uint64_t length = std::min(kWriteBehindBytes, end - offset);
     Status status = file.write_at(offset, std::string_view(zeros).substr(0, length));
     if (!status.is_ok()) return status;
-    file.write_behind(offset, length);
     offset += length;
+    pacing.wrote_up_to(file, offset);
   }
   return Status::ok();
 }

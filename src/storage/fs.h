@@ -76,9 +76,29 @@ Fs& posix_fs();
 // buffer instead of faulting in (and zeroing) fresh pages for each.
 [[nodiscard]] Status read_file_into(Fs& fs, const std::string& path, std::string* buffer);
 
-// Writes zeros over [offset, end) of `file` 256 KiB at a time, each step's write-back started
-// once the previous one's is done (File::write_behind): at most one step is ever queued ahead of
-// another file's fdatasync (1 MiB steps doubled a concurrent WAL's p99 wait).
+// Pacing for a file written front to back in the background (a snapshot being written or
+// received, a spare segment's zeros): every kWriteBehindBytes, start that step's write-back once
+// the previous step's is done (File::write_behind). So at most one step of it is ever queued
+// ahead of another file's fdatasync, such as the WAL's, and its final sync() has little left.
+// 256 KiB: 8 MiB steps left a WAL fdatasync p99 of 2.5-3 ms beside three snapshots, 1 MiB
+// steps doubled a concurrent group commit's p99 (bench/results/2026-11-26-zero-fill.md).
+inline constexpr uint64_t kWriteBehindBytes = 256u << 10;
+class WriteBehind {
+ public:
+  // Pacing a file written from `from` on.
+  explicit WriteBehind(uint64_t from = 0) : started_(from) {}
+  // The file now holds everything before `end`; starts write-back if a step is complete.
+  void wrote_up_to(File& file, uint64_t end) {
+    if (end - started_ < kWriteBehindBytes) return;
+    file.write_behind(started_, end - started_);
+    started_ = end;
+  }
+
+ private:
+  uint64_t started_;  // Write-back was started for everything before it.
+};
+
+// Writes zeros over [offset, end) of `file`, paced by WriteBehind from `offset` on.
 // Why WAL segments are zero-filled rather than only allocated: on ext4 an allocated block is
 // "unwritten", and the first fdatasync covering a write into it must also commit a journal
 // transaction that marks it written. Into blocks already written with zeros, fdatasync is the

@@ -143,10 +143,7 @@ Status SnapshotWriter::write(std::string_view data) {
   offset_ += data.size();
   data_bytes_ += data.size();
   crc_ = crc32c_extend(crc_, data.data(), data.size());
-  if (offset_ - written_back_ >= kWriteBehindBytes) {
-    file_->write_behind(written_back_, offset_ - written_back_);
-    written_back_ = offset_;
-  }
+  write_behind_.wrote_up_to(*file_, offset_);
   return Status::ok();
 }
 
@@ -273,6 +270,7 @@ Status SnapshotReceiver::write_chunk(uint64_t offset, std::string_view bytes) {
   Status written = file_->write_at(received_bytes_, bytes);
   if (!written.is_ok()) return written;
   received_bytes_ += bytes.size();
+  write_behind_.wrote_up_to(*file_, received_bytes_);
   return Status::ok();
 }
 

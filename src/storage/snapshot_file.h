@@ -64,9 +64,8 @@ class SnapshotWriter {
   std::string path_;
   uint64_t offset_ = 0;  // Next write position in the file.
   // Snapshots are large and written while the WAL syncs on the same disk: their pages go to
-  // the disk every kWriteBehindBytes (File::write_behind) rather than all at finish().
-  static constexpr uint64_t kWriteBehindBytes = 8u << 20;
-  uint64_t written_back_ = 0;  // Write-back was started for [0, written_back_).
+  // the disk step by step rather than all at finish().
+  WriteBehind write_behind_;
   uint64_t data_bytes_ = 0;
   uint32_t crc_ = 0;  // Over every byte written so far.
   bool finished_ = false;
@@ -111,6 +110,7 @@ class SnapshotReceiver {
   std::string path_;
   raft::SnapshotMeta meta_;
   uint64_t received_bytes_ = 0;
+  WriteBehind write_behind_;  // As SnapshotWriter's: received snapshots are as large.
   uint64_t data_bytes_ = 0;
   bool verified_ = false;
   bool finished_ = false;

@@ -60,55 +60,6 @@ TEST(SegmentPipeline, Start_PreparesAPreallocatedSyncedSpare) {
   EXPECT_EQ(fs.crash_image(0)->read_all(spare_path(0)).size(), kSegmentBytes);
 }
 
-// Records what write_zeros asks of a file: every write and every write-back request.
-class RecordingFile final : public File {
- public:
-  std::vector<std::pair<uint64_t, std::string>> writes;
-  std::vector<std::pair<uint64_t, uint64_t>> write_behinds;
-
-  Status write_at(uint64_t offset, std::string_view bytes) override {
-    writes.emplace_back(offset, std::string(bytes));
-    return Status::ok();
-  }
-  Result<size_t> read_at(uint64_t, char*, size_t) const override { return size_t{0}; }
-  Status sync() override { return Status::ok(); }
-  Status allocate(uint64_t) override { return Status::ok(); }
-  Status truncate(uint64_t) override { return Status::ok(); }
-  Result<uint64_t> size() const override { return uint64_t{0}; }
-  void write_behind(uint64_t offset, uint64_t length) override {
-    write_behinds.emplace_back(offset, length);
-  }
-  const std::string& path() const override { return path_; }
-
- private:
-  std::string path_ = "recording";
-};
-
-TEST(WriteZeros, WritesTheRangeInStepsEachWrittenBackBeforeTheNext) {
-  RecordingFile file;
-  constexpr uint64_t kStep = 256 << 10;
-  const uint64_t begin = 100;
-  const uint64_t end = 3 * kStep + 200;  // Three full steps and a short one.
-  ASSERT_TRUE(write_zeros(file, begin, end).is_ok());
-  // Contiguous steps of at most 256 KiB, all zeros, exactly covering [begin, end); each one's
-  // write-back requested before the next step is written.
-  ASSERT_EQ(file.writes.size(), 4u);
-  ASSERT_EQ(file.write_behinds.size(), file.writes.size());
-  uint64_t next = begin;
-  for (size_t i = 0; i < file.writes.size(); ++i) {
-    const auto& [offset, bytes] = file.writes[i];
-    EXPECT_EQ(offset, next);
-    EXPECT_LE(bytes.size(), kStep);
-    EXPECT_EQ(bytes, std::string(bytes.size(), '\0'));
-    EXPECT_EQ(file.write_behinds[i], std::make_pair(offset, uint64_t{bytes.size()}));
-    next += bytes.size();
-  }
-  EXPECT_EQ(next, end);
-  RecordingFile empty;
-  ASSERT_TRUE(write_zeros(empty, 10, 10).is_ok());
-  EXPECT_TRUE(empty.writes.empty());
-}
-
 TEST(SegmentPipeline, Take_HandsOverTheSpare_PrepareNextMakesTheNext) {
   SimFs fs;
   NullLogger logger;

@@ -49,6 +49,10 @@ class SimFile final : public File {
     inode_->pending.clear();
     return Status::ok();
   }
+  void write_behind(uint64_t offset, uint64_t length) override {
+    std::lock_guard<std::mutex> lock(fs_.mu());
+    inode_->write_behinds.emplace_back(offset, length);
+  }
   Status allocate(uint64_t size) override {
     uint64_t current = 0;
     {
@@ -109,6 +113,13 @@ std::unique_ptr<SimFs> SimFs::crash_image(uint64_t seed) const {
     image->durable_names_[name] = copy;
   }
   return image;
+}
+
+std::vector<std::pair<uint64_t, uint64_t>> SimFs::write_behinds(const std::string& path) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto found = names_.find(path);
+  RAFT_ASSERT(found != names_.end());
+  return found->second->write_behinds;
 }
 
 std::string SimFs::read_all(const std::string& path) const {

@@ -33,6 +33,8 @@ class SimFs final : public Fs {
       std::string bytes;
     };
     std::vector<Op> pending;  // Unsynced changes since `durable`, in order.
+    // File::write_behind requests (offset, length), in order; advisory, so no step.
+    std::vector<std::pair<uint64_t, uint64_t>> write_behinds;
   };
 
   SimFs() = default;
@@ -60,6 +62,9 @@ class SimFs final : public Fs {
   // Like overwrite, creating the file (durably named) if missing.
   void overwrite_or_create(const std::string& path, const std::string& bytes);
   [[nodiscard]] bool exists(const std::string& path) const;
+  // The write-back requests made on the file now named `path`, under any name.
+  [[nodiscard]] std::vector<std::pair<uint64_t, uint64_t>> write_behinds(
+      const std::string& path) const;
 
   // Fs.
   Result<std::unique_ptr<File>> open(const std::string& path, OpenMode mode) override;

@@ -78,6 +78,40 @@ TEST(SnapshotFile, ChunksReassembleTheFile) {
   EXPECT_EQ(file, fs.read_all(path));
 }
 
+// The write-back requests cover the file from 0 in contiguous steps of at least
+// kWriteBehindBytes, up to at least `bytes` minus one step.
+void expect_paced(const std::vector<std::pair<uint64_t, uint64_t>>& requests, uint64_t bytes) {
+  ASSERT_FALSE(requests.empty());
+  uint64_t next = 0;
+  for (const auto& [offset, length] : requests) {
+    EXPECT_EQ(offset, next);
+    EXPECT_GE(length, kWriteBehindBytes);
+    next = offset + length;
+  }
+  EXPECT_GT(next + kWriteBehindBytes, bytes);
+  EXPECT_LE(next, bytes);
+}
+
+TEST(SnapshotFile, WrittenAndReceivedSnapshotsAreWrittenBackAsTheyGo) {
+  // So that a large snapshot never sits in the page cache whole, to be flushed at once ahead
+  // of the WAL's next fdatasync.
+  SimFs fs;
+  const std::string data(3 * kWriteBehindBytes + 12'345, 'd');
+  const std::string path = write_snapshot(fs, meta_at(10, 2), data);
+  const std::string file = fs.read_all(path);
+  expect_paced(fs.write_behinds(path), file.size());
+  SimFs receiving;
+  Result<std::unique_ptr<SnapshotReceiver>> receiver = SnapshotReceiver::create(receiving, "/r");
+  ASSERT_TRUE(receiver.is_ok());
+  for (size_t at = 0; at < file.size(); at += 64 << 10) {
+    ASSERT_TRUE(receiver.value()->write_chunk(at, std::string_view(file).substr(at, 64 << 10))
+                    .is_ok());
+  }
+  ASSERT_TRUE(receiver.value()->verify().is_ok());
+  ASSERT_TRUE(receiver.value()->finish().is_ok());
+  expect_paced(receiving.write_behinds(receiver.value()->path()), file.size());
+}
+
 TEST(SnapshotFile, BitFlipAnywhereIsDetected) {
   SimFs fs;
   const std::string path = write_snapshot(fs, meta_at(5, 1), std::string(3000, 'z'));
