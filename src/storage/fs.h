@@ -80,8 +80,9 @@ Fs& posix_fs();
 // received, a spare segment's zeros): every kWriteBehindBytes, start that step's write-back once
 // the previous step's is done (File::write_behind). So at most one step of it is ever queued
 // ahead of another file's fdatasync, such as the WAL's, and its final sync() has little left.
-// 256 KiB: 8 MiB steps left a WAL fdatasync p99 of 2.5-3 ms beside three snapshots, 1 MiB
-// steps doubled a concurrent group commit's p99 (bench/results/2026-11-26-zero-fill.md).
+// 256 KiB: with 8 MiB steps a WAL fdatasync beside three snapshots stalled up to 15-58 ms
+// (now 2-4 ms), with 1 MiB steps a concurrent group commit's p99 doubled
+// (bench/results/2026-11-26-zero-fill.md).
 inline constexpr uint64_t kWriteBehindBytes = 256u << 10;
 class WriteBehind {
  public:

@@ -17,10 +17,11 @@
 // several milliseconds of metadata I/O, which must not stall appenders at every rotation.
 //
 // A spare is <dir>/spare-<n>.wal.tmp: created, preallocated to segment_bytes, filled with zeros
-// (write_zeros: appends then sync no metadata) and fdatasynced, with no record in it. It is never a segment until DiskStorage's rotation writes its
-// head, syncs it and renames it to its final name (then syncs the directory). A crash leaves
-// at most one or two spares behind; like every *.tmp file they are removed by the next open,
-// and raftkv-wal lists them without calling them damage.
+// (write_zeros: appends then sync no metadata) and fdatasynced, with no record in it. It is
+// never a segment until DiskStorage's rotation writes its head, syncs it and renames it to its
+// final name (then syncs the directory). A crash leaves at most one or two spares behind; like
+// every *.tmp file they are removed by the next open, and raftkv-wal lists them without calling
+// them damage.
 //
 // Threads: with `background` a thread prepares the next spare when prepare_next() asks for it.
 // Without it, prepare_next() prepares it on the caller's thread before returning, so every
