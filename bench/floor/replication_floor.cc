@@ -18,8 +18,10 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -28,6 +30,7 @@
 #include <array>
 #include <cerrno>
 #include <chrono>
+#include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -38,10 +41,12 @@ namespace {
 
 constexpr off_t kFileBytes = 64 << 20;
 
-[[noreturn]] void die(const std::string& what) {
-  std::fprintf(stderr, "replication_floor: %s: %s\n", what.c_str(), std::strerror(errno));
+[[noreturn]] void fail(const std::string& why) {
+  std::fprintf(stderr, "replication_floor: %s\n", why.c_str());
   std::exit(1);
 }
+
+[[noreturn]] void die(const std::string& what) { fail(what + ": " + std::strerror(errno)); }
 
 // A listening socket on an ephemeral loopback port; returns the fd and sets `port`.
 int listen_loopback(uint16_t* port) {
@@ -92,8 +97,7 @@ bool read_exact(int fd, char* out, size_t size) {
     if (got < 0) die("read");
     if (got == 0) {
       if (done == 0) return false;
-      errno = EPROTO;
-      die("short read");
+      fail("connection closed in the middle of a message");
     }
     done += static_cast<size_t>(got);
   }
@@ -170,7 +174,8 @@ void run_leader(int listener, std::array<uint16_t, 2> follower_ports, const std:
         if ((ready[i].revents & (POLLIN | POLLHUP | POLLERR)) == 0) continue;
         char got[64];
         const ssize_t count = ::read(followers[i], got, sizeof(got));
-        if (count <= 0) die("follower ack");
+        if (count < 0) die("read follower ack");
+        if (count == 0) fail("a follower closed its connection");
         acks[i] += static_cast<uint64_t>(count);
       }
     }
@@ -216,10 +221,24 @@ int main(int argc, char** argv) {
   uint16_t leader_port = 0;
   const int leader_listener = listen_loopback(&leader_port);
   std::vector<pid_t> children;
+  const pid_t parent = ::getpid();
+  // In a child: dies with the parent (the client), so a failure anywhere ends every process:
+  // a node that exits closes its connections, which fails its peers and then the client.
+  const auto die_with_parent = [parent] {
+    if (::prctl(PR_SET_PDEATHSIG, SIGKILL) != 0) die("prctl");
+    if (::getppid() != parent) std::_Exit(1);  // The parent is already gone.
+  };
   for (size_t i = 0; i < 2; ++i) {
     const pid_t pid = ::fork();
     if (pid < 0) die("fork");
     if (pid == 0) {
+      die_with_parent();
+      // Only this follower's listener stays open here: a leader that dies before accepting
+      // must leave no listener behind that would hold the client's connection forever.
+      ::close(leader_listener);
+      for (size_t other = i + 1; other < follower_listeners.size(); ++other) {
+        ::close(follower_listeners[other]);
+      }
       run_follower(follower_listeners[i], dir + "/follower" + std::to_string(i + 1) + ".log",
                    record_bytes);
       std::_Exit(0);
@@ -230,6 +249,7 @@ int main(int argc, char** argv) {
   const pid_t leader = ::fork();
   if (leader < 0) die("fork");
   if (leader == 0) {
+    die_with_parent();
     run_leader(leader_listener, follower_ports, dir + "/leader.log", record_bytes);
     std::_Exit(0);
   }
@@ -238,6 +258,12 @@ int main(int argc, char** argv) {
 
   // The client: one write at a time, each timed from its send to the leader's reply.
   const int connection = connect_loopback(leader_port);
+  // A node that hangs instead of failing still ends the run: no reply within 30 s is an error.
+  const timeval reply_timeout{30, 0};
+  if (::setsockopt(connection, SOL_SOCKET, SO_RCVTIMEO, &reply_timeout, sizeof(reply_timeout)) !=
+      0) {
+    die("SO_RCVTIMEO");
+  }
   std::vector<char> record(record_bytes, 'v');
   std::vector<double> latencies_us;
   using Clock = std::chrono::steady_clock;
@@ -250,7 +276,7 @@ int main(int argc, char** argv) {
   for (Clock::time_point now = start; now < end; now = Clock::now()) {
     write_all(connection, record.data(), record.size());
     char reply = 0;
-    if (!read_exact(connection, &reply, 1)) die("the leader closed the connection");
+    if (!read_exact(connection, &reply, 1)) fail("the leader closed the connection");
     const Clock::time_point done = Clock::now();
     if (now >= measure_from) {
       latencies_us.push_back(std::chrono::duration<double, std::micro>(done - now).count());
