@@ -5,9 +5,9 @@
 
 Each line of the input is an object with a "kind": machine (facts at the start and end),
 config, fio (disk, at the start and end), floor (replication_floor's JSON as "result", beside
-each fio), bench (one raftkv-bench run, its JSON plus system
-and workload), redis_benchmark, rss, failed, wall. Reading it needs nothing but the standard
-library, so a report can be re-rendered from the .jsonl alone.
+each fio), bench (one raftkv-bench run, its JSON plus system and workload), redis_benchmark,
+rss, failed, wall. Reading it needs nothing but the standard library, so a report can be
+re-rendered from the .jsonl alone.
 """
 
 import json
@@ -92,8 +92,9 @@ class Report:
         record = self.bench.get((system, label))
         return None if record is None else record.get(field)
 
-    def fio(self, phase):
-        for record in self.records.get("fio", []):
+    def at_phase(self, kind, phase):
+        """The record of `kind` (fio, floor) measured at `phase`, or None."""
+        for record in self.records.get(kind, []):
             if record["phase"] == phase:
                 return record
         return None
@@ -113,12 +114,6 @@ class Report:
         """Mean `field` of the replication floor runs around raftkv's turn (None if absent)."""
         values = [r["result"][field] for r in self.around_raftkv("floor", round_)]
         return statistics.mean(values) if values else None
-
-    def floor_at(self, phase):
-        for record in self.records.get("floor", []):
-            if record["phase"] == phase:
-                return record["result"]
-        return {}
 
     def failover_records(self, system):
         rounds = [r for (s, _), r in self.bench.items()
@@ -207,7 +202,7 @@ class Report:
             phase = record["phase"]
             system, _, round_ = phase.partition("-")
             name = names.get(phase, f"after {system}, round {round_}")
-            floor = self.floor_at(phase)
+            floor = (self.at_phase("floor", phase) or {}).get("result", {})
             self.line(f"| {name} | {number(record['iops'])} "
                       f"| {number(record['p50_us'])} | {number(record['p99_us'])} "
                       f"| {ms(floor.get('p50_ms'))} | {number(floor.get('throughput'))} |")

@@ -167,8 +167,9 @@ for (mode, size, segment, appenders, inflight, bench), runs in cases.items():
         p99 = [float(r["latency_us_p99"]) for r in runs]
         worst = [float(r["latency_us_max"]) for r in runs]
         took = [float(r["snapshot_seconds_max"]) for r in runs]
-        print(f"{tag} append {size:>5} B beside 3 snapshots of 256 MiB, {len(runs)} rounds: p50 "
-              f"{spread(p50, '{:.0f}')} us, p99 {spread(p99, '{:.0f}')} us (fio op "
+        writers, mib = runs[0]["snapshot_writers"], int(runs[0]["snapshot_bytes"]) >> 20
+        print(f"{tag} append {size:>5} B beside {writers} snapshots of {mib} MiB, {len(runs)} "
+              f"rounds: p50 {spread(p50, '{:.0f}')} us, p99 {spread(p99, '{:.0f}')} us (fio op "
               f"{spread(fio, '{:.0f}')} us), max {spread(worst, '{:.0f}')} us; snapshots took "
               f"{spread(took, '{:.2f}')} s")
     elif mode == "append":
