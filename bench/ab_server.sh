@@ -5,7 +5,8 @@
 # first alternates per round), because this shared machine drifts within minutes.
 #   bench/ab_server.sh --baseline OLD_SERVER [--server NEW_SERVER] [--clients "1 16 256"]
 #                      [--rounds N] [--seconds S] [--build DIR]
-#   --baseline  the "before" raftkv-server, e.g. built from an older commit in a worktree
+#   --baseline  the "before" raftkv-server, e.g. built from an older commit in a worktree; both
+#               binaries must be named raftkv-server (cluster stop finds its nodes by name)
 #   --server    the "after" one (default: DIR/src/server/raftkv-server)
 #   --clients   client counts to measure (default "1 16 256"; at most 64 connections)
 #   --rounds    turns per binary and client count (default 3)
@@ -37,6 +38,11 @@ server=${server:-$build/src/server/raftkv-server}
 for binary in "$baseline" "$server" "$build/tools/raftkv/raftkv" \
     "$build/tools/raftkv-bench/raftkv-bench"; do
   [[ -x "$binary" ]] || { echo "ab_server: not an executable: '$binary'" >&2; exit 2; }
+done
+# `raftkv cluster stop` recognizes its nodes by this name; another would be left running.
+for binary in "$baseline" "$server"; do
+  [[ $(basename "$binary") == raftkv-server ]] ||
+    { echo "ab_server: '$binary' must be named raftkv-server (copy it into a folder)" >&2; exit 2; }
 done
 [[ $rounds =~ ^[1-9][0-9]*$ ]] ||
   { echo "ab_server: --rounds wants a positive integer" >&2; exit 2; }
