@@ -8,7 +8,7 @@ packages=(
   g++ cmake ninja-build pkg-config
   # Libraries (shared/DESIGN.md "Dependencies").
   libasio-dev libprotobuf-dev protobuf-compiler libspdlog-dev libfmt-dev libcli11-dev
-  libcpp-httplib-dev nlohmann-json3-dev zlib1g-dev
+  libcpp-httplib-dev nlohmann-json3-dev zlib1g-dev libjemalloc-dev
   # Tests and benchmarks (redis-tools: redis-cli and redis-benchmark must work unchanged).
   libgtest-dev libgmock-dev libbenchmark-dev redis-tools
   # libFuzzer and the sanitizer runtimes for the fuzz targets.

@@ -6,6 +6,7 @@
 
 #include "kv/command_args.h"
 #include "net/resp_reply.h"
+#include "server/allocator.h"
 
 namespace raftkv::server {
 namespace {
@@ -179,7 +180,8 @@ std::string info_text(const NodeStatus& status) {
       members += "@" + it->second;
     }
   }
-  std::string out = "# Server\r\nredis_version:7.0.0-raftkv\r\nraftkv_version:0.1.0\r\n\r\n";
+  std::string out = "# Server\r\nredis_version:7.0.0-raftkv\r\nraftkv_version:0.1.0\r\n";
+  out += "mem_allocator:" + allocator_name() + "\r\n\r\n";
   out += "# Raft\r\n";
   out += "node_id:" + std::to_string(raft.id.value()) + "\r\n";
   out += std::string("role:") + raft::role_name(raft.role) + "\r\n";

@@ -84,6 +84,11 @@ TEST_F(Tools, RedisCliAndRedisBenchmark_WorkUnchanged) {
   EXPECT_EQ(status, 0);
   EXPECT_EQ(run("redis-cli -p " + std::to_string(follower_port) + " GET tool-key", &status),
             "tool-value\n");
+  // The running server names its malloc, and it is the one this build linked (CMakeLists.txt).
+  const std::string server_info =
+      run("redis-cli -p " + std::to_string(leader_port) + " INFO server", &status);
+  EXPECT_NE(server_info.find("mem_allocator:" RAFTKV_SERVER_ALLOCATOR), std::string::npos)
+      << server_info;
   const std::string bench = "redis-benchmark -p " + std::to_string(leader_port) +
                             " -t set,get -n 2000 -c 20 -d 256 -q";
   std::string output = run(bench, &status);
