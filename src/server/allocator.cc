@@ -6,7 +6,9 @@
 
 namespace raftkv::server {
 
-std::string allocator_name() {
+namespace {
+
+std::string look_up_allocator() {
   // Looked up rather than called directly, so that the library links without jemalloc: only
   // the raftkv-server executable carries it, and the sanitizer builds must not.
   using Mallctl = int (*)(const char*, void*, size_t*, void*, size_t);
@@ -18,6 +20,13 @@ std::string allocator_name() {
     return "jemalloc";
   }
   return std::string("jemalloc-") + version;
+}
+
+}  // namespace
+
+const std::string& allocator_name() {
+  static const std::string name = look_up_allocator();  // Fixed for the life of the process.
+  return name;
 }
 
 }  // namespace raftkv::server
