@@ -63,4 +63,64 @@ Status from_proto(pb::RaftMessage&& in, raft::Message* out) {
   return Status::ok();
 }
 
+void to_proto(runtime::ForwardRequest&& request, pb::ForwardRequest* out) {
+  out->set_request_id(request.id);
+  out->set_command(std::move(request.request.bytes));
+  out->set_read_only(request.request.read_only);
+}
+
+void to_proto(runtime::ForwardReply&& reply, pb::ForwardReply* out) {
+  out->set_request_id(reply.id);
+  out->set_reply(std::move(reply.response.reply));
+  out->set_outcome(static_cast<uint32_t>(reply.response.outcome));
+}
+
+void to_proto(runtime::SnapshotChunk&& chunk, pb::SnapshotChunk* out) {
+  out->set_term(chunk.term.value());
+  out->set_snapshot_index(chunk.snapshot_index.value());
+  out->set_snapshot_term(chunk.snapshot_term.value());
+  out->set_offset(chunk.offset);
+  out->set_file_bytes(chunk.file_bytes);
+  out->set_data(std::move(chunk.data));
+}
+
+void to_proto(runtime::SnapshotAck&& ack, pb::SnapshotAck* out) {
+  out->set_snapshot_index(ack.snapshot_index.value());
+  out->set_snapshot_term(ack.snapshot_term.value());
+  out->set_received_bytes(ack.received_bytes);
+  out->set_done(ack.done);
+  out->set_error(std::move(ack.error));
+}
+
+runtime::ForwardRequest from_proto(pb::ForwardRequest&& in) {
+  return {in.request_id(),
+          runtime::Request{std::move(*in.mutable_command()), in.read_only()}};
+}
+
+runtime::ForwardReply from_proto(pb::ForwardReply&& in) {
+  runtime::Outcome outcome = runtime::Outcome::MaybeApplied;
+  if (in.outcome() == static_cast<uint32_t>(runtime::Outcome::Ok)) outcome = runtime::Outcome::Ok;
+  if (in.outcome() == static_cast<uint32_t>(runtime::Outcome::NotApplied)) {
+    outcome = runtime::Outcome::NotApplied;
+  }
+  return {in.request_id(), runtime::Response{outcome, std::move(*in.mutable_reply())}};
+}
+
+runtime::SnapshotChunk from_proto(pb::SnapshotChunk&& in) {
+  return {.term = Term{in.term()},
+          .snapshot_index = Index{in.snapshot_index()},
+          .snapshot_term = Term{in.snapshot_term()},
+          .offset = in.offset(),
+          .file_bytes = in.file_bytes(),
+          .data = std::move(*in.mutable_data())};
+}
+
+runtime::SnapshotAck from_proto(pb::SnapshotAck&& in) {
+  return {.snapshot_index = Index{in.snapshot_index()},
+          .snapshot_term = Term{in.snapshot_term()},
+          .received_bytes = in.received_bytes(),
+          .done = in.done(),
+          .error = std::move(*in.mutable_error())};
+}
+
 }  // namespace raftkv::proto

@@ -177,7 +177,7 @@ int run_append(const Config& config) {
 // Many appenders: each takes the next index (the runtime's order), queues its record, and
 // waits for durability; records queued during one fdatasync share the next. Latency is per
 // record, from before taking the order lock to wait_durable's return; "wait" is the part
-// from save_nowait's return (the storage's group commit alone).
+// from write()'s return (the storage's group commit alone).
 int run_group(const Config& config) {
   auto storage = open_or_exit(config.dir, config.segment_bytes);
   std::mutex order;
@@ -197,7 +197,7 @@ int run_group(const Config& config) {
       struct Pending {
         SyncTicket ticket;
         Clock::time_point before;  // Before taking `order`.
-        Clock::time_point queued;  // save_nowait returned.
+        Clock::time_point queued;  // write() returned.
       };
       std::deque<Pending> pending;
       std::vector<double>& mine = latencies_us[static_cast<size_t>(t)];
@@ -208,7 +208,7 @@ int run_group(const Config& config) {
           std::lock_guard<std::mutex> lock(order);
           const uint64_t next = storage->last_index().value() + 1;
           Result<SyncTicket> ticket =
-              storage->save_nowait({entry_at(next, config.record_bytes)}, std::nullopt);
+              storage->write({entry_at(next, config.record_bytes)}, std::nullopt);
           if (!ticket.is_ok()) failed = true;
           if (!ticket.is_ok()) return;
           pending.push_back(Pending{ticket.value(), before, Clock::now()});

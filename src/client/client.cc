@@ -5,18 +5,13 @@
 #include <cctype>
 
 #include "client/errors.h"
+#include "protocol/command_table.h"
 
 namespace raftkv::client {
 namespace {
 
 // Bound on endpoints learned from INFO: a cluster has a handful of members.
 constexpr size_t kEndpointsMax = 64;
-
-std::string upper(std::string_view text) {
-  std::string out(text);
-  for (char& c : out) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-  return out;
-}
 
 // What a retry loop learned so far, for the final outcome when it gives up.
 struct Attempts {
@@ -69,10 +64,11 @@ const char* outcome_kind_name(OutcomeKind kind) {
 }
 
 bool is_read_only_command(std::string_view name) {
-  static constexpr std::array<std::string_view, 9> kReadOnly = {
-      "GET", "MGET", "EXISTS", "DBSIZE", "PING", "ECHO", "INFO", "STRLEN", "TTL"};
-  const std::string upper_name = upper(name);
-  return std::find(kReadOnly.begin(), kReadOnly.end(), upper_name) != kReadOnly.end();
+  // Reads, and what a connection answers by itself: sending them again changes nothing.
+  const protocol::CommandSpec* spec = protocol::find_command(name);
+  if (spec == nullptr) return false;
+  return spec->is(protocol::kRead) ||
+         (spec->is(protocol::kConnection) && !spec->is(protocol::kTransaction));
 }
 
 Client::Client(ClientOptions options)
@@ -239,8 +235,10 @@ Outcome Client::run(const std::vector<std::vector<std::string>>& commands, Seman
       case ErrorClass::SessionExpired:
         return {OutcomeKind::SessionExpired, reply, reply.text, attempts.sends, endpoint};
       case ErrorClass::NotApplied:
-        // "busy" is load on the same leader; anything else may mean leadership moved.
-        if (reply.text.rfind("TRYAGAIN busy", 0) != 0) drop_connection(/*rotate=*/false);
+        // Safe to send again, but not necessarily here: a node cut off in a minority answers
+        // "no leader" for as long as the partition lasts while the majority serves. The next
+        // attempt goes to the next endpoint.
+        drop_connection(/*rotate=*/true);
         attempts.last_failure = endpoint.to_string() + ": " + reply.text;
         continue;
       case ErrorClass::Ambiguous:

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "kv/redis_int.h"
+#include "protocol/command_table.h"
 
 namespace raftkv::kv {
 
@@ -40,28 +41,13 @@ std::vector<std::string> copy_args(std::span<const std::string_view> args) {
   return {args.begin(), args.end()};
 }
 
-// Arity in Redis' convention: the name counts; negative means "at least -arity".
-struct Spec {
-  const char* name;
-  int arity;
-};
-
-constexpr Spec kSpecs[] = {
-    {"set", -3},   {"get", 2},     {"del", -2},    {"exists", -2}, {"incr", 2},
-    {"decr", 2},   {"incrby", 3},  {"decrby", 3},  {"append", 3},  {"mget", -2},
-    {"mset", -3},  {"cas", 4},     {"casnx", 3},   {"dbsize", 1},
-};
-
-const Spec* find_spec(std::string_view name) {
-  for (const Spec& spec : kSpecs) {
-    if (equals_ignore_case(name, spec.name)) return &spec;
-  }
-  return nullptr;
-}
-
-bool arity_ok(const Spec& spec, size_t argc) {
-  if (spec.arity >= 0) return argc == static_cast<size_t>(spec.arity);
-  return argc >= static_cast<size_t>(-spec.arity);
+// The table's spec of a command this parser builds (a keyspace command), or nullptr.
+const protocol::CommandSpec* find_data_command(std::string_view name) {
+  const protocol::CommandSpec* spec = protocol::find_command(name);
+  if (spec == nullptr || spec->is(protocol::kConnection)) return nullptr;
+  if (!spec->is(protocol::kRead) && !spec->is(protocol::kWrite)) return nullptr;
+  if (spec->name.starts_with("session.")) return nullptr;  // The server's wrapping.
+  return spec;
 }
 
 Result<Command> set_from_args(std::span<const std::string_view> args) {
@@ -102,9 +88,9 @@ std::string unknown_command_error(std::span<const std::string_view> args) {
 
 Result<Command> command_from_args(std::span<const std::string_view> args) {
   RAFT_ASSERT(!args.empty());
-  const Spec* spec = find_spec(args[0]);
+  const protocol::CommandSpec* spec = find_data_command(args[0]);
   if (spec == nullptr) return Status(ErrorCode::NotFound, unknown_command_error(args));
-  if (!arity_ok(*spec, args.size())) return arity_error(args[0]);
+  if (!spec->arity_ok(args.size())) return arity_error(args[0]);
   const std::string_view name = spec->name;
   const std::span<const std::string_view> rest = args.subspan(1);
   if (name == "set") return set_from_args(args);
@@ -124,7 +110,7 @@ Result<Command> command_from_args(std::span<const std::string_view> args) {
     return Command::cas(std::string(args[1]), std::string(args[2]), std::string(args[3]));
   }
   if (name == "casnx") return Command::cas_missing(std::string(args[1]), std::string(args[2]));
-  RAFT_ASSERT(name == "dbsize");  // Every name in kSpecs is handled above.
+  RAFT_ASSERT(name == "dbsize");  // Every keyspace command of the table is handled above.
   return Command::dbsize();
 }
 

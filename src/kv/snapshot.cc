@@ -58,7 +58,7 @@ void encode_reply(const Reply& reply, std::string* out) {
 // writer's first error every later call is a no-op and finish() returns that error.
 class Encoder {
  public:
-  explicit Encoder(SnapshotWriter& writer) : writer_(writer) { buffer_.reserve(kChunkBytes); }
+  explicit Encoder(runtime::ByteSink& writer) : writer_(writer) { buffer_.reserve(kChunkBytes); }
 
   void put_fixed_u32(uint32_t value) { put_u32(&buffer_, value); maybe_flush(); }
   void put_fixed_u64(uint64_t value) { put_u64(&buffer_, value); maybe_flush(); }
@@ -104,7 +104,7 @@ class Encoder {
     status_ = writer_.write(std::span<const char>(bytes.data(), bytes.size()));
   }
 
-  SnapshotWriter& writer_;
+  runtime::ByteSink& writer_;
   std::string buffer_;
   uint32_t crc_ = 0;
   Status status_;
@@ -112,7 +112,7 @@ class Encoder {
 
 }  // namespace
 
-Status KvSnapshotView::save(SnapshotWriter& writer) const {
+Status KvSnapshotView::save(runtime::ByteSink& writer) const {
   Encoder encoder(writer);
   encoder.put_raw(kMagic);
   encoder.put_fixed_u64(applied_index_.value());
@@ -143,7 +143,7 @@ namespace {
 // a corrupt length cannot make it allocate more than the stream holds.
 class Decoder {
  public:
-  explicit Decoder(SnapshotReader& reader) : reader_(reader) { buffer_.resize(kChunkBytes); }
+  explicit Decoder(runtime::ByteSource& reader) : reader_(reader) { buffer_.resize(kChunkBytes); }
 
   [[nodiscard]] uint32_t crc() const { return crc_; }
 
@@ -210,7 +210,7 @@ class Decoder {
     return Status::ok();
   }
 
-  SnapshotReader& reader_;
+  runtime::ByteSource& reader_;
   std::string buffer_;
   std::string scratch_;
   size_t position_ = 0;
@@ -315,7 +315,7 @@ Status decode_snapshot(Decoder* decoder, Decoded* out) {
 
 }  // namespace
 
-Status KvStateMachine::restore(SnapshotReader& reader) {
+Status KvStateMachine::restore(runtime::ByteSource& reader) {
   Decoder decoder(reader);
   Decoded decoded;
   if (Status status = decode_snapshot(&decoder, &decoded); !status.is_ok()) return status;

@@ -273,6 +273,6 @@ KvSnapshotView KvStateMachine::snapshot_view() const {
   return view;
 }
 
-Status KvStateMachine::save(SnapshotWriter& writer) const { return snapshot_view().save(writer); }
+Status KvStateMachine::save(runtime::ByteSink& writer) const { return snapshot_view().save(writer); }
 
 }  // namespace raftkv::kv

@@ -11,7 +11,7 @@
 #include "kv/command.h"
 #include "kv/persistent_map.h"
 #include "kv/reply.h"
-#include "kv/snapshot_io.h"
+#include "runtime/byte_stream.h"
 
 // The replicated key-value state machine: a deterministic function from the sequence of
 // committed entries to a map of string keys to string values plus a client session table.
@@ -84,7 +84,7 @@ class KvSnapshotView {
   //   reply := u8 type (Simple|Error|Bulk: u32 len bytes; Integer: i64; Nil; Array: u32 n
   //            reply*n)
   // Returns the writer's first error unchanged.
-  [[nodiscard]] Status save(SnapshotWriter& writer) const;
+  [[nodiscard]] Status save(runtime::ByteSink& writer) const;
 
   [[nodiscard]] Index applied_index() const { return applied_index_; }
 
@@ -117,11 +117,11 @@ class KvStateMachine {
   // O(1) image of the current state for save(). See the class comment.
   [[nodiscard]] KvSnapshotView snapshot_view() const;
   // Same as snapshot_view().save(writer).
-  [[nodiscard]] Status save(SnapshotWriter& writer) const;
+  [[nodiscard]] Status save(runtime::ByteSink& writer) const;
   // Replaces the whole state with a saved snapshot. Corruption (state unchanged) when the
   // stream is truncated, has trailing bytes, fails its checksum, or is not well formed;
   // a reader error is returned unchanged (state unchanged too).
-  [[nodiscard]] Status restore(SnapshotReader& reader);
+  [[nodiscard]] Status restore(runtime::ByteSource& reader);
 
   [[nodiscard]] Index applied_index() const { return applied_index_; }
   [[nodiscard]] uint64_t log_time_ms() const { return log_time_ms_; }

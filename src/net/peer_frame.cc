@@ -3,6 +3,7 @@
 #include <limits>
 
 #include "common/assert.h"
+#include "proto/peer_codec.h"
 
 namespace raftkv::net {
 
@@ -54,6 +55,31 @@ void BatchFrames::recycle() {
     bytes_ = std::string();
   }
   RAFT_ASSERT(envelope_.ByteSizeLong() <= 2);  // At most an empty batch: tag and length 0.
+}
+
+void deliver_batch(NodeId from, pb::PeerBatch& batch, runtime::PeerInbox& inbox, Logger& logger) {
+  for (pb::RaftMessage& encoded : *batch.mutable_messages()) {
+    raft::Message message;
+    if (Status decoded = proto::from_proto(std::move(encoded), &message); !decoded.is_ok()) {
+      log_to(logger, LogLevel::Warn, "dropped a malformed message from node ", from, ": ",
+             decoded.message());
+      continue;
+    }
+    inbox.on_message(from, std::move(message));
+  }
+  for (pb::SnapshotChunk& chunk : *batch.mutable_snapshot_chunks()) {
+    inbox.on_snapshot_chunk(from, proto::from_proto(std::move(chunk)));
+  }
+  for (pb::SnapshotAck& ack : *batch.mutable_snapshot_acks()) {
+    inbox.on_snapshot_ack(from, proto::from_proto(std::move(ack)));
+  }
+  for (pb::ForwardRequest& request : *batch.mutable_forward_requests()) {
+    inbox.on_forward_request(from, proto::from_proto(std::move(request)));
+  }
+  for (pb::ForwardReply& reply : *batch.mutable_forward_replies()) {
+    inbox.on_forward_reply(from, proto::from_proto(std::move(reply)));
+  }
+  inbox.on_batch_end();
 }
 
 }  // namespace raftkv::net

@@ -5,10 +5,14 @@
 #include <cstdint>
 #include <string>
 
+#include "common/logger.h"
+#include "common/types.h"
 #include "proto/peer.pb.h"
+#include "runtime/transport.h"
 
 // The frames of a peer connection: a 4-byte little-endian length, then a PeerEnvelope
 // (proto/peer.proto). Pure encoding and decoding, no sockets; peer_transport.cc does the I/O.
+// deliver_batch() is the one place a received batch becomes the runtime's values.
 namespace raftkv::net {
 
 inline constexpr size_t kFrameHeaderBytes = 4;
@@ -49,5 +53,10 @@ class BatchFrames {
   pb::PeerEnvelope envelope_;  // Holds the current batch; between frames, an empty one.
   std::string bytes_;          // The current frame (writer) or payload (reader).
 };
+
+// Hands everything in `batch`, which arrived on `from`'s connection, to `inbox` as decoded
+// values (payloads moved out), then ends the batch (PeerInbox::on_batch_end). A Raft message
+// that does not decode is dropped with a warning; the rest of the batch still goes.
+void deliver_batch(NodeId from, pb::PeerBatch& batch, runtime::PeerInbox& inbox, Logger& logger);
 
 }  // namespace raftkv::net

@@ -47,12 +47,10 @@ struct PeerTransport::Link {
 };
 
 PeerTransport::PeerTransport(asio::io_context& io, NodeId self, std::vector<PeerAddress> peers,
-                             TransportOptions options, TransportHandler& handler,
-                             Logger& logger)
+                             TransportOptions options, Logger& logger)
     : io_(io),
       self_(self),
       options_(std::move(options)),
-      handler_(handler),
       logger_(logger),
       acceptor_(io) {
   for (PeerAddress& peer : peers) {
@@ -67,7 +65,8 @@ PeerTransport::PeerTransport(asio::io_context& io, NodeId self, std::vector<Peer
 
 PeerTransport::~PeerTransport() { stop(); }
 
-Status PeerTransport::start() {
+Status PeerTransport::start(runtime::PeerInbox& inbox) {
+  inbox_ = &inbox;
   asio::error_code error;
   const asio::ip::address address = asio::ip::make_address(self_address_.host, error);
   if (error) return Status(ErrorCode::InvalidArgument, "bad address " + self_address_.host);
@@ -117,43 +116,39 @@ void PeerTransport::send(const raft::Message& message) {
   wake(*target);
 }
 
-bool PeerTransport::send_forward_request(NodeId to, uint64_t request_id, std::string command) {
+bool PeerTransport::forward(NodeId to, runtime::ForwardRequest request) {
   Link* target = link(to);
   if (target == nullptr || target->socket == nullptr) return false;
-  pb::ForwardRequest* request = target->pending.add_forward_requests();
-  request->set_request_id(request_id);
-  target->pending_bytes += command.size();
-  request->set_command(std::move(command));
+  target->pending_bytes += 64 + request.request.bytes.size();
+  proto::to_proto(std::move(request), target->pending.add_forward_requests());
   wake(*target);
   return true;
 }
 
-void PeerTransport::send_forward_reply(NodeId to, uint64_t request_id, std::string reply) {
+void PeerTransport::reply(NodeId to, runtime::ForwardReply reply) {
   Link* target = link(to);
   if (target == nullptr || target->socket == nullptr) return;  // The forwarder times out.
-  pb::ForwardReply* forwarded = target->pending.add_forward_replies();
-  forwarded->set_request_id(request_id);
-  target->pending_bytes += reply.size();
-  forwarded->set_reply(std::move(reply));
+  target->pending_bytes += 64 + reply.response.reply.size();
+  proto::to_proto(std::move(reply), target->pending.add_forward_replies());
   wake(*target);
 }
 
-void PeerTransport::send_snapshot_chunk(NodeId to, pb::SnapshotChunk chunk) {
+void PeerTransport::send_snapshot_chunk(NodeId to, runtime::SnapshotChunk chunk) {
   Link* target = link(to);
-  const uint64_t bytes = 64 + chunk.data().size();
+  const uint64_t bytes = 64 + chunk.data.size();
   if (target == nullptr || target->socket == nullptr ||
       target->pending_bytes + bytes > options_.queue_bytes_max) {
     return;  // The sender resends from the last acknowledged offset.
   }
-  *target->pending.add_snapshot_chunks() = std::move(chunk);
+  proto::to_proto(std::move(chunk), target->pending.add_snapshot_chunks());
   target->pending_bytes += bytes;
   wake(*target);
 }
 
-void PeerTransport::send_snapshot_ack(NodeId to, pb::SnapshotAck ack) {
+void PeerTransport::send_snapshot_ack(NodeId to, runtime::SnapshotAck ack) {
   Link* target = link(to);
   if (target == nullptr || target->socket == nullptr) return;  // The leader resends the chunk.
-  *target->pending.add_snapshot_acks() = std::move(ack);
+  proto::to_proto(std::move(ack), target->pending.add_snapshot_acks());
   target->pending_bytes += 64;
   wake(*target);
 }
@@ -197,7 +192,7 @@ awaitable<void> PeerTransport::dial_loop(Link& link) {
       link.pending_bytes = 0;
       if (stopped_) co_return;
       log_to(logger_, LogLevel::Info, "lost connection to node ", link.address.id);
-      handler_.on_peer_unreachable(link.address.id);
+      inbox_->on_peer_unreachable(link.address.id);
     }
     pause.expires_after(std::chrono::milliseconds(backoff_ms));
     co_await pause.async_wait(no_throw(error));
@@ -295,12 +290,12 @@ awaitable<void> PeerTransport::read_loop(tcp::socket socket) {
     PeerCounters& counters = received_[from];
     counters.messages_received += static_cast<uint64_t>(batch->messages_size());
     counters.bytes_received += kFrameHeaderBytes + length;
-    handler_.on_peer_batch(from, *batch);
+    deliver_batch(from, *batch, *inbox_, logger_);
     frames.recycle();
   }
   if (from != kNoNode && --incoming_connections_[from] == 0 && !stopped_) {
     log_to(logger_, LogLevel::Info, "node ", from, " closed its connection");
-    handler_.on_peer_disconnected(from);
+    inbox_->on_peer_disconnected(from);
   }
 }
 
@@ -327,7 +322,7 @@ bool PeerTransport::accept_hello(const std::string& remote, const std::string& b
     return refuse("node " + std::to_string(hello.from()) + " is not a member");
   }
   *from = NodeId{hello.from()};
-  handler_.on_peer_hello(*from, hello.client_addr());
+  inbox_->on_peer_hello(*from, hello.client_addr());
   return true;
 }
 

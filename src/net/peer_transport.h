@@ -12,11 +12,10 @@
 #include "common/status.h"
 #include "common/types.h"
 #include "raft/messages.h"
+#include "runtime/transport.h"
 
 namespace raftkv::pb {
 class PeerBatch;
-class SnapshotAck;
-class SnapshotChunk;
 }  // namespace raftkv::pb
 
 // TCP transport between the nodes of one cluster (asio, C++20 coroutines).
@@ -31,7 +30,10 @@ class SnapshotChunk;
 // queued for a peer while the previous write was in flight goes out in one frame. Each peer's
 // queue is bounded in bytes: past the bound new messages are dropped (Raft retransmits), so a
 // slow or dead peer cannot grow memory without limit. A lost connection is retried with
-// exponential backoff and reported to the handler (raft::Raft::report_unreachable).
+// exponential backoff and reported to the inbox (raft::Raft::report_unreachable).
+//
+// It is the runtime's Transport (runtime/transport.h): values go out and come in decoded (the
+// wire format stays here and in proto/peer_codec); what arrives goes to a runtime::PeerInbox.
 //
 // Runs entirely on the given io_context's thread; not thread-safe.
 namespace raftkv::net {
@@ -51,17 +53,6 @@ struct TransportOptions {
   uint32_t backoff_ms_max = 1000;
 };
 
-// What the transport delivers; called on the io thread.
-class TransportHandler {
- public:
-  virtual ~TransportHandler() = default;
-  virtual void on_peer_batch(NodeId from, pb::PeerBatch& batch) = 0;
-  virtual void on_peer_unreachable(NodeId peer) = 0;
-  virtual void on_peer_hello(NodeId peer, const std::string& client_addr) = 0;
-  // Every connection the peer dialled to us has closed: its process has probably stopped.
-  virtual void on_peer_disconnected(NodeId peer) = 0;
-};
-
 struct PeerCounters {
   uint64_t messages_sent = 0;
   uint64_t bytes_sent = 0;
@@ -71,28 +62,29 @@ struct PeerCounters {
   bool connected = false;
 };
 
-class PeerTransport {
+class PeerTransport final : public runtime::Transport {
  public:
   PeerTransport(asio::io_context& io, NodeId self, std::vector<PeerAddress> peers,
-                TransportOptions options, TransportHandler& handler, Logger& logger);
+                TransportOptions options, Logger& logger);
   ~PeerTransport();
   PeerTransport(const PeerTransport&) = delete;
   PeerTransport& operator=(const PeerTransport&) = delete;
 
-  // Binds the listen socket (IoError naming the address if taken) and starts dialing peers.
-  [[nodiscard]] Status start();
+  // Binds the listen socket (IoError naming the address if taken) and starts dialing peers;
+  // everything that arrives goes to `inbox`, which must outlive the transport.
+  [[nodiscard]] Status start(runtime::PeerInbox& inbox);
   // Closes every socket; queued data is dropped.
   void stop();
 
-  // Queue for the peer; sent with everything else queued for it in the next frame.
-  void send(const raft::Message& message);
-  // False when the peer is not connected: nothing was sent.
-  [[nodiscard]] bool send_forward_request(NodeId to, uint64_t request_id, std::string command);
-  void send_forward_reply(NodeId to, uint64_t request_id, std::string reply);
-  // Snapshot streaming (src/server/snapshot_transfer.h). Dropped when the peer is not connected
-  // or its queue is full; the leader resends from the last acknowledged offset.
-  void send_snapshot_chunk(NodeId to, pb::SnapshotChunk chunk);
-  void send_snapshot_ack(NodeId to, pb::SnapshotAck ack);
+  // runtime::Transport. Each call queues for the peer; what is queued goes out in the next
+  // frame. forward() is false when the peer is not connected (nothing was sent). Snapshot
+  // chunks are dropped when the peer is not connected or its queue is full; the leader resends
+  // from the last acknowledged offset.
+  void send(const raft::Message& message) override;
+  [[nodiscard]] bool forward(NodeId to, runtime::ForwardRequest request) override;
+  void reply(NodeId to, runtime::ForwardReply reply) override;
+  void send_snapshot_chunk(NodeId to, runtime::SnapshotChunk chunk) override;
+  void send_snapshot_ack(NodeId to, runtime::SnapshotAck ack) override;
 
   [[nodiscard]] std::map<NodeId, PeerCounters> counters() const;
 
@@ -112,7 +104,7 @@ class PeerTransport {
   asio::io_context& io_;
   const NodeId self_;
   const TransportOptions options_;
-  TransportHandler& handler_;
+  runtime::PeerInbox* inbox_ = nullptr;  // Set by start().
   Logger& logger_;
   PeerAddress self_address_;
   std::map<NodeId, std::unique_ptr<Link>> links_;  // One per peer other than self.

@@ -158,6 +158,14 @@ HardState Raft::hard_state() const { return HardState{term_, voted_for_, log_.co
 
 bool Raft::is_member(NodeId id) const { return progress_.contains(id); }
 
+void Raft::on_storage_error(const Status& status) {
+  RAFT_ASSERT(!status.is_ok());
+  if (storage_error_.is_ok()) {
+    log(LogLevel::Error, "storage could not read the log back; stopping: ", status.to_string());
+    storage_error_ = status;
+  }
+}
+
 void Raft::send(Message message) {
   RAFT_ASSERT(message.to != id_);
   RAFT_ASSERT(message.to != kNoNode);
@@ -276,6 +284,7 @@ void Raft::after_input() {
 }
 
 bool Raft::has_ready() const {
+  if (!storage_error_.is_ok()) return false;  // Stopped: the driver must stop the node.
   if (!messages_.empty() || !read_states_.empty() || read_round_wanted_) return true;
   if (!log_.unstable_entries().empty() || log_.unstable_snapshot()) return true;
   if (log_.has_next_committed_entries()) return true;
@@ -300,7 +309,12 @@ Ready Raft::ready() {
   ready.entries = log_.unstable_entries();
   ready.messages = std::move(messages_);
   messages_.clear();
-  ready.committed_entries = log_.next_committed_entries(config_.apply_bytes_max);
+  Result<std::vector<Entry>> committed = log_.next_committed_entries(config_.apply_bytes_max);
+  if (committed.is_ok()) {
+    ready.committed_entries = std::move(committed).value();
+  } else {
+    on_storage_error(committed.status());
+  }
   ready.read_states = std::move(read_states_);
   read_states_.clear();
   ready_outstanding_ = true;

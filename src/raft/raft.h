@@ -170,6 +170,7 @@ class Raft {
   // the voters that still hear it, and no term is spent.
   void report_peer_down(NodeId peer);
 
+  // False once storage_error() is set: the core then produces nothing more.
   [[nodiscard]] bool has_ready() const;
   // Everything to persist, send and apply since the last Ready. Requires: no Ready outstanding.
   [[nodiscard]] Ready ready();
@@ -182,6 +183,10 @@ class Raft {
   [[nodiscard]] Term term() const { return term_; }
   [[nodiscard]] NodeId leader() const { return leader_; }
   [[nodiscard]] const RaftLog& log() const { return log_; }
+  // Set (and kept) when storage could not read entries back (Corruption, IoError): the core
+  // never asserts on what the disk returns, it stops instead, and the driver must stop the
+  // node (a restart recovers from what is durable, or refuses to start on real damage).
+  [[nodiscard]] const Status& storage_error() const { return storage_error_; }
 
   // Asserts the node-local invariants (commit <= last index, applied <= commit, log terms
   // non-decreasing, per-peer match < next, role and leader consistent, term never decreased).
@@ -202,6 +207,7 @@ class Raft {
   void reset_election_timeout();
   void after_input();
   [[nodiscard]] bool is_member(NodeId id) const;
+  void on_storage_error(const Status& status);
   [[nodiscard]] HardState hard_state() const;
 
   // --- raft_election.cc: elections, PreVote, CheckQuorum ---
@@ -313,6 +319,7 @@ class Raft {
   HardState last_hard_state_;
   // Ready handed out and not yet advanced.
   bool ready_outstanding_ = false;
+  Status storage_error_;  // See storage_error().
 };
 
 }  // namespace raftkv::raft

@@ -196,12 +196,12 @@ bool RaftLog::has_next_committed_entries() const {
   return !unstable_snapshot_ && committed_ > applied_;
 }
 
-std::vector<Entry> RaftLog::next_committed_entries(uint64_t bytes_max) const {
-  if (!has_next_committed_entries()) return {};
+Result<std::vector<Entry>> RaftLog::next_committed_entries(uint64_t bytes_max) const {
+  if (!has_next_committed_entries()) return std::vector<Entry>{};
   Result<std::vector<Entry>> entries = slice(applied_ + 1, committed_ + 1, bytes_max);
   // Committed, unapplied entries are never compacted: the runtime snapshots only applied state.
-  RAFT_ASSERT(entries.is_ok());
-  return std::move(entries).value();
+  if (!entries.is_ok()) RAFT_ASSERT(entries.status().code() != ErrorCode::NotFound);
+  return entries;
 }
 
 void RaftLog::check_invariants() const {

@@ -60,7 +60,9 @@ class RaftLog {
   // Entries [lo, last_index()], at most `bytes_max` (but at least one entry when lo is valid).
   [[nodiscard]] Result<std::vector<Entry>> entries_from(Index lo, uint64_t bytes_max) const;
   // Committed entries not applied yet, at most `bytes_max` worth (at least one when any).
-  [[nodiscard]] std::vector<Entry> next_committed_entries(uint64_t bytes_max) const;
+  // Corruption or IoError when storage could not read them back (never NotFound: committed,
+  // unapplied entries are never compacted).
+  [[nodiscard]] Result<std::vector<Entry>> next_committed_entries(uint64_t bytes_max) const;
   [[nodiscard]] bool has_next_committed_entries() const;
   // The newest snapshot: the unpersisted one received from the leader, else the stored one.
   [[nodiscard]] Result<Snapshot> snapshot() const;

@@ -35,6 +35,10 @@ bool Raft::send_append(NodeId peer, bool send_if_empty) {
   Result<Term> prev_term = log_.term(prev_index);
   Result<std::vector<Entry>> entries =
       log_.entries_from(progress.next_index, config_.message_bytes_max);
+  if (!entries.is_ok() && entries.status().code() != ErrorCode::NotFound) {
+    on_storage_error(entries.status());  // Read back damaged: send nothing.
+    return false;
+  }
   if (!prev_term.is_ok() || !entries.is_ok()) {
     return send_snapshot(peer);  // What the peer needs was compacted away.
   }

@@ -5,7 +5,8 @@
 #include <charconv>
 
 #include "kv/command_args.h"
-#include "net/resp_reply.h"
+#include "kv/resp_reply.h"
+#include "protocol/command_table.h"
 #include "server/allocator.h"
 
 namespace raftkv::server {
@@ -30,7 +31,7 @@ std::string lower(const std::string& text) {
 
 Action reply(const Reply& value) {
   Action action;
-  net::resp_append_reply(&action.reply, value);
+  kv::resp_append_reply(&action.reply, value);
   return action;
 }
 
@@ -125,10 +126,59 @@ Action translate_multi(ClientState& state, const std::string& name,
   return reply(Reply::simple("QUEUED"));
 }
 
-}  // namespace
+// One command's COMMAND INFO entry, as Redis 7 gives it: name, arity, flags, first key, last
+// key, key step, ACL categories, tips, key specs, subcommands.
+Reply command_info(const protocol::CommandSpec& spec) {
+  std::vector<Reply> flags;
+  std::vector<Reply> categories;
+  if (spec.is(protocol::kRead)) {
+    flags.push_back(Reply::simple("readonly"));
+    categories.push_back(Reply::simple("@read"));
+  }
+  if (spec.is(protocol::kWrite)) {
+    flags.push_back(Reply::simple("write"));
+    categories.push_back(Reply::simple("@write"));
+  }
+  if (spec.is(protocol::kAdmin)) {
+    flags.push_back(Reply::simple("admin"));
+    categories.push_back(Reply::simple("@admin"));
+  }
+  if (spec.is(protocol::kConnection)) categories.push_back(Reply::simple("@connection"));
+  if (spec.is(protocol::kTransaction)) categories.push_back(Reply::simple("@transaction"));
+  return Reply::array({Reply::bulk(std::string(spec.name)), Reply::integer_value(spec.arity),
+                       Reply::array(std::move(flags)), Reply::integer_value(spec.first_key),
+                       Reply::integer_value(spec.last_key), Reply::integer_value(spec.key_step),
+                       Reply::array(std::move(categories)), Reply::array({}), Reply::array({}),
+                       Reply::array({})});
+}
 
-Action translate(ClientState& state, const std::vector<std::string>& args,
-                 const std::function<NodeStatus()>& status) {
+// COMMAND, COMMAND COUNT, COMMAND INFO name...: from the command table.
+Action command_command(const std::vector<std::string>& args) {
+  const std::span<const protocol::CommandSpec> specs = protocol::all_commands();
+  if (args.size() == 1) {
+    std::vector<Reply> all;
+    for (const protocol::CommandSpec& spec : specs) all.push_back(command_info(spec));
+    return reply(Reply::array(std::move(all)));
+  }
+  const std::string sub = upper(args[1]);
+  if (sub == "COUNT" && args.size() == 2) {
+    return reply(Reply::integer_value(static_cast<int64_t>(specs.size())));
+  }
+  if (sub == "INFO") {
+    std::vector<Reply> infos;
+    for (size_t i = 2; i < args.size(); ++i) {
+      const protocol::CommandSpec* spec = protocol::find_command(args[i]);
+      infos.push_back(spec != nullptr ? command_info(*spec) : Reply::nil());
+    }
+    return reply(Reply::array(std::move(infos)));
+  }
+  return error("ERR unknown subcommand or wrong number of arguments for '" + args[1] +
+               "'. Try COMMAND HELP.");
+}
+
+// Everything but the encoding of a command to run (translate() adds it).
+Action translate_args(ClientState& state, const std::vector<std::string>& args,
+                      const std::function<ServerStatus()>& status) {
   if (args.empty()) return error("ERR empty command");
   const std::string name = upper(args[0]);
   if (state.in_multi) return translate_multi(state, name, args);
@@ -142,8 +192,9 @@ Action translate(ClientState& state, const std::vector<std::string>& args,
     action.kind = Action::Kind::Quit;
     return action;
   }
-  // Enough for redis-cli and redis-benchmark, which ask these at start-up.
-  if (name == "COMMAND" || name == "CONFIG") return reply(Reply::array({}));
+  if (name == "COMMAND") return command_command(args);
+  // Enough for redis-cli and redis-benchmark, which ask at start-up.
+  if (name == "CONFIG") return reply(Reply::array({}));
   if (name == "SELECT") {
     if (args.size() != 2) return wrong_arity(name);
     return args[1] == "0" ? reply(Reply::ok()) : error("ERR DB index is out of range");
@@ -170,7 +221,20 @@ Action translate(ClientState& state, const std::vector<std::string>& args,
   return action;
 }
 
-std::string info_text(const NodeStatus& status) {
+}  // namespace
+
+Action translate(ClientState& state, const std::vector<std::string>& args,
+                 const std::function<ServerStatus()>& status) {
+  Action action = translate_args(state, args, status);
+  if (action.kind == Action::Kind::Run) {
+    action.request = runtime::Request{kv::encode_command(action.command),
+                                      kv::is_read_only(action.command)};
+  }
+  return action;
+}
+
+std::string info_text(const ServerStatus& server) {
+  const runtime::NodeStatus& status = server.node;
   const raft::RaftStatus& raft = status.raft;
   std::string members;
   for (NodeId voter : raft.conf_state.voters) {
@@ -192,6 +256,7 @@ std::string info_text(const NodeStatus& status) {
   out += "applied_index:" + std::to_string(raft.applied_index.value()) + "\r\n";
   out += "last_log_index:" + std::to_string(raft.last_index.value()) + "\r\n";
   out += "first_log_index:" + std::to_string(raft.first_index.value()) + "\r\n";
+  out += "snapshot_index:" + std::to_string(status.snapshot_index.value()) + "\r\n";
   out += "members:" + members + "\r\n";
   out += "read_rounds:" + std::to_string(raft.read_rounds) + "\r\n";
   out += "pending_requests:" + std::to_string(status.pending_requests) + "\r\n";

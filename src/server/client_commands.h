@@ -5,7 +5,8 @@
 #include <vector>
 
 #include "kv/command.h"
-#include "server/node.h"
+#include "runtime/request.h"
+#include "server/server_status.h"
 
 // Translates one client request (a RESP array of strings) into what the server must do: a
 // reply it can give at once (PING, ECHO, INFO, errors, MULTI bookkeeping), or a key-value
@@ -30,17 +31,18 @@ struct ClientState {
 struct Action {
   enum class Kind { Reply, Run, Quit };
   Kind kind = Kind::Reply;
-  std::string reply;    // RESP bytes (Reply, Quit).
-  kv::Command command;  // Run.
-  bool stale_read = false;  // Run: may be served from this node's state without the leader.
+  std::string reply;         // RESP bytes (Reply, Quit).
+  kv::Command command;       // Run: the command parsed.
+  runtime::Request request;  // Run: what the runtime runs: the command encoded, read-only or not.
+  bool stale_read = false;   // Run: may be served from this node's state without the leader.
 };
 
 // `status` is called only for INFO.
 [[nodiscard]] Action translate(ClientState& state, const std::vector<std::string>& args,
-                               const std::function<NodeStatus()>& status);
+                               const std::function<ServerStatus()>& status);
 
 // INFO's text: "# Server" and "# Raft" sections (role, term, leader id and address, commit and
 // applied indexes, last log index, members).
-[[nodiscard]] std::string info_text(const NodeStatus& status);
+[[nodiscard]] std::string info_text(const ServerStatus& status);
 
 }  // namespace raftkv::server

@@ -3,11 +3,26 @@
 #include <deque>
 #include <optional>
 
+#include "kv/resp_reply.h"
+#include "net/resp_encoder.h"
 #include "net/resp_parser.h"
-#include "net/resp_reply.h"
+#include "protocol/reply_codes.h"
 #include "server/client_commands.h"
 
 namespace raftkv::server {
+namespace {
+
+// The RESP bytes a client gets for the runtime's answer.
+std::string to_resp(runtime::Response response) {
+  if (response.outcome == runtime::Outcome::Ok) return std::move(response.reply);
+  std::string out;
+  net::resp_append_error(&out, response.outcome == runtime::Outcome::NotApplied
+                                   ? protocol::not_applied_error(response.reply)
+                                   : protocol::maybe_applied_error(response.reply));
+  return out;
+}
+
+}  // namespace
 
 using asio::awaitable;
 using asio::use_awaitable;
@@ -54,7 +69,7 @@ class ClientServer::Connection : public std::enable_shared_from_this<Connection>
       if (outcome == net::RespParser::Outcome::NeedMore) return;
       if (outcome == net::RespParser::Outcome::Error) {
         std::string reply;
-        net::resp_append_reply(&reply, kv::Reply::error(parser_.error()));
+        kv::resp_append_reply(&reply, kv::Reply::error(parser_.error()));
         fill(open_slot(), std::move(reply));
         closing_after_flush_ = true;
         return;
@@ -65,8 +80,7 @@ class ClientServer::Connection : public std::enable_shared_from_this<Connection>
   }
 
   void handle(const std::vector<std::string>& args) {
-    Node& node = server_.node_;
-    Action action = translate(state_, args, [&node] { return node.status(); });
+    Action action = translate(state_, args, server_.status_);
     const uint64_t slot = open_slot();
     switch (action.kind) {
       case Action::Kind::Quit:
@@ -76,14 +90,15 @@ class ClientServer::Connection : public std::enable_shared_from_this<Connection>
         fill(slot, std::move(action.reply));
         return;
       case Action::Kind::Run: {
-        auto done = [self = shared_from_this(), slot](std::string reply) {
-          self->fill(slot, std::move(reply));
+        auto done = [self = shared_from_this(), slot](runtime::Response response) {
+          self->fill(slot, to_resp(std::move(response)));
           self->schedule_flush();
         };
+        runtime::Node& node = server_.node_;
         if (action.stale_read) {
-          node.submit_stale_read(action.command, std::move(done));
+          node.submit_local_read(action.request, std::move(done));
         } else {
-          node.submit(std::move(action.command), std::move(done));
+          node.submit(std::move(action.request), std::move(done));
         }
         return;
       }
@@ -155,9 +170,15 @@ class ClientServer::Connection : public std::enable_shared_from_this<Connection>
   asio::steady_timer read_gate_;      // Cancelled when slots drain.
 };
 
-ClientServer::ClientServer(asio::io_context& io, Node& node, ClientServerOptions options,
+ClientServer::ClientServer(asio::io_context& io, runtime::Node& node,
+                           std::function<ServerStatus()> status, ClientServerOptions options,
                            Logger& logger)
-    : io_(io), node_(node), options_(std::move(options)), logger_(logger), acceptor_(io) {}
+    : io_(io),
+      node_(node),
+      status_(std::move(status)),
+      options_(std::move(options)),
+      logger_(logger),
+      acceptor_(io) {}
 
 ClientServer::~ClientServer() { stop(); }
 

@@ -2,15 +2,19 @@
 
 #include <asio.hpp>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 
 #include "common/logger.h"
 #include "common/status.h"
-#include "server/node.h"
+#include "runtime/node.h"
+#include "server/server_status.h"
 
 // The Redis-protocol (RESP2) front door: accepts client connections, parses requests, runs
-// them through client_commands.h and the Node, and writes replies in request order.
+// them through client_commands.h and the runtime's Node, and writes replies in request order.
+// The runtime's outcomes become Redis errors here: NotApplied is -TRYAGAIN, MaybeApplied is
+// -UNCERTAIN (src/protocol/reply_codes.h).
 //
 // Pipelining: every request parsed from one read gets a reply slot in order; replies are
 // written as soon as the oldest slots are filled, all that are ready in one write. A connection
@@ -29,7 +33,8 @@ struct ClientServerOptions {
 
 class ClientServer {
  public:
-  ClientServer(asio::io_context& io, Node& node, ClientServerOptions options, Logger& logger);
+  ClientServer(asio::io_context& io, runtime::Node& node, std::function<ServerStatus()> status,
+               ClientServerOptions options, Logger& logger);
   ~ClientServer();
 
   // Binds and starts accepting. IoError naming the address when it cannot bind.
@@ -41,7 +46,8 @@ class ClientServer {
   asio::awaitable<void> accept_loop();
 
   asio::io_context& io_;
-  Node& node_;
+  runtime::Node& node_;
+  std::function<ServerStatus()> status_;
   const ClientServerOptions options_;
   Logger& logger_;
   asio::ip::tcp::acceptor acceptor_;

@@ -6,7 +6,8 @@
 
 namespace raftkv::server {
 
-std::string status_json(const NodeStatus& status, uint32_t tick_ms) {
+std::string status_json(const ServerStatus& server, uint32_t tick_ms) {
+  const runtime::NodeStatus& status = server.node;
   const raft::RaftStatus& raft = status.raft;
   nlohmann::json peers = nlohmann::json::array();
   for (const raft::PeerStatus& peer : raft.peers) {
@@ -32,6 +33,7 @@ std::string status_json(const NodeStatus& status, uint32_t tick_ms) {
       {"applied", raft.applied_index.value()},
       {"first_index", raft.first_index.value()},
       {"last_index", raft.last_index.value()},
+      {"snapshot_index", status.snapshot_index.value()},
       {"members", members},
       {"peers", peers},
       {"pending_requests", status.pending_requests},
@@ -39,7 +41,7 @@ std::string status_json(const NodeStatus& status, uint32_t tick_ms) {
   return out.dump();
 }
 
-std::string peer_metrics(const NodeStatus& status) {
+std::string status_metrics(const ServerStatus& status) {
   std::string out;
   auto family = [&](const char* name, const char* help, const char* type, auto field) {
     out += std::string("# HELP ") + name + " " + help + "\n# TYPE " + name + " " + type + "\n";
@@ -61,10 +63,26 @@ std::string peer_metrics(const NodeStatus& status) {
          [](const net::PeerCounters& c) { return c.messages_dropped; });
   family("raftkv_peer_connected", "1 while the outgoing connection is up.", "gauge",
          [](const net::PeerCounters& c) { return c.connected ? 1 : 0; });
+  const runtime::StorageStats& storage = status.node.storage;
+  auto single = [&](const char* name, const char* help, const char* type, uint64_t value) {
+    out += std::string("# HELP ") + name + " " + help + "\n# TYPE " + name + " " + type + "\n" +
+           name + " " + std::to_string(value) + "\n";
+  };
+  single("raftkv_wal_syncs_total", "WAL fdatasyncs.", "counter", storage.syncs);
+  single("raftkv_wal_bytes_written_total", "Bytes written to the WAL.", "counter",
+         storage.bytes_written);
+  single("raftkv_wal_segments", "WAL segment files now.", "gauge", storage.segments);
+  single("raftkv_wal_rotations_total", "WAL segment rotations.", "counter", storage.rotations);
+  single("raftkv_snapshot_files_written_total", "Snapshot files this node wrote.", "counter",
+         storage.snapshots_written);
+  single("raftkv_snapshot_files_received_total", "Snapshot files received from a leader.",
+         "counter", storage.snapshots_received);
+  single("raftkv_snapshot_index", "Last index of the newest snapshot.", "gauge",
+         status.node.snapshot_index.value());
   return out;
 }
 
-HttpStatusServer::HttpStatusServer(const Metrics& metrics, Logger& logger)
+HttpStatusServer::HttpStatusServer(const runtime::Metrics& metrics, Logger& logger)
     : metrics_(metrics), logger_(logger), server_(std::make_unique<httplib::Server>()) {}
 
 HttpStatusServer::~HttpStatusServer() { stop(); }
@@ -78,7 +96,7 @@ Status HttpStatusServer::start(const std::string& host, uint16_t port) {
     std::string extra;
     {
       std::lock_guard lock(mu_);
-      extra = peer_metrics_;
+      extra = status_metrics_;
     }
     response.set_content(metrics_.render_prometheus(extra), "text/plain; version=0.0.4");
   });
@@ -95,12 +113,12 @@ void HttpStatusServer::stop() {
   if (thread_.joinable()) thread_.join();
 }
 
-void HttpStatusServer::publish(const NodeStatus& status, uint32_t tick_ms) {
+void HttpStatusServer::publish(const ServerStatus& status, uint32_t tick_ms) {
   std::string json = status_json(status, tick_ms);
-  std::string peers = peer_metrics(status);
+  std::string metrics = status_metrics(status);
   std::lock_guard lock(mu_);
   status_json_ = std::move(json);
-  peer_metrics_ = std::move(peers);
+  status_metrics_ = std::move(metrics);
 }
 
 }  // namespace raftkv::server

@@ -4,15 +4,20 @@
 // The same command restarts the node from its data dir. SIGTERM or SIGINT stops it cleanly;
 // kill -9 loses nothing acknowledged (every acknowledged write is fsynced on a quorum).
 
+#include <chrono>
 #include <csignal>
 #include <cstdio>
 
+#include "kv/resp_state_machine.h"
+#include "net/peer_transport.h"
+#include "runtime/node.h"
 #include "server/client_server.h"
 #include "server/config.h"
 #include "server/http_status.h"
 #include "server/identity.h"
 #include "server/log_sink.h"
-#include "server/node.h"
+#include "server/server_environment.h"
+#include "storage/disk_storage.h"
 
 namespace raftkv::server {
 namespace {
@@ -22,14 +27,45 @@ int fail(const std::string& what) {
   return 1;
 }
 
-// Publishes the node's status to the HTTP thread every 100 ms.
-void publish_status(asio::steady_timer& timer, Node& node, HttpStatusServer& http,
-                    uint32_t tick_ms) {
-  http.publish(node.status(), tick_ms);
+// Publishes the server's status to the HTTP thread every 100 ms.
+void publish_status(asio::steady_timer& timer, const std::function<ServerStatus()>& status,
+                    HttpStatusServer& http, uint32_t tick_ms) {
+  http.publish(status(), tick_ms);
   timer.expires_after(std::chrono::milliseconds(100));
-  timer.async_wait([&timer, &node, &http, tick_ms](const asio::error_code& error) {
-    if (!error) publish_status(timer, node, http, tick_ms);
+  timer.async_wait([&timer, &status, &http, tick_ms](const asio::error_code& error) {
+    if (!error) publish_status(timer, status, http, tick_ms);
   });
+}
+
+// Ticks the node every tick_ms, on the loop thread.
+void schedule_tick(asio::steady_timer& timer, runtime::Node& node, uint32_t tick_ms) {
+  timer.expires_after(std::chrono::milliseconds(tick_ms));
+  timer.async_wait([&timer, &node, tick_ms](const asio::error_code& error) {
+    if (error || node.stopped()) return;
+    node.tick();
+    schedule_tick(timer, node, tick_ms);
+  });
+}
+
+runtime::NodeOptions node_options(const ServerConfig& config) {
+  runtime::NodeOptions options;
+  options.raft.id = config.id;
+  for (const net::PeerAddress& peer : config.peers) options.raft.voters.push_back(peer.id);
+  options.raft.heartbeat_ticks = std::max<uint32_t>(1, config.heartbeat_ms / config.tick_ms);
+  options.raft.election_ticks =
+      std::max<uint32_t>(options.raft.heartbeat_ticks + 1, config.election_ms / config.tick_ms);
+  options.tick_ms = config.tick_ms;
+  // The election jitter differs per node and per start.
+  options.seed = config.id.value() * 0x9e3779b97f4a7c15ULL ^
+                 static_cast<uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count());
+  options.snapshot_policy = {.min_log_bytes = config.snapshot_bytes,
+                             .log_ratio = config.snapshot_log_ratio,
+                             .max_entries = config.snapshot_entries};
+  options.snapshot_keep_entries = config.snapshot_keep_entries;
+  options.snapshot_transfer = {.chunk_bytes = config.snapshot_chunk_bytes};
+  options.pending_requests_max = config.pending_requests_max;
+  options.request_timeout_ms = 2 * config.election_ms;
+  return options;
 }
 
 int run(const ServerConfig& config) {
@@ -44,42 +80,45 @@ int run(const ServerConfig& config) {
   if (!storage.is_ok()) {
     return fail("refusing to start: " + storage.status().to_string());
   }
+  // Declared in this order so that they are destroyed the other way round: the lanes'
+  // threads (env) finish with the storage before it goes.
   asio::io_context io(1);
-  Metrics metrics;
-  NodeOptions options{.id = config.id,
-                      .peers = config.peers,
-                      .cluster_id = config.cluster_id(),
-                      .client_addr = config.client_addr(),
-                      .tick_ms = config.tick_ms,
-                      .heartbeat_ms = config.heartbeat_ms,
-                      .election_ms = config.election_ms,
-                      .snapshot_policy = {.min_log_bytes = config.snapshot_bytes,
-                                          .log_ratio = config.snapshot_log_ratio,
-                                          .max_entries = config.snapshot_entries},
-                      .snapshot_keep_entries = config.snapshot_keep_entries,
-                      .snapshot_transfer = {.chunk_bytes = config.snapshot_chunk_bytes},
-                      .pending_requests_max = config.pending_requests_max,
-                      .request_timeout_ms = 2 * config.election_ms};
-  Node node(io, options, std::move(storage).value(), logger, metrics);
+  ServerEnvironment env(io, logger);
+  runtime::Metrics metrics;
+  kv::RespStateMachine state_machine;
+  net::TransportOptions transport_options{.cluster_id = config.cluster_id(),
+                                          .client_addr = config.client_addr()};
+  net::PeerTransport transport(io, config.id, config.peers, transport_options, logger);
+  runtime::Node node(node_options(config), env, *storage.value(), state_machine, transport,
+                     logger, metrics);
+  node.set_client_addr(config.client_addr());
   if (Status status = node.start(); !status.is_ok()) return fail(status.to_string());
+  if (Status status = transport.start(node); !status.is_ok()) return fail(status.to_string());
+  asio::steady_timer tick_timer(io);
+  schedule_tick(tick_timer, node, config.tick_ms);
+  const std::function<ServerStatus()> status = [&node, &transport] {
+    return ServerStatus{node.status(), transport.counters()};
+  };
   ClientServerOptions client_options{.host = config.client_host,
                                      .port = config.client_port,
                                      .bulk_bytes_max = config.bulk_bytes_max};
-  ClientServer clients(io, node, client_options, logger);
-  if (Status status = clients.start(); !status.is_ok()) return fail(status.to_string());
+  ClientServer clients(io, node, status, client_options, logger);
+  if (Status started = clients.start(); !started.is_ok()) return fail(started.to_string());
   HttpStatusServer http(metrics, logger);
   asio::steady_timer publish_timer(io);
   if (config.http_port != 0) {
-    if (Status status = http.start(config.http_host, config.http_port); !status.is_ok()) {
-      return fail(status.to_string());
+    if (Status started = http.start(config.http_host, config.http_port); !started.is_ok()) {
+      return fail(started.to_string());
     }
-    publish_status(publish_timer, node, http, config.tick_ms);
+    publish_status(publish_timer, status, http, config.tick_ms);
   }
   asio::signal_set signals(io, SIGINT, SIGTERM);
   signals.async_wait([&](const asio::error_code&, int signal) {
     log_to(logger, LogLevel::Info, "received signal ", signal, "; stopping");
     clients.stop();
     node.stop();
+    transport.stop();
+    tick_timer.cancel();
     publish_timer.cancel();
     io.stop();
   });

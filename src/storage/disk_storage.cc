@@ -47,8 +47,7 @@ DiskStorage::DiskStorage(std::string dir, DiskStorageOptions options)
       options_(options),
       fs_(options.fs != nullptr ? *options.fs : posix_fs()),
       logger_(options.logger != nullptr ? *options.logger : null_logger()),
-      pipeline_(fs_, dir_, options.segment_bytes, options.prepare_segments_in_background,
-                logger_) {}
+      pipeline_(fs_, dir_, options.segment_bytes, options.background_threads, logger_) {}
 
 Result<std::unique_ptr<DiskStorage>> DiskStorage::open(const std::string& dir,
                                                        DiskStorageOptions options) {
@@ -60,8 +59,10 @@ Result<std::unique_ptr<DiskStorage>> DiskStorage::open(const std::string& dir,
   if (!recovered.is_ok()) return recovered;
   // Only now: recover() removed the *.tmp files a crash left, spares included.
   storage->pipeline_.start();
-  DiskStorage* raw = storage.get();
-  storage->sync_thread_ = std::thread([raw] { raw->sync_loop(); });
+  if (options.background_threads) {
+    DiskStorage* raw = storage.get();
+    storage->sync_thread_ = std::thread([raw] { raw->sync_loop(); });
+  }
   return storage;
 }
 
@@ -72,7 +73,6 @@ DiskStorage::~DiskStorage() {
   }
   sync_wanted_.notify_all();
   if (sync_thread_.joinable()) sync_thread_.join();
-  RAFT_ASSERT(waiters_.empty());  // The sync thread drains every waiter before it exits.
   // Unsynced records reach the page cache, as if written at once (durable only if synced).
   std::lock_guard<std::mutex> lock(mu_);
   if (failed_.is_ok()) (void)flush_locked();
@@ -263,8 +263,8 @@ Status DiskStorage::save_locked(const std::vector<raft::Entry>& entries,
   return Status::ok();
 }
 
-Result<SyncTicket> DiskStorage::save_nowait(const std::vector<raft::Entry>& entries,
-                                            const std::optional<raft::HardState>& hard_state) {
+Result<SyncTicket> DiskStorage::write(const std::vector<raft::Entry>& entries,
+                                      const std::optional<raft::HardState>& hard_state) {
   Batch batch;
   Status encoded = encode_batch(entries, hard_state, &batch);
   if (!encoded.is_ok()) return encoded;
@@ -274,23 +274,11 @@ Result<SyncTicket> DiskStorage::save_nowait(const std::vector<raft::Entry>& entr
   return SyncTicket{written_};
 }
 
-Status DiskStorage::save_async(const std::vector<raft::Entry>& entries,
-                               const std::optional<raft::HardState>& hard_state, SyncDone done) {
-  RAFT_ASSERT(done != nullptr);
-  Batch batch;
-  Status encoded = encode_batch(entries, hard_state, &batch);
-  if (!encoded.is_ok()) return encoded;
-  std::lock_guard<std::mutex> lock(mu_);
-  Status saved = save_locked(entries, hard_state, batch);
-  if (!saved.is_ok()) return saved;
-  enqueue_waiter_locked(std::move(done));
-  return Status::ok();
-}
-
 // Leader/follower group commit: a waiter finding no sync in flight runs one for everything
 // written so far (no thread hand-off: a lone writer pays exactly one fdatasync); the others
 // sleep in the cohort of the sync that covers them: the one in flight if they wrote before it
-// started, else the next, which the sync thread starts as soon as the one in flight ends.
+// started, else the next, which the sync thread starts as soon as the one in flight ends
+// (without a sync thread every call comes from one thread, so no sync is ever in flight).
 Status DiskStorage::wait_durable(SyncTicket ticket) {
   if (synced_.load(std::memory_order_acquire) >= ticket.position) return Status::ok();
   std::unique_lock<std::mutex> lock(mu_);
@@ -348,7 +336,15 @@ uint32_t DiskStorage::run_sync_locked(std::unique_lock<std::mutex>& lock) {
   } else {
     (void)fail_locked(synced);
   }
-  if (sync_requested_ || !waiters_.empty()) sync_wanted_.notify_one();
+  if (sync_requested_) {
+    // The sync thread starts the next sync; without one, the writers waiting for it are woken
+    // to look again, and one of them runs it.
+    if (sync_thread_.joinable()) {
+      sync_wanted_.notify_one();
+    } else {
+      wake_all_locked();
+    }
+  }
   return generation;
 }
 
@@ -367,7 +363,7 @@ void DiskStorage::wake_all_locked() {
 
 Status DiskStorage::save(const std::vector<raft::Entry>& entries,
                          const std::optional<raft::HardState>& hard_state) {
-  Result<SyncTicket> ticket = save_nowait(entries, hard_state);
+  Result<SyncTicket> ticket = write(entries, hard_state);
   if (!ticket.is_ok()) return ticket.status();
   return wait_durable(ticket.value());
 }
@@ -430,8 +426,8 @@ Status DiskStorage::rotate_locked(Index first_index, const std::string& extra_re
     if (!sealed.is_ok()) return fail_locked(sealed);
     synced_.store(written_, std::memory_order_release);
     wake_all_locked();
-    sync_wanted_.notify_one();  // Waiters covered by this sync complete on the sync thread.
   }
+  ++rotations_;
   return create_segment_locked(first_index, extra_records);
 }
 
@@ -475,7 +471,6 @@ Status DiskStorage::fail_locked(Status status) {
            "wal: write path failed, storage unusable: ", status.to_string());
   }
   wake_all_locked();
-  sync_wanted_.notify_one();  // Lets the sync thread fail every waiter.
   return failed_;
 }
 
@@ -545,65 +540,42 @@ void DiskStorage::cache_locked(const raft::Entry& entry) {
   }
 }
 
-void DiskStorage::enqueue_waiter_locked(SyncDone done) {
-  if (!waiters_.empty()) RAFT_ASSERT(waiters_.back().position <= written_);
-  waiters_.push_back(Waiter{written_, std::move(done)});
-  sync_wanted_.notify_one();
-}
-
 bool DiskStorage::sync_needed_locked() const {
   const uint64_t synced = synced_.load(std::memory_order_relaxed);
   if (!failed_.is_ok() || sync_running_ || written_ <= synced) return false;
-  return sync_requested_ || (!waiters_.empty() && waiters_.front().position > synced);
+  return sync_requested_;
 }
 
-// save_async callbacks now durable (ok), or failed: taken out of waiters_, in write order.
-// Waiters already synced succeed even if a later sync failed; the rest get the failure.
-std::vector<std::pair<SyncDone, Status>> DiskStorage::take_completed_waiters_locked() {
-  std::vector<std::pair<SyncDone, Status>> ready;
-  const uint64_t synced = synced_.load(std::memory_order_relaxed);
-  while (!waiters_.empty() && (!failed_.is_ok() || waiters_.front().position <= synced)) {
-    const bool durable = waiters_.front().position <= synced;
-    ready.emplace_back(std::move(waiters_.front().done), durable ? Status::ok() : failed_);
-    waiters_.pop_front();
-  }
-  if (!failed_.is_ok()) RAFT_ASSERT(waiters_.empty());
-  return ready;
-}
-
-// The sync thread: runs the next sync when data was written while the last one ran, or when
-// save_async callbacks wait for one and no sync is in flight (an inline waiter's covers them
-// too); then completes every covered callback and wakes the covered waiters outside the lock.
+// The sync thread: runs the next sync as soon as the last one ends when data was written while
+// it ran, so that those writers (asleep in the next cohort) wait for no more than the sync that
+// was in flight when they wrote; then wakes them outside the lock.
 void DiskStorage::sync_loop() {
   std::unique_lock<std::mutex> lock(mu_);
   while (true) {
-    sync_wanted_.wait(lock, [this] {
-      if (sync_needed_locked()) return true;
-      if (waiters_.empty()) return stopping_;
-      return waiters_.front().position <= synced_.load(std::memory_order_relaxed) ||
-             !failed_.is_ok();
-    });
-    if (stopping_ && waiters_.empty()) return;  // Nothing left to complete.
-    const bool run = sync_needed_locked();
-    const uint32_t generation = run ? run_sync_locked(lock) : 0;
-    std::vector<std::pair<SyncDone, Status>> ready = take_completed_waiters_locked();
+    sync_wanted_.wait(lock, [this] { return stopping_ || sync_needed_locked(); });
+    if (stopping_) return;
+    const uint32_t generation = run_sync_locked(lock);
     lock.unlock();
-    if (run) wake_cohort(generation);
-    for (auto& [done, outcome] : ready) done(outcome);
+    wake_cohort(generation);
     lock.lock();
   }
 }
 
-DiskStorage::Stats DiskStorage::stats() const {
+runtime::StorageStats DiskStorage::stats() const {
   std::lock_guard<std::mutex> lock(mu_);
-  Stats stats;
-  stats.segments = segments_.size();
-  stats.cached_entries = cache_.size();
-  stats.cached_bytes = cache_bytes_;
-  stats.syncs = syncs_;
-  stats.bytes_written = written_;
-  stats.pipeline = pipeline_.stats();
-  return stats;
+  return runtime::StorageStats{.syncs = syncs_,
+                               .bytes_written = written_,
+                               .segments = segments_.size(),
+                               .rotations = rotations_,
+                               .snapshots_written = snapshots_written_,
+                               .snapshots_received = snapshots_received_};
+}
+
+DiskStorage::Details DiskStorage::details() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return Details{.cached_entries = cache_.size(),
+                 .cached_bytes = cache_bytes_,
+                 .pipeline = pipeline_.stats()};
 }
 
 }  // namespace raftkv::storage

@@ -17,6 +17,7 @@
 #include "common/logger.h"
 #include "common/status.h"
 #include "raft/log_storage.h"
+#include "runtime/storage.h"
 #include "storage/fs.h"
 #include "storage/record.h"
 #include "storage/run_map.h"
@@ -31,7 +32,8 @@
 //   spare-<n>.wal.tmp             the next segment, prepared ahead (see segment_pipeline.h)
 //
 // Write semantics mirror raft::MemoryStorage, plus durability: a write method that returns ok
-// has been fdatasynced (save_async's callback reports the same). Hard state is a WAL record,
+// has been fdatasynced; write() returns a ticket that wait_durable() waits for. It is the
+// runtime's storage (runtime/storage.h), over the real file system or a simulated one. Hard state is a WAL record,
 // not a separate file: it is written after the entries of the same save() and covered by the
 // same fdatasync, so a Ready costs one sync instead of three (temp file + fsync + rename + dir
 // fsync), and the torn-tail rules of the WAL cover it. Each new segment starts with a copy of
@@ -46,7 +48,7 @@
 // it; rotation and close write it out too). A writer finding no sync in flight runs one
 // itself (wait_durable: a lone writer pays one fdatasync, no thread hand-off); data written
 // while a sync runs is covered by the next one, which the sync thread starts as soon as the
-// running one ends (as it does for save_async callbacks). A writer therefore waits for at most
+// running one ends. A writer therefore waits for at most
 // the sync in flight when it wrote plus its own, whatever the number of writers. Waiters sleep
 // in two cohorts, by the parity of the sync that covers them, and each sync wakes only its own
 // cohort, which needs no lock to see it is done: no thundering herd (see cohort_epoch_).
@@ -67,21 +69,18 @@ struct DiskStorageOptions {
   uint64_t segment_bytes = kSegmentBytesDefault;  // Rotation size (and preallocation).
   uint64_t cache_bytes_max = 64u << 20;           // Entry cache (Entry::size_bytes()).
   size_t snapshots_kept = 2;                      // Newest snapshot files kept.
-  // Prepare the next segment file on a background thread (see segment_pipeline.h). false:
-  // prepare it on the rotating thread right after each rotation, so that every file-system
-  // step comes in one deterministic order (crash-point tests).
-  bool prepare_segments_in_background = true;
+  // Threads of its own: one preparing the next segment file (see segment_pipeline.h) and one
+  // starting the next sync as soon as the one in flight ends when data was written meanwhile
+  // (see the class comment). false: neither; the next segment is prepared on the rotating
+  // thread right after each rotation and syncs run only in wait_durable() callers, so that
+  // every file-system step comes in one deterministic order (crash-point tests, the
+  // simulator, where one thread makes every call).
+  bool background_threads = true;
 };
 
-// Called once the write is durable (ok) or has failed (IoError); from the sync thread.
-using SyncDone = std::function<void(const Status&)>;
+using runtime::SyncTicket;
 
-// A position in the WAL's write stream: durable once every byte before it is synced.
-struct SyncTicket {
-  uint64_t position = 0;
-};
-
-class DiskStorage final : public raft::LogStorage {
+class DiskStorage final : public runtime::Storage {
  public:
   // Opens `dir` (created if missing), replaying snapshots, segments and hard state.
   // Corruption (naming file and offset) when stored data is damaged or contradicts itself; a
@@ -102,21 +101,28 @@ class DiskStorage final : public raft::LogStorage {
   // The newest snapshot's metadata, data left empty: read the file with open_snapshot().
   [[nodiscard]] Result<raft::Snapshot> snapshot() const override;
 
-  // Writes `entries` (replacing stored entries at or after entries.front().index) and then
-  // `hard_state`, if any, in one write; both readable at once; `done` runs once durable.
+  // runtime::Storage. write(): `entries` (replacing stored entries at or after
+  // entries.front().index) and then `hard_state`, if any, in one write, readable at once;
   // InvalidArgument (before writing anything) for a gap, an append below the snapshot, or a
-  // hard state committing past the last index.
-  [[nodiscard]] Status save_async(const std::vector<raft::Entry>& entries,
-                                  const std::optional<raft::HardState>& hard_state, SyncDone done);
-  // The same write, without waiting: pass the ticket to wait_durable(). Lets the caller
-  // release its own locks before waiting (the runtime orders appends, then waits outside).
-  [[nodiscard]] Result<SyncTicket> save_nowait(const std::vector<raft::Entry>& entries,
-                                               const std::optional<raft::HardState>& hard_state);
-  // Blocks until `ticket` is durable. Group commit: the first waiter with no sync in flight
-  // runs one fdatasync for everything written so far; waiters arriving meanwhile share the
-  // next, so nobody waits behind more than one unrelated sync. IoError if the WAL failed.
-  [[nodiscard]] Status wait_durable(SyncTicket ticket);
-  // save_nowait + wait_durable: durable on ok.
+  // hard state committing past the last index. wait_durable(): group commit: the first waiter
+  // with no sync in flight runs one fdatasync for everything written so far; waiters arriving
+  // meanwhile share the next, so nobody waits behind more than one unrelated sync. IoError if
+  // the WAL failed.
+  [[nodiscard]] Result<SyncTicket> write(
+      const std::vector<raft::Entry>& entries,
+      const std::optional<raft::HardState>& hard_state) override;
+  [[nodiscard]] Status wait_durable(SyncTicket ticket) override;
+  [[nodiscard]] Status compact(Index index) override;
+  [[nodiscard]] Result<uint64_t> save_snapshot(const raft::SnapshotMeta& meta,
+                                               const runtime::SnapshotImage& image) override;
+  [[nodiscard]] Result<std::unique_ptr<runtime::SnapshotFile>> open_snapshot() const override;
+  [[nodiscard]] Result<std::unique_ptr<runtime::IncomingSnapshot>> begin_receive_snapshot()
+      override;
+  [[nodiscard]] Status install_received_snapshot(
+      std::unique_ptr<runtime::IncomingSnapshot> snapshot) override;
+  [[nodiscard]] runtime::StorageStats stats() const override;
+
+  // write + wait_durable: durable on ok.
   [[nodiscard]] Status save(const std::vector<raft::Entry>& entries,
                             const std::optional<raft::HardState>& hard_state);
   [[nodiscard]] Status append(const std::vector<raft::Entry>& entries);
@@ -133,33 +139,23 @@ class DiskStorage final : public raft::LogStorage {
   [[nodiscard]] Status finish_local_snapshot(std::unique_ptr<SnapshotWriter> writer);
   // A leader's snapshot (InstallSnapshot): replaces the whole log, durably.
   [[nodiscard]] Status finish_leader_snapshot(std::unique_ptr<SnapshotWriter> writer);
-  // The same for a snapshot received as raw file chunks (see SnapshotReceiver): verified end
-  // to end (Corruption if damaged in transit), then installed as a leader's snapshot.
-  [[nodiscard]] Result<std::unique_ptr<SnapshotReceiver>> begin_receive_snapshot() const;
-  [[nodiscard]] Status finish_received_snapshot(std::unique_ptr<SnapshotReceiver> receiver);
+  // install_received_snapshot(): a snapshot received as raw file chunks (SnapshotReceiver,
+  // from begin_receive_snapshot()) is verified end to end (Corruption if damaged in transit),
+  // then installed as a leader's snapshot.
   // MemoryStorage's in-memory forms of the two above.
   [[nodiscard]] Status create_snapshot(Index index, const raft::ConfState& conf_state,
                                        std::string data);
   [[nodiscard]] Status apply_snapshot(raft::Snapshot snapshot);
-  // Drops entries up to and including `index` (covered by the snapshot), then removes the
-  // whole segments holding only such entries.
-  [[nodiscard]] Status compact(Index index);
+  // compact(): drops entries up to and including `index` (covered by the snapshot), then
+  // removes the whole segments holding only such entries.
 
-  // The newest snapshot file as a stream (NotFound when there is none).
-  [[nodiscard]] Result<std::unique_ptr<SnapshotReader>> open_snapshot() const;
-  // Up to `bytes_max` raw bytes of the newest snapshot file at `offset`, for InstallSnapshot.
-  [[nodiscard]] Result<std::string> read_snapshot_chunk(uint64_t offset, uint64_t bytes_max) const;
-
-  // For tests, the inspector and metrics.
-  struct Stats {
-    size_t segments = 0;
+  // For tests and the inspector; stats() above is the part for metrics.
+  struct Details {
     size_t cached_entries = 0;
     uint64_t cached_bytes = 0;
-    uint64_t syncs = 0;  // Group-commit fdatasyncs (by a waiter or the sync thread).
-    uint64_t bytes_written = 0;
     SegmentPipeline::Stats pipeline;  // Spare segment files prepared ahead of rotations.
   };
-  [[nodiscard]] Stats stats() const;
+  [[nodiscard]] Details details() const;
 
  private:
   struct Segment {
@@ -167,10 +163,6 @@ class DiskStorage final : public raft::LogStorage {
     Index first_index;
     std::string path;
     std::shared_ptr<File> file;
-  };
-  struct Waiter {
-    uint64_t position = 0;  // Bytes written (cumulative) that must be synced.
-    SyncDone done;
   };
   class ReplaySink;  // Builds the index from the shared walk (disk_storage_recovery.cc).
 
@@ -201,7 +193,6 @@ class DiskStorage final : public raft::LogStorage {
   // Wakes every wait_durable() caller to look again: after a rotation's seal or a failure.
   void wake_all_locked();
   [[nodiscard]] bool sync_needed_locked() const;  // The sync thread should run one now.
-  [[nodiscard]] std::vector<std::pair<SyncDone, Status>> take_completed_waiters_locked();
   [[nodiscard]] Status check_save_locked(const std::vector<raft::Entry>& entries,
                                          const std::optional<raft::HardState>& hard_state) const;
   [[nodiscard]] Status write_locked(const std::string& records, Index first_index,
@@ -219,7 +210,6 @@ class DiskStorage final : public raft::LogStorage {
   void reset_log_locked(Index index, Term term);
   void drop_through_locked(Index index);
   void cache_locked(const raft::Entry& entry);
-  void enqueue_waiter_locked(SyncDone done);
   void sync_loop();
   [[nodiscard]] Result<raft::Entry> read_entry_locked(Index index) const;
 
@@ -275,12 +265,15 @@ class DiskStorage final : public raft::LogStorage {
   uint64_t cache_bytes_ = 0;
   raft::HardState hard_state_;
 
-  // Group commit. Positions count bytes written since open; waiters_ is in position order.
+  // Group commit. Positions count bytes written since open.
   uint64_t written_ = 0;
   // Bytes known durable; never decreases. Stored under mu_, loaded without it by woken
   // waiters (so a woken waiter that is covered never touches mu_).
   std::atomic<uint64_t> synced_{0};
   uint64_t syncs_ = 0;
+  uint64_t rotations_ = 0;
+  uint64_t snapshots_written_ = 0;
+  uint64_t snapshots_received_ = 0;
   bool sync_running_ = false;  // One fdatasync at a time, run by a waiter or the sync thread.
   uint64_t sync_target_ = 0;   // written_ when the running (or last) sync started.
   uint32_t sync_generation_ = 0;  // Number of the running (or last) sync; wraps.
@@ -291,7 +284,6 @@ class DiskStorage final : public raft::LogStorage {
   // untouched. Both are bumped when a rotation's seal syncs everything or the storage fails.
   // A bump only means "look again": a waiter checks synced_, then the state under mu_.
   std::array<std::atomic<uint32_t>, 2> cohort_epoch_{};
-  std::deque<Waiter> waiters_;
   Status failed_;  // Sticky: the first write or sync error.
   bool stopping_ = false;
   std::thread sync_thread_;

@@ -60,11 +60,30 @@ Status DiskStorage::finish_leader_snapshot(std::unique_ptr<SnapshotWriter> write
   return status.is_ok() ? remove_doomed_files() : status;
 }
 
-Result<std::unique_ptr<SnapshotReceiver>> DiskStorage::begin_receive_snapshot() const {
-  return SnapshotReceiver::create(fs_, dir_);
+Result<uint64_t> DiskStorage::save_snapshot(const raft::SnapshotMeta& meta,
+                                            const runtime::SnapshotImage& image) {
+  Result<std::unique_ptr<SnapshotWriter>> writer = begin_snapshot(meta);
+  if (!writer.is_ok()) return writer.status();
+  if (Status saved = image.save(*writer.value()); !saved.is_ok()) return saved;
+  const uint64_t data_bytes = writer.value()->data_bytes();
+  if (Status finished = finish_local_snapshot(std::move(writer).value()); !finished.is_ok()) {
+    return finished;
+  }
+  std::lock_guard<std::mutex> lock(mu_);
+  ++snapshots_written_;
+  return data_bytes;
 }
 
-Status DiskStorage::finish_received_snapshot(std::unique_ptr<SnapshotReceiver> receiver) {
+Result<std::unique_ptr<runtime::IncomingSnapshot>> DiskStorage::begin_receive_snapshot() {
+  Result<std::unique_ptr<SnapshotReceiver>> receiver = SnapshotReceiver::create(fs_, dir_);
+  if (!receiver.is_ok()) return receiver.status();
+  return std::unique_ptr<runtime::IncomingSnapshot>(std::move(receiver).value());
+}
+
+Status DiskStorage::install_received_snapshot(
+    std::unique_ptr<runtime::IncomingSnapshot> incoming) {
+  // Only our own begin_receive_snapshot() makes them (runtime/storage.h's contract).
+  auto* receiver = dynamic_cast<SnapshotReceiver*>(incoming.get());
   RAFT_ASSERT(receiver != nullptr);
   Status status = receiver->verify();
   if (status.is_ok()) status = check_leader_snapshot(receiver->meta());
@@ -73,6 +92,7 @@ Status DiskStorage::finish_received_snapshot(std::unique_ptr<SnapshotReceiver> r
     std::lock_guard<std::mutex> lock(mu_);
     status =
         install_leader_snapshot_locked(receiver->meta(), receiver->path(), receiver->data_bytes());
+    if (status.is_ok()) ++snapshots_received_;
   }
   return status.is_ok() ? remove_doomed_files() : status;
 }
@@ -186,28 +206,24 @@ Status DiskStorage::remove_doomed_files() {
   }
 }
 
-Result<std::unique_ptr<SnapshotReader>> DiskStorage::open_snapshot() const {
+Result<std::unique_ptr<runtime::SnapshotFile>> DiskStorage::open_snapshot() const {
   std::string path;
   {
     std::lock_guard<std::mutex> lock(mu_);
     path = snapshot_path_;
   }
   if (path.empty()) return Status(ErrorCode::NotFound, "no snapshot");
-  return SnapshotReader::open(fs_, path);
+  Result<std::unique_ptr<SnapshotReader>> reader = SnapshotReader::open(fs_, path);
+  if (!reader.is_ok()) return reader.status();
+  return std::unique_ptr<runtime::SnapshotFile>(std::move(reader).value());
 }
 
 // Metadata only: the core never reads a snapshot's data, and loading a large one into memory
-// each time a follower needs it would defeat streaming (src/server/snapshot_transfer.h).
+// each time a follower needs it would defeat streaming (src/runtime/snapshot_transfer.h).
 Result<raft::Snapshot> DiskStorage::snapshot() const {
   std::lock_guard<std::mutex> lock(mu_);
   if (snapshot_path_.empty()) return raft::Snapshot{};
   return raft::Snapshot{snapshot_meta_, {}};
-}
-
-Result<std::string> DiskStorage::read_snapshot_chunk(uint64_t offset, uint64_t bytes_max) const {
-  Result<std::unique_ptr<SnapshotReader>> reader = open_snapshot();
-  if (!reader.is_ok()) return reader.status();
-  return reader.value()->read_chunk(offset, bytes_max);
 }
 
 }  // namespace raftkv::storage

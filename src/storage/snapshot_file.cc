@@ -136,7 +136,8 @@ SnapshotWriter::~SnapshotWriter() {
   }
 }
 
-Status SnapshotWriter::write(std::string_view data) {
+Status SnapshotWriter::write(std::span<const char> bytes) {
+  const std::string_view data(bytes.data(), bytes.size());
   RAFT_ASSERT(!finished_);
   Status written = file_->write_at(offset_, data);
   if (!written.is_ok()) return written;
@@ -200,7 +201,9 @@ Result<std::unique_ptr<SnapshotReader>> SnapshotReader::open(Fs& fs, const std::
   return reader;
 }
 
-Result<size_t> SnapshotReader::read(char* out, size_t size) {
+Result<size_t> SnapshotReader::read(std::span<char> buffer) {
+  char* out = buffer.data();
+  const size_t size = buffer.size();
   const uint64_t left = data_bytes_ - data_read_;
   if (left == 0 || size == 0) return size_t{0};
   const auto want = static_cast<size_t>(std::min<uint64_t>(left, size));
@@ -221,7 +224,7 @@ Status SnapshotReader::verify() {
     return corrupt(path_, file_bytes_ - kSnapshotFooterBytes, "bad whole-file checksum");
   }
   while (true) {
-    Result<size_t> got = read(buffer.data(), buffer.size());
+    Result<size_t> got = read(std::span<char>(buffer.data(), buffer.size()));
     if (!got.is_ok()) return got.status();
     if (got.value() == 0) return Status::ok();
   }

@@ -7,6 +7,8 @@
 
 #include "common/status.h"
 #include "raft/messages.h"
+#include "runtime/byte_stream.h"
+#include "runtime/storage.h"
 #include "storage/fs.h"
 
 // Snapshot files: one state-machine image plus its metadata, written and read as streams so a
@@ -35,16 +37,16 @@ std::string snapshot_file_name(Index index, Term term);
 
 // Streams one snapshot to a temporary file in `dir`; finish() makes it durable under its
 // final name. Destroying an unfinished writer removes the temporary file. Not thread-safe.
-class SnapshotWriter {
+class SnapshotWriter final : public runtime::ByteSink {
  public:
   [[nodiscard]] static Result<std::unique_ptr<SnapshotWriter>> create(
       Fs& fs, const std::string& dir, const raft::SnapshotMeta& meta);
-  ~SnapshotWriter();
+  ~SnapshotWriter() override;
   SnapshotWriter(const SnapshotWriter&) = delete;
   SnapshotWriter& operator=(const SnapshotWriter&) = delete;
 
   // Appends state-machine bytes.
-  [[nodiscard]] Status write(std::string_view data);
+  [[nodiscard]] Status write(std::span<const char> data) override;
   // Footer, fsync, rename to the final name, directory fsync. Durable when ok.
   [[nodiscard]] Status finish();
 
@@ -78,25 +80,26 @@ class SnapshotWriter {
 // finish() gives it its final name. Destroying an unfinished receiver removes the temporary
 // file; a crash leaves it behind as *.tmp, which DiskStorage::open removes, so a restarted
 // follower asks for the snapshot from offset 0 again. Not thread-safe.
-class SnapshotReceiver {
+class SnapshotReceiver final : public runtime::IncomingSnapshot {
  public:
   [[nodiscard]] static Result<std::unique_ptr<SnapshotReceiver>> create(Fs& fs,
                                                                         const std::string& dir);
-  ~SnapshotReceiver();
+  ~SnapshotReceiver() override;
   SnapshotReceiver(const SnapshotReceiver&) = delete;
   SnapshotReceiver& operator=(const SnapshotReceiver&) = delete;
 
   // Writes the chunk at `offset`. Bytes before received_bytes() are a retransmission and are
   // skipped; InvalidArgument if `offset` is past received_bytes() (a gap).
-  [[nodiscard]] Status write_chunk(uint64_t offset, std::string_view bytes);
-  [[nodiscard]] uint64_t received_bytes() const { return received_bytes_; }
+  [[nodiscard]] Status write_chunk(uint64_t offset, std::string_view bytes) override;
+  [[nodiscard]] uint64_t received_bytes() const override { return received_bytes_; }
   // Syncs the file and validates it whole; Corruption if it is not a valid snapshot file.
   // Once it succeeded, later calls return ok at once.
-  [[nodiscard]] Status verify();
+  [[nodiscard]] Status verify() override;
   // After verify(): renames to the final name and syncs the directory. Durable when ok.
   [[nodiscard]] Status finish();
 
-  [[nodiscard]] const raft::SnapshotMeta& meta() const { return meta_; }  // After verify().
+  // After verify().
+  [[nodiscard]] const raft::SnapshotMeta& meta() const override { return meta_; }
   [[nodiscard]] uint64_t data_bytes() const { return data_bytes_; }       // After verify().
   [[nodiscard]] const std::string& path() const { return path_; }         // After finish().
 
@@ -119,24 +122,25 @@ class SnapshotReceiver {
 // Reads one snapshot file: metadata at once, data as a stream (verifying the whole-file
 // checksum when the stream ends), and raw chunks of the file by offset (what InstallSnapshot
 // sends; the receiver verifies the same checksum end to end). Not thread-safe.
-class SnapshotReader {
+class SnapshotReader final : public runtime::SnapshotFile {
  public:
   // Validates the header, meta checksum and footer; Corruption names the file and offset.
   [[nodiscard]] static Result<std::unique_ptr<SnapshotReader>> open(Fs& fs,
                                                                     const std::string& path);
 
-  [[nodiscard]] const raft::SnapshotMeta& meta() const { return meta_; }
-  [[nodiscard]] uint64_t data_bytes() const { return data_bytes_; }
-  [[nodiscard]] uint64_t file_bytes() const { return file_bytes_; }
-  [[nodiscard]] const std::string& path() const { return path_; }
+  [[nodiscard]] const raft::SnapshotMeta& meta() const override { return meta_; }
+  [[nodiscard]] uint64_t data_bytes() const override { return data_bytes_; }
+  [[nodiscard]] uint64_t file_bytes() const override { return file_bytes_; }
+  [[nodiscard]] const std::string& path() const override { return path_; }
 
-  // Next up to `size` data bytes; 0 at the end. When the last data byte has been read the
+  // Next up to out.size() data bytes; 0 at the end. When the last data byte has been read the
   // whole-file checksum is compared: Corruption (naming the file) if it does not match.
-  [[nodiscard]] Result<size_t> read(char* out, size_t size);
+  [[nodiscard]] Result<size_t> read(std::span<char> out) override;
   // Reads the rest of the data through read(), so the checksum is verified.
   [[nodiscard]] Status verify();
   // Up to `bytes_max` raw file bytes at `offset` (empty at or past the end).
-  [[nodiscard]] Result<std::string> read_chunk(uint64_t offset, uint64_t bytes_max) const;
+  [[nodiscard]] Result<std::string> read_chunk(uint64_t offset,
+                                               uint64_t bytes_max) const override;
 
  private:
   SnapshotReader() = default;

@@ -37,9 +37,9 @@ void fuzz_command(std::string_view bytes) {
 
 void fuzz_snapshot(std::string_view bytes, size_t chunk_bytes) {
   KvStateMachine machine;
-  raftkv::kv::StringSnapshotReader reader(bytes, chunk_bytes);
+  raftkv::runtime::StringSource reader(bytes, chunk_bytes);
   if (!machine.restore(reader).is_ok()) return;
-  raftkv::kv::StringSnapshotWriter writer;
+  raftkv::runtime::StringSink writer;
   if (!machine.save(writer).is_ok()) std::abort();
   if (writer.data() != bytes) std::abort();
 }

@@ -26,7 +26,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   storage::DiskStorageOptions options;
   options.fs = &fs;
   options.segment_bytes = 4096;
-  options.prepare_segments_in_background = false;  // No thread: one input, one behaviour.
+  options.background_threads = false;  // No threads: one input, one behaviour.
   Result<std::unique_ptr<storage::DiskStorage>> opened = storage::DiskStorage::open("/d", options);
   if (!opened.is_ok()) {
     RAFT_ASSERT(opened.status().code() == ErrorCode::Corruption ||

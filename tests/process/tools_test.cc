@@ -151,7 +151,10 @@ TEST_F(Tools, HttpStatusAndMetrics_Served) {
   const std::string metrics = http_get(http_port, "/metrics");
   EXPECT_NE(metrics.find("raftkv_term " + std::to_string(info.term)), std::string::npos);
   EXPECT_NE(metrics.find("raftkv_elections_won_total 1"), std::string::npos) << metrics;
-  EXPECT_NE(metrics.find("raftkv_fsync_seconds_bucket{le=\"+Inf\"}"), std::string::npos);
+  EXPECT_NE(metrics.find("raftkv_wal_sync_seconds_bucket{le=\"+Inf\"}"), std::string::npos);
+  EXPECT_NE(metrics.find("raftkv_leader_changes_total 1\n"), std::string::npos) << metrics;
+  EXPECT_NE(metrics.find("raftkv_wal_syncs_total "), std::string::npos) << metrics;
+  EXPECT_NE(metrics.find("raftkv_snapshot_write_seconds_count 0"), std::string::npos) << metrics;
   EXPECT_NE(metrics.find("raftkv_peer_messages_sent_total{peer="), std::string::npos);
 }
 

@@ -1,6 +1,7 @@
 #include "sim/checkers.h"
 
 #include <algorithm>
+#include <charconv>
 #include <cstdio>
 #include <limits>
 #include <sstream>
@@ -264,98 +265,77 @@ std::string ClientHistory::new_payload() {
   return "cmd-" + std::to_string(last_payload_);
 }
 
-void ClientHistory::on_proposed(NodeId node, const raft::Proposal& proposal,
-                                const std::string& payload) {
-  auto& pending = pending_[node];
+void ClientHistory::on_apply(const raft::Entry& entry, size_t position) {
+  if (entry.type != raft::EntryType::Normal) return;
+  position_.emplace(entry.data, position);
+  if (failed_.contains(entry.data)) {
+    fail("write '" + entry.data + "' was answered not applied, and is applied at index " +
+         std::to_string(entry.index.value()));
+  }
+}
+
+void ClientHistory::on_write_submitted(const std::string& payload) {
   RAFT_ASSERT(!payload.empty());
-  // A leader appends at increasing indexes; a leftover proposal at this index was replaced.
-  pending[proposal.index] = Pending{proposal.term, payload};
+  const bool fresh = pending_writes_.insert(payload).second;
+  RAFT_ASSERT(fresh);  // Payloads are unique per proposal.
 }
 
-void ClientHistory::on_apply(NodeId node, const raft::Entry& entry) {
-  auto node_pending = pending_.find(node);
-  if (node_pending == pending_.end()) return;
-  auto& pending = node_pending->second;
-  // Anything below this index that is still pending was skipped: its outcome is unknown.
-  pending.erase(pending.begin(), pending.lower_bound(entry.index));
-  auto it = pending.find(entry.index);
-  if (it == pending.end()) return;
-  const Pending proposal = std::move(it->second);
-  pending.erase(it);
-  if (entry.term != proposal.term) return;  // Replaced by another leader: failed, not lost.
-  if (entry.data != proposal.payload || entry.type != raft::EntryType::Normal) {
-    std::ostringstream out;
-    out << "node " << node << " applied '" << entry.data << "' at index " << entry.index
-        << " term " << entry.term << " where it had accepted proposal '" << proposal.payload
-        << "' with the same index and term";
-    return fail(out.str());
+void ClientHistory::on_write_done(const std::string& payload, const runtime::Response& response) {
+  if (pending_writes_.erase(payload) == 0) {
+    return fail("write '" + payload + "' answered twice, or never submitted");
   }
-  acked_.push_back(Acked{proposal.payload, entry.term, entry.index});
-  acked_payloads_.emplace(proposal.payload, entry.index);
-  if (entry.index > acked_index_max_) {
-    acked_index_max_ = entry.index;
-    acked_latest_ = proposal.payload;
+  if (response.outcome == runtime::Outcome::NotApplied) {
+    if (position_.contains(payload)) {
+      return fail("write '" + payload + "' is applied but was answered not applied: " +
+                  response.reply);
+    }
+    failed_.insert(payload);
+    return;
   }
-}
-
-void ClientHistory::on_restore(NodeId node, Index snapshot_index) {
-  auto node_pending = pending_.find(node);
-  if (node_pending == pending_.end()) return;
-  auto& pending = node_pending->second;
-  pending.erase(pending.begin(), pending.upper_bound(snapshot_index));
-}
-
-void ClientHistory::on_crash(NodeId node) {
-  pending_.erase(node);
-  std::erase_if(issued_reads_, [&](const auto& item) { return item.second.node == node; });
-  std::erase_if(released_reads_, [&](const auto& item) { return item.second.node == node; });
-}
-
-void ClientHistory::on_read_issued(NodeId node, uint64_t request_id) {
-  const bool inserted =
-      issued_reads_.emplace(request_id, IssuedRead{node, acked_index_max_, acked_latest_})
-          .second;
-  RAFT_ASSERT(inserted);
-}
-
-void ClientHistory::on_read_released(NodeId node, const raft::ReadState& read_state) {
-  auto it = issued_reads_.find(read_state.request_id);
-  if (it == issued_reads_.end() || it->second.node != node) {
-    return fail(text("node ", node, " released read ", read_state.request_id,
-                     " that it was never asked for (or released twice)"));
+  if (response.outcome != runtime::Outcome::Ok) return;  // MaybeApplied: unknown.
+  auto it = position_.find(payload);
+  if (it == position_.end()) {
+    return fail("write '" + payload + "' was acknowledged but never applied anywhere");
   }
-  const Index required = it->second.acked_index_max;
-  released_reads_.emplace(read_state.request_id, std::move(it->second));
-  issued_reads_.erase(it);
-  ++reads_released_[node];
-  ++reads_released_total_;
-  if (read_state.index < required) {
-    fail(text("linearizable read violated: node ", node, " released read ",
-              read_state.request_id, " at index ", read_state.index, " but a write at index ",
-              required, " was acknowledged before it was issued"));
+  acked_.push_back(payload);
+  acked_set_.insert(payload);
+  acked_prefix_ = std::max<uint64_t>(acked_prefix_, it->second + 1);
+}
+
+void ClientHistory::on_write_lost(const std::string& payload) { pending_writes_.erase(payload); }
+
+uint64_t ClientHistory::on_read_submitted(NodeId node) {
+  const uint64_t read = ++last_read_;
+  reads_.emplace(read, PendingRead{node, acked_prefix_});
+  return read;
+}
+
+void ClientHistory::on_read_done(uint64_t read, const runtime::Response& response) {
+  auto it = reads_.find(read);
+  if (it == reads_.end()) return fail(text("read ", read, " answered twice"));
+  const PendingRead pending = it->second;
+  reads_.erase(it);
+  if (response.outcome != runtime::Outcome::Ok) return;  // Refused: it observed nothing.
+  uint64_t seen = 0;
+  const auto [end, error] = std::from_chars(response.reply.data(),
+                                            response.reply.data() + response.reply.size(), seen);
+  if (error != std::errc() || end != response.reply.data() + response.reply.size()) {
+    return fail("read " + std::to_string(read) + " returned '" + response.reply + "'");
+  }
+  ++reads_served_[pending.node];
+  ++reads_served_total_;
+  if (seen < pending.required) {
+    fail(text("linearizable read violated: read ", read, " on node ", pending.node, " saw ",
+              seen, " payloads, but ", pending.required,
+              " were acknowledged (in order) before it was submitted"));
   }
 }
 
-void ClientHistory::on_read_served(NodeId node, uint64_t request_id,
-                                   const SimStateMachine& state) {
-  auto it = released_reads_.find(request_id);
-  if (it == released_reads_.end()) return;  // Its release was already reported as a failure.
-  RAFT_ASSERT(it->second.node == node);
-  const IssuedRead read = std::move(it->second);
-  released_reads_.erase(it);
-  if (state.applied() < read.acked_index_max ||
-      (!read.acked_latest.empty() && !state.contains(read.acked_latest))) {
-    std::ostringstream out;
-    out << "linearizable read violated: read " << request_id << " served by node " << node
-        << " at applied index " << state.applied() << " misses write '" << read.acked_latest
-        << "' (index " << read.acked_index_max << ") acknowledged before it was issued";
-    fail(out.str());
-  }
-}
+void ClientHistory::on_read_lost(uint64_t read) { reads_.erase(read); }
 
-uint64_t ClientHistory::reads_released(NodeId node) const {
-  auto it = reads_released_.find(node);
-  return it == reads_released_.end() ? 0 : it->second;
+uint64_t ClientHistory::reads_served(NodeId node) const {
+  auto it = reads_served_.find(node);
+  return it == reads_served_.end() ? 0 : it->second;
 }
 
 void ClientHistory::check_same_payloads(NodeId node, const SimStateMachine& state,
@@ -384,27 +364,15 @@ void ClientHistory::check_final(
     check_same_payloads(node, *state, reference_node, *reference);
     if (run_.failed()) return;
   }
-  const std::vector<std::string>& payloads = reference->payloads();
-  std::unordered_map<std::string, size_t> position;
-  for (size_t i = 0; i < payloads.size(); ++i) {
-    if (!position.emplace(payloads[i], i).second) {
-      return fail("payload '" + payloads[i] + "' was applied twice");
+  std::unordered_set<std::string> seen;
+  for (const std::string& payload : reference->payloads()) {
+    if (!seen.insert(payload).second) return fail("payload '" + payload + "' was applied twice");
+    if (failed_.contains(payload)) {
+      return fail("write '" + payload + "' was answered not applied, and is applied");
     }
   }
-  std::vector<Acked> by_index = acked_;
-  std::sort(by_index.begin(), by_index.end(),
-            [](const Acked& x, const Acked& y) { return x.index < y.index; });
-  size_t previous = 0;
-  for (size_t i = 0; i < by_index.size(); ++i) {
-    auto it = position.find(by_index[i].payload);
-    if (it == position.end()) {
-      return fail("acknowledged proposal '" + by_index[i].payload + "' (index " +
-                  std::to_string(by_index[i].index.value()) + ") is lost");
-    }
-    if (i > 0 && it->second <= previous) {
-      return fail("acknowledged proposal '" + by_index[i].payload + "' applied out of order");
-    }
-    previous = it->second;
+  for (const std::string& payload : acked_) {
+    if (!seen.contains(payload)) return fail("acknowledged write '" + payload + "' is lost");
   }
 }
 

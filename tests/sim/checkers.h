@@ -4,12 +4,14 @@
 #include <map>
 #include <string>
 #include <unordered_map>
+#include <unordered_set>
 #include <utility>
 #include <vector>
 
 #include "common/types.h"
 #include "raft/messages.h"
 #include "raft/raft.h"
+#include "runtime/request.h"
 #include "sim/run.h"
 #include "sim/state_machine.h"
 
@@ -94,57 +96,48 @@ class SafetyChecker {
   std::vector<std::string> normals_;
 };
 
-// The client's side of the history: proposals, which of them were acknowledged as committed,
-// and linearizable reads. Payloads are unique, so a duplicate apply is detectable.
+// The client's side of the history, from the answers the runtime gives (runtime/request.h):
+// writes of unique payloads and linearizable reads of how many payloads are applied. Checks,
+// as answers arrive and at the end:
+//   - a write answered Ok was applied (it has a place in the agreed order);
+//   - a write answered NotApplied is never applied, anywhere, ever;
+//   - a read answered Ok observed a prefix of the agreed order holding every write
+//     acknowledged before the read was submitted;
+//   - at the end every node holds the same payloads, none twice, every acknowledged one.
+// Writes answered MaybeApplied, or lost with their node, may go either way (at most once).
 class ClientHistory {
  public:
-  struct Acked {
-    std::string payload;
-    Term term;
-    Index index;
-  };
-
   ClientHistory(Run& run, const uint64_t& now_us) : run_(run), now_us_(now_us) {}
 
   [[nodiscard]] std::string new_payload();
-  [[nodiscard]] uint64_t new_request_id() { return ++last_request_id_; }
 
-  void on_proposed(NodeId node, const raft::Proposal& proposal, const std::string& payload);
-  // Acknowledges a proposal when the node that accepted it applies it with the same term.
-  void on_apply(NodeId node, const raft::Entry& entry);
-  // Proposals at or below a restored snapshot's index have an unknown outcome.
-  void on_restore(NodeId node, Index snapshot_index);
-  // The node's client connections die with it: its proposals and reads get no answer.
-  void on_crash(NodeId node);
+  // A node applied `entry`; for a Normal entry `position` is its place in the node's payload
+  // list (every node agrees on it, which SafetyChecker checks).
+  void on_apply(const raft::Entry& entry, size_t position);
 
-  void on_read_issued(NodeId node, uint64_t request_id);
-  // A ReadState must cover every write acknowledged before the read was issued.
-  void on_read_released(NodeId node, const raft::ReadState& read_state);
-  // The node's state machine reached the read's index: the read observes `state`, which must
-  // hold the latest write acknowledged before the read was issued (and so, by State Machine
-  // Safety, all earlier ones).
-  void on_read_served(NodeId node, uint64_t request_id, const SimStateMachine& state);
+  void on_write_submitted(const std::string& payload);
+  void on_write_done(const std::string& payload, const runtime::Response& response);
+  // No answer will come (the node it went to crashed): the outcome stays unknown.
+  void on_write_lost(const std::string& payload);
+  // Returns the read's id for on_read_done().
+  [[nodiscard]] uint64_t on_read_submitted(NodeId node);
+  void on_read_done(uint64_t read, const runtime::Response& response);
+  void on_read_lost(uint64_t read);
 
-  // End of run: every state machine holds the same payloads, none twice, and every
-  // acknowledged proposal in index order.
   void check_final(const std::vector<std::pair<NodeId, const SimStateMachine*>>& nodes);
 
-  [[nodiscard]] const std::vector<Acked>& acked() const { return acked_; }
+  [[nodiscard]] const std::vector<std::string>& acked() const { return acked_; }
   [[nodiscard]] bool is_acked(const std::string& payload) const {
-    return acked_payloads_.contains(payload);
+    return acked_set_.contains(payload);
   }
-  [[nodiscard]] uint64_t reads_released(NodeId node) const;
-  [[nodiscard]] uint64_t reads_released_total() const { return reads_released_total_; }
+  [[nodiscard]] uint64_t failed_writes() const { return failed_.size(); }
+  [[nodiscard]] uint64_t reads_served(NodeId node) const;
+  [[nodiscard]] uint64_t reads_served_total() const { return reads_served_total_; }
 
  private:
-  struct Pending {
-    Term term;
-    std::string payload;
-  };
-  struct IssuedRead {
+  struct PendingRead {
     NodeId node;
-    Index acked_index_max;  // Highest acknowledged index when the read was issued.
-    std::string acked_latest;  // The payload acknowledged at that index ("" if none).
+    uint64_t required = 0;  // Payloads the read must see: every one acknowledged before it.
   };
 
   void fail(const std::string& what);
@@ -154,17 +147,18 @@ class ClientHistory {
   Run& run_;
   const uint64_t& now_us_;
   uint64_t last_payload_ = 0;
-  uint64_t last_request_id_ = 0;
-  // Proposals waiting for their outcome, per accepting node, by index.
-  std::map<NodeId, std::map<Index, Pending>> pending_;
-  std::vector<Acked> acked_;
-  std::unordered_map<std::string, Index> acked_payloads_;
-  Index acked_index_max_;
-  std::unordered_map<uint64_t, IssuedRead> issued_reads_;
-  std::unordered_map<uint64_t, IssuedRead> released_reads_;  // Waiting to be served.
-  std::string acked_latest_;  // Payload of the acknowledged write with the highest index.
-  std::map<NodeId, uint64_t> reads_released_;
-  uint64_t reads_released_total_ = 0;
+  uint64_t last_read_ = 0;
+  // Every applied payload's place in the agreed order.
+  std::unordered_map<std::string, size_t> position_;
+  std::unordered_set<std::string> pending_writes_;
+  std::vector<std::string> acked_;
+  std::unordered_set<std::string> acked_set_;
+  std::unordered_set<std::string> failed_;  // Answered NotApplied.
+  // Payloads a read must see: one past the latest acknowledged write's position.
+  uint64_t acked_prefix_ = 0;
+  std::unordered_map<uint64_t, PendingRead> reads_;
+  std::map<NodeId, uint64_t> reads_served_;
+  uint64_t reads_served_total_ = 0;
 };
 
 // "t=12.3" for failure messages and logs.

@@ -102,39 +102,79 @@ TEST(SimCheckers, OnRestore_SnapshotWithOtherPayloadsFails) {
   EXPECT_TRUE(run.failed());
 }
 
-TEST(SimCheckers, ReadIndex_BelowAcknowledgedWriteFails) {
+TEST(SimCheckers, Read_SeeingLessThanAcknowledgedFails) {
   sim::Run run("checkers", 1);
   uint64_t now = 0;
   ClientHistory history(run, now);
-  history.on_proposed(NodeId{1}, raft::Proposal{Term{1}, Index{5}}, "w");
-  history.on_apply(NodeId{1}, entry(1, 5, "w"));
-  ASSERT_TRUE(history.is_acked("w"));
-  history.on_read_issued(NodeId{1}, 7);
-  history.on_read_released(NodeId{1}, raft::ReadState{Index{4}, 7});
+  history.on_write_submitted("w1");
+  history.on_write_submitted("w2");
+  history.on_apply(entry(1, 1, "w1"), 0);
+  history.on_apply(entry(1, 2, "w2"), 1);
+  history.on_write_done("w2", runtime::Response::ok("+OK\r\n"));
+  ASSERT_TRUE(history.is_acked("w2"));
+  const uint64_t fresh = history.on_read_submitted(NodeId{1});
+  history.on_read_done(fresh, runtime::Response::ok("2"));
+  EXPECT_FALSE(run.failed());
+  const uint64_t stale = history.on_read_submitted(NodeId{2});
+  history.on_read_done(stale, runtime::Response::ok("1"));  // Misses w2.
   EXPECT_NE(run.failure().find("linearizable"), std::string::npos) << run.failure();
 }
 
-TEST(SimCheckers, ReadServed_StateWithoutAcknowledgedWriteFails) {
+TEST(SimCheckers, Read_RefusedObservesNothing) {
   sim::Run run("checkers", 1);
   uint64_t now = 0;
   ClientHistory history(run, now);
-  history.on_proposed(NodeId{1}, raft::Proposal{Term{1}, Index{1}}, "w");
-  history.on_apply(NodeId{1}, entry(1, 1, "w"));
-  history.on_read_issued(NodeId{2}, 9);
-  history.on_read_released(NodeId{2}, raft::ReadState{Index{1}, 9});
+  history.on_write_submitted("w");
+  history.on_apply(entry(1, 1, "w"), 0);
+  history.on_write_done("w", runtime::Response::ok("+OK\r\n"));
+  const uint64_t read = history.on_read_submitted(NodeId{1});
+  history.on_read_done(read, runtime::Response::not_applied("no leader"));
   EXPECT_FALSE(run.failed());
+  EXPECT_EQ(history.reads_served_total(), 0u);
+}
+
+TEST(SimCheckers, AckWithoutApplyFails) {
+  sim::Run run("checkers", 1);
+  uint64_t now = 0;
+  ClientHistory history(run, now);
+  history.on_write_submitted("w");
+  history.on_write_done("w", runtime::Response::ok("+OK\r\n"));
+  EXPECT_NE(run.failure().find("never applied"), std::string::npos) << run.failure();
+}
+
+TEST(SimCheckers, NotAppliedThenAppliedFails) {
+  sim::Run run("checkers", 1);
+  uint64_t now = 0;
+  ClientHistory history(run, now);
+  history.on_write_submitted("w");
+  history.on_write_done("w", runtime::Response::not_applied("no leader"));
+  EXPECT_FALSE(run.failed());
+  history.on_apply(entry(2, 3, "w"), 0);
+  EXPECT_NE(run.failure().find("answered not applied"), std::string::npos) << run.failure();
+}
+
+TEST(SimCheckers, MaybeAppliedMayGoEitherWay) {
+  sim::Run run("checkers", 1);
+  uint64_t now = 0;
+  ClientHistory history(run, now);
+  history.on_write_submitted("a");
+  history.on_write_submitted("b");
+  history.on_write_done("a", runtime::Response::maybe_applied("timed out"));
+  history.on_write_lost("b");
+  history.on_apply(entry(1, 1, "a"), 0);
   SimStateMachine state;
-  state.apply(entry(1, 1, "other"));
-  history.on_read_served(NodeId{2}, 9, state);
-  EXPECT_NE(run.failure().find("misses write"), std::string::npos) << run.failure();
+  state.apply(Index{1}, "a");
+  history.check_final({{NodeId{1}, &state}});
+  EXPECT_FALSE(run.failed()) << run.failure();
 }
 
 TEST(SimCheckers, CheckFinal_LostAcknowledgedWriteFails) {
   sim::Run run("checkers", 1);
   uint64_t now = 0;
   ClientHistory history(run, now);
-  history.on_proposed(NodeId{1}, raft::Proposal{Term{1}, Index{1}}, "w");
-  history.on_apply(NodeId{1}, entry(1, 1, "w"));
+  history.on_write_submitted("w");
+  history.on_apply(entry(1, 1, "w"), 0);
+  history.on_write_done("w", runtime::Response::ok("+OK\r\n"));
   SimStateMachine empty;
   history.check_final({{NodeId{1}, &empty}});
   EXPECT_NE(run.failure().find("lost"), std::string::npos) << run.failure();
@@ -145,8 +185,8 @@ TEST(SimCheckers, CheckFinal_DuplicateApplyFails) {
   uint64_t now = 0;
   ClientHistory history(run, now);
   SimStateMachine state;
-  state.apply(entry(1, 1, "w"));
-  state.apply(entry(1, 2, "w"));
+  state.apply(Index{1}, "w");
+  state.apply(Index{2}, "w");
   history.check_final({{NodeId{1}, &state}});
   EXPECT_NE(run.failure().find("twice"), std::string::npos) << run.failure();
 }
@@ -156,16 +196,16 @@ TEST(SimCheckers, CheckFinal_DivergentStateMachinesFail) {
   uint64_t now = 0;
   ClientHistory history(run, now);
   SimStateMachine a, b;
-  a.apply(entry(1, 1, "x"));
-  b.apply(entry(1, 1, "y"));
+  a.apply(Index{1}, "x");
+  b.apply(Index{1}, "y");
   history.check_final({{NodeId{1}, &a}, {NodeId{2}, &b}});
   EXPECT_NE(run.failure().find("differs"), std::string::npos) << run.failure();
 }
 
 TEST(SimStateMachine, EncodeDecode_RoundTrips) {
   SimStateMachine state;
-  state.apply(entry(1, 1, ""));
-  state.apply(entry(1, 2, std::string("a\0b", 3)));
+  state.apply(Index{1}, "");
+  state.apply(Index{2}, std::string("a\0b", 3));
   std::vector<std::string> payloads;
   ASSERT_TRUE(SimStateMachine::decode(state.encode(), &payloads));
   EXPECT_EQ(payloads, state.payloads());

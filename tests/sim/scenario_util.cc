@@ -1,5 +1,7 @@
 #include "sim/scenario_util.h"
 
+#include "client/reply_parser.h"
+
 #include <algorithm>
 
 #include "common/assert.h"
@@ -41,7 +43,7 @@ std::vector<NodeId> pick(Prng& prng, std::vector<NodeId> all, size_t count) {
 bool applied_on(const Simulator& sim, const std::vector<NodeId>& among,
                 const std::string& payload) {
   for (NodeId id : among) {
-    if (sim.is_up(id) && !sim.state_machine(id).contains(payload)) return false;
+    if (sim.is_up(id) && !sim.machine(id).payloads().contains(payload)) return false;
   }
   return true;
 }
@@ -69,5 +71,33 @@ std::optional<std::string> commit_one(Simulator& sim, const std::vector<NodeId>&
 }
 
 std::string node_name(NodeId node) { return "node " + std::to_string(node.value()); }
+
+namespace {
+
+kv::Reply to_kv_reply(const client::Reply& reply) {
+  switch (reply.type) {
+    case client::ReplyType::Status: return kv::Reply::simple(reply.text);
+    case client::ReplyType::Error: return kv::Reply::error(reply.text);
+    case client::ReplyType::Integer: return kv::Reply::integer_value(reply.integer);
+    case client::ReplyType::Bulk: return kv::Reply::bulk(reply.text);
+    case client::ReplyType::Nil: return kv::Reply::nil();
+    case client::ReplyType::Array: break;
+  }
+  std::vector<kv::Reply> elements;
+  for (const client::Reply& element : reply.elements) elements.push_back(to_kv_reply(element));
+  return kv::Reply::array(std::move(elements));
+}
+
+}  // namespace
+
+kv::Reply parse_resp(std::string_view resp) {
+  client::ReplyParser parser;
+  parser.feed(resp);
+  client::Reply reply;
+  if (parser.next(&reply) != client::ReplyParser::Outcome::Reply || parser.mid_reply()) {
+    return kv::Reply::error("ERR malformed reply: " + std::string(resp));
+  }
+  return to_kv_reply(reply);
+}
 
 }  // namespace raftkv::sim

@@ -3,10 +3,12 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "common/prng.h"
 #include "common/types.h"
+#include "kv/reply.h"
 #include "sim/simulator.h"
 
 // Small helpers shared by the scenario files.
@@ -41,5 +43,9 @@ std::optional<std::string> commit_one(Simulator& sim, const std::vector<NodeId>&
 
 // "node 3" for messages.
 [[nodiscard]] std::string node_name(NodeId node);
+
+// The runtime hands a KV node's replies out as RESP: back to the store's typed reply, for
+// checks. A malformed reply (never the store's) reads as an error reply saying so.
+[[nodiscard]] kv::Reply parse_resp(std::string_view resp);
 
 }  // namespace raftkv::sim

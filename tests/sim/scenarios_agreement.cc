@@ -76,7 +76,7 @@ void concurrent_proposals_all_commit(Run& run) {
   for (int i = 0; i < 50; ++i) {
     for (NodeId id : sim.ids()) {
       std::string payload;
-      Result<raft::Proposal> proposal = sim.propose(id, &payload);
+      Status proposal = sim.propose(id, &payload);
       if (proposal.is_ok() != (id == *leader)) {
         return sim.fail(node_name(id) + " answered a proposal wrongly for its role");
       }
@@ -87,7 +87,7 @@ void concurrent_proposals_all_commit(Run& run) {
     return sim.fail("50 concurrent proposals did not all commit within 10 E");
   }
   for (NodeId id : sim.ids()) {
-    const std::vector<std::string>& applied = sim.state_machine(id).payloads();
+    const std::vector<std::string>& applied = sim.machine(id).payloads().payloads();
     std::vector<std::string> mine(applied.end() - static_cast<ptrdiff_t>(accepted.size()),
                                   applied.end());
     if (applied.size() < accepted.size() || mine != accepted) {

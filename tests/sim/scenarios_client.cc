@@ -74,21 +74,21 @@ void deposed_leader_never_releases_reads(Run& run) {
   const std::vector<NodeId> minority = {*leader,
                                         pick(prng, without(sim.ids(), {*leader}), 1).front()};
   const std::vector<NodeId> majority = without(sim.ids(), minority);
-  const uint64_t released_before = sim.history().reads_released(*leader);
+  const uint64_t released_before = sim.history().reads_served(*leader);
   sim.network().partition(minority, majority);
   uint64_t issued = 0;
   (void)sim.propose(*leader, nullptr);
   for (uint64_t tick = 0; tick < 10 * kE && !sim.failed(); ++tick) {
     if (sim.read(*leader).is_ok()) ++issued;
     sim.run_for_us(prng.uniform(0, kTickUs));
-    if (sim.history().reads_released(*leader) != released_before) {
+    if (sim.history().reads_served(*leader) != released_before) {
       return sim.fail("a leader cut off with a minority released a read");
     }
   }
   if (issued == 0) return sim.fail("the partitioned leader refused every read at once");
   if (!commit_one(sim, majority, 10 * kE)) return;
   if (!sim.converge(50 * kE)) return;
-  if (sim.history().reads_released(*leader) != released_before) {
+  if (sim.history().reads_served(*leader) != released_before) {
     return sim.fail("a read issued to a deposed leader was released after healing");
   }
   run.metric("reads_refused_or_dropped", issued);
@@ -114,7 +114,7 @@ void reads_after_leader_change(Run& run) {
       sim.network().isolate(*old_leader);
     }
     const std::vector<NodeId> rest = without(sim.ids(), {*old_leader});
-    const uint64_t released = sim.history().reads_released_total();
+    const uint64_t released = sim.history().reads_served_total();
     // A read to whoever leads, once a tick, as soon as anyone does.
     uint64_t last_issue_us = 0;
     const bool served = sim.run_until(
@@ -125,7 +125,7 @@ void reads_after_leader_change(Run& run) {
               if (id != *old_leader) (void)sim.read(id);
             }
           }
-          return sim.history().reads_released_total() > released;
+          return sim.history().reads_served_total() > released;
         },
         10 * kE);
     if (!served && !sim.failed()) {

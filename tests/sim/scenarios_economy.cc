@@ -35,7 +35,7 @@ bool wait_quiet(Simulator& sim) {
         const Index last = sim.raft(*leader).log().last_index();
         for (NodeId id : sim.ids()) {
           if (sim.raft(id).log().committed() != last) return false;
-          if (sim.state_machine(id).applied() != last) return false;
+          if (sim.machine(id).applied_index() != last) return false;
         }
         return true;
       },

@@ -161,7 +161,7 @@ void unreliable_network_with_churn(Run& run) {
     }
   }
   run.metric("acked_writes", sim.history().acked().size());
-  run.metric("reads_released", sim.history().reads_released_total());
+  run.metric("reads_released", sim.history().reads_served_total());
   sim.converge(200 * kE);
 }
 

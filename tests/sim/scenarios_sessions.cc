@@ -3,14 +3,16 @@
 // expiry happens at the same log index on every node; a node restored from a snapshot keeps
 // the session table and still drops duplicates.
 //
-// Every node runs a kv::KvStateMachine (SimOptions::kv). Simulated clients register a session,
-// then send INCRBY k<client id> 1 under sequence numbers 1, 2, ...; a client retries the same
-// (client id, sequence) when its reply is lost: the node it proposed to crashed, the reply was
-// dropped (at random, and always the first one of each client), or no reply came within
-// kRetryTicks. Because each session has its own key and one writer, exactly-once means: the
+// Every node runs the real key-value store (SimOptions::kv) behind the real runtime. Simulated
+// clients register a session, then send INCRBY k<client id> 1 under sequence numbers 1, 2, ...
+// through a leader's runtime; a client retries the same (client id, sequence) when its reply
+// is lost: the node it sent to crashed, the reply was dropped (at random, and always the first
+// one of each client), the runtime answered that it may or may not have applied it, or no reply
+// came within kRetryTicks. Because each session has its own key and one writer, exactly-once means: the
 // key holds the number of requests acknowledged to the client, and every reply to sequence s
 // is s (a duplicate gets the remembered reply). Meanwhile every node's KV snapshot bytes after
 // each index must equal every other node's after that index, sessions and log time included.
+#include <algorithm>
 #include <functional>
 #include <map>
 #include <optional>
@@ -21,8 +23,8 @@
 #include "common/assert.h"
 #include "kv/command.h"
 #include "kv/reply.h"
-#include "kv/snapshot_io.h"
 #include "kv/state_machine.h"
+#include "runtime/byte_stream.h"
 #include "sim/scenario_util.h"
 #include "sim/scenarios.h"
 
@@ -35,6 +37,13 @@ constexpr uint64_t kRetryTicks = 3 * kE;
 constexpr uint64_t kClientStepUs = kTickUs / 4;
 
 std::string session_key(uint64_t client_id) { return "k" + std::to_string(client_id); }
+
+// "kv/<id>/": what identifies one attempt, in the request and in its log entry alike (the
+// leader stamps its clock into the command part of a session's entry).
+std::string attempt_id(std::string_view payload) {
+  const size_t slash = payload.find('/', 3);
+  return std::string(payload.substr(0, slash + 1));
+}
 
 bool is_session_expired(const kv::Reply& reply) {
   return reply.is_error() && reply.text.starts_with("SESSION_EXPIRED");
@@ -113,35 +122,44 @@ class SessionWorld final : public SimObserver {
     return settled;
   }
 
-  // Crashes `node`: clients waiting on it lose their reply (the connection died).
+  // Crashes `node`: clients waiting on it lose their reply (the connection died; the
+  // simulator tells each one).
   void crash(NodeId node) {
     sim_.crash(node);
-    for (auto it = attempts_.begin(); it != attempts_.end();) {
-      if (it->second.node == node) {
-        SessionClient& cl = clients_.at(it->second.client);
-        if (it->second.request == cl.request) cl.reply_lost = true;
-        it = attempts_.erase(it);
-      } else {
-        ++it;
-      }
-    }
     present_.erase(node);
   }
 
   // A retry of an already answered (client id, sequence), sent straight to `node`: its reply
   // is recorded and checked, no client waits for it. The payload, or "" when refused.
   std::string propose_again(NodeId node, uint64_t client_id, uint64_t sequence) {
-    std::string payload;
     const kv::Command command = kv::Command::session(
         client_id, sequence, 0, kv::Command::incr_by(session_key(client_id), 1));
-    if (!sim_.propose_kv(node, command, &payload).is_ok()) return "";
+    runtime::Request request = sim_.kv_request(command);
+    const std::string id = attempt_id(request.bytes);
+    if (!sim_.submit(node, std::move(request), [](runtime::Response) {}, [] {}).is_ok()) {
+      return "";
+    }
     ++retries_proposed_;
-    return payload;
+    return id;
   }
 
-  // The reply every node gave to `payload` (all equal, checked on apply), if applied.
-  [[nodiscard]] const kv::Reply* reply_to(const std::string& payload) const {
-    auto it = replies_.find(payload);
+  // Whether every up node holds the attempt `id` (propose_again's result), applied or restored
+  // from a snapshot.
+  [[nodiscard]] bool applied_everywhere(const std::string& id) const {
+    for (NodeId node : sim_.ids()) {
+      if (!sim_.is_up(node)) continue;
+      const std::vector<std::string>& payloads = sim_.machine(node).payloads().payloads();
+      const bool held = std::any_of(payloads.rbegin(), payloads.rend(), [&](const auto& payload) {
+        return payload.starts_with(id);
+      });
+      if (!held) return false;
+    }
+    return true;
+  }
+
+  // The reply every node gave to the attempt `id` (all equal, checked on apply), if applied.
+  [[nodiscard]] const kv::Reply* reply_to(const std::string& id) const {
+    auto it = replies_.find(id);
     return it == replies_.end() ? nullptr : &it->second;
   }
 
@@ -194,23 +212,25 @@ class SessionWorld final : public SimObserver {
   }
 
   void on_kv_apply(NodeId node, const raft::Entry& entry, const kv::KvStateMachine& kv,
-                   const kv::Reply* reply) override {
+                   const std::string* resp) override {
     check_same_state(node, entry.index, kv);
     check_expiries(node, entry.index, kv);
-    if (reply == nullptr) return;
-    const std::optional<std::string_view> bytes = Simulator::kv_command_bytes(entry.data);
+    if (resp == nullptr) return;
+    const std::optional<std::string_view> bytes = SimMachine::kv_command(entry.data);
     Result<kv::Command> command = kv::decode_command(*bytes);
     if (!command.is_ok())
       return sim_.fail("a proposed KV command did not decode on " + node_name(node));
-    check_reply(node, entry, command.value(), *reply);
+    const kv::Reply reply = parse_resp(*resp);
+    check_reply(node, entry, command.value(), reply);
     if (command.value().type == kv::CommandType::RegisterSession &&
-        reply->type == kv::ReplyType::Integer) {
-      present_[node].insert(static_cast<uint64_t>(reply->integer));
+        reply.type == kv::ReplyType::Integer) {
+      present_[node].insert(static_cast<uint64_t>(reply.integer));
     }
-    maybe_acknowledge(node, entry.data, command.value(), *reply);
   }
 
-  void on_kv_restore(NodeId node, const kv::KvStateMachine& kv) override {
+  void on_restore(NodeId node, const SimMachine& machine) override {
+    RAFT_ASSERT(machine.kv() != nullptr);
+    const kv::KvStateMachine& kv = *machine.kv();
     ++kv_restores_;
     ++restores_by_node_[node];
     check_same_state(node, kv.applied_index(), kv);
@@ -224,14 +244,8 @@ class SessionWorld final : public SimObserver {
   }
 
  private:
-  struct Attempt {
-    size_t client = 0;
-    NodeId node;
-    uint64_t request = 0;
-  };
-
   static std::string save(const kv::KvStateMachine& kv) {
-    kv::StringSnapshotWriter writer;
+    runtime::StringSink writer;
     Status saved = kv.save(writer);
     RAFT_ASSERT(saved.is_ok());
     return writer.take();
@@ -277,7 +291,7 @@ class SessionWorld final : public SimObserver {
 
   void check_reply(NodeId node, const raft::Entry& entry, const kv::Command& command,
                    const kv::Reply& reply) {
-    auto [it, inserted] = replies_.try_emplace(entry.data, reply);
+    auto [it, inserted] = replies_.try_emplace(attempt_id(entry.data), reply);
     if (!inserted && !(it->second == reply)) {
       return sim_.fail(node_name(node) + " replied " + kv::reply_debug_string(reply) +
                        " to entry " + std::to_string(entry.index.value()) + ", another node " +
@@ -289,7 +303,7 @@ class SessionWorld final : public SimObserver {
       return;
     }
     RAFT_ASSERT(command.type == kv::CommandType::Session);
-    copies_[{command.client_id, command.sequence}].insert(entry.data);
+    copies_[{command.client_id, command.sequence}].insert(attempt_id(entry.data));
     if (is_session_expired(reply) || is_too_old(reply)) return;
     // One writer per key, sequences without gaps: applied exactly once, sequence s makes the
     // key s, and a duplicate gets the remembered reply s.
@@ -302,14 +316,18 @@ class SessionWorld final : public SimObserver {
               kv::reply_debug_string(reply) + ": applied twice or lost");
   }
 
-  void maybe_acknowledge(NodeId node, const std::string& payload, const kv::Command& command,
-                         const kv::Reply& reply) {
-    auto it = attempts_.find(payload);
-    if (it == attempts_.end() || it->second.node != node) return;
-    const Attempt attempt = it->second;
-    attempts_.erase(it);
-    SessionClient& cl = clients_.at(attempt.client);
-    if (!cl.in_flight || attempt.request != cl.request) return;  // Answered already.
+  // The runtime's answer to one attempt of client `c`'s request `request`.
+  void on_answer(size_t c, uint64_t request, const kv::Command& command,
+                 const runtime::Response& response) {
+    SessionClient& cl = clients_.at(c);
+    if (!cl.in_flight || request != cl.request) return;  // Answered already.
+    if (response.outcome != runtime::Outcome::Ok) {
+      // Not applied, or in doubt: the client retries the same (client id, sequence), which
+      // its session makes safe either way.
+      cl.reply_lost = true;
+      return;
+    }
+    const kv::Reply reply = parse_resp(response.reply);
     // Lost replies: each client's first acknowledgement of a session request always (so a
     // duplicate reaches the log for sure), then any at random. It retries after kRetryTicks.
     const bool first = !cl.first_reply_dropped && command.type == kv::CommandType::Session;
@@ -360,26 +378,32 @@ class SessionWorld final : public SimObserver {
             ? kv::Command::register_session(0)
             : kv::Command::session(cl.client_id, cl.sequence, 0,
                                    kv::Command::incr_by(session_key(cl.client_id), 1));
-    std::string payload;
-    if (!sim_.propose_kv(target, command, &payload).is_ok()) return;
+    const uint64_t request = cl.request;
+    const Status sent = sim_.submit(
+        target, sim_.kv_request(command),
+        [this, c, request, command](runtime::Response response) {
+          on_answer(c, request, command, response);
+        },
+        [this, c, request] {
+          SessionClient& lost = clients_.at(c);
+          if (lost.in_flight && lost.request == request) lost.reply_lost = true;
+        });
+    if (!sent.is_ok()) return;
     if (cl.attempts > 0) ++retries_proposed_;
     ++cl.attempts;
     cl.attempt_us = sim_.now_us();
     cl.reply_lost = false;
-    attempts_[payload] = Attempt{c, target, cl.request};
   }
 
   Simulator& sim_;
   Prng& prng_;
   const uint64_t lost_reply_per_mille_;
   std::vector<SessionClient> clients_;
-  // Proposals whose reply a client still waits for, by payload.
-  std::map<std::string, Attempt> attempts_;
   // KV snapshot bytes after each index, from the first node that applied it.
   std::map<uint64_t, std::string> states_;
-  // The reply each applied payload got (the first node's).
+  // The reply each applied attempt got (the first node's).
   std::map<std::string, kv::Reply> replies_;
-  // Per (client id, sequence), the payloads carrying it that reached a log and were applied.
+  // Per (client id, sequence), the attempts carrying it that reached a log and were applied.
   std::map<std::pair<uint64_t, uint64_t>, std::set<std::string>> copies_;
   std::set<uint64_t> all_sessions_;
   // Sessions each node's KV state holds, to see each one disappear.
@@ -521,7 +545,7 @@ bool retries_answered_from_table(Simulator& sim, SessionWorld& world, NodeId awa
   const std::string old_again = world.propose_again(away, session, acked - 1);
   if (last_again.empty() || old_again.empty()) return fail_with(sim, "the restored leader refused");
   if (!sim.run_until(
-          [&] { return sim.applied_everywhere(last_again) && sim.applied_everywhere(old_again); },
+          [&] { return world.applied_everywhere(last_again) && world.applied_everywhere(old_again); },
           5 * kE)) {
     return fail_with(sim, "the retries did not commit");
   }

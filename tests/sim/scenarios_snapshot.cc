@@ -43,7 +43,7 @@ void lagging_follower_catches_up_from_snapshot(Run& run) {
   }
   if (crash) sim.restart(away);
   sim.network().reconnect(away);
-  const std::string last = *sim.state_machine(rest.front()).payloads().rbegin();
+  const std::string last = *sim.machine(rest.front()).payloads().payloads().rbegin();
   if (!sim.run_until([&] { return applied_on(sim, {away}, last); }, 10 * kE)) {
     return sim.fail(node_name(away) + " did not catch up within 10 E of returning");
   }

@@ -5,10 +5,26 @@
 #include <utility>
 
 #include "common/assert.h"
+#include "kv/command.h"
+#include "sim_fs.h"
+#include "storage/disk_storage.h"
 
 namespace raftkv::sim {
+namespace {
 
-// Forwards a core's log lines to the Run's sink, stamped with simulated time and node id.
+// The wall clock every node reads at simulated time 0 (2026-01-01), so that timestamps look
+// real in logs; the sessions' log time is relative to it anyway.
+constexpr uint64_t kEpochMs = 1'767'225'600'000;
+// A restart refused on a damaged read is retried this many times: the damage was the read's,
+// not the disk's, so a new read succeeds (a real disk error would refuse every time).
+constexpr int kStartAttemptsMax = 8;
+// Where each node's storage lives on its simulated disk.
+constexpr const char* kDataDir = "/data";
+
+}  // namespace
+
+// Forwards a node's log lines (its core's and its runtime's) to the Run's sink, stamped with
+// simulated time and node id.
 class Simulator::NodeLogger final : public Logger {
  public:
   NodeLogger(const Simulator& sim, NodeId id) : sim_(sim), id_(id) {}
@@ -26,30 +42,141 @@ class Simulator::NodeLogger final : public Logger {
   NodeId id_;
 };
 
-// One simulated server. `storage` is its disk and survives crashes; everything else is the
-// volatile process and is rebuilt on restart.
+// One simulated server. `fs` is its disk and survives crashes (as its crash image); everything
+// else is the process and is rebuilt on restart.
 struct Simulator::Node {
   explicit Node(NodeId node_id) : id(node_id) {}
 
   NodeId id;
   bool up = false;
-  // Bumped on every start, so events addressed to a crashed incarnation are recognised.
+  // Bumped on every start, so events addressed to a dead incarnation are recognised.
   uint64_t incarnation = 0;
-  raft::MemoryStorage storage;
-  std::unique_ptr<Prng> prng;
+  std::unique_ptr<storage::testing::SimFs> fs = std::make_unique<storage::testing::SimFs>();
+  DiskFaults disk_faults;
   std::unique_ptr<NodeLogger> logger;
-  std::unique_ptr<raft::Raft> raft;
-  SimStateMachine state_machine;
-  // With SimOptions::kv: the KV state machine, volatile like state_machine.
-  std::optional<kv::KvStateMachine> kv;
-  // A Ready taken from the core whose persist has not happened yet (the disk is busy).
-  std::optional<raft::Ready> pending;
-  bool pending_steady_leader = false;
-  Term pending_term;
-  // The term in which the node was leader when its last Ready finished (0 if it was not).
-  Term leader_term_at_advance;
-  // Released reads waiting for the state machine to reach their index.
-  std::vector<raft::ReadState> reads_waiting;
+  std::unique_ptr<NodeEnvironment> env;
+  std::unique_ptr<NodeTransport> transport;
+  std::unique_ptr<NodeObserver> observer;
+  std::unique_ptr<storage::DiskStorage> storage;
+  std::unique_ptr<SimMachine> machine;
+  std::unique_ptr<runtime::Metrics> metrics;
+  std::unique_ptr<runtime::Node> runtime;
+  // The loop is blocked on the disk until then: the node's events wait.
+  uint64_t busy_until_us = 0;
+  // When each lane finishes the jobs it has: a lane runs one job at a time.
+  std::array<uint64_t, 2> lane_free_us{};
+  // The node stopped itself (Environment::fatal); taken down at the next event.
+  bool halting = false;
+  // Client requests awaiting an answer, by token: what to tell the client if the node dies.
+  std::map<uint64_t, std::function<void()>> lost_if_crash;
+  // For Leader Append-Only: the term this node led in when it took its previous Ready.
+  Term leader_term_at_last_ready;
+};
+
+// The environment of one incarnation of a node: simulated time, and every thread an event.
+class Simulator::NodeEnvironment final : public runtime::Environment {
+ public:
+  NodeEnvironment(Simulator& sim, Node& node) : sim_(sim), node_(node) {}
+
+  [[nodiscard]] uint64_t now_us() const override { return sim_.now_us_; }
+  [[nodiscard]] uint64_t wall_ms() const override { return kEpochMs + sim_.now_us_ / 1000; }
+  void post(std::function<void()> fn) override {
+    sim_.schedule_callback(node_, sim_.now_us_, std::move(fn));
+  }
+  void offload(runtime::Lane lane, std::function<void()> job,
+               std::function<void()> done) override {
+    uint64_t& free_us = node_.lane_free_us[static_cast<size_t>(lane)];
+    const uint64_t latency = sim_.disk_latency_us();
+    free_us = std::max(free_us, sim_.now_us_) + (lane == runtime::Lane::Sync ? latency : 4 * latency);
+    sim_.schedule_callback(node_, free_us, [job = std::move(job), done = std::move(done)] {
+      job();
+      done();
+    });
+  }
+  void block_on_disk(const std::function<void()>& job) override {
+    job();
+    node_.busy_until_us = std::max(node_.busy_until_us, sim_.now_us_) + sim_.disk_latency_us();
+  }
+  void fatal(const std::string& why) override {
+    // The runtime is on the stack: take the node down at the next event, not here.
+    sim_.narrate("node " + std::to_string(node_.id.value()) + " stops: " + why);
+    node_.halting = true;
+    sim_.schedule_callback(node_, sim_.now_us_, [] {});
+  }
+
+ private:
+  Simulator& sim_;
+  Node& node_;
+};
+
+// A node's transport: everything goes through the simulated network.
+class Simulator::NodeTransport final : public runtime::Transport {
+ public:
+  NodeTransport(Simulator& sim, NodeId id) : sim_(sim), id_(id) {}
+
+  void send(const raft::Message& message) override { sim_.send(id_, message.to, message); }
+  bool forward(NodeId to, runtime::ForwardRequest request) override {
+    if (!sim_.node(to).up) return false;  // No connection to a dead process.
+    sim_.send(id_, to, std::move(request));
+    return true;
+  }
+  void reply(NodeId to, runtime::ForwardReply reply) override {
+    sim_.send(id_, to, std::move(reply));
+  }
+  void send_snapshot_chunk(NodeId to, runtime::SnapshotChunk chunk) override {
+    sim_.send(id_, to, std::move(chunk));
+  }
+  void send_snapshot_ack(NodeId to, runtime::SnapshotAck ack) override {
+    sim_.send(id_, to, std::move(ack));
+  }
+
+ private:
+  Simulator& sim_;
+  NodeId id_;
+};
+
+// What the checkers and the scenario's observer see of a node's runtime.
+class Simulator::NodeObserver final : public runtime::Observer {
+ public:
+  NodeObserver(Simulator& sim, Node& node) : sim_(sim), node_(node) {}
+
+  void on_role_change(raft::Role /*role*/, Term /*term*/, NodeId /*leader*/) override {
+    ++sim_.soft_state_changes_;
+  }
+  void on_ready(const raft::Ready& ready) override {
+    const raft::Raft& core = node_.runtime->core();
+    const Term term = core.term();
+    const bool leading = core.role() == raft::Role::Leader;
+    const bool steady_leader = leading && node_.leader_term_at_last_ready == term;
+    sim_.safety_.before_persist(node_.id, ready, node_.storage->last_index(), steady_leader,
+                                term);
+    node_.leader_term_at_last_ready = leading ? term : Term{0};
+  }
+  void on_durable(const raft::Ready& ready) override {
+    if (sim_.observer_ != nullptr) sim_.observer_->on_durable(node_.id, ready);
+  }
+  void on_send(const raft::Message& message) override {
+    // Snapshots are streamed beside the core's message, which never reaches the network.
+    if (message.type != raft::MessageType::InstallSnapshot) return;
+    sim_.count(message);
+    if (sim_.observer_ != nullptr) sim_.observer_->on_send(message, 1);
+  }
+  void on_receive(const raft::Message& message) override {
+    if (sim_.observer_ != nullptr) sim_.observer_->on_deliver(message);
+  }
+  void on_apply(const raft::Entry& entry) override {
+    sim_.safety_.on_apply(node_.id, entry);
+    sim_.history_.on_apply(entry, node_.machine->payloads().payloads().size() - 1);
+    if (sim_.observer_ != nullptr) sim_.observer_->on_apply(node_.id, entry);
+  }
+  void on_restore(const raft::SnapshotMeta& meta) override {
+    sim_.safety_.on_restore(node_.id, meta, node_.machine->payloads().payloads());
+    if (sim_.observer_ != nullptr) sim_.observer_->on_restore(node_.id, *node_.machine);
+  }
+
+ private:
+  Simulator& sim_;
+  Node& node_;
 };
 
 Simulator::Simulator(Run& run, const SimOptions& options)
@@ -65,11 +192,15 @@ Simulator::Simulator(Run& run, const SimOptions& options)
   network_.set_narrator([this](const std::string& line) { narrate(line); });
   for (uint32_t i = 1; i <= options.nodes; ++i) {
     nodes_.push_back(std::make_unique<Node>(NodeId{i}));
+    nodes_.back()->disk_faults = options.disk;
   }
-  for (auto& node : nodes_) start(*node);
+  for (auto& n : nodes_) start(*n);
 }
 
-Simulator::~Simulator() = default;
+Simulator::~Simulator() {
+  // Runtimes first: their storage and environment go with the nodes.
+  for (auto& n : nodes_) n->runtime.reset();
+}
 
 Simulator::Node& Simulator::node(NodeId id) {
   RAFT_ASSERT(id.value() >= 1 && id.value() <= nodes_.size());
@@ -83,7 +214,7 @@ const Simulator::Node& Simulator::node(NodeId id) const {
 
 std::vector<NodeId> Simulator::ids() const {
   std::vector<NodeId> out;
-  for (const auto& node : nodes_) out.push_back(node->id);
+  for (const auto& n : nodes_) out.push_back(n->id);
   return out;
 }
 
@@ -92,139 +223,139 @@ bool Simulator::is_up(NodeId id) const { return node(id).up; }
 const raft::Raft& Simulator::raft(NodeId id) const {
   const Node& n = node(id);
   RAFT_ASSERT(n.up);
-  return *n.raft;
+  return n.runtime->core();
 }
 
-const SimStateMachine& Simulator::state_machine(NodeId id) const {
-  return node(id).state_machine;
+const SimMachine& Simulator::machine(NodeId id) const {
+  const Node& n = node(id);
+  RAFT_ASSERT(n.up);
+  return *n.machine;
 }
-
-const raft::MemoryStorage& Simulator::storage(NodeId id) const { return node(id).storage; }
 
 const kv::KvStateMachine* Simulator::kv(NodeId id) const {
   const Node& n = node(id);
-  return n.kv ? &*n.kv : nullptr;
+  return n.up ? n.machine->kv() : nullptr;
+}
+
+runtime::NodeStatus Simulator::status(NodeId id) const {
+  const Node& n = node(id);
+  RAFT_ASSERT(n.up);
+  return n.runtime->status();
 }
 
 // --- Node life cycle ---
 
+runtime::NodeOptions Simulator::node_options(NodeId id, uint64_t seed) const {
+  runtime::NodeOptions options;
+  options.raft.id = id;
+  options.raft.voters = ids();
+  options.raft.election_ticks = options_.election_ticks;
+  options.raft.heartbeat_ticks = options_.heartbeat_ticks;
+  options.raft.pre_vote = options_.pre_vote;
+  options.raft.check_quorum = options_.check_quorum;
+  options.raft.message_bytes_max = options_.message_bytes_max;
+  options.raft.inflight_messages_max = options_.inflight_messages_max;
+  options.tick_ms = kTickUs / 1000;
+  options.seed = seed;
+  const bool snapshots = options_.snapshot_every_entries > 0;
+  options.snapshot_policy = {.min_log_bytes = UINT64_MAX / 4,
+                             .log_ratio = 1,
+                             .max_entries = snapshots ? options_.snapshot_every_entries : 0};
+  options.snapshot_keep_entries = options_.snapshot_keep_entries;
+  // A snapshot transfer resends after 3 ticks of silence and gives up after 30 election
+  // timeouts: the network here loses whole messages, and partitions heal.
+  options.snapshot_transfer = {.chunk_bytes = 4096,
+                               .resend_ms = 3,
+                               .give_up_ms = 30ull * options_.election_ticks};
+  options.request_timeout_ms = 4 * options_.election_ticks;
+  return options;
+}
+
 void Simulator::start(Node& n) {
   RAFT_ASSERT(!n.up);
-  ++n.incarnation;
-  // Each incarnation draws its own seed from the run's generator: deterministic per seed.
-  n.prng = std::make_unique<Prng>(prng_.next());
-  n.logger = std::make_unique<NodeLogger>(*this, n.id);
-  raft::Config config;
-  config.id = n.id;
-  config.voters = ids();
-  config.election_ticks = options_.election_ticks;
-  config.heartbeat_ticks = options_.heartbeat_ticks;
-  config.pre_vote = options_.pre_vote;
-  config.check_quorum = options_.check_quorum;
-  config.message_bytes_max = options_.message_bytes_max;
-  config.inflight_messages_max = options_.inflight_messages_max;
-  // The state machine is volatile: it restarts from the node's own snapshot (or empty) and
-  // re-applies the log after it. Config::applied says where it stands: the snapshot's index.
-  // Not 0: MemoryStorage keeps entries below its snapshot when compaction keeps a tail, and
-  // the core would hand those out again (first_index() - 1 is then below the snapshot).
-  restore_from_storage(n);
-  config.applied = n.state_machine.applied();
-  n.raft = std::make_unique<raft::Raft>(config, n.storage, *n.prng, *n.logger);
-  n.up = true;
-  n.pending.reset();
-  n.leader_term_at_advance = Term{0};
-  n.reads_waiting.clear();
+  for (int attempt = 1; attempt <= kStartAttemptsMax; ++attempt) {
+    ++n.incarnation;
+    n.halting = false;
+    n.busy_until_us = now_us_;
+    n.lane_free_us = {now_us_, now_us_};
+    n.logger = std::make_unique<NodeLogger>(*this, n.id);
+    n.fs->set_faults(n.disk_faults.sync_fail_per_mille, n.disk_faults.read_flip_per_mille,
+                     prng_.next());
+    storage::DiskStorageOptions storage_options;
+    storage_options.fs = n.fs.get();
+    storage_options.logger = n.logger.get();
+    storage_options.segment_bytes = options_.segment_bytes;
+    storage_options.cache_bytes_max = 16u << 10;  // Small: entries are read back from disk.
+    storage_options.background_threads = false;
+    Result<std::unique_ptr<storage::DiskStorage>> opened =
+        storage::DiskStorage::open(kDataDir, storage_options);
+    Status started = opened.is_ok() ? Status::ok() : opened.status();
+    if (opened.is_ok()) {
+      n.storage = std::move(opened).value();
+      n.env = std::make_unique<NodeEnvironment>(*this, n);
+      n.transport = std::make_unique<NodeTransport>(*this, n.id);
+      n.observer = std::make_unique<NodeObserver>(*this, n);
+      n.machine = std::make_unique<SimMachine>(options_.kv);
+      n.machine->set_kv_applied([this, &n](Index index, std::string_view entry,
+                                           const std::string* reply) {
+        if (observer_ == nullptr) return;
+        const raft::Entry applied{Term{0}, index, raft::EntryType::Normal, std::string(entry)};
+        observer_->on_kv_apply(n.id, applied, *n.machine->kv(), reply);
+      });
+      n.metrics = std::make_unique<runtime::Metrics>();
+      n.runtime = std::make_unique<runtime::Node>(node_options(n.id, prng_.next()), *n.env,
+                                                  *n.storage, *n.machine, *n.transport,
+                                                  *n.logger, *n.metrics, n.observer.get());
+      n.up = true;  // Before start(): its first Ready may already apply entries.
+      started = n.runtime->start();
+      if (started.is_ok()) break;
+      n.up = false;
+      n.runtime.reset();
+      n.storage.reset();
+    }
+    ++faults_.refused_starts;
+    narrate("node " + std::to_string(n.id.value()) + " refuses to start: " + started.to_string());
+    if (n.disk_faults.read_flip_per_mille == 0 || attempt == kStartAttemptsMax) {
+      return fail("node " + std::to_string(n.id.value()) +
+                  " refuses to start on its own disk: " + started.to_string());
+    }
+  }
   // A random phase, so that nodes do not tick in lockstep.
-  schedule_node_event(EventKind::Tick, n, now_us_ + prng_.uniform(1, kTickUs));
-  after_input(n);
+  schedule_tick(n, now_us_ + prng_.uniform(1, kTickUs));
+  after_event(n);
 }
 
-void Simulator::restore_from_storage(Node& n) {
-  n.state_machine.clear();
-  if (options_.kv) n.kv.emplace(*options_.kv);
-  Result<raft::Snapshot> snapshot = n.storage.snapshot();
-  RAFT_ASSERT(snapshot.is_ok());  // MemoryStorage always answers.
-  if (snapshot.value().is_empty()) return;
-  std::vector<std::string> payloads;
-  std::string_view kv_bytes;
-  if (!decode_snapshot(snapshot.value().data, &payloads, &kv_bytes)) {
-    return fail("node " + std::to_string(n.id.value()) + " holds an undecodable snapshot");
+void Simulator::take_down(Node& n, const std::string& why) {
+  narrate("node " + std::to_string(n.id.value()) + " " + why);
+  const storage::testing::SimFs::Injected injected = n.fs->injected();
+  faults_.syncs_failed += injected.syncs_failed;
+  faults_.reads_flipped += injected.reads_flipped;
+  n.up = false;
+  n.runtime.reset();
+  n.machine.reset();
+  n.storage.reset();
+  n.env.reset();
+  n.transport.reset();
+  n.observer.reset();
+  // What its disk holds after the power is gone: the synced bytes, and at random part of the
+  // rest, the last write possibly torn.
+  n.fs = n.fs->crash_image(prng_.next());
+  safety_.on_crash(n.id);
+  std::map<uint64_t, std::function<void()>> lost = std::move(n.lost_if_crash);
+  n.lost_if_crash.clear();
+  for (auto& [token, tell] : lost) tell();
+  // The dead process's sockets close: peers it can reach see their connections end one
+  // network delay later (Raft::report_peer_down), as a real transport reports them.
+  for (const std::unique_ptr<Node>& peer : nodes_) {
+    if (peer->up && network_.link_up(n.id, peer->id)) connection_closed(peer->id, n.id);
   }
-  safety_.on_restore(n.id, snapshot.value().meta, payloads);
-  n.state_machine.restore(snapshot.value().meta.index, std::move(payloads));
-  (void)restore_kv(n, kv_bytes);  // A failure is recorded in the Run.
-}
-
-// Without SimOptions::kv: the payload list alone (SimStateMachine::encode). With it:
-// u64 little-endian length of that list's encoding, the encoding, then the KV snapshot bytes.
-std::string Simulator::encode_snapshot(const Node& n) const {
-  std::string list = n.state_machine.encode();
-  if (!options_.kv) return list;
-  RAFT_ASSERT(n.kv.has_value());
-  RAFT_ASSERT(n.kv->applied_index() == n.state_machine.applied());
-  std::string out;
-  for (int shift = 0; shift < 64; shift += 8) {
-    out.push_back(static_cast<char>(static_cast<uint64_t>(list.size()) >> shift));
-  }
-  out += list;
-  kv::StringSnapshotWriter writer;
-  Status saved = n.kv->save(writer);
-  RAFT_ASSERT(saved.is_ok());  // A string writer never fails.
-  out += writer.data();
-  return out;
-}
-
-bool Simulator::decode_snapshot(std::string_view data, std::vector<std::string>* payloads,
-                                std::string_view* kv_bytes) const {
-  RAFT_ASSERT(payloads != nullptr);
-  RAFT_ASSERT(kv_bytes != nullptr);
-  *kv_bytes = {};
-  if (!options_.kv) return SimStateMachine::decode(data, payloads);
-  if (data.size() < 8) return false;
-  uint64_t list_size = 0;
-  for (uint32_t i = 0; i < 8; ++i) {
-    list_size |= static_cast<uint64_t>(static_cast<uint8_t>(data[i])) << (8 * i);
-  }
-  if (data.size() - 8 < list_size) return false;
-  *kv_bytes = data.substr(8 + list_size);
-  return SimStateMachine::decode(data.substr(8, list_size), payloads);
-}
-
-bool Simulator::restore_kv(Node& n, std::string_view kv_bytes) {
-  if (!options_.kv) return true;
-  n.kv.emplace(*options_.kv);
-  kv::StringSnapshotReader reader(kv_bytes);
-  Status restored = n.kv->restore(reader);
-  if (!restored.is_ok()) {
-    fail("node " + std::to_string(n.id.value()) + " cannot restore its KV snapshot: " +
-         restored.to_string());
-    return false;
-  }
-  if (n.kv->applied_index() != n.state_machine.applied()) {
-    fail("node " + std::to_string(n.id.value()) + " restored a KV snapshot at a different index");
-    return false;
-  }
-  if (observer_ != nullptr) observer_->on_kv_restore(n.id, *n.kv);
-  return true;
 }
 
 void Simulator::crash(NodeId id) {
   Node& n = node(id);
   if (!n.up) return;
-  narrate("node " + std::to_string(id.value()) + " crashes");
-  n.up = false;
-  n.raft.reset();
-  n.pending.reset();  // Its persist never happened: lost, like an fsync that never returned.
-  n.reads_waiting.clear();
-  n.state_machine.clear();
-  n.kv.reset();
-  safety_.on_crash(id);
-  history_.on_crash(id);
-  // The dead process's sockets close: peers it can reach see their connections end one
-  // network delay later (Raft::report_peer_down), as a real transport reports them.
-  for (const std::unique_ptr<Node>& peer : nodes_) {
-    if (peer->up && network_.link_up(id, peer->id)) connection_closed(peer->id, id);
-  }
+  ++faults_.crashes;
+  take_down(n, "crashes");
 }
 
 void Simulator::connection_closed(NodeId at, NodeId peer) {
@@ -245,6 +376,33 @@ void Simulator::restart(NodeId id) {
   start(n);
 }
 
+void Simulator::set_disk_faults(NodeId id, const DiskFaults& faults) {
+  Node& n = node(id);
+  n.disk_faults = faults;
+  n.fs->set_faults(faults.sync_fail_per_mille, faults.read_flip_per_mille, prng_.next());
+}
+
+FaultCounts Simulator::faults() const {
+  FaultCounts counts = faults_;
+  for (const auto& n : nodes_) {
+    const storage::testing::SimFs::Injected injected = n->fs->injected();
+    counts.syncs_failed += injected.syncs_failed;
+    counts.reads_flipped += injected.reads_flipped;
+  }
+  return counts;
+}
+
+uint64_t Simulator::disk_latency_us() {
+  uint64_t latency = prng_.uniform(options_.disk_latency_us_min, options_.disk_latency_us_max);
+  // A stall is charged to whichever sync draws it, as a slow disk would.
+  const DiskFaults& disk = options_.disk;
+  if (disk.stall_per_mille > 0 && prng_.uniform(1, 1000) <= disk.stall_per_mille) {
+    ++faults_.syncs_stalled;
+    latency += disk.stall_us;
+  }
+  return latency;
+}
+
 // --- Event loop ---
 
 namespace {
@@ -258,19 +416,31 @@ bool later(const auto& a, const auto& b) {
 void Simulator::schedule(Event event) {
   RAFT_ASSERT(event.time_us >= now_us_);
   event.seq = next_seq_++;
-  events_.push_back(std::move(event));
+  events_.push_back(event);
   std::push_heap(events_.begin(), events_.end(), [](const Event& a, const Event& b) {
     return later(a, b);
   });
 }
 
-void Simulator::schedule_node_event(EventKind kind, const Node& n, uint64_t time_us) {
-  Event event;
-  event.time_us = time_us;
-  event.kind = kind;
-  event.node = n.id;
-  event.incarnation = n.incarnation;
-  schedule(event);
+void Simulator::schedule_callback(const Node& n, uint64_t time_us, std::function<void()> fn) {
+  uint64_t slot = callbacks_.size();
+  if (free_callbacks_.empty()) {
+    callbacks_.push_back(std::move(fn));
+  } else {
+    slot = free_callbacks_.back();
+    free_callbacks_.pop_back();
+    callbacks_[slot] = std::move(fn);
+  }
+  schedule(Event{.time_us = time_us,
+                 .kind = EventKind::Callback,
+                 .node = n.id,
+                 .incarnation = n.incarnation,
+                 .detail = slot});
+}
+
+void Simulator::schedule_tick(const Node& n, uint64_t time_us) {
+  schedule(Event{.time_us = time_us, .kind = EventKind::Tick, .node = n.id,
+                 .incarnation = n.incarnation});
 }
 
 bool Simulator::step_one_event() {
@@ -278,7 +448,7 @@ bool Simulator::step_one_event() {
   std::pop_heap(events_.begin(), events_.end(), [](const Event& a, const Event& b) {
     return later(a, b);
   });
-  Event event = std::move(events_.back());
+  Event event = events_.back();
   events_.pop_back();
   RAFT_ASSERT(event.time_us >= now_us_);  // Time never goes back.
   now_us_ = event.time_us;
@@ -288,48 +458,108 @@ bool Simulator::step_one_event() {
 }
 
 void Simulator::handle(Event& event) {
-  if (event.kind == EventKind::Deliver) {
-    const raft::Message message = std::move(in_flight_[event.detail]);
-    free_slots_.push_back(event.detail);
-    return deliver(message, event.incarnation);
-  }
   Node& n = node(event.node);
-  if (!n.up || n.incarnation != event.incarnation) return;  // Addressed to a dead process.
-  if (event.kind == EventKind::Tick) {
-    n.raft->tick();
-    schedule_node_event(EventKind::Tick, n, now_us_ + kTickUs);
-    return after_input(n);
+  if (event.kind == EventKind::Deliver) {
+    // A process blocked on its disk reads its sockets once it is free again.
+    if (n.up && n.busy_until_us > now_us_) {
+      event.time_us = n.busy_until_us;
+      return schedule(event);
+    }
+    Traffic traffic = std::move(*in_flight_[event.detail]);
+    in_flight_[event.detail].reset();
+    free_traffic_.push_back(event.detail);
+    return deliver(std::move(traffic), event.incarnation);
   }
-  if (event.kind == EventKind::SnapshotFailed) {
-    n.raft->report_snapshot_failed(NodeId{event.detail});
-    return after_input(n);
+  const bool current = n.up && n.incarnation == event.incarnation;
+  if (current && n.busy_until_us > now_us_) {
+    event.time_us = n.busy_until_us;
+    return schedule(event);
   }
-  if (event.kind == EventKind::PeerDown) {
-    n.raft->report_peer_down(NodeId{event.detail});
-    return after_input(n);
+  std::function<void()> callback;
+  if (event.kind == EventKind::Callback) {
+    callback = std::move(callbacks_[event.detail]);
+    callbacks_[event.detail] = nullptr;
+    free_callbacks_.push_back(event.detail);
   }
-  RAFT_ASSERT(event.kind == EventKind::Persist);
-  RAFT_ASSERT(n.pending.has_value());
-  complete_ready(n);
-  after_input(n);
+  if (!current) return;  // Addressed to a dead process.
+  if (n.halting) {
+    ++faults_.fatal_stops;
+    return take_down(n, "is down: it stopped itself");
+  }
+  switch (event.kind) {
+    case EventKind::Tick:
+      n.runtime->tick();
+      schedule_tick(n, now_us_ + kTickUs);
+      break;
+    case EventKind::Callback: callback(); break;
+    case EventKind::PeerDown: n.runtime->on_peer_disconnected(NodeId{event.detail}); break;
+    case EventKind::Deliver: break;
+  }
+  after_event(n);
 }
 
-void Simulator::deliver(const raft::Message& message, uint64_t sender_incarnation) {
-  Node& to = node(message.to);
-  // The link is checked again on arrival: a partition also catches messages in flight.
-  if (!to.up || !network_.link_up(message.from, message.to)) {
-    return report_snapshot_lost(message, sender_incarnation, 0);
+void Simulator::send(NodeId from, NodeId to, Payload payload) {
+  if (const auto* message = std::get_if<raft::Message>(&payload)) {
+    if (message->from != from) {
+      return fail("node " + std::to_string(from.value()) + " sent a message with from = " +
+                  std::to_string(message->from.value()));
+    }
+    count(*message);
   }
-  if (observer_ != nullptr) observer_->on_deliver(message);
-  Status status = to.raft->step(message);
-  if (!status.is_ok()) {
-    std::ostringstream out;
-    out << "node " << to.id << " rejected a " << raft::message_type_name(message.type)
-        << " (term " << message.term << ", index " << message.index << ") that node "
-        << message.from << "'s core produced: " << status.to_string();
-    fail(out.str());
+  const std::vector<uint64_t> delays = network_.plan_delivery(from, to, prng_);
+  if (const auto* message = std::get_if<raft::Message>(&payload); observer_ != nullptr && message) {
+    observer_->on_send(*message, delays.size());
   }
-  after_input(to);
+  if (delays.empty()) ++faults_.messages_dropped;
+  if (delays.size() > 1) faults_.messages_duplicated += delays.size() - 1;
+  for (uint64_t delay : delays) {
+    uint64_t slot = in_flight_.size();
+    if (free_traffic_.empty()) {
+      in_flight_.emplace_back();
+    } else {
+      slot = free_traffic_.back();
+      free_traffic_.pop_back();
+    }
+    in_flight_[slot] = Traffic{from, to, payload};
+    schedule(Event{.time_us = now_us_ + delay,
+                   .kind = EventKind::Deliver,
+                   .node = to,
+                   .incarnation = node(from).incarnation,
+                   .detail = slot});
+  }
+}
+
+void Simulator::count(const raft::Message& message) {
+  ++counts_.total;
+  ++counts_.by_type[static_cast<size_t>(message.type)];
+  if (message.type == raft::MessageType::AppendResponse && message.reject) {
+    ++counts_.append_rejections;
+  }
+}
+
+void Simulator::deliver(Traffic traffic, uint64_t /*sender_incarnation*/) {
+  Node& to = node(traffic.to);
+  // The link is checked again on arrival: a partition also catches traffic in flight.
+  if (!to.up || to.halting || !network_.link_up(traffic.from, traffic.to)) return;
+  runtime::Node& target = *to.runtime;
+  std::visit(
+      [&](auto& payload) {
+        using T = std::decay_t<decltype(payload)>;
+        if constexpr (std::is_same_v<T, raft::Message>) {
+          target.on_message(traffic.from, std::move(payload));
+        } else if constexpr (std::is_same_v<T, runtime::ForwardRequest>) {
+          target.on_forward_request(traffic.from, std::move(payload));
+        } else if constexpr (std::is_same_v<T, runtime::ForwardReply>) {
+          target.on_forward_reply(traffic.from, std::move(payload));
+        } else if constexpr (std::is_same_v<T, runtime::SnapshotChunk>) {
+          target.on_snapshot_chunk(traffic.from, std::move(payload));
+        } else {
+          target.on_snapshot_ack(traffic.from, payload);
+        }
+      },
+      traffic.payload);
+  if (to.up) target.on_batch_end();
+  after_event(to);
 }
 
 void Simulator::run_for_us(uint64_t us) {
@@ -354,252 +584,74 @@ bool Simulator::run_until(const std::function<bool()>& done, uint64_t ticks_max)
   return done();
 }
 
-// --- Driving one node through raft.h's Ready contract ---
-
-void Simulator::after_input(Node& n) {
-  if (!n.up) return;
-  n.raft->check_invariants();
-  safety_.after_input(n.id, *n.raft, n.state_machine.applied());
-  drive(n);
-}
-
-void Simulator::drive(Node& n) {
-  // Bounded: a core that never stops producing Readies without any input is livelocked.
-  for (int rounds = 0; n.up && !n.pending && n.raft->has_ready(); ++rounds) {
-    if (failed()) return;
-    if (rounds == 1000) return fail("node keeps producing Readies without input (livelock)");
-    take_ready(n);
-  }
-}
-
-void Simulator::take_ready(Node& n) {
-  raft::Ready ready = n.raft->ready();
-  if (ready.soft_state) ++soft_state_changes_;
-  n.pending_term = n.raft->term();
-  n.pending_steady_leader =
-      n.raft->role() == raft::Role::Leader && n.leader_term_at_advance == n.pending_term;
-  if (options_.send_before_persist) {
-    // Raft thesis §10.2.1: replication may overlap the leader's own disk write.
-    for (const raft::Message& message : ready.messages) {
-      if (raft::may_send_before_persist(message)) send(n, message);
-    }
-  }
-  n.pending = std::move(ready);
-  const uint64_t latency =
-      prng_.uniform(options_.disk_latency_us_min, options_.disk_latency_us_max);
-  if (latency == 0) return complete_ready(n);
-  schedule_node_event(EventKind::Persist, n, now_us_ + latency);
-}
-
-void Simulator::complete_ready(Node& n) {
-  RAFT_ASSERT(n.pending.has_value());
-  raft::Ready ready = std::move(*n.pending);
-  n.pending.reset();
-  safety_.before_persist(n.id, ready, n.storage.last_index(), n.pending_steady_leader,
-                         n.pending_term);
-  persist(n, ready);
-  if (failed()) return;
-  if (observer_ != nullptr) observer_->on_persist(n.id, ready);
-  for (const raft::Message& message : ready.messages) {
-    if (!options_.send_before_persist || !raft::may_send_before_persist(message)) {
-      send(n, message);
-    }
-  }
-  apply(n, ready.committed_entries);
-  for (const raft::ReadState& read_state : ready.read_states) {
-    history_.on_read_released(n.id, read_state);
-    n.reads_waiting.push_back(read_state);
-  }
-  serve_reads(n);
-  n.raft->advance(ready);
-  n.leader_term_at_advance =
-      n.raft->role() == raft::Role::Leader ? n.raft->term() : Term{0};
-  maybe_snapshot(n);
-  n.raft->check_invariants();
-  safety_.after_input(n.id, *n.raft, n.state_machine.applied());
-}
-
-// Snapshot, then entries, then hard state: the order a real disk must make durable.
-void Simulator::persist(Node& n, const raft::Ready& ready) {
-  const std::string who = "node " + std::to_string(n.id.value());
-  if (ready.snapshot) {
-    Status status = n.storage.apply_snapshot(*ready.snapshot);
-    if (!status.is_ok()) return fail(who + " cannot persist its Ready's snapshot: " +
-                                     status.to_string());
-    std::vector<std::string> payloads;
-    std::string_view kv_bytes;
-    if (!decode_snapshot(ready.snapshot->data, &payloads, &kv_bytes)) {
-      return fail(who + " received an undecodable snapshot");
-    }
-    safety_.on_restore(n.id, ready.snapshot->meta, payloads);
-    history_.on_restore(n.id, ready.snapshot->meta.index);
-    n.state_machine.restore(ready.snapshot->meta.index, std::move(payloads));
-    if (!restore_kv(n, kv_bytes)) return;
-  }
-  Status appended = n.storage.append(ready.entries);
-  if (!appended.is_ok()) {
-    return fail(who + " cannot persist its Ready's entries: " + appended.to_string());
-  }
-  if (ready.hard_state) n.storage.set_hard_state(*ready.hard_state);
-}
-
-void Simulator::send(Node& n, const raft::Message& message) {
-  ++counts_.total;
-  ++counts_.by_type[static_cast<size_t>(message.type)];
-  if (message.type == raft::MessageType::AppendResponse && message.reject) {
-    ++counts_.append_rejections;
-  }
-  if (message.from != n.id) {
-    return fail("node " + std::to_string(n.id.value()) + " sent a message with from = " +
-                std::to_string(message.from.value()));
-  }
-  const std::vector<uint64_t> delays = network_.plan_delivery(message.from, message.to, prng_);
-  if (observer_ != nullptr) observer_->on_send(message, delays.size());
-  for (uint64_t delay : delays) {
-    uint64_t slot = in_flight_.size();
-    if (free_slots_.empty()) {
-      in_flight_.push_back(message);
-    } else {
-      slot = free_slots_.back();
-      free_slots_.pop_back();
-      in_flight_[slot] = message;
-    }
-    Event event;
-    event.time_us = now_us_ + delay;
-    event.kind = EventKind::Deliver;
-    event.incarnation = n.incarnation;
-    event.detail = slot;
-    schedule(event);
-  }
-  if (delays.empty()) report_snapshot_lost(message, n.incarnation, network_.options().delay_us_max);
-}
-
-// A transport streams a snapshot over a connection and learns when that fails; it then tells
-// the core (Raft::report_snapshot_failed), which probes the follower again. Other message
-// types are fire-and-forget.
-void Simulator::report_snapshot_lost(const raft::Message& message, uint64_t sender_incarnation,
-                                     uint64_t delay_us) {
-  if (message.type != raft::MessageType::InstallSnapshot) return;
-  Event event;
-  event.time_us = now_us_ + delay_us;
-  event.kind = EventKind::SnapshotFailed;
-  event.node = message.from;
-  event.incarnation = sender_incarnation;
-  event.detail = message.to.value();
-  schedule(event);
-}
-
-void Simulator::apply(Node& n, const std::vector<raft::Entry>& entries) {
-  for (const raft::Entry& entry : entries) {
-    if (entry.index != n.state_machine.applied() + 1) {
-      std::ostringstream out;
-      out << "node " << n.id << " was handed entry " << entry.index << " to apply after "
-          << n.state_machine.applied() << " (a gap or a repeat)";
-      return fail(out.str());
-    }
-    safety_.on_apply(n.id, entry);
-    history_.on_apply(n.id, entry);
-    n.state_machine.apply(entry);
-    if (n.kv) apply_kv(n, entry);
-    if (observer_ != nullptr) observer_->on_apply(n.id, entry);
-    if (entry.type == raft::EntryType::ConfChange) {
-      raft::ConfChange change;
-      if (!raft::decode_conf_change(entry.data, &change)) {
-        return fail("node " + std::to_string(n.id.value()) + " applied a malformed ConfChange");
-      }
-      n.raft->apply_conf_change(change);
-    }
-  }
-}
-
-void Simulator::apply_kv(Node& n, const raft::Entry& entry) {
-  RAFT_ASSERT(n.kv.has_value());
-  RAFT_ASSERT(entry.index == n.kv->applied_index() + 1);
-  const std::optional<std::string_view> command =
-      entry.type == raft::EntryType::Normal ? kv_command_bytes(entry.data) : std::nullopt;
-  if (!command) {
-    n.kv->apply_empty(entry.index);
-    if (observer_ != nullptr) observer_->on_kv_apply(n.id, entry, *n.kv, nullptr);
-    return;
-  }
-  const kv::Reply reply = n.kv->apply(entry.index, *command);
-  if (observer_ != nullptr) observer_->on_kv_apply(n.id, entry, *n.kv, &reply);
-}
-
-void Simulator::serve_reads(Node& n) {
-  // The read observes the state machine once it reached the read's index.
-  std::erase_if(n.reads_waiting, [&](const raft::ReadState& read_state) {
-    if (read_state.index > n.state_machine.applied()) return false;
-    history_.on_read_served(n.id, read_state.request_id, n.state_machine);
-    return true;
-  });
-}
-
-void Simulator::maybe_snapshot(Node& n) {
-  const uint32_t every = options_.snapshot_every_entries;
-  if (every == 0) return;
-  const Index applied = n.state_machine.applied();
-  const Index snapshot_index = n.storage.first_index() - 1;
-  if (applied < snapshot_index + every) return;
-  // applied <= the node's durable last index: entries are persisted before they are applied.
-  Status created =
-      n.storage.create_snapshot(applied, n.raft->status().conf_state, encode_snapshot(n));
-  if (!created.is_ok()) return fail("create_snapshot failed: " + created.to_string());
-  if (applied.value() <= options_.snapshot_keep_entries) return;
-  Status compacted = n.storage.compact(applied - options_.snapshot_keep_entries);
-  if (!compacted.is_ok()) return fail("compact failed: " + compacted.to_string());
+// After every input to a node: the core's own invariants and the cluster-wide safety checks.
+void Simulator::after_event(Node& n) {
+  if (!n.up || n.halting) return;
+  const raft::Raft& core = n.runtime->core();
+  core.check_invariants();
+  safety_.after_input(n.id, core, n.machine->applied_index());
 }
 
 // --- Clients ---
 
-Result<raft::Proposal> Simulator::propose(NodeId id, std::string* payload_out) {
+Status Simulator::submit(NodeId id, runtime::Request request, runtime::Done done,
+                         std::function<void()> lost) {
+  Node& n = node(id);
+  if (!n.up || n.halting) return Status(ErrorCode::Unavailable, "node is down");
+  const uint64_t token = ++next_request_;
+  n.lost_if_crash.emplace(token, std::move(lost));
+  const uint64_t incarnation = n.incarnation;
+  n.runtime->submit(std::move(request),
+                    [&n, token, incarnation, done = std::move(done)](runtime::Response r) {
+                      if (n.incarnation == incarnation) n.lost_if_crash.erase(token);
+                      done(std::move(r));
+                    });
+  after_event(n);
+  return Status::ok();
+}
+
+runtime::Request Simulator::kv_request(const kv::Command& command) {
+  RAFT_ASSERT(options_.kv.has_value());
+  RAFT_ASSERT(kv::validate_command(command).is_ok());
+  return runtime::Request{SimMachine::kv_request(++next_request_, kv::encode_command(command)),
+                          kv::is_read_only(command)};
+}
+
+Status Simulator::propose(NodeId id, std::string* payload_out) {
   std::string payload = history_.new_payload();
   if (payload_out != nullptr) *payload_out = payload;
   return propose_payload(id, payload);
 }
 
-Result<raft::Proposal> Simulator::propose_payload(NodeId id, const std::string& payload) {
+// A write to `id`'s core itself (its leader), as the Raft-level scenarios need: refused at once
+// when it does not lead, as the core would; the answer the runtime gives at once, if any, is
+// returned too.
+Status Simulator::propose_payload(NodeId id, const std::string& payload) {
   Node& n = node(id);
-  if (!n.up) return Status(ErrorCode::Unavailable, "node is down");
-  Result<raft::Proposal> proposal = n.raft->propose(payload);
-  if (proposal.is_ok()) history_.on_proposed(id, proposal.value(), payload);
+  if (!n.up || n.halting) return Status(ErrorCode::Unavailable, "node is down");
+  if (n.runtime->core().role() != raft::Role::Leader) {
+    return Status(ErrorCode::NotLeader, "node " + std::to_string(id.value()) + " does not lead");
+  }
+  history_.on_write_submitted(payload);
+  auto refused = std::make_shared<std::optional<std::string>>();
+  auto submitting = std::make_shared<bool>(true);
+  Status status = submit(
+      id, runtime::Request{payload, false},
+      [this, payload, refused, submitting](runtime::Response response) {
+        if (*submitting && response.outcome == runtime::Outcome::NotApplied) {
+          *refused = response.reply;
+        }
+        history_.on_write_done(payload, response);
+      },
+      [this, payload] { history_.on_write_lost(payload); });
+  *submitting = false;
   if (run_.sink() != nullptr) {
-    narrate("client: propose '" + payload + "' to node " + std::to_string(id.value()) + ": " +
-                (proposal.is_ok() ? "index " + std::to_string(proposal.value().index.value())
-                                  : proposal.status().to_string()),
+    narrate("client: propose '" + payload + "' to node " + std::to_string(id.value()) +
+                (refused->has_value() ? ": refused: " + **refused : ""),
             LogLevel::Debug);
   }
-  after_input(n);
-  return proposal;
-}
-
-namespace {
-
-// Marks a propose_kv() payload: "kv/" + a unique payload id + "/" + the encoded command.
-constexpr std::string_view kKvPayloadPrefix = "kv/";
-
-}  // namespace
-
-Result<raft::Proposal> Simulator::propose_kv(NodeId id, kv::Command command,
-                                             std::string* payload_out) {
-  RAFT_ASSERT(options_.kv.has_value());
-  // The leader stamps session commands with its clock (kv/state_machine.h): here, sim time.
-  if (command.type == kv::CommandType::RegisterSession ||
-      command.type == kv::CommandType::Session) {
-    command.timestamp_ms = now_us_ / 1000;
-  }
-  RAFT_ASSERT(kv::validate_command(command).is_ok());
-  const std::string payload = std::string(kKvPayloadPrefix) + history_.new_payload() + "/" +
-                              kv::encode_command(command);
-  if (payload_out != nullptr) *payload_out = payload;
-  return propose_payload(id, payload);
-}
-
-std::optional<std::string_view> Simulator::kv_command_bytes(std::string_view payload) {
-  if (!payload.starts_with(kKvPayloadPrefix)) return std::nullopt;
-  const size_t slash = payload.find('/', kKvPayloadPrefix.size());
-  if (slash == std::string_view::npos) return std::nullopt;
-  return payload.substr(slash + 1);
+  if (refused->has_value()) return Status(ErrorCode::Busy, **refused);
+  return status;
 }
 
 std::optional<std::string> Simulator::propose_to_leader() {
@@ -612,40 +664,56 @@ std::optional<std::string> Simulator::propose_to_leader() {
 
 Status Simulator::read(NodeId id) {
   Node& n = node(id);
-  if (!n.up) return Status(ErrorCode::Unavailable, "node is down");
-  const uint64_t request_id = history_.new_request_id();
-  Status status = n.raft->read_index(request_id);
-  if (status.is_ok()) history_.on_read_issued(id, request_id);
-  after_input(n);
-  return status;
+  if (!n.up || n.halting) return Status(ErrorCode::Unavailable, "node is down");
+  if (n.runtime->core().role() != raft::Role::Leader) {
+    return Status(ErrorCode::NotLeader, "node " + std::to_string(id.value()) + " does not lead");
+  }
+  const uint64_t read = history_.on_read_submitted(id);
+  return submit(
+      id, runtime::Request{"read", true},
+      [this, read](runtime::Response response) { history_.on_read_done(read, response); },
+      [this, read] { history_.on_read_lost(read); });
 }
 
 Status Simulator::transfer_leadership(NodeId id, NodeId target) {
   Node& n = node(id);
-  if (!n.up) return Status(ErrorCode::Unavailable, "node is down");
-  Status status = n.raft->transfer_leadership(target);
-  after_input(n);
+  if (!n.up || n.halting) return Status(ErrorCode::Unavailable, "node is down");
+  Status status = n.runtime->transfer_leadership(target);
+  after_event(n);
   return status;
 }
 
 Status Simulator::inject(NodeId id, const raft::Message& message) {
   Node& n = node(id);
-  if (!n.up) return Status(ErrorCode::Unavailable, "node is down");
-  Status status = n.raft->step(message);
-  after_input(n);
-  return status;
+  if (!n.up || n.halting) return Status(ErrorCode::Unavailable, "node is down");
+  if (n.busy_until_us > now_us_) {
+    return Status(ErrorCode::Busy, "node is blocked on its disk");
+  }
+  n.runtime->on_message(message.from, message);
+  n.runtime->on_batch_end();
+  after_event(n);
+  return Status::ok();
+}
+
+Status Simulator::receive(NodeId id,
+                          const std::function<void(runtime::PeerInbox& inbox)>& deliver) {
+  Node& n = node(id);
+  if (!n.up || n.halting) return Status(ErrorCode::Unavailable, "node is down");
+  deliver(*n.runtime);
+  after_event(n);
+  return Status::ok();
 }
 
 bool Simulator::applied_everywhere(const std::string& payload) const {
   for (const auto& n : nodes_) {
-    if (n->up && !n->state_machine.contains(payload)) return false;
+    if (n->up && !n->machine->payloads().contains(payload)) return false;
   }
   return true;
 }
 
 bool Simulator::applied_anywhere(const std::string& payload) const {
   for (const auto& n : nodes_) {
-    if (n->up && n->state_machine.contains(payload)) return true;
+    if (n->up && n->machine->payloads().contains(payload)) return true;
   }
   return false;
 }
@@ -655,7 +723,7 @@ bool Simulator::applied_anywhere(const std::string& payload) const {
 std::vector<NodeId> Simulator::leaders() const {
   std::vector<NodeId> out;
   for (const auto& n : nodes_) {
-    if (n->up && n->raft->role() == raft::Role::Leader) out.push_back(n->id);
+    if (n->up && n->runtime->core().role() == raft::Role::Leader) out.push_back(n->id);
   }
   return out;
 }
@@ -665,16 +733,18 @@ std::optional<NodeId> Simulator::stable_leader(const std::vector<NodeId>& among)
   std::optional<NodeId> leader;
   for (NodeId id : members) {
     const Node& n = node(id);
-    if (!n.up || n.raft->role() != raft::Role::Leader) continue;
+    if (!n.up || n.runtime->core().role() != raft::Role::Leader) continue;
     if (leader) return std::nullopt;  // Two leaders (of different terms) among them.
     leader = id;
   }
   if (!leader) return std::nullopt;
-  const Term term = node(*leader).raft->term();
+  const Term term = node(*leader).runtime->core().term();
   for (NodeId id : members) {
     const Node& n = node(id);
     if (!n.up) continue;
-    if (n.raft->term() != term || n.raft->leader() != *leader) return std::nullopt;
+    if (n.runtime->core().term() != term || n.runtime->core().leader() != *leader) {
+      return std::nullopt;
+    }
   }
   return leader;
 }
@@ -696,16 +766,16 @@ std::string Simulator::describe_cluster() const {
   for (const auto& n : nodes_) {
     out << "  node " << n->id << ": ";
     if (!n->up) {
-      out << "down (durable: term " << n->storage.hard_state().term << ", last index "
-          << n->storage.last_index() << ")\n";
+      out << "down\n";
       continue;
     }
-    const raft::RaftStatus status = n->raft->status();
+    const raft::RaftStatus status = n->runtime->core().status();
     out << raft::role_name(status.role) << " term " << status.term << " leader "
         << status.leader << " commit " << status.commit_index << " applied "
-        << n->state_machine.applied() << " log [" << status.first_index << ", "
+        << n->machine->applied_index() << " log [" << status.first_index << ", "
         << status.last_index << "] last term " << status.last_term
-        << (network_.is_isolated(n->id) ? " (isolated)" : "") << "\n";
+        << (network_.is_isolated(n->id) ? " (isolated)" : "")
+        << (n->busy_until_us > now_us_ ? " (blocked on its disk)" : "") << "\n";
     for (const raft::PeerStatus& peer : status.peers) {
       out << "    peer " << peer.id << ": " << raft::progress_state_name(peer.state) << " match "
           << peer.match_index << " next " << peer.next_index << " inflight "
@@ -735,7 +805,9 @@ void Simulator::maybe_check_logs() {
 void Simulator::check_logs_now() {
   std::vector<SafetyChecker::LiveNode> live;
   for (const auto& n : nodes_) {
-    if (n->up) live.push_back({n->id, n->raft.get(), n->state_machine.applied()});
+    if (n->up && !n->halting) {
+      live.push_back({n->id, &n->runtime->core(), n->machine->applied_index()});
+    }
   }
   safety_.check_logs(live);
 }
@@ -743,12 +815,14 @@ void Simulator::check_logs_now() {
 bool Simulator::quiet() const {
   const std::optional<NodeId> leader = stable_leader();
   if (!leader) return false;
-  const Index last = node(*leader).raft->log().last_index();
+  const Index last = node(*leader).runtime->core().log().last_index();
   // A Ready may still be on its way to disk (a slow disk always has one): what counts is that
   // every node has committed and applied everything.
   for (const auto& n : nodes_) {
     if (!n->up) return false;
-    if (n->raft->log().committed() != last || n->state_machine.applied() != last) return false;
+    if (n->runtime->core().log().committed() != last || n->machine->applied_index() != last) {
+      return false;
+    }
   }
   return true;
 }
@@ -758,6 +832,13 @@ bool Simulator::converge(uint64_t ticks_max) {
   network_.heal();
   network_.options().drop_per_mille = 0;
   network_.options().duplicate_per_mille = 0;
+  for (const auto& n : nodes_) {
+    if (n->halting) {
+      ++faults_.fatal_stops;
+      take_down(*n, "is down: it stopped itself");
+    }
+    set_disk_faults(n->id, DiskFaults{});
+  }
   for (const auto& n : nodes_) {
     if (!n->up) restart(n->id);
   }
@@ -786,7 +867,7 @@ void Simulator::final_checks() {
   check_logs_now();
   if (failed()) return;
   std::vector<std::pair<NodeId, const SimStateMachine*>> states;
-  for (const auto& n : nodes_) states.emplace_back(n->id, &n->state_machine);
+  for (const auto& n : nodes_) states.emplace_back(n->id, &n->machine->payloads());
   history_.check_final(states);
 }
 

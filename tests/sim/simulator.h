@@ -3,41 +3,53 @@
 #include <array>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <variant>
 #include <vector>
 
 #include "common/logger.h"
 #include "common/prng.h"
 #include "common/status.h"
 #include "common/types.h"
-#include "kv/command.h"
-#include "kv/reply.h"
 #include "kv/state_machine.h"
-#include "raft/memory_storage.h"
 #include "raft/messages.h"
 #include "raft/raft.h"
+#include "runtime/node.h"
+#include "runtime/request.h"
+#include "runtime/transport.h"
 #include "sim/checkers.h"
 #include "sim/network.h"
 #include "sim/run.h"
-#include "sim/state_machine.h"
+#include "sim/sim_machine.h"
 
-// A deterministic cluster simulator: N Raft cores in one thread, driven by a discrete-event
-// loop over simulated time. Everything random (network delays, drops, duplicates, disk latency,
-// tick phases, each core's election jitter) is drawn from generators derived from Run::seed(),
-// so a seed replays a run exactly.
-//
-// The driver loop per node follows raft.h's contract. A Ready is taken as soon as the core has
-// one and none is outstanding; the leader's may_send_before_persist() messages leave at once
-// (thesis §10.2.1); the rest of the Ready (persist snapshot, entries, hard state into the
-// node's MemoryStorage, send the other messages, apply, advance) happens atomically after a
-// random disk latency. A crash before that loses the whole Ready: only what was persisted
-// survives, exactly as with an fsync that never returned.
-//
-// Checkers (checkers.h) run after every input. Not thread-safe.
+// A deterministic cluster simulator: N real runtimes (runtime::Node, the one Ready loop
+// raftkv-server runs) in one thread, driven by a discrete-event loop over simulated time. Each
+// node runs on:
+//   - DiskStorage, the server's own storage, over SimFs: a crash keeps only what was synced (a
+//     random prefix of the unsynced writes survives, the last one possibly torn); syncs may fail
+//     (the node must stop without acknowledging), stall, and reads may return a flipped bit
+//     (detected by checksums, never applied);
+//   - a simulated network that drops, delays, reorders, duplicates and partitions every kind
+//     of peer traffic: Raft messages, forwarded requests and replies, snapshot chunks and acks;
+//   - a simulated environment: the loop's posted work and each lane's disk jobs are events at
+//     simulated instants, and a sync run on the loop blocks the whole node for its latency;
+//   - a state machine: the payload list every scenario checks (SimMachine), with the real
+//     key-value store (kv::RespStateMachine) beside it when SimOptions::kv is set.
+// Everything random is drawn from generators derived from Run::seed(), so a seed replays a
+// run exactly. Checkers (checkers.h) run after every event. Not thread-safe.
 namespace raftkv::sim {
+
+// Faults of each node's disk, per mille of operations.
+struct DiskFaults {
+  uint32_t sync_fail_per_mille = 0;  // An fdatasync fails: the node must stop, never ack.
+  uint32_t read_flip_per_mille = 0;  // A read returns one bit flipped.
+  uint32_t stall_per_mille = 0;      // A sync takes stall_us longer.
+  uint64_t stall_us = 0;
+};
 
 struct SimOptions {
   uint32_t nodes = 3;
@@ -48,20 +60,19 @@ struct SimOptions {
   uint64_t message_bytes_max = 1 << 20;
   uint32_t inflight_messages_max = 256;
   NetworkOptions network;
-  // Latency of persisting one Ready, uniform in [min, max]; 0 persists within the same event.
+  // Latency of one sync (on the Sync lane or on the loop), uniform in [min, max].
   uint64_t disk_latency_us_min = 0;
   uint64_t disk_latency_us_max = 0;
-  // Let the leader's replication messages leave before its Ready is persisted.
-  bool send_before_persist = true;
-  // Every `snapshot_every_entries` applied entries a node snapshots its state machine and
-  // compacts its log, keeping `snapshot_keep_entries` entries behind the snapshot (0 = off).
+  DiskFaults disk;
+  // Each node snapshots its state machine every `snapshot_every_entries` applied entries and
+  // keeps `snapshot_keep_entries` of log behind the snapshot (0 = never).
   uint32_t snapshot_every_entries = 0;
   uint32_t snapshot_keep_entries = 0;
+  // WAL segment size: small, so that rotation and segment removal happen in short runs.
+  uint64_t segment_bytes = 32u << 10;
   // Log Matching runs over all live nodes every this many ticks (and at the end).
   uint32_t log_check_period_ticks = 10;
-  // When set, every node also runs a kv::KvStateMachine with this config (issue 5): payloads
-  // proposed with propose_kv() are applied to it, every other entry applies as empty, and the
-  // node's snapshots carry the KV state (sessions included) next to the payload list.
+  // When set, every node also runs the key-value store with this config (SimMachine).
   std::optional<kv::KvConfig> kv;
 };
 
@@ -75,21 +86,33 @@ struct MessageCounts {
   }
 };
 
-// Optional hooks for narration (the demo) and measurements; every method defaults to nothing.
+// Faults the run injected, by kind, for reports.
+struct FaultCounts {
+  uint64_t crashes = 0;
+  uint64_t fatal_stops = 0;      // Nodes that stopped themselves (a failed sync, a bad read).
+  uint64_t refused_starts = 0;   // Restarts refused on damage (a flipped bit read at recovery).
+  uint64_t syncs_failed = 0;
+  uint64_t reads_flipped = 0;
+  uint64_t syncs_stalled = 0;
+  uint64_t messages_dropped = 0;
+  uint64_t messages_duplicated = 0;
+};
+
+// Optional hooks for narration (the demo), measurements and scenario checks; every method
+// defaults to nothing.
 class SimObserver {
  public:
   virtual ~SimObserver() = default;
   virtual void on_send(const raft::Message& /*message*/, size_t /*copies*/) {}
   virtual void on_deliver(const raft::Message& /*message*/) {}
-  virtual void on_persist(NodeId /*node*/, const raft::Ready& /*ready*/) {}
+  virtual void on_durable(NodeId /*node*/, const raft::Ready& /*ready*/) {}
   virtual void on_apply(NodeId /*node*/, const raft::Entry& /*entry*/) {}
-  // With SimOptions::kv: `entry` was applied to the node's KV state machine, now `kv`;
-  // `reply` is the command's reply, or nullptr when the entry was no KV command.
+  // With SimOptions::kv: `entry` was applied to the node's KV store, now `kv`; `reply` is the
+  // store's RESP reply, or nullptr when the entry held no KV command.
   virtual void on_kv_apply(NodeId /*node*/, const raft::Entry& /*entry*/,
-                           const kv::KvStateMachine& /*kv*/, const kv::Reply* /*reply*/) {}
-  // With SimOptions::kv: the node's KV state was replaced by a snapshot's (restart or
-  // InstallSnapshot).
-  virtual void on_kv_restore(NodeId /*node*/, const kv::KvStateMachine& /*kv*/) {}
+                           const kv::KvStateMachine& /*kv*/, const std::string* /*reply*/) {}
+  // The node's state machine was replaced by a snapshot's (restart or InstallSnapshot).
+  virtual void on_restore(NodeId /*node*/, const SimMachine& /*machine*/) {}
 };
 
 class Simulator {
@@ -115,11 +138,10 @@ class Simulator {
   [[nodiscard]] bool is_up(NodeId node) const;
   // Requires is_up(node).
   [[nodiscard]] const raft::Raft& raft(NodeId node) const;
-  [[nodiscard]] const SimStateMachine& state_machine(NodeId node) const;
-  [[nodiscard]] const raft::MemoryStorage& storage(NodeId node) const;
-  // With SimOptions::kv: the node's KV state machine (volatile like state_machine()); else
-  // nullptr.
+  [[nodiscard]] const SimMachine& machine(NodeId node) const;
+  // With SimOptions::kv: the node's KV store (volatile like machine()); else nullptr.
   [[nodiscard]] const kv::KvStateMachine* kv(NodeId node) const;
+  [[nodiscard]] runtime::NodeStatus status(NodeId node) const;
   // Up nodes whose role is Leader (a partitioned old leader included).
   [[nodiscard]] std::vector<NodeId> leaders() const;
   // The one leader among `among` (all up nodes when empty), when exactly one of them leads and
@@ -132,41 +154,50 @@ class Simulator {
 
   // --- Faults ---
   [[nodiscard]] SimNetwork& network() { return network_; }
-  // The node loses its volatile state and its un-persisted Ready; its storage stays.
+  // The process dies: its runtime, state machine and requests are gone, and its disk keeps
+  // only what was synced (plus, at random, part of the rest, possibly torn).
   void crash(NodeId node);
   // `at`'s transport sees its connection from `peer` close (one network delay from now), as
   // after a crash of `peer` or a dropped connection; see Raft::report_peer_down.
   void connection_closed(NodeId at, NodeId peer);
-  // A new core over the node's storage, with the state machine rebuilt from its snapshot.
+  // A new process over the node's disk: recovery, then the state machine from its snapshot.
   void restart(NodeId node);
+  // The node's disk faults from now on (SimOptions::disk at start).
+  void set_disk_faults(NodeId node, const DiskFaults& faults);
+  // Faults injected so far, by kind (disk faults counted by each node's disk).
+  [[nodiscard]] FaultCounts faults() const;
 
   // --- Clients ---
-  // Proposes a fresh unique payload to `node`; the history tracks its outcome.
-  Result<raft::Proposal> propose(NodeId node, std::string* payload_out = nullptr);
+  // A write of a fresh unique payload to `node`, which must lead (NotLeader otherwise, or
+  // whatever refusal its core gives at once); the history tracks its outcome.
+  Status propose(NodeId node, std::string* payload_out = nullptr);
   // Proposes `payload`, which the caller guarantees was never proposed before (the demo).
-  Result<raft::Proposal> propose_payload(NodeId node, const std::string& payload);
-  // With SimOptions::kv: proposes `command` (stamped with the simulated time in ms as the
-  // leader's timestamp when it is RegisterSession or Session) wrapped in a fresh unique
-  // payload, so a retry of the same command is a distinct proposal to the history checker.
-  Result<raft::Proposal> propose_kv(NodeId node, kv::Command command,
-                                    std::string* payload_out = nullptr);
-  // The encoded command inside a propose_kv() payload, or nullopt for any other payload.
-  [[nodiscard]] static std::optional<std::string_view> kv_command_bytes(std::string_view payload);
+  Status propose_payload(NodeId node, const std::string& payload);
   // Proposes to the stable leader, if any.
   std::optional<std::string> propose_to_leader();
-  // Starts a ReadIndex read on `node`.
+  // A linearizable read on `node`, which must lead; the history checks what it returns.
   Status read(NodeId node);
+  // Any request, through any node (followers forward): how a real client talks to the
+  // cluster. `done` gets the runtime's answer; if the node crashes first it never runs, and
+  // `lost` is called instead (the client saw its connection drop). Unavailable if down.
+  Status submit(NodeId node, runtime::Request request, runtime::Done done,
+                std::function<void()> lost);
+  // Wraps a KV command (SimOptions::kv) as a unique request the history can tell apart.
+  [[nodiscard]] runtime::Request kv_request(const kv::Command& command);
   Status transfer_leadership(NodeId node, NodeId target);
-  // Hands a message straight to a core, bypassing the network (hostile input). The result is
-  // the core's Status; the node is then driven and checked as after any input.
+  // Hands a message to a node's runtime as if a peer sent it (hostile input). Unavailable
+  // when the node is down; otherwise ok, and the core's verdict shows in its log.
   Status inject(NodeId node, const raft::Message& message);
-  // True when the payload is applied on every up node.
+  // Gives `deliver` the node's runtime as the receiving end of a peer connection: the fuzzer
+  // hands it what the transport's own decoder made of hostile bytes. Unavailable when down.
+  Status receive(NodeId node, const std::function<void(runtime::PeerInbox& inbox)>& deliver);
+  // True when the payload is applied on every up node / on any up node.
   [[nodiscard]] bool applied_everywhere(const std::string& payload) const;
   [[nodiscard]] bool applied_anywhere(const std::string& payload) const;
 
   // --- Checks ---
-  // Heals the network, restarts crashed nodes, waits until every node applied everything and
-  // a new proposal commits everywhere, then runs the end-of-run checks. False on failure.
+  // Heals the network, lifts disk faults, restarts crashed nodes, waits until every node
+  // applied everything and a new proposal commits everywhere, then runs the end-of-run checks.
   bool converge(uint64_t ticks_max);
   void check_logs_now();
   [[nodiscard]] const MessageCounts& counts() const { return counts_; }
@@ -185,47 +216,45 @@ class Simulator {
  private:
   struct Node;
   class NodeLogger;
-  enum class EventKind : uint8_t { Deliver, Tick, Persist, SnapshotFailed, PeerDown };
+  class NodeEnvironment;
+  class NodeTransport;
+  class NodeObserver;
+  // Peer traffic in flight: what one node's transport sent another.
+  using Payload = std::variant<raft::Message, runtime::ForwardRequest, runtime::ForwardReply,
+                               runtime::SnapshotChunk, runtime::SnapshotAck>;
+  struct Traffic {
+    NodeId from;
+    NodeId to;
+    Payload payload;
+  };
+  enum class EventKind : uint8_t { Deliver, Tick, Callback, PeerDown };
   struct Event {
     uint64_t time_us = 0;
     uint64_t seq = 0;
     EventKind kind = EventKind::Tick;
-    // The node the event is for (Tick, Persist, PeerDown), the snapshot's sender
-    // (SnapshotFailed).
-    NodeId node;
+    NodeId node;  // The node the event is for (the receiver for Deliver).
     // The incarnation of `node` the event is for; for Deliver, the sender's at send time.
     uint64_t incarnation = 0;
-    // Deliver: the message's slot in messages_; SnapshotFailed: the snapshot's receiver;
-    // PeerDown: the node that crashed.
+    // Deliver: the traffic's slot in in_flight_; Callback: the closure's slot in callbacks_;
+    // PeerDown: the node whose connection closed.
     uint64_t detail = 0;
   };
 
   Node& node(NodeId id);
   const Node& node(NodeId id) const;
   void start(Node& node);
+  [[nodiscard]] runtime::NodeOptions node_options(NodeId id, uint64_t seed) const;
+  void take_down(Node& node, const std::string& why);
   void schedule(Event event);
-  void schedule_node_event(EventKind kind, const Node& node, uint64_t time_us);
+  void schedule_callback(const Node& node, uint64_t time_us, std::function<void()> fn);
+  void schedule_tick(const Node& node, uint64_t time_us);
   bool step_one_event();
   void handle(Event& event);
-  void deliver(const raft::Message& message, uint64_t sender_incarnation);
-  void report_snapshot_lost(const raft::Message& message, uint64_t sender_incarnation,
-                            uint64_t delay_us);
-  void after_input(Node& node);
-  void drive(Node& node);
-  void take_ready(Node& node);
-  void complete_ready(Node& node);
-  void persist(Node& node, const raft::Ready& ready);
-  void send(Node& node, const raft::Message& message);
-  void apply(Node& node, const std::vector<raft::Entry>& entries);
-  void serve_reads(Node& node);
-  void maybe_snapshot(Node& node);
-  void restore_from_storage(Node& node);
-  [[nodiscard]] std::string encode_snapshot(const Node& node) const;
-  // Splits snapshot data into the payload list and (with SimOptions::kv) the KV bytes.
-  [[nodiscard]] bool decode_snapshot(std::string_view data, std::vector<std::string>* payloads,
-                                     std::string_view* kv_bytes) const;
-  [[nodiscard]] bool restore_kv(Node& node, std::string_view kv_bytes);
-  void apply_kv(Node& node, const raft::Entry& entry);
+  void deliver(Traffic traffic, uint64_t sender_incarnation);
+  void send(NodeId from, NodeId to, Payload payload);
+  void count(const raft::Message& message);
+  void after_event(Node& node);
+  [[nodiscard]] uint64_t disk_latency_us();
   void maybe_check_logs();
   [[nodiscard]] bool quiet() const;
   void final_checks();
@@ -237,15 +266,20 @@ class Simulator {
   uint64_t next_seq_ = 0;
   uint64_t next_log_check_us_ = 0;
   std::vector<Event> events_;  // A min-heap on (time_us, seq).
-  // Messages in flight, out of the heap so that heap operations move small events only.
-  std::vector<raft::Message> in_flight_;
-  std::vector<uint64_t> free_slots_;
+  // Traffic and closures of pending events, out of the heap so that heap operations move
+  // small events only; freed slots are reused.
+  std::vector<std::optional<Traffic>> in_flight_;
+  std::vector<uint64_t> free_traffic_;
+  std::vector<std::function<void()>> callbacks_;
+  std::vector<uint64_t> free_callbacks_;
   std::vector<std::unique_ptr<Node>> nodes_;
   SimNetwork network_;
   SafetyChecker safety_;
   ClientHistory history_;
   MessageCounts counts_;
+  FaultCounts faults_;
   uint64_t soft_state_changes_ = 0;
+  uint64_t next_request_ = 0;
   SimObserver* observer_ = nullptr;
 };
 

@@ -4,12 +4,15 @@
 
 namespace raftkv::sim {
 
-void SimStateMachine::apply(const raft::Entry& entry) {
-  RAFT_ASSERT(entry.index == applied_ + 1);
-  applied_ = entry.index;
-  if (entry.type != raft::EntryType::Normal) return;
-  payloads_.push_back(entry.data);
-  payload_set_.insert(entry.data);
+void SimStateMachine::apply(Index index, std::string_view payload) {
+  apply_empty(index);
+  payloads_.emplace_back(payload);
+  payload_set_.emplace(payload);
+}
+
+void SimStateMachine::apply_empty(Index index) {
+  RAFT_ASSERT(index == applied_ + 1);
+  applied_ = index;
 }
 
 void SimStateMachine::restore(Index index, std::vector<std::string> payloads) {

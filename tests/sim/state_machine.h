@@ -9,11 +9,11 @@
 #include "common/types.h"
 #include "raft/messages.h"
 
-// The simulator's state machine: the ordered list of applied Normal entry payloads. It is
-// volatile (a crash loses it; restart rebuilds it from the node's snapshot and log), which is
+// The simulator's record of what a node applied: the ordered list of Normal entry payloads. It
+// is volatile (a crash loses it; restart rebuilds it from the node's snapshot and log), which is
 // exactly what a real state machine without its own persistence does. A snapshot stores the
 // list, so a node restored from a snapshot holds the same list as one that applied every entry.
-// Not thread-safe; owned by one SimNode.
+// Not thread-safe; owned by one SimMachine.
 namespace raftkv::sim {
 
 class SimStateMachine {
@@ -24,8 +24,10 @@ class SimStateMachine {
   [[nodiscard]] bool contains(const std::string& payload) const {
     return payload_set_.contains(payload);
   }
-  // Applies the entry that directly follows applied(); the caller checked the index.
-  void apply(const raft::Entry& entry);
+  // The entry at `index`, which directly follows applied(): a Normal entry's payload, or an
+  // entry without one (a no-op, a membership change).
+  void apply(Index index, std::string_view payload);
+  void apply_empty(Index index);
   // Replaces the whole state with a snapshot's: `payloads` applied up to `index`.
   void restore(Index index, std::vector<std::string> payloads);
   void clear() { restore(Index{0}, {}); }

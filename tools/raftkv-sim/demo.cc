@@ -34,7 +34,7 @@ class DemoObserver final : public SimObserver {
                     name(message.to) + " (term " + std::to_string(message.term.value()) + ")");
   }
 
-  void on_persist(NodeId node, const raft::Ready& ready) override {
+  void on_durable(NodeId node, const raft::Ready& ready) override {
     for (const raft::Entry& entry : ready.entries) {
       if (entry.data != kPayload) continue;
       in_log.push_back(node);

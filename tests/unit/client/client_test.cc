@@ -21,7 +21,7 @@ const Endpoint kNode1{"127.0.0.1", 6381};
 const Endpoint kNode2{"127.0.0.1", 6382};
 const Endpoint kNode3{"127.0.0.1", 6383};
 
-const char* const kAmbiguous = "TRYAGAIN timed out; the write may or may not have been applied";
+const char* const kAmbiguous = "UNCERTAIN timed out; the write may or may not have been applied";
 const char* const kNotApplied =
     "TRYAGAIN leadership changed before the write committed; it was not applied";
 
@@ -120,6 +120,20 @@ TEST(ClientAtLeastOnce, Call_OnlyNotAppliedUntilDeadline_IsUnavailable) {
   const Outcome outcome = harness.client->call({"SET", "k", "v"});
   EXPECT_EQ(outcome.kind, OutcomeKind::Unavailable);
   EXPECT_NE(outcome.detail.find("TRYAGAIN no leader"), std::string::npos) << outcome.detail;
+}
+
+// Regression (process test Partition.ClientFirstReachingCutOffNode_WritesThroughTheMajority):
+// a node cut off in a minority says "no leader" for as long as the partition lasts.
+TEST(ClientAtLeastOnce, Call_NotApplied_TriesTheNextEndpoint) {
+  Harness harness(Semantics::AtLeastOnce);
+  harness.cluster->leader = "";  // The node reached first knows none (it is cut off).
+  harness.cluster->script = {Step::replied(Reply::error("TRYAGAIN no leader")),
+                             Step::replied(Reply::status("OK"))};
+  const Outcome outcome = harness.client->call({"SET", "k", "v"});
+  ASSERT_TRUE(outcome.ok()) << outcome.detail;
+  const std::vector<Sent> sent = harness.cluster->data_sent();
+  ASSERT_EQ(sent.size(), 2u);
+  EXPECT_NE(sent[0].endpoint, sent[1].endpoint);
 }
 
 TEST(Client, Call_ApplicationError_IsReturnedWithoutRetry) {

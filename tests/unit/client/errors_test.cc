@@ -4,30 +4,24 @@
 
 #include "client/endpoint.h"
 #include "client/info.h"
+#include "protocol/reply_codes.h"
 
 namespace raftkv::client {
 namespace {
 
-TEST(ClassifyError, ClassifyError_ServerTryAgainTexts) {
-  // The exact texts raftkv-server sends (src/server/node.cc).
+TEST(ClassifyError, ClassifyError_ReadsTheCodeNotTheText) {
+  // The code the server puts first (src/protocol/reply_codes.h) decides; the words after it
+  // are for people, and a TRYAGAIN saying "applied" is still not applied.
   EXPECT_EQ(classify_error("TRYAGAIN no leader"), ErrorClass::NotApplied);
   EXPECT_EQ(classify_error("TRYAGAIN busy: too many requests in flight"),
             ErrorClass::NotApplied);
-  EXPECT_EQ(classify_error("TRYAGAIN leadership changed before the write committed; it was "
-                           "not applied"),
+  EXPECT_EQ(classify_error("TRYAGAIN the write may or may not have been applied"),
             ErrorClass::NotApplied);
-  EXPECT_EQ(classify_error("TRYAGAIN leadership moved; retry"), ErrorClass::NotApplied);
-  EXPECT_EQ(classify_error("TRYAGAIN leadership changed during the read"),
-            ErrorClass::NotApplied);
-  EXPECT_EQ(classify_error("TRYAGAIN timed out; the write may or may not have been applied"),
+  EXPECT_EQ(classify_error("UNCERTAIN timed out; the write may or may not have been applied"),
             ErrorClass::Ambiguous);
-  EXPECT_EQ(classify_error("TRYAGAIN the leader did not answer in time; a write may or may "
-                           "not have been applied"),
-            ErrorClass::Ambiguous);
-}
-
-TEST(ClassifyError, ClassifyError_UnrecognisedTryAgainIsAmbiguous) {
-  EXPECT_EQ(classify_error("TRYAGAIN something new"), ErrorClass::Ambiguous);
+  EXPECT_EQ(classify_error("UNCERTAIN anything new"), ErrorClass::Ambiguous);
+  EXPECT_EQ(classify_error(protocol::maybe_applied_error("why")), ErrorClass::Ambiguous);
+  EXPECT_EQ(classify_error(protocol::not_applied_error("why")), ErrorClass::NotApplied);
 }
 
 TEST(ClassifyError, ClassifyError_OtherErrorsAreApplicationOrSession) {

@@ -24,7 +24,7 @@ class Driver {
   const KvStateMachine& machine() const { return machine_; }
 
   std::string snapshot_bytes() const {
-    StringSnapshotWriter writer;
+    runtime::StringSink writer;
     const Status status = machine_.save(writer);
     RAFT_ASSERT(status.is_ok());
     return writer.take();

@@ -27,7 +27,7 @@ Driver populated() {
 }
 
 Status restore_from(KvStateMachine* machine, std::string_view bytes, size_t chunk = 64 * 1024) {
-  StringSnapshotReader reader(bytes, chunk);
+  runtime::StringSource reader(bytes, chunk);
   return machine->restore(reader);
 }
 
@@ -42,7 +42,7 @@ TEST(KvSnapshot, SaveRestore_RoundTripRestoresKeysSessionsAndIndex) {
   EXPECT_EQ(restored.session_count(), 2u);
   EXPECT_EQ(restored.query(Command::get("c")), bulk(std::string(200'000, 'x')));
   EXPECT_EQ(*restored.find_session(2), *source.machine().find_session(2));
-  StringSnapshotWriter again;
+  runtime::StringSink again;
   ASSERT_TRUE(restored.save(again).is_ok());
   EXPECT_EQ(again.data(), bytes);  // Equal states, equal bytes.
 }
@@ -82,7 +82,7 @@ TEST(KvSnapshot, SaveRestore_ViewIsUnaffectedByLaterApplies) {
   ASSERT_EQ(kv.apply(Command::set("a", "changed")), Reply::ok());
   ASSERT_EQ(kv.apply(Command::del({"c"})), integer(1));
   ASSERT_EQ(kv.apply(Command::register_session(1'000'000)).type, ReplyType::Integer);
-  StringSnapshotWriter writer;
+  runtime::StringSink writer;
   ASSERT_TRUE(view.save(writer).is_ok());
   EXPECT_EQ(writer.data(), expected);
   EXPECT_NE(kv.snapshot_bytes(), expected);
@@ -99,7 +99,7 @@ TEST(KvSnapshot, SaveRestore_RestoreReadsAnyChunking) {
 
 TEST(KvSnapshot, SaveRestore_EmptyStateRoundTrips) {
   KvStateMachine empty;
-  StringSnapshotWriter writer;
+  runtime::StringSink writer;
   ASSERT_TRUE(empty.save(writer).is_ok());
   KvStateMachine restored;
   ASSERT_TRUE(restore_from(&restored, writer.data()).is_ok());
@@ -181,7 +181,7 @@ TEST(KvSnapshot, Restore_RandomBytesNeverCrash) {
   }
 }
 
-class FailingWriter final : public SnapshotWriter {
+class FailingWriter final : public runtime::ByteSink {
  public:
   [[nodiscard]] Status write(std::span<const char>) override {
     return {ErrorCode::IoError, "disk full"};
@@ -195,7 +195,7 @@ TEST(KvSnapshot, Save_ReturnsWriterError) {
   EXPECT_EQ(status.message(), "disk full");
 }
 
-class FailingReader final : public SnapshotReader {
+class FailingReader final : public runtime::ByteSource {
  public:
   [[nodiscard]] Result<size_t> read(std::span<char>) override {
     return Status(ErrorCode::IoError, "read failed");

@@ -4,8 +4,6 @@
 
 #include <limits>
 
-#include "net/resp_reply.h"
-
 namespace raftkv::net {
 namespace {
 
@@ -42,17 +40,6 @@ TEST(RespEncoder, Append_NilAndArrays) {
   resp_append_array_header(&out, 2);
   resp_append_nil_array(&out);
   EXPECT_EQ(out, "$-1\r\n*2\r\n*-1\r\n");
-}
-
-TEST(RespEncoder, AppendReply_WritesNestedReplies) {
-  using kv::Reply;
-  const Reply reply = Reply::array({Reply::ok(), Reply::integer_value(-3), Reply::bulk("v"),
-                                    Reply::nil(), Reply::error("ERR x"),
-                                    Reply::array({Reply::bulk("a"), Reply::nil()}),
-                                    Reply::array({})});
-  std::string out;
-  resp_append_reply(&out, reply);
-  EXPECT_EQ(out, "*7\r\n+OK\r\n:-3\r\n$1\r\nv\r\n$-1\r\n-ERR x\r\n*2\r\n$1\r\na\r\n$-1\r\n*0\r\n");
 }
 
 }  // namespace

@@ -106,8 +106,8 @@ TEST_F(RaftLogTest, NextCommittedEntries_BoundedByBytes) {
   RaftLog log(storage);
   log.append(run(1, 10, 1));
   log.commit_to(Index{10});
-  EXPECT_EQ(log.next_committed_entries(1).size(), 1u);
-  EXPECT_EQ(log.next_committed_entries(UINT64_MAX).size(), 10u);
+  EXPECT_EQ(log.next_committed_entries(1).value().size(), 1u);
+  EXPECT_EQ(log.next_committed_entries(UINT64_MAX).value().size(), 10u);
   log.applied_to(Index{10});
   EXPECT_FALSE(log.has_next_committed_entries());
 }

@@ -1,12 +1,15 @@
 #include "server/client_commands.h"
 
+#include "protocol/command_table.h"
+
 #include <gtest/gtest.h>
 
 namespace raftkv::server {
 namespace {
 
-NodeStatus fake_status() {
-  NodeStatus status;
+ServerStatus fake_status() {
+  ServerStatus server;
+  runtime::NodeStatus& status = server.node;
   status.raft.id = NodeId{2};
   status.raft.role = raft::Role::Leader;
   status.raft.term = Term{7};
@@ -17,7 +20,8 @@ NodeStatus fake_status() {
   status.raft.conf_state.voters = {NodeId{1}, NodeId{2}};
   status.client_addrs = {{NodeId{1}, "127.0.0.1:6381"}, {NodeId{2}, "127.0.0.1:6382"}};
   status.leader_client_addr = "127.0.0.1:6382";
-  return status;
+  status.snapshot_index = Index{30};
+  return server;
 }
 
 class ClientCommands : public ::testing::Test {
@@ -118,6 +122,28 @@ TEST_F(ClientCommands, Info_HasRaftSection) {
   EXPECT_NE(text.find("leader_addr:127.0.0.1:6382\r\n"), std::string::npos);
   EXPECT_NE(text.find("members:1@127.0.0.1:6381,2@127.0.0.1:6382\r\n"), std::string::npos);
   EXPECT_NE(text.find("commit_index:41\r\n"), std::string::npos);
+  EXPECT_NE(text.find("snapshot_index:30\r\n"), std::string::npos);
+}
+
+TEST_F(ClientCommands, Run_EncodesTheCommandForTheRuntime) {
+  Action get = run({"GET", "k"});
+  ASSERT_EQ(get.kind, Action::Kind::Run);
+  EXPECT_TRUE(get.request.read_only);
+  EXPECT_EQ(get.request.bytes, kv::encode_command(kv::Command::get("k")));
+  Action set = run({"SET", "k", "v"});
+  EXPECT_FALSE(set.request.read_only);
+  EXPECT_EQ(kv::decode_command(set.request.bytes).value(), kv::Command::set("k", "v"));
+}
+
+TEST_F(ClientCommands, Command_ComesFromTheTable) {
+  Action count = run({"COMMAND", "COUNT"});
+  EXPECT_EQ(count.reply,
+            ":" + std::to_string(protocol::all_commands().size()) + "\r\n");
+  Action info = run({"command", "info", "get", "nosuch"});
+  EXPECT_TRUE(info.reply.starts_with("*2\r\n*10\r\n$3\r\nget\r\n:2\r\n*1\r\n+readonly\r\n"))
+      << info.reply;
+  EXPECT_TRUE(info.reply.ends_with("*0\r\n$-1\r\n")) << info.reply;  // nosuch: nil.
+  EXPECT_TRUE(run({"COMMAND", "BOGUS"}).reply.starts_with("-ERR unknown subcommand"));
 }
 
 TEST_F(ClientCommands, Quit_ClosesAfterOk) {

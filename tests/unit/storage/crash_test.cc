@@ -117,7 +117,7 @@ void check_recovered(const DiskStorage& recovered, const Models& models, const s
 // steps interleave with the workload's in a different order on each run.
 bool run_until_crash(SimFs& fs, uint64_t seed, Models* models, bool background = false) {
   DiskStorageOptions options = sim_options(fs, 4096);
-  options.prepare_segments_in_background = background;
+  options.background_threads = background;
   Result<std::unique_ptr<DiskStorage>> storage = DiskStorage::open(kDir, options);
   if (!storage.is_ok()) return true;  // Crashed inside open: nothing acknowledged yet.
   Prng prng(seed);

@@ -13,11 +13,11 @@ namespace {
 
 // The newest snapshot file's data, read back through its checksum-verifying stream.
 std::string newest_snapshot_data(const DiskStorage& storage) {
-  Result<std::unique_ptr<SnapshotReader>> reader = storage.open_snapshot();
+  Result<std::unique_ptr<runtime::SnapshotFile>> reader = storage.open_snapshot();
   EXPECT_TRUE(reader.is_ok()) << reader.status().to_string();
   if (!reader.is_ok()) return {};
   std::string data(reader.value()->data_bytes(), '\0');
-  Result<size_t> got = reader.value()->read(data.data(), data.size());
+  Result<size_t> got = reader.value()->read(std::span<char>(data.data(), data.size()));
   EXPECT_TRUE(got.is_ok() && got.value() == data.size());
   return data;
 }
@@ -111,8 +111,8 @@ TEST(DiskStorage, Cache_IsBoundedAndDiskReadsMatch) {
   options.cache_bytes_max = 2000;
   auto storage = open_or_die(options);
   ASSERT_TRUE(storage->append(make_entries(1, 101, 1, 100)).is_ok());
-  EXPECT_LE(storage->stats().cached_bytes, 2000u);
-  EXPECT_LT(storage->stats().cached_entries, 100u);
+  EXPECT_LE(storage->details().cached_bytes, 2000u);
+  EXPECT_LT(storage->details().cached_entries, 100u);
   EXPECT_EQ(all_entries(*storage), make_entries(1, 101, 1, 100));
 }
 
@@ -309,13 +309,13 @@ TEST(DiskStorage, ReceivedSnapshot_ResumesAfterDisconnectAndInstalls) {
   SimFs follower_fs;
   auto follower = open_or_die(sim_options(follower_fs));
   ASSERT_TRUE(follower->append(make_entries(1, 61, 1)).is_ok());  // A conflicting log.
-  Result<std::unique_ptr<SnapshotReceiver>> receiver = follower->begin_receive_snapshot();
+  Result<std::unique_ptr<runtime::IncomingSnapshot>> receiver = follower->begin_receive_snapshot();
   ASSERT_TRUE(receiver.is_ok());
   constexpr uint64_t kChunk = 4096;
   uint64_t offset = 0;
   int chunks = 0;
   while (true) {
-    Result<std::string> chunk = leader->read_snapshot_chunk(offset, kChunk);
+    Result<std::string> chunk = leader->open_snapshot().value()->read_chunk(offset, kChunk);
     ASSERT_TRUE(chunk.is_ok());
     if (chunk.value().empty()) break;
     ASSERT_TRUE(receiver.value()->write_chunk(offset, chunk.value()).is_ok());
@@ -327,7 +327,7 @@ TEST(DiskStorage, ReceivedSnapshot_ResumesAfterDisconnectAndInstalls) {
     offset = receiver.value()->received_bytes();
   }
   EXPECT_EQ(receiver.value()->write_chunk(offset + 10, "x").code(), ErrorCode::InvalidArgument);
-  ASSERT_TRUE(follower->finish_received_snapshot(std::move(receiver.value())).is_ok());
+  ASSERT_TRUE(follower->install_received_snapshot(std::move(receiver.value())).is_ok());
   EXPECT_EQ(follower->first_index(), Index{41});
   EXPECT_EQ(follower->last_index(), Index{40});
   EXPECT_EQ(follower->term(Index{40}).value(), Term{3});
@@ -345,14 +345,14 @@ TEST(DiskStorage, ReceivedSnapshot_DamagedInTransitIsRejected) {
   SimFs follower_fs;
   auto follower = open_or_die(sim_options(follower_fs));
   ASSERT_TRUE(follower->append(make_entries(1, 11, 1)).is_ok());
-  Result<std::unique_ptr<SnapshotReceiver>> receiver = follower->begin_receive_snapshot();
+  Result<std::unique_ptr<runtime::IncomingSnapshot>> receiver = follower->begin_receive_snapshot();
   ASSERT_TRUE(receiver.is_ok());
-  Result<std::string> file = leader->read_snapshot_chunk(0, UINT64_MAX);
+  Result<std::string> file = leader->open_snapshot().value()->read_chunk(0, UINT64_MAX);
   ASSERT_TRUE(file.is_ok());
   std::string bytes = file.value();
   bytes[bytes.size() / 2] = static_cast<char>(bytes[bytes.size() / 2] ^ 0x20);
   ASSERT_TRUE(receiver.value()->write_chunk(0, bytes).is_ok());
-  EXPECT_EQ(follower->finish_received_snapshot(std::move(receiver.value())).code(),
+  EXPECT_EQ(follower->install_received_snapshot(std::move(receiver.value())).code(),
             ErrorCode::Corruption);
   EXPECT_EQ(follower->last_index(), Index{10});  // Nothing installed.
   const std::vector<std::string> names = follower_fs.list(kDir).value();
@@ -363,7 +363,7 @@ TEST(DiskStorage, ReceivedSnapshot_PartialTransferIsDiscardedOnRestart) {
   SimFs fs;
   {
     auto storage = open_or_die(sim_options(fs));
-    Result<std::unique_ptr<SnapshotReceiver>> receiver = storage->begin_receive_snapshot();
+    Result<std::unique_ptr<runtime::IncomingSnapshot>> receiver = storage->begin_receive_snapshot();
     ASSERT_TRUE(receiver.is_ok());
     ASSERT_TRUE(receiver.value()->write_chunk(0, "RKVSNAP1 partial").is_ok());
     // Crash mid-transfer: the image keeps the temporary file.

@@ -38,24 +38,15 @@ TEST(GroupCommit, ConcurrentAppendersShareSyncs) {
             std::lock_guard<std::mutex> lock(order);
             const uint64_t next = storage.last_index().value() + 1;
             ticket =
-                storage.save_nowait({make_entry(next, 1, std::string(100, 't'))}, std::nullopt);
+                storage.write({make_entry(next, 1, std::string(100, 't'))}, std::nullopt);
           }
           if (!ticket.is_ok() || !storage.wait_durable(ticket.value()).is_ok()) ++failures;
           continue;
         }
-        // Callback path: completed by the sync thread.
-        auto done = std::make_shared<std::promise<Status>>();
-        std::future<Status> durable = done->get_future();
-        {
-          std::lock_guard<std::mutex> lock(order);
-          const uint64_t next = storage.last_index().value() + 1;
-          const Status queued =
-              storage.save_async({make_entry(next, 1, std::string(100, 'x'))}, std::nullopt,
-                                 [done](const Status& s) { done->set_value(s); });
-          if (!queued.is_ok()) ++failures;
-          if (!queued.is_ok()) continue;
-        }
-        if (!durable.get().is_ok()) ++failures;
+        // Blocking path: save() writes and waits in one call.
+        std::lock_guard<std::mutex> lock(order);
+        const uint64_t next = storage.last_index().value() + 1;
+        if (!storage.append({make_entry(next, 1, std::string(100, 'x'))}).is_ok()) ++failures;
       }
     });
   }
@@ -71,32 +62,6 @@ TEST(GroupCommit, ConcurrentAppendersShareSyncs) {
   EXPECT_EQ(reopened.value()->last_index(), Index{kThreads * kAppendsEach});
 }
 
-TEST(GroupCommit, CallbacksRunInWriteOrderAndSyncMakesAllDurable) {
-  TempDir dir;
-  Result<std::unique_ptr<DiskStorage>> opened = DiskStorage::open(dir.path(), {});
-  ASSERT_TRUE(opened.is_ok());
-  std::mutex mu;
-  std::vector<uint64_t> completed;
-  std::promise<void> all_done;
-  for (uint64_t i = 1; i <= 10; ++i) {
-    ASSERT_TRUE(opened.value()
-                    ->save_async({make_entry(i, 1)}, std::nullopt,
-                                 [&, i](const Status& s) {
-                                   ASSERT_TRUE(s.is_ok());
-                                   std::lock_guard<std::mutex> lock(mu);
-                                   completed.push_back(i);
-                                   if (i == 10) all_done.set_value();
-                                 })
-                    .is_ok());
-  }
-  // sync() returns once everything written before it is durable; the callbacks for the same
-  // writes run on the sync thread, in write order.
-  ASSERT_TRUE(opened.value()->sync().is_ok());
-  all_done.get_future().wait();
-  std::lock_guard<std::mutex> lock(mu);
-  EXPECT_EQ(completed, (std::vector<uint64_t>{1, 2, 3, 4, 5, 6, 7, 8, 9, 10}));
-}
-
 TEST(GroupCommit, LoneWriterSyncsOncePerAppend) {
   TempDir dir;
   Result<std::unique_ptr<DiskStorage>> opened = DiskStorage::open(dir.path(), {});
@@ -107,7 +72,7 @@ TEST(GroupCommit, LoneWriterSyncsOncePerAppend) {
   EXPECT_EQ(opened.value()->stats().syncs, 5u);
 }
 
-// SimFs whose file syncs, once gated, each block until the test releases them (one by one, in
+// SimFs whose WAL syncs, once gated, each block until the test releases them (one by one, in
 // order, each succeeding or failing as told): the test decides when an fdatasync ends.
 class GatedFs final : public ForwardingFs {
  public:
@@ -150,6 +115,8 @@ class GatedFs final : public ForwardingFs {
       return inner_->read_at(offset, out, size);
     }
     Status sync() override {
+      // Only the WAL's syncs: the segment pipeline's thread syncs spare files on its own.
+      if (path().find("spare-") != std::string::npos) return inner_->sync();
       Status outcome = fs_.pass_gate();
       return outcome.is_ok() ? inner_->sync() : outcome;
     }
@@ -181,10 +148,16 @@ class GatedFs final : public ForwardingFs {
 
 // Writers that queue records while a sync runs: when it ends, exactly one more sync covers them
 // all, and it starts without waiting for any further writer; none of them returns before it.
-TEST(GroupCommit, WritesDuringASyncShareExactlyTheNextOne) {
+// With the sync thread, that thread starts it; without (the simulator's mode), one of the
+// waiting writers does.
+class WritesDuringASync : public ::testing::TestWithParam<bool> {};
+
+TEST_P(WritesDuringASync, ShareExactlyTheNextOne) {
   SimFs sim;
   GatedFs fs(sim);
-  auto storage = open_or_die(sim_options(fs, 1 << 20));
+  DiskStorageOptions options = sim_options(fs, 1 << 20);
+  options.background_threads = GetParam();
+  auto storage = open_or_die(options);
   fs.gate();
   const uint64_t syncs_before = storage->stats().syncs;
   // A lone writer runs sync 1 itself.
@@ -198,7 +171,7 @@ TEST(GroupCommit, WritesDuringASyncShareExactlyTheNextOne) {
   for (int i = 0; i < kLate; ++i) {
     // Queued while sync 1 runs (in index order); they wait from their own threads.
     Result<SyncTicket> ticket =
-        storage->save_nowait({make_entry(2 + static_cast<uint64_t>(i), 1)}, std::nullopt);
+        storage->write({make_entry(2 + static_cast<uint64_t>(i), 1)}, std::nullopt);
     ASSERT_TRUE(ticket.is_ok());
     late.emplace_back([&, ticket = ticket.value()] {
       EXPECT_TRUE(storage->wait_durable(ticket).is_ok());
@@ -216,6 +189,11 @@ TEST(GroupCommit, WritesDuringASyncShareExactlyTheNextOne) {
   EXPECT_EQ(storage->stats().syncs - syncs_before, 2u);
 }
 
+INSTANTIATE_TEST_SUITE_P(GroupCommit, WritesDuringASync, ::testing::Bool(),
+                         [](const ::testing::TestParamInfo<bool>& param) {
+                           return param.param ? "WithSyncThread" : "WithoutSyncThread";
+                         });
+
 // A failed fdatasync fails the writers it covered and those waiting for the next one, at once.
 TEST(GroupCommit, FailedSyncFailsEveryWaiterInBothCohorts) {
   SimFs sim;
@@ -226,7 +204,7 @@ TEST(GroupCommit, FailedSyncFailsEveryWaiterInBothCohorts) {
     return storage->append({make_entry(1, 1)});
   });
   fs.await_started(1);
-  Result<SyncTicket> ticket = storage->save_nowait({make_entry(2, 1)}, std::nullopt);
+  Result<SyncTicket> ticket = storage->write({make_entry(2, 1)}, std::nullopt);
   ASSERT_TRUE(ticket.is_ok());
   std::future<Status> late = std::async(std::launch::async, [&] {
     return storage->wait_durable(ticket.value());

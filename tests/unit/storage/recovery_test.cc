@@ -218,7 +218,7 @@ TEST(Recovery, ReplayedUnsyncedRecordsAreSyncedOnOpen) {
   {
     auto storage = open_or_die(sim_options(fs, 1 << 16));
     ASSERT_TRUE(storage->append(make_entries(1, 3, 1)).is_ok());
-    ASSERT_TRUE(storage->save_nowait(make_entries(3, 5, 1), std::nullopt).is_ok());
+    ASSERT_TRUE(storage->write(make_entries(3, 5, 1), std::nullopt).is_ok());
   }  // Closed without a sync: entries 3 and 4 are in the page cache only.
   {
     const std::unique_ptr<SimFs> power_loss_before_restart = fs.crash_image(0);

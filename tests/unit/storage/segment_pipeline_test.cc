@@ -148,11 +148,13 @@ TEST(Rotation, UsesPreparedSparesAndKeepsOneReady) {
   for (uint64_t i = 1; i <= 200; i += 4) {
     ASSERT_TRUE(storage->append(make_entries(i, i + 4, 1, 100)).is_ok());
   }
-  const DiskStorage::Stats stats = storage->stats();
-  ASSERT_GT(stats.segments, 5u);
+  const uint64_t segments = storage->stats().segments;
+  const SegmentPipeline::Stats pipeline = storage->details().pipeline;
+  ASSERT_GT(segments, 5u);
+  EXPECT_EQ(storage->stats().rotations, segments - 1);  // Nothing compacted away yet.
   // Only the first segment (created by open, before the pipeline starts) made its own file.
-  EXPECT_EQ(stats.pipeline.prepared_inline, 1u);
-  EXPECT_EQ(stats.pipeline.prepared, stats.segments);  // One per rotation, plus the ready one.
+  EXPECT_EQ(pipeline.prepared_inline, 1u);
+  EXPECT_EQ(pipeline.prepared, segments);  // One per rotation, plus the ready one.
   EXPECT_EQ(spare_names(fs).size(), 1u);
   storage.reset();
   EXPECT_TRUE(spare_names(fs).empty());  // A clean close leaves no spare behind.

@@ -40,12 +40,18 @@ class SimFile final : public File {
     if (offset >= data.size()) return size_t{0};
     const size_t count = std::min<size_t>(size, data.size() - offset);
     std::copy_n(data.begin() + static_cast<std::ptrdiff_t>(offset), count, out);
+    fs_.maybe_flip_locked(out, count);
     return count;
   }
   Status sync() override {
     std::lock_guard<std::mutex> lock(fs_.mu());
     if (!fs_.step_locked()) return crashed_error(path_);
-    inode_->durable = inode_->data;
+    if (fs_.sync_fails_locked()) {
+      return Status(ErrorCode::IoError, "fdatasync " + path_ + ": simulated Input/output error");
+    }
+    // The unsynced changes, applied in order, bring `durable` to `data` without copying the
+    // whole file each time.
+    for (const SimFs::Inode::Op& op : inode_->pending) apply(op, &inode_->durable, SIZE_MAX);
     inode_->pending.clear();
     return Status::ok();
   }
@@ -89,6 +95,30 @@ class SimFile final : public File {
 bool SimFs::step_locked() {
   ++steps_;
   return crash_after_ < 0 || steps_ <= crash_after_;
+}
+
+void SimFs::set_faults(uint32_t sync_fail_per_mille, uint32_t read_flip_per_mille,
+                       uint64_t seed) {
+  std::lock_guard<std::mutex> lock(mu_);
+  sync_fail_per_mille_ = sync_fail_per_mille;
+  read_flip_per_mille_ = read_flip_per_mille;
+  fault_prng_ = Prng(seed);
+}
+
+bool SimFs::sync_fails_locked() {
+  if (sync_fail_per_mille_ == 0 || fault_prng_.uniform(1, 1000) > sync_fail_per_mille_) {
+    return false;
+  }
+  ++injected_.syncs_failed;
+  return true;
+}
+
+void SimFs::maybe_flip_locked(char* out, size_t size) {
+  if (size == 0 || read_flip_per_mille_ == 0) return;
+  if (fault_prng_.uniform(1, 1000) > read_flip_per_mille_) return;
+  const uint64_t bit = fault_prng_.uniform(0, size * 8 - 1);
+  out[bit / 8] = static_cast<char>(out[bit / 8] ^ (1 << (bit % 8)));
+  ++injected_.reads_flipped;
 }
 
 std::unique_ptr<SimFs> SimFs::crash_image(uint64_t seed) const {

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "common/prng.h"
 #include "storage/fs.h"
 
 // A fault-injecting, in-memory file system for storage tests.
@@ -19,7 +20,11 @@
 //
 // Crash points: every mutating call (create, write, allocate, truncate, sync, rename, remove,
 // sync_dir) is one step. With crash_after(n), steps after the n-th fail with IoError and
-// change nothing: the process "stopped" there. Thread-safe.
+// change nothing: the process "stopped" there.
+//
+// Faults (set_faults): a file sync may fail (IoError, nothing made durable, as a real
+// fdatasync error leaves the dirty pages' fate unknown), and a read may return one bit
+// flipped (the bytes on "disk" stay intact: a bad transfer, not a bad sector). Thread-safe.
 namespace raftkv::storage::testing {
 
 class SimFs final : public Fs {
@@ -52,6 +57,18 @@ class SimFs final : public Fs {
     return crash_after_ >= 0 && steps_ > crash_after_;
   }
 
+  // From now on, per mille of file syncs that fail and of reads that flip a bit, drawn from
+  // `seed`. Zero for both turns faults off.
+  void set_faults(uint32_t sync_fail_per_mille, uint32_t read_flip_per_mille, uint64_t seed);
+  struct Injected {
+    uint64_t syncs_failed = 0;
+    uint64_t reads_flipped = 0;
+  };
+  [[nodiscard]] Injected injected() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return injected_;
+  }
+
   // The file system a restart after a crash now would find. `seed` picks, per file, how many
   // unsynced changes survive and where the last surviving write is torn; seed 0 keeps none.
   [[nodiscard]] std::unique_ptr<SimFs> crash_image(uint64_t seed) const;
@@ -76,12 +93,19 @@ class SimFs final : public Fs {
 
   // Called by SimFile with mu_ held: counts a step; false once crashed.
   [[nodiscard]] bool step_locked();
+  // Called by SimFile with mu_ held: whether this sync fails; may flip a bit of a read.
+  [[nodiscard]] bool sync_fails_locked();
+  void maybe_flip_locked(char* out, size_t size);
   std::mutex& mu() const { return mu_; }
 
  private:
   mutable std::mutex mu_;
   int64_t crash_after_ = -1;
   int64_t steps_ = 0;
+  uint32_t sync_fail_per_mille_ = 0;
+  uint32_t read_flip_per_mille_ = 0;
+  Prng fault_prng_{1};
+  Injected injected_;
   std::map<std::string, std::shared_ptr<Inode>> names_;
   std::map<std::string, std::shared_ptr<Inode>> durable_names_;
 };

@@ -52,7 +52,7 @@ TEST(SnapshotFile, StreamsDataAndMetaBack) {
   std::string back;
   char buffer[1000];
   while (true) {
-    Result<size_t> got = reader.value()->read(buffer, sizeof(buffer));
+    Result<size_t> got = reader.value()->read(std::span<char>(buffer, sizeof(buffer)));
     ASSERT_TRUE(got.is_ok()) << got.status().to_string();
     if (got.value() == 0) break;
     back.append(buffer, got.value());

@@ -63,7 +63,7 @@ inline DiskStorageOptions sim_options(Fs& fs, uint64_t segment_bytes = 8192,
   options.fs = &fs;
   options.segment_bytes = segment_bytes;
   options.logger = logger;
-  options.prepare_segments_in_background = false;
+  options.background_threads = false;
   return options;
 }
 

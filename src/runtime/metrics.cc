@@ -1,6 +1,6 @@
-#include "server/metrics.h"
+#include "runtime/metrics.h"
 
-namespace raftkv::server {
+namespace raftkv::runtime {
 namespace {
 
 void counter(std::string* out, const char* name, const char* help, const char* type,
@@ -51,14 +51,14 @@ std::string Metrics::render_prometheus(const std::string& extra) const {
           load(elections_started));
   counter(&out, "raftkv_elections_won_total", "Elections this node won.", "counter",
           load(elections_won));
-  counter(&out, "raftkv_leader_changes_total", "Times the known leader changed.", "counter",
-          load(leader_changes));
+  counter(&out, "raftkv_leader_changes_total", "Times the leader this node knows changed.",
+          "counter", load(leader_changes));
   counter(&out, "raftkv_proposals_total", "Client writes proposed by this node as leader.",
           "counter", load(proposals));
   counter(&out, "raftkv_proposals_failed_total",
           "Writes answered with an error (not applied or outcome unknown).", "counter",
           load(proposals_failed));
-  counter(&out, "raftkv_entries_committed_total", "Log entries this node saw committed.",
+  counter(&out, "raftkv_entries_committed_total", "Advances of this node's commit index.",
           "counter", load(entries_committed));
   counter(&out, "raftkv_entries_applied_total", "Log entries applied to the state machine.",
           "counter", load(entries_applied));
@@ -69,12 +69,16 @@ std::string Metrics::render_prometheus(const std::string& extra) const {
           load(snapshots_taken));
   counter(&out, "raftkv_snapshots_installed_total", "Snapshots installed from a leader.",
           "counter", load(snapshots_installed));
-  fsync_latency.render("raftkv_fsync_seconds", "Latency of one WAL write plus fdatasync.", &out);
+  counter(&out, "raftkv_snapshot_bytes", "Data bytes of the newest snapshot.", "gauge",
+          load(snapshot_bytes));
+  sync_latency.render("raftkv_wal_sync_seconds", "One Ready's WAL write plus fdatasync.", &out);
   apply_latency.render("raftkv_apply_seconds", "Latency of applying one batch of entries.",
                        &out);
   commit_latency.render("raftkv_write_seconds", "Client write latency, proposal to applied.",
                         &out);
+  snapshot_latency.render("raftkv_snapshot_write_seconds",
+                          "Writing one snapshot file, from the image to durable.", &out);
   return out + extra;
 }
 
-}  // namespace raftkv::server
+}  // namespace raftkv::runtime

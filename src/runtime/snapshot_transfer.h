@@ -9,22 +9,22 @@
 
 #include "common/logger.h"
 #include "common/types.h"
-#include "proto/peer.pb.h"
 #include "raft/messages.h"
-#include "storage/disk_storage.h"
+#include "runtime/storage.h"
+#include "runtime/transport.h"
 
 // InstallSnapshot over the network (Raft §7), outside the core's messages.
 //
 // The core decides that a follower needs the snapshot and emits an InstallSnapshot message
-// carrying only its metadata (DiskStorage::snapshot() leaves the data out). The leader's
+// carrying only its metadata (Storage::snapshot() leaves the data out). The leader's
 // SnapshotSender streams the snapshot file to that follower in chunks (1 MiB by default), one
 // in flight at a time; the follower's SnapshotInbox writes each chunk straight into a
 // temporary file and answers with the offset it wants next. So:
 //   - memory stays bounded by one chunk on each side, whatever the snapshot's size;
 //   - a lost chunk, ack or connection resumes from the last acknowledged offset (the sender
 //     resends after `resend_ms` without an answer);
-//   - a follower that restarted mid-install lost its temporary file (DiskStorage::open removes
-//     it) and asks for offset 0: the transfer restarts cleanly;
+//   - a follower that restarted mid-install lost its temporary file (storage removes it on
+//     open) and asks for offset 0: the transfer restarts cleanly;
 //   - the whole file's checksum is verified on the follower (sender's disk to receiver's disk)
 //     before the core sees anything.
 // Once the file is complete and verified, the follower steps an InstallSnapshot message (the
@@ -33,7 +33,7 @@
 // verified file (take_verified()) durable and restores the state machine from it.
 //
 // Both classes run on the node's loop thread; not thread-safe.
-namespace raftkv::server {
+namespace raftkv::runtime {
 
 struct SnapshotTransferOptions {
   uint64_t chunk_bytes = 1 << 20;
@@ -44,17 +44,17 @@ struct SnapshotTransferOptions {
 // The leader's side: one transfer per follower.
 class SnapshotSender {
  public:
-  using SendChunk = std::function<void(NodeId to, pb::SnapshotChunk chunk)>;
+  using SendChunk = std::function<void(NodeId to, SnapshotChunk chunk)>;
   // The transfer to the peer failed for good; the core should probe it again.
   using Failed = std::function<void(NodeId peer)>;
 
-  SnapshotSender(const storage::DiskStorage& storage, SnapshotTransferOptions options,
+  SnapshotSender(const Storage& storage, SnapshotTransferOptions options,
                  SendChunk send_chunk, Failed failed, Logger& logger);
 
   // The core sent an InstallSnapshot to `peer` in `term`: start streaming the newest snapshot
   // file, unless a transfer of that snapshot to the peer is already under way.
   void start(NodeId peer, Term term, uint64_t now_ms);
-  void on_ack(NodeId peer, const pb::SnapshotAck& ack, uint64_t now_ms);
+  void on_ack(NodeId peer, const SnapshotAck& ack, uint64_t now_ms);
   // Resends stalled chunks and gives up on transfers that made no progress for too long.
   void on_tick(uint64_t now_ms);
   // Leadership was lost: every transfer stops (a new leader sends its own).
@@ -65,7 +65,7 @@ class SnapshotSender {
 
  private:
   struct Transfer {
-    std::unique_ptr<storage::SnapshotReader> file;
+    std::unique_ptr<SnapshotFile> file;
     Term term;
     uint64_t acked = 0;  // The offset the follower asked for last.
     uint64_t last_sent_ms = 0;
@@ -76,7 +76,7 @@ class SnapshotSender {
   void send_next(NodeId peer, Transfer& transfer, uint64_t now_ms);
   void fail(NodeId peer, const std::string& why);
 
-  const storage::DiskStorage& storage_;
+  const Storage& storage_;
   const SnapshotTransferOptions options_;
   SendChunk send_chunk_;
   Failed failed_;
@@ -88,18 +88,18 @@ class SnapshotSender {
 // The follower's side: at most one snapshot being received at a time.
 class SnapshotInbox {
  public:
-  SnapshotInbox(storage::DiskStorage& storage, Logger& logger);
+  SnapshotInbox(Storage& storage, Logger& logger);
 
-  struct Outcome {
-    pb::SnapshotAck ack;  // Always sent back to the leader.
+  struct ChunkResult {
+    SnapshotAck ack;  // Always sent back to the leader.
     // Set once the file is complete and verified: what to step into the core.
     std::optional<raft::Message> install;
   };
   // A chunk from `from`; `current_term` is this node's term (chunks of older terms are refused).
-  Outcome on_chunk(NodeId from, Term current_term, NodeId self, const pb::SnapshotChunk& chunk);
-  // The verified file of the last Outcome::install, handed over right after that message was
-  // stepped (the caller keeps it until the core's Ready installs it, or drops it).
-  std::unique_ptr<storage::SnapshotReceiver> take_verified();
+  ChunkResult on_chunk(NodeId from, Term current_term, NodeId self, const SnapshotChunk& chunk);
+  // The verified file of the last ChunkResult::install, handed over right after that message
+  // was stepped (the caller keeps it until the core's Ready installs it, or drops it).
+  std::unique_ptr<IncomingSnapshot> take_verified();
 
  private:
   struct Incoming {
@@ -107,13 +107,16 @@ class SnapshotInbox {
     Index index;
     Term term;
     uint64_t file_bytes = 0;  // As the first chunk announced it.
-    std::unique_ptr<storage::SnapshotReceiver> receiver;
+    std::unique_ptr<IncomingSnapshot> receiver;
   };
 
-  storage::DiskStorage& storage_;
+  // The chunk of the transfer now in incoming_: written, and verified once complete.
+  ChunkResult receive(NodeId from, NodeId self, const SnapshotChunk& chunk, ChunkResult result);
+
+  Storage& storage_;
   Logger& logger_;
   std::optional<Incoming> incoming_;
-  std::unique_ptr<storage::SnapshotReceiver> verified_;  // Until take_verified().
+  std::unique_ptr<IncomingSnapshot> verified_;  // Until take_verified().
 };
 
-}  // namespace raftkv::server
+}  // namespace raftkv::runtime

@@ -1,12 +1,11 @@
-#include "server/snapshot_transfer.h"
+#include "runtime/snapshot_transfer.h"
 
-namespace raftkv::server {
+namespace raftkv::runtime {
 
 // ---- SnapshotSender ----
 
-SnapshotSender::SnapshotSender(const storage::DiskStorage& storage,
-                               SnapshotTransferOptions options, SendChunk send_chunk,
-                               Failed failed, Logger& logger)
+SnapshotSender::SnapshotSender(const Storage& storage, SnapshotTransferOptions options,
+                               SendChunk send_chunk, Failed failed, Logger& logger)
     : storage_(storage),
       options_(options),
       send_chunk_(std::move(send_chunk)),
@@ -17,7 +16,7 @@ void SnapshotSender::start(NodeId peer, Term term, uint64_t now_ms) {
   auto existing = transfers_.find(peer);
   if (existing != transfers_.end() && existing->second.term == term) return;  // Under way.
   // The newest file: a snapshot finished since the core chose is newer still, and as good.
-  Result<std::unique_ptr<storage::SnapshotReader>> file = storage_.open_snapshot();
+  Result<std::unique_ptr<SnapshotFile>> file = storage_.open_snapshot();
   if (!file.is_ok()) {
     log_to(logger_, LogLevel::Warn, "cannot open the snapshot for node ", peer, ": ",
            file.status().message());
@@ -38,44 +37,43 @@ void SnapshotSender::send_next(NodeId peer, Transfer& transfer, uint64_t now_ms)
     fail(peer, "cannot read " + transfer.file->path() + ": " + bytes.status().message());
     return;
   }
-  pb::SnapshotChunk chunk;
-  chunk.set_term(transfer.term.value());
-  chunk.set_snapshot_index(transfer.file->meta().index.value());
-  chunk.set_snapshot_term(transfer.file->meta().term.value());
-  chunk.set_offset(transfer.acked);
-  chunk.set_file_bytes(transfer.file->file_bytes());
-  bytes_sent_ += bytes.value().size();
-  chunk.set_data(std::move(bytes).value());
+  SnapshotChunk chunk{.term = transfer.term,
+                      .snapshot_index = transfer.file->meta().index,
+                      .snapshot_term = transfer.file->meta().term,
+                      .offset = transfer.acked,
+                      .file_bytes = transfer.file->file_bytes(),
+                      .data = std::move(bytes).value()};
+  bytes_sent_ += chunk.data.size();
   transfer.last_sent_ms = now_ms;
   send_chunk_(peer, std::move(chunk));
 }
 
-void SnapshotSender::on_ack(NodeId peer, const pb::SnapshotAck& ack, uint64_t now_ms) {
+void SnapshotSender::on_ack(NodeId peer, const SnapshotAck& ack, uint64_t now_ms) {
   auto it = transfers_.find(peer);
   if (it == transfers_.end()) return;  // Finished, failed or stopped already.
   Transfer& transfer = it->second;
   const raft::SnapshotMeta& meta = transfer.file->meta();
-  if (ack.snapshot_index() != meta.index.value() || ack.snapshot_term() != meta.term.value()) {
+  if (ack.snapshot_index != meta.index || ack.snapshot_term != meta.term) {
     return;  // About an earlier transfer.
   }
-  if (!ack.error().empty()) {
-    fail(peer, "node " + std::to_string(peer.value()) + " refused it: " + ack.error());
+  if (!ack.error.empty()) {
+    fail(peer, "node " + std::to_string(peer.value()) + " refused it: " + ack.error);
     return;
   }
-  if (ack.done()) {
+  if (ack.done) {
     log_to(logger_, LogLevel::Info, "snapshot at index ", meta.index, " delivered to node ",
            peer, " in ", now_ms - transfer.started_ms, " ms");
     transfers_.erase(it);
     return;
   }
-  if (ack.received_bytes() > transfer.file->file_bytes()) {
+  if (ack.received_bytes > transfer.file->file_bytes()) {
     fail(peer, "node " + std::to_string(peer.value()) + " claims more bytes than the file has");
     return;
   }
   // The same offset again answers a resent chunk whose original was acknowledged too: the
   // next chunk is already on its way, and sending it twice would keep two in flight.
-  if (ack.received_bytes() == transfer.acked) return;
-  transfer.acked = ack.received_bytes();  // Back to 0 after a follower restart.
+  if (ack.received_bytes == transfer.acked) return;
+  transfer.acked = ack.received_bytes;  // Back to 0 after a follower restart.
   transfer.last_progress_ms = now_ms;
   send_next(peer, transfer, now_ms);
 }
@@ -103,81 +101,85 @@ void SnapshotSender::fail(NodeId peer, const std::string& why) {
 
 // ---- SnapshotInbox ----
 
-SnapshotInbox::SnapshotInbox(storage::DiskStorage& storage, Logger& logger)
+SnapshotInbox::SnapshotInbox(Storage& storage, Logger& logger)
     : storage_(storage), logger_(logger) {}
 
-SnapshotInbox::Outcome SnapshotInbox::on_chunk(NodeId from, Term current_term, NodeId self,
-                                               const pb::SnapshotChunk& chunk) {
-  Outcome outcome;
-  pb::SnapshotAck& ack = outcome.ack;
-  ack.set_snapshot_index(chunk.snapshot_index());
-  ack.set_snapshot_term(chunk.snapshot_term());
-  const Index index{chunk.snapshot_index()};
-  const Term term{chunk.snapshot_term()};
-  if (Term{chunk.term()} < current_term) {
-    ack.set_error("stale leader term " + std::to_string(chunk.term()));
-    return outcome;
+SnapshotInbox::ChunkResult SnapshotInbox::on_chunk(NodeId from, Term current_term, NodeId self,
+                                               const SnapshotChunk& chunk) {
+  ChunkResult result;
+  SnapshotAck& ack = result.ack;
+  ack.snapshot_index = chunk.snapshot_index;
+  ack.snapshot_term = chunk.snapshot_term;
+  if (chunk.term < current_term) {
+    ack.error = "stale leader term " + std::to_string(chunk.term.value());
+    return result;
   }
-  const bool same = incoming_ && incoming_->leader == from && incoming_->index == index &&
-                    incoming_->term == term;
+  const bool same = incoming_ && incoming_->leader == from &&
+                    incoming_->index == chunk.snapshot_index &&
+                    incoming_->term == chunk.snapshot_term;
   if (!same) {
     // Another snapshot (or leader) supersedes whatever was arriving; it must start at 0.
     incoming_.reset();
-    if (chunk.offset() != 0) {
-      ack.set_received_bytes(0);
-      return outcome;
+    if (chunk.offset != 0) {
+      ack.received_bytes = 0;
+      return result;
     }
-    Result<std::unique_ptr<storage::SnapshotReceiver>> receiver = storage_.begin_receive_snapshot();
+    Result<std::unique_ptr<IncomingSnapshot>> receiver = storage_.begin_receive_snapshot();
     if (!receiver.is_ok()) {
-      ack.set_error("cannot store the snapshot: " + receiver.status().message());
-      return outcome;
+      ack.error = "cannot store the snapshot: " + receiver.status().message();
+      return result;
     }
-    log_to(logger_, LogLevel::Info, "receiving snapshot at index ", index, " (term ", term,
-           ", ", chunk.file_bytes(), " bytes) from node ", from);
-    incoming_ = Incoming{from, index, term, chunk.file_bytes(), std::move(receiver).value()};
+    log_to(logger_, LogLevel::Info, "receiving snapshot at index ", chunk.snapshot_index,
+           " (term ", chunk.snapshot_term, ", ", chunk.file_bytes, " bytes) from node ", from);
+    incoming_ = Incoming{from, chunk.snapshot_index, chunk.snapshot_term, chunk.file_bytes,
+                         std::move(receiver).value()};
   }
+  return receive(from, self, chunk, std::move(result));
+}
+
+SnapshotInbox::ChunkResult SnapshotInbox::receive(NodeId from, NodeId self,
+                                              const SnapshotChunk& chunk, ChunkResult result) {
   Incoming& incoming = *incoming_;
+  SnapshotAck& ack = result.ack;
   auto give_up = [&](const std::string& why) {
-    log_to(logger_, LogLevel::Warn, "snapshot at index ", index, " from node ", from,
+    log_to(logger_, LogLevel::Warn, "snapshot at index ", incoming.index, " from node ", from,
            " refused: ", why);
-    ack.set_error(why);
+    ack.error = why;
     incoming_.reset();  // Removes the temporary file.
-    return outcome;
+    return std::move(result);
   };
-  if (chunk.file_bytes() != incoming.file_bytes ||
-      chunk.offset() + chunk.data().size() > incoming.file_bytes) {
+  if (chunk.file_bytes != incoming.file_bytes ||
+      chunk.offset + chunk.data.size() > incoming.file_bytes) {
     return give_up("chunk outside the announced file size");
   }
-  if (chunk.offset() <= incoming.receiver->received_bytes()) {
-    if (Status written = incoming.receiver->write_chunk(chunk.offset(), chunk.data());
+  if (chunk.offset <= incoming.receiver->received_bytes()) {
+    if (Status written = incoming.receiver->write_chunk(chunk.offset, chunk.data);
         !written.is_ok()) {
       return give_up("cannot write it: " + written.message());
     }
   }
   // Past a gap (a chunk was lost) nothing is written: the ack asks for the missing offset.
-  ack.set_received_bytes(incoming.receiver->received_bytes());
-  if (incoming.receiver->received_bytes() < incoming.file_bytes) return outcome;
+  ack.received_bytes = incoming.receiver->received_bytes();
+  if (incoming.receiver->received_bytes() < incoming.file_bytes) return result;
 
   if (Status verified = incoming.receiver->verify(); !verified.is_ok()) {
     return give_up(verified.message());
   }
   const raft::SnapshotMeta& meta = incoming.receiver->meta();
-  if (meta.index != index || meta.term != term) {
+  if (meta.index != incoming.index || meta.term != incoming.term) {
     return give_up("the file holds another snapshot than announced");
   }
-  ack.set_done(true);
-  outcome.install = raft::Message{.type = raft::MessageType::InstallSnapshot,
+  ack.done = true;
+  result.install = raft::Message{.type = raft::MessageType::InstallSnapshot,
                                   .from = from,
                                   .to = self,
-                                  .term = Term{chunk.term()},
+                                  .term = chunk.term,
                                   .snapshot = raft::Snapshot{meta, {}}};
   verified_ = std::move(incoming.receiver);
   incoming_.reset();
-  return outcome;
+  return result;
 }
 
-std::unique_ptr<storage::SnapshotReceiver> SnapshotInbox::take_verified() {
-  return std::move(verified_);
-}
+std::unique_ptr<IncomingSnapshot> SnapshotInbox::take_verified() { return std::move(verified_); }
 
-}  // namespace raftkv::server
+}  // namespace raftkv::runtime

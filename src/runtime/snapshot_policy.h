@@ -14,7 +14,7 @@
 // up to a quarter more at random, so the nodes of a cluster, which apply the same entries, do
 // not write their snapshots at the same moment and stall each other's fsyncs on a shared disk.
 
-namespace raftkv::server {
+namespace raftkv::runtime {
 
 struct SnapshotPolicyOptions {
   uint64_t min_log_bytes = 64ull << 20;
@@ -48,4 +48,4 @@ class SnapshotPolicy {
   uint64_t entries_ = 0;
 };
 
-}  // namespace raftkv::server
+}  // namespace raftkv::runtime

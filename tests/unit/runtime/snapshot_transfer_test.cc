@@ -1,4 +1,4 @@
-#include "server/snapshot_transfer.h"
+#include "runtime/snapshot_transfer.h"
 
 #include <gtest/gtest.h>
 
@@ -12,7 +12,7 @@
 // SnapshotSender and SnapshotInbox end to end over a hand-driven "network" (a queue of chunks
 // and acks the test delivers, drops or damages), each side on its own in-memory disk.
 
-namespace raftkv::server {
+namespace raftkv::runtime {
 namespace {
 
 using storage::testing::kDir;
@@ -43,9 +43,9 @@ class SnapshotTransferTest : public ::testing::Test {
     sender_ = std::make_unique<SnapshotSender>(
         *leader_storage_,
         SnapshotTransferOptions{.chunk_bytes = kChunk, .resend_ms = 100, .give_up_ms = 1000},
-        [this](NodeId to, pb::SnapshotChunk chunk) {
+        [this](NodeId to, SnapshotChunk chunk) {
           EXPECT_EQ(to, kFollower);
-          EXPECT_LE(chunk.data().size(), kChunk);  // Memory bounded by one chunk.
+          EXPECT_LE(chunk.data.size(), kChunk);  // Memory bounded by one chunk.
           in_flight_.push_back(std::move(chunk));
         },
         [this](NodeId peer) {
@@ -58,12 +58,12 @@ class SnapshotTransferTest : public ::testing::Test {
   // Delivers the oldest chunk in flight and its ack; false when none was in flight.
   bool deliver_one(Term follower_term = Term{2}) {
     if (in_flight_.empty()) return false;
-    pb::SnapshotChunk chunk = std::move(in_flight_.front());
+    SnapshotChunk chunk = std::move(in_flight_.front());
     in_flight_.pop_front();
-    SnapshotInbox::Outcome outcome = inbox_->on_chunk(kLeader, follower_term, kFollower, chunk);
-    if (outcome.install) installed_ = outcome.install;
-    sender_->on_ack(kFollower, outcome.ack, now_ms_);
-    last_ack_ = outcome.ack;
+    SnapshotInbox::ChunkResult result = inbox_->on_chunk(kLeader, follower_term, kFollower, chunk);
+    if (result.install) installed_ = result.install;
+    sender_->on_ack(kFollower, result.ack, now_ms_);
+    last_ack_ = result.ack;
     return true;
   }
 
@@ -73,14 +73,14 @@ class SnapshotTransferTest : public ::testing::Test {
 
   // The follower's copy once installed into its storage.
   std::string follower_snapshot_data() {
-    std::unique_ptr<storage::SnapshotReceiver> file = inbox_->take_verified();
+    std::unique_ptr<IncomingSnapshot> file = inbox_->take_verified();
     EXPECT_NE(file, nullptr);
     if (file == nullptr) return {};
-    EXPECT_TRUE(follower_storage_->finish_received_snapshot(std::move(file)).is_ok());
+    EXPECT_TRUE(follower_storage_->install_received_snapshot(std::move(file)).is_ok());
     auto reader = follower_storage_->open_snapshot();
     EXPECT_TRUE(reader.is_ok());
     std::string data(reader.value()->data_bytes(), '\0');
-    EXPECT_EQ(reader.value()->read(data.data(), data.size()).value(), data.size());
+    EXPECT_EQ(reader.value()->read(std::span<char>(data.data(), data.size())).value(), data.size());
     return data;
   }
 
@@ -102,9 +102,9 @@ class SnapshotTransferTest : public ::testing::Test {
   std::unique_ptr<storage::DiskStorage> follower_storage_;
   std::unique_ptr<SnapshotInbox> inbox_;
   std::unique_ptr<SnapshotSender> sender_;
-  std::deque<pb::SnapshotChunk> in_flight_;
+  std::deque<SnapshotChunk> in_flight_;
   std::optional<raft::Message> installed_;
-  pb::SnapshotAck last_ack_;
+  SnapshotAck last_ack_;
   int failures_ = 0;
   uint64_t now_ms_ = 1000;
 };
@@ -118,7 +118,7 @@ TEST_F(SnapshotTransferTest, StreamsTheFileInChunksAndVerifiesIt) {
     EXPECT_LE(in_flight_.size(), 1u);
   }
   EXPECT_GE(chunks, static_cast<int>(data_.size() / kChunk));
-  EXPECT_TRUE(last_ack_.done());
+  EXPECT_TRUE(last_ack_.done);
   EXPECT_EQ(sender_->active(), 0u);
   ASSERT_TRUE(installed_.has_value());
   EXPECT_EQ(installed_->type, raft::MessageType::InstallSnapshot);
@@ -143,9 +143,9 @@ TEST_F(SnapshotTransferTest, LostChunkResumesFromTheAcknowledgedOffset) {
   now_ms_ += 150;
   sender_->on_tick(now_ms_);
   ASSERT_EQ(in_flight_.size(), 1u);
-  EXPECT_EQ(in_flight_.front().offset(), 2 * kChunk);  // Resumed, not restarted.
+  EXPECT_EQ(in_flight_.front().offset, 2 * kChunk);  // Resumed, not restarted.
   deliver_all();
-  EXPECT_TRUE(last_ack_.done());
+  EXPECT_TRUE(last_ack_.done);
   EXPECT_EQ(follower_snapshot_data(), data_);
 }
 
@@ -156,7 +156,7 @@ TEST_F(SnapshotTransferTest, ResentChunkWhoseOriginalArrivedKeepsOneInFlight) {
   now_ms_ += 150;
   sender_->on_tick(now_ms_);
   ASSERT_EQ(in_flight_.size(), 2u);
-  EXPECT_EQ(in_flight_[0].offset(), in_flight_[1].offset());
+  EXPECT_EQ(in_flight_[0].offset, in_flight_[1].offset);
   ASSERT_TRUE(deliver_one());  // The original: the next chunk leaves.
   ASSERT_TRUE(deliver_one());  // The copy: acked at the same offset, nothing more leaves.
   EXPECT_EQ(in_flight_.size(), 1u);
@@ -180,14 +180,14 @@ TEST_F(SnapshotTransferTest, FollowerRestartedMidTransferStartsCleanlyFromZero) 
     EXPECT_FALSE(name.ends_with(".snap.tmp")) << name;  // The half file is gone.
   }
   ASSERT_TRUE(deliver_one());  // A chunk past offset 0 finds nothing to continue.
-  EXPECT_EQ(last_ack_.received_bytes(), 0u);
+  EXPECT_EQ(last_ack_.received_bytes, 0u);
   ASSERT_EQ(in_flight_.size(), 1u);
-  EXPECT_EQ(in_flight_.front().offset(), 0u);
+  EXPECT_EQ(in_flight_.front().offset, 0u);
   deliver_all();
-  EXPECT_TRUE(last_ack_.done());
-  std::unique_ptr<storage::SnapshotReceiver> file = inbox_->take_verified();
+  EXPECT_TRUE(last_ack_.done);
+  std::unique_ptr<IncomingSnapshot> file = inbox_->take_verified();
   ASSERT_NE(file, nullptr);
-  ASSERT_TRUE(follower_storage_->finish_received_snapshot(std::move(file)).is_ok());
+  ASSERT_TRUE(follower_storage_->install_received_snapshot(std::move(file)).is_ok());
   EXPECT_EQ(follower_storage_->snapshot().value().meta.index, Index{20});
 }
 
@@ -195,11 +195,11 @@ TEST_F(SnapshotTransferTest, DamagedChunkIsDetectedAndTheTransferFails) {
   sender_->start(kFollower, Term{2}, now_ms_);
   ASSERT_TRUE(deliver_one());
   ASSERT_EQ(in_flight_.size(), 1u);
-  std::string* data = in_flight_.front().mutable_data();
+  std::string* data = &in_flight_.front().data;
   (*data)[data->size() / 2] = static_cast<char>((*data)[data->size() / 2] ^ 0x01);
   deliver_all();
-  EXPECT_FALSE(last_ack_.done());
-  EXPECT_NE(last_ack_.error().find("checksum"), std::string::npos) << last_ack_.error();
+  EXPECT_FALSE(last_ack_.done);
+  EXPECT_NE(last_ack_.error.find("checksum"), std::string::npos) << last_ack_.error;
   EXPECT_FALSE(installed_.has_value());
   EXPECT_EQ(failures_, 1);  // The core is told, and probes the follower again.
   EXPECT_EQ(sender_->active(), 0u);
@@ -211,7 +211,7 @@ TEST_F(SnapshotTransferTest, DamagedChunkIsDetectedAndTheTransferFails) {
 TEST_F(SnapshotTransferTest, ChunksFromAStaleTermAreRefused) {
   sender_->start(kFollower, Term{2}, now_ms_);
   ASSERT_TRUE(deliver_one(Term{3}));  // The follower has seen a newer leader.
-  EXPECT_FALSE(last_ack_.error().empty());
+  EXPECT_FALSE(last_ack_.error.empty());
   EXPECT_EQ(failures_, 1);
   EXPECT_TRUE(in_flight_.empty());
   EXPECT_TRUE(follower_temp_files().empty());
@@ -221,9 +221,9 @@ TEST_F(SnapshotTransferTest, ChunkBeyondTheAnnouncedSizeIsRefused) {
   sender_->start(kFollower, Term{2}, now_ms_);
   ASSERT_TRUE(deliver_one());
   ASSERT_EQ(in_flight_.size(), 1u);
-  in_flight_.front().set_file_bytes(in_flight_.front().file_bytes() + 1);
+  in_flight_.front().file_bytes += 1;
   ASSERT_TRUE(deliver_one());
-  EXPECT_NE(last_ack_.error().find("size"), std::string::npos) << last_ack_.error();
+  EXPECT_NE(last_ack_.error.find("size"), std::string::npos) << last_ack_.error;
   EXPECT_EQ(failures_, 1);
   EXPECT_TRUE(follower_temp_files().empty());
 }
@@ -251,4 +251,4 @@ TEST_F(SnapshotTransferTest, ARepeatedStartInTheSameTermKeepsTheTransfer) {
 }
 
 }  // namespace
-}  // namespace raftkv::server
+}  // namespace raftkv::runtime

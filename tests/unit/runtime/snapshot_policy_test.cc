@@ -1,10 +1,10 @@
-#include "server/snapshot_policy.h"
+#include "runtime/snapshot_policy.h"
 
 #include <gtest/gtest.h>
 
 #include <set>
 
-namespace raftkv::server {
+namespace raftkv::runtime {
 namespace {
 
 constexpr uint64_t kMiB = 1 << 20;
@@ -63,4 +63,4 @@ TEST(SnapshotPolicyTest, NodesWithDifferentSeedsSpreadTheirThresholds) {
 }
 
 }  // namespace
-}  // namespace raftkv::server
+}  // namespace raftkv::runtime

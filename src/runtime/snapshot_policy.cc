@@ -1,8 +1,8 @@
-#include "server/snapshot_policy.h"
+#include "runtime/snapshot_policy.h"
 
 #include <algorithm>
 
-namespace raftkv::server {
+namespace raftkv::runtime {
 
 SnapshotPolicy::SnapshotPolicy(SnapshotPolicyOptions options, uint64_t seed)
     : options_(options), prng_(seed) {
@@ -29,4 +29,4 @@ void SnapshotPolicy::on_snapshot_stored(uint64_t data_bytes) {
   threshold_bytes_ = base + prng_.uniform(0, base / 4);
 }
 
-}  // namespace raftkv::server
+}  // namespace raftkv::runtime

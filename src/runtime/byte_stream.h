@@ -9,29 +9,28 @@
 
 #include "common/status.h"
 
-// The minimal streaming interfaces the key-value state machine saves a snapshot to and
-// restores one from. The runtime adapts them to snapshot files (src/storage) or to chunks of
-// InstallSnapshot; the in-memory versions below serve tests and small snapshots.
+// The byte streams a snapshot travels through: a state machine saves its image into a
+// ByteSink and restores from a ByteSource, and storage adapts both to files, so a snapshot
+// is never held whole in memory. The string versions serve tests and small snapshots.
+namespace raftkv::runtime {
 
-namespace raftkv::kv {
-
-class SnapshotWriter {
+class ByteSink {
  public:
-  virtual ~SnapshotWriter() = default;
+  virtual ~ByteSink() = default;
   // Appends all of `bytes`; an error aborts the save and is returned from it unchanged.
   [[nodiscard]] virtual Status write(std::span<const char> bytes) = 0;
 };
 
-class SnapshotReader {
+class ByteSource {
  public:
-  virtual ~SnapshotReader() = default;
+  virtual ~ByteSource() = default;
   // Fills up to out.size() bytes and returns how many; 0 only at the end of the stream.
   // An error aborts the restore and is returned from it unchanged.
   [[nodiscard]] virtual Result<size_t> read(std::span<char> out) = 0;
 };
 
-// Collects a snapshot in a string.
-class StringSnapshotWriter final : public SnapshotWriter {
+// Collects a stream in a string.
+class StringSink final : public ByteSink {
  public:
   [[nodiscard]] Status write(std::span<const char> bytes) override {
     data_.append(bytes.data(), bytes.size());
@@ -44,11 +43,11 @@ class StringSnapshotWriter final : public SnapshotWriter {
   std::string data_;
 };
 
-// Reads a snapshot from a borrowed buffer, at most `chunk_bytes_max` per call (tests use
-// small chunks to exercise the streaming paths).
-class StringSnapshotReader final : public SnapshotReader {
+// Reads a borrowed buffer, at most `chunk_bytes_max` per call (tests use small chunks to
+// exercise the streaming paths).
+class StringSource final : public ByteSource {
  public:
-  explicit StringSnapshotReader(std::string_view data, size_t chunk_bytes_max = 64 * 1024)
+  explicit StringSource(std::string_view data, size_t chunk_bytes_max = 64 * 1024)
       : data_(data), chunk_bytes_max_(std::max<size_t>(chunk_bytes_max, 1)) {}
 
   [[nodiscard]] Result<size_t> read(std::span<char> out) override {
@@ -64,4 +63,4 @@ class StringSnapshotReader final : public SnapshotReader {
   size_t offset_ = 0;
 };
 
-}  // namespace raftkv::kv
+}  // namespace raftkv::runtime

@@ -1,0 +1,314 @@
+#include "runtime/node.h"
+
+namespace raftkv::runtime {
+
+Node::Node(NodeOptions options, Environment& env, Storage& storage, StateMachine& state_machine,
+           Transport& transport, Logger& logger, Metrics& metrics, Observer* observer)
+    : options_(std::move(options)),
+      node_{.options = options_,
+            .env = env,
+            .storage = storage,
+            .state_machine = state_machine,
+            .transport = transport,
+            .logger = logger,
+            .metrics = metrics,
+            .observer = observer != nullptr ? observer : &no_observer_},
+      requests_(node_),
+      snapshots_(node_),
+      membership_(node_),
+      prng_(options_.seed) {
+  node_.drive = [this] { drive(); };
+  node_.drive_soon = [this] { drive_soon(); };
+  node_.fail_stop = [this](const std::string& why) { fail_stop(why); };
+}
+
+Node::~Node() {
+  stop();
+  *node_.alive = false;
+}
+
+Status Node::start() {
+  // The state machine restarts from the newest snapshot, streamed from its file; the core then
+  // hands out the committed entries after it.
+  Result<Index> snapshot_index = snapshots_.restore_from_file();
+  if (!snapshot_index.is_ok()) return snapshot_index.status();
+  raft::Config config = options_.raft;
+  config.applied = snapshot_index.value();
+  if (Status valid = config.validate(); !valid.is_ok()) return valid;
+  node_.core = std::make_unique<raft::Raft>(config, node_.storage, prng_, node_.logger);
+  persisted_term_ = node_.storage.hard_state().term;
+  persisted_vote_ = node_.storage.hard_state().voted_for;
+  last_commit_ = node_.core->log().committed();
+  drive();
+  return Status::ok();
+}
+
+void Node::stop() { stopped_ = true; }
+
+void Node::fail_stop(const std::string& why) {
+  if (stopped_) return;
+  stop();
+  node_.env.fatal(why);
+}
+
+void Node::tick() {
+  if (stopped_) return;
+  node_.core->tick();
+  snapshots_.on_tick();
+  requests_.expire();
+  node_.metrics.term.store(node_.core->term().value(), std::memory_order_relaxed);
+  node_.observer->on_tick(*node_.core);
+  drive();
+}
+
+// ---- Client requests ----
+
+void Node::submit(Request request, Done done) {
+  if (stopped_) return done(Response::not_applied("the node is stopping"));
+  requests_.submit(std::move(request), std::move(done));
+}
+
+void Node::submit_local_read(const Request& request, Done done) {
+  requests_.submit_local_read(request, std::move(done));
+}
+
+Status Node::transfer_leadership(NodeId target) {
+  if (stopped_) return Status(ErrorCode::Unavailable, "the node is stopping");
+  Status status = node_.core->transfer_leadership(target);
+  drive();
+  return status;
+}
+
+void Node::set_client_addr(std::string client_addr) {
+  membership_.set_own_client_addr(std::move(client_addr));
+}
+
+// ---- Peers ----
+
+void Node::on_message(NodeId from, raft::Message message) {
+  if (stopped_) return;
+  if (message.from != from) {
+    log_to(node_.logger, LogLevel::Warn, "dropped a message claiming to be from node ",
+           message.from, " on node ", from, "'s connection");
+    return;
+  }
+  if (message.type == raft::MessageType::InstallSnapshot) {
+    // Snapshots arrive only as verified chunk streams (Snapshots::on_chunk).
+    log_to(node_.logger, LogLevel::Warn, "dropped an InstallSnapshot message from node ", from,
+           ": snapshots travel as chunks");
+    return;
+  }
+  node_.observer->on_receive(message);
+  (void)node_.core->step(message);  // A refusal is logged by the core and changes nothing.
+}
+
+void Node::on_forward_request(NodeId from, ForwardRequest request) {
+  if (stopped_) return;
+  requests_.on_forward_request(from, std::move(request));
+}
+
+void Node::on_forward_reply(NodeId /*from*/, ForwardReply reply) {
+  if (stopped_) return;
+  requests_.on_forward_reply(std::move(reply));
+}
+
+void Node::on_snapshot_chunk(NodeId from, SnapshotChunk chunk) {
+  if (stopped_) return;
+  snapshots_.on_chunk(from, chunk);
+}
+
+void Node::on_snapshot_ack(NodeId from, const SnapshotAck& ack) {
+  if (stopped_) return;
+  snapshots_.on_ack(from, ack);
+}
+
+void Node::on_batch_end() { drive(); }
+
+void Node::on_peer_unreachable(NodeId peer) {
+  if (stopped_) return;
+  node_.core->report_unreachable(peer);
+  drive();
+}
+
+void Node::on_peer_disconnected(NodeId peer) {
+  if (stopped_) return;
+  node_.core->report_peer_down(peer);  // A dead leader is replaced without a full timeout.
+  requests_.on_peer_disconnected(peer);
+  drive();
+}
+
+void Node::on_peer_hello(NodeId peer, const std::string& client_addr) {
+  membership_.on_peer_hello(peer, client_addr);
+}
+
+void Node::send(const raft::Message& message) {
+  node_.observer->on_send(message);
+  if (message.type == raft::MessageType::InstallSnapshot) {
+    snapshots_.send(message.to, message.term);  // Streamed as chunks beside the core.
+  } else {
+    node_.transport.send(message);
+  }
+}
+
+// ---- The Ready loop ----
+
+// The core starts one heartbeat round per Ready for all the reads queued before it, so the
+// Ready waits for this loop turn's other handlers: reads from many connections that arrived
+// together then share one round instead of one round each.
+void Node::drive_soon() {
+  if (drive_posted_) return;
+  drive_posted_ = true;
+  node_.env.post(node_.guarded([this] {
+    drive_posted_ = false;
+    drive();
+  }));
+}
+
+void Node::drive() {
+  if (stopped_ || ready_in_flight_) return;
+  if (!node_.core->storage_error().is_ok()) {
+    return fail_stop("the log could not be read back: " + node_.core->storage_error().to_string());
+  }
+  if (!node_.core->has_ready()) return;
+  ready_in_flight_ = true;
+  auto flight = std::make_shared<InFlight>(InFlight{node_.core->ready()});
+  raft::Ready& ready = flight->ready;
+  node_.observer->on_ready(ready);
+  if (ready.soft_state) on_role_change(*ready.soft_state);
+  // Thesis §10.2.1: the leader's replication leaves now, in parallel with its own sync.
+  for (const raft::Message& message : ready.messages) {
+    if (raft::may_send_before_persist(message)) send(message);
+  }
+  if (ready.snapshot && !snapshots_.install(ready.snapshot->meta)) return;
+  // Committed entries this node already holds durably need not wait for this Ready's sync:
+  // applying them now answers their clients one sync sooner.
+  const Index first_new = ready.entries.empty() ? Index{UINT64_MAX} : ready.entries.front().index;
+  while (flight->applied_early < ready.committed_entries.size() &&
+         ready.committed_entries[flight->applied_early].index < first_new) {
+    ++flight->applied_early;
+  }
+  apply_entries(std::span(ready.committed_entries).first(flight->applied_early));
+  persist(flight);
+}
+
+// Writes the Ready's entries and hard state and makes them durable: on the loop for a small
+// follower Ready, on the Sync lane otherwise. finish_ready() follows once they are.
+void Node::persist(const std::shared_ptr<InFlight>& flight) {
+  const raft::Ready& ready = flight->ready;
+  // The commit index alone is not worth a sync: it is volatile in Raft (Figure 2) and
+  // relearned from the leader after a restart. It is written with the next entries or vote.
+  const bool vote_changed = ready.hard_state && (ready.hard_state->term != persisted_term_ ||
+                                                 ready.hard_state->voted_for != persisted_vote_);
+  if (ready.entries.empty() && !vote_changed) return finish_ready(flight);
+  if (ready.hard_state) {
+    persisted_term_ = ready.hard_state->term;
+    persisted_vote_ = ready.hard_state->voted_for;
+  }
+  flight->sync_started_us = node_.env.now_us();
+  Result<SyncTicket> ticket = node_.storage.write(ready.entries, ready.hard_state);
+  if (!ticket.is_ok()) return fail_stop("WAL write refused: " + ticket.status().to_string());
+  Storage& storage = node_.storage;
+  if (sync_on_loop(ready)) {
+    node_.env.block_on_disk([&] { flight->saved = storage.wait_durable(ticket.value()); });
+    return on_durable(flight);
+  }
+  node_.env.offload(
+      Lane::Sync, [&storage, flight, t = ticket.value()] { flight->saved = storage.wait_durable(t); },
+      node_.guarded([this, flight] { on_durable(flight); }));
+}
+
+// A follower's small Ready is made durable on the loop thread. With one or a few clients the
+// follower's sync is on every write's critical path, and handing it to the Sync lane and back
+// costs two thread wake-ups; while it syncs, the follower has nothing else to do: it appends
+// nothing new before this Ready is done. Large Readies still go to the Sync lane, so under
+// load the loop keeps decoding the next frames, and answering heartbeats, while the disk
+// works. The leader always syncs on the lane: it keeps taking client requests and acks.
+bool Node::sync_on_loop(const raft::Ready& ready) const {
+  if (node_.core->leader() == node_.id()) return false;
+  if (ready.entries.size() > options_.inline_sync_entries_max) return false;
+  uint64_t bytes = 0;
+  for (const raft::Entry& entry : ready.entries) bytes += entry.size_bytes();
+  return bytes <= options_.inline_sync_bytes_max;
+}
+
+void Node::on_durable(const std::shared_ptr<InFlight>& flight) {
+  if (stopped_) return;
+  if (!flight->saved.is_ok()) return fail_stop("WAL write failed: " + flight->saved.to_string());
+  node_.metrics.sync_latency.observe(node_.env.now_us() - flight->sync_started_us);
+  node_.observer->on_durable(flight->ready);
+  finish_ready(flight);
+}
+
+void Node::finish_ready(const std::shared_ptr<InFlight>& flight) {
+  if (stopped_) return;
+  raft::Ready& ready = flight->ready;
+  // Votes and acknowledgements only now that what they promise is durable.
+  for (const raft::Message& message : ready.messages) {
+    if (!raft::may_send_before_persist(message)) send(message);
+  }
+  apply_entries(std::span(ready.committed_entries).subspan(flight->applied_early));
+  requests_.on_read_states(ready.read_states);
+  node_.core->advance(ready);
+  ready_in_flight_ = false;
+  count_commits();
+  requests_.serve_reads();
+  snapshots_.maybe_start();
+  drive();
+}
+
+void Node::apply_entries(std::span<const raft::Entry> entries) {
+  if (entries.empty()) return;
+  const uint64_t started_us = node_.env.now_us();
+  for (const raft::Entry& entry : entries) {
+    snapshots_.on_applied(entry.data.size());
+    std::string reply;
+    if (entry.type == raft::EntryType::Normal) {
+      reply = node_.state_machine.apply(entry.index, entry.data);
+    } else {
+      node_.state_machine.apply_empty(entry.index);
+      if (entry.type == raft::EntryType::ConfChange) membership_.apply(entry);
+    }
+    node_.observer->on_apply(entry);
+    requests_.on_applied(entry, std::move(reply));
+  }
+  node_.metrics.entries_applied.fetch_add(entries.size(), std::memory_order_relaxed);
+  node_.metrics.apply_latency.observe(node_.env.now_us() - started_us);
+}
+
+void Node::count_commits() {
+  const Index commit = node_.core->log().committed();
+  if (commit <= last_commit_) return;
+  node_.metrics.entries_committed.fetch_add(commit - last_commit_, std::memory_order_relaxed);
+  last_commit_ = commit;
+}
+
+void Node::on_role_change(const raft::SoftState& soft) {
+  if (soft.role == raft::Role::Candidate) {
+    node_.metrics.elections_started.fetch_add(1, std::memory_order_relaxed);
+  }
+  if (soft.role == raft::Role::Leader) {
+    node_.metrics.elections_won.fetch_add(1, std::memory_order_relaxed);
+  }
+  if (soft.leader != kNoNode && soft.leader != last_known_leader_) {
+    node_.metrics.leader_changes.fetch_add(1, std::memory_order_relaxed);  // The first counts.
+    last_known_leader_ = soft.leader;
+  }
+  if (soft.role != raft::Role::Leader) snapshots_.on_leadership_lost();
+  node_.observer->on_role_change(soft.role, node_.core->term(), soft.leader);
+  requests_.on_role_change(soft);
+}
+
+NodeStatus Node::status() const {
+  NodeStatus status;
+  status.raft = node_.core->status();
+  status.client_addrs = membership_.client_addrs();
+  if (auto it = status.client_addrs.find(status.raft.leader); it != status.client_addrs.end()) {
+    status.leader_client_addr = it->second;
+  }
+  status.pending_requests = requests_.pending();
+  status.snapshot_index = snapshots_.last_index();
+  status.storage = node_.storage.stats();
+  return status;
+}
+
+}  // namespace raftkv::runtime

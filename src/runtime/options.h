@@ -1,0 +1,38 @@
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+#include "raft/raft.h"
+#include "runtime/snapshot_policy.h"
+#include "runtime/snapshot_transfer.h"
+
+namespace raftkv::runtime {
+
+struct NodeOptions {
+  // The core's configuration: id, the bootstrap membership, election and heartbeat ticks,
+  // message and in-flight limits. `applied` is filled in by Node::start().
+  raft::Config raft;
+  // What one tick is in wall time, for deadlines given in ms.
+  uint32_t tick_ms = 10;
+  // Seeds the core's election jitter and the snapshot policy's: random in the server, drawn
+  // from the run's seed in the simulator.
+  uint64_t seed = 1;
+  // When the state machine is snapshotted (SnapshotPolicy); the log keeps
+  // snapshot_keep_entries behind the snapshot for followers that are slightly behind.
+  SnapshotPolicyOptions snapshot_policy;
+  uint64_t snapshot_keep_entries = 10'000;
+  SnapshotTransferOptions snapshot_transfer;  // InstallSnapshot chunk size and resend timing.
+  // Client writes waiting for commit, at most; past it new writes are refused (NotApplied).
+  size_t pending_requests_max = 50'000;
+  // How long a request waits for a leader to appear, for the leader to answer a forward, or
+  // for its entry to commit, before it is answered NotApplied or MaybeApplied.
+  uint32_t request_timeout_ms = 2000;
+  // A follower syncs a Ready of at most this many entries and bytes on its loop thread instead
+  // of handing it to the Sync lane (Node::sync_on_loop explains why). Bytes as well as
+  // entries: one 16 MiB entry synced on the loop would hold up the node's ticks and replies.
+  size_t inline_sync_entries_max = 4;
+  uint64_t inline_sync_bytes_max = 64u << 10;
+};
+
+}  // namespace raftkv::runtime

@@ -1,0 +1,225 @@
+#include "runtime/requests.h"
+
+namespace raftkv::runtime {
+namespace {
+
+constexpr uint64_t kExpirySweepMs = 100;
+
+Response no_leader() { return Response::not_applied("no leader"); }
+
+}  // namespace
+
+// ---- Entry points ----
+
+void Requests::submit(Request request, Done done) {
+  dispatch(std::move(request), std::move(done),
+           node_.now_ms() + node_.options.request_timeout_ms);
+}
+
+void Requests::submit_local_read(const Request& request, Done done) {
+  done(Response::ok(node_.state_machine.query(request.bytes, node_.env.wall_ms())));
+}
+
+void Requests::dispatch(Request request, Done done, uint64_t deadline_ms) {
+  const NodeId leader = node_.core->leader();
+  if (leader == node_.id()) {
+    if (request.read_only) {
+      read(std::move(request), std::move(done), deadline_ms);
+    } else {
+      propose(std::move(request), std::move(done), deadline_ms);
+    }
+  } else if (leader != kNoNode) {
+    forward(leader, std::move(request), std::move(done), deadline_ms);
+  } else {
+    // No leader now: wait (bounded) for one, rather than fail during a short election.
+    waiting_for_leader_.push_back({std::move(request), std::move(done), deadline_ms});
+  }
+}
+
+void Requests::propose(Request request, Done done, uint64_t deadline_ms) {
+  if (writes_.size() >= node_.options.pending_requests_max) {
+    done(Response::not_applied("busy: too many requests in flight"));
+    return;
+  }
+  // The state machine may stamp the leader's clock into the entry: the only time it acts on.
+  std::string entry = node_.state_machine.to_entry(std::move(request.bytes), node_.env.wall_ms());
+  Result<raft::Proposal> proposal = node_.core->propose(std::move(entry));
+  if (!proposal.is_ok()) {
+    done(proposal.status().code() == ErrorCode::Busy
+             ? Response::not_applied("busy: " + proposal.status().message())
+             : no_leader());
+    return;
+  }
+  node_.metrics.proposals.fetch_add(1, std::memory_order_relaxed);
+  writes_.emplace(proposal.value().index, PendingWrite{proposal.value().term, std::move(done),
+                                                       deadline_ms, node_.env.now_us()});
+  node_.drive();
+}
+
+void Requests::read(Request request, Done done, uint64_t deadline_ms) {
+  const uint64_t id = next_id_++;
+  if (Status status = node_.core->read_index(id); !status.is_ok()) {
+    done(no_leader());
+    return;
+  }
+  reads_.emplace(id, PendingRead{std::move(request.bytes), std::move(done), deadline_ms});
+  // Reads arriving together share one quorum round: the Ready waits for this loop turn.
+  node_.drive_soon();
+}
+
+void Requests::forward(NodeId leader, Request request, Done done, uint64_t deadline_ms) {
+  const uint64_t id = next_id_++;
+  const bool read_only = request.read_only;
+  if (!node_.transport.forward(leader, ForwardRequest{id, request})) {
+    // Not sent, so not ambiguous: wait for a leader we can reach (on_role_change).
+    waiting_for_leader_.push_back({std::move(request), std::move(done), deadline_ms});
+    return;
+  }
+  forwards_.emplace(id, PendingForward{leader, read_only, std::move(done), deadline_ms});
+}
+
+void Requests::on_forward_request(NodeId from, ForwardRequest request) {
+  // The leader answers; if leadership moved on meanwhile, the requester gets a retryable
+  // error rather than a second hop (its own view of the leader will catch up).
+  if (node_.core->leader() != node_.id()) {
+    node_.transport.reply(from, {request.id, Response::not_applied("leadership moved; retry")});
+    return;
+  }
+  const uint64_t id = request.id;
+  dispatch(std::move(request.request),
+           [this, from, id](Response response) {
+             node_.transport.reply(from, {id, std::move(response)});
+           },
+           node_.now_ms() + node_.options.request_timeout_ms);
+}
+
+void Requests::on_forward_reply(ForwardReply reply) {
+  auto it = forwards_.find(reply.id);
+  if (it == forwards_.end()) return;  // Timed out already.
+  Done done = std::move(it->second.done);
+  forwards_.erase(it);
+  done(std::move(reply.response));
+}
+
+// ---- Completion ----
+
+void Requests::on_applied(const raft::Entry& entry, std::string reply) {
+  auto pending = writes_.find(entry.index);
+  if (pending == writes_.end()) return;
+  PendingWrite write = std::move(pending->second);
+  writes_.erase(pending);
+  if (write.term == entry.term) {
+    node_.metrics.commit_latency.observe(node_.env.now_us() - write.started_us);
+    write.done(Response::ok(std::move(reply)));
+  } else {
+    // Another leader's entry took this index: ours was overwritten and is gone for good.
+    node_.metrics.proposals_failed.fetch_add(1, std::memory_order_relaxed);
+    write.done(Response::not_applied(
+        "leadership changed before the write committed; it was not applied"));
+  }
+}
+
+void Requests::on_read_states(const std::vector<raft::ReadState>& read_states) {
+  for (const raft::ReadState& read_state : read_states) {
+    reads_waiting_apply_.emplace(read_state.index, read_state.request_id);
+  }
+}
+
+void Requests::serve_reads() {
+  const Index applied = node_.state_machine.applied_index();
+  while (!reads_waiting_apply_.empty() && reads_waiting_apply_.begin()->first <= applied) {
+    const uint64_t id = reads_waiting_apply_.begin()->second;
+    reads_waiting_apply_.erase(reads_waiting_apply_.begin());
+    auto it = reads_.find(id);
+    if (it == reads_.end()) continue;
+    PendingRead read = std::move(it->second);
+    reads_.erase(it);
+    node_.metrics.reads.fetch_add(1, std::memory_order_relaxed);
+    read.done(Response::ok(node_.state_machine.query(read.request, node_.env.wall_ms())));
+  }
+}
+
+void Requests::on_role_change(const raft::SoftState& soft) {
+  if (soft.role != raft::Role::Leader) {
+    // Reads in flight cannot be confirmed by a deposed leader; they are safe to retry.
+    for (auto& [id, read] : reads_) {
+      read.done(Response::not_applied("leadership changed during the read"));
+    }
+    reads_.clear();
+    reads_waiting_apply_.clear();
+    // Writes stay pending: they may still commit under the new leader, and the entry applied
+    // at their index tells which (on_applied).
+  }
+  abandon_forwards([&soft](NodeId leader) { return leader != soft.leader; }, "leadership moved");
+  if (soft.leader == kNoNode) return;
+  std::vector<WaitingRequest> waiting = std::move(waiting_for_leader_);
+  waiting_for_leader_.clear();
+  for (WaitingRequest& request : waiting) {
+    dispatch(std::move(request.request), std::move(request.done), request.deadline_ms);
+  }
+}
+
+void Requests::on_peer_disconnected(NodeId peer) {
+  abandon_forwards([peer](NodeId leader) { return leader == peer; },
+                   "the leader's connection closed");
+}
+
+void Requests::abandon_forwards(const std::function<bool(NodeId leader)>& gone,
+                                const std::string& why) {
+  std::erase_if(forwards_, [&](auto& item) {
+    const PendingForward& forward = item.second;
+    if (!gone(forward.leader)) return false;
+    // A read is never applied, so losing its leader leaves nothing in doubt.
+    forward.done(forward.read_only
+                     ? Response::not_applied(why)
+                     : Response::maybe_applied(why + "; the write may or may not have been "
+                                                     "applied"));
+    return true;
+  });
+}
+
+// ---- Deadlines ----
+
+void Requests::expire() {
+  const uint64_t now = node_.now_ms();
+  if (now < next_expiry_sweep_ms_) return;
+  next_expiry_sweep_ms_ = now + kExpirySweepMs;
+  for (auto it = writes_.begin(); it != writes_.end();) {
+    if (it->second.deadline_ms > now) {
+      ++it;
+      continue;
+    }
+    node_.metrics.proposals_failed.fetch_add(1, std::memory_order_relaxed);
+    it->second.done(
+        Response::maybe_applied("timed out; the write may or may not have been applied"));
+    it = writes_.erase(it);
+  }
+  std::erase_if(forwards_, [&](auto& item) {
+    const PendingForward& forward = item.second;
+    if (forward.deadline_ms > now) return false;
+    const std::string why = "the leader did not answer in time";
+    forward.done(forward.read_only
+                     ? Response::not_applied(why)
+                     : Response::maybe_applied(why + "; the write may or may not have been "
+                                                     "applied"));
+    return true;
+  });
+  std::erase_if(waiting_for_leader_, [&](WaitingRequest& request) {
+    if (request.deadline_ms > now) return false;
+    request.done(no_leader());
+    return true;
+  });
+  // Reads time out too: a leader that cannot reach a quorum never releases them.
+  std::erase_if(reads_, [&](auto& item) {
+    if (item.second.deadline_ms > now) return false;
+    item.second.done(Response::not_applied("the read could not be confirmed in time"));
+    return true;
+  });
+  node_.metrics.pending_requests.store(pending(), std::memory_order_relaxed);
+}
+
+size_t Requests::pending() const {
+  return writes_.size() + reads_.size() + forwards_.size() + waiting_for_leader_.size();
+}
+
+}  // namespace raftkv::runtime

@@ -1,0 +1,97 @@
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "raft/raft.h"
+#include "runtime/node_context.h"
+#include "runtime/request.h"
+#include "runtime/transport.h"
+
+// Client requests between submit() and their Done: where each one waits and how it ends.
+//
+//   on the leader:  a write is proposed and waits for the entry at its index to apply; a read
+//                   waits for ReadIndex to release it and for the state machine to catch up;
+//   on a follower:  both are forwarded to the leader and wait for its reply;
+//   with no leader: they wait (bounded) for one to appear, then go one of the ways above.
+//
+// How each ends (request.h's outcomes):
+//   Ok            the entry at the write's index is the write itself (same term), or the
+//                 read was served;
+//   NotApplied    another leader's entry took the index; the proposal or forward was refused
+//                 or never sent; no leader appeared in time; a read lost its leader;
+//   MaybeApplied  the write is in the log but not yet applied at its deadline, or the leader a
+//                 forward went to died or was deposed before answering.
+// Every request is answered exactly once, on the loop thread. Not thread-safe.
+namespace raftkv::runtime {
+
+class Requests {
+ public:
+  explicit Requests(NodeContext& node) : node_(node) {}
+
+  // Linearizable: writes through the log, reads after ReadIndex; forwarded by followers.
+  void submit(Request request, Done done);
+  // A read served from this node's state without asking the leader (possibly stale).
+  void submit_local_read(const Request& request, Done done);
+
+  void on_forward_request(NodeId from, ForwardRequest request);
+  void on_forward_reply(ForwardReply reply);
+  // The entry was applied; `reply` is the state machine's (meaningful for Normal entries).
+  void on_applied(const raft::Entry& entry, std::string reply);
+  void on_read_states(const std::vector<raft::ReadState>& read_states);
+  // Answers the released reads whose index the state machine has reached.
+  void serve_reads();
+  void on_role_change(const raft::SoftState& soft);
+  void on_peer_disconnected(NodeId peer);
+  // Answers the requests past their deadline. Cheap to call often: it rescans at most every
+  // 100 ms (deadlines are seconds; tens of thousands of requests may be pending).
+  void expire();
+
+  [[nodiscard]] size_t pending() const;
+
+ private:
+  struct PendingWrite {
+    Term term;
+    Done done;
+    uint64_t deadline_ms = 0;
+    uint64_t started_us = 0;
+  };
+  struct PendingRead {
+    std::string request;
+    Done done;
+    uint64_t deadline_ms = 0;
+  };
+  struct WaitingRequest {  // For a leader to be known.
+    Request request;
+    Done done;
+    uint64_t deadline_ms = 0;
+  };
+  struct PendingForward {
+    NodeId leader;  // Where it was sent.
+    bool read_only = false;
+    Done done;
+    uint64_t deadline_ms = 0;
+  };
+
+  void dispatch(Request request, Done done, uint64_t deadline_ms);
+  void propose(Request request, Done done, uint64_t deadline_ms);
+  void read(Request request, Done done, uint64_t deadline_ms);
+  void forward(NodeId leader, Request request, Done done, uint64_t deadline_ms);
+  // Answers the forwards sent to leaders `gone` picks, at once rather than at their deadline:
+  // those leaders died or were deposed (MaybeApplied for writes, NotApplied for reads).
+  void abandon_forwards(const std::function<bool(NodeId leader)>& gone, const std::string& why);
+
+  NodeContext& node_;
+  std::map<Index, PendingWrite> writes_;                // By log index.
+  std::map<uint64_t, PendingRead> reads_;               // By ReadIndex request id.
+  std::multimap<Index, uint64_t> reads_waiting_apply_;  // Released; wait for apply.
+  std::vector<WaitingRequest> waiting_for_leader_;
+  std::map<uint64_t, PendingForward> forwards_;  // By forward id.
+  uint64_t next_id_ = 1;
+  uint64_t next_expiry_sweep_ms_ = 0;
+};
+
+}  // namespace raftkv::runtime
