@@ -1,6 +1,8 @@
 #pragma once
 
+#include <cstdint>
 #include <functional>
+#include <iostream>
 #include <map>
 #include <memory>
 #include <ostream>
@@ -29,6 +31,19 @@ inline void PrintTo(const Entry& entry, std::ostream* out) {
 }  // namespace raftkv::raft
 
 namespace raftkv::raft::testing {
+
+// Election timeouts observed (ticks -> how often) must cover the whole randomized range
+// [election_ticks, 2 * election_ticks) and nothing else (Raft §5.2). Prints what was seen.
+inline void expect_whole_timeout_range(const std::map<uint32_t, int>& seen,
+                                       uint32_t election_ticks) {
+  for (const auto& [ticks, count] : seen) std::cout << ticks << " ticks: " << count << "\n";
+  for (uint32_t ticks = election_ticks; ticks < 2 * election_ticks; ++ticks) {
+    EXPECT_TRUE(seen.contains(ticks)) << "no timeout after " << ticks << " ticks";
+  }
+  ASSERT_FALSE(seen.empty());
+  EXPECT_EQ(seen.begin()->first, election_ticks);
+  EXPECT_EQ(seen.rbegin()->first, 2 * election_ticks - 1);
+}
 
 inline NodeId n(uint64_t id) { return NodeId{id}; }
 inline Index i(uint64_t index) { return Index{index}; }
@@ -194,6 +209,25 @@ class Cluster {
       return tick;
     }
     return 0;
+  }
+
+  // Grants a pre-candidate's pre-vote from its peers, one at a time, until it is a candidate:
+  // a node that becomes a candidate this way has a freshly drawn election timer. Times out
+  // first if the node is not campaigning yet. What it sends is dropped.
+  void make_candidate(uint64_t id) {
+    Raft& candidate = raft(id);
+    if (candidate.role() != Role::PreCandidate) {
+      ASSERT_NE(ticks_until_sends(id), 0u);
+    }
+    ASSERT_EQ(candidate.role(), Role::PreCandidate);
+    for (const auto& [peer, node] : nodes_) {
+      if (peer == NodeId{id} || candidate.role() != Role::PreCandidate) continue;
+      ASSERT_TRUE(candidate.step(Message{.type = MessageType::PreVoteResponse, .from = peer,
+                                         .to = NodeId{id}, .term = candidate.term() + 1})
+                      .is_ok());
+    }
+    ASSERT_EQ(candidate.role(), Role::Candidate);
+    take_messages();
   }
 
   // Ticks node `id` alone until it wins an election, delivering every message among reachable
