@@ -79,21 +79,36 @@ TEST_F(RaftValidate, Step_SnapshotWithoutVotersRefused) {
   expect_refused(message);
 }
 
+// A message of an older term is stale (Raft §5.1; etcd TestRejectStaleTermMessage): node 2, at
+// term 2, neither appends the entry of term-1 leader node 1 nor takes it for its leader, and
+// answers only with its own term, which deposes node 1.
+// Catches: a core that handles messages of a lower term (no stale-term check in step()).
 TEST_F(RaftValidate, Step_StaleTermIgnoredWithoutHarm) {
-  Message message = append();
-  message.term = t(1);
-  ASSERT_TRUE(cluster.raft(2).step(Message{.type = MessageType::Heartbeat, .from = n(1),
-                                           .to = n(2), .term = t(1)})
+  // Node 2 moves to term 2 by granting node 3 a vote in a leadership transfer.
+  ASSERT_TRUE(cluster.raft(2)
+                  .step(Message{.type = MessageType::Vote, .from = n(3), .to = n(2), .term = t(2),
+                                .log_term = t(1), .index = i(1), .leadership_transfer = true})
                   .is_ok());
   cluster.take_messages();
-  Message vote{.type = MessageType::Vote, .from = n(3), .to = n(2), .term = t(1),
-               .log_term = t(0), .index = i(0)};
-  // Same term, leader known: refused vote, term unchanged.
-  ASSERT_TRUE(cluster.raft(2).step(vote).is_ok());
-  std::vector<Message> out = cluster.take_messages();
+  const RaftStatus before = cluster.raft(2).status();
+  ASSERT_EQ(before.term, t(2));
+  ASSERT_EQ(before.leader, kNoNode);
+  Message stale = append();  // Node 1 still leads term 1.
+  stale.entries = {Entry{t(1), i(2), EntryType::Normal, "stale"}};
+  ASSERT_TRUE(cluster.raft(2).step(stale).is_ok());
+  const RaftStatus after = cluster.raft(2).status();
+  EXPECT_EQ(after.term, t(2));
+  EXPECT_EQ(after.leader, kNoNode);
+  EXPECT_EQ(after.last_index, before.last_index);
+  EXPECT_EQ(after.commit_index, before.commit_index);
+  const std::vector<Message> out = cluster.take_messages();
   ASSERT_EQ(out.size(), 1u);
-  EXPECT_TRUE(out[0].reject);
-  EXPECT_EQ(cluster.raft(2).term(), t(1));
+  EXPECT_EQ(out[0].type, MessageType::AppendResponse);
+  EXPECT_EQ(out[0].to, n(1));
+  EXPECT_EQ(out[0].term, t(2));
+  ASSERT_TRUE(cluster.raft(1).step(out[0]).is_ok());
+  EXPECT_EQ(cluster.raft(1).role(), Role::Follower);
+  EXPECT_EQ(cluster.raft(1).term(), t(2));
 }
 
 }  // namespace
