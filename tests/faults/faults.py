@@ -59,6 +59,7 @@ class Engine(threading.Thread):
         self.ran[entry.kind] = self.ran.get(entry.kind, 0) + 1
         self.log(f"start {what} for {entry.duration_s:g} s")
         self.stopping.wait(entry.duration_s)
+        self.log(f"      leader before healing: node {self.ctx.cluster.leader()}")
         undo()
         self.log(f"end   {entry.kind}")
 
@@ -67,7 +68,7 @@ class Run:
     def __init__(self, args):
         self.args = args
         self.layout = netns.Layout(args.run_id, args.nodes)
-        self.results = os.path.abspath(args.results or f"/tmp/raftkv-faults/{args.run_id}")
+        self.results = os.path.join(os.path.abspath(args.results), args.run_id)
         self.work = f"/tmp/rkvf-{args.run_id}"
         self.history_path = os.path.join(self.results, "history.jsonl")
         self.started = time.monotonic()
@@ -95,7 +96,6 @@ class Run:
                             self.cluster.nodes[node].data_dir], check=True)
 
     def setup(self):
-        os.makedirs(self.results, exist_ok=True)
         os.makedirs(self.work, exist_ok=True)
         self.events = open(os.path.join(self.results, "faults.log"), "w")
         netns.create(self.layout)
@@ -189,8 +189,13 @@ class Run:
 
 def run(args):
     the_run = Run(args)
-    entries = the_run.schedule()
+    try:
+        entries = the_run.schedule()
+    except (OSError, ValueError) as error:
+        print(f"faults: {error}", file=sys.stderr)
+        return 2
     text = schedule.render(entries)
+    os.makedirs(the_run.results, exist_ok=True)
     print(f"faults: run {args.run_id}, seed {args.seed}, {args.nodes} nodes, "
           f"{args.minutes:g} min, results in {the_run.results}\n{text}", end="", flush=True)
     problems, error = [], None
@@ -247,7 +252,8 @@ def parse_args(argv):
     parser.add_argument("--think-ms", type=float, default=10,
                         help="each client pauses up to twice this between operations")
     parser.add_argument("--keep", action="store_true", help="keep results and data dirs")
-    parser.add_argument("--results", help="results directory (default /tmp/raftkv-faults/ID)")
+    parser.add_argument("--results", default="/tmp/raftkv-faults",
+                        help="each run's results go to a directory named by its id in here")
     parser.add_argument("--break", dest="break_mode", choices=["stale-reads"],
                         help="run a broken workload the checks must catch")
     parser.add_argument("--server", default=os.path.join(build, "src/server/raftkv-server"))
