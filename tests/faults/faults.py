@@ -69,10 +69,12 @@ class Run:
         self.args = args
         self.layout = netns.Layout(args.run_id, args.nodes)
         self.results = os.path.join(os.path.abspath(args.results), args.run_id)
-        self.work = f"/tmp/rkvf-{args.run_id}"
+        self.work = args.work
         self.history_path = os.path.join(self.results, "history.jsonl")
         self.started = time.monotonic()
         self.events = None
+        self.engine = None
+        self.workload = None
         self.summary = {"seed": args.seed, "nodes": args.nodes, "minutes": args.minutes,
                         "break": args.break_mode, "results": self.results}
 
@@ -118,9 +120,10 @@ class Run:
 
     def exercise(self, entries):
         ctx = schedule.Context(self.cluster, random.Random(self.args.seed), self.args.disk_hook)
-        engine = Engine(entries, ctx, self.log)
-        workload = Workload(self.layout, self.history_path, self.args.seed, self.args.clients,
-                            self.args.break_mode == "stale-reads", self.args.think_ms / 1000)
+        self.engine = engine = Engine(entries, ctx, self.log)
+        self.workload = workload = Workload(
+            self.layout, self.history_path, self.args.seed, self.args.clients,
+            self.args.break_mode == "stale-reads", self.args.think_ms / 1000)
         workload.start()
         engine.start_s = workload.start_s
         engine.start()
@@ -130,9 +133,6 @@ class Run:
         engine.join()
         workload.stop()
         workload.history.close()
-        self.summary.update({"faults_ran": engine.ran, "faults_skipped": engine.skipped,
-                             "outcomes": workload.history.counts,
-                             "error_replies": workload.history.errors})
         if engine.error:
             raise RuntimeError(engine.error)
         self.log(f"workload done: {workload.history.counts}")
@@ -176,6 +176,16 @@ class Run:
         return [] if code == 0 else [f"lincheck: {meaning}\n{tail}"]
 
     def teardown(self):
+        """Stops faults and clients first (after an interrupt they still run), then the rest."""
+        if self.engine:
+            self.engine.stopping.set()
+            self.engine.join(10)
+            self.summary.update({"faults_ran": self.engine.ran,
+                                 "faults_skipped": self.engine.skipped})
+        if self.workload:
+            self.workload.stopping.set()
+            self.summary.update({"outcomes": self.workload.history.counts,
+                                 "error_replies": self.workload.history.errors})
         if hasattr(self, "cluster"):
             self.cluster.stop_all()
             for node in self.layout.nodes:
@@ -244,6 +254,7 @@ def parse_args(argv):
     build = os.path.join(here, "..", "..", "build", "release")
     parser = argparse.ArgumentParser(description="raftkv fault suite (see README.md)")
     parser.add_argument("--run-id", required=True)
+    parser.add_argument("--work", required=True, help="the nodes' data and proxy sockets")
     parser.add_argument("--nodes", type=int, default=5)
     parser.add_argument("--minutes", type=float, default=2)
     parser.add_argument("--seed", type=int, default=1)

@@ -25,14 +25,21 @@ probe=rkvf-$run_id-probe
 ip netns add "$probe" 2>/dev/null || skip "cannot create network namespaces here"
 ip netns del "$probe"
 
-# Whatever happens to the orchestrator (a crash, kill -9, Ctrl-C), nothing of the run stays.
-cleanup() { $python "$here/netns.py" teardown "$run_id"; }
+# Whatever happens to the orchestrator (a crash, kill -9, Ctrl-C), nothing of the run stays
+# but its results (and, with --keep, the nodes' data).
+work=/tmp/rkvf-$run_id
+keep=
+for arg in "$@"; do [[ $arg == --keep ]] && keep=1; done
+cleanup() {
+  $python "$here/netns.py" teardown "$run_id"
+  [[ -n $keep ]] || rm -rf "$work"
+}
 trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
 set +e
-$python -u "$here/faults.py" --run-id "$run_id" "$@"
+$python -u "$here/faults.py" --run-id "$run_id" --work "$work" "$@"
 status=$?
 set -e
 exit $status

@@ -217,12 +217,16 @@ def duplicate(ctx, params):
 
 def netem(ctx, params):
     args = params.get("args", "delay,50ms,20ms,loss,2%,duplicate,1%").split(",")
+
+    def undo():
+        for node in ctx.node_ids:
+            ctx.cluster.unshape(node)
     for node in ctx.node_ids:
         why = ctx.cluster.netem(node, *args)
         if why:
+            undo()
             raise Skip(f"netem unavailable ({why}); the frame proxy's delay, reorder and "
                        "duplicate faults and iptables' statistic loss stand in for it")
-    undo = lambda: [ctx.cluster.unshape(node) for node in ctx.node_ids]  # noqa: E731
     return f"netem {' '.join(args)} on every node", undo
 
 
