@@ -50,12 +50,12 @@ class Node:
 
 
 class Cluster:
-    def __init__(self, layout, server, work_dir, results_dir, disk_hook=None, seed=0):
+    def __init__(self, layout, server_command, work_dir, results_dir, seed):
+        """server_command: the server binary and any flags beyond those the layout sets."""
         self.layout = layout
-        self.server = server
+        self.server_command = server_command
         self.work_dir = work_dir
         self.results_dir = results_dir
-        self.disk_hook = disk_hook
         self.seed = seed
         self.nodes = {n: Node(n, os.path.join(work_dir, f"data-{n}"),
                               os.path.join(results_dir, f"node-{n}.log"))
@@ -74,7 +74,7 @@ class Cluster:
 
     def server_args(self, node):
         addr = self.layout.addr(node.id)
-        return [self.server, "--id", str(node.id), "--data-dir", node.data_dir,
+        return [*self.server_command, "--id", str(node.id), "--data-dir", node.data_dir,
                 "--peers", self.layout.peers_flag(),
                 "--client-addr", f"{addr}:{netns.CLIENT_PORT}",
                 "--http-addr", f"{addr}:{netns.HTTP_PORT}",

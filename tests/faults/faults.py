@@ -102,8 +102,8 @@ class Run:
         self.events = open(os.path.join(self.results, "faults.log"), "w")
         netns.create(self.layout)
         netns.enter(self.layout.client_ns)
-        self.cluster = Cluster(self.layout, self.args.server, self.work, self.results,
-                               self.args.disk_hook, self.args.seed)
+        self.cluster = Cluster(self.layout, [self.args.server] + self.args.server_arg, self.work,
+                               self.results, self.args.seed)
         for node in self.layout.nodes:
             os.makedirs(self.cluster.nodes[node].data_dir)
             self.hook("mount", node)
@@ -268,6 +268,8 @@ def parse_args(argv):
     parser.add_argument("--break", dest="break_mode", choices=["stale-reads"],
                         help="run a broken workload the checks must catch")
     parser.add_argument("--server", default=os.path.join(build, "src/server/raftkv-server"))
+    parser.add_argument("--server-arg", action="append", default=[],
+                        help="one more server flag, as --server-arg=--snapshot-entries=2000")
     parser.add_argument("--checker", default=os.path.join(build, "tests/check/raftkv-lincheck"),
                         help="raftkv-lincheck, or 'none' to skip linearizability")
     parser.add_argument("--check-timeout-s", type=float, default=600)
