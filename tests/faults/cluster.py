@@ -50,9 +50,11 @@ class Node:
 
 
 class Cluster:
-    def __init__(self, layout, server_command, work_dir, results_dir, seed):
-        """server_command: the server binary and any flags beyond those the layout sets."""
+    def __init__(self, layout, server_command, work_dir, results_dir, seed, disk_hook=None):
+        """server_command: the server binary and any flags beyond those the layout sets;
+        disk_hook: the slow-disk command (README.md, "Slow disk"), or None."""
         self.layout = layout
+        self.disk_hook = disk_hook
         self.server_command = server_command
         self.work_dir = work_dir
         self.results_dir = results_dir
@@ -109,6 +111,15 @@ class Cluster:
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()
+
+    def disk(self, node_id, action):
+        """Runs `disk_hook ACTION NODE DATA_DIR` (mount, stall, resume, unmount); False when
+        there is no hook. Raises CalledProcessError when the hook fails."""
+        if not self.disk_hook:
+            return False
+        subprocess.run([self.disk_hook, action, str(node_id), self.nodes[node_id].data_dir],
+                       check=True)
+        return True
 
     # Network setup and faults.
 

@@ -92,21 +92,16 @@ class Run:
                 return schedule.parse(file.read())
         return schedule.generate(self.args.seed, seconds, self.args.nodes)
 
-    def hook(self, action, node):
-        if self.args.disk_hook:
-            subprocess.run([self.args.disk_hook, action, str(node),
-                            self.cluster.nodes[node].data_dir], check=True)
-
     def setup(self):
         os.makedirs(self.work, exist_ok=True)
         self.events = open(os.path.join(self.results, "faults.log"), "w")
         netns.create(self.layout)
         netns.enter(self.layout.client_ns)
         self.cluster = Cluster(self.layout, [self.args.server] + self.args.server_arg, self.work,
-                               self.results, self.args.seed)
+                               self.results, self.args.seed, self.args.disk_hook)
         for node in self.layout.nodes:
             os.makedirs(self.cluster.nodes[node].data_dir)
-            self.hook("mount", node)
+            self.cluster.disk(node, "mount")
             self.cluster.prepare_network(node)
         for node in self.layout.nodes:
             self.cluster.start(node)
@@ -119,7 +114,7 @@ class Run:
                  f" ({netns.SUBNET_PREFIX}0/24), leader node {leader}")
 
     def exercise(self, entries):
-        ctx = schedule.Context(self.cluster, random.Random(self.args.seed), self.args.disk_hook)
+        ctx = schedule.Context(self.cluster, random.Random(self.args.seed))
         self.engine = engine = Engine(entries, ctx, self.log)
         self.workload = workload = Workload(
             self.layout, self.history_path, self.args.seed, self.args.clients,
@@ -189,7 +184,10 @@ class Run:
         if hasattr(self, "cluster"):
             self.cluster.stop_all()
             for node in self.layout.nodes:
-                self.hook("unmount", node)
+                try:
+                    self.cluster.disk(node, "unmount")
+                except subprocess.CalledProcessError as error:
+                    self.log(f"disk hook: {error}")  # Teardown goes on regardless.
         netns.teardown(self.args.run_id)
         if not self.args.keep:
             shutil.rmtree(self.work, ignore_errors=True)

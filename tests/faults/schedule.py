@@ -16,7 +16,6 @@ in GENERATED if seeded schedules should draw it.
 
 import random
 import signal
-import subprocess
 
 
 class Skip(Exception):
@@ -95,12 +94,11 @@ def generate(seed, seconds, nodes):
 
 
 class Context:
-    """What a fault may use: the cluster, the run's seeded rng, the disk hook command."""
+    """What a fault may use: the cluster and the run's seeded rng."""
 
-    def __init__(self, cluster, rng, disk_hook):
+    def __init__(self, cluster, rng):
         self.cluster = cluster
         self.rng = rng
-        self.disk_hook = disk_hook
 
     @property
     def node_ids(self):
@@ -233,15 +231,10 @@ def netem(ctx, params):
 def disk_stall(ctx, params):
     """Hands the stall to the slow-disk hook (tests/lazyfs): HOOK stall NODE DATA_DIR, then
     HOOK resume NODE DATA_DIR when the duration ends."""
-    if not ctx.disk_hook:
-        raise Skip("no --disk-hook given: a slow disk needs tests/lazyfs (see README)")
     node = ctx.target(params.get("target", "leader"))
-    data_dir = ctx.cluster.nodes[node].data_dir
-
-    def hook(action):
-        subprocess.run([ctx.disk_hook, action, str(node), data_dir], check=True)
-    hook("stall")
-    return f"disk stall: node {node}'s fsyncs held", lambda: hook("resume")
+    if not ctx.cluster.disk(node, "stall"):
+        raise Skip("no --disk-hook given: a slow disk needs tests/lazyfs (see README)")
+    return f"disk stall: node {node}'s fsyncs held", lambda: ctx.cluster.disk(node, "resume")
 
 
 KINDS = {
