@@ -43,6 +43,7 @@ class Node:
         self.log_path = log_path
         self.process = None
         self.paused = False
+        self.killed = False  # By a fault: its exit is expected until the next start.
 
     @property
     def running(self):
@@ -88,6 +89,7 @@ class Cluster:
         node.process = self._spawn(self.layout.node_ns(node_id), self.server_args(node),
                                    node.log_path)
         node.paused = False
+        node.killed = False
 
     def signal(self, node_id, sig):
         node = self.nodes[node_id]
@@ -95,7 +97,15 @@ class Cluster:
             node.process.send_signal(sig)
         node.paused = sig == signal.SIGSTOP
         if sig == signal.SIGKILL and node.process is not None:
+            node.killed = True
             node.process.wait()
+
+    def unexpected_exits(self):
+        """Nodes whose server exited without a fault killing it (a crash, an assertion, a
+        refusal to restart), as text naming each and its exit status."""
+        return [f"node {n} exited by itself (status {node.process.returncode}); see its log"
+                for n, node in sorted(self.nodes.items())
+                if node.process is not None and not node.running and not node.killed]
 
     def stop_all(self):
         """SIGCONT then SIGTERM every server and proxy; SIGKILL what is left after 10 s."""

@@ -135,24 +135,25 @@ class Run:
 
     def verify(self, keys):
         """Heals, then every check; returns the list of problems (empty: passed)."""
+        exits = self.cluster.unexpected_exits()
         proxied = self.cluster.heal()
         self.summary["proxy"] = proxied
         self.log(f"healed: every fault off, every node running; frame proxies: {proxied}")
         agreed, seen = checks.converge(self.cluster, self.args.converge_s)
         self.log(f"nodes: {checks.describe_nodes(seen)}")
+        exits += self.cluster.unexpected_exits()
         if not agreed:
-            return [f"nodes did not converge within {self.args.converge_s} s"]
+            return exits + [f"nodes did not converge within {self.args.converge_s} s"]
         state = checks.final_state(self.cluster, keys)
         checks.append_finals(self.history_path, state)
         ops = [op for op in checks.read_history(self.history_path) if "f" in op]
-        problems = checks.compare_nodes(state)
+        differences = checks.compare_nodes(state)
         append_problems, appends = checks.check_appends(ops, next(iter(state.values())))
-        problems += append_problems
         self.log(f"final state: {len(keys)} keys on {len(state)} nodes, "
-                 f"{'same everywhere' if not problems else 'DIFFERENT'}; {appends} appends "
+                 f"{'DIFFERENT' if differences else 'same everywhere'}; {appends} appends "
                  f"checked, {len(append_problems)} wrong")
         self.summary["operations"] = len(ops)
-        return problems + self.linearizability()
+        return exits + differences + append_problems + self.linearizability()
 
     def linearizability(self):
         checker = self.args.checker
