@@ -153,7 +153,7 @@ class Cluster:
         control = self.proxy_socket(node_id)
         here = os.path.dirname(os.path.abspath(__file__))
         self.proxies[node_id] = self._spawn(
-            ns, ["/usr/bin/python3", os.path.join(here, "proxy.py"),
+            ns, ["/usr/bin/python3", "-B", os.path.join(here, "proxy.py"),
                  "--source", self.layout.addr(node_id), "--port", str(netns.PROXY_PORT),
                  "--mark", str(PROXY_MARK), "--control", control,
                  "--seed", str(self.seed * 100 + node_id)],

@@ -7,7 +7,7 @@
 # printed), 2 the suite itself failed, 77 skipped (not root, or a tool is missing).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
-python=/usr/bin/python3
+python=(/usr/bin/python3 -B)  # -B: no __pycache__ in the source tree.
 
 skip() {
   echo "faults: SKIPPED: $*" >&2
@@ -17,8 +17,8 @@ skip() {
 for tool in ip iptables iptables-restore tc; do
   command -v "$tool" >/dev/null || skip "$tool is missing (scripts/setup.sh installs it)"
 done
-[[ -x $python ]] && $python -c 'import redis' 2>/dev/null ||
-  skip "$python with python3-redis is missing (scripts/setup.sh installs it)"
+[[ -x /usr/bin/python3 ]] && "${python[@]}" -c 'import redis' 2>/dev/null ||
+  skip "/usr/bin/python3 with python3-redis is missing (scripts/setup.sh installs it)"
 
 run_id=$(od -An -N3 -tx1 /dev/urandom | tr -d ' \n')
 probe=rkvf-$run_id-probe
@@ -31,7 +31,7 @@ work=/tmp/rkvf-$run_id
 keep=
 for arg in "$@"; do [[ $arg == --keep ]] && keep=1; done
 cleanup() {
-  $python "$here/netns.py" teardown "$run_id"
+  "${python[@]}" "$here/netns.py" teardown "$run_id"
   [[ -n $keep ]] || rm -rf "$work"
 }
 trap cleanup EXIT
@@ -39,7 +39,7 @@ trap 'exit 130' INT
 trap 'exit 143' TERM
 
 set +e
-$python -u "$here/faults.py" --run-id "$run_id" --work "$work" "$@"
+"${python[@]}" -u "$here/faults.py" --run-id "$run_id" --work "$work" "$@"
 status=$?
 set -e
 exit $status
