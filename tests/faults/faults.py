@@ -168,8 +168,8 @@ class Run:
         with open(os.path.join(self.results, "lincheck.txt"), "w") as file:
             file.write(output)
         self.log(f"lincheck: {meaning} in {seconds:.1f} s")
-        tail = "\n".join(output.strip().splitlines()[-30:])
-        return [] if code == 0 else [f"lincheck: {meaning}\n{tail}"]
+        head = "\n".join(output.strip().splitlines()[:40])  # The verdict, the first violation.
+        return [] if code == 0 else [f"lincheck: {meaning} (all of it in lincheck.txt)\n{head}"]
 
     def teardown(self):
         """Stops faults and clients first (after an interrupt they still run), then the rest."""
