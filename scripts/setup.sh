@@ -13,6 +13,8 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev redis-tools
   # libFuzzer and the sanitizer runtimes for the fuzz targets.
   clang libclang-rt-14-dev
+  # tests/faults: network namespaces, partitions and shaping, the RESP workload.
+  iproute2 iptables python3 python3-redis
 )
 
 missing=()

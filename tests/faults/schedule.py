@@ -1,0 +1,244 @@
+"""Fault schedules: what runs when, from a file or derived from a seed, and the fault kinds.
+
+A schedule is text, one fault per line, seconds from the start of the workload:
+    # at  duration  kind            parameters (key=value)
+    5     8         kill            target=leader
+    16    6         partition       mode=majority
+Faults run one at a time, in order; each heals when its duration ends (a killed node
+restarts, a paused one resumes, rules and qdiscs go). The generated schedule of a seed is
+printed in this form, so a run can be replayed from the printed text with --schedule.
+
+A kind is a function in KINDS: given the run's context and its parameters, it starts the
+fault and returns (what it did, how to undo it), or raises Skip saying why it cannot run
+here. Adding a kind (leader transfer, membership change) is one such function, plus a line
+in GENERATED if seeded schedules should draw it.
+"""
+
+import random
+import signal
+
+
+class Skip(Exception):
+    """The fault cannot run on this machine or in this run; the message says why."""
+
+
+class Entry:
+    def __init__(self, at_s, duration_s, kind, params):
+        if kind not in KINDS:
+            raise ValueError(f"unknown fault kind '{kind}' (known: {', '.join(sorted(KINDS))})")
+        self.at_s = at_s
+        self.duration_s = duration_s
+        self.kind = kind
+        self.params = params
+
+    def __str__(self):
+        params = " ".join(f"{k}={v}" for k, v in sorted(self.params.items()))
+        return f"{self.at_s:<7g} {self.duration_s:<9g} {self.kind:<15} {params}".rstrip()
+
+
+def parse(text):
+    entries = []
+    for number, line in enumerate(text.splitlines(), 1):
+        words = line.split("#", 1)[0].split()
+        if not words:
+            continue
+        try:
+            at_s, duration_s, kind = float(words[0]), float(words[1]), words[2]
+            params = dict(word.split("=", 1) for word in words[3:])
+            entries.append(Entry(at_s, duration_s, kind, params))
+        except (IndexError, ValueError) as error:
+            raise ValueError(f"schedule line {number}: '{line.strip()}': {error}") from None
+    for before, after in zip(entries, entries[1:]):
+        if after.at_s < before.at_s + before.duration_s:
+            raise ValueError(f"schedule: '{after}' starts before '{before}' ends")
+    return entries
+
+
+def render(entries):
+    return "# at    duration  kind            parameters\n" + \
+        "".join(f"{entry}\n" for entry in entries)
+
+
+# Seeded schedules: each kind with parameter choices drawn from the seed.
+GENERATED = {
+    "kill": lambda rng: {"target": rng.choice(["leader", "random"])},
+    "pause": lambda rng: {"target": rng.choice(["leader", "random"])},
+    "partition": lambda rng: {"mode": "majority"},
+    "isolate-leader": lambda rng: {},
+    "bridge": lambda rng: {},
+    "one-way": lambda rng: {"from": rng.choice(["leader", "random"])},
+    "loss": lambda rng: {"p": rng.choice(["0.05", "0.2", "0.4"])},
+    "slow-link": lambda rng: {"target": rng.choice(["leader", "random"]),
+                              "rate": rng.choice(["100kbit", "1mbit"]), "latency": "300ms"},
+    "delay": lambda rng: {"delay_ms": rng.choice(["5", "20", "50"]),
+                          "jitter_ms": rng.choice(["10", "50", "100"]),
+                          "reorder": rng.choice(["0", "0.1"])},
+    "duplicate": lambda rng: {"p": rng.choice(["0.1", "0.3"])},
+}
+
+
+def generate(seed, seconds, nodes):
+    """A schedule filling [5, seconds - 10) s: faults of 3-12 s with 2-6 s healthy gaps."""
+    rng = random.Random(seed)
+    kinds = sorted(GENERATED)
+    entries, at_s = [], 5.0
+    while True:
+        duration_s = round(rng.uniform(3, 12), 1)
+        if at_s + duration_s > seconds - 10:
+            return entries
+        kind = rng.choice(kinds)
+        if kind == "bridge" and nodes < 3:
+            continue
+        entries.append(Entry(at_s, duration_s, kind, GENERATED[kind](rng)))
+        at_s = round(at_s + duration_s + rng.uniform(2, 6), 1)
+
+
+class Context:
+    """What a fault may use: the cluster and the run's seeded rng."""
+
+    def __init__(self, cluster, rng):
+        self.cluster = cluster
+        self.rng = rng
+
+    @property
+    def node_ids(self):
+        return sorted(self.cluster.nodes)
+
+    def target(self, spec):
+        """'leader' (a random node when there is none), 'random', or a node id."""
+        if spec == "leader":
+            leader = self.cluster.leader()
+            if leader is not None:
+                return leader
+            spec = "random"
+        if spec == "random":
+            return self.rng.choice(self.node_ids)
+        node = int(spec)
+        if node not in self.cluster.nodes:
+            raise ValueError(f"no node {node}")
+        return node
+
+    def split(self, nodes):
+        shuffled = list(nodes)
+        self.rng.shuffle(shuffled)
+        half = len(shuffled) // 2
+        return sorted(shuffled[:half]), sorted(shuffled[half:])
+
+
+def _set(nodes):
+    return "{" + ",".join(map(str, nodes)) + "}"
+
+
+def kill(ctx, params):
+    node = ctx.target(params.get("target", "random"))
+    ctx.cluster.signal(node, signal.SIGKILL)
+    return f"kill -9 node {node}", lambda: ctx.cluster.start(node)
+
+
+def pause(ctx, params):
+    node = ctx.target(params.get("target", "random"))
+    ctx.cluster.signal(node, signal.SIGSTOP)
+    return f"SIGSTOP node {node}", lambda: ctx.cluster.signal(node, signal.SIGCONT)
+
+
+def _cut_between(ctx, side_a, side_b):
+    ctx.cluster.cut([(a, b) for a in side_a for b in side_b])
+    return lambda: ctx.cluster.cut([])
+
+
+def partition(ctx, params):
+    if params.get("mode", "majority") != "majority":
+        raise ValueError("partition: mode=majority is the only mode")
+    minority, majority = ctx.split(ctx.node_ids)
+    return f"partition {_set(majority)} | {_set(minority)}", _cut_between(ctx, minority, majority)
+
+
+def isolate_leader(ctx, params):
+    leader = ctx.target("leader")
+    others = [n for n in ctx.node_ids if n != leader]
+    return f"isolate node {leader} (leader)", _cut_between(ctx, [leader], others)
+
+
+def bridge(ctx, params):
+    """Two sides that cannot talk, and one node that talks to both."""
+    middle = ctx.target(params.get("target", "random"))
+    side_a, side_b = ctx.split([n for n in ctx.node_ids if n != middle])
+    return (f"bridge: {_set(side_a)} | {_set(side_b)}, node {middle} sees both",
+            _cut_between(ctx, side_a, side_b))
+
+
+def one_way(ctx, params):
+    source = ctx.target(params.get("from", "leader"))
+    links = [(source, n) for n in ctx.node_ids if n != source]
+    ctx.cluster.cut_one_way(links)
+    return (f"one-way: node {source} cannot send to the others, hears them all",
+            lambda: ctx.cluster.cut([]))
+
+
+def loss(ctx, params):
+    probability = float(params.get("p", "0.2"))
+    ctx.cluster.lossy(probability)
+    return f"loss: {probability:.0%} of packets between nodes", lambda: ctx.cluster.cut([])
+
+
+def slow_link(ctx, params):
+    node = ctx.target(params.get("target", "random"))
+    rate, latency = params.get("rate", "1mbit"), params.get("latency", "300ms")
+    ctx.cluster.shape(node, rate, latency)
+    return f"slow link: node {node} sends at {rate}, queues {latency}", \
+        lambda: ctx.cluster.unshape(node)
+
+
+def _proxies(ctx, what, faults):
+    for node in ctx.node_ids:
+        ctx.cluster.proxy_set(node, **faults)
+
+    def undo():
+        for node in ctx.node_ids:
+            ctx.cluster.proxy_set(node, delay_ms=0, jitter_ms=0, reorder=0.0, duplicate=0.0)
+    return what, undo
+
+
+def delay(ctx, params):
+    faults = {"delay_ms": int(params.get("delay_ms", "20")),
+              "jitter_ms": int(params.get("jitter_ms", "50")),
+              "reorder": float(params.get("reorder", "0.1"))}
+    return _proxies(ctx, f"frame proxy: delay {faults['delay_ms']} ms + up to "
+                         f"{faults['jitter_ms']} ms, reorder {faults['reorder']:.0%}", faults)
+
+
+def duplicate(ctx, params):
+    probability = float(params.get("p", "0.2"))
+    return _proxies(ctx, f"frame proxy: duplicate {probability:.0%} of Raft-only frames",
+                    {"duplicate": probability, "jitter_ms": 20})
+
+
+def netem(ctx, params):
+    args = params.get("args", "delay,50ms,20ms,loss,2%,duplicate,1%").split(",")
+
+    def undo():
+        for node in ctx.node_ids:
+            ctx.cluster.unshape(node)
+    for node in ctx.node_ids:
+        why = ctx.cluster.netem(node, *args)
+        if why:
+            undo()
+            raise Skip(f"netem unavailable ({why}); the frame proxy's delay, reorder and "
+                       "duplicate faults and iptables' statistic loss stand in for it")
+    return f"netem {' '.join(args)} on every node", undo
+
+
+def disk_stall(ctx, params):
+    """Hands the stall to the slow-disk hook (tests/lazyfs): HOOK stall NODE DATA_DIR, then
+    HOOK resume NODE DATA_DIR when the duration ends."""
+    node = ctx.target(params.get("target", "leader"))
+    if not ctx.cluster.disk(node, "stall"):
+        raise Skip("no --disk-hook given: a slow disk needs tests/lazyfs (see README)")
+    return f"disk stall: node {node}'s fsyncs held", lambda: ctx.cluster.disk(node, "resume")
+
+
+KINDS = {
+    "kill": kill, "pause": pause, "partition": partition, "isolate-leader": isolate_leader,
+    "bridge": bridge, "one-way": one_way, "loss": loss, "slow-link": slow_link,
+    "delay": delay, "duplicate": duplicate, "netem": netem, "disk-stall": disk_stall,
+}

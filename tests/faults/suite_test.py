@@ -1,0 +1,113 @@
+"""The fault suite's own parts, without root or a cluster:
+python3 -m unittest discover -s tests/faults -p '*_test.py'"""
+
+import unittest
+
+import checks
+import proxy
+import schedule
+import workload
+
+
+def varint(value):
+    out = bytearray()
+    while True:
+        byte = value & 0x7F
+        value >>= 7
+        out.append(byte | (0x80 if value else 0))
+        if not value:
+            return bytes(out)
+
+
+def field(number, payload):
+    """A length-delimited protobuf field."""
+    return varint(number << 3 | 2) + varint(len(payload)) + payload
+
+
+class ScheduleTest(unittest.TestCase):
+    def test_Generate_SameSeedSameSchedule_OtherSeedOther(self):
+        first = schedule.render(schedule.generate(7, 600, 5))
+        self.assertEqual(first, schedule.render(schedule.generate(7, 600, 5)))
+        self.assertNotEqual(first, schedule.render(schedule.generate(8, 600, 5)))
+
+    def test_Generate_FaultsInOrderWithinTheRun(self):
+        entries = schedule.generate(3, 300, 5)
+        self.assertGreater(len(entries), 10)
+        for before, after in zip(entries, entries[1:]):
+            self.assertGreaterEqual(after.at_s, before.at_s + before.duration_s)
+        self.assertLessEqual(entries[-1].at_s + entries[-1].duration_s, 290)
+
+    def test_Parse_ReadsWhatRenderWrote(self):
+        entries = schedule.generate(11, 300, 5)
+        again = schedule.parse(schedule.render(entries))
+        self.assertEqual(schedule.render(entries), schedule.render(again))
+
+    def test_Parse_RefusesOverlapAndUnknownKinds(self):
+        with self.assertRaisesRegex(ValueError, "starts before"):
+            schedule.parse("5 10 kill\n8 2 pause\n")
+        with self.assertRaisesRegex(ValueError, "unknown fault kind 'flood'"):
+            schedule.parse("5 10 flood\n")
+        with self.assertRaisesRegex(ValueError, "line 2"):
+            schedule.parse("# comment\n5 kill\n")
+
+    def test_CiSchedule_CoversEveryKind(self):
+        import os
+        path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "ci.schedule")
+        with open(path) as file:
+            kinds = {entry.kind for entry in schedule.parse(file.read())}
+        self.assertEqual(set(schedule.KINDS), kinds)
+
+
+class OutcomeTest(unittest.TestCase):
+    def test_IsUnknownError_ServerTexts(self):
+        unknown = ["TRYAGAIN timed out; the write may or may not have been applied",
+                   "TRYAGAIN the leader did not answer in time; a write may or may not have "
+                   "been applied", "UNCERTAIN the leader stepped down"]
+        not_applied = ["TRYAGAIN no leader", "TRYAGAIN busy: too many requests in flight",
+                       "TRYAGAIN leadership changed before the write committed; it was not "
+                       "applied", "ERR wrong number of arguments"]
+        for text in unknown:
+            self.assertTrue(workload.is_unknown_error(text), text)
+        for text in not_applied:
+            self.assertFalse(workload.is_unknown_error(text), text)
+
+
+class ProxyFramesTest(unittest.TestCase):
+    def test_OnlyRaftMessages_BatchOfMessages(self):
+        batch = field(1, b"\x08\x01") + field(1, b"\x08\x02")
+        self.assertTrue(proxy.only_raft_messages(field(2, batch)))
+
+    def test_OnlyRaftMessages_NotWithForwardsOrHello(self):
+        forward = field(1, b"\x08\x01") + field(2, b"\x08\x07")
+        self.assertFalse(proxy.only_raft_messages(field(2, forward)))
+        self.assertFalse(proxy.only_raft_messages(field(1, b"\x08\x01")))  # A Hello.
+
+    def test_OnlyRaftMessages_MalformedIsNot(self):
+        self.assertFalse(proxy.only_raft_messages(b"\x12\x05\x0a"))  # Length past the end.
+        self.assertFalse(proxy.only_raft_messages(b"\x12\x01\x0f"))  # Wire type 7 inside.
+
+
+class AppendCheckTest(unittest.TestCase):
+    def op(self, op_id, status, token):
+        return {"id": op_id, "f": "append", "args": ["a0.0", token], "status": status}
+
+    def test_CheckAppends_EachOutcomeItsCount(self):
+        ops = [self.op(1, "ok", "v1;"), self.op(2, "unknown", "v2;"),
+               self.op(3, "unknown", "v3;"), self.op(4, "fail", "v4;")]
+        problems, checked = checks.check_appends(ops, {"a0.0": "v1;v3;"})
+        self.assertEqual(([], 4), (problems, checked))
+
+    def test_CheckAppends_DuplicateLostAndFailedApplied(self):
+        ops = [self.op(1, "ok", "v1;"), self.op(2, "ok", "v2;"), self.op(3, "fail", "v3;"),
+               self.op(4, "unknown", "v4;")]
+        problems, _ = checks.check_appends(ops, {"a0.0": "v1;v1;v3;v4;v4;"})
+        self.assertEqual(4, len(problems), problems)  # v1 twice, v2 lost, v3, v4 twice.
+
+    def test_CheckAppends_InsideTransactions(self):
+        txn = {"id": 9, "f": "txn", "status": "ok",
+               "args": [["incr", "s0.n"], ["append", "s0.a", "v9;"]]}
+        self.assertEqual(1, len(checks.check_appends([txn], {"s0.a": ""})[0]))
+
+
+if __name__ == "__main__":
+    unittest.main()
