@@ -11,6 +11,7 @@
 
 #include "client/errors.h"
 #include "harness.h"
+#include "ledger.h"
 
 namespace raftkv::process_test {
 namespace {
@@ -96,17 +97,19 @@ TEST_F(Failover, FullClusterRestart_KeepsAllData) {
   }
 }
 
-// Sequential INCRs sent straight to one follower while the leader is killed: every reply is
-// either the right count (strictly increasing) or a TRYAGAIN, never a wrong number.
+// Sequential APPENDs of unique tokens sent straight to one follower while the leader is
+// killed. Every reply is right or a retryable error, never a wrong answer: an acknowledged
+// APPEND's reply is the value's length just after it, so the final value must hold that
+// token ending exactly there. And each token is in the final value as often as its reply
+// allows (ledger.h): acknowledged once, not applied never, unknown at most once.
 TEST_F(Failover, FollowerForwarding_LeaderKilledMidRequest_NeverWrongAnswer) {
   start_cluster(/*slot=*/5);
   const client::RaftInfo first = leader();
   const int leader_id = static_cast<int>(first.node_id);
   const int follower = leader_id % 3 + 1;
   const client::Endpoint endpoint = cluster_->layout().client_endpoint(follower);
-  int64_t last = 0;
-  int acked = 0;
-  int ambiguous = 0;
+  TokenLedger ledger("f:");
+  std::vector<std::pair<std::string, int64_t>> acked;  // Token, the length its reply gave.
   const auto start = std::chrono::steady_clock::now();
   bool killed = false;
   while (std::chrono::steady_clock::now() - start < milliseconds(6000)) {
@@ -114,34 +117,43 @@ TEST_F(Failover, FollowerForwarding_LeaderKilledMidRequest_NeverWrongAnswer) {
       ASSERT_TRUE(cluster_->stop_node(leader_id, SIGKILL, milliseconds(3000)).is_ok());
       killed = true;
     }
+    const std::string token = ledger.next_token();
     Result<std::vector<client::Reply>> replies =
-        tools::node_exchange(endpoint, {{"INCR", "forwarded"}}, milliseconds(5000));
-    if (!replies.is_ok()) {
-      ++ambiguous;  // Sent or not, no answer: it may have been applied.
-      continue;
+        tools::node_exchange(endpoint, {{"APPEND", "forwarded", token}}, milliseconds(5000));
+    const WriteFate fate = fate_of(replies);
+    ledger.record(token, fate);
+    if (replies.is_ok() && replies.value().front().is_error()) {
+      ASSERT_NE(client::classify_error(replies.value().front().text),
+                client::ErrorClass::Application)
+          << "not a retryable error: " << replies.value().front().text;
     }
+    if (fate != WriteFate::Acknowledged) continue;
     const client::Reply& reply = replies.value().front();
-    if (reply.type == client::ReplyType::Integer) {
-      EXPECT_GT(reply.integer, last) << "a counter went backwards: a wrong answer";
-      last = reply.integer;
-      ++acked;
-      continue;
+    ASSERT_EQ(reply.type, client::ReplyType::Integer) << client::format_reply(reply);
+    if (!acked.empty()) {
+      EXPECT_GE(reply.integer, acked.back().second + static_cast<int64_t>(token.size()))
+          << "the value shrank between two acknowledged appends: a wrong answer";
     }
-    ASSERT_EQ(reply.type, client::ReplyType::Error);
-    ASSERT_EQ(reply.text.rfind("TRYAGAIN", 0), 0u) << "not a retryable error: " << reply.text;
-    if (client::classify_error(reply.text) == client::ErrorClass::Ambiguous) ++ambiguous;
+    acked.emplace_back(token, reply.integer);
   }
   EXPECT_TRUE(killed);
-  EXPECT_GT(acked, 0);
+  EXPECT_FALSE(acked.empty());
   Client client(client_options(Semantics::AtLeastOnce));
   const Outcome final_value = client.call({"GET", "forwarded"});
   ASSERT_TRUE(final_value.ok()) << final_value.detail;
-  const int64_t total = std::stoll(final_value.reply.text);
-  std::cout << "follower answered " << acked << " INCRs, " << ambiguous
-            << " ambiguous; counter " << total << "\n";
-  EXPECT_GE(total, last);
-  EXPECT_GE(total, acked);
-  EXPECT_LE(total, acked + ambiguous);
+  const std::string& value = final_value.reply.text;
+  for (const auto& [token, length] : acked) {
+    ASSERT_GE(length, static_cast<int64_t>(token.size()));
+    const auto end = static_cast<size_t>(length);
+    EXPECT_EQ(value.substr(end - token.size(), token.size()), token)
+        << "the reply to " << token << " named a length where the value does not hold it";
+  }
+  const TokenLedger::Tally tally = ledger.tally(value);
+  std::cout << "follower: " << tally.acknowledged << " APPENDs acknowledged, "
+            << tally.not_applied << " not applied, " << tally.unknown << " unknown ("
+            << tally.unknown_present << " of them applied); value " << value.size()
+            << " bytes\n";
+  EXPECT_EQ(ledger.check(value, /*acked_may_repeat=*/false), "");
 }
 
 // A paused leader (SIGSTOP) is replaced; when it resumes it still believes it leads until it
@@ -217,29 +229,30 @@ TEST_F(Failover, ExactlyOnceIncr_AcrossLeaderKill_AppliedOncePerCall) {
 }
 
 // At-most-once: across a leader crash some calls may end Unknown, but none is applied twice.
-TEST_F(Failover, AtMostOnceIncr_AcrossLeaderKill_NeverAppliedTwice) {
+// Each call appends its own token, so the check is per call, not a count.
+TEST_F(Failover, AtMostOnceAppend_AcrossLeaderKill_NeverAppliedTwice) {
   start_cluster(/*slot=*/7);
   const client::RaftInfo first = leader();
   Client client(client_options(Semantics::AtMostOnce));
-  int acked = 0;
-  int unknown = 0;
+  TokenLedger ledger("m:");
   {
     LeaderKiller killer(*cluster_, static_cast<int>(first.node_id), milliseconds(700));
     const auto start = std::chrono::steady_clock::now();
     while (std::chrono::steady_clock::now() - start < milliseconds(5000)) {
-      const Outcome outcome = client.call({"INCR", "at-most"});
-      acked += outcome.ok() ? 1 : 0;
-      unknown += outcome.kind == OutcomeKind::Unknown ? 1 : 0;
+      const std::string token = ledger.next_token();
+      const Outcome outcome = client.call({"APPEND", "at-most", token});
       ASSERT_NE(outcome.kind, OutcomeKind::Error) << outcome.reply.text;
+      ledger.record(token, fate_of(outcome));
     }
   }
   const Outcome total = client.call({"GET", "at-most"});
   ASSERT_TRUE(total.ok()) << total.detail;
-  const int64_t applied = std::stoll(total.reply.text);
-  std::cout << "at-most-once: " << acked << " acknowledged, " << unknown << " unknown, "
-            << applied << " applied\n";
-  EXPECT_GE(applied, acked);
-  EXPECT_LE(applied, acked + unknown) << "applied more often than it was sent: a duplicate";
+  const TokenLedger::Tally tally = ledger.tally(total.reply.text);
+  std::cout << "at-most-once: " << tally.acknowledged << " acknowledged, " << tally.unknown
+            << " unknown (" << tally.unknown_present << " of them applied), "
+            << tally.not_applied << " not applied\n";
+  EXPECT_GT(tally.acknowledged, 0);
+  EXPECT_EQ(ledger.check(total.reply.text, /*acked_may_repeat=*/false), "");
 }
 
 }  // namespace
