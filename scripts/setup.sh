@@ -13,9 +13,9 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev redis-tools
   # libFuzzer and the sanitizer runtimes for the fuzz targets.
   clang libclang-rt-14-dev
-  # Process tests: tests/lazyfs, a FUSE file system that loses unsynced writes (root only;
-  # without it the tests that mount it skip).
-  libfuse3-dev fuse3
+  # Process tests: tests/lazyfs (a FUSE file system that loses unsynced writes) and network
+  # partitions between local nodes (iptables). Both need root; without it the tests skip.
+  libfuse3-dev fuse3 iptables
 )
 
 missing=()
