@@ -76,8 +76,11 @@ Result<std::unique_ptr<LazyMount>> LazyMount::mount(const std::string& log_path)
   char pattern[] = "/tmp/raftkv-lazyfs-XXXXXX";
   if (::mkdtemp(pattern) == nullptr) return Status(ErrorCode::IoError, "mkdtemp failed");
   const std::string dir = pattern;
-  std::filesystem::create_directory(dir + "/backing");
-  std::filesystem::create_directory(dir + "/mnt");
+  for (const char* name : {"/backing", "/mnt"}) {
+    if (::mkdir((dir + name).c_str(), 0755) != 0) {
+      return Status(ErrorCode::IoError, "cannot make " + dir + name + ": " + std::strerror(errno));
+    }
+  }
   Result<tools::Spawned> spawned = tools::spawn(
       {lazyfs_path(), {dir + "/backing", dir + "/mnt", "-f", "-o", "fsname=lazyfs"}, log_path,
        false, false});

@@ -12,6 +12,7 @@
 
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -65,11 +66,12 @@ TEST(LazyFs, Drop_KeepsSyncedLosesUnsynced_StallDelaysSync) {
     Result<std::unique_ptr<LazyMount>> mounted = LazyMount::mount(log);
     ASSERT_TRUE(mounted.is_ok()) << mounted.status().message();
     LazyMount& fs = *mounted.value();
-    std::filesystem::create_directory(fs.path() + "/d");
+    ASSERT_EQ(::mkdir((fs.path() + "/d").c_str(), 0755), 0);
     write_file(fs.path() + "/d/synced", "durable", /*sync=*/true);
     write_file(fs.path() + "/d/unsynced", "volatile", /*sync=*/false);
     write_file(fs.path() + "/d/renamed.tmp", "renamed", /*sync=*/true);
-    std::filesystem::rename(fs.path() + "/d/renamed.tmp", fs.path() + "/d/renamed");
+    ASSERT_EQ(::rename((fs.path() + "/d/renamed.tmp").c_str(), (fs.path() + "/d/renamed").c_str()),
+              0);
     {
       std::ofstream append(fs.path() + "/d/synced", std::ios::app);
       append << " and more";  // Not synced.
@@ -93,7 +95,7 @@ TEST(LazyFs, Drop_KeepsSyncedLosesUnsynced_StallDelaysSync) {
     EXPECT_GE(took.count(), 300);
     EXPECT_FALSE(fs.command("stall-sync soon").is_ok());
   }
-  std::filesystem::remove(log);
+  ::unlink(log);
 }
 
 constexpr milliseconds kAckWait{20'000};
@@ -110,10 +112,12 @@ class PowerLoss : public ClusterFixture {
           LazyMount::mount(dir_ + "/lazyfs-" + std::to_string(id) + ".log");
       ASSERT_TRUE(mounted.is_ok()) << mounted.status().message();
       mounts_.push_back(std::move(mounted).value());
-      std::filesystem::create_directories(layout.node_dir(id));
-      std::filesystem::create_directory(mounts_.back()->path() + "/data");
-      std::filesystem::create_directory_symlink(mounts_.back()->path() + "/data",
-                                                layout.data_dir(id));
+      const std::string data = mounts_.back()->path() + "/data";
+      std::error_code error;
+      std::filesystem::create_directories(layout.node_dir(id), error);
+      ASSERT_FALSE(error) << layout.node_dir(id) << ": " << error.message();
+      ASSERT_EQ(::mkdir(data.c_str(), 0755), 0) << data;
+      ASSERT_EQ(::symlink(data.c_str(), layout.data_dir(id).c_str()), 0) << layout.data_dir(id);
     }
   }
 
