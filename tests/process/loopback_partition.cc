@@ -15,9 +15,38 @@ namespace {
 constexpr const char* kIptables = "/usr/sbin/iptables";
 constexpr const char* kExitedOk = "exited with status 0";
 
-std::string address_of(int node) { return "127.0.0." + std::to_string(node); }
+// The host of each node's peer address in --peers ("1=127.0.0.1:7001,2=..."), by id - 1.
+std::vector<std::string> flag_hosts(const tools::ClusterLayout& layout) {
+  std::vector<std::string> hosts;
+  const std::string flag = layout.peers_flag();
+  for (size_t start = 0; start < flag.size();) {
+    const size_t end = std::min(flag.find(',', start), flag.size());
+    const std::string peer = flag.substr(start, end - start);  // "id=host:port".
+    const size_t equals = peer.find('=');
+    const size_t colon = peer.rfind(':');
+    RAFT_ASSERT(equals != std::string::npos && colon != std::string::npos && colon > equals);
+    hosts.push_back(peer.substr(equals + 1, colon - equals - 1));
+    start = end + 1;
+  }
+  RAFT_ASSERT(hosts.size() == static_cast<size_t>(layout.nodes));
+  return hosts;
+}
+
+// Whether the layout gives every node a peer address of its own already.
+bool hosts_distinct(const tools::ClusterLayout& layout) {
+  std::vector<std::string> hosts = flag_hosts(layout);
+  std::sort(hosts.begin(), hosts.end());
+  return std::adjacent_find(hosts.begin(), hosts.end()) == hosts.end();
+}
 
 }  // namespace
+
+std::vector<std::string> LoopbackPartition::peer_hosts(const tools::ClusterLayout& layout) {
+  if (hosts_distinct(layout)) return flag_hosts(layout);
+  std::vector<std::string> hosts;  // What the wrapper of with_peer_addresses() makes them.
+  for (int id = 1; id <= layout.nodes; ++id) hosts.push_back("127.0.0." + std::to_string(id));
+  return hosts;
+}
 
 std::string LoopbackPartition::unavailable_reason() {
   if (::geteuid() != 0) return "cutting links with iptables needs root";
@@ -31,7 +60,10 @@ std::string LoopbackPartition::unavailable_reason() {
 
 LoopbackPartition::LoopbackPartition(std::string chain, tools::ClusterLayout layout,
                                      std::string log_path)
-    : chain_(std::move(chain)), layout_(std::move(layout)), log_path_(std::move(log_path)) {
+    : chain_(std::move(chain)),
+      layout_(std::move(layout)),
+      hosts_(peer_hosts(layout_)),
+      log_path_(std::move(log_path)) {
   RAFT_ASSERT(!chain_.empty() && chain_.size() <= 28);
   RAFT_ASSERT(layout_.nodes >= 2 && layout_.nodes <= 9);
 }
@@ -74,9 +106,10 @@ Status LoopbackPartition::isolate(const std::vector<int>& side) {
     for (int to = 1; to <= layout_.nodes; ++to) {
       if (inside(from) == inside(to)) continue;  // Same side: the link stays.
       const std::string port = std::to_string(layout_.base_peer_port + to - 1);
-      Status cut = iptables({"-A", chain_, "-p", "tcp", "-s", address_of(from), "-d",
-                             address_of(to), "--dport", port, "-j", "REJECT",
-                             "--reject-with", "tcp-reset"});
+      const std::string& sender = hosts_[static_cast<size_t>(from - 1)];
+      const std::string& receiver = hosts_[static_cast<size_t>(to - 1)];
+      Status cut = iptables({"-A", chain_, "-p", "tcp", "-s", sender, "-d", receiver, "--dport",
+                             port, "-j", "REJECT", "--reject-with", "tcp-reset"});
       if (!cut.is_ok()) return cut;
     }
   }
@@ -90,6 +123,7 @@ Status LoopbackPartition::heal() {
 
 Result<tools::ClusterLayout> LoopbackPartition::with_peer_addresses(
     tools::ClusterLayout layout, const std::string& wrapper_path) {
+  if (hosts_distinct(layout)) return layout;  // Nothing to rewrite.
   RAFT_ASSERT(layout.nodes <= 9);  // One digit per node id in the rewrite below.
   std::ofstream script(wrapper_path);
   // Rewrites "K=127.0.0.1:" to "K=127.0.0.K:" in --peers; every other argument passes as is.

@@ -9,13 +9,14 @@
 
 // Network partitions between the nodes of a local cluster, cut with iptables (issue 22, J5).
 //
-// On loopback every node would send from 127.0.0.1, and the peer transport's connections carry
-// data one way only (the dialer writes), so a link is named by its sender's address and its
-// receiver's peer port. with_peer_addresses() therefore gives node k the peer address
-// 127.0.0.k (client and HTTP stay on 127.0.0.1, so clients and the harness work unchanged);
-// the transport binds its outgoing connections to that address. A cut link is a REJECT rule
-// (TCP reset) for sender -> receiver's peer port: the sender sees its connection fail and
-// redials with its capped backoff, so a healed link is back within about a second.
+// The peer transport's connections carry data one way only (the dialer writes) and are bound
+// to the dialer's own peer address, so a link is named by its sender's address and its
+// receiver's peer port. That needs a peer address per node: with_peer_addresses() gives node k
+// 127.0.0.k where the layout puts every node on 127.0.0.1 (client and HTTP stay there, so
+// clients and the harness work unchanged); a layout with distinct peer hosts is used as is.
+// A cut link is a REJECT rule (TCP reset) for sender -> receiver's peer port: the sender sees
+// its connection fail and redials with its capped backoff, so a healed link is back within
+// about a second.
 //
 // The rules live in a chain of their own, hooked into OUTPUT (loopback packets pass there),
 // and match only this cluster's peer ports, so nothing else on the machine is touched. Needs
@@ -44,10 +45,12 @@ class LoopbackPartition {
   // Every link back.
   [[nodiscard]] Status heal();
 
-  // The same layout, its server replaced by a wrapper (written to `wrapper_path`) that starts
-  // it with node k's peer address on 127.0.0.k.
+  // The layout, its server replaced by a wrapper (written to `wrapper_path`) that starts it
+  // with node k's peer address on 127.0.0.k; unchanged if its peer hosts are distinct already.
   [[nodiscard]] static Result<tools::ClusterLayout> with_peer_addresses(
       tools::ClusterLayout layout, const std::string& wrapper_path);
+  // Each node's peer host (by id - 1) once with_peer_addresses() has run.
+  [[nodiscard]] static std::vector<std::string> peer_hosts(const tools::ClusterLayout& layout);
 
  private:
   [[nodiscard]] Status iptables(const std::vector<std::string>& args);
@@ -55,6 +58,7 @@ class LoopbackPartition {
 
   std::string chain_;
   tools::ClusterLayout layout_;
+  std::vector<std::string> hosts_;  // peer_hosts(layout_).
   std::string log_path_;
   bool started_ = false;
 };
