@@ -15,6 +15,9 @@ packages=(
   clang libclang-rt-14-dev
   # tests/faults: network namespaces, partitions and shaping, the RESP workload.
   iproute2 iptables python3 python3-redis
+  # Process tests: tests/lazyfs (a FUSE file system that loses unsynced writes) and network
+  # partitions between local nodes (iptables). Both need root; without it the tests skip.
+  libfuse3-dev fuse3
 )
 
 missing=()

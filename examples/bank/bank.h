@@ -67,6 +67,10 @@ struct Audit {
   int applied_twice = 0;      // Transfers whose counter is >= 2.
   int acked_not_applied = 0;  // Acknowledged but counter 0: a lost write (must stay 0).
   int unknown_applied = 0;    // Unknown outcomes that did apply.
+  // Failed (certainly not applied) but counter >= 1: a false "not applied" (must stay 0).
+  // Checked per transfer: a count (applied <= acknowledged + unknown) would let an unknown
+  // transfer that never applied hide a failed one that did.
+  int failed_applied = 0;
   int64_t total_expected = 0;
   int64_t total_actual = 0;
   int64_t balance_min = 0;

@@ -11,6 +11,7 @@
 
 #include "client/errors.h"
 #include "harness.h"
+#include "ledger.h"
 
 namespace raftkv::process_test {
 namespace {
@@ -96,17 +97,19 @@ TEST_F(Failover, FullClusterRestart_KeepsAllData) {
   }
 }
 
-// Sequential INCRs sent straight to one follower while the leader is killed: every reply is
-// either the right count (strictly increasing) or a TRYAGAIN/UNCERTAIN, never a wrong number.
+// Sequential APPENDs of unique tokens sent straight to one follower while the leader is
+// killed. Every reply is right or a retryable error, never a wrong answer: an acknowledged
+// APPEND's reply is the value's length just after it, so the final value must hold that
+// token ending exactly there. And each token is in the final value as often as its reply
+// allows (ledger.h): acknowledged once, not applied never, unknown at most once.
 TEST_F(Failover, FollowerForwarding_LeaderKilledMidRequest_NeverWrongAnswer) {
   start_cluster(/*slot=*/5);
   const client::RaftInfo first = leader();
   const int leader_id = static_cast<int>(first.node_id);
   const int follower = leader_id % 3 + 1;
   const client::Endpoint endpoint = cluster_->layout().client_endpoint(follower);
-  int64_t last = 0;
-  int acked = 0;
-  int ambiguous = 0;
+  TokenLedger ledger("f:");
+  std::vector<std::pair<std::string, int64_t>> acked;  // Token, the length its reply gave.
   const auto start = std::chrono::steady_clock::now();
   bool killed = false;
   while (std::chrono::steady_clock::now() - start < milliseconds(6000)) {
@@ -114,64 +117,170 @@ TEST_F(Failover, FollowerForwarding_LeaderKilledMidRequest_NeverWrongAnswer) {
       ASSERT_TRUE(cluster_->stop_node(leader_id, SIGKILL, milliseconds(3000)).is_ok());
       killed = true;
     }
+    const std::string token = ledger.next_token();
     Result<std::vector<client::Reply>> replies =
-        tools::node_exchange(endpoint, {{"INCR", "forwarded"}}, milliseconds(5000));
-    if (!replies.is_ok()) {
-      ++ambiguous;  // Sent or not, no answer: it may have been applied.
-      continue;
+        tools::node_exchange(endpoint, {{"APPEND", "forwarded", token}}, milliseconds(5000));
+    const WriteFate fate = fate_of(replies);
+    ledger.record(token, fate);
+    if (replies.is_ok() && replies.value().front().is_error()) {
+      ASSERT_NE(client::classify_error(replies.value().front().text),
+                client::ErrorClass::Application)
+          << "not a retryable error: " << replies.value().front().text;
     }
+    if (fate != WriteFate::Acknowledged) continue;
     const client::Reply& reply = replies.value().front();
-    if (reply.type == client::ReplyType::Integer) {
-      EXPECT_GT(reply.integer, last) << "a counter went backwards: a wrong answer";
-      last = reply.integer;
-      ++acked;
-      continue;
+    ASSERT_EQ(reply.type, client::ReplyType::Integer) << client::format_reply(reply);
+    if (!acked.empty()) {
+      EXPECT_GE(reply.integer, acked.back().second + static_cast<int64_t>(token.size()))
+          << "the value shrank between two acknowledged appends: a wrong answer";
     }
-    ASSERT_EQ(reply.type, client::ReplyType::Error);
-    const client::ErrorClass kind = client::classify_error(reply.text);
-    ASSERT_NE(kind, client::ErrorClass::Application) << "not a failover error: " << reply.text;
-    if (kind == client::ErrorClass::Ambiguous) ++ambiguous;
+    acked.emplace_back(token, reply.integer);
   }
   EXPECT_TRUE(killed);
-  EXPECT_GT(acked, 0);
+  EXPECT_FALSE(acked.empty());
   Client client(client_options(Semantics::AtLeastOnce));
   const Outcome final_value = client.call({"GET", "forwarded"});
   ASSERT_TRUE(final_value.ok()) << final_value.detail;
-  const int64_t total = std::stoll(final_value.reply.text);
-  std::cout << "follower answered " << acked << " INCRs, " << ambiguous
-            << " ambiguous; counter " << total << "\n";
-  EXPECT_GE(total, last);
-  EXPECT_GE(total, acked);
-  EXPECT_LE(total, acked + ambiguous);
+  const std::string& value = final_value.reply.text;
+  for (const auto& [token, length] : acked) {
+    ASSERT_GE(length, static_cast<int64_t>(token.size()));
+    const auto end = static_cast<size_t>(length);
+    EXPECT_EQ(value.substr(end - token.size(), token.size()), token)
+        << "the reply to " << token << " named a length where the value does not hold it";
+  }
+  const TokenLedger::Tally tally = ledger.tally(value);
+  std::cout << "follower: " << tally.acknowledged << " APPENDs acknowledged, "
+            << tally.not_applied << " not applied, " << tally.unknown << " unknown ("
+            << tally.unknown_present << " of them applied); value " << value.size()
+            << " bytes\n";
+  EXPECT_EQ(ledger.check(value, /*acked_may_repeat=*/false), "");
 }
 
-// A paused leader (SIGSTOP) is replaced; when it resumes it still believes it leads until it
-// hears the new term, yet a linearizable read sent straight to it must not return the value
-// it knew before the pause: it answers with the newer value or a TRYAGAIN, never stale data.
+constexpr const char* kBefore = "before";  // The value a paused leader knew.
+constexpr const char* kAfter = "after";    // Written while it was paused.
+
+// What the reads of key "paused" sent straight to one node returned.
+struct ReadCounts {
+  int stale = 0;      // kBefore.
+  int fresh = 0;      // kAfter.
+  int retryable = 0;  // An error the library says to retry (never applied: it is a read).
+  std::vector<std::string> unexpected;
+
+  void add(const client::Reply& reply) {
+    if (reply == client::Reply::bulk(kBefore)) {
+      ++stale;
+    } else if (reply == client::Reply::bulk(kAfter)) {
+      ++fresh;
+    } else if (reply.is_error() &&
+               client::classify_error(reply.text) != client::ErrorClass::Application) {
+      ++retryable;
+    } else {
+      unexpected.push_back(client::format_reply(reply));
+    }
+  }
+};
+
+std::ostream& operator<<(std::ostream& out, const ReadCounts& counts) {
+  return out << counts.stale << " stale, " << counts.fresh << " fresh, " << counts.retryable
+             << " retryable errors, " << counts.unexpected.size() << " unexpected";
+}
+
+// Connections to one node opened while it runs. GETs are later written into all of them at
+// once (if the node is stopped they wait in its socket buffers) and the replies collected.
+class PipelinedGets {
+ public:
+  // `readonly`: each connection is switched to READONLY (reads served from local state).
+  PipelinedGets(const client::Endpoint& endpoint, int connections, bool readonly) {
+    for (int i = 0; i < connections; ++i) {
+      connections_.push_back(std::make_unique<RawConnection>(endpoint));
+      RawConnection& connection = *connections_.back();
+      ready_ = ready_ && connection.connected();
+      if (ready_ && readonly) {
+        ready_ = connection.send(client::encode_command({"READONLY"})) &&
+                 connection.read_replies(1, milliseconds(5000)).size() == 1;
+      }
+    }
+  }
+  [[nodiscard]] bool ready() const { return ready_; }
+  // `count` GETs of "paused" per connection, one write each; true once all are handed over.
+  bool send(size_t count) {
+    std::string gets;
+    for (size_t i = 0; i < count; ++i) gets += client::encode_command({"GET", "paused"});
+    for (const auto& connection : connections_) {
+      if (!connection->send(gets)) return false;
+    }
+    sent_ = count;
+    return true;
+  }
+  void collect(ReadCounts* counts) {
+    for (const auto& connection : connections_) {
+      for (const client::Reply& reply : connection->read_replies(sent_, milliseconds(10'000))) {
+        counts->add(reply);
+      }
+    }
+  }
+
+ private:
+  std::vector<std::unique_ptr<RawConnection>> connections_;
+  bool ready_ = true;
+  size_t sent_ = 0;
+};
+
+// Reads on new connections, one at a time, until `fresh_wanted` return the new value or 5 s
+// pass (the node may take an election timeout to hear of the new leader). Returns how long.
+milliseconds read_until_fresh(const client::Endpoint& endpoint, int fresh_wanted,
+                              ReadCounts* counts) {
+  const auto start = std::chrono::steady_clock::now();
+  while (counts->fresh < fresh_wanted &&
+         std::chrono::steady_clock::now() - start < milliseconds(5000)) {
+    Result<std::vector<client::Reply>> got =
+        tools::node_exchange(endpoint, {{"GET", "paused"}}, milliseconds(5000));
+    if (got.is_ok()) counts->add(got.value().front());
+  }
+  return std::chrono::duration_cast<milliseconds>(std::chrono::steady_clock::now() - start);
+}
+
+// A paused leader (SIGSTOP) is replaced and a new value written through the new leader. When
+// the old leader resumes it still believes it leads until it hears the new term. Reads sent to
+// it must never return the value it knew before the pause: neither those pipelined, while it
+// was stopped, on connections opened before the pause, nor those sent right after it resumes;
+// and some of them must get the new value (answered once it learns of the new leader).
+// The same reads on READONLY connections (served from the node's own state: stale by design)
+// must see the old value: that is what a leader reading locally would do, and the check above
+// catches it.
 TEST_F(Failover, PausedLeaderResumes_LinearizableReadNeverStale) {
+  constexpr size_t kPipelined = 8;  // GETs per connection, sent in one write.
   start_cluster(/*slot=*/12);
-  const client::RaftInfo first = leader();
-  const int old_leader = static_cast<int>(first.node_id);
+  const int old_leader = static_cast<int>(leader().node_id);
+  const client::Endpoint endpoint = cluster_->layout().client_endpoint(old_leader);
   Client client(client_options(Semantics::AtLeastOnce));
-  ASSERT_TRUE(client.call({"SET", "paused", "before"}).ok());
+  ASSERT_TRUE(client.call({"SET", "paused", kBefore}).ok());
+  PipelinedGets linearizable(endpoint, 4, /*readonly=*/false);
+  PipelinedGets local(endpoint, 4, /*readonly=*/true);
+  ASSERT_TRUE(linearizable.ready() && local.ready());
   const std::optional<pid_t> pid = cluster_->pid(old_leader);
   ASSERT_TRUE(pid.has_value());
   ASSERT_EQ(::kill(*pid, SIGSTOP), 0);
-  const client::RaftInfo second = leader(milliseconds(15'000), {old_leader});
-  EXPECT_NE(static_cast<int>(second.node_id), old_leader);
-  const Outcome written = client.call({"SET", "paused", "after"});
+  EXPECT_NE(static_cast<int>(leader(milliseconds(15'000), {old_leader}).node_id), old_leader);
+  const Outcome written = client.call({"SET", "paused", kAfter});
   ASSERT_TRUE(written.ok()) << written.detail;
+  ASSERT_TRUE(linearizable.send(kPipelined) && local.send(kPipelined));
   ASSERT_EQ(::kill(*pid, SIGCONT), 0);
-  Result<std::vector<client::Reply>> read = tools::node_exchange(
-      cluster_->layout().client_endpoint(old_leader), {{"GET", "paused"}}, milliseconds(5000));
-  ASSERT_TRUE(read.is_ok()) << read.status().message();
-  const client::Reply& reply = read.value().front();
-  if (reply.type == client::ReplyType::Error) {
-    EXPECT_EQ(reply.text.rfind("TRYAGAIN", 0), 0u) << reply.text;
-  } else {
-    EXPECT_EQ(reply, client::Reply::bulk("after")) << "a stale read from a deposed leader";
-  }
-  expect_everywhere({{"paused", "after"}});
+  ReadCounts reads;
+  const milliseconds fresh_after = read_until_fresh(endpoint, 20, &reads);
+  linearizable.collect(&reads);
+  ReadCounts local_reads;
+  local.collect(&local_reads);
+  std::cout << "linearizable reads at the resumed leader: " << reads << " (20 fresh after "
+            << fresh_after.count() << " ms)\nREADONLY reads pipelined during the pause: "
+            << local_reads << "\n";
+  EXPECT_EQ(reads.stale, 0) << "a stale read from a deposed leader";
+  EXPECT_GT(reads.fresh, 0) << "the resumed node never answered a read with the new value";
+  EXPECT_TRUE(reads.unexpected.empty()) << reads.unexpected.front();
+  EXPECT_EQ(local_reads.stale + local_reads.fresh, static_cast<int>(4 * kPipelined));
+  // Shows the check can fail: reads served from local state are caught returning old data.
+  EXPECT_GT(local_reads.stale, 0) << "READONLY reads never saw the old value";
+  expect_everywhere({{"paused", kAfter}});
 }
 
 // Kills the leader from another thread after `delay`, so the kill lands while calls are in
@@ -218,29 +327,30 @@ TEST_F(Failover, ExactlyOnceIncr_AcrossLeaderKill_AppliedOncePerCall) {
 }
 
 // At-most-once: across a leader crash some calls may end Unknown, but none is applied twice.
-TEST_F(Failover, AtMostOnceIncr_AcrossLeaderKill_NeverAppliedTwice) {
+// Each call appends its own token, so the check is per call, not a count.
+TEST_F(Failover, AtMostOnceAppend_AcrossLeaderKill_NeverAppliedTwice) {
   start_cluster(/*slot=*/7);
   const client::RaftInfo first = leader();
   Client client(client_options(Semantics::AtMostOnce));
-  int acked = 0;
-  int unknown = 0;
+  TokenLedger ledger("m:");
   {
     LeaderKiller killer(*cluster_, static_cast<int>(first.node_id), milliseconds(700));
     const auto start = std::chrono::steady_clock::now();
     while (std::chrono::steady_clock::now() - start < milliseconds(5000)) {
-      const Outcome outcome = client.call({"INCR", "at-most"});
-      acked += outcome.ok() ? 1 : 0;
-      unknown += outcome.kind == OutcomeKind::Unknown ? 1 : 0;
+      const std::string token = ledger.next_token();
+      const Outcome outcome = client.call({"APPEND", "at-most", token});
       ASSERT_NE(outcome.kind, OutcomeKind::Error) << outcome.reply.text;
+      ledger.record(token, fate_of(outcome));
     }
   }
   const Outcome total = client.call({"GET", "at-most"});
   ASSERT_TRUE(total.ok()) << total.detail;
-  const int64_t applied = std::stoll(total.reply.text);
-  std::cout << "at-most-once: " << acked << " acknowledged, " << unknown << " unknown, "
-            << applied << " applied\n";
-  EXPECT_GE(applied, acked);
-  EXPECT_LE(applied, acked + unknown) << "applied more often than it was sent: a duplicate";
+  const TokenLedger::Tally tally = ledger.tally(total.reply.text);
+  std::cout << "at-most-once: " << tally.acknowledged << " acknowledged, " << tally.unknown
+            << " unknown (" << tally.unknown_present << " of them applied), "
+            << tally.not_applied << " not applied\n";
+  EXPECT_GT(tally.acknowledged, 0);
+  EXPECT_EQ(ledger.check(total.reply.text, /*acked_may_repeat=*/false), "");
 }
 
 }  // namespace

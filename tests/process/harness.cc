@@ -16,6 +16,8 @@
 #include <sstream>
 #include <thread>
 
+#include "client/reply_parser.h"
+
 namespace raftkv::process_test {
 
 std::string server_path(std::string* why) {
@@ -46,6 +48,12 @@ tools::ClusterLayout ClusterFixture::layout_for(int slot, int nodes) const {
 }
 
 void ClusterFixture::start_cluster(int slot, int nodes, std::vector<std::string> extra_args) {
+  prepare_cluster(slot, nodes, std::move(extra_args));
+  if (HasFatalFailure()) return;
+  start_nodes();
+}
+
+void ClusterFixture::prepare_cluster(int slot, int nodes, std::vector<std::string> extra_args) {
   std::string why;
   ASSERT_FALSE(server_path(&why).empty()) << why;
   char pattern[] = "/tmp/raftkv-process-XXXXXX";
@@ -56,6 +64,11 @@ void ClusterFixture::start_cluster(int slot, int nodes, std::vector<std::string>
   const Status free = tools::check_ports_free(layout);
   ASSERT_TRUE(free.is_ok()) << free.message();
   cluster_ = std::make_unique<tools::LocalCluster>(layout);
+}
+
+void ClusterFixture::start_nodes() {
+  ASSERT_NE(cluster_, nullptr);
+  const int nodes = cluster_->layout().nodes;
   for (int id = 1; id <= nodes; ++id) {
     ASSERT_TRUE(cluster_->start_node(id, /*detach=*/false).is_ok());
   }
@@ -63,6 +76,23 @@ void ClusterFixture::start_cluster(int slot, int nodes, std::vector<std::string>
     const Status up = cluster_->wait_up(id, milliseconds(10'000));
     ASSERT_TRUE(up.is_ok()) << up.message();
   }
+}
+
+void ClusterFixture::kill_all() {
+  const int nodes = cluster_->layout().nodes;
+  // Signalled together: none outlives another long enough to take over as leader.
+  for (int id = 1; id <= nodes; ++id) {
+    if (std::optional<pid_t> pid = cluster_->pid(id)) (void)::kill(*pid, SIGKILL);
+  }
+  for (int id = 1; id <= nodes; ++id) {
+    ASSERT_TRUE(cluster_->stop_node(id, SIGKILL, milliseconds(5000)).is_ok());
+  }
+}
+
+void ClusterFixture::kill_and_restart_all() {
+  kill_all();
+  if (HasFatalFailure()) return;
+  start_nodes();
 }
 
 void ClusterFixture::TearDown() {
@@ -105,12 +135,51 @@ void ClusterFixture::expect_everywhere(
     Result<client::RaftInfo> applied =
         cluster_->wait_applied(id, current.commit_index, milliseconds(15'000));
     ASSERT_TRUE(applied.is_ok()) << applied.status().message();
+    size_t wrong = 0;  // The first few are shown; a broken server may lose thousands.
     for (const auto& [key, value] : data) {
       Result<client::Reply> got = cluster_->stale_get(id, key);
       ASSERT_TRUE(got.is_ok()) << "node " << id << ": " << got.status().message();
-      EXPECT_EQ(got.value(), client::Reply::bulk(value)) << "node " << id << ", key " << key;
+      if (got.value() == client::Reply::bulk(value)) continue;
+      if (++wrong <= 5) {
+        ADD_FAILURE() << "node " << id << ", key " << key << ": " << client::format_reply(
+                             got.value()) << " instead of \"" << value << "\"";
+      }
     }
+    EXPECT_EQ(wrong, 0u) << "node " << id << ": keys missing or wrong of " << data.size();
   }
+}
+
+BackgroundWriter::BackgroundWriter(client::ClientOptions options, std::string prefix)
+    : thread_([this, options = std::move(options), prefix = std::move(prefix)] {
+        client::Client client(options);
+        for (int i = 0; !stop_.load(); ++i) {
+          std::pair<std::string, std::string> written{prefix + std::to_string(i),
+                                                      "v" + std::to_string(i)};
+          if (client.call({"SET", written.first, written.second}).ok()) {
+            acked_.push_back(std::move(written));
+            acked_count_.fetch_add(1);
+          }
+        }
+      }) {}
+
+const std::vector<std::pair<std::string, std::string>>& BackgroundWriter::finish() {
+  stop_ = true;
+  if (thread_.joinable()) thread_.join();
+  return acked_;
+}
+
+bool wait_for_acks(const std::vector<const BackgroundWriter*>& writers, int count,
+                   milliseconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  auto total = [&writers] {
+    int sum = 0;
+    for (const BackgroundWriter* writer : writers) sum += writer->acked_count();
+    return sum;
+  };
+  while (total() < count && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(milliseconds(10));
+  }
+  return total() >= count;
 }
 
 ToolRun run_tool(const std::string& program, const std::vector<std::string>& args,
@@ -184,6 +253,28 @@ bool RawConnection::closed_within(milliseconds timeout) {
     if (n <= 0) return true;
   }
   return false;
+}
+
+std::vector<client::Reply> RawConnection::read_replies(size_t count, milliseconds timeout) {
+  std::vector<client::Reply> replies;
+  client::ReplyParser parser;
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  char buffer[4096];
+  while (replies.size() < count && std::chrono::steady_clock::now() < deadline) {
+    client::Reply reply;
+    const client::ReplyParser::Outcome parsed = parser.next(&reply);
+    if (parsed == client::ReplyParser::Outcome::Error) break;
+    if (parsed == client::ReplyParser::Outcome::Reply) {
+      replies.push_back(std::move(reply));
+      continue;
+    }
+    pollfd entry{fd_, POLLIN, 0};
+    if (::poll(&entry, 1, 50) <= 0) continue;
+    const ssize_t n = ::recv(fd_, buffer, sizeof buffer, 0);
+    if (n <= 0) break;
+    parser.feed(std::string_view(buffer, static_cast<size_t>(n)));
+  }
+  return replies;
 }
 
 }  // namespace raftkv::process_test

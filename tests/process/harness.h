@@ -2,9 +2,12 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <chrono>
 #include <memory>
+#include <ostream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "client/client.h"
@@ -16,6 +19,11 @@
 // last lines of every node's log are printed.
 //
 // The server binary: $RAFTKV_SERVER if set, else the path CMake compiled in.
+
+namespace raftkv::client {
+// How a failed assertion prints a reply: as redis-cli would, not as bytes.
+inline void PrintTo(const Reply& reply, std::ostream* out) { *out << format_reply(reply); }
+}  // namespace raftkv::client
 
 namespace raftkv::process_test {
 
@@ -29,11 +37,23 @@ std::string server_path(std::string* why);
 //   0 demo, 1 kill under load, 2 full restart, 3 foreign data dir, 4 malformed input,
 //   5 forwarding, 6 exactly-once, 7 at-most-once, 8 unknown command, 9 CLI, 10-11 sessions,
 //   12 paused leader, 13 raftkv-bench, 14 snapshot transfer, 16-18 bank, 19-21 redis tools,
-//   HTTP and read batching.
+//   HTTP and read batching, 22 majority killed, 23 partition across a restart, 24 power loss
+//   (lazyfs), 25 clients across a whole-cluster restart, 26 restart from own snapshots, 27 a
+//   client that reached a cut-off node.
 class ClusterFixture : public ::testing::Test {
  protected:
   // Call first in each test with its own slot; skips nothing: a missing server fails.
   void start_cluster(int slot, int nodes = 3, std::vector<std::string> extra_args = {});
+  // start_cluster() in two steps, for a test that prepares something before any node starts
+  // (data dirs on another file system, a wrapper around the server): prepare_cluster() makes
+  // the temp dir and cluster_ (which the test may replace with another layout), start_nodes()
+  // starts every node and waits until each answers.
+  void prepare_cluster(int slot, int nodes = 3, std::vector<std::string> extra_args = {});
+  void start_nodes();
+  // kill -9 of every node, all signalled before any is waited for.
+  void kill_all();
+  // kill_all(), then every node started again.
+  void kill_and_restart_all();
   void TearDown() override;
 
   [[nodiscard]] tools::ClusterLayout layout_for(int slot, int nodes) const;
@@ -49,6 +69,32 @@ class ClusterFixture : public ::testing::Test {
   std::string dir_;
   std::unique_ptr<tools::LocalCluster> cluster_;
 };
+
+// Writes distinct keys ("<prefix><n>" = "v<n>") through a client of its own, on a thread of
+// its own, until finish(); keeps those acknowledged. The thread must not start nodes (a node
+// a thread starts gets SIGTERM when that thread ends).
+class BackgroundWriter {
+ public:
+  BackgroundWriter(client::ClientOptions options, std::string prefix);
+  ~BackgroundWriter() { (void)finish(); }
+  BackgroundWriter(const BackgroundWriter&) = delete;
+  BackgroundWriter& operator=(const BackgroundWriter&) = delete;
+
+  // Acknowledged so far; from any thread.
+  [[nodiscard]] int acked_count() const { return acked_count_.load(); }
+  // Stops after the call in flight, joins, and returns every acknowledged key and value.
+  const std::vector<std::pair<std::string, std::string>>& finish();
+
+ private:
+  std::atomic<bool> stop_{false};
+  std::atomic<int> acked_count_{0};
+  std::vector<std::pair<std::string, std::string>> acked_;  // Writer thread only, till joined.
+  std::thread thread_;  // Last: it starts once the rest exists.
+};
+
+// Waits up to `timeout` until `writers` together have `count` acknowledged writes.
+bool wait_for_acks(const std::vector<const BackgroundWriter*>& writers, int count,
+                   milliseconds timeout);
 
 // A command-line tool run to completion: how it ended and what it printed.
 struct ToolRun {
@@ -70,6 +116,9 @@ class RawConnection {
   std::string read_some(milliseconds timeout);
   // True if the peer closed the connection within `timeout`.
   bool closed_within(milliseconds timeout);
+  // Parses replies as they arrive until `count` are complete, the peer closes, the bytes are
+  // malformed or `timeout` passes; returns those that arrived.
+  std::vector<client::Reply> read_replies(size_t count, milliseconds timeout);
 
  private:
   int fd_ = -1;
