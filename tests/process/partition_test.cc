@@ -124,15 +124,10 @@ TEST_F(Partition, WholeClusterRestartedWhilePartitioned_NothingAckedLost_ServesA
   expect_everywhere(acked_);
 }
 
-// DISABLED: exposes a liveness bug in the client library (src/client/client.cc, Client::run,
-// the ErrorClass::NotApplied branch). After "TRYAGAIN no leader" the client drops its
-// connection without rotating (drop_connection(rotate=false)) and reconnects to the same node.
-// A node cut off in a minority answers "no leader" to every request, so a client connected to
-// it (its first endpoint here; in WholeClusterRestartedWhilePartitioned it was a member the
-// client had learned from INFO) retries there until its deadline and ends Unavailable, while
-// the majority has a leader and serves. Safety is intact (nothing is applied); availability
-// is not. Enable once a "no leader" answer moves the client on to another node.
-TEST_F(Partition, DISABLED_ClientFirstReachingCutOffNode_WritesThroughTheMajority) {
+// Regression: the client once reconnected to the same node after "TRYAGAIN no leader", so a
+// client whose first endpoint was cut off in a minority retried there until its deadline while
+// the majority served. A not-applied answer now moves it to the next endpoint.
+TEST_F(Partition, ClientFirstReachingCutOffNode_WritesThroughTheMajority) {
   if (const std::string why = LoopbackPartition::unavailable_reason(); !why.empty()) {
     GTEST_SKIP() << "no partitions here: " << why;
   }
