@@ -6,9 +6,11 @@
 
 #include <csignal>
 #include <cstdio>
+#include <map>
 
 #include "server/client_server.h"
 #include "server/config.h"
+#include "server/event_feed.h"
 #include "server/http_status.h"
 #include "server/identity.h"
 #include "server/log_sink.h"
@@ -32,6 +34,18 @@ void publish_status(asio::steady_timer& timer, Node& node, HttpStatusServer& htt
   });
 }
 
+// Every member's HTTP address known from the flags, this node's own included.
+std::map<NodeId, std::string> http_addrs(const ServerConfig& config) {
+  std::map<NodeId, std::string> out;
+  for (const net::PeerAddress& peer : config.peer_http_addrs) {
+    out[peer.id] = peer.host + ":" + std::to_string(peer.port);
+  }
+  if (config.http_port != 0) {
+    out[config.id] = config.http_host + ":" + std::to_string(config.http_port);
+  }
+  return out;
+}
+
 int run(const ServerConfig& config) {
   SpdLogger logger(parse_log_level(config.log_level));
   if (Status status = check_or_write_identity(config); !status.is_ok()) {
@@ -46,6 +60,11 @@ int run(const ServerConfig& config) {
   }
   asio::io_context io(1);
   Metrics metrics;
+  EventFeed feed({.id = config.id,
+                  .tick_ms = config.tick_ms,
+                  .heartbeat_ms = config.heartbeat_ms,
+                  .election_ms = config.election_ms,
+                  .http_addrs = http_addrs(config)});
   NodeOptions options{.id = config.id,
                       .peers = config.peers,
                       .cluster_id = config.cluster_id(),
@@ -59,7 +78,8 @@ int run(const ServerConfig& config) {
                       .snapshot_keep_entries = config.snapshot_keep_entries,
                       .snapshot_transfer = {.chunk_bytes = config.snapshot_chunk_bytes},
                       .pending_requests_max = config.pending_requests_max,
-                      .request_timeout_ms = 2 * config.election_ms};
+                      .request_timeout_ms = 2 * config.election_ms,
+                      .observer = config.http_port != 0 ? &feed : nullptr};
   Node node(io, options, std::move(storage).value(), logger, metrics);
   if (Status status = node.start(); !status.is_ok()) return fail(status.to_string());
   ClientServerOptions client_options{.host = config.client_host,
@@ -67,7 +87,7 @@ int run(const ServerConfig& config) {
                                      .bulk_bytes_max = config.bulk_bytes_max};
   ClientServer clients(io, node, client_options, logger);
   if (Status status = clients.start(); !status.is_ok()) return fail(status.to_string());
-  HttpStatusServer http(metrics, logger);
+  HttpStatusServer http(metrics, logger, &feed, http_addrs(config));
   asio::steady_timer publish_timer(io);
   if (config.http_port != 0) {
     if (Status status = http.start(config.http_host, config.http_port); !status.is_ok()) {

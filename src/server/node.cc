@@ -34,6 +34,7 @@ Node::Node(asio::io_context& io, NodeOptions options,
       storage_(std::move(storage)),
       logger_(logger),
       metrics_(metrics),
+      observer_(options_.observer != nullptr ? options_.observer : &no_observer_),
       prng_(options_.id.value() * 0x9e3779b97f4a7c15ULL ^ now_us()),
       tick_timer_(io),
       snapshot_policy_(options_.snapshot_policy, prng_.next()) {}
@@ -132,6 +133,7 @@ void Node::on_tick() {
   snapshot_sender_->on_tick(now_ms());
   expire_requests();
   metrics_.term.store(raft_->term().value(), std::memory_order_relaxed);
+  observer_->on_tick(raft_->status());
   drive();
 }
 
@@ -290,6 +292,7 @@ void Node::on_peer_batch(NodeId from, pb::PeerBatch& batch) {
              ": snapshots travel as chunks");
       continue;
     }
+    observer_->on_receive(message);
     (void)raft_->step(message);  // A refusal is logged by the core and changes nothing.
   }
   for (const pb::SnapshotChunk& chunk : batch.snapshot_chunks()) on_snapshot_chunk(from, chunk);
@@ -327,6 +330,7 @@ void Node::on_snapshot_chunk(NodeId from, const pb::SnapshotChunk& chunk) {
 }
 
 void Node::send(const raft::Message& message) {
+  observer_->on_send(message);
   if (message.type == raft::MessageType::InstallSnapshot) {
     snapshot_sender_->start(message.to, message.term, now_ms());
   } else {
@@ -369,6 +373,7 @@ void Node::drive() {
   ready_in_flight_ = true;
   auto flight = std::make_shared<InFlight>(InFlight{raft_->ready(), 0, now_us()});
   raft::Ready& ready = flight->ready;
+  if (ready.hard_state) observer_->on_commit(ready.hard_state->commit);
   if (ready.soft_state) on_role_change(*ready.soft_state);
   // Thesis §10.2.1: the leader's replication leaves now, in parallel with its own fsync.
   for (const raft::Message& message : ready.messages) {
@@ -426,6 +431,7 @@ bool Node::sync_inline(const raft::Ready& ready) const {
 void Node::finish_ready(const std::shared_ptr<InFlight>& flight) {
   if (stopped_) return;
   raft::Ready& ready = flight->ready;
+  report_append(*observer_, ready.entries);
   // Votes and acknowledgements only now that what they promise is durable.
   for (const raft::Message& message : ready.messages) {
     if (!raft::may_send_before_persist(message)) send(message);
@@ -489,6 +495,7 @@ void Node::apply_entries(std::span<const raft::Entry> entries) {
       write.done(error_reply(kNotApplied));
     }
   }
+  observer_->on_apply(entries.back().index);
   metrics_.entries_applied.fetch_add(entries.size(), std::memory_order_relaxed);
   metrics_.entries_committed.fetch_add(entries.size(), std::memory_order_relaxed);
   metrics_.apply_latency.observe(now_us() - started_us);
@@ -509,6 +516,7 @@ void Node::serve_reads() {
 }
 
 void Node::on_role_change(const raft::SoftState& soft) {
+  observer_->on_role_change(soft.role, raft_->term(), soft.leader);
   if (soft.role == raft::Role::Candidate) {
     metrics_.elections_started.fetch_add(1, std::memory_order_relaxed);
   }

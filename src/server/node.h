@@ -16,6 +16,7 @@
 #include "kv/state_machine.h"
 #include "net/peer_transport.h"
 #include "raft/raft.h"
+#include "server/event_feed.h"
 #include "server/metrics.h"
 #include "server/snapshot_policy.h"
 #include "server/snapshot_transfer.h"
@@ -58,6 +59,8 @@ struct NodeOptions {
   // How long a request waits for a leader to appear, for the leader to answer a forward, or
   // for its entry to commit, before a retryable error.
   uint32_t request_timeout_ms = 2000;
+  // Told what happens (the web view's EventFeed); outlives the Node. None if null.
+  Observer* observer = nullptr;
 };
 
 // What INFO, /status and the logs show; a copy, safe to hand to other threads.
@@ -169,6 +172,8 @@ class Node final : public net::TransportHandler {
   std::unique_ptr<storage::DiskStorage> storage_;
   Logger& logger_;
   Metrics& metrics_;
+  Observer no_observer_;
+  Observer* const observer_;  // options_.observer, or no_observer_.
   Prng prng_;
   kv::KvStateMachine state_machine_;
   std::unique_ptr<raft::Raft> raft_;
