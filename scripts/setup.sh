@@ -13,6 +13,9 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev redis-tools
   # libFuzzer and the sanitizer runtimes for the fuzz targets.
   clang libclang-rt-14-dev
+  # The web view's browser test (tests/browser): headless Chromium driven by Selenium;
+  # iptables for the partitions `raftkv cluster start --web` makes.
+  chromium chromium-driver python3-selenium iptables
 )
 
 missing=()
