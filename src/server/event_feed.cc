@@ -93,8 +93,10 @@ bool EventFeed::take_token(NodeId to, KindClass kind_class, uint64_t now) {
   Bucket& bucket = buckets_[{to, kind_class}];
   const double refill = static_cast<double>(now - bucket.refilled_ms) / 1000.0 *
                         options_.message_events_per_second;
-  bucket.tokens = bucket.refilled_ms == 0 ? options_.message_burst
-                                          : std::min(options_.message_burst, bucket.tokens + refill);
+  // A link's first message finds a full bucket.
+  bucket.tokens = bucket.refilled_ms == 0
+                      ? options_.message_burst
+                      : std::min(options_.message_burst, bucket.tokens + refill);
   bucket.refilled_ms = now;
   if (bucket.tokens < 1) return false;
   bucket.tokens -= 1;

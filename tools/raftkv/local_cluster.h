@@ -67,7 +67,8 @@ struct ClusterLayout {
 // Checks extra server arguments: at most 256, none empty, none holding a line break or NUL
 // (cluster.conf could not store it), none a flag the layout itself sets per node (--id,
 // --data-dir, --peers, --client-addr, --http-addr, --peer-http-addrs, --log-level,
-// --heartbeat-ms, --election-ms, alone or as `--flag=value`), since the server refuses a flag given twice.
+// --heartbeat-ms, --election-ms, alone or as `--flag=value`), since the server refuses a flag
+// given twice.
 // The error names the argument and what to use instead.
 [[nodiscard]] Status check_server_args(const std::vector<std::string>& args);
 // Checks that no port of the layout is taken (by binding each on 127.0.0.1): otherwise

@@ -196,11 +196,15 @@ function onRole(node, event) {
     narrate(`node ${node.id} starts an election for term ${event.term}: it votes for itself ` +
             `and asks the others for their votes.`, event.t);
   } else if (event.role === 'leader') {
-    const voters = [...(node.votesFor.get(event.term) || [])].sort();
-    const how = voters.length ? ` with the votes of node${voters.length > 1 ? 's' : ''} ` +
-                                `${listNodes(voters)}` : '';
-    narrate(`node ${node.id} won the election for term ${event.term}${how}; it now sends ` +
-            `heartbeats every ${node.heartbeatMs} ms so that nobody else times out.`, event.t);
+    // The voters' answers come on their own streams, possibly a little later than this.
+    setTimeout(() => {
+      const voters = [...(node.votesFor.get(event.term) || [])].sort();
+      const how = voters.length ? ` with the votes of node${voters.length > 1 ? 's' : ''} ` +
+                                  `${listNodes(voters)}` : '';
+      narrate(`node ${node.id} won the election for term ${event.term}${how}; it now sends ` +
+              `heartbeats every ${node.heartbeatMs} ms so that nobody else times out.`,
+              event.t);
+    }, 300);
     noteLeader(node.id, event.term, event.t);
   } else if (previous === 'leader') {
     narrate(`node ${node.id} is no longer leader (term ${event.term}).`, event.t);
@@ -562,7 +566,11 @@ function drawLogs() {
     setAttr(row, 'data-commit', node.commit);
     setText(row.firstChild, `node ${node.id}: last ${node.last}, commit ${node.commit}, ` +
                             `applied ${node.applied}`);
-    const indexes = [...node.log.keys()].sort((a, b) => a - b).slice(-LOG_ENTRIES_SHOWN);
+    // The newest entries; those appended before the node's stream began have no known term.
+    const first = Math.max(node.status ? node.status.first : 1,
+                           node.last - LOG_ENTRIES_SHOWN + 1);
+    const indexes = [];
+    for (let index = Math.max(1, first); index <= node.last; ++index) indexes.push(index);
     const key = indexes.map((i) => `${i}:${node.log.get(i)}:${i <= node.commit ? 1 : 0}:` +
                                    `${i <= node.applied ? 1 : 0}`).join(',');
     if (row.dataset.key === key) continue;
@@ -573,9 +581,12 @@ function drawLogs() {
       const classes = ['entry'];
       if (index > node.commit) classes.push('uncommitted');
       if (index <= node.applied) classes.push('applied');
-      const cell = html('span', {class: classes.join(' '), 'data-index': index, 'data-term': term,
-                                 title: `index ${index}, term ${term}`}, String(index));
-      cell.style.background = termColour(term);
+      const title = term === undefined
+        ? `index ${index}, written before this node's stream began (term not known here)`
+        : `index ${index}, term ${term}`;
+      const cell = html('span', {class: classes.join(' '), 'data-index': index,
+                                 'data-term': term ?? '', title}, String(index));
+      cell.style.background = term === undefined ? '#aaa' : termColour(term);
       row.appendChild(cell);
     }
   }
