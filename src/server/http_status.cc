@@ -18,6 +18,14 @@ constexpr std::chrono::milliseconds kEventWait{1000};
 // must not starve /status.
 constexpr size_t kHttpThreads = 24;
 
+// cpp-httplib's default, SO_REUSEPORT, would let a second server bind the same port unnoticed,
+// and leaves closed connections in TIME_WAIT that make a SO_REUSEADDR bind of the port (the
+// local-cluster tool's check that its ports are free) fail for a minute.
+void reuse_address_only(socket_t sock) {
+  const int yes = 1;
+  (void)::setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
+}
+
 }  // namespace
 
 bool allowed_origin(const std::string& origin, const std::map<NodeId, std::string>& http_addrs) {
@@ -103,6 +111,7 @@ HttpStatusServer::HttpStatusServer(const Metrics& metrics, Logger& logger, Event
       http_addrs_(std::move(http_addrs)),
       server_(std::make_unique<httplib::Server>()) {
   server_->new_task_queue = [] { return new httplib::ThreadPool(kHttpThreads); };
+  server_->set_socket_options(reuse_address_only);
 }
 
 HttpStatusServer::~HttpStatusServer() { stop(); }

@@ -8,8 +8,10 @@ the page shows:
   2. killing the leader from the page: a new leader in a higher term within two election
      timeouts (each randomized up to twice --election-ms);
   3. restarting it and writing from the page: the entry shows in every node's log view;
-  4. the page stays responsive under `redis-benchmark -c 50` writes;
-  5. no console errors, other than the browser reporting the killed node's refused
+  4. partitioning the leader from the page (iptables): the others elect a new leader, the page
+     draws the cut, and after healing the old leader follows;
+  5. the page stays responsive under `redis-benchmark -c 50` writes;
+  6. no console errors, other than the browser reporting the killed node's refused
      connections while it was down.
 Screenshots of each step go to --out. Exit status 0 when every check passes; every measured
 figure is printed.
@@ -191,6 +193,35 @@ def step_write(driver, out_dir, killed):
     shot(driver, out_dir, '3-write-replicated.png')
 
 
+def step_partition(driver, out_dir, leader):
+    print(f'4. partition the leader (node {leader["id"]}, term {leader["term"]}) from the page')
+    button = driver.find_element(
+        By.CSS_SELECTOR, f'.node-row[data-node="{leader["id"]}"] button[data-action="partition"]')
+    if not button.is_enabled():
+        raise Failed(f'partitions unavailable: {button.get_attribute("title")}')
+    bound_s = 3 * 2 * ELECTION_MS / 1000  # CheckQuorum, then an election, at their longest.
+    button.click()
+    cut_at = time.monotonic()
+    new = wait_for('a new leader among the others', lambda: [
+        n for n in leaders(driver) if n['id'] != leader['id'] and n['term'] > leader['term']],
+        bound_s, 0.02)[0]
+    print(f'  node {new["id"]} leads term {new["term"]}, shown '
+          f'{(time.monotonic() - cut_at) * 1000:.0f} ms after the click (bound '
+          f'{bound_s * 1000:.0f} ms)')
+    wait_for('the cut-off node and its cut links drawn', lambda: any(
+        n['id'] == leader['id'] and n['state'] == 'isolated' for n in nodes(driver)) and
+        driver.find_elements(By.CSS_SELECTOR, '.link.cut'), 5)
+    shot(driver, out_dir, '4-leader-partitioned.png')
+    click(driver, leader['id'], 'heal')
+    healed_at = time.monotonic()
+    wait_for('the healed node following the new leader', lambda: any(
+        n['id'] == leader['id'] and n['state'] == 'up' and n['role'] == 'follower' and
+        n['term'] >= new['term'] for n in nodes(driver)), 10)
+    print(f'  healed: node {leader["id"]} follows again '
+          f'{(time.monotonic() - healed_at) * 1000:.0f} ms after the click')
+    return max(leaders(driver), key=lambda n: n['term'])
+
+
 # Measures, in the page, the longest gap between 50 ms timers and the frames drawn over
 # `ms`: a page whose main thread is swamped by events shows long gaps and few frames.
 RESPONSIVENESS = """
@@ -213,7 +244,7 @@ setTimeout(() => {
 
 
 def step_load(driver, out_dir, cluster, leader):
-    print('4. the page under redis-benchmark -c 50 SET load')
+    print('5. the page under redis-benchmark -c 50 SET load')
     port = cluster.client_port + leader['id'] - 1
     bench = subprocess.Popen(['redis-benchmark', '-h', '127.0.0.1', '-p', str(port), '-c', '50',
                               '-n', '2000000', '-r', '100000', '-t', 'set', '-q'],
@@ -224,7 +255,7 @@ def step_load(driver, out_dir, cluster, leader):
         driver.set_script_timeout(30)
         measured = driver.execute_async_script(RESPONSIVENESS, 5000)
         commit_after = max(row['commit'] for row in log_rows(driver))
-        shot(driver, out_dir, '4-under-load.png')
+        shot(driver, out_dir, '5-under-load.png')
         link_labels = driver.execute_script(
             "return [...document.querySelectorAll('.link-label')].map((t) => t.textContent);")
     finally:
@@ -247,7 +278,7 @@ def step_load(driver, out_dir, cluster, leader):
 
 
 def check_console(driver, killed_http):
-    print('5. console errors')
+    print('6. console errors')
     entries = driver.get_log('browser')
     errors = [e for e in entries if e['level'] == 'SEVERE']
     # Chromium logs each refused reconnect of the killed node's event stream.
@@ -280,9 +311,10 @@ def main():
         leader = step_elected(driver, args.out)
         new_leader = step_kill_leader(driver, args.out, leader)
         step_write(driver, args.out, leader)
+        new_leader = step_partition(driver, args.out, new_leader)
         step_load(driver, args.out, cluster, new_leader)
         check_console(driver, f'127.0.0.1:{cluster.http_port + leader["id"] - 1}')
-        print('web view: all 5 checks passed')
+        print('web view: all 6 checks passed')
         return 0
     except Failed as failure:
         print(f'FAILED: {failure}')

@@ -47,6 +47,11 @@ WebControl::WebControl(LocalCluster& cluster, WebControlOptions options)
       client_(write_client_options(layout_)),
       server_(std::make_unique<httplib::Server>()) {
   RAFT_ASSERT(!options_.controls || !options_.token.empty());
+  // As the server does (http_status.cc): a port in use is refused, not shared.
+  server_->set_socket_options([](socket_t sock) {
+    const int yes = 1;
+    (void)::setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
+  });
   if (options_.controls) partitioner_ = std::make_unique<Partitioner>(layout_);
 }
 
