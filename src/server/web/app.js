@@ -91,7 +91,8 @@ function addNode(id, http) {
   const known = view.nodes.get(id);
   if (known) return;
   const node = {
-    id, http, source: null, open: false, lastEventAt: 0, everSeen: false, state: 'down',
+    id, http, source: null, open: false, lastEventAt: 0, closedAt: 0, everSeen: false,
+    state: 'down',
     tickMs: 10, electionMs: 1000, heartbeatMs: 100,
     status: null, statusAt: 0,
     role: 'follower', term: 0, leader: 0,
@@ -110,7 +111,10 @@ function addNode(id, http) {
 function connect(node) {
   node.source = new EventSource(`http://${node.http}/events`);
   node.source.onopen = () => { node.open = true; };
-  node.source.onerror = () => { node.open = false; };
+  node.source.onerror = () => {
+    if (node.open) node.closedAt = Date.now();
+    node.open = false;
+  };
   node.source.onmessage = (message) => {
     node.lastEventAt = Date.now();
     handle(node, JSON.parse(message.data));
@@ -398,7 +402,9 @@ function drawNodes(now) {
     if (state !== node.state) {
       if (node.everSeen && (state === 'down' || state === 'stale') && node.state !== 'down' &&
           node.state !== 'stale') {
-        narrate(`node ${node.id} stopped answering.`);
+        // Told at the moment its stream broke, which comes before what the others did next.
+        const since = state === 'down' && node.closedAt ? node.closedAt : node.lastEventAt;
+        narrate(`node ${node.id} stopped answering.`, since);
       }
       node.state = state;
     }
@@ -527,8 +533,8 @@ function drawLinks() {
       line.classList.toggle('cut', cut);
       const perSecond = ab.sent + ba.sent;
       const hidden = perSecond - ab.drawn - ba.drawn;
-      setText(label, perSecond ? `${perSecond} msg/s` + (hidden > 0 ? ` (${hidden} counted, ` +
-                                                          'not drawn)' : '') : '');
+      setText(label, perSecond ? `${perSecond} msg/s` + (hidden > 0 ? `, ${hidden} not drawn`
+                                                                     : '') : '');
     }
   }
 }
@@ -566,11 +572,12 @@ function drawLogs() {
     setAttr(row, 'data-commit', node.commit);
     setText(row.firstChild, `node ${node.id}: last ${node.last}, commit ${node.commit}, ` +
                             `applied ${node.applied}`);
-    // The newest entries; those appended before the node's stream began have no known term.
-    const first = Math.max(node.status ? node.status.first : 1,
-                           node.last - LOG_ENTRIES_SHOWN + 1);
+    // The newest durable entries (the status's last index may run ahead of them while a
+    // batch is being synced); those written before the node's stream began have no known term.
+    const end = node.log.size ? Math.max(...node.log.keys()) : node.last;
+    const first = Math.max(node.status ? node.status.first : 1, end - LOG_ENTRIES_SHOWN + 1);
     const indexes = [];
-    for (let index = Math.max(1, first); index <= node.last; ++index) indexes.push(index);
+    for (let index = Math.max(1, first); index <= end; ++index) indexes.push(index);
     const key = indexes.map((i) => `${i}:${node.log.get(i)}:${i <= node.commit ? 1 : 0}:` +
                                    `${i <= node.applied ? 1 : 0}`).join(',');
     if (row.dataset.key === key) continue;
