@@ -1,6 +1,7 @@
 #include "server/http_status.h"
 
 #include <httplib.h>
+#include <sys/socket.h>
 
 #include <optional>
 

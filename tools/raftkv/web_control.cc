@@ -71,7 +71,8 @@ Status WebControl::start() {
   server_->Get("/api/state", [this](const httplib::Request&, httplib::Response& response) {
     response.set_content(state_json() + "\n", "application/json");
   });
-  server_->Post(R"(/api/nodes/(\d+)/(\w+))",
+  // At most two digits: std::stoi cannot overflow, and act() checks the range.
+  server_->Post(R"(/api/nodes/(\d{1,2})/(\w+))",
                 [this](const httplib::Request& request, httplib::Response& response) {
                   Result<std::string> done =
                       act(std::stoi(request.matches[1].str()), request.matches[2].str());
