@@ -18,6 +18,8 @@ packages=(
   # Process tests: tests/lazyfs (a FUSE file system that loses unsynced writes) and network
   # partitions between local nodes (iptables). Both need root; without it the tests skip.
   libfuse3-dev fuse3
+  # The web view's browser test (tests/browser): headless Chromium driven by Selenium.
+  chromium chromium-driver python3-selenium
 )
 
 missing=()

@@ -354,6 +354,8 @@ RaftStatus Raft::status() const {
                     .conf_state = conf_state_,
                     .transfer_target = transfer_target_,
                     .read_rounds = role_ == Role::Leader ? read_round_ : 0,
+                    .election_elapsed_ticks = election_elapsed_,
+                    .randomized_election_ticks = randomized_election_ticks_,
                     .peers = {}};
   if (role_ != Role::Leader) return status;
   for (const auto& [peer, progress] : progress_) {

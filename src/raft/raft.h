@@ -125,6 +125,11 @@ struct RaftStatus {
   ConfState conf_state;
   NodeId transfer_target = kNoNode;
   uint64_t read_rounds = 0;       // Leader only: ReadIndex heartbeat rounds started this term.
+  // The election timer: ticks since it was last reset, and the randomized timeout it runs to,
+  // in [election_ticks, 2 * election_ticks). A follower or candidate campaigns when elapsed
+  // reaches the timeout; on the leader, elapsed counts the CheckQuorum period instead.
+  uint32_t election_elapsed_ticks = 0;
+  uint32_t randomized_election_ticks = 0;
   std::vector<PeerStatus> peers;  // Leader only, sorted by id.
 };
 

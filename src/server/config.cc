@@ -93,6 +93,7 @@ Result<ServerConfig> parse_server_args(int argc, char** argv, int* exit_code) {
   std::string peers;
   std::string client_addr = "127.0.0.1:6379";
   std::string http_addr;
+  std::string peer_http_addrs;
   app.set_config("--config", "", "Read flags from this file (name = value per line)");
   app.add_option("--id", id, "This node's id (one of the ids in --peers)")->required();
   app.add_option("--data-dir", config.data_dir, "Directory for the log and snapshots")
@@ -101,6 +102,8 @@ Result<ServerConfig> parse_server_args(int argc, char** argv, int* exit_code) {
       ->required();
   app.add_option("--client-addr", client_addr, "Where to serve Redis-protocol clients");
   app.add_option("--http-addr", http_addr, "Where to serve /status and /metrics (off if empty)");
+  app.add_option("--peer-http-addrs", peer_http_addrs,
+                 "Every member's HTTP address, for the web view: 1=127.0.0.1:8081,2=...");
   app.add_option("--heartbeat-ms", config.heartbeat_ms, "Leader heartbeat interval")
       ->check(CLI::Range(1, 60'000));
   app.add_option("--election-ms", config.election_ms, "Election timeout (randomized up to 2x)")
@@ -155,6 +158,11 @@ Result<ServerConfig> parse_server_args(int argc, char** argv, int* exit_code) {
         !status.is_ok()) {
       return status;
     }
+  }
+  if (!peer_http_addrs.empty()) {
+    Result<std::vector<net::PeerAddress>> http = parse_peers(peer_http_addrs);
+    if (!http.is_ok()) return invalid("--peer-http-addrs: " + http.status().message());
+    config.peer_http_addrs = std::move(http).value();
   }
   if (config.election_ms <= config.heartbeat_ms) {
     return invalid("--election-ms must be greater than --heartbeat-ms");

@@ -19,6 +19,9 @@ struct ServerConfig {
   uint16_t client_port = 6379;
   std::string http_host = "127.0.0.1";
   uint16_t http_port = 0;  // 0: no HTTP status server.
+  // Every member's HTTP address, this node's included (--peer-http-addrs), so the web view
+  // served by one node can read all of them; empty when not given.
+  std::vector<net::PeerAddress> peer_http_addrs;
   uint32_t heartbeat_ms = 100;
   uint32_t election_ms = 1000;
   uint32_t tick_ms = 10;

@@ -7,12 +7,14 @@
 #include <chrono>
 #include <csignal>
 #include <cstdio>
+#include <map>
 
 #include "kv/resp_state_machine.h"
 #include "net/peer_transport.h"
 #include "runtime/node.h"
 #include "server/client_server.h"
 #include "server/config.h"
+#include "server/event_feed.h"
 #include "server/http_status.h"
 #include "server/identity.h"
 #include "server/log_sink.h"
@@ -68,6 +70,18 @@ runtime::NodeOptions node_options(const ServerConfig& config) {
   return options;
 }
 
+// Every member's HTTP address known from the flags, this node's own included.
+std::map<NodeId, std::string> http_addrs(const ServerConfig& config) {
+  std::map<NodeId, std::string> out;
+  for (const net::PeerAddress& peer : config.peer_http_addrs) {
+    out[peer.id] = peer.host + ":" + std::to_string(peer.port);
+  }
+  if (config.http_port != 0) {
+    out[config.id] = config.http_host + ":" + std::to_string(config.http_port);
+  }
+  return out;
+}
+
 int run(const ServerConfig& config) {
   SpdLogger logger(parse_log_level(config.log_level));
   if (Status status = check_or_write_identity(config); !status.is_ok()) {
@@ -85,12 +99,17 @@ int run(const ServerConfig& config) {
   asio::io_context io(1);
   ServerEnvironment env(io, logger);
   runtime::Metrics metrics;
+  EventFeed feed({.id = config.id,
+                  .tick_ms = config.tick_ms,
+                  .heartbeat_ms = config.heartbeat_ms,
+                  .election_ms = config.election_ms,
+                  .http_addrs = http_addrs(config)});
   kv::RespStateMachine state_machine;
   net::TransportOptions transport_options{.cluster_id = config.cluster_id(),
                                           .client_addr = config.client_addr()};
   net::PeerTransport transport(io, config.id, config.peers, transport_options, logger);
   runtime::Node node(node_options(config), env, *storage.value(), state_machine, transport,
-                     logger, metrics);
+                     logger, metrics, config.http_port != 0 ? &feed : nullptr);
   node.set_client_addr(config.client_addr());
   if (Status status = node.start(); !status.is_ok()) return fail(status.to_string());
   if (Status status = transport.start(node); !status.is_ok()) return fail(status.to_string());
@@ -104,7 +123,7 @@ int run(const ServerConfig& config) {
                                      .bulk_bytes_max = config.bulk_bytes_max};
   ClientServer clients(io, node, status, client_options, logger);
   if (Status started = clients.start(); !started.is_ok()) return fail(started.to_string());
-  HttpStatusServer http(metrics, logger);
+  HttpStatusServer http(metrics, logger, &feed, http_addrs(config));
   asio::steady_timer publish_timer(io);
   if (config.http_port != 0) {
     if (Status started = http.start(config.http_host, config.http_port); !started.is_ok()) {

@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "commands.h"
+#include "web_control.h"
 
 namespace raftkv::tools {
 namespace {
@@ -65,6 +66,16 @@ int g_signal_pipe[2] = {-1, -1};
 void on_stop_signal(int) {
   const char byte = 1;
   (void)!::write(g_signal_pipe[1], &byte, 1);
+}
+
+// From here on SIGINT and SIGTERM only make g_signal_pipe readable.
+bool catch_stop_signals() {
+  if (::pipe2(g_signal_pipe, O_CLOEXEC | O_NONBLOCK) != 0) return false;
+  struct sigaction action {};
+  action.sa_handler = on_stop_signal;
+  ::sigaction(SIGINT, &action, nullptr);
+  ::sigaction(SIGTERM, &action, nullptr);
+  return true;
 }
 
 const char* colour_for(int id) {
@@ -151,11 +162,7 @@ void stream_until_stopped(LocalCluster& cluster, std::vector<NodeStream>& stream
 }
 
 int start_foreground(const ClusterLayout& layout) {
-  if (::pipe2(g_signal_pipe, O_CLOEXEC | O_NONBLOCK) != 0) return fail(kExitError, "pipe");
-  struct sigaction action {};
-  action.sa_handler = on_stop_signal;
-  ::sigaction(SIGINT, &action, nullptr);
-  ::sigaction(SIGTERM, &action, nullptr);
+  if (!catch_stop_signals()) return fail(kExitError, "pipe");
   LocalCluster cluster(layout);
   std::vector<NodeStream> streams(static_cast<size_t>(layout.nodes));
   for (int id = 1; id <= layout.nodes; ++id) {
@@ -175,7 +182,47 @@ int start_foreground(const ClusterLayout& layout) {
   return kExitOk;
 }
 
+// The nodes run as our children (they stop if we die), logging to their files; the web
+// control serves the page's actions until SIGINT or SIGTERM.
+int start_web(const ClusterOptions& options) {
+  const ClusterLayout& layout = options.layout;
+  if (!catch_stop_signals()) return fail(kExitError, "pipe");
+  LocalCluster cluster(layout);
+  for (int id = 1; id <= layout.nodes; ++id) {
+    Status started = cluster.start_node(id, /*detach=*/false);
+    if (started.is_ok()) started = cluster.wait_up(id, milliseconds(10'000));
+    if (!started.is_ok()) {
+      cluster.stop_all(kStopWait);
+      return fail(kExitError, started.message());
+    }
+    std::cout << "node " << id << " up: pid " << cluster.pid(id).value_or(0) << ", clients "
+              << layout.client_endpoint(id).to_string() << ", log " << layout.log_path(id)
+              << "\n";
+  }
+  WebControl control(cluster, {.port = options.web_port != 0 ? options.web_port
+                                                              : default_web_port(layout),
+                               .controls = true,
+                               .token = random_token()});
+  if (Status served = control.start(); !served.is_ok()) {
+    cluster.stop_all(kStopWait);
+    return fail(kExitError, served.message());
+  }
+  std::cout << "\nweb view (any node's page works; this one can act on the cluster):\n  "
+            << control.page_url(1) << "\nCtrl-C stops the cluster" << std::endl;
+  pollfd signalled = {g_signal_pipe[0], POLLIN, 0};
+  while (::poll(&signalled, 1, -1) <= 0 || (signalled.revents & POLLIN) == 0) {
+  }
+  std::cout << "\nstopping " << layout.nodes << " nodes..." << std::endl;
+  control.stop();  // Heals every partition, and the cluster is ours again.
+  cluster.stop_all(kStopWait);
+  return kExitOk;
+}
+
 }  // namespace
+
+uint16_t default_web_port(const ClusterLayout& layout) {
+  return static_cast<uint16_t>(layout.base_http_port + 9);
+}
 
 int run_cluster_start(const ClusterOptions& options) {
   const ClusterLayout& layout = options.layout;
@@ -189,6 +236,7 @@ int run_cluster_start(const ClusterOptions& options) {
     return fail(kExitError, free.message());
   }
   if (Status saved = save_layout(layout); !saved.is_ok()) return fail(kExitError, saved.message());
+  if (options.web) return start_web(options);
   return options.foreground ? start_foreground(layout) : start_background(layout);
 }
 

@@ -37,9 +37,17 @@ int run_status(const DataOptions& options);
 int run_leader(const DataOptions& options);
 int run_members(const DataOptions& options);
 
+// The web control's port when none is given: the first after the nine HTTP ports a local
+// cluster can use.
+[[nodiscard]] uint16_t default_web_port(const ClusterLayout& layout);
+
 struct ClusterOptions {
   ClusterLayout layout;
   bool foreground = false;
+  // Serve the web view's controls (web_control.h) and stay in the foreground until Ctrl-C;
+  // the nodes log to their files.
+  bool web = false;
+  uint16_t web_port = 0;  // 0: default_web_port().
 };
 
 int run_cluster_start(const ClusterOptions& options);
@@ -51,6 +59,11 @@ int run_node(const std::string& action, int id, const std::string& dir, int sign
 struct DemoOptions {
   ClusterLayout layout;
   bool keep = false;  // Leave the cluster running at the end.
+  // Tell the story on the web view too: print its URL, show each step on the page, and wait
+  // after each step (for Enter on a terminal, else step_pause_ms) so it can be watched.
+  bool web = false;
+  uint16_t web_port = 0;  // 0: default_web_port().
+  int step_pause_ms = 3000;
 };
 
 int run_demo(const DemoOptions& options);

@@ -3,15 +3,19 @@
 
 #include <signal.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #include <cstdio>
-#include <map>
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <iostream>
+#include <map>
+#include <memory>
 #include <thread>
 
 #include "commands.h"
+#include "web_control.h"
 
 namespace raftkv::tools {
 namespace {
@@ -55,7 +59,11 @@ class Narrator {
   void step(const std::string& title) {
     std::printf("\n%s== %d. %s%s\n", bold(), ++step_, title.c_str(), reset());
     std::fflush(stdout);
+    current_ = "Step " + std::to_string(step_) + ": " + title;
+    if (on_step) on_step(current_);
   }
+  [[nodiscard]] const std::string& current() const { return current_; }
+  std::function<void(const std::string&)> on_step;  // Also shows the step elsewhere (web).
   void say(const std::string& text) { print("   ", "", text); }
   void check(const std::string& text) {
     print("   ", colour_ ? "\033[32m[ok]\033[0m " : "[ok] ", text);
@@ -78,6 +86,7 @@ class Narrator {
   const char* reset() const { return colour_ ? "\033[0m" : ""; }
   bool colour_;
   int step_ = 0;
+  std::string current_;
 };
 
 client::ClientOptions demo_client_options(const ClusterLayout& layout) {
@@ -96,7 +105,8 @@ class Demo {
         say_(stdout_is_tty()),
         client_(demo_client_options(options.layout)),
         log_offsets_(static_cast<size_t>(options.layout.nodes) + 1, 0),
-        keep_(options.keep) {}
+        keep_(options.keep),
+        options_(options) {}
 
   int run();
 
@@ -109,6 +119,10 @@ class Demo {
   bool restart_old_leader();
   bool read_everywhere();
   bool write(const std::string& key, const std::string& value);
+  // With --web: serve the steps to the page and print its URL.
+  bool start_web();
+  // With --web: let the step just told be watched before the next one.
+  void pause_for_viewer();
   bool failed(const std::string& why);
   void show_log(const std::vector<int>& nodes);
   bool show_replication(uint64_t index);
@@ -123,6 +137,9 @@ class Demo {
   int old_leader_ = 0;
   int64_t failover_ms_ = -1;
   bool keep_;
+  const DemoOptions options_;
+  std::unique_ptr<WebControl> web_;
+  bool web_failed_ = false;
 };
 
 std::vector<int> Demo::all_nodes() const {
@@ -160,7 +177,12 @@ int Demo::run() {
       {"write", &Demo::write_again},       {"catch-up", &Demo::restart_old_leader},
       {"read", &Demo::read_everywhere}};
   for (const auto& [name, step] : steps) {
-    if ((this->*step)()) continue;
+    if ((this->*step)()) {
+      // The page is served once the nodes run, that is after the first step.
+      if (options_.web && web_ == nullptr && !web_failed_) web_failed_ = !start_web();
+      if (web_ != nullptr) pause_for_viewer();
+      continue;
+    }
     std::printf("\ndemo FAILED at step %d (%s); node logs are under %s\n", say_.steps(), name,
                 cluster_.layout().dir.c_str());
     cluster_.stop_all(kStopWait);
@@ -352,6 +374,33 @@ bool Demo::read_everywhere() {
     }
   }
   return all_ok;
+}
+
+bool Demo::start_web() {
+  const uint16_t port =
+      options_.web_port != 0 ? options_.web_port : default_web_port(cluster_.layout());
+  // Controls off: the page only watches, so it never touches the cluster the demo drives.
+  web_ = std::make_unique<WebControl>(cluster_, WebControlOptions{.port = port,
+                                                                  .controls = false});
+  if (Status served = web_->start(); !served.is_ok()) {
+    say_.say("no web view: " + served.message());
+    return false;
+  }
+  web_->set_step(say_.current());
+  say_.on_step = [this](const std::string& step) { web_->set_step(step); };
+  say_.say("watch it live (any node's page works): " + web_->page_url(1));
+  return true;
+}
+
+void Demo::pause_for_viewer() {
+  if (::isatty(STDIN_FILENO) != 0) {
+    std::printf("   ... press Enter for the next step ");
+    std::fflush(stdout);
+    std::string line;
+    std::getline(std::cin, line);
+    return;
+  }
+  std::this_thread::sleep_for(milliseconds(options_.step_pause_ms));
 }
 
 // A fresh directory for the demo: the given one if new or empty, else a new temp dir.

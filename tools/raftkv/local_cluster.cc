@@ -50,6 +50,7 @@ constexpr ReservedFlag kReservedFlags[] = {
     {"--peers", "they follow from --nodes and --base-peer-port"},
     {"--client-addr", "use --base-client-port"},
     {"--http-addr", "use --base-http-port"},
+    {"--peer-http-addrs", "they follow from --nodes and --base-http-port"},
     {"--log-level", "use raftkv's own --log-level"},
     {"--heartbeat-ms", "use raftkv's own --heartbeat-ms"},
     {"--election-ms", "use raftkv's own --election-ms"},
@@ -94,7 +95,7 @@ struct ConfLines {
 
 constexpr const char* kConfKeys[] = {"nodes",          "base_peer_port", "base_client_port",
                                      "base_http_port", "server",         "log_level",
-                                     "heartbeat_ms",   "election_ms"};
+                                     "heartbeat_ms",   "election_ms",    "peer_hosts"};
 
 // Splits the file into ConfLines; an error names the line ("PATH:LINE: ...").
 Result<ConfLines> read_conf_lines(const std::string& path, std::istream& file) {
@@ -183,11 +184,25 @@ std::string ClusterLayout::http_addr(int id) const {
   return "127.0.0.1:" + std::to_string(port_of(base_http_port, id));
 }
 
+std::string ClusterLayout::peer_host(int id) const {
+  return distinct_peer_hosts ? "127.0.1." + node_string(id) : "127.0.0.1";
+}
+
 std::string ClusterLayout::peers_flag() const {
   std::string out;
   for (int id = 1; id <= nodes; ++id) {
     if (!out.empty()) out += ",";
-    out += node_string(id) + "=127.0.0.1:" + std::to_string(port_of(base_peer_port, id));
+    out += node_string(id) + "=" + peer_host(id) + ":" +
+           std::to_string(port_of(base_peer_port, id));
+  }
+  return out;
+}
+
+std::string ClusterLayout::http_addrs_flag() const {
+  std::string out;
+  for (int id = 1; id <= nodes; ++id) {
+    if (!out.empty()) out += ",";
+    out += node_string(id) + "=" + http_addr(id);
   }
   return out;
 }
@@ -197,6 +212,7 @@ std::vector<std::string> ClusterLayout::server_args(int id) const {
                                    "--peers", peers_flag(),
                                    "--client-addr", client_endpoint(id).to_string(),
                                    "--http-addr", http_addr(id),
+                                   "--peer-http-addrs", http_addrs_flag(),
                                    "--log-level", log_level};
   if (heartbeat_ms > 0) args.insert(args.end(), {"--heartbeat-ms", std::to_string(heartbeat_ms)});
   if (election_ms > 0) args.insert(args.end(), {"--election-ms", std::to_string(election_ms)});
@@ -232,6 +248,7 @@ Status check_ports_free(const ClusterLayout& layout) {
   for (int id = 1; id <= layout.nodes; ++id) {
     for (uint16_t base : {layout.base_peer_port, layout.base_client_port, layout.base_http_port}) {
       const uint16_t port = port_of(base, id);
+      const std::string host = base == layout.base_peer_port ? layout.peer_host(id) : "127.0.0.1";
       const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
       if (fd < 0) return Status(ErrorCode::IoError, "socket failed");
       const int one = 1;
@@ -239,7 +256,7 @@ Status check_ports_free(const ClusterLayout& layout) {
       sockaddr_in address{};
       address.sin_family = AF_INET;
       address.sin_port = htons(port);
-      address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+      (void)::inet_pton(AF_INET, host.c_str(), &address.sin_addr);
       const bool bound = ::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0;
       ::close(fd);
       if (!bound) {
@@ -266,6 +283,8 @@ Status save_layout(const ClusterLayout& layout) {
        << "\nbase_http_port=" << layout.base_http_port << "\nserver=" << layout.server_path
        << "\nlog_level=" << layout.log_level << "\nheartbeat_ms=" << layout.heartbeat_ms
        << "\nelection_ms=" << layout.election_ms << "\n";
+  // Written only when set, so a shared-host layout reads exactly as before the key existed.
+  if (layout.distinct_peer_hosts) file << "peer_hosts=distinct\n";
   if (!layout.extra_args.empty()) {
     file << "# Extra raftkv-server arguments (--server-arg), one argv element a line, in order.\n";
   }
@@ -297,6 +316,13 @@ Result<ClusterLayout> load_layout(const std::string& dir) {
   layout.server_path = server->second;
   const auto log_level = values.find("log_level");
   if (log_level != values.end()) layout.log_level = log_level->second;
+  // Without the key every node's peer address is 127.0.0.1.
+  const auto peer_hosts = values.find("peer_hosts");
+  if (peer_hosts != values.end() && peer_hosts->second != "distinct") {
+    return invalid(path + ": peer_hosts can only be \"distinct\", not \"" + peer_hosts->second +
+                   "\"");
+  }
+  layout.distinct_peer_hosts = peer_hosts != values.end();
   layout.extra_args = std::move(conf).value().server_args;
   RAFT_ASSERT(check_server_args(layout.extra_args).is_ok());  // read_conf_lines() checked.
   return layout;

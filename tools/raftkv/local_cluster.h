@@ -23,8 +23,10 @@
 //   DIR/nodeI/server.log  its stdout and stderr (background mode)
 //   DIR/nodeI/server.pid  its pid
 // Node I (1-based) listens on base_peer_port+I-1 for peers, base_client_port+I-1 for clients
-// (RESP) and base_http_port+I-1 for HTTP status. Used by `raftkv cluster`, `raftkv node`,
-// `raftkv demo` and tests/process. Not thread-safe.
+// (RESP) and base_http_port+I-1 for HTTP status, all on 127.0.0.1, except that with
+// distinct_peer_hosts its peer address is 127.0.1.I: its peer traffic then carries its own
+// source address, so a partition can cut it off by address (partition.h). Used by
+// `raftkv cluster`, `raftkv node`, `raftkv demo` and tests/process. Not thread-safe.
 
 namespace raftkv::tools {
 
@@ -36,6 +38,7 @@ struct ClusterLayout {
   uint16_t base_http_port = 8081;
   std::string server_path;         // raftkv-server executable.
   std::string log_level = "info";
+  bool distinct_peer_hosts = false;  // Peer address 127.0.1.I instead of 127.0.0.1.
   uint32_t heartbeat_ms = 0;       // 0: the server's default.
   uint32_t election_ms = 0;        // 0: the server's default.
   // More raftkv-server argv elements, appended after the ones above on every node, in order
@@ -49,8 +52,11 @@ struct ClusterLayout {
   [[nodiscard]] client::Endpoint client_endpoint(int id) const;
   [[nodiscard]] std::vector<client::Endpoint> client_endpoints() const;
   [[nodiscard]] std::string http_addr(int id) const;
+  [[nodiscard]] std::string peer_host(int id) const;
   // "1=127.0.0.1:7001,2=127.0.0.1:7002,...".
   [[nodiscard]] std::string peers_flag() const;
+  // "1=127.0.0.1:8081,2=127.0.0.1:8082,...": every node's HTTP address, for the web view.
+  [[nodiscard]] std::string http_addrs_flag() const;
   // The raftkv-server command line for node `id` (without the program).
   [[nodiscard]] std::vector<std::string> server_args(int id) const;
 };
@@ -60,8 +66,9 @@ struct ClusterLayout {
 [[nodiscard]] Status validate_layout(const ClusterLayout& layout);
 // Checks extra server arguments: at most 256, none empty, none holding a line break or NUL
 // (cluster.conf could not store it), none a flag the layout itself sets per node (--id,
-// --data-dir, --peers, --client-addr, --http-addr, --log-level, --heartbeat-ms,
-// --election-ms, alone or as `--flag=value`), since the server refuses a flag given twice.
+// --data-dir, --peers, --client-addr, --http-addr, --peer-http-addrs, --log-level,
+// --heartbeat-ms, --election-ms, alone or as `--flag=value`), since the server refuses a flag
+// given twice.
 // The error names the argument and what to use instead.
 [[nodiscard]] Status check_server_args(const std::vector<std::string>& args);
 // Checks that no port of the layout is taken (by binding each on 127.0.0.1): otherwise

@@ -87,6 +87,8 @@ Status merge_saved_layout(const CLI::App& start, ClusterLayout* layout) {
   if (!given("--heartbeat-ms")) layout->heartbeat_ms = saved.heartbeat_ms;
   if (!given("--election-ms")) layout->election_ms = saved.election_ms;
   if (!given("--server-arg")) layout->extra_args = saved.extra_args;
+  // Peer addresses are part of the nodes' identity: they stay as the cluster was created.
+  layout->distinct_peer_hosts = saved.distinct_peer_hosts;
   std::cout << "options not given are taken from " << layout->dir << "/cluster.conf\n";
   return Status::ok();
 }
@@ -130,6 +132,13 @@ void add_cluster_commands(CLI::App& app, Cli& cli) {
   cli.start->add_option("--dir", cli.cluster.layout.dir, "Cluster directory")->required();
   cli.start->add_flag("--foreground", cli.cluster.foreground,
                       "Stream every node's log, prefixed and coloured, until Ctrl-C");
+  cli.start
+      ->add_flag("--web", cli.cluster.web,
+                 "Serve the web view's controls (kill, restart, pause, partition, write) and "
+                 "print its URL; runs until Ctrl-C")
+      ->excludes("--foreground");
+  cli.start->add_option("--web-port", cli.cluster.web_port,
+                        "Port of the web controls (default: base HTTP port + 9)");
   add_layout_options(cli.start, &cli.cluster.layout, true);
   cli.stop = cluster->add_subcommand("stop", "Stop the cluster under DIR");
   cli.cluster_status = cluster->add_subcommand("status", "Show the cluster under DIR");
@@ -147,6 +156,16 @@ void add_cluster_commands(CLI::App& app, Cli& cli) {
   cli.demo_command = app.add_subcommand("demo", "Tell (and check) the story of a Raft cluster");
   cli.demo_command->add_option("--dir", cli.demo.layout.dir, "Directory for the demo (new)");
   cli.demo_command->add_flag("--keep", cli.demo.keep, "Leave the cluster running at the end");
+  cli.demo_command->add_flag("--web", cli.demo.web,
+                             "Also tell the story on the web view: print its URL, pause after "
+                             "each step (Enter on a terminal)");
+  cli.demo_command->add_option("--web-port", cli.demo.web_port,
+                               "Port the page reads the demo's steps from (default: base HTTP "
+                               "port + 9)");
+  cli.demo_command
+      ->add_option("--step-pause-ms", cli.demo.step_pause_ms,
+                   "With --web and no terminal: how long each step stays on the page")
+      ->check(CLI::Range(0, 600'000));
   add_layout_options(cli.demo_command, &cli.demo.layout, false);
 }
 
@@ -175,6 +194,8 @@ int dispatch_data(Cli& cli) {
 int dispatch(Cli& cli) {
   if (const int code = dispatch_data(cli); code >= 0) return code;
   if (*cli.start) {
+    // A new cluster started for the web view gets addresses a partition can cut by.
+    cli.cluster.layout.distinct_peer_hosts = cli.cluster.web;
     if (Status merged = merge_saved_layout(*cli.start, &cli.cluster.layout); !merged.is_ok()) {
       return fail(kExitError, merged.message());
     }

@@ -75,5 +75,24 @@ TEST(ParseServerArgs, SnapshotEntriesIsOffOrAtLeast100) {
   EXPECT_NE(tiny.status().message().find("--snapshot-entries"), std::string::npos);
 }
 
+TEST(ParseServerArgs, PeerHttpAddrsNameEveryMembersPage) {
+  auto parse = [](const std::string& addrs) {
+    std::vector<std::string> words = {"raftkv-server", "--id", "1", "--data-dir", "/tmp/x",
+                                      "--peers", "1=127.0.0.1:7001", "--peer-http-addrs", addrs};
+    std::vector<char*> argv;
+    for (std::string& word : words) argv.push_back(word.data());
+    int exit_code = 0;
+    return parse_server_args(static_cast<int>(argv.size()), argv.data(), &exit_code);
+  };
+  const Result<ServerConfig> config = parse("2=127.0.0.1:8082,1=127.0.0.1:8081");
+  ASSERT_TRUE(config.is_ok()) << config.status().to_string();
+  ASSERT_EQ(config.value().peer_http_addrs.size(), 2u);
+  EXPECT_EQ(config.value().peer_http_addrs[0].id, NodeId{1});
+  EXPECT_EQ(config.value().peer_http_addrs[1].port, 8082);
+  const Result<ServerConfig> bad = parse("1=127.0.0.1");
+  ASSERT_FALSE(bad.is_ok());
+  EXPECT_NE(bad.status().message().find("--peer-http-addrs"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace raftkv::server

@@ -1,0 +1,42 @@
+#include "server/http_status.h"
+
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+
+namespace raftkv::server {
+namespace {
+
+const std::map<NodeId, std::string> kHttp = {{NodeId{1}, "127.0.0.1:8081"},
+                                             {NodeId{2}, "10.0.0.2:8082"}};
+
+TEST(AllowedOrigin, OnlyTheMembersPagesMayReadAnotherNode) {
+  EXPECT_TRUE(allowed_origin("http://127.0.0.1:8081", kHttp));
+  EXPECT_TRUE(allowed_origin("http://10.0.0.2:8082", kHttp));
+  EXPECT_TRUE(allowed_origin("http://localhost:8081", kHttp));  // The same loopback page.
+  EXPECT_FALSE(allowed_origin("http://localhost:8082", kHttp));  // 8082 is not on loopback.
+  EXPECT_FALSE(allowed_origin("http://127.0.0.1:8083", kHttp));
+  EXPECT_FALSE(allowed_origin("https://127.0.0.1:8081", kHttp));
+  EXPECT_FALSE(allowed_origin("http://evil.example", kHttp));
+  EXPECT_FALSE(allowed_origin("null", kHttp));
+  EXPECT_FALSE(allowed_origin("", kHttp));
+}
+
+TEST(StatusJson, MembersCarryTheirHttpAddressWhenKnown) {
+  ServerStatus server;
+  runtime::NodeStatus& status = server.node;
+  status.raft.id = NodeId{1};
+  status.raft.conf_state.voters = {NodeId{1}, NodeId{2}, NodeId{3}};
+  status.client_addrs[NodeId{1}] = "127.0.0.1:6381";
+  status.snapshot_index = Index{7};
+  const nlohmann::json json = nlohmann::json::parse(status_json(server, 10, kHttp));
+  EXPECT_EQ(json["snapshot_index"], 7);
+  ASSERT_EQ(json["members"].size(), 3u);
+  EXPECT_EQ(json["members"][0]["http_addr"], "127.0.0.1:8081");
+  EXPECT_EQ(json["members"][0]["client_addr"], "127.0.0.1:6381");
+  EXPECT_EQ(json["members"][1]["http_addr"], "10.0.0.2:8082");
+  EXPECT_EQ(json["members"][2]["http_addr"], "");
+}
+
+}  // namespace
+}  // namespace raftkv::server
