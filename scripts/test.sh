@@ -11,8 +11,9 @@ scripts/setup.sh
 
 echo "== ASan+UBSan build: unit and simulation tests"
 # Only the test binaries: the process tests and tools run in the release build below.
-scripts/build.sh asan raft_unit_tests storage_unit_tests kv_unit_tests net_unit_tests \
-  server_unit_tests client_unit_tests raftkv_sim_test lincheck_unit_tests
+scripts/build.sh asan protocol_unit_tests raft_unit_tests runtime_unit_tests storage_unit_tests \
+  kv_unit_tests net_unit_tests server_unit_tests client_unit_tests raftkv_sim_test \
+  lincheck_unit_tests lazyfs_unit_tests
 (cd build/asan && ctest --output-on-failure -L 'unit|sim_smoke|lint' -j "$(nproc)")
 
 echo "== fuzz smoke: every decoder of outside bytes, briefly"
