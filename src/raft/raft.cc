@@ -122,6 +122,11 @@ void Raft::become_pre_candidate() {
   role_ = Role::PreCandidate;
   votes_.clear();
   set_leader(kNoNode);
+  // A pre-election whose answers are lost wins nothing and changes no term, so nothing else
+  // redraws the timeout: without this, two pre-candidates would retry after the same timeouts
+  // round after round and keep colliding (Raft §5.2: randomized every time). Regression:
+  // simulator kv_lossy_commits seed 59.
+  reset_election_timeout();
   log(LogLevel::Info, "became pre-candidate: asking whether an election at term ", term_ + 1,
       " could win");
 }

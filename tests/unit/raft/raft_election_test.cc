@@ -29,6 +29,24 @@ TEST(RaftElection, Tick_FollowerCampaignsAfterRandomizedTimeout) {
   expect_whole_timeout_range(seen, Config{}.election_ticks);
 }
 
+// A pre-candidate whose pre-vote requests are all lost stays a pre-candidate and times out
+// again: each time after a freshly drawn timeout (Raft §5.2). With the same timeout every
+// round, two pre-candidates whose answers keep getting lost collide round after round.
+// Regression: simulator kv_lossy_commits seed 59 (no leader for 10 election timeouts on a
+// network losing 15%). Catches: a pre-candidate that keeps the timeout it drew as a follower.
+TEST(RaftElection, Tick_PreCandidateRedrawsItsTimeoutEveryRound) {
+  Cluster cluster(3);
+  Raft& raft = cluster.raft(1);
+  std::map<uint32_t, int> seen;  // Ticks between two pre-votes -> how often.
+  ASSERT_NE(cluster.ticks_until_sends(1), 0u);  // Its pre-vote requests are taken: lost.
+  for (int round = 0; round < 500; ++round) {
+    ASSERT_EQ(raft.role(), Role::PreCandidate);
+    ++seen[cluster.ticks_until_sends(1)];
+  }
+  EXPECT_EQ(raft.term(), t(0));  // Pre-votes never touch the term.
+  expect_whole_timeout_range(seen, Config{}.election_ticks);
+}
+
 TEST(RaftElection, ReportPeerDown_FollowerOfThatLeaderCampaignsWithinHalfATimeout) {
   Cluster cluster(3);
   cluster.elect(1);
