@@ -30,7 +30,7 @@ namespace raftkv::runtime {
 
 class Requests {
  public:
-  explicit Requests(NodeContext& node) : node_(node) {}
+  explicit Requests(NodeContext& node);
 
   // Linearizable: writes through the log, reads after ReadIndex; forwarded by followers.
   void submit(Request request, Done done);
@@ -47,7 +47,7 @@ class Requests {
   void on_role_change(const raft::SoftState& soft);
   void on_peer_disconnected(NodeId peer);
   // Answers the requests past their deadline. Cheap to call often: it rescans at most every
-  // 100 ms (deadlines are seconds; tens of thousands of requests may be pending).
+  // twentieth of the request timeout (tens of thousands of requests may be pending).
   void expire();
 
   [[nodiscard]] size_t pending() const;
@@ -80,6 +80,8 @@ class Requests {
   void propose(Request request, Done done, uint64_t deadline_ms);
   void read(Request request, Done done, uint64_t deadline_ms);
   void forward(NodeId leader, Request request, Done done, uint64_t deadline_ms);
+  // Answers a pending write whose entry another leader's replaced (NotApplied).
+  void fail_write(std::map<Index, PendingWrite>::iterator write);
   // Answers the forwards sent to leaders `gone` picks, at once rather than at their deadline:
   // those leaders died or were deposed (MaybeApplied for writes, NotApplied for reads).
   void abandon_forwards(const std::function<bool(NodeId leader)>& gone, const std::string& why);
@@ -90,7 +92,10 @@ class Requests {
   std::multimap<Index, uint64_t> reads_waiting_apply_;  // Released; wait for apply.
   std::vector<WaitingRequest> waiting_for_leader_;
   std::map<uint64_t, PendingForward> forwards_;  // By forward id.
-  uint64_t next_id_ = 1;
+  // Forward and read ids. Drawn from the node's seed at start, not from 1: the leader may
+  // answer a forward of this node's previous life after a quick restart, and that answer must
+  // not match a new request that happens to reuse its id (it would answer the wrong request).
+  uint64_t next_id_;
   uint64_t next_expiry_sweep_ms_ = 0;
 };
 
