@@ -176,6 +176,7 @@ class DiskStorage final : public runtime::Storage {
   [[nodiscard]] Status cut_torn_tail(const Segment& segment, uint64_t offset,
                                      const std::string& reason);
   [[nodiscard]] Status finish_recovery_locked(const WalReplay& wal);
+  [[nodiscard]] Status raise_term_to_log_locked();
 
   // Writing (disk_storage.cc); *_locked run with mu_ held.
   struct Batch;
