@@ -85,6 +85,9 @@ class SafetyChecker {
 
   Run& run_;
   const uint64_t& now_us_;
+  // commit_term_[i]: the term in which index i was first known committed (slot 0 unused).
+  // Non-decreasing: a later index commits at the same time or later.
+  std::vector<Term> commit_term_{Term{0}};
   // Election Safety: the one leader of every term ever seen, across the whole run.
   std::map<Term, NodeId> leaders_by_term_;
   // Nodes currently leading, with what they held when last seen.

@@ -20,9 +20,11 @@ raft::Entry entry(uint64_t term, uint64_t index, std::string data) {
   return raft::Entry{Term{term}, Index{index}, raft::EntryType::Normal, std::move(data)};
 }
 
-// A one-voter cluster: it elects itself, so two of them are two leaders of the same term.
+// A one-voter cluster: it elects itself, so two of them are two leaders of the same term
+// (or of a later one, when its disk remembers `term`).
 struct LoneNode {
-  explicit LoneNode(uint64_t id) : prng(id) {
+  explicit LoneNode(uint64_t id, uint64_t term = 0) : prng(id) {
+    storage.set_hard_state(raft::HardState{Term{term}, kNoNode, Index{0}});
     raft::Config config;
     config.id = NodeId{id};
     config.voters = {NodeId{id}};
@@ -63,9 +65,31 @@ TEST(SimCheckers, LeaderCompleteness_LeaderMissingCommittedEntryFails) {
   uint64_t now = 0;
   SafetyChecker checker(run, now);
   for (uint64_t i = 1; i <= 3; ++i) checker.on_apply(NodeId{2}, entry(1, i, "x"));
-  LoneNode a(1);  // Its log holds only its own no-op.
-  checker.after_input(NodeId{1}, *a.raft, Index{0});
+  LoneNode committer(2);  // Commits its no-op and two entries in term 1.
+  ASSERT_TRUE(committer.raft->propose("a").is_ok());
+  ASSERT_TRUE(committer.raft->propose("b").is_ok());
+  committer.drain();
+  checker.after_input(NodeId{2}, *committer.raft, Index{3});
+  EXPECT_FALSE(run.failed()) << run.failure();
+  LoneNode later(1, /*term=*/4);  // Leads term 5 with only its own no-op.
+  checker.after_input(NodeId{1}, *later.raft, Index{0});
   EXPECT_NE(run.failure().find("Leader Completeness"), std::string::npos) << run.failure();
+}
+
+// A leader of a term the cluster has moved past (its votes were late) need not hold what a
+// later term committed.
+TEST(SimCheckers, LeaderCompleteness_StaleTermLeaderMayLackLaterCommits) {
+  sim::Run run("checkers", 1);
+  uint64_t now = 0;
+  SafetyChecker checker(run, now);
+  LoneNode committer(2, /*term=*/6);  // Commits in term 7.
+  ASSERT_TRUE(committer.raft->propose("a").is_ok());
+  committer.drain();
+  checker.on_apply(NodeId{2}, entry(7, 1, ""));
+  checker.after_input(NodeId{2}, *committer.raft, Index{1});
+  LoneNode stale(1, /*term=*/2);  // Leads term 3 with an empty log.
+  checker.after_input(NodeId{1}, *stale.raft, Index{0});
+  EXPECT_FALSE(run.failed()) << run.failure();
 }
 
 TEST(SimCheckers, LogMatching_SameIndexAndTermDifferentEntryFails) {

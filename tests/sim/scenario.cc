@@ -26,6 +26,7 @@ const std::vector<Scenario>& all_scenarios() {
     append_hostile_scenarios(out);
     append_snapshot_scenarios(out);
     append_session_scenarios(out);
+    append_kv_scenarios(out);
     return out;
   }();
   return scenarios;

@@ -15,5 +15,6 @@ void append_client_scenarios(std::vector<Scenario>& out);       // scenarios_cli
 void append_hostile_scenarios(std::vector<Scenario>& out);      // scenarios_hostile.cc
 void append_snapshot_scenarios(std::vector<Scenario>& out);     // scenarios_snapshot.cc
 void append_session_scenarios(std::vector<Scenario>& out);      // scenarios_sessions.cc
+void append_kv_scenarios(std::vector<Scenario>& out);           // scenarios_kv.cc
 
 }  // namespace raftkv::sim

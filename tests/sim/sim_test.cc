@@ -99,6 +99,12 @@ SIM_SCENARIO_TEST(SimSnapshot, RestartRestoresFromOwnSnapshot, "snapshot_restart
 SIM_SCENARIO_TEST(SimSessions, DuplicatesAppliedOnce, "sessions_duplicates")
 SIM_SCENARIO_TEST(SimSessions, ExpiryIdenticalOnEveryNode, "sessions_expiry")
 SIM_SCENARIO_TEST(SimSessions, SnapshotKeepsSessionTable, "sessions_snapshot")
+SIM_SCENARIO_TEST(SimKv, LinearizableUnderPartitionsCrashesAndLoss, "kv_linearizable")
+SIM_SCENARIO_TEST(SimKv, MinorityClientServedOnlyAfterHealing, "kv_minority_client")
+SIM_SCENARIO_TEST(SimKv, EveryNodeRestartsFromItsOwnSnapshot, "kv_restart_all")
+SIM_SCENARIO_TEST(SimKv, CommitsContinueOnALossyNetwork, "kv_lossy_commits")
+SIM_SCENARIO_TEST(SimKv, SnapshotsBoundLogAndWal, "kv_snapshot_size")
+SIM_SCENARIO_TEST(SimKv, DiskFaultsLoseNothingAcknowledged, "kv_disk_faults")
 
 // Every registered scenario must be reachable from CI, not only from the tool.
 TEST(SimRegistry, EveryScenarioHasATest) {

@@ -506,7 +506,12 @@ void Simulator::send(NodeId from, NodeId to, Payload payload) {
     }
     count(*message);
   }
-  const std::vector<uint64_t> delays = network_.plan_delivery(from, to, prng_);
+  std::vector<uint64_t> delays = network_.plan_delivery(from, to, prng_);
+  // A forwarded request travels over a TCP connection, which never delivers it twice: a copy
+  // would be a second client request. (Raft's own messages may repeat: it tolerates that.)
+  if (std::holds_alternative<runtime::ForwardRequest>(payload) && delays.size() > 1) {
+    delays.resize(1);
+  }
   if (const auto* message = std::get_if<raft::Message>(&payload); observer_ != nullptr && message) {
     observer_->on_send(*message, delays.size());
   }
