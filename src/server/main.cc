@@ -10,6 +10,7 @@
 #include <map>
 
 #include "kv/resp_state_machine.h"
+#include "net/asio_environment.h"
 #include "net/peer_transport.h"
 #include "runtime/node.h"
 #include "server/client_server.h"
@@ -18,7 +19,6 @@
 #include "server/http_status.h"
 #include "server/identity.h"
 #include "server/log_sink.h"
-#include "server/server_environment.h"
 #include "storage/disk_storage.h"
 
 namespace raftkv::server {
@@ -36,16 +36,6 @@ void publish_status(asio::steady_timer& timer, const std::function<ServerStatus(
   timer.expires_after(std::chrono::milliseconds(100));
   timer.async_wait([&timer, &status, &http, tick_ms](const asio::error_code& error) {
     if (!error) publish_status(timer, status, http, tick_ms);
-  });
-}
-
-// Ticks the node every tick_ms, on the loop thread.
-void schedule_tick(asio::steady_timer& timer, runtime::Node& node, uint32_t tick_ms) {
-  timer.expires_after(std::chrono::milliseconds(tick_ms));
-  timer.async_wait([&timer, &node, tick_ms](const asio::error_code& error) {
-    if (error || node.stopped()) return;
-    node.tick();
-    schedule_tick(timer, node, tick_ms);
   });
 }
 
@@ -97,7 +87,7 @@ int run(const ServerConfig& config) {
   // Declared in this order so that they are destroyed the other way round: the lanes'
   // threads (env) finish with the storage before it goes.
   asio::io_context io(1);
-  ServerEnvironment env(io, logger);
+  net::AsioEnvironment env(io, logger);
   runtime::Metrics metrics;
   EventFeed feed({.id = config.id,
                   .tick_ms = config.tick_ms,
@@ -113,8 +103,7 @@ int run(const ServerConfig& config) {
   node.set_client_addr(config.client_addr());
   if (Status status = node.start(); !status.is_ok()) return fail(status.to_string());
   if (Status status = transport.start(node); !status.is_ok()) return fail(status.to_string());
-  asio::steady_timer tick_timer(io);
-  schedule_tick(tick_timer, node, config.tick_ms);
+  env.tick_every(config.tick_ms, [&node] { node.tick(); });
   const std::function<ServerStatus()> status = [&node, &transport] {
     return ServerStatus{node.status(), transport.counters()};
   };
@@ -137,7 +126,7 @@ int run(const ServerConfig& config) {
     clients.stop();
     node.stop();
     transport.stop();
-    tick_timer.cancel();
+    env.stop_ticks();
     publish_timer.cancel();
     io.stop();
   });

@@ -12,20 +12,25 @@
 #include "common/logger.h"
 #include "runtime/environment.h"
 
-// The runtime's environment in raftkv-server: the steady and system clocks, the asio loop (one
-// thread runs the core, the transport and the clients), and one worker thread per lane for
-// the work that blocks on the disk. A fatal error exits the process: recovery from disk on
+// The runtime's environment on a real machine (raftkv-server, and any program embedding
+// libraft): the steady and system clocks, an asio loop (one thread runs the core, the transport
+// and whatever else the program puts on it), one worker thread per lane for the work that
+// blocks on the disk, and the ticks. A fatal error exits the process: recovery from disk on
 // restart sorts out what is durable.
-namespace raftkv::server {
+namespace raftkv::net {
 
-class ServerEnvironment final : public runtime::Environment {
+class AsioEnvironment final : public runtime::Environment {
  public:
-  ServerEnvironment(asio::io_context& io, Logger& logger);
+  AsioEnvironment(asio::io_context& io, Logger& logger);
   // Waits for the lanes' jobs in hand to finish; their completions are dropped (the loop has
   // stopped by then).
-  ~ServerEnvironment() override;
-  ServerEnvironment(const ServerEnvironment&) = delete;
-  ServerEnvironment& operator=(const ServerEnvironment&) = delete;
+  ~AsioEnvironment() override;
+  AsioEnvironment(const AsioEnvironment&) = delete;
+  AsioEnvironment& operator=(const AsioEnvironment&) = delete;
+
+  // Calls `tick` on the loop every `tick_ms` (runtime::Node::tick), until stop_ticks().
+  void tick_every(uint32_t tick_ms, std::function<void()> tick);
+  void stop_ticks();
 
   [[nodiscard]] uint64_t now_us() const override;
   [[nodiscard]] uint64_t wall_ms() const override;
@@ -55,10 +60,15 @@ class ServerEnvironment final : public runtime::Environment {
     std::thread thread_;
   };
 
+  void schedule_tick();
+
   asio::io_context& io_;
   Logger& logger_;
+  asio::steady_timer tick_timer_;
+  uint32_t tick_ms_ = 0;
+  std::function<void()> tick_;
   Worker sync_;
   Worker snapshot_;
 };
 
-}  // namespace raftkv::server
+}  // namespace raftkv::net
