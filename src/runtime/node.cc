@@ -56,6 +56,7 @@ void Node::tick() {
   node_.core->tick();
   snapshots_.on_tick();
   requests_.expire();
+  requests_.maybe_maintain();
   node_.metrics.term.store(node_.core->term().value(), std::memory_order_relaxed);
   node_.observer->on_tick(*node_.core);
   drive();

@@ -29,6 +29,17 @@ void Requests::submit_local_read(const Request& request, Done done) {
   done(Response::ok(node_.state_machine.query(request.bytes, node_.env.wall_ms())));
 }
 
+void Requests::maybe_maintain() {
+  if (maintenance_in_flight_ || node_.core->leader() != node_.id()) return;
+  std::optional<std::string> write = node_.state_machine.maintenance(node_.env.wall_ms());
+  if (!write) return;
+  maintenance_in_flight_ = true;
+  // The answer comes from this object (it owns every pending request), so `this` is alive.
+  propose(Request{std::move(*write), false},
+          [this](const Response&) { maintenance_in_flight_ = false; },
+          node_.now_ms() + node_.options.request_timeout_ms);
+}
+
 void Requests::dispatch(Request request, Done done, uint64_t deadline_ms) {
   const NodeId leader = node_.core->leader();
   if (leader == node_.id()) {

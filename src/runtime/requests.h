@@ -36,6 +36,9 @@ class Requests {
   void submit(Request request, Done done);
   // A read served from this node's state without asking the leader (possibly stale).
   void submit_local_read(const Request& request, Done done);
+  // On the leader: proposes the state machine's maintenance write, if it has one and the
+  // previous one was answered (StateMachine::maintenance).
+  void maybe_maintain();
 
   void on_forward_request(NodeId from, ForwardRequest request);
   void on_forward_reply(ForwardReply reply);
@@ -97,6 +100,7 @@ class Requests {
   // not match a new request that happens to reuse its id (it would answer the wrong request).
   uint64_t next_id_;
   uint64_t next_expiry_sweep_ms_ = 0;
+  bool maintenance_in_flight_ = false;
 };
 
 }  // namespace raftkv::runtime

@@ -2,6 +2,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -41,6 +42,14 @@ class StateMachine {
   [[nodiscard]] virtual std::string to_entry(std::string request, uint64_t now_ms) {
     (void)now_ms;
     return request;
+  }
+  // On the leader, once per tick: a write the state machine wants logged by itself (not for a
+  // client), e.g. deleting keys whose expiry passed. `now_ms` as for to_entry(). The runtime
+  // proposes it through to_entry() like a client's write and asks again only once it applied;
+  // nullopt: nothing to do (the default).
+  [[nodiscard]] virtual std::optional<std::string> maintenance(uint64_t now_ms) {
+    (void)now_ms;
+    return std::nullopt;
   }
   // Applies the committed entry at `index` (a to_entry() output, from any leader; bytes that
   // do not decode must apply as an error reply, identically everywhere) and returns the reply
