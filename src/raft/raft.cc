@@ -53,13 +53,25 @@ Raft::Raft(const Config& config, const LogStorage& storage, Prng& prng, Logger& 
   }
   term_ = hard.term;
   voted_for_ = hard.voted_for;
+  const bool torn_hard_state = log_.last_term() > term_;
+  if (torn_hard_state) {
+    // A crash kept a write's entries and tore off the hard state saved with them. Nothing of
+    // that write was acknowledged, and a vote is persisted before it is sent, so no vote was
+    // cast in the log's term: adopt the term with no vote (Raft needs the current term to be
+    // at least every log term). The first Ready persists it. Regression: simulator
+    // kv_disk_faults seed 159.
+    log(LogLevel::Warn, "the log ends in term ", log_.last_term(), " but the hard state says ",
+        term_, " (a torn write): adopting term ", log_.last_term());
+    term_ = log_.last_term();
+    voted_for_ = kNoNode;
+  }
   // Everything a snapshot covers is committed, and the driver restored its state machine from
   // it, so it is applied too even if `config.applied` is older (the log may keep a tail of
   // entries behind the snapshot: they must not be applied twice).
   const Index snapshot_index = snapshot.value().meta.index;
   log_.commit_to(std::max(hard.commit, snapshot_index));
   log_.set_applied(std::max(std::min(config.applied, log_.committed()), snapshot_index));
-  last_hard_state_ = hard_state();
+  last_hard_state_ = torn_hard_state ? hard : hard_state();
   become_follower(term_, kNoNode);
   log(LogLevel::Info, "started as follower: last index ", log_.last_index(), ", commit ",
       log_.committed(), ", voters ", quorum_.all_voters().size());

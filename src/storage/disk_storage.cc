@@ -263,29 +263,6 @@ Status DiskStorage::save_locked(const std::vector<raft::Entry>& entries,
   return Status::ok();
 }
 
-// A crash can keep the entries of a write and tear off the hard state record written after
-// them: neither was synced, so nothing was acknowledged, but the log now holds entries of a
-// term the hard state never reached, and Raft requires the current term to be at least every
-// log term. A vote in that term would have been synced before it was sent, so there was none:
-// adopt the term with no vote, durably, before anything relies on it. Regression: simulator
-// kv_disk_faults seed 159.
-Status DiskStorage::raise_term_to_log_locked() {
-  const Term last_term = last_index_ == compacted_index_ ? compacted_term_ : term_of_.at(last_index_);
-  if (last_term <= hard_state_.term) return Status::ok();
-  log_to(logger_, LogLevel::Warn, "storage: the log ends in term ", last_term,
-         " but the hard state says term ", hard_state_.term,
-         " (a write torn between its entries and its hard state): adopting term ", last_term);
-  const raft::HardState raised{last_term, kNoNode, hard_state_.commit};
-  Batch batch;
-  Status status = encode_batch({}, raised, &batch);
-  if (status.is_ok()) status = save_locked({}, raised, batch);
-  if (status.is_ok()) status = flush_locked();
-  if (status.is_ok()) status = segments_.back().file->sync();
-  if (!status.is_ok()) return fail_locked(status);
-  synced_.store(written_, std::memory_order_release);
-  return Status::ok();
-}
-
 Result<SyncTicket> DiskStorage::write(const std::vector<raft::Entry>& entries,
                                       const std::optional<raft::HardState>& hard_state) {
   Batch batch;

@@ -33,11 +33,12 @@
 //
 // Write semantics mirror raft::MemoryStorage, plus durability: a write method that returns ok
 // has been fdatasynced; write() returns a ticket that wait_durable() waits for. It is the
-// runtime's storage (runtime/storage.h), over the real file system or a simulated one. Hard state is a WAL record,
-// not a separate file: it is written after the entries of the same save() and covered by the
-// same fdatasync, so a Ready costs one sync instead of three (temp file + fsync + rename + dir
-// fsync), and the torn-tail rules of the WAL cover it. Each new segment starts with a copy of
-// the current hard state, so removing older segments never loses it.
+// runtime's storage (runtime/storage.h), over the real file system or a simulated one. Hard
+// state is a WAL record, not a separate file: it is written after the entries of the same
+// save() and covered by the same fdatasync, so a Ready costs one sync instead of three (temp
+// file + fsync + rename + dir fsync), and the torn-tail rules of the WAL cover it. Each new
+// segment starts with a copy of the current hard state, so removing older segments never
+// loses it.
 //
 // Append replacing a suffix needs no special record: replay applies an entry at index i by
 // dropping everything >= i, so a truncation is durable exactly when its first new entry is.
@@ -176,7 +177,6 @@ class DiskStorage final : public runtime::Storage {
   [[nodiscard]] Status cut_torn_tail(const Segment& segment, uint64_t offset,
                                      const std::string& reason);
   [[nodiscard]] Status finish_recovery_locked(const WalReplay& wal);
-  [[nodiscard]] Status raise_term_to_log_locked();
 
   // Writing (disk_storage.cc); *_locked run with mu_ held.
   struct Batch;

@@ -125,8 +125,6 @@ Status DiskStorage::finish_recovery_locked(const WalReplay& wal) {
     Status rotated = rotate_locked(snapshot_index + 1, records);
     if (!rotated.is_ok()) return rotated;
   }
-  Status raised = raise_term_to_log_locked();
-  if (!raised.is_ok()) return raised;
   log_to(logger_, LogLevel::Info, "storage: recovered ", dir_, ": entries (", compacted_index_,
          ", ", last_index_, "], snapshot ", snapshot_index, ", term ", hard_state_.term,
          ", commit ", hard_state_.commit, ", ", segments_.size(), " segments");

@@ -210,5 +210,25 @@ TEST(RaftElection, StaleLeader_StepsDownOnHigherTermReply) {
   EXPECT_NE(cluster.raft(1).role(), Role::Leader);
 }
 
+// A crash that kept a write's entries and tore off the hard state saved with them leaves a log
+// in a term the hard state never reached (regression: simulator kv_disk_faults seed 159, where
+// the core asserted on restart). The core adopts the log's term with no vote and persists it
+// in its first Ready, so it can still vote in that term.
+TEST(RaftElection, Restart_LogTermAheadOfHardStateIsAdoptedWithNoVote) {
+  Cluster cluster(3, {}, {{1, Stored{entries_with_terms(1, {1, 3}), HardState{t(1), n(2), i(1)}}}});
+  Raft& restarted = cluster.raft(1);
+  EXPECT_EQ(restarted.term(), t(3));
+  ASSERT_TRUE(restarted.has_ready());
+  Ready ready = restarted.ready();
+  ASSERT_TRUE(ready.hard_state.has_value());
+  EXPECT_EQ(ready.hard_state->term, t(3));
+  EXPECT_EQ(ready.hard_state->voted_for, kNoNode);
+  EXPECT_EQ(ready.hard_state->commit, i(1));
+  restarted.advance(ready);
+  cluster.elect(1);  // And it campaigns from there: a term above its log's.
+  EXPECT_GT(restarted.term(), t(3));
+  EXPECT_EQ(log_terms(cluster.raft(3)).size(), 3u);
+}
+
 }  // namespace
 }  // namespace raftkv::raft::testing

@@ -73,27 +73,6 @@ TEST(Recovery, TornTailAtEveryByteOfTheLastRecordIsCut) {
   }
 }
 
-// A crash that kept a write's entries and tore off the hard state written after them leaves
-// entries of a term the hard state never reached (regression: simulator kv_disk_faults seed
-// 159, where the core then asserted). Recovery adopts the log's term, with no vote, durably.
-TEST(Recovery, LogTermAheadOfHardStateIsAdopted) {
-  SimFs fs;
-  {
-    auto storage = open_or_die(sim_options(fs));
-    ASSERT_TRUE(storage->save(make_entries(1, 3, 1), raft::HardState{Term{1}, NodeId{2}, Index{2}})
-                    .is_ok());
-    // The same as a torn hard state: entries of term 3 with the hard state still at term 1.
-    ASSERT_TRUE(storage->save(make_entries(3, 5, 3), std::nullopt).is_ok());
-  }
-  for (int reopen = 0; reopen < 2; ++reopen) {
-    auto storage = open_or_die(sim_options(fs));
-    EXPECT_EQ(storage->hard_state().term, Term{3});
-    EXPECT_EQ(storage->hard_state().voted_for, kNoNode);  // No vote was ever sent in term 3.
-    EXPECT_EQ(storage->hard_state().commit, Index{2});
-    EXPECT_EQ(storage->last_index(), Index{4});
-  }
-}
-
 TEST(Recovery, BitFlipInASealedSegmentIsCorruptionNamingFileAndOffset) {
   SimFs fs;
   {
