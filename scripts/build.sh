@@ -9,14 +9,15 @@ flavour=${1:-release}
 shift || true
 case "$flavour" in
   release) args=(-DCMAKE_BUILD_TYPE=RelWithDebInfo) ;;
-  asan) args=(-DCMAKE_BUILD_TYPE=Debug -DRAFTKV_SANITIZE=ON -DRAFTKV_BENCH=OFF) ;;
+  # -O1: the sanitizers' own advice, and the simulator runs about 4x faster than at -O0.
+  asan) args=(-DCMAKE_BUILD_TYPE=Debug "-DCMAKE_CXX_FLAGS_DEBUG=-g -O1" -DRAFTKV_SANITIZE=ON
+              -DRAFTKV_BENCH=OFF) ;;
   *) echo "usage: $0 [release|asan] [targets...]" >&2; exit 2 ;;
 esac
 
 dir=build/$flavour
-if [[ ! -f $dir/build.ninja ]]; then
-  cmake -S . -B "$dir" -G Ninja "${args[@]}" >/dev/null
-fi
+# Configured every time (quick when nothing changed) so a changed flag reaches old build dirs.
+cmake -S . -B "$dir" -G Ninja "${args[@]}" >/dev/null
 jobs=${RAFTKV_JOBS:-$(nproc)}
 if [[ $# -gt 0 ]]; then
   cmake --build "$dir" -j "$jobs" --target "$@"
