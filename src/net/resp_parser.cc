@@ -11,6 +11,10 @@ namespace raftkv::net {
 namespace {
 
 constexpr const char* kProtocolError = "ERR Protocol error: ";
+// Redis' own text for a string over proto-max-bulk-len, so clients recognise it.
+constexpr const char* kBulkTooBig = "ERR string exceeds maximum allowed size (proto-max-bulk-len)";
+constexpr const char* kRequestTooBig =
+    "ERR request exceeds maximum allowed size (max-request-bytes)";
 
 // Parses a header number the way Redis' string2ll does: optional '-', digits without a
 // leading zero (except "0"), within int64. Anything else is malformed.
@@ -200,39 +204,21 @@ std::optional<RespParser::Outcome> RespParser::parse_array_header() {
     return std::nullopt;
   }
   args_expected_ = static_cast<size_t>(*count);
+  request_bytes_ = 0;
   arg_spans_.clear();
   bulk_length_ = -1;
   state_ = State::ArrayBulk;
   return std::nullopt;
 }
 
-RespParser::Outcome RespParser::parse_bulk(std::vector<std::string_view>* args) {
+std::optional<RespParser::Outcome> RespParser::parse_bulk(
+    std::vector<std::string_view>* args) {
   while (arg_spans_.size() < args_expected_) {
     if (bulk_length_ < 0) {
-      if (position_ == buffer_.size()) return Outcome::NeedMore;
-      if (buffer_[position_] != '$') {
-        return fail(std::string("expected '$', got '") + buffer_[position_] + "'");
-      }
-      size_t line_end = 0;
-      if (!find_line(&line_end)) {
-        if (buffer_.size() - position_ > limits_.inline_bytes_max) {
-          return fail("too big bulk count string");
-        }
-        return Outcome::NeedMore;
-      }
-      if (line_end - position_ > limits_.inline_bytes_max) {
-        return fail("too big bulk count string");
-      }
-      std::optional<int64_t> length;
-      if (line_end >= position_ + 2 && buffer_[line_end - 1] == '\r') {
-        length = parse_header_number(
-            std::string_view(buffer_).substr(position_ + 1, line_end - 1 - position_ - 1));
-      }
-      if (!length || *length < 0 || static_cast<uint64_t>(*length) > limits_.bulk_bytes_max) {
-        return fail("invalid bulk length");
-      }
-      bulk_length_ = *length;
-      position_ = line_end + 1;
+      if (std::optional<Outcome> outcome = parse_bulk_header()) return outcome;
+    }
+    if (refusing_) {
+      if (!skip_bulk()) return Outcome::NeedMore;
     }
     const auto length = static_cast<size_t>(bulk_length_);
     if (buffer_.size() - position_ < length + 2) return Outcome::NeedMore;
@@ -242,9 +228,59 @@ RespParser::Outcome RespParser::parse_bulk(std::vector<std::string_view>* args) 
     arg_spans_.emplace_back(position_ - command_start_, length);
     position_ += length + 2;
     bulk_length_ = -1;
+    if (refusing_) command_start_ = position_;  // Nothing of it is kept.
+  }
+  if (refusing_) {
+    refusing_ = false;
+    command_start_ = position_;
+    state_ = State::Start;
+    return std::nullopt;  // Refused when its header came; nothing more to report.
   }
   finish_command(args);
   return Outcome::Command;
+}
+
+std::optional<RespParser::Outcome> RespParser::parse_bulk_header() {
+  if (position_ == buffer_.size()) return Outcome::NeedMore;
+  if (buffer_[position_] != '$') {
+    return fail(std::string("expected '$', got '") + buffer_[position_] + "'");
+  }
+  size_t line_end = 0;
+  if (!find_line(&line_end)) {
+    if (buffer_.size() - position_ > limits_.inline_bytes_max) {
+      return fail("too big bulk count string");
+    }
+    return Outcome::NeedMore;
+  }
+  if (line_end - position_ > limits_.inline_bytes_max) return fail("too big bulk count string");
+  std::optional<int64_t> length;
+  if (line_end >= position_ + 2 && buffer_[line_end - 1] == '\r') {
+    length = parse_header_number(
+        std::string_view(buffer_).substr(position_ + 1, line_end - 1 - position_ - 1));
+  }
+  if (!length || *length < 0) return fail("invalid bulk length");
+  bulk_length_ = *length;
+  position_ = line_end + 1;
+  if (refusing_) return std::nullopt;
+  const auto bytes = static_cast<uint64_t>(*length);
+  request_bytes_ += bytes;
+  if (bytes <= limits_.bulk_bytes_max && request_bytes_ <= limits_.request_bytes_max) {
+    return std::nullopt;
+  }
+  refusal_ = bytes > limits_.bulk_bytes_max ? kBulkTooBig : kRequestTooBig;
+  refusing_ = true;
+  command_start_ = position_;
+  return Outcome::Refused;
+}
+
+bool RespParser::skip_bulk() {
+  // Everything but the final CRLF, which parse_bulk checks as for any bulk string.
+  const auto dropped =
+      std::min(static_cast<size_t>(bulk_length_), buffer_.size() - position_);
+  position_ += dropped;
+  bulk_length_ -= static_cast<int64_t>(dropped);
+  command_start_ = position_;
+  return bulk_length_ == 0;
 }
 
 void RespParser::finish_command(std::vector<std::string_view>* args) {

@@ -23,15 +23,20 @@
 // calls.
 //
 // After an error the stream cannot be resynchronised (Redis behaves the same): the caller
-// sends the error as a RESP error reply and closes the connection.
+// sends the error as a RESP error reply and closes the connection. A well-formed command over
+// a size limit is different: it is refused as soon as its header shows it (before its bytes
+// arrive), its bytes are then dropped as they come without being buffered, and the
+// connection goes on with the command after it.
 //
 // Not thread-safe: one per connection, used by the connection's thread.
 
 namespace raftkv::net {
 
 struct RespLimits {
-  // Longest bulk string (Redis' proto-max-bulk-len).
+  // Longest bulk string (Redis' proto-max-bulk-len), and most bulk bytes in one command (all
+  // its arguments: name, keys, values).
   size_t bulk_bytes_max = 512u << 20;
+  size_t request_bytes_max = 512u << 20;
   // Longest inline command line, and longest "*<n>" / "$<n>" header line, counting every
   // byte before the '\n' (Redis: PROTO_INLINE_MAX_SIZE).
   size_t inline_bytes_max = 64u << 10;
@@ -45,6 +50,8 @@ class RespParser {
     Command,   // *args holds one complete command (at least one argument).
     NeedMore,  // Everything buffered is consumed or is an incomplete command: feed() more.
     Error,     // Malformed or over a limit; see error(). Final: close the connection.
+    Refused,   // A command over bulk_bytes_max or request_bytes_max; refusal() is its reply.
+               // Its remaining bytes are skipped; keep calling next().
   };
 
   explicit RespParser(RespLimits limits = {});
@@ -60,6 +67,8 @@ class RespParser {
   // The Redis-style error text ("ERR Protocol error: ..."), set once next() returned Error.
   [[nodiscard]] const std::string& error() const { return error_; }
   [[nodiscard]] bool failed() const { return !error_.empty(); }
+  // The Redis-style error reply for the command next() last reported Refused.
+  [[nodiscard]] const std::string& refusal() const { return refusal_; }
   // Bytes held for commands not yet returned, for back-pressure and metrics.
   [[nodiscard]] size_t buffered_bytes() const { return buffer_.size() - command_start_; }
 
@@ -74,7 +83,13 @@ class RespParser {
   // header consumed, or an empty command skipped). Loops, not recursion: a chunk of a
   // million "*0\r\n" must not deepen the stack.
   std::optional<Outcome> parse_array_header();
-  Outcome parse_bulk(std::vector<std::string_view>* args);
+  std::optional<Outcome> parse_bulk(std::vector<std::string_view>* args);
+  // Reads a "$<len>" header into bulk_length_; an outcome when it is malformed, incomplete
+  // or makes the command too large.
+  std::optional<Outcome> parse_bulk_header();
+  // Drops what has arrived of the refused command's current bulk string; false while more
+  // of it is due.
+  bool skip_bulk();
   std::optional<Outcome> parse_inline(std::vector<std::string_view>* args);
   // Finds the end of the line starting at position_; false when not yet buffered.
   // *line_end is the index of its '\n'. Scans each byte at most once per line.
@@ -98,6 +113,11 @@ class RespParser {
   std::vector<std::pair<size_t, size_t>> arg_spans_;
   // Length from the last "$<len>" header, or -1 when the next thing is a header.
   int64_t bulk_length_ = -1;
+  // Bulk bytes announced so far by the array command being parsed.
+  uint64_t request_bytes_ = 0;
+  // The array command being parsed was refused: its arguments are skipped, not kept.
+  bool refusing_ = false;
+  std::string refusal_;
   // Inline arguments after quote processing; args view it.
   std::string inline_storage_;
   std::vector<std::pair<size_t, size_t>> inline_spans_;

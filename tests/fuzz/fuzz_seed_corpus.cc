@@ -88,6 +88,19 @@ std::string snapshot_chunks() {
   return batch.SerializeAsString();
 }
 
+// Requests whose bulk lengths sit at, just over and far over resp_fuzz's limits (256 per
+// value, 512 per command), each followed by a PING that must still be parsed.
+void write_resp_seeds(const std::string& dir) {
+  auto bulk = [](size_t length) { return "$" + std::to_string(length) + "\r\n" +
+                                         std::string(length, 'v') + "\r\n"; };
+  const std::string ping = "*1\r\n$4\r\nPING\r\n";
+  write(dir + "/seed-at-limit", "*3\r\n$3\r\nSET\r\n$1\r\nk\r\n" + bulk(256) + ping);
+  write(dir + "/seed-one-over", "*3\r\n$3\r\nSET\r\n$1\r\nk\r\n" + bulk(257) + ping);
+  write(dir + "/seed-request-over",
+        "*4\r\n$4\r\nMSET\r\n" + bulk(200) + bulk(200) + bulk(200) + ping);
+  write(dir + "/seed-far-over", "*2\r\n$3\r\nGET\r\n$9223372036854775807\r\nabc" + ping);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -98,7 +111,7 @@ int main(int argc, char** argv) {
   const std::string dir = argv[1];
   for (const char* target :
        {"wal_record_fuzz", "segment_scan_fuzz", "snapshot_file_fuzz", "recovery_fuzz",
-        "snapshot_inbox_fuzz"}) {
+        "snapshot_inbox_fuzz", "resp_fuzz"}) {
     std::string command = "mkdir -p '" + dir + "/" + target + "'";
     if (std::system(command.c_str()) != 0) return 1;
   }
@@ -111,5 +124,6 @@ int main(int argc, char** argv) {
   write(dir + "/snapshot_file_fuzz/seed-1", snapshot_file(0));
   write(dir + "/snapshot_file_fuzz/seed-2", snapshot_file(300));
   write(dir + "/snapshot_inbox_fuzz/seed-1", snapshot_chunks());
+  write_resp_seeds(dir + "/resp_fuzz");
   return 0;
 }

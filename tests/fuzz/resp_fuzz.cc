@@ -3,7 +3,9 @@
 //
 // The first input byte seeds the chunk sizes; the rest is the client's byte stream, parsed
 // once whole and once in pseudo-random chunks (1..64 bytes). Both runs must yield the same
-// commands and the same error. Small limits make the limit paths reachable.
+// commands, refusals and error. Small limits make the limit paths reachable; the seeds
+// (fuzz_seed_corpus) hold bulk-length headers at, just over and far over them, so refusing a
+// command and skipping its bytes is explored from the start.
 //
 // Built by tests/fuzz/run.sh; by hand:
 //   clang++ -std=c++20 -g -O1 -fsanitize=fuzzer,address,undefined -Isrc \
@@ -36,6 +38,11 @@ void drain(RespParser* parser, const RespLimits& limits, Parsed* parsed) {
   while (parsed->error.empty()) {
     const RespParser::Outcome outcome = parser->next(&args);
     if (outcome == RespParser::Outcome::NeedMore) return;
+    if (outcome == RespParser::Outcome::Refused) {
+      if (parser->refusal().rfind("ERR ", 0) != 0) std::abort();
+      parsed->commands.push_back({"refused: " + parser->refusal()});
+      continue;
+    }
     if (outcome == RespParser::Outcome::Error) {
       parsed->error = parser->error();
       if (parsed->error.rfind("ERR Protocol error: ", 0) != 0) std::abort();
@@ -47,12 +54,19 @@ void drain(RespParser* parser, const RespLimits& limits, Parsed* parsed) {
       std::abort();
     }
     std::vector<std::string> copy;
+    size_t bulk_bytes = 0;
     for (std::string_view arg : args) {
+      bulk_bytes += arg.size();
       // Inline arguments are bounded by the line, bulk ones by the bulk limit.
       if (arg.size() > limits.bulk_bytes_max && arg.size() > limits.inline_bytes_max) {
         std::abort();
       }
       copy.emplace_back(arg);
+    }
+    // A command over the request limit is refused, never returned (inline ones are bounded
+    // by their line instead).
+    if (bulk_bytes > limits.request_bytes_max && bulk_bytes > limits.inline_bytes_max) {
+      std::abort();
     }
     parsed->commands.push_back(std::move(copy));
   }
@@ -64,8 +78,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size == 0) return 0;
   uint32_t seed = data[0];
   const std::string_view input(reinterpret_cast<const char*>(data + 1), size - 1);
-  const RespLimits limits{.bulk_bytes_max = 256, .inline_bytes_max = 128,
-                          .array_length_max = 16};
+  const RespLimits limits{.bulk_bytes_max = 256, .request_bytes_max = 512,
+                          .inline_bytes_max = 128, .array_length_max = 16};
 
   RespParser whole_parser(limits);
   Parsed whole;

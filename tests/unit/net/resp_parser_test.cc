@@ -40,6 +40,10 @@ void drain(RespParser* parser, Parsed* parsed) {
       parsed->error = parser->error();
       return;
     }
+    if (outcome == Outcome::Refused) {
+      parsed->commands.push_back({"refused: " + parser->refusal()});
+      continue;
+    }
     parsed->commands.emplace_back(args.begin(), args.end());
   }
 }
@@ -186,15 +190,60 @@ TEST(RespParser, Next_RejectsInvalidBulkLength) {
   }
 }
 
-TEST(RespParser, Next_RejectsBulkOverConfiguredLimit) {
+const std::string kBulkRefused =
+    "refused: ERR string exceeds maximum allowed size (proto-max-bulk-len)";
+const std::string kRequestRefused =
+    "refused: ERR request exceeds maximum allowed size (max-request-bytes)";
+
+TEST(RespParser, Next_RefusesBulkOverLimitAndGoesOn) {
   const RespLimits limits{.bulk_bytes_max = 4};
   EXPECT_EQ(parse("*1\r\n$4\r\nPING\r\n", limits).commands, (std::vector<Args>{{"PING"}}));
-  EXPECT_EQ(error_of("*1\r\n$5\r\nHELLO\r\n", limits), "ERR Protocol error: invalid bulk length");
+  const Parsed parsed = parse("*3\r\n$3\r\nSET\r\n$5\r\nHELLO\r\n$1\r\nv\r\nPING\r\n", limits);
+  EXPECT_EQ(parsed.error, "");
+  EXPECT_EQ(parsed.commands, (std::vector<Args>{{kBulkRefused}, {"PING"}}));
+}
+
+TEST(RespParser, Next_RefusesAtTheHeaderBeforeTheValueArrives) {
+  RespParser parser(RespLimits{.bulk_bytes_max = 1 << 20});
+  std::vector<std::string_view> args;
+  parser.feed("*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$104857600\r\n");
+  ASSERT_EQ(parser.next(&args), Outcome::Refused);
+  EXPECT_EQ(parser.refusal(), kBulkRefused.substr(9));
+  // The 100 MiB that follow are dropped as they come, never buffered.
+  const std::string chunk(64 << 10, 'x');
+  for (size_t sent = 0; sent < (100u << 20); sent += chunk.size()) {
+    parser.feed(chunk);
+    ASSERT_EQ(parser.next(&args), Outcome::NeedMore);
+    ASSERT_LE(parser.buffered_bytes(), chunk.size());
+  }
+  parser.feed("\r\nPING\r\n");
+  ASSERT_EQ(parser.next(&args), Outcome::Command);
+  EXPECT_EQ(Args(args.begin(), args.end()), Args{"PING"});
+}
+
+TEST(RespParser, Next_RefusesRequestOverLimitEvenWithSmallValues) {
+  const RespLimits limits{.bulk_bytes_max = 8, .request_bytes_max = 12};
+  const std::string mset = "*5\r\n$4\r\nMSET\r\n$1\r\na\r\n$6\r\nvvvvvv\r\n"
+                           "$1\r\nb\r\n$6\r\nwwwwww\r\n";
+  EXPECT_EQ(parse(mset + "PING\r\n", limits).commands,
+            (std::vector<Args>{{kRequestRefused}, {"PING"}}));
+  // The limit is per command: the next one starts from zero.
+  EXPECT_EQ(parse("*2\r\n$4\r\nMSET\r\n$8\r\n12345678\r\n"
+                  "*2\r\n$4\r\nMSET\r\n$8\r\n12345678\r\n",
+                  limits)
+                .commands.size(),
+            2u);
+}
+
+TEST(RespParser, Next_RefusedCommandStillNeedsItsCrlf) {
+  const RespLimits limits{.bulk_bytes_max = 2};
+  EXPECT_EQ(error_of("*1\r\n$3\r\nabcxx", limits),
+            "ERR Protocol error: expected CRLF after bulk string");
 }
 
 TEST(RespParser, Next_DefaultBulkLimitIs512MiB) {
-  EXPECT_EQ(error_of("*1\r\n$536870913\r\n"), "ERR Protocol error: invalid bulk length");
-  EXPECT_EQ(parse("*1\r\n$536870912\r\n").error, "");  // Allowed; waits for the bytes.
+  EXPECT_EQ(parse("*1\r\n$536870913\r\n").commands, (std::vector<Args>{{kBulkRefused}}));
+  EXPECT_EQ(parse("*1\r\n$536870912\r\n").commands.size(), 0u);  // Allowed; waits for it.
 }
 
 TEST(RespParser, Next_RejectsMissingCrlfAfterBulk) {
@@ -245,8 +294,8 @@ TEST(RespParser, Next_RandomInputNeverCrashes) {
     for (char& c : input) {
       c = random() % 4 == 0 ? static_cast<char>(random()) : alphabet[random() % alphabet.size()];
     }
-    const RespLimits limits{.bulk_bytes_max = 64, .inline_bytes_max = 32,
-                            .array_length_max = 8};
+    const RespLimits limits{.bulk_bytes_max = 64, .request_bytes_max = 96,
+                            .inline_bytes_max = 32, .array_length_max = 8};
     const Parsed whole = parse(input, limits);
     const size_t cut = input.empty() ? 0 : random() % input.size();
     // Chunking never changes the outcome.
