@@ -33,8 +33,9 @@ class ClientServer::Connection : public std::enable_shared_from_this<Connection>
   Connection(tcp::socket socket, ClientServer& server)
       : socket_(std::move(socket)),
         server_(server),
-        parser_(net::RespLimits{server.options_.bulk_bytes_max,
-                                server.options_.inline_bytes_max}),
+        parser_(net::RespLimits{.bulk_bytes_max = server.options_.bulk_bytes_max,
+                                .request_bytes_max = server.options_.request_bytes_max,
+                                .inline_bytes_max = server.options_.inline_bytes_max}),
         wakeup_(socket_.get_executor()),
         read_gate_(socket_.get_executor()) {}
 
@@ -73,6 +74,12 @@ class ClientServer::Connection : public std::enable_shared_from_this<Connection>
         fill(open_slot(), std::move(reply));
         closing_after_flush_ = true;
         return;
+      }
+      if (outcome == net::RespParser::Outcome::Refused) {
+        std::string reply;
+        kv::resp_append_reply(&reply, kv::Reply::error(parser_.refusal()));
+        fill(open_slot(), std::move(reply));
+        continue;
       }
       args.assign(views.begin(), views.end());
       handle(args);

@@ -20,13 +20,15 @@
 // written as soon as the oldest slots are filled, all that are ready in one write. A connection
 // with more than `slots_max` unanswered requests stops reading until replies drain, so one
 // client cannot queue unbounded work. Malformed input gets a RESP error, then the connection
-// is closed; the node is unharmed. Runs on the node's io thread.
+// is closed; the node is unharmed. A command over the size limits is refused as soon as its
+// header arrives, its bytes are dropped unread, and the connection goes on. Runs on the node's io thread.
 namespace raftkv::server {
 
 struct ClientServerOptions {
   std::string host = "127.0.0.1";
   uint16_t port = 6379;
-  uint64_t bulk_bytes_max = 512ull << 20;
+  uint64_t bulk_bytes_max = 512ull << 20;     // Redis' proto-max-bulk-len.
+  uint64_t request_bytes_max = 512ull << 20;  // Bulk bytes in one command.
   uint64_t inline_bytes_max = 64u << 10;
   size_t slots_max = 8192;
 };

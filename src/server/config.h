@@ -11,6 +11,11 @@
 // `name = value` per line in CLI11's INI/TOML form). Tests and scripts depend on these names.
 namespace raftkv::server {
 
+inline constexpr uint64_t kDefaultBulkBytesMax = 16ull << 20;
+// A request counts every argument (command name and keys too): room for a maximum-size value
+// and its key.
+inline constexpr uint64_t kRequestBytesOverBulk = 1ull << 20;
+
 struct ServerConfig {
   NodeId id;
   std::string data_dir;
@@ -32,7 +37,11 @@ struct ServerConfig {
   uint64_t snapshot_entries = 0;  // 0: no entry-count trigger.
   uint64_t snapshot_keep_entries = 10'000;
   uint64_t snapshot_chunk_bytes = 1 << 20;
-  uint64_t bulk_bytes_max = 512ull << 20;  // Largest bulk string a client may send.
+  // Largest value (bulk string) a client may send, and most bulk bytes in one command: the
+  // largest Raft entry. Larger ones are refused with Redis' error text (docs/operations.md
+  // says why the defaults are what they are). Set the same on every node.
+  uint64_t bulk_bytes_max = kDefaultBulkBytesMax;
+  uint64_t request_bytes_max = kDefaultBulkBytesMax + kRequestBytesOverBulk;
   uint64_t pending_requests_max = 50'000;
 
   // Identifies the cluster on the wire and in data dirs: a hash of the cluster name and the

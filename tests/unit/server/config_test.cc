@@ -2,6 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdio>
+#include <fstream>
+
 namespace raftkv::server {
 namespace {
 
@@ -36,62 +39,74 @@ TEST(ServerConfig, ClusterIdDependsOnMembers) {
   EXPECT_NE(a.cluster_id(), b.cluster_id());
 }
 
-TEST(ParseServerArgs, RequiresMembership) {
-  std::vector<std::string> words = {"raftkv-server", "--id", "4", "--data-dir", "/tmp/x",
+// Parses `raftkv-server --id ID --data-dir /tmp/x --peers 1=127.0.0.1:7001` plus `extra`.
+Result<ServerConfig> parse_with(const std::vector<std::string>& extra,
+                                const std::string& id = "1") {
+  std::vector<std::string> words = {"raftkv-server", "--id", id, "--data-dir", "/tmp/x",
                                     "--peers", "1=127.0.0.1:7001"};
+  words.insert(words.end(), extra.begin(), extra.end());
   std::vector<char*> argv;
   for (std::string& word : words) argv.push_back(word.data());
   int exit_code = 0;
-  Result<ServerConfig> config =
-      parse_server_args(static_cast<int>(argv.size()), argv.data(), &exit_code);
-  ASSERT_FALSE(config.is_ok());
-  EXPECT_NE(config.status().message().find("not among --peers"), std::string::npos);
+  return parse_server_args(static_cast<int>(argv.size()), argv.data(), &exit_code);
+}
+
+bool mentions(const Result<ServerConfig>& config, const std::string& text) {
+  return !config.is_ok() && config.status().message().find(text) != std::string::npos;
+}
+
+TEST(ParseServerArgs, RequiresMembership) {
+  EXPECT_TRUE(mentions(parse_with({}, "4"), "not among --peers"));
 }
 
 TEST(ParseServerArgs, ElectionMustExceedHeartbeat) {
-  std::vector<std::string> words = {"raftkv-server", "--id", "1", "--data-dir", "/tmp/x",
-                                    "--peers", "1=127.0.0.1:7001", "--heartbeat-ms", "500",
-                                    "--election-ms", "400"};
-  std::vector<char*> argv;
-  for (std::string& word : words) argv.push_back(word.data());
-  int exit_code = 0;
-  EXPECT_FALSE(parse_server_args(static_cast<int>(argv.size()), argv.data(), &exit_code).is_ok());
+  EXPECT_FALSE(parse_with({"--heartbeat-ms", "500", "--election-ms", "400"}).is_ok());
 }
 
 TEST(ParseServerArgs, SnapshotEntriesIsOffOrAtLeast100) {
-  auto parse = [](const std::string& entries) {
-    std::vector<std::string> words = {"raftkv-server", "--id", "1", "--data-dir", "/tmp/x",
-                                      "--peers", "1=127.0.0.1:7001", "--snapshot-entries",
-                                      entries};
-    std::vector<char*> argv;
-    for (std::string& word : words) argv.push_back(word.data());
-    int exit_code = 0;
-    return parse_server_args(static_cast<int>(argv.size()), argv.data(), &exit_code);
-  };
-  EXPECT_TRUE(parse("0").is_ok());
-  EXPECT_TRUE(parse("100").is_ok());
-  const Result<ServerConfig> tiny = parse("50");
-  ASSERT_FALSE(tiny.is_ok());
-  EXPECT_NE(tiny.status().message().find("--snapshot-entries"), std::string::npos);
+  EXPECT_TRUE(parse_with({"--snapshot-entries", "0"}).is_ok());
+  EXPECT_TRUE(parse_with({"--snapshot-entries", "100"}).is_ok());
+  EXPECT_TRUE(mentions(parse_with({"--snapshot-entries", "50"}), "--snapshot-entries"));
 }
 
 TEST(ParseServerArgs, PeerHttpAddrsNameEveryMembersPage) {
-  auto parse = [](const std::string& addrs) {
-    std::vector<std::string> words = {"raftkv-server", "--id", "1", "--data-dir", "/tmp/x",
-                                      "--peers", "1=127.0.0.1:7001", "--peer-http-addrs", addrs};
-    std::vector<char*> argv;
-    for (std::string& word : words) argv.push_back(word.data());
-    int exit_code = 0;
-    return parse_server_args(static_cast<int>(argv.size()), argv.data(), &exit_code);
-  };
-  const Result<ServerConfig> config = parse("2=127.0.0.1:8082,1=127.0.0.1:8081");
+  const Result<ServerConfig> config =
+      parse_with({"--peer-http-addrs", "2=127.0.0.1:8082,1=127.0.0.1:8081"});
   ASSERT_TRUE(config.is_ok()) << config.status().to_string();
   ASSERT_EQ(config.value().peer_http_addrs.size(), 2u);
   EXPECT_EQ(config.value().peer_http_addrs[0].id, NodeId{1});
   EXPECT_EQ(config.value().peer_http_addrs[1].port, 8082);
-  const Result<ServerConfig> bad = parse("1=127.0.0.1");
-  ASSERT_FALSE(bad.is_ok());
-  EXPECT_NE(bad.status().message().find("--peer-http-addrs"), std::string::npos);
+  EXPECT_TRUE(mentions(parse_with({"--peer-http-addrs", "1=127.0.0.1"}), "--peer-http-addrs"));
+}
+
+TEST(ParseServerArgs, SizeLimits_DefaultsFollowTheValueLimit) {
+  const Result<ServerConfig> defaults = parse_with({});
+  ASSERT_TRUE(defaults.is_ok());
+  EXPECT_EQ(defaults.value().bulk_bytes_max, kDefaultBulkBytesMax);
+  EXPECT_EQ(defaults.value().request_bytes_max, kDefaultBulkBytesMax + kRequestBytesOverBulk);
+  // Raising the value limit alone raises the request limit with it.
+  const Result<ServerConfig> raised = parse_with({"--max-bulk-bytes", "104857600"});
+  ASSERT_TRUE(raised.is_ok());
+  EXPECT_EQ(raised.value().request_bytes_max, 104857600 + kRequestBytesOverBulk);
+  const Result<ServerConfig> both =
+      parse_with({"--max-bulk-bytes", "1000", "--max-request-bytes", "5000"});
+  ASSERT_TRUE(both.is_ok());
+  EXPECT_EQ(both.value().request_bytes_max, 5000u);
+  EXPECT_TRUE(mentions(parse_with({"--max-bulk-bytes", "1000", "--max-request-bytes", "999"}),
+                       "--max-request-bytes must be at least --max-bulk-bytes"));
+}
+
+TEST(ParseServerArgs, SizeLimits_ReadFromTheConfigFile) {
+  const std::string path = ::testing::TempDir() + "/raftkv-size-limits.conf";
+  {
+    std::ofstream file(path);
+    file << "max-bulk-bytes = 2048\nmax-request-bytes = 4096\n";
+  }
+  const Result<ServerConfig> config = parse_with({"--config", path});
+  ASSERT_TRUE(config.is_ok()) << config.status().to_string();
+  EXPECT_EQ(config.value().bulk_bytes_max, 2048u);
+  EXPECT_EQ(config.value().request_bytes_max, 4096u);
+  std::remove(path.c_str());
 }
 
 }  // namespace
