@@ -1,5 +1,9 @@
 #include "net/peer_transport.h"
 
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+
 #include <algorithm>
 #include <array>
 #include <asio/experimental/awaitable_operators.hpp>
@@ -34,16 +38,26 @@ bool is_empty(const pb::PeerBatch& batch) {
 
 auto no_throw(asio::error_code& error) { return asio::redirect_error(use_awaitable, error); }
 
+const char* lane_name(Lane lane) { return lane == Lane::Control ? "control" : "bulk"; }
+
 }  // namespace
 
 struct PeerTransport::Link {
-  Link(asio::io_context& io, PeerAddress peer) : address(std::move(peer)), wakeup(io) {}
+  Link(asio::io_context& io, PeerAddress peer, Lane which)
+      : address(std::move(peer)), lane(which), wakeup(io) {}
   PeerAddress address;
+  Lane lane;
   pb::PeerBatch pending;
   uint64_t pending_bytes = 0;
   asio::steady_timer wakeup;  // Cancelled to wake the writer when something is queued.
   tcp::socket* socket = nullptr;  // Set while connected.
   PeerCounters counters;
+};
+
+struct PeerTransport::Peer {
+  Peer(asio::io_context& io, const PeerAddress& address)
+      : lanes{Link(io, address, Lane::Control), Link(io, address, Lane::Bulk)} {}
+  std::array<Link, 2> lanes;
 };
 
 PeerTransport::PeerTransport(asio::io_context& io, NodeId self, std::vector<PeerAddress> peers,
@@ -57,7 +71,7 @@ PeerTransport::PeerTransport(asio::io_context& io, NodeId self, std::vector<Peer
     if (peer.id == self) {
       self_address_ = peer;
     } else {
-      links_.emplace(peer.id, std::make_unique<Link>(io, peer));
+      peers_.emplace(peer.id, std::make_unique<Peer>(io, peer));
     }
   }
   RAFT_ASSERT(self_address_.id == self);
@@ -81,7 +95,9 @@ Status PeerTransport::start(runtime::PeerInbox& inbox) {
                                           error.message());
   }
   asio::co_spawn(io_, accept_loop(), asio::detached);
-  for (auto& [id, link] : links_) asio::co_spawn(io_, dial_loop(*link), asio::detached);
+  for (auto& [id, peer] : peers_) {
+    for (Link& lane : peer->lanes) asio::co_spawn(io_, dial_loop(lane), asio::detached);
+  }
   return Status::ok();
 }
 
@@ -90,72 +106,85 @@ void PeerTransport::stop() {
   stopped_ = true;
   asio::error_code ignored;
   acceptor_.close(ignored);
-  for (auto& [id, link] : links_) {
-    if (link->socket) link->socket->close(ignored);
-    link->wakeup.cancel();
+  for (auto& [id, peer] : peers_) {
+    for (Link& lane : peer->lanes) {
+      if (lane.socket) lane.socket->close(ignored);
+      lane.wakeup.cancel();
+    }
   }
 }
 
-PeerTransport::Link* PeerTransport::link(NodeId to) {
-  auto it = links_.find(to);
-  return it == links_.end() ? nullptr : it->second.get();
+PeerTransport::Link* PeerTransport::link(NodeId to, Lane lane) {
+  auto it = peers_.find(to);
+  return it == peers_.end() ? nullptr : &it->second->lanes[static_cast<size_t>(lane)];
+}
+
+template <typename Add>
+bool PeerTransport::enqueue(Link* target, uint64_t bytes, Add add) {
+  if (target == nullptr) return false;
+  const bool fits =
+      target->pending_bytes == 0 || target->pending_bytes + bytes <= options_.queue_bytes_max;
+  if (target->socket == nullptr || !fits) {
+    ++target->counters.messages_dropped;  // Raft retransmits; memory stays bounded.
+    return false;
+  }
+  add(target->pending);
+  target->pending_bytes += bytes;
+  wake(*target);
+  return true;
 }
 
 void PeerTransport::wake(Link& link) { link.wakeup.cancel(); }
 
 void PeerTransport::send(const raft::Message& message) {
-  Link* target = link(message.to);
-  RAFT_ASSERT(target != nullptr);  // The core only addresses members, all of which we know.
-  const uint64_t bytes = charge(message);
-  if (target->socket == nullptr || target->pending_bytes + bytes > options_.queue_bytes_max) {
-    ++target->counters.messages_dropped;  // Raft retransmits; memory stays bounded.
-    return;
-  }
-  proto::to_proto(message, target->pending.add_messages());
-  target->pending_bytes += bytes;
-  wake(*target);
+  RAFT_ASSERT(peers_.contains(message.to));  // The core addresses members only.
+  const Lane lane = message.entries.empty() ? Lane::Control : Lane::Bulk;
+  (void)enqueue(link(message.to, lane), charge(message),
+                [&](pb::PeerBatch& batch) { proto::to_proto(message, batch.add_messages()); });
 }
 
 bool PeerTransport::forward(NodeId to, runtime::ForwardRequest request) {
-  Link* target = link(to);
-  if (target == nullptr || target->socket == nullptr) return false;
-  target->pending_bytes += 64 + request.request.bytes.size();
-  proto::to_proto(std::move(request), target->pending.add_forward_requests());
-  wake(*target);
-  return true;
+  const uint64_t bytes = 64 + request.request.bytes.size();
+  return enqueue(link(to, Lane::Bulk), bytes, [&](pb::PeerBatch& batch) {
+    proto::to_proto(std::move(request), batch.add_forward_requests());
+  });
 }
 
 void PeerTransport::reply(NodeId to, runtime::ForwardReply reply) {
-  Link* target = link(to);
-  if (target == nullptr || target->socket == nullptr) return;  // The forwarder times out.
-  target->pending_bytes += 64 + reply.response.reply.size();
-  proto::to_proto(std::move(reply), target->pending.add_forward_replies());
-  wake(*target);
+  const uint64_t bytes = 64 + reply.response.reply.size();
+  // Not sent: the forwarder times out and answers its client as it must.
+  (void)enqueue(link(to, Lane::Bulk), bytes, [&](pb::PeerBatch& batch) {
+    proto::to_proto(std::move(reply), batch.add_forward_replies());
+  });
 }
 
 void PeerTransport::send_snapshot_chunk(NodeId to, runtime::SnapshotChunk chunk) {
-  Link* target = link(to);
   const uint64_t bytes = 64 + chunk.data.size();
-  if (target == nullptr || target->socket == nullptr ||
-      target->pending_bytes + bytes > options_.queue_bytes_max) {
-    return;  // The sender resends from the last acknowledged offset.
-  }
-  proto::to_proto(std::move(chunk), target->pending.add_snapshot_chunks());
-  target->pending_bytes += bytes;
-  wake(*target);
+  // Not sent: the sender resends from the last acknowledged offset.
+  (void)enqueue(link(to, Lane::Bulk), bytes, [&](pb::PeerBatch& batch) {
+    proto::to_proto(std::move(chunk), batch.add_snapshot_chunks());
+  });
 }
 
 void PeerTransport::send_snapshot_ack(NodeId to, runtime::SnapshotAck ack) {
-  Link* target = link(to);
-  if (target == nullptr || target->socket == nullptr) return;  // The leader resends the chunk.
-  proto::to_proto(std::move(ack), target->pending.add_snapshot_acks());
-  target->pending_bytes += 64;
-  wake(*target);
+  // Not sent: the leader resends the chunk.
+  (void)enqueue(link(to, Lane::Control), 64, [&](pb::PeerBatch& batch) {
+    proto::to_proto(std::move(ack), batch.add_snapshot_acks());
+  });
 }
 
 std::map<NodeId, PeerCounters> PeerTransport::counters() const {
   std::map<NodeId, PeerCounters> out;
-  for (const auto& [id, link] : links_) out[id] = link->counters;
+  for (const auto& [id, peer] : peers_) {
+    PeerCounters& sum = out[id];
+    for (const Link& lane : peer->lanes) {
+      sum.messages_sent += lane.counters.messages_sent;
+      sum.bytes_sent += lane.counters.bytes_sent;
+      sum.messages_dropped += lane.counters.messages_dropped;
+    }
+    // Connected: both lanes up (a peer reachable on one lane only is not healthy).
+    sum.connected = peer->lanes[0].counters.connected && peer->lanes[1].counters.connected;
+  }
   for (const auto& [id, received] : received_) {
     out[id].messages_received = received.messages_received;
     out[id].bytes_received = received.bytes_received;
@@ -175,11 +204,11 @@ awaitable<void> PeerTransport::dial_loop(Link& link) {
     socket.open(remote.protocol(), error);
     if (!error) socket.set_option(tcp::no_delay(true), error);
     if (!error) socket.bind(local, error);  // The source address names this node.
-    if (!error) co_await socket.async_connect(remote, no_throw(error));
+    if (!error) error = co_await connect(socket, remote);
     if (!error) {
       backoff_ms = options_.backoff_ms_min;
       log_to(logger_, LogLevel::Debug, "connected to node ", link.address.id, " at ",
-             link.address.host, ":", link.address.port);
+             link.address.host, ":", link.address.port, " (", lane_name(link.lane), ")");
       link.socket = &socket;
       link.counters.connected = true;
       // A peer that restarted is noticed when its old connection closes, not at the next
@@ -191,13 +220,38 @@ awaitable<void> PeerTransport::dial_loop(Link& link) {
       link.pending.Clear();
       link.pending_bytes = 0;
       if (stopped_) co_return;
-      log_to(logger_, LogLevel::Info, "lost connection to node ", link.address.id);
+      log_to(logger_, LogLevel::Info, "lost the ", lane_name(link.lane), " connection to node ",
+             link.address.id);
       inbox_->on_peer_unreachable(link.address.id);
     }
     pause.expires_after(std::chrono::milliseconds(backoff_ms));
     co_await pause.async_wait(no_throw(error));
     backoff_ms = std::min(backoff_ms * 2, options_.backoff_ms_max);
   }
+}
+
+// Connects within options_.stall_ms (a dial into a cut link would otherwise wait out the
+// kernel's SYN retries, minutes), then bounds how long sent data may go unacknowledged.
+awaitable<asio::error_code> PeerTransport::connect(tcp::socket& socket,
+                                                  const tcp::endpoint& remote) {
+  asio::error_code error;
+  if (options_.stall_ms == 0) {
+    co_await socket.async_connect(remote, no_throw(error));
+    co_return error;
+  }
+  asio::steady_timer timer(io_);
+  timer.expires_after(std::chrono::milliseconds(options_.stall_ms));
+  asio::error_code timer_error;
+  const auto first = co_await (socket.async_connect(remote, no_throw(error)) ||
+                               timer.async_wait(no_throw(timer_error)));
+  if (first.index() == 1) co_return asio::error::timed_out;
+  if (error) co_return error;
+  const unsigned int user_timeout_ms = options_.stall_ms;
+  if (::setsockopt(socket.native_handle(), IPPROTO_TCP, TCP_USER_TIMEOUT, &user_timeout_ms,
+                   sizeof user_timeout_ms) != 0) {
+    log_to(logger_, LogLevel::Warn, "cannot set TCP_USER_TIMEOUT on a peer connection");
+  }
+  co_return error;
 }
 
 // Completes when the peer closes the connection (or it fails): the peer never sends on it.
@@ -318,7 +372,7 @@ bool PeerTransport::accept_hello(const std::string& remote, const std::string& b
     return refuse("addressed to node " + std::to_string(hello.to()) + ", we are node " +
                   std::to_string(self_.value()));
   }
-  if (link(NodeId{hello.from()}) == nullptr) {
+  if (!peers_.contains(NodeId{hello.from()})) {
     return refuse("node " + std::to_string(hello.from()) + " is not a member");
   }
   *from = NodeId{hello.from()};

@@ -20,11 +20,18 @@ class PeerBatch;
 
 // TCP transport between the nodes of one cluster (asio, C++20 coroutines).
 //
-// Each node dials every peer once for its own outgoing traffic and accepts the peers' dials for
-// incoming traffic, so a connection carries data one way. Outgoing connections bind to this
-// node's own listen address: the source address names the node, and fault tests partition
-// nodes by address. A connection opens with a Hello (cluster id, sender, addressee); a Hello
-// from another cluster or an unknown node is refused and logged.
+// Each node dials every peer for its own outgoing traffic and accepts the peers' dials for
+// incoming traffic, so a connection carries data one way. It dials each peer twice, one
+// connection per lane (Lane), so that the Raft messages that keep a cluster stable never wait
+// behind bulk data on one TCP stream:
+//   Control  votes, heartbeats, every answer, appends without entries, snapshot acks;
+//   Bulk     appends with entries, snapshot chunks, forwarded requests and their replies.
+// A 64 MiB entry then delays heartbeats by nothing but the loop's own work. Raft tolerates the
+// reordering between lanes (it must tolerate any), and each lane keeps its own order.
+// Outgoing connections bind to this node's own listen address: the source address names the
+// node, and fault tests partition nodes by address. A connection opens with a Hello (cluster
+// id, sender, addressee); a Hello from another cluster or an unknown node is refused and
+// logged.
 //
 // Frames are a 4-byte little-endian length and a PeerEnvelope (proto/peer.proto). Everything
 // queued for a peer while the previous write was in flight goes out in one frame. Each peer's
@@ -47,11 +54,20 @@ struct PeerAddress {
 struct TransportOptions {
   uint64_t cluster_id = 0;
   std::string client_addr;                    // Announced in Hello, for INFO and redirects.
-  uint64_t queue_bytes_max = 64ull << 20;     // Per peer, queued and not yet written.
+  // Per peer and lane, queued and not yet written. Past it new items are dropped, except that
+  // an empty queue always takes one item however large (an entry up to the request limit).
+  uint64_t queue_bytes_max = 64ull << 20;
   uint64_t frame_bytes_max = 256ull << 20;    // Largest frame accepted from a peer.
   uint32_t backoff_ms_min = 20;
   uint32_t backoff_ms_max = 1000;
+  // A dial that has not connected after this long is given up and retried; a connection whose
+  // sent data goes unacknowledged this long is closed (TCP_USER_TIMEOUT) and redialled, so a
+  // link that was cut and healed resumes at once rather than at TCP's next backed-off
+  // retransmission. 0: the kernel's defaults.
+  uint32_t stall_ms = 0;
 };
+
+enum class Lane : uint8_t { Control = 0, Bulk = 1 };
 
 struct PeerCounters {
   uint64_t messages_sent = 0;
@@ -89,11 +105,18 @@ class PeerTransport final : public runtime::Transport {
   [[nodiscard]] std::map<NodeId, PeerCounters> counters() const;
 
  private:
-  struct Link;
+  struct Link;  // One lane to one peer.
+  struct Peer;
 
-  Link* link(NodeId to);
+  Link* link(NodeId to, Lane lane);
   void wake(Link& link);
+  // Queues into `link` an item of `bytes` (charged against its bound) that `add` puts into the
+  // pending batch; false (dropped, counted) when not connected or over the bound.
+  template <typename Add>
+  bool enqueue(Link* link, uint64_t bytes, Add add);
   asio::awaitable<void> dial_loop(Link& link);
+  asio::awaitable<asio::error_code> connect(asio::ip::tcp::socket& socket,
+                                            const asio::ip::tcp::endpoint& remote);
   asio::awaitable<void> write_frames(Link& link, asio::ip::tcp::socket& socket);
   asio::awaitable<void> watch_for_close(asio::ip::tcp::socket& socket);
   asio::awaitable<void> accept_loop();
@@ -107,7 +130,7 @@ class PeerTransport final : public runtime::Transport {
   runtime::PeerInbox* inbox_ = nullptr;  // Set by start().
   Logger& logger_;
   PeerAddress self_address_;
-  std::map<NodeId, std::unique_ptr<Link>> links_;  // One per peer other than self.
+  std::map<NodeId, std::unique_ptr<Peer>> peers_;  // Every peer other than self.
   std::map<NodeId, PeerCounters> received_;        // Counters for incoming traffic.
   std::map<NodeId, int> incoming_connections_;     // Open ones, per peer (reconnects overlap).
   asio::ip::tcp::acceptor acceptor_;
