@@ -51,7 +51,7 @@ void to_proto(const raft::Entry& entry, pb::Entry* out) {
     case raft::EntryType::NoOp: out->set_type(pb::ENTRY_TYPE_NO_OP); break;
     case raft::EntryType::ConfChange: out->set_type(pb::ENTRY_TYPE_CONF_CHANGE); break;
   }
-  out->set_data(entry.data);
+  out->set_data(entry.data.data(), entry.data.size());
 }
 
 void to_proto(const raft::HardState& hard_state, pb::HardState* out) {
@@ -111,6 +111,24 @@ void encode_entry(const raft::Entry& entry, std::string* out) {
   to_proto(entry, &message);
   const bool encoded = message.AppendToString(out);
   RAFT_ASSERT(encoded);  // Only fails past 2 GiB, which callers bound.
+}
+
+void encode_entry_head(const raft::Entry& entry, std::string* out) {
+  using google::protobuf::internal::WireFormatLite;
+  pb::Entry message;
+  raft::Entry without_data = entry;
+  without_data.data = SharedBytes();
+  to_proto(without_data, &message);
+  const bool encoded = message.AppendToString(out);
+  RAFT_ASSERT(encoded);
+  if (entry.data.empty()) return;  // proto3 leaves an empty field out.
+  // Fields are serialized in number order and data (4) is the last: its tag and length
+  // follow the others, then its bytes.
+  out->push_back(static_cast<char>(
+      WireFormatLite::MakeTag(4, WireFormatLite::WIRETYPE_LENGTH_DELIMITED)));
+  uint64_t length = entry.data.size();
+  for (; length >= 0x80; length >>= 7) out->push_back(static_cast<char>((length & 0x7f) | 0x80));
+  out->push_back(static_cast<char>(length));
 }
 
 void encode_hard_state(const raft::HardState& hard_state, std::string* out) {

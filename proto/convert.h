@@ -35,6 +35,9 @@ void from_proto(const pb::SnapshotMeta& in, raft::SnapshotMeta* out);
 
 // Serialized forms. encode_* appends to `out` (so a caller can frame in place).
 void encode_entry(const raft::Entry& entry, std::string* out);
+// Appends the encoding of `entry` up to its data: encode_entry's bytes are these followed by
+// entry.data, so a large payload can be written from where it is instead of copied.
+void encode_entry_head(const raft::Entry& entry, std::string* out);
 void encode_hard_state(const raft::HardState& hard_state, std::string* out);
 void encode_snapshot_meta(const raft::SnapshotMeta& meta, std::string* out);
 

@@ -77,7 +77,7 @@ Status MemoryStorage::compact(Index index) {
     return Status(ErrorCode::InvalidArgument, "compaction past the snapshot");
   }
   entries_.erase(entries_.begin(), entries_.begin() + static_cast<ptrdiff_t>(index - offset));
-  entries_.front().data.clear();  // Now the placeholder: only index and term matter.
+  entries_.front().data = SharedBytes();  // Now the placeholder: only index and term matter.
   RAFT_ASSERT(entries_.front().index == index);
   return Status::ok();
 }

@@ -39,7 +39,7 @@ std::string encode_conf_change(const ConfChange& change) {
   return out;
 }
 
-bool decode_conf_change(const std::string& data, ConfChange* change) {
+bool decode_conf_change(std::string_view data, ConfChange* change) {
   if (data.size() != 9) return false;
   const auto type = static_cast<uint8_t>(data[0]);
   if (type > static_cast<uint8_t>(ConfChangeType::RemoveNode)) return false;

@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "common/shared_bytes.h"
 #include "common/types.h"
 
 // The core's vocabulary: log entries, persistent state, membership, and the messages peers
@@ -23,7 +24,9 @@ struct Entry {
   Term term;
   Index index;
   EntryType type = EntryType::Normal;
-  std::string data;
+  // Shared, not copied, as the entry goes to the log, to each follower, to disk and to the
+  // state machine (common/shared_bytes.h says why).
+  SharedBytes data;
 
   // Bytes this entry is charged for in message and in-flight budgets: payload plus a fixed
   // estimate of framing, so that empty entries still cost something.
@@ -61,7 +64,7 @@ struct ConfChange {
 
 std::string encode_conf_change(const ConfChange& change);
 // False when `data` is not a well-formed encoding (it came from a log, so it is validated).
-[[nodiscard]] bool decode_conf_change(const std::string& data, ConfChange* change);
+[[nodiscard]] bool decode_conf_change(std::string_view data, ConfChange* change);
 
 struct SnapshotMeta {
   Index index;  // Last log index the snapshot covers.

@@ -276,7 +276,7 @@ void Raft::step_by_role(const Message& message) {
   }
 }
 
-Result<Proposal> Raft::propose(std::string data) {
+Result<Proposal> Raft::propose(SharedBytes data) {
   if (role_ != Role::Leader) return Status(ErrorCode::NotLeader, "not the leader");
   if (transfer_target_ != kNoNode) {
     return Status(ErrorCode::Busy, "leadership transfer in progress");

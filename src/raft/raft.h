@@ -147,7 +147,7 @@ class Raft {
   [[nodiscard]] Status step(const Message& message);
   // Appends a command to the leader's log. NotLeader (hint: status().leader) on other nodes;
   // Busy while a leadership transfer runs or the uncommitted backlog is full.
-  [[nodiscard]] Result<Proposal> propose(std::string data);
+  [[nodiscard]] Result<Proposal> propose(SharedBytes data);
   // Asks for a linearizable read point (Raft thesis §6.4). On the leader, `request_id` comes
   // back in a ReadState once the leader confirmed with a quorum that it still leads (and its
   // term's first entry committed). Reads queued between two Readies share one quorum round.

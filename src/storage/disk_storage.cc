@@ -177,7 +177,7 @@ Result<size_t> DiskStorage::read_at_locked(const Segment& segment, uint64_t offs
   }
   RAFT_ASSERT(offset <= write_offset_);
   const size_t count = std::min<size_t>(size, static_cast<size_t>(write_offset_ - offset));
-  std::memcpy(out, pending_.data() + (offset - flushed), count);
+  pending_.read(offset - flushed, out, count);
   return count;
 }
 
@@ -215,7 +215,7 @@ Status DiskStorage::check_save_locked(const std::vector<raft::Entry>& entries,
 
 // A save's records, framed and encoded outside the lock.
 struct DiskStorage::Batch {
-  std::string records;
+  WalBuffer records;
   std::vector<uint64_t> entry_offsets;  // Of each entry's record within `records`.
 };
 
@@ -223,21 +223,36 @@ Status DiskStorage::encode_batch(const std::vector<raft::Entry>& entries,
                                  const std::optional<raft::HardState>& hard_state, Batch* batch) {
   batch->entry_offsets.reserve(entries.size());
   std::string payload;
+  std::string framed;
   for (const raft::Entry& entry : entries) {
     payload.clear();
-    proto::encode_entry(entry, &payload);
-    if (payload.size() > kRecordPayloadMax) {
+    framed.clear();
+    batch->entry_offsets.push_back(batch->records.size());
+    if (entry.data.size() < WalBuffer::kShareBytesMin) {
+      proto::encode_entry(entry, &payload);
+      append_record(RecordType::Entry, payload, &framed);
+      batch->records.append(framed);
+      continue;
+    }
+    // A large payload goes to the file from where it is: header and encoding head copied,
+    // the data shared, then the end mark.
+    proto::encode_entry_head(entry, &payload);
+    if (payload.size() + entry.data.size() > kRecordPayloadMax) {
       return Status(ErrorCode::InvalidArgument, "entry too large for one WAL record");
     }
-    batch->entry_offsets.push_back(batch->records.size());
-    append_record(RecordType::Entry, payload, &batch->records);
+    append_record_head(RecordType::Entry, payload, entry.data, &framed);
+    batch->records.append(framed);
+    batch->records.append_shared(entry.data);
+    batch->records.append(std::string_view(reinterpret_cast<const char*>(&kRecordEndMark), 1));
   }
   // After the entries: a torn write may keep the entries and lose the hard state (harmless),
   // never keep a commit index whose entries are lost.
   if (hard_state.has_value()) {
     payload.clear();
+    framed.clear();
     proto::encode_hard_state(*hard_state, &payload);
-    append_record(RecordType::HardState, payload, &batch->records);
+    append_record(RecordType::HardState, payload, &framed);
+    batch->records.append(framed);
   }
   if (batch->records.size() > kSegmentOffsetMax / 2) {
     return Status(ErrorCode::InvalidArgument, "batch too large for one write");
@@ -247,7 +262,7 @@ Status DiskStorage::encode_batch(const std::vector<raft::Entry>& entries,
 
 Status DiskStorage::save_locked(const std::vector<raft::Entry>& entries,
                                 const std::optional<raft::HardState>& hard_state,
-                                const Batch& batch) {
+                                Batch& batch) {
   Status checked = check_save_locked(entries, hard_state);
   if (!checked.is_ok()) return checked;
   const Index first_new = entries.empty() ? last_index_ + 1 : entries.front().index;
@@ -387,7 +402,7 @@ Status DiskStorage::sync() {
   return wait_durable(ticket);
 }
 
-Status DiskStorage::write_locked(const std::string& records, Index first_index, uint64_t* offset) {
+Status DiskStorage::write_locked(WalBuffer& records, Index first_index, uint64_t* offset) {
   RAFT_ASSERT(!segments_.empty());
   if (!failed_.is_ok()) return failed_;
   if (write_offset_ > head_bytes_ && write_offset_ + records.size() > options_.segment_bytes) {
@@ -395,11 +410,12 @@ Status DiskStorage::write_locked(const std::string& records, Index first_index, 
     if (!rotated.is_ok()) return rotated;
   }
   RAFT_ASSERT(write_offset_ + records.size() <= kSegmentOffsetMax);
-  pending_ += records;  // Written by the next sync, with the rest of its batch.
   *offset = write_offset_;
   write_offset_ += records.size();
   written_ += records.size();
-  if (pending_.size() >= kPendingBytesMax) return flush_locked();
+  pending_.take(records);  // Written by the next sync, with the rest of its batch.
+  // Shared payloads cost nothing here (the log holds them anyway); only copies are bounded.
+  if (pending_.owned_bytes() >= kPendingBytesMax) return flush_locked();
   return Status::ok();
 }
 
@@ -407,9 +423,9 @@ Status DiskStorage::flush_locked() {
   if (pending_.empty()) return Status::ok();
   RAFT_ASSERT(failed_.is_ok());
   RAFT_ASSERT(pending_.size() <= write_offset_);
-  Status written = segments_.back().file->write_at(write_offset_ - pending_.size(), pending_);
+  Status written = pending_.write_to(*segments_.back().file, write_offset_ - pending_.size());
   if (!written.is_ok()) return fail_locked(written);
-  pending_.clear();  // Keeps its capacity for the next batch.
+  pending_.clear();  // Keeps its first piece's capacity for the next batch.
   return Status::ok();
 }
 

@@ -24,6 +24,7 @@
 #include "storage/segment.h"
 #include "storage/segment_pipeline.h"
 #include "storage/snapshot_file.h"
+#include "storage/wal_buffer.h"
 #include "storage/wal_replay.h"
 
 // DiskStorage: the durable raft::LogStorage. A data directory holds
@@ -185,7 +186,7 @@ class DiskStorage final : public runtime::Storage {
                                            Batch* batch);
   [[nodiscard]] Status save_locked(const std::vector<raft::Entry>& entries,
                                    const std::optional<raft::HardState>& hard_state,
-                                   const Batch& batch);
+                                   Batch& batch);
   // One fdatasync for everything written so far, mu_ released meanwhile. Returns its
   // generation: the caller passes it to wake_cohort() once it has released mu_.
   [[nodiscard]] uint32_t run_sync_locked(std::unique_lock<std::mutex>& lock);
@@ -196,9 +197,11 @@ class DiskStorage final : public runtime::Storage {
   [[nodiscard]] bool sync_needed_locked() const;  // The sync thread should run one now.
   [[nodiscard]] Status check_save_locked(const std::vector<raft::Entry>& entries,
                                          const std::optional<raft::HardState>& hard_state) const;
-  [[nodiscard]] Status write_locked(const std::string& records, Index first_index,
-                                    uint64_t* offset);
-  // Writes pending_ into the active segment (one pwrite); poisons the storage on failure.
+  // Moves `records` into pending_ at the end of the active segment (rotating first if they
+  // do not fit); *offset is where they start.
+  [[nodiscard]] Status write_locked(WalBuffer& records, Index first_index, uint64_t* offset);
+  // Writes pending_ into the active segment (one pwrite per piece); poisons the storage on
+  // failure.
   [[nodiscard]] Status flush_locked();
   // Up to `size` bytes of `segment` at `offset`, from pending_ where not yet written.
   [[nodiscard]] Result<size_t> read_at_locked(const Segment& segment, uint64_t offset, char* out,
@@ -243,8 +246,9 @@ class DiskStorage final : public runtime::Storage {
   // Records appended to the active segment but not yet written to its file: they belong at
   // [write_offset_ - pending_.size(), write_offset_). Written by the next sync (one pwrite for
   // the whole batch, instead of one per save under the mutex), by a rotation, by close, or
-  // once kPendingBytesMax is reached. Never durable before it is written, so never acked.
-  std::string pending_;
+  // once kPendingBytesMax of copied bytes is reached. Never durable before it is written, so
+  // never acked. Large payloads are shared with the log, not copied (WalBuffer).
+  WalBuffer pending_;
 
   // Entries (compacted_index_, last_index_] are stored; as in MemoryStorage the compaction
   // point trails the snapshot until compact() (on open it is the snapshot). offsets_[i -

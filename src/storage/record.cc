@@ -90,17 +90,27 @@ const char* record_type_name(RecordType type) {
   return "unknown";
 }
 
-void append_record(RecordType type, std::string_view payload, std::string* out) {
-  RAFT_ASSERT(payload.size() <= kRecordPayloadMax);
+void append_record_head(RecordType type, std::string_view head, std::string_view tail,
+                        std::string* out) {
+  RAFT_ASSERT(head.size() + tail.size() <= kRecordPayloadMax);
   const size_t start = out->size();
-  const auto length = static_cast<uint32_t>(payload.size());
+  const auto length = static_cast<uint32_t>(head.size() + tail.size());
   store_u32(length, out);
   store_u32(0, out);  // CRC placeholder, filled below once the bytes are in place.
   out->push_back(static_cast<char>(type));
-  out->append(payload);
-  out->push_back(static_cast<char>(kRecordEndMark));
-  const uint32_t crc = record_crc(*out, start, length);
+  out->append(head);
+  // The CRC covers the length, then the type and the payload: record_crc's ranges, with the
+  // payload in two parts.
+  uint32_t crc = crc32c_extend(0, out->data() + start, 4);
+  crc = crc32c_extend(crc, out->data() + start + 8, 1 + head.size());
+  crc = crc32c_extend(crc, tail.data(), tail.size());
   std::memcpy(out->data() + start + 4, &crc, sizeof(crc));
+}
+
+void append_record(RecordType type, std::string_view payload, std::string* out) {
+  const size_t start = out->size();
+  append_record_head(type, payload, {}, out);
+  out->push_back(static_cast<char>(kRecordEndMark));
   RAFT_ASSERT(out->size() == start + kRecordOverhead + payload.size());
 }
 

@@ -35,6 +35,11 @@ inline constexpr uint32_t kRecordPayloadMax = 256u << 20;
 
 // Appends one framed record to `out`. Precondition: payload.size() <= kRecordPayloadMax.
 void append_record(RecordType type, std::string_view payload, std::string* out);
+// The first part of a record whose payload is `head` followed by `tail`: appends its header
+// and `head`; the caller appends `tail` and then kRecordEndMark. So a large payload is framed
+// without being copied. Precondition: head.size() + tail.size() <= kRecordPayloadMax.
+void append_record_head(RecordType type, std::string_view head, std::string_view tail,
+                        std::string* out);
 
 // One record as found in a segment.
 struct RecordView {

@@ -160,7 +160,7 @@ void SafetyChecker::on_apply(NodeId node, const raft::Entry& entry) {
   }
   oracle_.push_back(OracleEntry{true, entry});
   const bool normal = entry.type == raft::EntryType::Normal;
-  if (normal) normals_.push_back(entry.data);
+  if (normal) normals_.push_back(entry.data.str());
   normal_count_.push_back(normal_count_.back() + (normal ? 1 : 0));
   RAFT_ASSERT(normal_count_.size() == oracle_.size());
 }
@@ -277,9 +277,9 @@ std::string ClientHistory::new_payload() {
 
 void ClientHistory::on_apply(const raft::Entry& entry, size_t position) {
   if (entry.type != raft::EntryType::Normal) return;
-  position_.emplace(entry.data, position);
-  if (failed_.contains(entry.data)) {
-    fail("write '" + entry.data + "' was answered not applied, and is applied at index " +
+  position_.emplace(entry.data.str(), position);
+  if (failed_.contains(entry.data.str())) {
+    fail("write '" + entry.data.str() + "' was answered not applied, and is applied at index " +
          std::to_string(entry.index.value()));
   }
 }

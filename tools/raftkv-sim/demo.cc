@@ -39,7 +39,7 @@ class DemoObserver final : public SimObserver {
       if (entry.data != kPayload) continue;
       in_log.push_back(node);
       sink_.write(sim_.now_us(), node, LogLevel::Info,
-                  "'" + entry.data + "' is in my log at index " +
+                  "'" + entry.data.str() + "' is in my log at index " +
                       std::to_string(entry.index.value()) + " (term " +
                       std::to_string(entry.term.value()) + "), persisted");
     }
@@ -52,7 +52,7 @@ class DemoObserver final : public SimObserver {
     sink_.write(sim_.now_us(), node, LogLevel::Info,
                 std::string(leader ? "committed (stored by a majority); " : "learned commit; ") +
                     "applied index " + std::to_string(entry.index.value()) + ": '" +
-                    entry.data + "'");
+                    entry.data.str() + "'");
   }
 
   int show_heartbeats = 0;

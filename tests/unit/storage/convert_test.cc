@@ -20,6 +20,20 @@ TEST(Convert, EntryRoundTripsAndPositionAgrees) {
   EXPECT_EQ(term, Term{7});
 }
 
+// The head plus the data is the whole encoding, for every data size around the varint steps
+// and for no data at all.
+TEST(Convert, EntryHeadThenDataIsTheWholeEncoding) {
+  for (size_t size : {0UL, 1UL, 127UL, 128UL, 16383UL, 16384UL, 300000UL}) {
+    const raft::Entry entry{Term{3}, Index{1u << 20}, raft::EntryType::Normal,
+                            std::string(size, 'd')};
+    std::string whole;
+    encode_entry(entry, &whole);
+    std::string head;
+    encode_entry_head(entry, &head);
+    EXPECT_EQ(head + std::string(entry.data.view()), whole) << size << " bytes of data";
+  }
+}
+
 TEST(Convert, HardStateAndSnapshotMetaRoundTrip) {
   const raft::HardState hard_state{Term{3}, NodeId{2}, Index{9}};
   std::string bytes;

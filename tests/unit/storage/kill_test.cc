@@ -68,7 +68,7 @@ TEST(KillNine, AcknowledgedEntriesSurviveEveryKill) {
     ASSERT_GE(recovered.value()->last_index(), Index{acked}) << "round " << round;
     const std::vector<raft::Entry> entries = all_entries(*recovered.value());
     for (const raft::Entry& entry : entries) {
-      ASSERT_EQ(entry.data.substr(0, entry.data.find('.')),
+      ASSERT_EQ(entry.data.view().substr(0, entry.data.view().find('.')),
                 "value-" + std::to_string(entry.index.value()));
     }
   }

@@ -47,6 +47,18 @@ TEST(Record, RoundTripsAndStopsAtZeros) {
   EXPECT_EQ(result.end_offset, offsets[3]);
 }
 
+TEST(Record, HeadThenTailThenEndMarkIsTheSameRecord) {
+  const std::string head = "head-bytes";
+  const std::string tail(70000, 't');
+  std::string whole;
+  append_record(RecordType::Entry, head + tail, &whole);
+  std::string split;
+  append_record_head(RecordType::Entry, head, tail, &split);
+  split += tail;
+  split.push_back(static_cast<char>(kRecordEndMark));
+  EXPECT_EQ(split, whole);
+}
+
 TEST(Record, EmptyInputIsACleanEnd) {
   std::vector<Seen> seen;
   const ScanResult result = scan("", true, &seen);
