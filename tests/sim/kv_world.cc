@@ -152,8 +152,19 @@ KvWorld::Request KvWorld::next_request(size_t c) {
   return append_request(c);
 }
 
+std::string KvWorld::value_named(const std::string& name) const {
+  if (options_.value_bytes_max == 0) return name;
+  // FNV-1a of the name picks the length, so equal names always pad to equal values.
+  uint64_t hash = 0xcbf29ce484222325;
+  for (char ch : name) hash = (hash ^ static_cast<uint8_t>(ch)) * 0x100000001b3;
+  const size_t low = options_.value_bytes_max / 2;
+  const size_t size = low + hash % (options_.value_bytes_max - low + 1);
+  return name + std::string(size > name.size() ? size - name.size() : 0, '.');
+}
+
 KvWorld::Request KvWorld::register_request(size_t c) {
-  const std::string value = "c" + std::to_string(c) + "-" + std::to_string(clients_[c].requests);
+  const std::string value =
+      value_named("c" + std::to_string(c) + "-" + std::to_string(clients_[c].requests));
   const std::string k = key("r");
   switch (prng_.uniform(0, 7)) {
     case 0:
@@ -162,8 +173,9 @@ KvWorld::Request KvWorld::register_request(size_t c) {
     case 3: return {kv::Command::del({k}), recorded(CommandKind::Del, {k})};
     case 4: {
       // Expects what another client may just have written: sometimes right, often not.
-      const std::string expected = "c" + std::to_string(prng_.uniform(0, clients_.size() - 1)) +
-                                   "-" + std::to_string(prng_.uniform(1, clients_[c].requests));
+      const std::string expected =
+          value_named("c" + std::to_string(prng_.uniform(0, clients_.size() - 1)) + "-" +
+                      std::to_string(prng_.uniform(1, clients_[c].requests)));
       return {kv::Command::cas(k, expected, value),
               recorded(CommandKind::Cas, {k, expected, value})};
     }
@@ -243,7 +255,9 @@ void KvWorld::check() {
   lincheck::Options options;
   options.steps_max = kCheckStepsMax;
   Result<lincheck::Verdict> verdict = lincheck::check(history_, options);
-  if (!verdict.is_ok()) return sim_.fail("lincheck refused the history: " + verdict.status().message());
+  if (!verdict.is_ok()) {
+    return sim_.fail("lincheck refused the history: " + verdict.status().message());
+  }
   sim_.run().metric("kv_operations", history_.operations.size());
   sim_.run().metric("kv_acknowledged", oks_total());
   sim_.run().metric("kv_unknown", verdict.value().stats.unknown_searched);

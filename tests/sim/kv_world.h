@@ -31,6 +31,9 @@ namespace raftkv::sim {
 struct KvWorldOptions {
   uint32_t clients = 5;
   uint32_t keys_per_group = 3;
+  // Registers' values are padded to between half this and this many bytes (0: not padded),
+  // the same for the same value name, so that a CAS can still expect another client's value.
+  size_t value_bytes_max = 0;
 };
 
 class KvWorld {
@@ -77,6 +80,8 @@ class KvWorld {
   void step(size_t c);
   [[nodiscard]] Request next_request(size_t c);
   [[nodiscard]] Request register_request(size_t c);
+  // The register value called `name` ("c2-17"), padded as options_.value_bytes_max says.
+  [[nodiscard]] std::string value_named(const std::string& name) const;
   [[nodiscard]] Request counter_request();
   [[nodiscard]] Request append_request(size_t c);
   [[nodiscard]] std::string key(const char* group);

@@ -74,6 +74,32 @@ void kv_linearizable(Run& run) {
   world.check();
 }
 
+// Issue 21: register values of 2-8 KiB against a 4 KiB message limit, so that appends carry
+// one entry, or one entry over the limit (which must still go, alone), and snapshots carry
+// large values, under kv_linearizable's faults. Catches: a leader that never sends an entry
+// larger than message_bytes_max (nothing commits), and one that cuts a value to fit.
+void kv_large_values(Run& run) {
+  SimOptions options = kv_options(3);
+  options.message_bytes_max = 4096;
+  options.network.drop_per_mille = 20;
+  if (run.seed() % 2 == 0) {
+    options.snapshot_every_entries = 15;
+    options.snapshot_keep_entries = 4;
+  }
+  Simulator sim(run, options);
+  Prng prng = scenario_prng(run);
+  KvWorld world(sim, prng, {.value_bytes_max = 8192});
+  for (int round = 0; round < 6 && !sim.failed(); ++round) {
+    world.run(prng.uniform(kE, 3 * kE));
+    random_fault(sim, prng);
+  }
+  sim.network().heal();
+  for (NodeId id : sim.ids()) sim.restart(id);
+  if (!world.settle(40 * kE)) return;
+  if (!sim.converge(50 * kE)) return;
+  world.check();
+}
+
 // 6.5840's TestOnePartition: a client whose node is cut off in a minority gets nothing
 // answered Ok there (no leader can commit or confirm a read for it), and is served again
 // within a few election timeouts of the partition healing; meanwhile the majority serves.
@@ -280,6 +306,9 @@ void append_kv_scenarios(std::vector<Scenario>& out) {
                  kv_lossy_commits});
   out.push_back({"kv_snapshot_size", "snapshots keep every node's log and WAL bounded",
                  kv_snapshot_size});
+  out.push_back({"kv_large_values",
+                 "values near and over the message size limit, under the usual faults",
+                 kv_large_values});
   out.push_back({"kv_disk_faults",
                  "failed and stalled syncs, flipped reads, torn writes: nothing acked is lost",
                  kv_disk_faults});
