@@ -129,7 +129,9 @@ int main(int argc, char** argv) {
   uint16_t base_port = 27100;
   for (int i = 1; i + 1 < argc; i += 2) {
     if (std::string(argv[i]) == "--dir") dir = argv[i + 1];
-    if (std::string(argv[i]) == "--base-port") base_port = static_cast<uint16_t>(std::stoi(argv[i + 1]));
+    if (std::string(argv[i]) == "--base-port") {
+      base_port = static_cast<uint16_t>(std::stoi(argv[i + 1]));
+    }
   }
   std::filesystem::remove_all(dir);
   std::vector<net::PeerAddress> peers;
@@ -138,7 +140,9 @@ int main(int argc, char** argv) {
   }
   auto data_dir = [&](size_t i) { return dir + "/node" + std::to_string(i + 1); };
   std::vector<std::unique_ptr<Replica>> replicas;
-  for (size_t i = 0; i < 3; ++i) replicas.push_back(std::make_unique<Replica>(i + 1, data_dir(i), peers));
+  for (size_t i = 0; i < 3; ++i) {
+    replicas.push_back(std::make_unique<Replica>(i + 1, data_dir(i), peers));
+  }
   int unknown = 0;
   int acked = add_ones(replicas, 30, &unknown);
   size_t leader = 0;

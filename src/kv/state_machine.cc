@@ -273,6 +273,8 @@ KvSnapshotView KvStateMachine::snapshot_view() const {
   return view;
 }
 
-Status KvStateMachine::save(runtime::ByteSink& writer) const { return snapshot_view().save(writer); }
+Status KvStateMachine::save(runtime::ByteSink& writer) const {
+  return snapshot_view().save(writer);
+}
 
 }  // namespace raftkv::kv

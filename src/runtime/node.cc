@@ -214,7 +214,8 @@ void Node::persist(const std::shared_ptr<InFlight>& flight) {
     return on_durable(flight);
   }
   node_.env.offload(
-      Lane::Sync, [&storage, flight, t = ticket.value()] { flight->saved = storage.wait_durable(t); },
+      Lane::Sync,
+      [&storage, flight, t = ticket.value()] { flight->saved = storage.wait_durable(t); },
       node_.guarded([this, flight] { on_durable(flight); }));
 }
 

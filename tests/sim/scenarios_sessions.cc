@@ -8,10 +8,11 @@
 // through a leader's runtime; a client retries the same (client id, sequence) when its reply
 // is lost: the node it sent to crashed, the reply was dropped (at random, and always the first
 // one of each client), the runtime answered that it may or may not have applied it, or no reply
-// came within kRetryTicks. Because each session has its own key and one writer, exactly-once means: the
-// key holds the number of requests acknowledged to the client, and every reply to sequence s
-// is s (a duplicate gets the remembered reply). Meanwhile every node's KV snapshot bytes after
-// each index must equal every other node's after that index, sessions and log time included.
+// came within kRetryTicks. Because each session has its own key and one writer, exactly-once
+// means: the key holds the number of requests acknowledged to the client, and every reply to
+// sequence s is s (a duplicate gets the remembered reply). Meanwhile every node's KV snapshot
+// bytes after each index must equal every other node's after that index, sessions and log
+// time included.
 #include <algorithm>
 #include <functional>
 #include <map>
@@ -545,7 +546,9 @@ bool retries_answered_from_table(Simulator& sim, SessionWorld& world, NodeId awa
   const std::string old_again = world.propose_again(away, session, acked - 1);
   if (last_again.empty() || old_again.empty()) return fail_with(sim, "the restored leader refused");
   if (!sim.run_until(
-          [&] { return world.applied_everywhere(last_again) && world.applied_everywhere(old_again); },
+          [&] {
+            return world.applied_everywhere(last_again) && world.applied_everywhere(old_again);
+          },
           5 * kE)) {
     return fail_with(sim, "the retries did not commit");
   }

@@ -87,7 +87,8 @@ class Simulator::NodeEnvironment final : public runtime::Environment {
                std::function<void()> done) override {
     uint64_t& free_us = node_.lane_free_us[static_cast<size_t>(lane)];
     const uint64_t latency = sim_.disk_latency_us();
-    free_us = std::max(free_us, sim_.now_us_) + (lane == runtime::Lane::Sync ? latency : 4 * latency);
+    const uint64_t busy = lane == runtime::Lane::Sync ? latency : 4 * latency;
+    free_us = std::max(free_us, sim_.now_us_) + busy;
     sim_.schedule_callback(node_, free_us, [job = std::move(job), done = std::move(done)] {
       job();
       done();
