@@ -28,6 +28,9 @@ struct CommandSpec {
   int first_key = 0;
   int last_key = 0;
   int key_step = 0;
+  // Redis' command group (COMMAND DOCS): "string", "generic" (the key space), "hash",
+  // "connection", "transactions", "server", "cluster", or "raftkv" for raftkv's own.
+  std::string_view group;
 
   [[nodiscard]] bool is(CommandFlag flag) const { return (flags & flag) != 0; }
   [[nodiscard]] bool arity_ok(size_t argc) const {
