@@ -628,7 +628,9 @@ Action command_command(const std::vector<std::string>& args) {
   }
   if (sub == "LIST" && args.size() == 2) {
     std::vector<Reply> names;
-    for (const protocol::CommandSpec& spec : specs) names.push_back(Reply::bulk(std::string(spec.name)));
+    for (const protocol::CommandSpec& spec : specs) {
+      names.push_back(Reply::bulk(std::string(spec.name)));
+    }
     return reply(Reply::array(std::move(names)));
   }
   if (sub == "GETKEYS") return command_getkeys(args);
@@ -688,8 +690,28 @@ Action auth(const std::vector<std::string>& args) {
   return reply(Reply::ok());
 }
 
+// Whether CONFIG SET may take `name` and change nothing: the encoding thresholds of Redis'
+// compact representations (hash-max-listpack-entries, ...), which only change how Redis
+// stores a value, never what a command answers; raftkv has one representation per type.
+bool is_encoding_setting(const std::string& name) {
+  return name.find("-max-") != std::string::npos &&
+         (name.ends_with("-entries") || name.ends_with("-value") || name.ends_with("-size"));
+}
+
+// CONFIG SET name value [name value ...]: only encoding thresholds, accepted and ignored.
+Action config_set(const std::vector<std::string>& args) {
+  if (args.size() % 2 != 0) return wrong_arity("config|set");
+  for (size_t i = 2; i < args.size(); i += 2) {
+    if (!is_encoding_setting(lower(args[i]))) {
+      return error("ERR Unknown option or number of arguments for CONFIG SET - '" + args[i] +
+                   "' (a raftkv node is configured by its command line)");
+    }
+  }
+  return reply(Reply::ok());
+}
+
 // CONFIG GET pattern...: the few settings clients and tools ask about, as fixed facts of
-// raftkv. CONFIG SET is refused: a node's settings are its command line.
+// raftkv. CONFIG SET: see config_set().
 Action config_command(const std::vector<std::string>& args) {
   static const std::vector<std::pair<std::string, std::string>> kSettings = {
       {"appendfsync", "always"},   {"appendonly", "yes"},
@@ -711,9 +733,7 @@ Action config_command(const std::vector<std::string>& args) {
     return reply(Reply::array(std::move(out)));
   }
   if (sub == "RESETSTAT" && args.size() == 2) return reply(Reply::ok());
-  if (sub == "SET" && args.size() >= 4) {
-    return error("ERR CONFIG SET is not supported: a raftkv node is configured by its options");
-  }
+  if (sub == "SET" && args.size() >= 4) return config_set(args);
   return unknown_subcommand("CONFIG", args[1]);
 }
 
@@ -771,7 +791,10 @@ Action reset(ClientState& state) {
 Action translate_connection(ClientState& state, const std::vector<std::string>& args,
                             const ServerContext& context, bool at_exec) {
   const std::string name = upper(args[0]);
-  if (name == "PING") return reply(args.size() == 2 ? Reply::bulk(args[1]) : Reply::simple("PONG"));
+  if (name == "PING") {
+    if (args.size() > 2) return wrong_arity(name);
+    return reply(args.size() == 2 ? Reply::bulk(args[1]) : Reply::simple("PONG"));
+  }
   if (name == "ECHO") return reply(Reply::bulk(args[1]));
   if (name == "QUIT") {
     Action action = reply(Reply::ok());
@@ -991,7 +1014,9 @@ std::string info_text(const ServerStatus& status, const ServerCounters& counters
   if (wants(sections, "replication", true)) out += replication_section(status);
   if (wants(sections, "cpu", true)) out += cpu_section(counters);
   if (wants(sections, "commandstats", false)) out += commandstats_section(counters);
-  if (wants(sections, "cluster", true)) out += "# Cluster\r\n" + line("cluster_enabled", "1") + "\r\n";
+  if (wants(sections, "cluster", true)) {
+    out += "# Cluster\r\n" + line("cluster_enabled", "1") + "\r\n";
+  }
   if (wants(sections, "keyspace", true)) {
     out += "# Keyspace\r\n";
     if (keyspace && keyspace->first > 0) {
