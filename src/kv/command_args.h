@@ -26,7 +26,8 @@
 namespace raftkv::kv {
 
 // InvalidArgument with the Redis reply text as message ("ERR wrong number of arguments for
-// 'get' command") for a wrong argument count; NotFound with "ERR unknown command '<name>', with args beginning with:
+// 'get' command") for a wrong argument count; NotFound with "ERR unknown command '<name>',
+// with args beginning with:
 // ..." for a name it does not know. Precondition: !args.empty() (the parser never yields an
 // empty command).
 [[nodiscard]] Result<Command> command_from_args(std::span<const std::string_view> args);

@@ -67,6 +67,7 @@ constexpr std::array kHandlers = {
     writes("incrby", detail::incr_command),
     writes("incrbyfloat", detail::incrbyfloat_command),
     reads("keys", detail::keys_command),
+    reads("memory", detail::memory_command),
     reads("mget", detail::mget_command),
     writes("mset", detail::mset_command),
     writes("msetnx", detail::msetnx_command),

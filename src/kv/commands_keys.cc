@@ -154,6 +154,26 @@ Reply scan_command(const ReadContext& context, ReadArgs args) {
   return Reply::array({Reply::bulk(std::to_string(next)), bulk_array(keys)});
 }
 
+// MEMORY USAGE key [SAMPLES n]: the bytes of the key and its value plus the bookkeeping of
+// the persistent maps (a tree node and a shared item per key and per hash field, about 96
+// bytes each), nil for a missing key. An estimate, as Redis' is.
+Reply memory_command(const ReadContext& context, ReadArgs args) {
+  constexpr int64_t kEntryOverhead = 96;
+  if (!equals_ignore_case(args[1], "usage")) {
+    return Reply::error("ERR unknown subcommand '" + args[1] + "'. Try MEMORY HELP.");
+  }
+  if (args.size() != 3 && !(args.size() == 5 && equals_ignore_case(args[3], "samples"))) {
+    return Reply::error(kSyntaxError);
+  }
+  const Value* value = context.keys.find(args[2], context.now_ms);
+  if (value == nullptr) return Reply::nil();
+  auto bytes = static_cast<int64_t>(args[2].size() + value->string.size()) + kEntryOverhead;
+  value->hash.for_each([&](const std::string& field, const std::string& text) {
+    bytes += static_cast<int64_t>(field.size() + text.size()) + kEntryOverhead;
+  });
+  return Reply::integer_value(bytes);
+}
+
 // TTL and PTTL: -2 missing, -1 no deadline, else the time left (TTL rounds to seconds).
 Reply ttl_command(const ReadContext& context, ReadArgs args) {
   const Value* value = context.keys.find(args[1], context.now_ms);

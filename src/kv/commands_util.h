@@ -140,6 +140,7 @@ Reply type_command(const ReadContext& context, ReadArgs args);
 Reply keys_command(const ReadContext& context, ReadArgs args);
 Reply randomkey_command(const ReadContext& context, ReadArgs args);
 Reply scan_command(const ReadContext& context, ReadArgs args);
+Reply memory_command(const ReadContext& context, ReadArgs args);
 Reply ttl_command(const ReadContext& context, ReadArgs args);
 Reply expiretime_command(const ReadContext& context, ReadArgs args);
 Reply del_command(WriteContext& context, WriteArgs& args);

@@ -62,6 +62,7 @@ constexpr std::array kCommands = {
     CommandSpec{"incrbyfloat", 3, kW, 1, 1, 1, "string"},
     CommandSpec{"info", -1, kC, 0, 0, 0, "server"},
     CommandSpec{"keys", 2, kR, 0, 0, 0, "generic"},
+    CommandSpec{"memory", -2, kR, 0, 0, 0, "server"},  // MEMORY USAGE key: a read.
     CommandSpec{"mget", -2, kR, 1, -1, 1, "string"},
     CommandSpec{"mset", -3, kW, 1, -1, 2, "string"},
     CommandSpec{"msetnx", -3, kW, 1, -1, 2, "string"},
