@@ -180,7 +180,8 @@ TEST(KvCommands, Keyspace_TypeRenameCopyFlush) {
   EXPECT_EQ(kv.apply_at(kT0, {"copy", "h", "h2"}), integer(1));
   EXPECT_EQ(kv.apply_at(kT0, {"copy", "h", "h2"}), integer(0));
   EXPECT_EQ(kv.apply_at(kT0, {"copy", "h", "h2", "REPLACE", "DB", "0"}), integer(1));
-  EXPECT_EQ(kv.apply_at(kT0, {"copy", "h", "h2", "DB", "1"}), error("ERR DB index is out of range"));
+  EXPECT_EQ(kv.apply_at(kT0, {"copy", "h", "h2", "DB", "1"}),
+            error("ERR DB index is out of range"));
   EXPECT_EQ(kv.apply_at(kT0, {"hset", "h2", "g", "2"}), integer(1));
   EXPECT_EQ(kv.query_at(kT0, {"hlen", "h"}), integer(1));  // The copy is independent.
   EXPECT_EQ(keys_of(kv.query_at(kT0, {"keys", "h*"})), (std::vector<std::string>{"h", "h2"}));
@@ -240,9 +241,11 @@ TEST(KvCommands, Hashes_RepliesAsRedis) {
   EXPECT_EQ(kv.query_at(kT0, {"hkeys", "h"}), Reply::array({bulk("a"), bulk("b"), bulk("c")}));
   EXPECT_EQ(kv.query_at(kT0, {"hstrlen", "h", "c"}), integer(1));
   EXPECT_EQ(kv.apply_at(kT0, {"hincrby", "h", "a", "5"}), integer(8));
-  EXPECT_EQ(kv.apply_at(kT0, {"hincrby", "h", "c", "5"}), error("ERR hash value is not an integer"));
+  EXPECT_EQ(kv.apply_at(kT0, {"hincrby", "h", "c", "5"}),
+            error("ERR hash value is not an integer"));
   EXPECT_EQ(kv.apply_at(kT0, {"hincrbyfloat", "h", "b", "0.5"}), bulk("2.5"));
-  EXPECT_EQ(kv.apply_at(kT0, {"hincrbyfloat", "h", "c", "1"}), error("ERR hash value is not a float"));
+  EXPECT_EQ(kv.apply_at(kT0, {"hincrbyfloat", "h", "c", "1"}),
+            error("ERR hash value is not a float"));
   EXPECT_EQ(kv.query_at(kT0, {"get", "h"}), error(kWrongType));
   EXPECT_EQ(kv.apply_at(kT0, {"incr", "h"}), error(kWrongType));
   ASSERT_EQ(kv.apply_at(kT0, {"set", "s", "v"}), Reply::ok());

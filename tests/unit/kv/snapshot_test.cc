@@ -178,7 +178,9 @@ TEST(KvSnapshot, Restore_RejectsKeysOutOfOrderEvenWithValidChecksum) {
 TEST(KvSnapshot, Restore_ReadsFormatOne) {
   std::string bytes = "RKVKVSM1";
   const auto put = [&bytes](uint64_t value, size_t width) {
-    for (size_t i = 0; i < width; ++i) bytes.push_back(static_cast<char>((value >> (8 * i)) & 0xff));
+    for (size_t i = 0; i < width; ++i) {
+      bytes.push_back(static_cast<char>((value >> (8 * i)) & 0xff));
+    }
   };
   put(7, 8);   // applied_index
   put(50, 8);  // log_time_ms
