@@ -105,6 +105,7 @@ SIM_SCENARIO_TEST(SimKv, EveryNodeRestartsFromItsOwnSnapshot, "kv_restart_all")
 SIM_SCENARIO_TEST(SimKv, CommitsContinueOnALossyNetwork, "kv_lossy_commits")
 SIM_SCENARIO_TEST(SimKv, SnapshotsBoundLogAndWal, "kv_snapshot_size")
 SIM_SCENARIO_TEST(SimKv, DiskFaultsLoseNothingAcknowledged, "kv_disk_faults")
+SIM_SCENARIO_TEST(SimKv, ExpiryAtTheSameIndexEverywhere, "expiry_same_index")
 
 // Every registered scenario must be reachable from CI, not only from the tool.
 TEST(SimRegistry, EveryScenarioHasATest) {
@@ -118,7 +119,8 @@ TEST(SimRegistry, EveryScenarioHasATest) {
       "read_deposed_leader", "reads_after_leader_change", "hostile_unknown_sender",
       "hostile_stale_term", "hostile_malformed_append", "hostile_absurd_values",
       "snapshot_catch_up", "snapshot_restart", "sessions_duplicates", "sessions_expiry",
-      "sessions_snapshot"};
+      "sessions_snapshot", "kv_linearizable", "kv_minority_client", "kv_restart_all",
+      "kv_lossy_commits", "kv_snapshot_size", "kv_disk_faults", "expiry_same_index"};
   std::set<std::string> registered;
   for (const Scenario& scenario : all_scenarios()) registered.emplace(scenario.name);
   EXPECT_EQ(registered, expected);
