@@ -454,12 +454,15 @@ struct ClusterMember {
   bool master = false;
 };
 
-// The master is the leader; with none known (an election is running) a node names itself, so
-// that a client keeps talking to a live node, which holds the request until a leader is
-// elected and then forwards it. Members without a client address yet are left out.
+// The master is the leader; with none known (an election is running), or one whose client
+// address this node has not learnt yet, a node names itself, so that a client keeps talking
+// to a live node, which holds the request until a leader is elected and then forwards it.
+// Members without a client address yet are left out.
 std::vector<ClusterMember> cluster_members(const ServerStatus& server) {
   const runtime::NodeStatus& status = server.node;
-  const NodeId master = status.raft.leader != kNoNode ? status.raft.leader : status.raft.id;
+  const NodeId leader = status.raft.leader;
+  const NodeId master =
+      leader != kNoNode && status.client_addrs.contains(leader) ? leader : status.raft.id;
   std::vector<NodeId> ids = status.raft.conf_state.voters;
   ids.insert(ids.end(), status.raft.conf_state.learners.begin(),
              status.raft.conf_state.learners.end());
@@ -474,15 +477,19 @@ std::vector<ClusterMember> cluster_members(const ServerStatus& server) {
   return members;
 }
 
+// CLUSTER SLOTS names the master only. The followers are replicas in CLUSTER SHARDS and NODES
+// and INFO replication, but not here: redis-py 4.3.4 (Debian 12's) keeps a cached node's role
+// when the topology changes, so a follower it learnt as a replica stays one after it becomes
+// leader, and the client fails ("list index out of range") instead of following the
+// failover. A master-only reply costs nothing else: writes and linearizable reads go to the
+// leader anyway, and a client that wants stale reads can send READONLY to any node.
 Reply cluster_slots(const std::vector<ClusterMember>& members) {
   if (members.empty() || !members.front().master) return Reply::array({});
-  std::vector<Reply> range = {Reply::integer_value(0), Reply::integer_value(16383)};
-  for (const ClusterMember& member : members) {
-    const auto [host, port] = split_address(member.address);
-    range.push_back(Reply::array({Reply::bulk(host), Reply::integer_value(port),
-                                  Reply::bulk(cluster_node_id(member.id))}));
-  }
-  return Reply::array({Reply::array(std::move(range))});
+  const auto [host, port] = split_address(members.front().address);
+  return Reply::array({Reply::array(
+      {Reply::integer_value(0), Reply::integer_value(16383),
+       Reply::array({Reply::bulk(host), Reply::integer_value(port),
+                     Reply::bulk(cluster_node_id(members.front().id))})})});
 }
 
 Reply cluster_shards(const ServerStatus& server, const std::vector<ClusterMember>& members) {
