@@ -109,9 +109,9 @@ class ClientServer::Connection : public std::enable_shared_from_this<Connection>
       parser_.feed(std::string_view(buffer.data(), read));
       handle_parsed();
       schedule_flush();
-      while ((slots_.size() >= server_.options_.slots_max || blocked_) && !closing_) {
-        // Back-pressure: wait until replies drain (or a WATCH is answered) before reading more
-        // requests.
+      while ((slots_.size() >= server_.options_.slots_max || waiting()) && !closing_) {
+        // Back-pressure: wait until replies drain (or a WATCH is answered, or a held request
+        // runs) before reading more requests.
         read_gate_.expires_at(asio::steady_timer::time_point::max());
         co_await read_gate_.async_wait(asio::redirect_error(use_awaitable, error));
       }
@@ -125,8 +125,8 @@ class ClientServer::Connection : public std::enable_shared_from_this<Connection>
     std::vector<std::string_view> views;
     std::vector<std::string> args;
     // Nothing after QUIT (or a protocol error, or CLIENT KILL) runs; nothing after a WATCH
-    // until it is answered.
-    while (!closing_ && !closing_after_flush_ && !blocked_) {
+    // until it is answered, nor after a held request until it runs.
+    while (!closing_ && !closing_after_flush_ && !waiting()) {
       const net::RespParser::Outcome outcome = parser_.next(&views);
       if (outcome == net::RespParser::Outcome::NeedMore) return;
       if (outcome == net::RespParser::Outcome::Error) {
@@ -170,9 +170,27 @@ class ClientServer::Connection : public std::enable_shared_from_this<Connection>
     }
   }
 
+  // A connection is a sequence: Redis runs its commands one after another, so a pipelined read
+  // sees the writes sent before it and none sent after it. The runtime serves a read from the
+  // state at the moment ReadIndex releases it, which may already hold later writes, or not yet
+  // the earlier ones. So requests run in batches of one kind: reads together, or writes
+  // together (the log keeps them in order). One of the other kind is held, and everything
+  // after it, until the batch in flight is answered.
   void run(Action action, uint64_t slot, bool silent) {
+    RAFT_ASSERT(!held_.has_value());  // Nothing is translated while a request is held.
+    if (in_flight_ > 0 && action.request.read_only != in_flight_read_only_) {
+      held_.emplace(Held{std::move(action), slot, silent});
+      return;
+    }
+    submit(std::move(action), slot, silent);
+  }
+
+  void submit(Action action, uint64_t slot, bool silent) {
+    RAFT_ASSERT(in_flight_ == 0 || action.request.read_only == in_flight_read_only_);
     const bool blocks = action.blocks;
     if (blocks) blocked_ = true;
+    ++in_flight_;
+    in_flight_read_only_ = action.request.read_only;
     auto done = [self = shared_from_this(), slot, silent, blocks,
                  finish = std::move(action.finish)](runtime::Response response) {
       std::string reply = response.outcome == runtime::Outcome::Ok && finish
@@ -180,13 +198,12 @@ class ClientServer::Connection : public std::enable_shared_from_this<Connection>
                               : to_resp(std::move(response));
       self->fill(slot, silent ? std::string() : std::move(reply));
       self->schedule_flush();
-      if (blocks) {
-        self->blocked_ = false;
+      RAFT_ASSERT(self->in_flight_ > 0);
+      --self->in_flight_;
+      if (blocks) self->blocked_ = false;
+      if (blocks || (self->in_flight_ == 0 && self->held_)) {
         // Not from within this callback: it may run inside submit(), inside handle_parsed().
-        asio::post(self->socket_.get_executor(), [self] {
-          self->handle_parsed();
-          self->schedule_flush();
-        });
+        asio::post(self->socket_.get_executor(), [self] { self->resume(); });
       }
     };
     runtime::Node& node = server_.node_;
@@ -196,6 +213,21 @@ class ClientServer::Connection : public std::enable_shared_from_this<Connection>
       node.submit(std::move(action.request), std::move(done));
     }
   }
+
+  // Runs the held request once the batch before it is answered, then what was read after it.
+  // A held request runs even when the client has gone: it was read before the connection
+  // ended, like the requests in flight.
+  void resume() {
+    if (held_ && in_flight_ == 0) {
+      Held held = std::move(*held_);
+      held_.reset();
+      submit(std::move(held.action), held.slot, held.silent);
+    }
+    handle_parsed();
+    schedule_flush();
+  }
+
+  [[nodiscard]] bool waiting() const { return blocked_ || held_.has_value(); }
 
   uint64_t open_slot() {
     slots_.emplace_back();
@@ -260,6 +292,15 @@ class ClientServer::Connection : public std::enable_shared_from_this<Connection>
   bool closing_after_flush_ = false;  // QUIT, CLIENT KILL or a protocol error: close once
                                       // replies are out.
   bool blocked_ = false;              // A WATCH is being answered: handle nothing else.
+  // The requests submitted and not yet answered, all reads or all writes (run() says why).
+  size_t in_flight_ = 0;
+  bool in_flight_read_only_ = false;
+  struct Held {
+    Action action;
+    uint64_t slot = 0;
+    bool silent = false;
+  };
+  std::optional<Held> held_;  // Waits for in_flight_ to reach 0; nothing is handled meanwhile.
   bool detached_ = false;
   asio::steady_timer wakeup_;         // Cancelled when there is something to write.
   asio::steady_timer read_gate_;      // Cancelled when slots drain.

@@ -24,7 +24,9 @@
 // with more than `slots_max` unanswered requests stops reading until replies drain, so one
 // client cannot queue unbounded work. Malformed input gets a RESP error, then the connection
 // is closed; the node is unharmed. QUIT is answered and nothing the client sent after it is
-// run. A WATCH holds the connection's later requests until its versions are read.
+// run. A WATCH holds the connection's later requests until its versions are read. Requests
+// run in order, as in Redis: a read sees the connection's earlier writes and none of its later
+// ones (reads and writes go to the node in batches of one kind).
 //
 // It keeps a directory of its connections (CLIENT LIST, KILL, ID; INFO's clients and stats).
 // Runs on the node's io thread.
