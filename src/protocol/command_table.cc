@@ -102,6 +102,36 @@ constexpr std::array kCommands = {
     CommandSpec{"watch", -2, kT, 1, -1, 1, "transactions"},
 };
 
+constexpr uint32_t kA = kConnection | kAdmin;
+
+// Grouped by container, each group in name order (a test checks it). Arity as in Redis 7.0
+// (SETINFO and NO-TOUCH as in 7.2, which added them).
+constexpr std::array kSubcommands = {
+    CommandSpec{"client|getname", 2, kC, 0, 0, 0, "connection"},
+    CommandSpec{"client|id", 2, kC, 0, 0, 0, "connection"},
+    CommandSpec{"client|info", 2, kC, 0, 0, 0, "connection"},
+    CommandSpec{"client|kill", -3, kA, 0, 0, 0, "connection"},
+    CommandSpec{"client|list", -2, kA, 0, 0, 0, "connection"},
+    CommandSpec{"client|no-evict", 3, kA, 0, 0, 0, "connection"},
+    CommandSpec{"client|no-touch", 3, kC, 0, 0, 0, "connection"},
+    CommandSpec{"client|reply", 3, kC, 0, 0, 0, "connection"},
+    CommandSpec{"client|setinfo", 4, kC, 0, 0, 0, "connection"},
+    CommandSpec{"client|setname", 3, kC, 0, 0, 0, "connection"},
+    CommandSpec{"cluster|info", 2, kC, 0, 0, 0, "cluster"},
+    CommandSpec{"cluster|myid", 2, kC, 0, 0, 0, "cluster"},
+    CommandSpec{"cluster|nodes", 2, kC, 0, 0, 0, "cluster"},
+    CommandSpec{"cluster|shards", 2, kC, 0, 0, 0, "cluster"},
+    CommandSpec{"cluster|slots", 2, kC, 0, 0, 0, "cluster"},
+    CommandSpec{"command|count", 2, kC, 0, 0, 0, "server"},
+    CommandSpec{"command|docs", -2, kC, 0, 0, 0, "server"},
+    CommandSpec{"command|getkeys", -4, kC, 0, 0, 0, "server"},
+    CommandSpec{"command|info", -2, kC, 0, 0, 0, "server"},
+    CommandSpec{"command|list", -2, kC, 0, 0, 0, "server"},
+    CommandSpec{"config|get", -3, kA, 0, 0, 0, "server"},
+    CommandSpec{"config|resetstat", 2, kA, 0, 0, 0, "server"},
+    CommandSpec{"config|set", -4, kA, 0, 0, 0, "server"},
+};
+
 char lower(char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c + 32) : c; }
 
 // Compares a table name (lower case) with `name` in any case.
@@ -128,5 +158,24 @@ const CommandSpec* find_command(std::string_view name) {
 }
 
 std::span<const CommandSpec> all_commands() { return kCommands; }
+
+std::span<const CommandSpec> subcommands(std::string_view container) {
+  const auto in = [&](const CommandSpec& spec) {
+    return spec.name.size() > container.size() && spec.name.starts_with(container) &&
+           spec.name[container.size()] == '|';
+  };
+  const auto first = std::find_if(kSubcommands.begin(), kSubcommands.end(), in);
+  const auto last = std::find_if_not(first, kSubcommands.end(), in);
+  return {first, last};
+}
+
+const CommandSpec* find_subcommand(std::string_view container, std::string_view sub) {
+  const CommandSpec* command = find_command(container);
+  if (command == nullptr) return nullptr;
+  for (const CommandSpec& spec : subcommands(command->name)) {
+    if (compare(spec.name.substr(command->name.size() + 1), sub) == 0) return &spec;
+  }
+  return nullptr;
+}
 
 }  // namespace raftkv::protocol

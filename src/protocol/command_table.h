@@ -44,4 +44,11 @@ struct CommandSpec {
 // Every command, in name order.
 [[nodiscard]] std::span<const CommandSpec> all_commands();
 
+// The subcommands raftkv offers of a container command (CLIENT, CLUSTER, COMMAND, CONFIG),
+// named as Redis 7 names them ("client|id"), with Redis' arity, which counts the command and
+// the subcommand. `find_subcommand`: any case; nullptr when raftkv does not offer it.
+// `subcommands`: those of `container` (lower case), in name order; empty for a plain command.
+[[nodiscard]] const CommandSpec* find_subcommand(std::string_view container, std::string_view sub);
+[[nodiscard]] std::span<const CommandSpec> subcommands(std::string_view container);
+
 }  // namespace raftkv::protocol

@@ -72,6 +72,18 @@ Action unknown_subcommand(const std::string& command, const std::string& sub) {
   return error("ERR unknown subcommand '" + sub + "'. Try " + upper(command) + " HELP.");
 }
 
+// Redis' checks before a command runs or is queued: its argument count and, for a container
+// (CLIENT, CLUSTER, COMMAND, CONFIG), that the subcommand exists and its argument count.
+std::optional<Action> refusal(const protocol::CommandSpec& spec,
+                              const std::vector<std::string>& args) {
+  if (!spec.arity_ok(args.size())) return wrong_arity(std::string(spec.name));
+  if (args.size() < 2 || protocol::subcommands(spec.name).empty()) return std::nullopt;
+  const protocol::CommandSpec* sub = protocol::find_subcommand(spec.name, args[1]);
+  if (sub == nullptr) return unknown_subcommand(std::string(spec.name), args[1]);
+  if (!sub->arity_ok(args.size())) return wrong_arity(std::string(sub->name));
+  return std::nullopt;
+}
+
 bool parse_int(const std::string& text, int64_t* value) {
   const char* end = text.data() + text.size();
   auto [ptr, ec] = std::from_chars(text.data(), end, *value);
@@ -231,12 +243,17 @@ Action exec_transaction(ClientState& state, const std::vector<std::string>& args
 Action queue_in_multi(ClientState& state, const std::vector<std::string>& args,
                       const std::string& name) {
   const protocol::CommandSpec* spec = protocol::find_command(args[0]);
-  if (spec == nullptr || !spec->arity_ok(args.size()) || name.starts_with("SESSION.")) {
+  std::optional<Action> refused;
+  if (spec == nullptr) {
+    refused = translate_data(args);  // Its unknown-command error.
+  } else if (name.starts_with("SESSION.")) {
+    refused = error("ERR " + name + " inside MULTI is not allowed");
+  } else {
+    refused = refusal(*spec, args);
+  }
+  if (refused) {
     state.multi_failed = true;
-    if (name.starts_with("SESSION.") && spec != nullptr) {
-      return error("ERR " + name + " inside MULTI is not allowed");
-    }
-    return spec == nullptr ? translate_data(args) : wrong_arity(name);
+    return *refused;
   }
   Queued item;
   if (spec->is(protocol::kConnection)) {
@@ -378,7 +395,6 @@ Action client_list(const ClientState& state, const std::vector<std::string>& arg
 
 // CLIENT SETINFO LIB-NAME name | LIB-VER version.
 Action client_setinfo(ClientState& state, const std::vector<std::string>& args) {
-  if (args.size() != 4) return wrong_arity("client|setinfo");
   const std::string attribute = upper(args[2]);
   if (attribute != "LIB-NAME" && attribute != "LIB-VER") {
     return error("ERR Unrecognized option '" + args[2] + "'");
@@ -404,31 +420,26 @@ Action client_reply(ClientState& state, const std::string& mode) {
 
 Action client_command(ClientState& state, const std::vector<std::string>& args,
                       const ServerContext& context) {
+  // refusal() checked the subcommand and its argument count.
   const std::string sub = upper(args[1]);
-  const size_t argc = args.size();
-  if (sub == "ID" && argc == 2) return reply(Reply::integer_value(static_cast<int64_t>(state.id)));
-  if (sub == "GETNAME" && argc == 2) {
-    return reply(state.name.empty() ? Reply::nil() : Reply::bulk(state.name));
-  }
-  if (sub == "SETNAME" && argc == 3) {
+  if (sub == "ID") return reply(Reply::integer_value(static_cast<int64_t>(state.id)));
+  if (sub == "GETNAME") return reply(state.name.empty() ? Reply::nil() : Reply::bulk(state.name));
+  if (sub == "SETNAME") {
     if (!valid_client_text(args[2]) && !args[2].empty()) {
       return error("ERR Client names cannot contain spaces, newlines or special characters.");
     }
     state.name = args[2];
     return reply(Reply::ok());
   }
-  if (sub == "INFO" && argc == 2) return reply(Reply::bulk(client_line(state, context.now_ms) +
-                                                           "\n"));
+  if (sub == "INFO") return reply(Reply::bulk(client_line(state, context.now_ms) + "\n"));
   if (sub == "LIST") return client_list(state, args, context);
-  if (sub == "KILL" && argc >= 3) return client_kill(state, args, context);
+  if (sub == "KILL") return client_kill(state, args, context);
   if (sub == "SETINFO") return client_setinfo(state, args);
-  if (sub == "REPLY" && argc == 3) return client_reply(state, args[2]);
-  if ((sub == "NO-EVICT" || sub == "NO-TOUCH") && argc == 3) {
-    const std::string value = upper(args[2]);
-    if (value != "ON" && value != "OFF") return error("ERR syntax error");
-    return reply(Reply::ok());  // Nothing is ever evicted; reads touch nothing.
-  }
-  return unknown_subcommand("CLIENT", args[1]);
+  if (sub == "REPLY") return client_reply(state, args[2]);
+  RAFT_ASSERT(sub == "NO-EVICT" || sub == "NO-TOUCH");
+  const std::string value = upper(args[2]);
+  if (value != "ON" && value != "OFF") return error("ERR syntax error");
+  return reply(Reply::ok());  // Nothing is ever evicted; reads touch nothing.
 }
 
 // ---- CLUSTER: one shard, the leader its master, the followers its replicas ----
@@ -538,11 +549,7 @@ std::string cluster_info(const ServerStatus& server, size_t members) {
 }
 
 Action cluster_command(const std::vector<std::string>& args, const ServerContext& context) {
-  const std::string sub = upper(args[1]);
-  if (sub != "SLOTS" && sub != "SHARDS" && sub != "NODES" && sub != "INFO" && sub != "MYID") {
-    return unknown_subcommand("CLUSTER", args[1]);
-  }
-  if (args.size() != 2) return wrong_arity("cluster|" + lower(args[1]));
+  const std::string sub = upper(args[1]);  // refusal() checked it and the argument count.
   const ServerStatus server = context.status();
   const std::vector<ClusterMember> members = cluster_members(server);
   if (sub == "SLOTS") return reply(cluster_slots(members));
@@ -557,6 +564,10 @@ Action cluster_command(const std::vector<std::string>& args, const ServerContext
 // One command's COMMAND INFO entry, as Redis 7 gives it: name, arity, flags, first key, last
 // key, key step, ACL categories, tips, key specs, subcommands.
 Reply command_info(const protocol::CommandSpec& spec) {
+  std::vector<Reply> subcommands;
+  for (const protocol::CommandSpec& sub : protocol::subcommands(spec.name)) {
+    subcommands.push_back(command_info(sub));
+  }
   std::vector<Reply> flags;
   std::vector<Reply> categories;
   if (spec.is(protocol::kRead)) {
@@ -577,7 +588,7 @@ Reply command_info(const protocol::CommandSpec& spec) {
                        Reply::array(std::move(flags)), Reply::integer_value(spec.first_key),
                        Reply::integer_value(spec.last_key), Reply::integer_value(spec.key_step),
                        Reply::array(std::move(categories)), Reply::array({}), Reply::array({}),
-                       Reply::array({})});
+                       Reply::array(std::move(subcommands))});
 }
 
 // COMMAND DOCS: per command its group (the rest of Redis' documentation is not kept here).
@@ -600,7 +611,6 @@ std::vector<const protocol::CommandSpec*> named_specs(const std::vector<std::str
 
 // COMMAND GETKEYS cmd args...: the key positions of the table.
 Action command_getkeys(const std::vector<std::string>& args) {
-  if (args.size() < 3) return wrong_arity("command|getkeys");
   const protocol::CommandSpec* spec = protocol::find_command(args[2]);
   if (spec == nullptr) return error("ERR Invalid command specified");
   const size_t argc = args.size() - 2;
@@ -630,19 +640,17 @@ Action command_command(const std::vector<std::string>& args) {
     }
     return reply(Reply::array(std::move(out)));
   }
-  if (sub == "COUNT" && args.size() == 2) {
-    return reply(Reply::integer_value(static_cast<int64_t>(specs.size())));
-  }
-  if (sub == "LIST" && args.size() == 2) {
+  if (sub == "COUNT") return reply(Reply::integer_value(static_cast<int64_t>(specs.size())));
+  if (sub == "LIST") {
+    if (args.size() > 2) return error("ERR syntax error");  // FILTERBY is not offered.
     std::vector<Reply> names;
     for (const protocol::CommandSpec& spec : specs) {
       names.push_back(Reply::bulk(std::string(spec.name)));
     }
     return reply(Reply::array(std::move(names)));
   }
-  if (sub == "GETKEYS") return command_getkeys(args);
-  return error("ERR unknown subcommand or wrong number of arguments for '" + args[1] +
-               "'. Try COMMAND HELP.");
+  RAFT_ASSERT(sub == "GETKEYS");  // refusal() checked the subcommand.
+  return command_getkeys(args);
 }
 
 // ---- HELLO, AUTH, CONFIG ----
@@ -707,7 +715,7 @@ bool is_encoding_setting(const std::string& name) {
 
 // CONFIG SET name value [name value ...]: only encoding thresholds, accepted and ignored.
 Action config_set(const std::vector<std::string>& args) {
-  if (args.size() % 2 != 0) return wrong_arity("config|set");
+  if (args.size() % 2 != 0) return error("ERR syntax error");  // A name without its value.
   for (size_t i = 2; i < args.size(); i += 2) {
     if (!is_encoding_setting(lower(args[i]))) {
       return error("ERR Unknown option or number of arguments for CONFIG SET - '" + args[i] +
@@ -726,8 +734,8 @@ Action config_command(const std::vector<std::string>& args) {
       {"maxmemory-policy", "noeviction"}, {"proto-max-bulk-len", "536870912"},
       {"save", ""},                {"timeout", "0"},
   };
-  const std::string sub = upper(args[1]);
-  if (sub == "GET" && args.size() >= 3) {
+  const std::string sub = upper(args[1]);  // refusal() checked it and the argument count.
+  if (sub == "GET") {
     std::vector<Reply> out;
     for (const auto& [name, value] : kSettings) {
       const bool wanted = std::any_of(args.begin() + 2, args.end(), [&](const std::string& p) {
@@ -739,9 +747,9 @@ Action config_command(const std::vector<std::string>& args) {
     }
     return reply(Reply::array(std::move(out)));
   }
-  if (sub == "RESETSTAT" && args.size() == 2) return reply(Reply::ok());
-  if (sub == "SET" && args.size() >= 4) return config_set(args);
-  return unknown_subcommand("CONFIG", args[1]);
+  if (sub == "RESETSTAT") return reply(Reply::ok());
+  RAFT_ASSERT(sub == "SET");
+  return config_set(args);
 }
 
 // ---- INFO ----
@@ -775,9 +783,10 @@ Action info_command(const std::vector<std::string>& args, const ServerContext& c
 
 Action select(const std::vector<std::string>& args) {
   int64_t db = 0;
-  if (!parse_int(args[1], &db) || db < std::numeric_limits<int32_t>::min() ||
-      db > std::numeric_limits<int32_t>::max()) {
-    return error("ERR invalid DB index");
+  // Redis 7.0 reads the index as a C int, with its generic errors for that.
+  if (!parse_int(args[1], &db)) return error("ERR value is not an integer or out of range");
+  if (db < std::numeric_limits<int32_t>::min() || db > std::numeric_limits<int32_t>::max()) {
+    return error("ERR value is out of range, value must between -2147483648 and 2147483647");
   }
   // One database: raftkv replicates one key space.
   return db == 0 ? reply(Reply::ok()) : error("ERR DB index is out of range");
@@ -844,7 +853,7 @@ Action translate_args(ClientState& state, const std::vector<std::string>& args,
   if (state.in_multi) return translate_multi(state, name, args, context);
   const protocol::CommandSpec* spec = protocol::find_command(args[0]);
   if (spec == nullptr) return translate_data(args);  // Its unknown-command error.
-  if (!spec->arity_ok(args.size())) return wrong_arity(name);
+  if (std::optional<Action> refused = refusal(*spec, args)) return *refused;
   if (name == "MULTI") {
     state.in_multi = true;
     return reply(Reply::ok());

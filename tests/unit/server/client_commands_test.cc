@@ -86,6 +86,46 @@ TEST_F(ClientCommands, Arity_ErrorsLikeRedis) {
   EXPECT_EQ(run({"CLIENT"}).reply, "-ERR wrong number of arguments for 'client' command\r\n");
 }
 
+// A container's subcommands have their own arity (protocol::find_subcommand), and Redis names
+// the subcommand in the error; an unknown one gets "unknown subcommand".
+TEST_F(ClientCommands, Subcommand_ArityAndUnknownErrorsLikeRedis) {
+  EXPECT_EQ(run({"CLIENT", "ID", "x"}).reply,
+            "-ERR wrong number of arguments for 'client|id' command\r\n");
+  EXPECT_EQ(run({"client", "setname"}).reply,
+            "-ERR wrong number of arguments for 'client|setname' command\r\n");
+  EXPECT_EQ(run({"CLIENT", "KILL"}).reply,
+            "-ERR wrong number of arguments for 'client|kill' command\r\n");
+  EXPECT_EQ(run({"COMMAND", "COUNT", "x"}).reply,
+            "-ERR wrong number of arguments for 'command|count' command\r\n");
+  EXPECT_EQ(run({"COMMAND", "GETKEYS", "GET"}).reply,
+            "-ERR wrong number of arguments for 'command|getkeys' command\r\n");
+  EXPECT_EQ(run({"CONFIG", "GET"}).reply,
+            "-ERR wrong number of arguments for 'config|get' command\r\n");
+  EXPECT_EQ(run({"CONFIG", "SET", "a", "b", "c"}).reply, "-ERR syntax error\r\n");
+  EXPECT_EQ(run({"CLUSTER", "SLOTS", "x"}).reply,
+            "-ERR wrong number of arguments for 'cluster|slots' command\r\n");
+  EXPECT_EQ(run({"COMMAND", "LIST", "FILTERBY"}).reply, "-ERR syntax error\r\n");
+  EXPECT_EQ(run({"CLIENT", "PAUSE", "10"}).reply,
+            "-ERR unknown subcommand 'PAUSE'. Try CLIENT HELP.\r\n");
+  EXPECT_EQ(run({"COMMAND", "foo"}).reply,
+            "-ERR unknown subcommand 'foo'. Try COMMAND HELP.\r\n");
+}
+
+// Inside MULTI the same checks refuse the command at once, and EXEC aborts, as in Redis.
+TEST_F(ClientCommands, Multi_BadSubcommandAbortsExec) {
+  ASSERT_EQ(run({"MULTI"}).reply, "+OK\r\n");
+  EXPECT_EQ(run({"CLIENT", "ID", "x"}).reply,
+            "-ERR wrong number of arguments for 'client|id' command\r\n");
+  EXPECT_EQ(run({"SET", "a", "1"}).reply, "+QUEUED\r\n");
+  EXPECT_EQ(run({"EXEC"}).reply,
+            "-EXECABORT Transaction discarded because of previous errors.\r\n");
+  ASSERT_EQ(run({"MULTI"}).reply, "+OK\r\n");
+  EXPECT_EQ(run({"CLIENT", "NOSUCH"}).reply,
+            "-ERR unknown subcommand 'NOSUCH'. Try CLIENT HELP.\r\n");
+  EXPECT_EQ(run({"EXEC"}).reply,
+            "-EXECABORT Transaction discarded because of previous errors.\r\n");
+}
+
 TEST_F(ClientCommands, Unknown_NamesTheCommand) {
   EXPECT_EQ(run({"FLY", "away"}).reply,
             "-ERR unknown command 'FLY', with args beginning with: 'away' \r\n");
@@ -214,14 +254,18 @@ TEST_F(ClientCommands, Command_ComesFromTheTable) {
       << info.reply;
   EXPECT_TRUE(info.reply.ends_with("*0\r\n$-1\r\n")) << info.reply;  // nosuch: nil.
   EXPECT_TRUE(run({"COMMAND", "BOGUS"}).reply.starts_with("-ERR unknown subcommand"));
+  // A container lists its subcommands last, each as a command of its own.
+  const std::string client = run({"COMMAND", "INFO", "client"}).reply;
+  EXPECT_NE(client.find("*10\r\n$9\r\nclient|id\r\n:2\r\n"), std::string::npos) << client;
+  EXPECT_EQ(run({"COMMAND", "INFO", "get"}).reply.find("client|"), std::string::npos);
 }
 
 TEST_F(ClientCommands, Command_GetKeysAndDocsFromTheTable) {
   EXPECT_EQ(run({"COMMAND", "GETKEYS", "MSET", "a", "1", "b", "2"}).reply,
             "*2\r\n$1\r\na\r\n$1\r\nb\r\n");
-  EXPECT_EQ(run({"COMMAND", "GETKEYS", "PING"}).reply,
+  EXPECT_EQ(run({"COMMAND", "GETKEYS", "PING", "x"}).reply,
             "-ERR The command has no key arguments\r\n");
-  EXPECT_EQ(run({"COMMAND", "GETKEYS", "GET"}).reply,
+  EXPECT_EQ(run({"COMMAND", "GETKEYS", "GET", "a", "b"}).reply,
             "-ERR Invalid number of arguments specified for command\r\n");
   EXPECT_EQ(run({"COMMAND", "DOCS", "hset"}).reply,
             "*2\r\n$4\r\nhset\r\n*6\r\n$7\r\nsummary\r\n$0\r\n\r\n$5\r\nsince\r\n"
@@ -255,11 +299,16 @@ TEST_F(ClientCommands, Client_AnswersForReal) {
   EXPECT_TRUE(run({"CLIENT", "NOSUCH"}).reply.starts_with("-ERR unknown subcommand 'NOSUCH'"));
 }
 
-// Regression (issue 16): SELECT abc gave the wrong error text.
+// Regression (issue 16): SELECT abc gave the wrong error text. The texts are Redis 7.0.15's
+// (its own tests check none of them; they were read from a redis-server 7.0.15).
 TEST_F(ClientCommands, Select_OnlyDatabaseZero) {
   EXPECT_EQ(run({"SELECT", "0"}).reply, "+OK\r\n");
-  EXPECT_EQ(run({"SELECT", "abc"}).reply, "-ERR invalid DB index\r\n");
+  EXPECT_EQ(run({"SELECT", "abc"}).reply, "-ERR value is not an integer or out of range\r\n");
+  EXPECT_EQ(run({"SELECT", "1.5"}).reply, "-ERR value is not an integer or out of range\r\n");
+  EXPECT_EQ(run({"SELECT", "99999999999"}).reply,
+            "-ERR value is out of range, value must between -2147483648 and 2147483647\r\n");
   EXPECT_EQ(run({"SELECT", "1"}).reply, "-ERR DB index is out of range\r\n");
+  EXPECT_EQ(run({"SELECT", "-1"}).reply, "-ERR DB index is out of range\r\n");
 }
 
 // RESP2 only: HELLO 3 gets -NOPROTO, so that clients fall back (ioredis, redis-py).
