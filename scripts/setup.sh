@@ -20,7 +20,15 @@ packages=(
   libfuse3-dev fuse3
   # The web view's browser test (tests/browser): headless Chromium driven by Selenium.
   chromium chromium-driver python3-selenium
+  # Real Redis clients against raftkv (tests/process/redis_clients_test.cc): hiredis in C
+  # (redis-py is python3-redis above; ioredis comes from npm, see below), and Redis' own test
+  # units (../shared/redis-tests) run with tclsh.
+  libhiredis-dev tcl
 )
+# ioredis is installed from npm by the test itself (tests/process/clients/install_ioredis.sh),
+# pinned by package-lock.json; it needs node and npm. A machine with a node of its own (and its
+# npm) keeps it: Debian's npm would replace it.
+if ! command -v npm >/dev/null; then packages+=(nodejs npm); fi
 
 missing=()
 for package in "${packages[@]}"; do

@@ -4,6 +4,8 @@
 #include <utility>
 
 #include "kv/byte_codec.h"
+#include "kv/commands.h"
+#include "protocol/command_table.h"
 
 namespace raftkv::kv {
 
@@ -31,24 +33,30 @@ Arity arity_of(CommandType type) {
     case CommandType::MSet: return {2, kMany, true};
     case CommandType::Cas: return {3, 3, false};
     case CommandType::DbSize: return {0, 0, false};
-    case CommandType::Batch: return {0, 0, false};
+    case CommandType::Batch: return {0, kMany, true};
     case CommandType::RegisterSession: return {0, 0, false};
     case CommandType::Session: return {0, 0, false};
+    case CommandType::Call: return {1, kMany, false};
+    case CommandType::Versions: return {1, kMany, false};
+    case CommandType::ExpireSweep: return {1, kMany, false};
+    case CommandType::KeyStats: return {0, 0, false};
   }
   RAFT_ASSERT(false);  // Callers check the type range first.
   return {};
 }
 
-bool is_known_type(uint8_t raw) {
-  return raw >= static_cast<uint8_t>(CommandType::Set) &&
-         raw <= static_cast<uint8_t>(kCommandTypeLast);
+// The last type of each encoding version: version 1 knew the types up to Session.
+bool is_known_type(uint8_t raw, uint8_t version) {
+  const CommandType last = version == 1 ? CommandType::Session : kCommandTypeLast;
+  return raw >= static_cast<uint8_t>(CommandType::Set) && raw <= static_cast<uint8_t>(last);
 }
 
 bool has_delta(CommandType type) {
   return type == CommandType::IncrBy || type == CommandType::DecrBy;
 }
 
-bool has_timestamp(CommandType type) {
+// Version 1 only: the types that carried the leader's time as a field.
+bool has_v1_timestamp(CommandType type) {
   return type == CommandType::RegisterSession || type == CommandType::Session;
 }
 
@@ -72,9 +80,6 @@ Status validate_unused_fields(const Command& command) {
     return invalid("missing-key flag on a non-CAS command");
   }
   if (!has_delta(type) && command.delta != 0) return invalid("delta on a command without one");
-  if (!has_timestamp(type) && command.timestamp_ms != 0) {
-    return invalid("timestamp on a command without one");
-  }
   if (type != CommandType::Session && (command.client_id != 0 || command.sequence != 0)) {
     return invalid("session fields on a non-session command");
   }
@@ -84,14 +89,41 @@ Status validate_unused_fields(const Command& command) {
   return Status::ok();
 }
 
+// A Call names a command of the table that the store executes, in the table's spelling, with
+// an argument count the table allows.
+Status validate_call(const Command& command) {
+  const protocol::CommandSpec* spec = protocol::find_command(command.args[0]);
+  if (spec == nullptr || spec->name != command.args[0] || !is_store_command(spec->name)) {
+    return invalid("CALL of a command the store does not execute");
+  }
+  if (!spec->arity_ok(command.args.size())) return invalid("wrong argument count for CALL");
+  return Status::ok();
+}
+
+// A Batch's watched versions are decimal numbers, as Command::batch writes them.
+Status validate_watched(const Command& command) {
+  for (size_t i = 1; i < command.args.size(); i += 2) {
+    const std::string& version = command.args[i];
+    const bool canonical = !version.empty() && version.size() <= 20 &&
+                           (version == "0" || version[0] != '0') &&
+                           version.find_first_not_of("0123456789") == std::string::npos;
+    if (!canonical) return invalid("a watched version is not a decimal number");
+  }
+  return Status::ok();
+}
+
 Status validate_inner(const Command& command) {
+  for (const Command& inner : command.inner) {
+    if (inner.timestamp_ms != 0) return invalid("an inner command carries a timestamp");
+  }
   if (command.type == CommandType::Batch) {
     if (command.inner.size() > kBatchCommandsMax) return invalid("batch too large");
+    if (Status status = validate_watched(command); !status.is_ok()) return status;
     for (const Command& inner : command.inner) {
       const CommandType t = inner.type;
       if (t == CommandType::Batch || t == CommandType::Session ||
-          t == CommandType::RegisterSession) {
-        return invalid("a batch may not hold BATCH, SESSION or REGISTER_SESSION");
+          t == CommandType::RegisterSession || t == CommandType::ExpireSweep) {
+        return invalid("a batch may not hold BATCH, SESSION, REGISTER_SESSION or a sweep");
       }
       if (Status status = validate_command(inner); !status.is_ok()) return status;
     }
@@ -99,8 +131,9 @@ Status validate_inner(const Command& command) {
   if (command.type == CommandType::Session) {
     if (command.inner.size() != 1) return invalid("a session command wraps exactly one command");
     const CommandType t = command.inner[0].type;
-    if (t == CommandType::Session || t == CommandType::RegisterSession) {
-      return invalid("a session command may not wrap SESSION or REGISTER_SESSION");
+    if (t == CommandType::Session || t == CommandType::RegisterSession ||
+        t == CommandType::ExpireSweep) {
+      return invalid("a session command may not wrap SESSION, REGISTER_SESSION or a sweep");
     }
     if (command.sequence == 0) return invalid("session sequence numbers start at 1");
     return validate_command(command.inner[0]);
@@ -116,7 +149,6 @@ void encode_into(const Command& command, std::string* out) {
     put_u64(out, command.client_id);
     put_u64(out, command.sequence);
   }
-  if (has_timestamp(command.type)) put_u64(out, command.timestamp_ms);
   RAFT_ASSERT(command.args.size() <= std::numeric_limits<uint32_t>::max());
   put_u32(out, static_cast<uint32_t>(command.args.size()));
   for (const std::string& arg : command.args) {
@@ -145,11 +177,11 @@ bool apply_flags(uint8_t flags, Command* command) {
   return flags == 0;
 }
 
-Status decode_fixed(ByteReader* reader, Command* command) {
+Status decode_fixed(ByteReader* reader, uint8_t version, Command* command) {
   uint8_t raw_type = 0;
   uint8_t flags = 0;
   if (!reader->get_u8(&raw_type) || !reader->get_u8(&flags)) return invalid("truncated header");
-  if (!is_known_type(raw_type)) return invalid("unknown command type");
+  if (!is_known_type(raw_type, version)) return invalid("unknown command type");
   command->type = static_cast<CommandType>(raw_type);
   if (!apply_flags(flags, command)) return invalid("bad flags");
   bool ok = true;
@@ -157,7 +189,9 @@ Status decode_fixed(ByteReader* reader, Command* command) {
   if (ok && command->type == CommandType::Session) {
     ok = reader->get_u64(&command->client_id) && reader->get_u64(&command->sequence);
   }
-  if (ok && has_timestamp(command->type)) ok = reader->get_u64(&command->timestamp_ms);
+  if (ok && version == 1 && has_v1_timestamp(command->type)) {
+    ok = reader->get_u64(&command->timestamp_ms);
+  }
   if (!ok) return invalid("truncated fields");
   return Status::ok();
 }
@@ -177,11 +211,11 @@ Status decode_args(ByteReader* reader, Command* command) {
   return Status::ok();
 }
 
-Status decode_into(ByteReader* reader, Command* command, int depth) {
+Status decode_into(ByteReader* reader, uint8_t version, Command* command, int depth) {
   // Nesting is at most Session > Batch > simple; the shape check rejects more, but the depth
   // bound keeps recursion bounded before that check runs.
   if (depth > 2) return invalid("commands nested too deeply");
-  if (Status status = decode_fixed(reader, command); !status.is_ok()) return status;
+  if (Status status = decode_fixed(reader, version, command); !status.is_ok()) return status;
   if (Status status = decode_args(reader, command); !status.is_ok()) return status;
   uint32_t inner_count = 0;
   if (command->type == CommandType::Batch) {
@@ -194,7 +228,8 @@ Status decode_into(ByteReader* reader, Command* command, int depth) {
   if (command->type == CommandType::Session) inner_count = 1;
   command->inner.resize(inner_count);
   for (Command& inner : command->inner) {
-    if (Status status = decode_into(reader, &inner, depth + 1); !status.is_ok()) return status;
+    Status status = decode_into(reader, version, &inner, depth + 1);
+    if (!status.is_ok()) return status;
   }
   return Status::ok();
 }
@@ -262,11 +297,35 @@ Command Command::cas_missing(std::string key, std::string desired) {
 
 Command Command::dbsize() { return simple(CommandType::DbSize, {}); }
 
-Command Command::batch(std::vector<Command> commands) {
+Command Command::batch(std::vector<Command> commands,
+                       const std::vector<std::pair<std::string, uint64_t>>& watched) {
   Command command = simple(CommandType::Batch, {});
+  for (const auto& [key, version] : watched) {
+    command.args.push_back(key);
+    command.args.push_back(std::to_string(version));
+  }
   command.inner = std::move(commands);
   return command;
 }
+
+Command Command::call(std::vector<std::string> args) {
+  RAFT_ASSERT(!args.empty());
+  // The table's spelling, so that the encoding of a command does not depend on its case.
+  if (const protocol::CommandSpec* spec = protocol::find_command(args[0])) {
+    args[0] = std::string(spec->name);
+  }
+  return simple(CommandType::Call, std::move(args));
+}
+
+Command Command::versions(std::vector<std::string> keys) {
+  return simple(CommandType::Versions, std::move(keys));
+}
+
+Command Command::expire_sweep(std::vector<std::string> keys) {
+  return simple(CommandType::ExpireSweep, std::move(keys));
+}
+
+Command Command::key_stats() { return simple(CommandType::KeyStats, {}); }
 
 Command Command::register_session(uint64_t timestamp_ms) {
   Command command = simple(CommandType::RegisterSession, {});
@@ -301,6 +360,10 @@ const char* command_type_name(CommandType type) {
     case CommandType::Batch: return "BATCH";
     case CommandType::RegisterSession: return "REGISTER_SESSION";
     case CommandType::Session: return "SESSION";
+    case CommandType::Call: return "CALL";
+    case CommandType::Versions: return "VERSIONS";
+    case CommandType::ExpireSweep: return "EXPIRE_SWEEP";
+    case CommandType::KeyStats: return "KEY_STATS";
   }
   return "UNKNOWN";
 }
@@ -311,14 +374,22 @@ bool is_read_only(const Command& command) {
     case CommandType::MGet:
     case CommandType::Exists:
     case CommandType::DbSize:
+    case CommandType::Versions:
+    case CommandType::KeyStats:
       return true;
+    case CommandType::Call: {
+      const protocol::CommandSpec* spec = protocol::find_command(command.args.at(0));
+      return spec != nullptr && spec->is(protocol::kRead) && !spec->is(protocol::kWrite);
+    }
     default:
       return false;
   }
 }
 
 Status validate_command(const Command& command) {
-  if (!is_known_type(static_cast<uint8_t>(command.type))) return invalid("unknown type");
+  if (!is_known_type(static_cast<uint8_t>(command.type), kCommandVersion)) {
+    return invalid("unknown type");
+  }
   if (Status status = validate_unused_fields(command); !status.is_ok()) return status;
   const Arity arity = arity_of(command.type);
   const size_t argc = command.args.size();
@@ -330,6 +401,9 @@ Status validate_command(const Command& command) {
   if (command.cas_expect_missing && !command.args[1].empty()) {
     return invalid("CAS on a missing key takes an empty expected value");
   }
+  if (command.type == CommandType::Call) {
+    if (Status status = validate_call(command); !status.is_ok()) return status;
+  }
   return validate_inner(command);
 }
 
@@ -337,8 +411,9 @@ std::string encode_command(const Command& command) {
   RAFT_ASSERT(validate_command(command).is_ok());
   std::string out;
   put_u8(&out, kCommandVersion);
+  put_u64(&out, command.timestamp_ms);
   encode_into(command, &out);
-  RAFT_ASSERT(out.size() >= 7);  // Version, type, flags, argc at least.
+  RAFT_ASSERT(out.size() >= 15);  // Version, timestamp, type, flags, argc at least.
   return out;
 }
 
@@ -346,9 +421,12 @@ Result<Command> decode_command(std::string_view bytes) {
   ByteReader reader(bytes);
   uint8_t version = 0;
   if (!reader.get_u8(&version)) return invalid("empty command entry");
-  if (version != kCommandVersion) return invalid("unknown command encoding version");
+  if (version != 1 && version != kCommandVersion) {
+    return invalid("unknown command encoding version");
+  }
   Command command;
-  if (Status status = decode_into(&reader, &command, 0); !status.is_ok()) return status;
+  if (version != 1 && !reader.get_u64(&command.timestamp_ms)) return invalid("truncated header");
+  if (Status status = decode_into(&reader, version, &command, 0); !status.is_ok()) return status;
   if (reader.remaining() != 0) return invalid("trailing bytes after command");
   if (Status status = validate_command(command); !status.is_ok()) return status;
   return command;

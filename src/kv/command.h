@@ -3,6 +3,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "common/status.h"
@@ -12,16 +13,19 @@
 // or a snapshot, so garbage yields an InvalidArgument Status, never a crash or a huge
 // allocation.
 //
-// Encoding (little-endian; version 1):
-//   entry   := u8 version(=1) command
+// Encoding (little-endian; version 2, what encode_command writes):
+//   entry   := u8 version(=2) u64 timestamp_ms command
 //   command := u8 type u8 flags [fields] u32 argc { u32 length bytes }*argc [inner]
 //     fields (by type): IncrBy/DecrBy: i64 delta
-//                       RegisterSession: u64 timestamp_ms
-//                       Session: u64 client_id u64 sequence u64 timestamp_ms
+//                       Session: u64 client_id u64 sequence
 //     inner  (by type): Batch: u32 count command*count;  Session: exactly one command
 //   flags: Set: 0 none, 1 NX, 2 XX.  Cas: bit 0 = expect the key to be missing.  Else 0.
-// The version byte lets a later release add fields; a node refuses versions it does not know
-// (the entry then applies as an error reply on every replica alike, so replicas agree).
+// timestamp_ms is the leader's clock when it logged the entry (RespStateMachine::to_entry),
+// 0 when not stamped; inner commands carry none. Version 1 (written by earlier releases, still
+// decoded so that their logs replay) had no header timestamp: RegisterSession and Session
+// carried one as their last field, other commands none. The version byte lets a later
+// release add fields; a node refuses versions it does not know (the entry then applies as an
+// error reply on every replica alike, so replicas agree).
 
 namespace raftkv::kv {
 
@@ -41,9 +45,21 @@ enum class CommandType : uint8_t {
   Batch,            // MULTI/EXEC: `inner` applied in one apply call. Reply: array of replies.
   RegisterSession,  // `timestamp_ms`. Reply: the new client id (= the entry's log index).
   Session,          // `client_id`, `sequence`, `timestamp_ms`, `inner` = one command.
+  // Any other command of the table (protocol/command_table.h) the store executes, as the
+  // client sent it: args = lower-case name, then the arguments. Parsed when applied (or
+  // queried), with Redis' replies and error texts (kv/commands.h). Version 2 on.
+  Call,
+  // Read-only, internal (WATCH): args: key+. Reply: array of each key's version, 0 when
+  // missing or expired.
+  Versions,
+  // The leader's expiry sweep (RespStateMachine::maintenance): args: key+. Deletes those still
+  // past their deadline at this entry's time. Reply: number deleted.
+  ExpireSweep,
+  // Read-only, internal (INFO keyspace): no args. Reply: [keys, keys with a deadline].
+  KeyStats,
 };
 
-inline constexpr CommandType kCommandTypeLast = CommandType::Session;
+inline constexpr CommandType kCommandTypeLast = CommandType::KeyStats;
 
 enum class SetCondition : uint8_t {
   None = 0,
@@ -54,7 +70,7 @@ enum class SetCondition : uint8_t {
 // Bounds on what decode accepts, so that a corrupt count cannot ask for gigabytes. Arguments
 // are bounded by the entry size itself (a length must fit in the remaining bytes).
 inline constexpr uint32_t kBatchCommandsMax = 1u << 20;
-inline constexpr uint8_t kCommandVersion = 1;
+inline constexpr uint8_t kCommandVersion = 2;
 
 struct Command {
   CommandType type = CommandType::DbSize;
@@ -63,7 +79,9 @@ struct Command {
   int64_t delta = 0;                                // IncrBy, DecrBy.
   uint64_t client_id = 0;                           // Session.
   uint64_t sequence = 0;                            // Session; >= 1.
-  uint64_t timestamp_ms = 0;                        // Session, RegisterSession: leader time.
+  uint64_t timestamp_ms = 0;                        // Top level only: the leader's time.
+  // Batch: the keys WATCHed and the versions seen, alternating (key, decimal version): the
+  // batch applies only if every key still has that version, else the reply is a nil array.
   std::vector<std::string> args;
   std::vector<Command> inner;  // Batch: the queued commands. Session: exactly one.
 
@@ -85,7 +103,14 @@ struct Command {
   // Swap in `desired` only when the key is missing.
   static Command cas_missing(std::string key, std::string desired);
   static Command dbsize();
-  static Command batch(std::vector<Command> commands);
+  // `watched`: (key, version) pairs as Versions answered them.
+  static Command batch(std::vector<Command> commands,
+                       const std::vector<std::pair<std::string, uint64_t>>& watched = {});
+  // `args`: the command's name (any case) and its arguments, as the client sent them.
+  static Command call(std::vector<std::string> args);
+  static Command versions(std::vector<std::string> keys);
+  static Command expire_sweep(std::vector<std::string> keys);
+  static Command key_stats();
   static Command register_session(uint64_t timestamp_ms);
   static Command session(uint64_t client_id, uint64_t sequence, uint64_t timestamp_ms,
                          Command command);
@@ -97,7 +122,8 @@ struct Command {
 const char* command_type_name(CommandType type);
 
 // Whether `command` only reads, so the server may answer it after ReadIndex without the log:
-// GET, MGET, EXISTS, DBSIZE.
+// GET, MGET, EXISTS, DBSIZE, VERSIONS, KEY_STATS, and a Call of a read-only command of the
+// table.
 [[nodiscard]] bool is_read_only(const Command& command);
 
 // Checks the shape rules above (argument counts, flags, nesting: a Batch holds no Batch,

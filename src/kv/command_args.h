@@ -8,12 +8,11 @@
 #include "kv/command.h"
 
 // Translates a client's argument vector (what the RESP parser yields: name, then arguments)
-// into a key-value Command, answering malformed requests with Redis' own error texts. Names
-// are case-insensitive. Covers the commands the state machine executes:
-//
-//   SET key value [NX|XX]      GET key            DEL key [key ...]    EXISTS key [key ...]
-//   INCR key    DECR key       INCRBY key n       DECRBY key n         APPEND key value
-//   MGET key [key ...]         MSET key value [key value ...]          DBSIZE
+// into a key-value Command, answering unknown names and wrong argument counts with Redis' own
+// error texts. Names are case-insensitive. Covers the commands the state machine executes:
+// every read or write command of the table (protocol/command_table.h) becomes a Call that the
+// store parses when it runs it (kv/commands.h: Redis' strings, expiry, key space, hashes),
+// except raftkv's own two:
 //   CAS key expected desired   -> 1 when the key held `expected` and now holds `desired`,
 //                                 else 0 (a missing key never matches).
 //   CASNX key desired          -> 1 when the key was missing and now holds `desired`, else 0
@@ -27,8 +26,8 @@
 namespace raftkv::kv {
 
 // InvalidArgument with the Redis reply text as message ("ERR wrong number of arguments for
-// 'get' command", "ERR syntax error", "ERR value is not an integer or out of range") for a
-// malformed request; NotFound with "ERR unknown command '<name>', with args beginning with:
+// 'get' command") for a wrong argument count; NotFound with "ERR unknown command '<name>',
+// with args beginning with:
 // ..." for a name it does not know. Precondition: !args.empty() (the parser never yields an
 // empty command).
 [[nodiscard]] Result<Command> command_from_args(std::span<const std::string_view> args);

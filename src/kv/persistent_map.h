@@ -96,17 +96,51 @@ class PersistentMap {
   // bounded by the tree height.
   template <typename Visit>
   void for_each(Visit&& visit) const {
+    for_each_from(nullptr, [&](const K& key, const V& value) {
+      visit(key, value);
+      return true;
+    });
+  }
+
+  // Calls visit(key, value) in ascending key order for the items whose key is not below
+  // `*from` (every item when `from` is null), until visit returns false. O(log n) to start.
+  template <typename Visit>
+  void for_each_from(const K* from, Visit&& visit) const {
     std::vector<const Node*> stack;
     const Node* node = root_.get();
-    while (node != nullptr || !stack.empty()) {
-      while (node != nullptr) {
+    // The path to the first key >= *from: the nodes passed on the way left are still to visit.
+    while (node != nullptr) {
+      if (from != nullptr && node->item->key < *from) {
+        node = node->right.get();
+      } else {
         stack.push_back(node);
         node = node->left.get();
       }
+    }
+    while (!stack.empty()) {
       node = stack.back();
       stack.pop_back();
-      visit(node->item->key, node->item->value);
-      node = node->right.get();
+      if (!visit(node->item->key, node->item->value)) return;
+      for (node = node->right.get(); node != nullptr; node = node->left.get()) {
+        stack.push_back(node);
+      }
+    }
+  }
+
+  // The item at `rank` in key order (0 is the smallest). Precondition: rank < size(). O(log n).
+  [[nodiscard]] const Item& nth(size_t rank) const {
+    RAFT_ASSERT(rank < size_);
+    const Node* node = root_.get();
+    while (true) {
+      RAFT_ASSERT(node != nullptr);
+      const size_t left = count(node->left);
+      if (rank == left) return *node->item;
+      if (rank < left) {
+        node = node->left.get();
+      } else {
+        rank -= left + 1;
+        node = node->right.get();
+      }
     }
   }
 
@@ -126,13 +160,17 @@ class PersistentMap {
     NodePtr left;
     NodePtr right;
     int8_t height = 1;  // Leaves have height 1; an empty subtree 0.
+    size_t count = 1;   // Items in this subtree, for nth() (RANDOMKEY, HRANDFIELD).
   };
 
   static int8_t height(const NodePtr& node) { return node ? node->height : 0; }
+  static size_t count(const NodePtr& node) { return node ? node->count : 0; }
 
   static NodePtr make(ItemPtr item, NodePtr left, NodePtr right) {
     const int8_t h = static_cast<int8_t>(1 + std::max(height(left), height(right)));
-    return std::make_shared<Node>(Node{std::move(item), std::move(left), std::move(right), h});
+    const size_t n = 1 + count(left) + count(right);
+    return std::make_shared<Node>(
+        Node{std::move(item), std::move(left), std::move(right), h, n});
   }
 
   static int balance_of(const NodePtr& left, const NodePtr& right) {
@@ -196,6 +234,7 @@ class PersistentMap {
     }
     if (const int balance = balance_of(node.left, node.right); balance >= -1 && balance <= 1) {
       node.height = static_cast<int8_t>(1 + std::max(height(node.left), height(node.right)));
+      node.count = 1 + count(node.left) + count(node.right);
       return;
     }
     // Rotations build their nodes fresh: the subtrees they rearrange may be shared.
@@ -252,8 +291,12 @@ class PersistentMap {
     if (low != nullptr && !(*low < node->item->key)) return -1;
     if (high != nullptr && !(node->item->key < *high)) return -1;
     const int left = check(node->left.get(), low, &node->item->key, count);
+    const size_t before = *count;
     const int right = check(node->right.get(), &node->item->key, high, count);
     if (left < 0 || right < 0 || left - right > 1 || right - left > 1) return -1;
+    // The subtree's items: this one, the left subtree's and those counted since `before`.
+    const size_t left_items = node->left ? node->left->count : 0;
+    if (node->count != 1 + left_items + (*count - before)) return -1;
     const int h = 1 + std::max(left, right);
     return h == node->height ? h : -1;
   }

@@ -9,6 +9,7 @@ std::string reply_debug_string(const Reply& reply) {
     case ReplyType::Integer: return "(integer) " + std::to_string(reply.integer);
     case ReplyType::Bulk: return "\"" + reply.text + "\"";
     case ReplyType::Nil: return "(nil)";
+    case ReplyType::NilArray: return "(nil array)";
     case ReplyType::Array: break;
   }
   std::string out = "[";

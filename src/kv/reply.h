@@ -19,6 +19,7 @@ enum class ReplyType : uint8_t {
   Bulk,     // "$5\r\nhello": `text`.
   Nil,      // "$-1": a missing value.
   Array,    // "*2 ...": `elements`.
+  NilArray,  // "*-1": EXEC of a transaction whose WATCHed keys changed.
 };
 
 struct Reply {
@@ -37,6 +38,7 @@ struct Reply {
   static Reply array(std::vector<Reply> elements) {
     return {ReplyType::Array, 0, {}, std::move(elements)};
   }
+  static Reply nil_array() { return {ReplyType::NilArray, 0, {}, {}}; }
   static Reply ok() { return simple("OK"); }
 
   [[nodiscard]] bool is_error() const { return type == ReplyType::Error; }

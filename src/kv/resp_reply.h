@@ -17,6 +17,7 @@ inline void resp_append_reply(std::string* out, const Reply& reply) {
     case ReplyType::Integer: net::resp_append_integer(out, reply.integer); return;
     case ReplyType::Bulk: net::resp_append_bulk(out, reply.text); return;
     case ReplyType::Nil: net::resp_append_nil(out); return;
+    case ReplyType::NilArray: net::resp_append_nil_array(out); return;
     case ReplyType::Array: break;
   }
   net::resp_append_array_header(out, reply.elements.size());

@@ -11,11 +11,6 @@ std::string resp(const Reply& reply) {
   return out;
 }
 
-// The encoded command's type byte, after the version byte (command.h); 0 when too short.
-uint8_t peek_type(std::string_view entry) {
-  return entry.size() >= 2 ? static_cast<uint8_t>(entry[1]) : 0;
-}
-
 class KvImage final : public runtime::SnapshotImage {
  public:
   explicit KvImage(KvSnapshotView view) : view_(std::move(view)) {}
@@ -28,10 +23,11 @@ class KvImage final : public runtime::SnapshotImage {
 }  // namespace
 
 std::string RespStateMachine::to_entry(std::string request, uint64_t now_ms) {
-  const uint8_t type = peek_type(request);
-  if (type != static_cast<uint8_t>(CommandType::Session) &&
-      type != static_cast<uint8_t>(CommandType::RegisterSession)) {
-    return request;  // No clock needed: logged as it came.
+  // The current encoding has the timestamp at a fixed place: stamp it without decoding the
+  // whole command (a value may be large). An ill-formed entry still applies as an error.
+  if (request.size() >= 9 && static_cast<uint8_t>(request[0]) == kCommandVersion) {
+    for (size_t i = 0; i < 8; ++i) request[1 + i] = static_cast<char>((now_ms >> (8 * i)) & 0xff);
+    return request;
   }
   Result<Command> command = decode_command(request);
   if (!command.is_ok()) return request;  // Applies as an error reply, on every node alike.
@@ -39,16 +35,23 @@ std::string RespStateMachine::to_entry(std::string request, uint64_t now_ms) {
   return encode_command(command.value());
 }
 
+std::optional<std::string> RespStateMachine::maintenance(uint64_t now_ms) {
+  std::optional<Command> sweep = machine_.sweep_due(now_ms);
+  if (!sweep) return std::nullopt;
+  return encode_command(*sweep);  // to_entry() stamps it, like a client's write.
+}
+
 std::string RespStateMachine::apply(Index index, std::string_view entry) {
   return resp(machine_.apply(index, entry));
 }
 
-std::string RespStateMachine::query(std::string_view request, uint64_t /*now_ms*/) const {
+std::string RespStateMachine::query(std::string_view request, uint64_t now_ms) const {
   Result<Command> command = decode_command(request);
   if (!command.is_ok() || !is_read_only(command.value())) {
     return resp(Reply::error("ERR malformed read request"));
   }
-  return resp(machine_.query(command.value()));
+  const uint64_t seed = now_ms ^ (++queries_ * 0x9e3779b97f4a7c15ULL);
+  return resp(machine_.query(command.value(), now_ms, seed));
 }
 
 std::unique_ptr<runtime::SnapshotImage> RespStateMachine::snapshot() const {

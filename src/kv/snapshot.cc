@@ -16,11 +16,13 @@ namespace raftkv::kv {
 
 namespace {
 
-constexpr std::string_view kMagic = "RKVKVSM1";
+constexpr std::string_view kMagic = "RKVKVSM2";
+// Format 1, before expiry and hashes: still restored (state_machine.h).
+constexpr std::string_view kMagicV1 = "RKVKVSM1";
 constexpr std::string_view kEndMagic = "RKVKVEND";
 // Bytes gathered before each write to the SnapshotWriter, and read per refill.
 constexpr size_t kChunkBytes = 64 * 1024;
-// Replies nest at most Array(Batch) > Array(MGET) > Bulk; a little slack, no more.
+// Replies nest at most Array(Batch) > Array(SCAN) > Array(keys) > Bulk; a little slack.
 constexpr int kReplyDepthMax = 4;
 
 // zlib's crc32 (a maintained library rather than one more hand-written checksum), fed in
@@ -46,7 +48,8 @@ void encode_reply(const Reply& reply, std::string* out) {
     case ReplyType::Error:
     case ReplyType::Bulk: put_string(out, reply.text); break;
     case ReplyType::Integer: put_i64(out, reply.integer); break;
-    case ReplyType::Nil: break;
+    case ReplyType::Nil:
+    case ReplyType::NilArray: break;
     case ReplyType::Array:
       put_u32(out, static_cast<uint32_t>(reply.elements.size()));
       for (const Reply& element : reply.elements) encode_reply(element, out);
@@ -118,9 +121,23 @@ Status KvSnapshotView::save(runtime::ByteSink& writer) const {
   encoder.put_fixed_u64(applied_index_.value());
   encoder.put_fixed_u64(log_time_ms_);
   encoder.put_fixed_u64(keys_.size());
-  keys_.for_each([&](const std::string& key, const std::string& value) {
+  std::string header;
+  keys_.for_each([&](const std::string& key, const Value& value) {
     encoder.put_sized(key);
-    encoder.put_sized(value);
+    header.clear();
+    put_u8(&header, static_cast<uint8_t>(value.kind));
+    put_i64(&header, value.expire_at_ms);
+    put_u64(&header, value.version);
+    encoder.put_raw(header);
+    if (value.kind == Value::Kind::String) {
+      encoder.put_sized(value.string);
+      return;
+    }
+    encoder.put_fixed_u64(value.hash.size());
+    value.hash.for_each([&](const std::string& field, const std::string& text) {
+      encoder.put_sized(field);
+      encoder.put_sized(text);
+    });
   });
   encoder.put_fixed_u64(sessions_.size());
   std::string reply_bytes;
@@ -222,14 +239,15 @@ Status decode_reply(Decoder* decoder, int depth, Reply* reply) {
   if (depth > kReplyDepthMax) return corruption("reply nested too deeply");
   uint8_t raw_type = 0;
   if (Status status = decoder->get_u8(&raw_type); !status.is_ok()) return status;
-  if (raw_type > static_cast<uint8_t>(ReplyType::Array)) return corruption("bad reply type");
+  if (raw_type > static_cast<uint8_t>(ReplyType::NilArray)) return corruption("bad reply type");
   reply->type = static_cast<ReplyType>(raw_type);
   switch (reply->type) {
     case ReplyType::Simple:
     case ReplyType::Error:
     case ReplyType::Bulk: return decoder->get_sized(&reply->text);
     case ReplyType::Integer: return decoder->get_i64(&reply->integer);
-    case ReplyType::Nil: return Status::ok();
+    case ReplyType::Nil:
+    case ReplyType::NilArray: return Status::ok();
     case ReplyType::Array: break;
   }
   uint32_t count = 0;
@@ -244,11 +262,48 @@ Status decode_reply(Decoder* decoder, int depth, Reply* reply) {
 
 // What restore() decodes before it swaps it in; the live state stays untouched until then.
 struct Decoded {
+  int format = 2;
   uint64_t applied_index = 0;
   uint64_t log_time_ms = 0;
   std::vector<KeyMap::Item> keys;
   std::vector<SessionMap::Item> sessions;
 };
+
+// A hash's fields: at least one (an empty hash is deleted), in strictly ascending order.
+Status decode_hash(Decoder* decoder, Value* value) {
+  uint64_t count = 0;
+  if (Status status = decoder->get_u64(&count); !status.is_ok()) return status;
+  if (count == 0) return corruption("empty hash");
+  std::vector<HashMap::Item> fields;
+  for (uint64_t i = 0; i < count; ++i) {  // No reserve: the count is not trusted.
+    HashMap::Item item;
+    if (Status status = decoder->get_sized(&item.key); !status.is_ok()) return status;
+    if (Status status = decoder->get_sized(&item.value); !status.is_ok()) return status;
+    if (!fields.empty() && !(fields.back().key < item.key)) {
+      return corruption("hash fields out of order");
+    }
+    fields.push_back(std::move(item));
+  }
+  value->hash = HashMap::from_sorted(std::move(fields));
+  return Status::ok();
+}
+
+// One key's value in format 2: kind, deadline, version, then the string or the hash.
+Status decode_value(Decoder* decoder, const Decoded& decoded, Value* value) {
+  uint8_t kind = 0;
+  Status status = decoder->get_u8(&kind);
+  if (status.is_ok()) status = decoder->get_i64(&value->expire_at_ms);
+  if (status.is_ok()) status = decoder->get_u64(&value->version);
+  if (!status.is_ok()) return status;
+  if (kind > static_cast<uint8_t>(Value::Kind::Hash)) return corruption("bad value kind");
+  if (value->expire_at_ms < 0 && value->expire_at_ms != kNoExpiry) {
+    return corruption("bad deadline");
+  }
+  if (value->version > decoded.applied_index) return corruption("key version from the future");
+  value->kind = static_cast<Value::Kind>(kind);
+  if (value->kind == Value::Kind::String) return decoder->get_sized(&value->string);
+  return decode_hash(decoder, value);
+}
 
 Status decode_keys(Decoder* decoder, Decoded* out) {
   uint64_t count = 0;
@@ -256,7 +311,9 @@ Status decode_keys(Decoder* decoder, Decoded* out) {
   for (uint64_t i = 0; i < count; ++i) {  // No reserve: the count is not trusted.
     KeyMap::Item item;
     if (Status status = decoder->get_sized(&item.key); !status.is_ok()) return status;
-    if (Status status = decoder->get_sized(&item.value); !status.is_ok()) return status;
+    Status status = out->format == 1 ? decoder->get_sized(&item.value.string)
+                                     : decode_value(decoder, *out, &item.value);
+    if (!status.is_ok()) return status;
     if (!out->keys.empty() && !(out->keys.back().key < item.key)) {
       return corruption("keys out of order");
     }
@@ -297,7 +354,12 @@ Status decode_sessions(Decoder* decoder, Decoded* out) {
 Status decode_snapshot(Decoder* decoder, Decoded* out) {
   std::string magic;
   if (Status status = decoder->read_exact(kMagic.size(), &magic); !status.is_ok()) return status;
-  if (magic != kMagic) return corruption("bad magic");
+  if (magic == kMagicV1) {
+    out->format = 1;
+  } else if (magic != kMagic) {
+    return corruption("bad magic (not a key-value snapshot, or a format this release "
+                      "does not know)");
+  }
   Status status = decoder->get_u64(&out->applied_index);
   if (status.is_ok()) status = decoder->get_u64(&out->log_time_ms);
   if (status.is_ok()) status = decode_keys(decoder, out);
@@ -326,7 +388,7 @@ Status KvStateMachine::restore(runtime::ByteSource& reader) {
     }
   }
   // All checks passed: only now replace the live state.
-  keys_ = KeyMap::from_sorted(std::move(decoded.keys));
+  keys_ = Keyspace(KeyMap::from_sorted(std::move(decoded.keys)));
   sessions_ = SessionMap::from_sorted(std::move(decoded.sessions));
   lru_ = std::move(lru);
   applied_index_ = Index(decoded.applied_index);

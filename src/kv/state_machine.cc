@@ -6,22 +6,42 @@
 #include <utility>
 #include <vector>
 
-#include "kv/redis_int.h"
+#include "kv/commands.h"
 
 namespace raftkv::kv {
 
 namespace {
 
-// Redis' exact error texts, so that clients and their tests see what Redis would answer.
-constexpr const char* kNotInteger = "ERR value is not an integer or out of range";
-constexpr const char* kOverflow = "ERR increment or decrement would overflow";
-constexpr const char* kDecrementOverflow = "ERR decrement would overflow";
-constexpr const char* kTooBig = "ERR string exceeds maximum allowed size (proto-max-bulk-len)";
 constexpr const char* kSequenceTooOld = "ERR sequence number too old";
 
-bool add_overflows(int64_t value, int64_t delta) {
-  if (delta < 0) return value < 0 && delta < std::numeric_limits<int64_t>::min() - value;
-  return value > 0 && delta > std::numeric_limits<int64_t>::max() - value;
+// The argument vector of a typed command, as a client would have sent it: typed commands run
+// through the same handlers as Calls (commands.h). Consumes the command's arguments.
+std::vector<std::string> call_args(Command& command) {
+  std::vector<std::string> args;
+  args.reserve(command.args.size() + 2);
+  switch (command.type) {
+    case CommandType::Call: return std::move(command.args);
+    case CommandType::Set: args.emplace_back("set"); break;
+    case CommandType::Get: args.emplace_back("get"); break;
+    case CommandType::Del: args.emplace_back("del"); break;
+    case CommandType::Exists: args.emplace_back("exists"); break;
+    case CommandType::Incr: args.emplace_back("incr"); break;
+    case CommandType::IncrBy: args.emplace_back("incrby"); break;
+    case CommandType::DecrBy: args.emplace_back("decrby"); break;
+    case CommandType::Append: args.emplace_back("append"); break;
+    case CommandType::MGet: args.emplace_back("mget"); break;
+    case CommandType::MSet: args.emplace_back("mset"); break;
+    case CommandType::DbSize: args.emplace_back("dbsize"); break;
+    default: RAFT_ASSERT(false);  // Not a key-space command of the table.
+  }
+  for (std::string& arg : command.args) args.push_back(std::move(arg));
+  if (command.type == CommandType::IncrBy || command.type == CommandType::DecrBy) {
+    args.push_back(std::to_string(command.delta));
+  }
+  if (command.set_condition != SetCondition::None) {
+    args.emplace_back(command.set_condition == SetCondition::IfMissing ? "nx" : "xx");
+  }
+  return args;
 }
 
 }  // namespace
@@ -41,6 +61,8 @@ Reply KvStateMachine::apply(Index index, std::string_view entry) {
     // Every replica decodes the same bytes the same way, so this reply is deterministic too.
     return Reply::error("ERR malformed command entry: " + command.status().message());
   }
+  // Every entry is stamped by its leader (to_entry); the command runs at the new log time.
+  advance_log_time(command.value().timestamp_ms);
   return apply_command(index, command.value());  // Consumes the decoded command.
 }
 
@@ -53,152 +75,122 @@ Reply KvStateMachine::apply_command(Index index, Command& command) {
   switch (command.type) {
     case CommandType::RegisterSession: return register_session(index, command);
     case CommandType::Session: return apply_session(index, command);
-    default: return apply_data(command);
+    case CommandType::ExpireSweep: return apply_sweep(command);
+    default: return apply_data(index, command);
   }
 }
 
-Reply KvStateMachine::apply_data(Command& command) {
+Reply KvStateMachine::apply_data(Index index, Command& command) {
   RAFT_ASSERT(command.type != CommandType::Session);
   RAFT_ASSERT(command.type != CommandType::RegisterSession);
-  if (command.type == CommandType::Batch) return apply_batch(command);
-  return apply_simple(command);
+  if (command.type == CommandType::Batch) return apply_batch(index, command);
+  return apply_simple(index, command);
 }
 
 // MULTI/EXEC: every command runs within this one apply call, so no read or other write sees a
 // partial batch. As in Redis, a command that fails (say INCR of a non-integer) answers its
-// error in its slot and the others still apply; there is no rollback.
-Reply KvStateMachine::apply_batch(Command& command) {
+// error in its slot and the others still apply; there is no rollback. With WATCHed keys, the
+// batch runs only if none of them changed since it was watched (a nil array otherwise).
+Reply KvStateMachine::apply_batch(Index index, Command& command) {
   RAFT_ASSERT(command.type == CommandType::Batch);
+  if (!watched_unchanged(command)) return Reply::nil_array();
   std::vector<Reply> replies;
   replies.reserve(command.inner.size());
-  for (Command& inner : command.inner) replies.push_back(apply_simple(inner));
+  for (Command& inner : command.inner) replies.push_back(apply_simple(index, inner));
   RAFT_ASSERT(replies.size() == command.inner.size());
   return Reply::array(std::move(replies));
 }
 
-Reply KvStateMachine::apply_simple(Command& command) {
-  std::vector<std::string>& args = command.args;
+// Each watched key's version is the index of its last change (0: missing or expired), so
+// "unchanged" is exact: any write to the key since the WATCH read moved it.
+bool KvStateMachine::watched_unchanged(const Command& batch) const {
+  for (size_t i = 0; i + 1 < batch.args.size(); i += 2) {
+    const Value* value = keys_.find(batch.args[i], log_now());
+    const uint64_t version = value != nullptr ? value->version : 0;
+    if (std::to_string(version) != batch.args[i + 1]) return false;
+  }
+  return true;
+}
+
+Reply KvStateMachine::apply_simple(Index index, Command& command) {
   switch (command.type) {
-    case CommandType::Set: return apply_set(command);
-    case CommandType::Incr: return apply_add(args[0], 1);
-    case CommandType::IncrBy: return apply_add(args[0], command.delta);
-    case CommandType::DecrBy:
-      // -INT64_MIN does not exist; Redis answers this text for it.
-      if (command.delta == std::numeric_limits<int64_t>::min()) {
-        return Reply::error(kDecrementOverflow);
-      }
-      return apply_add(args[0], -command.delta);
-    case CommandType::Append: return apply_append(command);
-    case CommandType::Cas: return apply_cas(command);
-    case CommandType::Del: {
-      int64_t removed = 0;
-      for (const std::string& key : args) removed += keys_.erase(key) ? 1 : 0;
-      return Reply::integer_value(removed);
-    }
-    case CommandType::MSet:
-      for (size_t i = 0; i + 1 < args.size(); i += 2) {
-        keys_.insert_or_assign(std::move(args[i]), std::move(args[i + 1]));
-      }
-      return Reply::ok();
-    case CommandType::Get:
-    case CommandType::MGet:
-    case CommandType::Exists:
-    case CommandType::DbSize:
+    case CommandType::Cas: return apply_cas(index, command);
+    case CommandType::Versions:
+    case CommandType::KeyStats:
       return query(command);
     case CommandType::Batch:
     case CommandType::RegisterSession:
     case CommandType::Session:
-      break;
+    case CommandType::ExpireSweep:
+      RAFT_ASSERT(false);  // validate_command keeps nested batches and sessions out.
+      return {};
+    default: break;
   }
-  RAFT_ASSERT(false);  // validate_command keeps nested batches and sessions out.
-  return {};
-}
-
-Reply KvStateMachine::apply_set(Command& command) {
-  RAFT_ASSERT(command.args.size() == 2);
-  if (command.set_condition != SetCondition::None) {  // A plain SET needs no lookup first.
-    const bool present = keys_.find(command.args[0]) != nullptr;
-    if (command.set_condition == SetCondition::IfMissing && present) return Reply::nil();
-    if (command.set_condition == SetCondition::IfPresent && !present) return Reply::nil();
-  }
-  keys_.insert_or_assign(std::move(command.args[0]), std::move(command.args[1]));
-  return Reply::ok();
-}
-
-Reply KvStateMachine::apply_add(const std::string& key, int64_t delta) {
-  int64_t value = 0;
-  if (const std::string* stored = keys_.find(key)) {
-    const std::optional<int64_t> parsed = parse_redis_int64(*stored);
-    if (!parsed) return Reply::error(kNotInteger);
-    value = *parsed;
-  }
-  if (add_overflows(value, delta)) return Reply::error(kOverflow);
-  value += delta;
-  keys_.insert_or_assign(key, std::to_string(value));
-  return Reply::integer_value(value);
-}
-
-Reply KvStateMachine::apply_append(const Command& command) {
-  RAFT_ASSERT(command.args.size() == 2);
-  const std::string* stored = keys_.find(command.args[0]);
-  const size_t old_size = stored != nullptr ? stored->size() : 0;
-  if (command.args[1].size() > config_.value_bytes_max - std::min(old_size,
-                                                                  config_.value_bytes_max)) {
-    return Reply::error(kTooBig);
-  }
-  std::string value = stored != nullptr ? *stored : std::string();
-  value += command.args[1];
-  const auto length = static_cast<int64_t>(value.size());
-  keys_.insert_or_assign(command.args[0], std::move(value));
-  return Reply::integer_value(length);
+  WriteContext context{keys_, log_now(), index, config_.value_bytes_max};
+  std::vector<std::string> args = call_args(command);
+  return execute_write(context, args);
 }
 
 // CAS key expected desired: swap when the key holds exactly `expected` (a missing key never
 // matches, not even an empty `expected`). With cas_expect_missing: swap only when the key is
-// missing (create-if-absent). Reply 1 when swapped, 0 when not.
-Reply KvStateMachine::apply_cas(Command& command) {
+// missing (create-if-absent). Reply 1 when swapped, 0 when not; WRONGTYPE for a hash. A swap
+// is a SET: the key's deadline goes.
+Reply KvStateMachine::apply_cas(Index index, Command& command) {
   RAFT_ASSERT(command.args.size() == 3);
-  const std::string* stored = keys_.find(command.args[0]);
-  const bool matches = command.cas_expect_missing ? stored == nullptr
-                                                  : stored != nullptr && *stored == command.args[1];
+  keys_.expire_if_due(command.args[0], log_now());
+  const Value* stored = keys_.find(command.args[0], log_now());
+  if (stored != nullptr && stored->kind != Value::Kind::String) {
+    return Reply::error("WRONGTYPE Operation against a key holding the wrong kind of value");
+  }
+  const bool matches = command.cas_expect_missing
+                           ? stored == nullptr
+                           : stored != nullptr && stored->string == command.args[1];
   if (!matches) return Reply::integer_value(0);
-  keys_.insert_or_assign(std::move(command.args[0]), std::move(command.args[2]));
+  keys_.put(std::move(command.args[0]), Value::of_string(std::move(command.args[2])), index);
   return Reply::integer_value(1);
 }
 
-Reply KvStateMachine::query(const Command& command) const {
-  RAFT_ASSERT(is_read_only(command));
-  RAFT_ASSERT(!command.args.empty() || command.type == CommandType::DbSize);
-  const std::vector<std::string>& args = command.args;
-  switch (command.type) {
-    case CommandType::Get: {
-      const std::string* value = keys_.find(args[0]);
-      return value != nullptr ? Reply::bulk(*value) : Reply::nil();
-    }
-    case CommandType::MGet: {
-      std::vector<Reply> values;
-      values.reserve(args.size());
-      for (const std::string& key : args) {
-        const std::string* value = keys_.find(key);
-        values.push_back(value != nullptr ? Reply::bulk(*value) : Reply::nil());
-      }
-      return Reply::array(std::move(values));
-    }
-    case CommandType::Exists: {
-      int64_t present = 0;
-      for (const std::string& key : args) present += keys_.find(key) != nullptr ? 1 : 0;
-      return Reply::integer_value(present);
-    }
-    case CommandType::DbSize: return Reply::integer_value(static_cast<int64_t>(keys_.size()));
-    default: break;
+// The leader's sweep: deletes the listed keys that are still past their deadline at this
+// entry's log time (one may have been rewritten since the leader listed it).
+Reply KvStateMachine::apply_sweep(const Command& command) {
+  RAFT_ASSERT(command.type == CommandType::ExpireSweep);
+  int64_t removed = 0;
+  for (const std::string& key : command.args) {
+    removed += keys_.expire_if_due(key, log_now()) ? 1 : 0;
   }
-  RAFT_ASSERT(false);
-  return {};
+  return Reply::integer_value(removed);
+}
+
+Reply KvStateMachine::query(const Command& command, uint64_t now_ms, uint64_t seed) const {
+  RAFT_ASSERT(is_read_only(command));
+  const auto now = static_cast<int64_t>(std::max(now_ms, log_time_ms_));
+  if (command.type == CommandType::Versions) {
+    std::vector<Reply> versions;
+    for (const std::string& key : command.args) {
+      const Value* value = keys_.find(key, now);
+      versions.push_back(Reply::integer_value(
+          value != nullptr ? static_cast<int64_t>(value->version) : 0));
+    }
+    return Reply::array(std::move(versions));
+  }
+  if (command.type == CommandType::KeyStats) {
+    return Reply::array({Reply::integer_value(static_cast<int64_t>(keys_.size())),
+                         Reply::integer_value(static_cast<int64_t>(keys_.expiring()))});
+  }
+  Command copy = command;  // call_args consumes; reads are small next to their replies.
+  const std::vector<std::string> args = call_args(copy);
+  return execute_read(ReadContext{keys_, now, seed}, args);
+}
+
+std::optional<Command> KvStateMachine::sweep_due(uint64_t now_ms) const {
+  const auto now = static_cast<int64_t>(std::max(now_ms, log_time_ms_));
+  std::vector<std::string> due = keys_.due(now, config_.sweep_keys_max);
+  if (due.empty()) return std::nullopt;
+  return Command::expire_sweep(std::move(due));
 }
 
 Reply KvStateMachine::register_session(Index index, const Command& command) {
   RAFT_ASSERT(command.type == CommandType::RegisterSession);
-  advance_log_time(command.timestamp_ms);
   const uint64_t client_id = index.value();
   RAFT_ASSERT(sessions_.find(client_id) == nullptr);  // Ids are log indexes: never reused.
   while (sessions_.size() >= config_.sessions_max) erase_session(lru_.begin()->second);
@@ -209,7 +201,6 @@ Reply KvStateMachine::register_session(Index index, const Command& command) {
 Reply KvStateMachine::apply_session(Index index, Command& command) {
   RAFT_ASSERT(command.type == CommandType::Session);
   RAFT_ASSERT(command.inner.size() == 1);
-  advance_log_time(command.timestamp_ms);
   const Session* found = sessions_.find(command.client_id);
   if (found == nullptr) {
     return Reply::error("SESSION_EXPIRED client " + std::to_string(command.client_id) +
@@ -220,7 +211,7 @@ Reply KvStateMachine::apply_session(Index index, Command& command) {
   // way the session was used now: the client is alive.
   // apply_data touches only the key space, so `found` stays valid across it.
   const bool is_new = command.sequence > found->last_sequence;
-  Reply reply = is_new ? apply_data(command.inner[0]) : found->last_reply;
+  Reply reply = is_new ? apply_data(index, command.inner[0]) : found->last_reply;
   put_session(command.client_id, Session{std::max(command.sequence, found->last_sequence),
                                          reply, log_time_ms_, index.value()});
   return reply;
@@ -266,7 +257,7 @@ void KvStateMachine::erase_session(uint64_t client_id) {
 
 KvSnapshotView KvStateMachine::snapshot_view() const {
   KvSnapshotView view;
-  view.keys_ = keys_;
+  view.keys_ = keys_.map();
   view.sessions_ = sessions_;
   view.applied_index_ = applied_index_;
   view.log_time_ms_ = log_time_ms_;

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <set>
 #include <string>
 #include <string_view>
@@ -9,14 +10,26 @@
 #include "common/status.h"
 #include "common/types.h"
 #include "kv/command.h"
+#include "kv/keyspace.h"
 #include "kv/persistent_map.h"
 #include "kv/reply.h"
 #include "runtime/byte_stream.h"
 
 // The replicated key-value state machine: a deterministic function from the sequence of
-// committed entries to a map of string keys to string values plus a client session table.
-// Every replica applying the same entries reaches the same state and the same replies; no
-// clock, randomness or I/O is consulted (scripts/check_core_purity.sh enforces the includes).
+// committed entries to a key space (keyspace.h: strings and hashes, with expiry deadlines and
+// versions) plus a client session table. Every replica applying the same entries reaches the
+// same state and the same replies; no clock, randomness or I/O is consulted
+// (scripts/check_core_purity.sh enforces the includes).
+//
+// Time: every entry carries the leader's clock (RespStateMachine::to_entry). "Log time" is the
+// largest stamp applied so far, so it never runs backwards even under a leader whose clock is
+// behind; a command runs at log time: SET ... EX 10 expires 10 s of log time after its entry,
+// and a key whose deadline is at or before log time is gone for every write. Expired keys are
+// removed by replicated deletes only: by the write that touches one (lazily), and by the
+// leader's sweep (sweep_due()), so every replica removes the same keys at the same entry.
+// A read (query) runs at max(its node's clock, log time): a key past its deadline is missing
+// on every node, whether or not the delete has been applied there yet. docs/semantics.md
+// bounds what a leader's clock jump can do.
 //
 // Snapshots: copy-on-write through a persistent map. Both the key space and the session table
 // are PersistentMaps (path-copying AVL trees, see persistent_map.h). snapshot_view() copies
@@ -56,6 +69,8 @@ struct KvConfig {
   size_t sessions_max = 100'000;
   // Largest value APPEND may build, as Redis' proto-max-bulk-len.
   size_t value_bytes_max = 512u << 20;
+  // Most keys one sweep entry deletes (sweep_due()): bounds the entry and its apply time.
+  size_t sweep_keys_max = 64;
 };
 
 // A client session's remembered state. Part of the replicated state and of snapshots.
@@ -67,22 +82,24 @@ struct Session {
   bool operator==(const Session&) const = default;
 };
 
-using KeyMap = PersistentMap<std::string, std::string>;
 using SessionMap = PersistentMap<uint64_t, Session>;
 
 // An immutable, O(1)-taken image of the state at one applied index. Safe to save from any
 // thread while the state machine it came from keeps applying.
 class KvSnapshotView {
  public:
-  // Streams the deterministic encoding (keys and sessions in ascending order), so equal
-  // states give equal bytes:
-  //   "RKVKVSM1" u64 applied_index u64 log_time_ms
-  //   u64 key_count { u32 key_len key u32 value_len value }*
+  // Streams the deterministic encoding (keys, fields and sessions in ascending order), so
+  // equal states give equal bytes (format 2):
+  //   "RKVKVSM2" u64 applied_index u64 log_time_ms
+  //   u64 key_count { u32 key_len key u8 kind i64 expire_at_ms u64 version
+  //                   (String: u32 len bytes | Hash: u64 n { u32 len field u32 len value }*n) }*
   //   u64 session_count { u64 client_id u64 last_sequence u64 last_active_ms u64 last_index
   //                       reply }*
   //   u32 crc32 (zlib polynomial) of all bytes before it, "RKVKVEND"
   //   reply := u8 type (Simple|Error|Bulk: u32 len bytes; Integer: i64; Nil; Array: u32 n
-  //            reply*n)
+  //            reply*n; NilArray)
+  // Format 1 ("RKVKVSM1", before expiry and hashes: keys as { u32 len key u32 len value })
+  // still restores, as strings without deadline at version 0.
   // Returns the writer's first error unchanged.
   [[nodiscard]] Status save(runtime::ByteSink& writer) const;
 
@@ -109,10 +126,17 @@ class KvStateMachine {
   // change), so applied_index() stays the position in the log. Precondition: as apply().
   void apply_empty(Index index);
 
-  // Answers a read-only command (is_read_only) from the current state, without the log. The
-  // server calls it once ReadIndex says the state is recent enough. Precondition: read-only
-  // and validate_command ok.
-  [[nodiscard]] Reply query(const Command& command) const;
+  // Answers a read-only command (is_read_only) from the current state, without the log, at
+  // max(now_ms, log time). The server calls it once ReadIndex says the state is recent
+  // enough. `seed` feeds RANDOMKEY and HRANDFIELD. Precondition: read-only and
+  // validate_command ok.
+  [[nodiscard]] Reply query(const Command& command, uint64_t now_ms, uint64_t seed = 0) const;
+  // The same at log time (tests, checkers).
+  [[nodiscard]] Reply query(const Command& command) const { return query(command, 0); }
+
+  // Up to sweep_keys_max keys past their deadline at max(now_ms, log time), as an
+  // ExpireSweep command for the leader to log; nullopt when none is due.
+  [[nodiscard]] std::optional<Command> sweep_due(uint64_t now_ms) const;
 
   // O(1) image of the current state for save(). See the class comment.
   [[nodiscard]] KvSnapshotView snapshot_view() const;
@@ -126,6 +150,7 @@ class KvStateMachine {
   [[nodiscard]] Index applied_index() const { return applied_index_; }
   [[nodiscard]] uint64_t log_time_ms() const { return log_time_ms_; }
   [[nodiscard]] size_t key_count() const { return keys_.size(); }
+  [[nodiscard]] const Keyspace& keys() const { return keys_; }
   [[nodiscard]] size_t session_count() const { return sessions_.size(); }
   // The session of `client_id`, or nullptr (unknown or expired). For status pages and tests.
   [[nodiscard]] const Session* find_session(uint64_t client_id) const {
@@ -137,13 +162,13 @@ class KvStateMachine {
   // The apply_* helpers consume `command`: they move keys and values into the map instead of
   // copying them (a value may be hundreds of MiB).
   Reply apply_command(Index index, Command& command);
-  Reply apply_data(Command& command);  // Key-space commands and Batch.
-  Reply apply_batch(Command& command);
-  Reply apply_simple(Command& command);
-  Reply apply_set(Command& command);
-  Reply apply_add(const std::string& key, int64_t delta);
-  Reply apply_append(const Command& command);
-  Reply apply_cas(Command& command);
+  Reply apply_data(Index index, Command& command);  // Key-space commands and Batch.
+  Reply apply_batch(Index index, Command& command);
+  Reply apply_simple(Index index, Command& command);
+  Reply apply_cas(Index index, Command& command);
+  Reply apply_sweep(const Command& command);
+  [[nodiscard]] bool watched_unchanged(const Command& batch) const;
+  [[nodiscard]] int64_t log_now() const { return static_cast<int64_t>(log_time_ms_); }
   Reply register_session(Index index, const Command& command);
   Reply apply_session(Index index, Command& command);
   void advance_log_time(uint64_t timestamp_ms);
@@ -153,7 +178,7 @@ class KvStateMachine {
 
   KvConfig config_;
   // The key space. Updated only by apply(); read by query() and snapshot views.
-  KeyMap keys_;
+  Keyspace keys_;
   // Client sessions by client id. Invariant: holds exactly the ids in lru_.
   SessionMap sessions_;
   // (last_index, client_id) of every session, oldest use first: the expiry and eviction

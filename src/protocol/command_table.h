@@ -28,6 +28,9 @@ struct CommandSpec {
   int first_key = 0;
   int last_key = 0;
   int key_step = 0;
+  // Redis' command group (COMMAND DOCS): "string", "generic" (the key space), "hash",
+  // "connection", "transactions", "server", "cluster", or "raftkv" for raftkv's own.
+  std::string_view group;
 
   [[nodiscard]] bool is(CommandFlag flag) const { return (flags & flag) != 0; }
   [[nodiscard]] bool arity_ok(size_t argc) const {
@@ -40,5 +43,12 @@ struct CommandSpec {
 [[nodiscard]] const CommandSpec* find_command(std::string_view name);
 // Every command, in name order.
 [[nodiscard]] std::span<const CommandSpec> all_commands();
+
+// The subcommands raftkv offers of a container command (CLIENT, CLUSTER, COMMAND, CONFIG),
+// named as Redis 7 names them ("client|id"), with Redis' arity, which counts the command and
+// the subcommand. `find_subcommand`: any case; nullptr when raftkv does not offer it.
+// `subcommands`: those of `container` (lower case), in name order; empty for a plain command.
+[[nodiscard]] const CommandSpec* find_subcommand(std::string_view container, std::string_view sub);
+[[nodiscard]] std::span<const CommandSpec> subcommands(std::string_view container);
 
 }  // namespace raftkv::protocol

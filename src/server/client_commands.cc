@@ -3,9 +3,13 @@
 #include <algorithm>
 #include <cctype>
 #include <charconv>
+#include <cstdio>
+#include <limits>
 
 #include "kv/command_args.h"
+#include "kv/commands.h"
 #include "kv/resp_reply.h"
+#include "net/resp_encoder.h"
 #include "protocol/command_table.h"
 #include "server/allocator.h"
 
@@ -14,6 +18,10 @@ namespace {
 
 using kv::Command;
 using kv::Reply;
+
+// What HELLO and INFO say this server is: the Redis release whose behaviour it follows.
+constexpr const char* kRedisVersion = "7.0.15";
+constexpr const char* kRaftkvVersion = "0.2.0";
 
 std::string upper(const std::string& text) {
   std::string out = text;
@@ -29,13 +37,25 @@ std::string lower(const std::string& text) {
   return out;
 }
 
+std::string resp(const Reply& value) {
+  std::string out;
+  kv::resp_append_reply(&out, value);
+  return out;
+}
+
 Action reply(const Reply& value) {
   Action action;
-  kv::resp_append_reply(&action.reply, value);
+  action.reply = resp(value);
   return action;
 }
 
 Action error(const std::string& text) { return reply(Reply::error(text)); }
+
+Action silent() {
+  Action action;
+  action.silent = true;
+  return action;
+}
 
 Action run(Command command) {
   Action action;
@@ -48,11 +68,90 @@ Action wrong_arity(const std::string& name) {
   return error("ERR wrong number of arguments for '" + lower(name) + "' command");
 }
 
-bool parse_int(const std::string& text, int64_t* value) {  // For SESSION.CALL's numbers.
+Action unknown_subcommand(const std::string& command, const std::string& sub) {
+  return error("ERR unknown subcommand '" + sub + "'. Try " + upper(command) + " HELP.");
+}
+
+// Redis' checks before a command runs or is queued: its argument count and, for a container
+// (CLIENT, CLUSTER, COMMAND, CONFIG), that the subcommand exists and its argument count.
+std::optional<Action> refusal(const protocol::CommandSpec& spec,
+                              const std::vector<std::string>& args) {
+  if (!spec.arity_ok(args.size())) return wrong_arity(std::string(spec.name));
+  if (args.size() < 2 || protocol::subcommands(spec.name).empty()) return std::nullopt;
+  const protocol::CommandSpec* sub = protocol::find_subcommand(spec.name, args[1]);
+  if (sub == nullptr) return unknown_subcommand(std::string(spec.name), args[1]);
+  if (!sub->arity_ok(args.size())) return wrong_arity(std::string(sub->name));
+  return std::nullopt;
+}
+
+bool parse_int(const std::string& text, int64_t* value) {
   const char* end = text.data() + text.size();
   auto [ptr, ec] = std::from_chars(text.data(), end, *value);
   return ec == std::errc() && ptr == end && !text.empty();
 }
+
+// ---- RESP replies the store wrote, split into their elements (for EXEC's merge) ----
+
+// The end of the RESP2 reply that starts at `at`, or npos when it is not one.
+size_t skip_reply(std::string_view bytes, size_t at) {
+  if (at >= bytes.size()) return std::string_view::npos;
+  const size_t line_end = bytes.find("\r\n", at);
+  if (line_end == std::string_view::npos) return line_end;
+  const char type = bytes[at];
+  if (type == '+' || type == '-' || type == ':') return line_end + 2;
+  int64_t count = 0;
+  const std::string header(bytes.substr(at + 1, line_end - at - 1));
+  if ((type != '$' && type != '*') || !parse_int(header, &count)) return std::string_view::npos;
+  size_t end = line_end + 2;
+  if (count < 0) return end;
+  if (type == '$') return end + static_cast<size_t>(count) + 2;
+  for (int64_t i = 0; i < count && end != std::string_view::npos; ++i) {
+    end = skip_reply(bytes, end);
+  }
+  return end;
+}
+
+// The elements of a RESP2 array reply; nullopt when `bytes` is not one (an error, a nil).
+std::optional<std::vector<std::string_view>> split_array(std::string_view bytes) {
+  const size_t line_end = bytes.find("\r\n");
+  int64_t count = 0;
+  if (bytes.empty() || bytes[0] != '*' || line_end == std::string_view::npos ||
+      !parse_int(std::string(bytes.substr(1, line_end - 1)), &count) || count < 0) {
+    return std::nullopt;
+  }
+  std::vector<std::string_view> elements;
+  size_t at = line_end + 2;
+  for (int64_t i = 0; i < count; ++i) {
+    const size_t end = skip_reply(bytes, at);
+    if (end == std::string_view::npos || end > bytes.size()) return std::nullopt;
+    elements.push_back(bytes.substr(at, end - at));
+    at = end;
+  }
+  return elements;
+}
+
+// EXEC's reply: the store's replies (its array) with the connection's own replies put back in
+// their places (`locals[i]` set for a command the connection answered). Anything but an
+// array (a nil array for changed WATCHed keys, an error) passes as it is.
+std::string merge_exec(const std::vector<std::optional<std::string>>& locals,
+                       std::string store_reply) {
+  const std::optional<std::vector<std::string_view>> stored = split_array(store_reply);
+  if (!stored) return store_reply;
+  std::string out;
+  net::resp_append_array_header(&out, locals.size());
+  size_t next = 0;
+  for (const std::optional<std::string>& local : locals) {
+    if (local) {
+      out += *local;
+    } else if (next < stored->size()) {
+      out += (*stored)[next++];
+    }
+  }
+  RAFT_ASSERT(next == stored->size());
+  return out;
+}
+
+// ---- Sessions ----
 
 // args[at] and args[at + 1] as a session's client id and sequence number, both positive.
 bool parse_session_ids(const std::vector<std::string>& args, size_t at, uint64_t* client_id,
@@ -68,10 +167,6 @@ bool parse_session_ids(const std::vector<std::string>& args, size_t at, uint64_t
   return true;
 }
 
-std::vector<std::string> rest(const std::vector<std::string>& args, size_t from) {
-  return {args.begin() + static_cast<ptrdiff_t>(from), args.end()};
-}
-
 // Key-value commands: the kv layer owns their syntax and Redis' error texts.
 Action translate_data(const std::vector<std::string>& args) {
   std::vector<std::string_view> views(args.begin(), args.end());
@@ -81,54 +176,398 @@ Action translate_data(const std::vector<std::string>& args) {
 }
 
 // SESSION.CALL client_id seq COMMAND args...: the command under an exactly-once session. The
-// leader stamps the time (Node::propose); the state machine drops duplicates (thesis 6.3).
+// leader stamps the time (to_entry); the state machine drops duplicates (thesis 6.3).
 Action translate_session_call(const std::vector<std::string>& args) {
-  if (args.size() < 4) return wrong_arity(args[0]);
   uint64_t client_id = 0;
   uint64_t sequence = 0;
   if (!parse_session_ids(args, 1, &client_id, &sequence)) {
     return error("ERR client id and sequence must be positive integers");
   }
-  const std::vector<std::string> inner_args = rest(args, 3);
+  const std::vector<std::string> inner_args(args.begin() + 3, args.end());
   Action inner = translate_data(inner_args);
   if (inner.kind != Action::Kind::Run) return inner;
   return run(Command::session(client_id, sequence, 0, std::move(inner.command)));
 }
 
-Action translate_multi(ClientState& state, const std::string& name,
-                       const std::vector<std::string>& args) {
-  if (name == "MULTI") return error("ERR MULTI calls can not be nested");
-  if (name == "DISCARD") {
-    state = ClientState{.stale_reads = state.stale_reads};
-    return reply(Reply::ok());
-  }
-  if (name == "EXEC" || name == "SESSION.EXEC") {
-    const bool failed = state.multi_failed;
-    std::vector<Command> queued = std::move(state.queued);
-    state = ClientState{.stale_reads = state.stale_reads};
-    if (failed) return error("EXECABORT Transaction discarded because of previous errors.");
-    Command batch = Command::batch(std::move(queued));  // One log entry, applied atomically.
-    if (name == "EXEC") return run(std::move(batch));
-    // SESSION.EXEC id seq: the whole transaction under an exactly-once session.
-    uint64_t client_id = 0;
-    uint64_t sequence = 0;
-    if (args.size() != 3 || !parse_session_ids(args, 1, &client_id, &sequence)) {
-      return error("ERR usage: SESSION.EXEC client_id seq (positive integers)");
+Action translate_connection(ClientState& state, const std::vector<std::string>& args,
+                            const ServerContext& context, bool at_exec);
+
+// ---- Transactions ----
+
+// EXEC or SESSION.EXEC id seq: one Batch entry with the WATCHed versions; the connection's own
+// commands run now, in order, and their replies are merged into the store's.
+Action exec_transaction(ClientState& state, const std::vector<std::string>& args,
+                        const ServerContext& context) {
+  const bool failed = state.multi_failed;
+  std::vector<Queued> queued = std::move(state.queued);
+  std::vector<std::pair<std::string, uint64_t>> watched = std::move(state.watched);
+  state.in_multi = false;
+  state.multi_failed = false;
+  state.queued.clear();
+  state.watched.clear();
+  if (failed) return error("EXECABORT Transaction discarded because of previous errors.");
+  std::vector<Command> commands;
+  std::vector<std::optional<std::string>> locals;
+  for (Queued& item : queued) {
+    if (item.command) {
+      commands.push_back(std::move(*item.command));
+      locals.emplace_back();
+    } else {
+      locals.push_back(translate_connection(state, item.args, context, true).reply);
     }
-    return run(Command::session(client_id, sequence, 0, std::move(batch)));
   }
-  Action action = translate_data(args);
-  if (action.kind != Action::Kind::Run) {
-    state.multi_failed = true;  // Redis: a command refused at queue time aborts EXEC.
+  if (commands.empty() && watched.empty()) {  // Nothing for the store: no log entry.
+    Action action;
+    net::resp_append_array_header(&action.reply, locals.size());
+    for (const std::optional<std::string>& local : locals) action.reply += *local;
     return action;
   }
-  state.queued.push_back(std::move(action.command));
+  Command batch = Command::batch(std::move(commands), watched);  // One entry, atomic.
+  uint64_t client_id = 0;
+  uint64_t sequence = 0;
+  if (upper(args[0]) == "SESSION.EXEC") {
+    if (!parse_session_ids(args, 1, &client_id, &sequence)) {
+      return error("ERR usage: SESSION.EXEC client_id seq (positive integers)");
+    }
+    batch = Command::session(client_id, sequence, 0, std::move(batch));
+  }
+  Action action = run(std::move(batch));
+  action.finish = [locals = std::move(locals)](ClientState&, std::string store_reply) {
+    return merge_exec(locals, std::move(store_reply));
+  };
+  return action;
+}
+
+// A command between MULTI and EXEC: queued, or refused (which makes EXEC abort, as in Redis,
+// for an unknown command or a wrong argument count).
+Action queue_in_multi(ClientState& state, const std::vector<std::string>& args,
+                      const std::string& name) {
+  const protocol::CommandSpec* spec = protocol::find_command(args[0]);
+  std::optional<Action> refused;
+  if (spec == nullptr) {
+    refused = translate_data(args);  // Its unknown-command error.
+  } else if (name.starts_with("SESSION.")) {
+    refused = error("ERR " + name + " inside MULTI is not allowed");
+  } else {
+    refused = refusal(*spec, args);
+  }
+  if (refused) {
+    state.multi_failed = true;
+    return *refused;
+  }
+  Queued item;
+  if (spec->is(protocol::kConnection)) {
+    item.args = args;
+  } else {
+    Action data = translate_data(args);
+    if (data.kind != Action::Kind::Run) {
+      state.multi_failed = true;
+      return data;
+    }
+    item.command = std::move(data.command);
+  }
+  state.queued.push_back(std::move(item));
   return reply(Reply::simple("QUEUED"));
 }
+
+Action translate_multi(ClientState& state, const std::string& name,
+                       const std::vector<std::string>& args, const ServerContext& context) {
+  if (name == "MULTI") return error("ERR MULTI calls can not be nested");
+  if (name == "WATCH") return error("ERR WATCH inside MULTI is not allowed");
+  if (name == "DISCARD") {
+    state.in_multi = false;
+    state.multi_failed = false;
+    state.queued.clear();
+    state.watched.clear();
+    return reply(Reply::ok());
+  }
+  if (name == "EXEC" || name == "SESSION.EXEC") return exec_transaction(state, args, context);
+  if (name == "QUIT" || name == "RESET") return translate_connection(state, args, context, false);
+  return queue_in_multi(state, args, name);
+}
+
+// WATCH key...: a linearizable read of the keys' versions; the connection waits for it before
+// its next request, so that a later EXEC carries them.
+Action watch(const std::vector<std::string>& args) {
+  std::vector<std::string> keys(args.begin() + 1, args.end());
+  Action action = run(Command::versions(keys));
+  action.blocks = true;
+  action.finish = [keys = std::move(keys)](ClientState& state, std::string versions) {
+    const std::optional<std::vector<std::string_view>> elements = split_array(versions);
+    if (!elements || elements->size() != keys.size()) return versions;  // An error: as it is.
+    for (size_t i = 0; i < keys.size(); ++i) {
+      int64_t version = 0;
+      const std::string_view element = (*elements)[i];
+      // Each element is ":<n>\r\n".
+      if (!parse_int(std::string(element.substr(1, element.size() - 3)), &version)) continue;
+      state.watched.emplace_back(keys[i], static_cast<uint64_t>(version));
+    }
+    return resp(Reply::ok());
+  };
+  return action;
+}
+
+
+// ---- CLIENT ----
+
+// Redis refuses names and library tags that would break CLIENT LIST's "k=v" format.
+bool valid_client_text(const std::string& text) {
+  return std::all_of(text.begin(), text.end(), [](char c) { return c > ' ' && c <= '~'; });
+}
+
+std::vector<const ClientState*> all_clients(const ClientState& self,
+                                            const ServerContext& context) {
+  if (context.directory == nullptr) return {&self};
+  return context.directory->clients();
+}
+
+// CLIENT KILL addr, or CLIENT KILL [ID id] [ADDR a] [LADDR a] [SKIPME yes|no] [TYPE normal]...
+Action client_kill(ClientState& state, const std::vector<std::string>& args,
+                   const ServerContext& context) {
+  const bool old_form = args.size() == 3;
+  std::optional<uint64_t> id;
+  std::optional<std::string> addr;
+  std::optional<std::string> laddr;
+  bool skip_me = !old_form;
+  if (!old_form && args.size() % 2 != 0) return error("ERR syntax error");
+  for (size_t i = 2; !old_form && i + 1 < args.size(); i += 2) {
+    const std::string option = upper(args[i]);
+    const std::string& value = args[i + 1];
+    int64_t number = 0;
+    if (option == "ID" && parse_int(value, &number) && number > 0) {
+      id = static_cast<uint64_t>(number);
+    } else if (option == "ID") {
+      return error("ERR client-id should be greater than 0");
+    } else if (option == "ADDR") {
+      addr = value;
+    } else if (option == "LADDR") {
+      laddr = value;
+    } else if (option == "SKIPME" && (lower(value) == "yes" || lower(value) == "no")) {
+      skip_me = lower(value) == "yes";
+    } else if (!(option == "TYPE" && lower(value) == "normal") &&
+               !(option == "USER" && value == "default")) {
+      return error("ERR syntax error");  // Every connection is a normal one, of user default.
+    }
+  }
+  if (old_form) addr = args[2];
+  std::vector<uint64_t> victims;
+  for (const ClientState* client : all_clients(state, context)) {
+    if ((id && client->id != *id) || (addr && client->addr != *addr) ||
+        (laddr && client->laddr != *laddr) || (skip_me && client->id == state.id)) {
+      continue;
+    }
+    victims.push_back(client->id);
+  }
+  for (uint64_t victim : victims) {
+    if (victim == state.id) {
+      state.kill = true;
+    } else if (context.directory != nullptr) {
+      (void)context.directory->kill(victim);
+    }
+  }
+  if (old_form) return victims.empty() ? error("ERR No such client") : reply(Reply::ok());
+  return reply(Reply::integer_value(static_cast<int64_t>(victims.size())));
+}
+
+Action client_list(const ClientState& state, const std::vector<std::string>& args,
+                   const ServerContext& context) {
+  std::vector<uint64_t> ids;
+  for (size_t i = 2; i < args.size(); ++i) {
+    const std::string option = upper(args[i]);
+    if (option == "TYPE" && i + 1 < args.size()) {
+      ++i;  // Every connection is a normal one.
+      continue;
+    }
+    if (option != "ID" || i + 1 >= args.size()) return error("ERR syntax error");
+    for (++i; i < args.size(); ++i) {
+      int64_t id = 0;
+      if (!parse_int(args[i], &id) || id <= 0) return error("ERR Invalid client ID");
+      ids.push_back(static_cast<uint64_t>(id));
+    }
+  }
+  std::string out;
+  for (const ClientState* client : all_clients(state, context)) {
+    if (!ids.empty() && std::find(ids.begin(), ids.end(), client->id) == ids.end()) continue;
+    out += client_line(*client, context.now_ms) + "\n";
+  }
+  return reply(Reply::bulk(out));
+}
+
+// CLIENT SETINFO LIB-NAME name | LIB-VER version.
+Action client_setinfo(ClientState& state, const std::vector<std::string>& args) {
+  const std::string attribute = upper(args[2]);
+  if (attribute != "LIB-NAME" && attribute != "LIB-VER") {
+    return error("ERR Unrecognized option '" + args[2] + "'");
+  }
+  if (!valid_client_text(args[3]) && !args[3].empty()) {
+    return error("ERR " + args[2] + " cannot contain spaces, newlines or special characters.");
+  }
+  (attribute == "LIB-NAME" ? state.lib_name : state.lib_ver) = args[3];
+  return reply(Reply::ok());
+}
+
+Action client_reply(ClientState& state, const std::string& mode) {
+  const std::string wanted = upper(mode);
+  if (wanted == "ON") {
+    state.replies_off = false;
+    return reply(Reply::ok());
+  }
+  if (wanted == "OFF") state.replies_off = true;
+  if (wanted == "SKIP") state.skip_next_reply = true;
+  if (wanted == "OFF" || wanted == "SKIP") return silent();
+  return error("ERR syntax error");
+}
+
+Action client_command(ClientState& state, const std::vector<std::string>& args,
+                      const ServerContext& context) {
+  // refusal() checked the subcommand and its argument count.
+  const std::string sub = upper(args[1]);
+  if (sub == "ID") return reply(Reply::integer_value(static_cast<int64_t>(state.id)));
+  if (sub == "GETNAME") return reply(state.name.empty() ? Reply::nil() : Reply::bulk(state.name));
+  if (sub == "SETNAME") {
+    if (!valid_client_text(args[2]) && !args[2].empty()) {
+      return error("ERR Client names cannot contain spaces, newlines or special characters.");
+    }
+    state.name = args[2];
+    return reply(Reply::ok());
+  }
+  if (sub == "INFO") return reply(Reply::bulk(client_line(state, context.now_ms) + "\n"));
+  if (sub == "LIST") return client_list(state, args, context);
+  if (sub == "KILL") return client_kill(state, args, context);
+  if (sub == "SETINFO") return client_setinfo(state, args);
+  if (sub == "REPLY") return client_reply(state, args[2]);
+  RAFT_ASSERT(sub == "NO-EVICT" || sub == "NO-TOUCH");
+  const std::string value = upper(args[2]);
+  if (value != "ON" && value != "OFF") return error("ERR syntax error");
+  return reply(Reply::ok());  // Nothing is ever evicted; reads touch nothing.
+}
+
+// ---- CLUSTER: one shard, the leader its master, the followers its replicas ----
+
+// A node's 40-character cluster id, stable for its node id.
+std::string cluster_node_id(NodeId id) {
+  std::string hex = std::to_string(id.value());
+  return std::string(40 - std::min<size_t>(hex.size(), 40), '0') + hex;
+}
+
+std::pair<std::string, int64_t> split_address(const std::string& address) {
+  const size_t colon = address.rfind(':');
+  int64_t port = 0;
+  if (colon == std::string::npos || !parse_int(address.substr(colon + 1), &port)) {
+    return {address, 0};
+  }
+  return {address.substr(0, colon), port};
+}
+
+struct ClusterMember {
+  NodeId id;
+  std::string address;
+  bool master = false;
+};
+
+// The master is the leader; with none known (an election is running), or one whose client
+// address this node has not learnt yet, a node names itself, so that a client keeps talking
+// to a live node, which holds the request until a leader is elected and then forwards it.
+// Members without a client address yet are left out.
+std::vector<ClusterMember> cluster_members(const ServerStatus& server) {
+  const runtime::NodeStatus& status = server.node;
+  const NodeId leader = status.raft.leader;
+  const NodeId master =
+      leader != kNoNode && status.client_addrs.contains(leader) ? leader : status.raft.id;
+  std::vector<NodeId> ids = status.raft.conf_state.voters;
+  ids.insert(ids.end(), status.raft.conf_state.learners.begin(),
+             status.raft.conf_state.learners.end());
+  std::vector<ClusterMember> members;
+  for (NodeId id : ids) {
+    const auto address = status.client_addrs.find(id);
+    if (address == status.client_addrs.end()) continue;
+    members.push_back({id, address->second, id == master});
+  }
+  std::stable_partition(members.begin(), members.end(),
+                        [](const ClusterMember& member) { return member.master; });
+  return members;
+}
+
+// CLUSTER SLOTS names the master only. The followers are replicas in CLUSTER SHARDS and NODES
+// and INFO replication, but not here: redis-py 4.3.4 (Debian 12's) keeps a cached node's role
+// when the topology changes, so a follower it learnt as a replica stays one after it becomes
+// leader, and the client fails ("list index out of range") instead of following the
+// failover. A master-only reply costs nothing else: writes and linearizable reads go to the
+// leader anyway, and a client that wants stale reads can send READONLY to any node.
+Reply cluster_slots(const std::vector<ClusterMember>& members) {
+  if (members.empty() || !members.front().master) return Reply::array({});
+  const auto [host, port] = split_address(members.front().address);
+  return Reply::array({Reply::array(
+      {Reply::integer_value(0), Reply::integer_value(16383),
+       Reply::array({Reply::bulk(host), Reply::integer_value(port),
+                     Reply::bulk(cluster_node_id(members.front().id))})})});
+}
+
+Reply cluster_shards(const ServerStatus& server, const std::vector<ClusterMember>& members) {
+  std::vector<Reply> nodes;
+  for (const ClusterMember& member : members) {
+    const auto [host, port] = split_address(member.address);
+    nodes.push_back(Reply::array(
+        {Reply::bulk("id"), Reply::bulk(cluster_node_id(member.id)), Reply::bulk("port"),
+         Reply::integer_value(port), Reply::bulk("ip"), Reply::bulk(host),
+         Reply::bulk("endpoint"), Reply::bulk(host), Reply::bulk("role"),
+         Reply::bulk(member.master ? "master" : "replica"), Reply::bulk("replication-offset"),
+         Reply::integer_value(static_cast<int64_t>(server.node.raft.commit_index.value())),
+         Reply::bulk("health"), Reply::bulk("online")}));
+  }
+  return Reply::array({Reply::array({Reply::bulk("slots"),
+                                     Reply::array({Reply::integer_value(0),
+                                                   Reply::integer_value(16383)}),
+                                     Reply::bulk("nodes"), Reply::array(std::move(nodes))})});
+}
+
+std::string cluster_nodes(const ServerStatus& server, const std::vector<ClusterMember>& members) {
+  std::string out;
+  const std::string term = std::to_string(server.node.raft.term.value());
+  const std::string master_id = members.empty() ? "-" : cluster_node_id(members.front().id);
+  for (const ClusterMember& member : members) {
+    const auto [host, port] = split_address(member.address);
+    std::string flags = member.id == server.node.raft.id ? "myself," : "";
+    flags += member.master ? "master" : "slave";
+    out += cluster_node_id(member.id) + " " + host + ":" + std::to_string(port) + "@" +
+           std::to_string(port + 10000) + " " + flags + " " +
+           (member.master ? "-" : master_id) + " 0 0 " + term + " connected" +
+           (member.master ? " 0-16383" : "") + "\n";
+  }
+  return out;
+}
+
+std::string cluster_info(const ServerStatus& server, size_t members) {
+  const std::string term = std::to_string(server.node.raft.term.value());
+  const bool ok = server.node.raft.leader != kNoNode;
+  return std::string("cluster_enabled:1\r\ncluster_state:") + (ok ? "ok" : "fail") +
+         "\r\ncluster_slots_assigned:16384\r\ncluster_slots_ok:" + (ok ? "16384" : "0") +
+         "\r\ncluster_slots_pfail:0\r\ncluster_slots_fail:" + (ok ? "0" : "16384") +
+         "\r\ncluster_known_nodes:" + std::to_string(members) +
+         "\r\ncluster_size:1\r\ncluster_current_epoch:" + term + "\r\ncluster_my_epoch:" + term +
+         "\r\n";
+}
+
+Action cluster_command(const std::vector<std::string>& args, const ServerContext& context) {
+  const std::string sub = upper(args[1]);  // refusal() checked it and the argument count.
+  const ServerStatus server = context.status();
+  const std::vector<ClusterMember> members = cluster_members(server);
+  if (sub == "SLOTS") return reply(cluster_slots(members));
+  if (sub == "SHARDS") return reply(cluster_shards(server, members));
+  if (sub == "NODES") return reply(Reply::bulk(cluster_nodes(server, members)));
+  if (sub == "INFO") return reply(Reply::bulk(cluster_info(server, members.size())));
+  return reply(Reply::bulk(cluster_node_id(server.node.raft.id)));
+}
+
+// ---- COMMAND ----
 
 // One command's COMMAND INFO entry, as Redis 7 gives it: name, arity, flags, first key, last
 // key, key step, ACL categories, tips, key specs, subcommands.
 Reply command_info(const protocol::CommandSpec& spec) {
+  std::vector<Reply> subcommands;
+  for (const protocol::CommandSpec& sub : protocol::subcommands(spec.name)) {
+    subcommands.push_back(command_info(sub));
+  }
   std::vector<Reply> flags;
   std::vector<Reply> categories;
   if (spec.is(protocol::kRead)) {
@@ -149,71 +588,282 @@ Reply command_info(const protocol::CommandSpec& spec) {
                        Reply::array(std::move(flags)), Reply::integer_value(spec.first_key),
                        Reply::integer_value(spec.last_key), Reply::integer_value(spec.key_step),
                        Reply::array(std::move(categories)), Reply::array({}), Reply::array({}),
-                       Reply::array({})});
+                       Reply::array(std::move(subcommands))});
 }
 
-// COMMAND, COMMAND COUNT, COMMAND INFO name...: from the command table.
+// COMMAND DOCS: per command its group (the rest of Redis' documentation is not kept here).
+Reply command_docs(const protocol::CommandSpec& spec) {
+  return Reply::array({Reply::bulk("summary"), Reply::bulk(""), Reply::bulk("since"),
+                       Reply::bulk("1.0.0"), Reply::bulk("group"),
+                       Reply::bulk(std::string(spec.group))});
+}
+
+// The specs named by args[from..], or every one when there are none; unknown names: null.
+std::vector<const protocol::CommandSpec*> named_specs(const std::vector<std::string>& args,
+                                                      size_t from) {
+  std::vector<const protocol::CommandSpec*> specs;
+  if (args.size() <= from) {
+    for (const protocol::CommandSpec& spec : protocol::all_commands()) specs.push_back(&spec);
+  }
+  for (size_t i = from; i < args.size(); ++i) specs.push_back(protocol::find_command(args[i]));
+  return specs;
+}
+
+// COMMAND GETKEYS cmd args...: the key positions of the table.
+Action command_getkeys(const std::vector<std::string>& args) {
+  const protocol::CommandSpec* spec = protocol::find_command(args[2]);
+  if (spec == nullptr) return error("ERR Invalid command specified");
+  const size_t argc = args.size() - 2;
+  if (!spec->arity_ok(argc)) return error("ERR Invalid number of arguments specified for command");
+  if (spec->first_key == 0) return error("ERR The command has no key arguments");
+  const int last = spec->last_key < 0 ? static_cast<int>(argc) + spec->last_key : spec->last_key;
+  std::vector<Reply> keys;
+  for (int i = spec->first_key; i <= last; i += spec->key_step) {
+    keys.push_back(Reply::bulk(args[2 + static_cast<size_t>(i)]));
+  }
+  return reply(Reply::array(std::move(keys)));
+}
+
 Action command_command(const std::vector<std::string>& args) {
   const std::span<const protocol::CommandSpec> specs = protocol::all_commands();
-  if (args.size() == 1) {
-    std::vector<Reply> all;
-    for (const protocol::CommandSpec& spec : specs) all.push_back(command_info(spec));
-    return reply(Reply::array(std::move(all)));
-  }
-  const std::string sub = upper(args[1]);
-  if (sub == "COUNT" && args.size() == 2) {
-    return reply(Reply::integer_value(static_cast<int64_t>(specs.size())));
-  }
-  if (sub == "INFO") {
-    std::vector<Reply> infos;
-    for (size_t i = 2; i < args.size(); ++i) {
-      const protocol::CommandSpec* spec = protocol::find_command(args[i]);
-      infos.push_back(spec != nullptr ? command_info(*spec) : Reply::nil());
+  const std::string sub = args.size() > 1 ? upper(args[1]) : "";
+  if (args.size() == 1 || sub == "INFO" || sub == "DOCS") {
+    std::vector<Reply> out;
+    for (const protocol::CommandSpec* spec : named_specs(args, args.size() == 1 ? 1 : 2)) {
+      if (sub == "DOCS") {
+        if (spec == nullptr) continue;  // Redis leaves unknown names out of DOCS.
+        out.push_back(Reply::bulk(std::string(spec->name)));
+        out.push_back(command_docs(*spec));
+      } else {
+        out.push_back(spec != nullptr ? command_info(*spec) : Reply::nil());
+      }
     }
-    return reply(Reply::array(std::move(infos)));
+    return reply(Reply::array(std::move(out)));
   }
-  return error("ERR unknown subcommand or wrong number of arguments for '" + args[1] +
-               "'. Try COMMAND HELP.");
+  if (sub == "COUNT") return reply(Reply::integer_value(static_cast<int64_t>(specs.size())));
+  if (sub == "LIST") {
+    if (args.size() > 2) return error("ERR syntax error");  // FILTERBY is not offered.
+    std::vector<Reply> names;
+    for (const protocol::CommandSpec& spec : specs) {
+      names.push_back(Reply::bulk(std::string(spec.name)));
+    }
+    return reply(Reply::array(std::move(names)));
+  }
+  RAFT_ASSERT(sub == "GETKEYS");  // refusal() checked the subcommand.
+  return command_getkeys(args);
 }
 
-// Everything but the encoding of a command to run (translate() adds it).
-Action translate_args(ClientState& state, const std::vector<std::string>& args,
-                      const std::function<ServerStatus()>& status) {
-  if (args.empty()) return error("ERR empty command");
+// ---- HELLO, AUTH, CONFIG ----
+
+// There is no password: the default user takes any (as Redis' default user with nopass).
+std::optional<Action> check_auth(const std::string& user) {
+  if (user == "default") return std::nullopt;
+  return error("WRONGPASS invalid username-password pair or user is disabled.");
+}
+
+// HELLO [protover [AUTH user pass] [SETNAME name]]. RESP2 only: HELLO 3 gets -NOPROTO, as
+// Redis answers a version it does not speak, and clients then stay on RESP2 (the store's
+// replies are RESP2 bytes, relayed as they are from the leader and kept by sessions).
+Action hello(ClientState& state, const std::vector<std::string>& args,
+             const ServerContext& context) {
+  if (args.size() >= 2) {
+    int64_t version = 0;
+    if (!parse_int(args[1], &version)) {
+      return error("ERR Protocol version is not an integer or out of range");
+    }
+    if (version != 2) return error("NOPROTO unsupported protocol version");
+  }
+  std::optional<std::string> name;
+  for (size_t j = 2; j < args.size(); ++j) {
+    const size_t more = args.size() - 1 - j;
+    if (upper(args[j]) == "AUTH" && more >= 2) {
+      if (std::optional<Action> refused = check_auth(args[j + 1])) return *refused;
+      j += 2;
+    } else if (upper(args[j]) == "SETNAME" && more >= 1) {
+      name = args[++j];
+    } else {
+      return error("ERR Syntax error in HELLO option '" + args[j] + "'");
+    }
+  }
+  if (name) state.name = *name;
+  const bool leader = context.status().node.raft.role == raft::Role::Leader;
+  return reply(Reply::array(
+      {Reply::bulk("server"), Reply::bulk("redis"), Reply::bulk("version"),
+       Reply::bulk(kRedisVersion), Reply::bulk("proto"), Reply::integer_value(2),
+       Reply::bulk("id"), Reply::integer_value(static_cast<int64_t>(state.id)),
+       Reply::bulk("mode"), Reply::bulk("standalone"), Reply::bulk("role"),
+       Reply::bulk(leader ? "master" : "replica"), Reply::bulk("modules"), Reply::array({})}));
+}
+
+Action auth(const std::vector<std::string>& args) {
+  if (args.size() == 2) {
+    return error("ERR AUTH <password> called without any password configured for the default "
+                 "user. Are you sure your configuration is correct?");
+  }
+  if (args.size() != 3) return error("ERR syntax error");
+  if (std::optional<Action> refused = check_auth(args[1])) return *refused;
+  return reply(Reply::ok());
+}
+
+// Whether CONFIG SET may take `name` and change nothing: the encoding thresholds of Redis'
+// compact representations (hash-max-listpack-entries, ...), which only change how Redis
+// stores a value, never what a command answers; raftkv has one representation per type.
+bool is_encoding_setting(const std::string& name) {
+  return name.find("-max-") != std::string::npos &&
+         (name.ends_with("-entries") || name.ends_with("-value") || name.ends_with("-size"));
+}
+
+// CONFIG SET name value [name value ...]: only encoding thresholds, accepted and ignored.
+Action config_set(const std::vector<std::string>& args) {
+  if (args.size() % 2 != 0) return error("ERR syntax error");  // A name without its value.
+  for (size_t i = 2; i < args.size(); i += 2) {
+    if (!is_encoding_setting(lower(args[i]))) {
+      return error("ERR Unknown option or number of arguments for CONFIG SET - '" + args[i] +
+                   "' (a raftkv node is configured by its command line)");
+    }
+  }
+  return reply(Reply::ok());
+}
+
+// CONFIG GET pattern...: the few settings clients and tools ask about, as fixed facts of
+// raftkv. CONFIG SET: see config_set().
+Action config_command(const std::vector<std::string>& args) {
+  static const std::vector<std::pair<std::string, std::string>> kSettings = {
+      {"appendfsync", "always"},   {"appendonly", "yes"},
+      {"databases", "1"},          {"maxmemory", "0"},
+      {"maxmemory-policy", "noeviction"}, {"proto-max-bulk-len", "536870912"},
+      {"save", ""},                {"timeout", "0"},
+  };
+  const std::string sub = upper(args[1]);  // refusal() checked it and the argument count.
+  if (sub == "GET") {
+    std::vector<Reply> out;
+    for (const auto& [name, value] : kSettings) {
+      const bool wanted = std::any_of(args.begin() + 2, args.end(), [&](const std::string& p) {
+        return kv::glob_match(lower(p), name);
+      });
+      if (!wanted) continue;
+      out.push_back(Reply::bulk(name));
+      out.push_back(Reply::bulk(value));
+    }
+    return reply(Reply::array(std::move(out)));
+  }
+  if (sub == "RESETSTAT") return reply(Reply::ok());
+  RAFT_ASSERT(sub == "SET");
+  return config_set(args);
+}
+
+// ---- INFO ----
+
+// INFO's keyspace section comes from the store: a read of this node's state (like any
+// INFO figure, it is this node's view).
+Action info_command(const std::vector<std::string>& args, const ServerContext& context) {
+  const std::vector<std::string> sections(args.begin() + 1, args.end());
+  const ServerStatus status = context.status();
+  const ServerCounters counters =
+      context.directory != nullptr ? context.directory->counters() : ServerCounters{};
+  const size_t clients = context.directory != nullptr ? context.directory->clients().size() : 1;
+  Action action = run(Command::key_stats());
+  action.stale_read = true;
+  action.finish = [=](ClientState&, std::string stats) {
+    std::optional<std::pair<int64_t, int64_t>> keyspace;
+    const std::optional<std::vector<std::string_view>> numbers = split_array(stats);
+    int64_t keys = 0;
+    int64_t expires = 0;
+    if (numbers && numbers->size() == 2 &&
+        parse_int(std::string((*numbers)[0].substr(1, (*numbers)[0].size() - 3)), &keys) &&
+        parse_int(std::string((*numbers)[1].substr(1, (*numbers)[1].size() - 3)), &expires)) {
+      keyspace = {keys, expires};
+    }
+    return resp(Reply::bulk(info_text(status, counters, sections, keyspace, clients)));
+  };
+  return action;
+}
+
+// ---- The connection's own commands ----
+
+Action select(const std::vector<std::string>& args) {
+  int64_t db = 0;
+  // Redis 7.0 reads the index as a C int, with its generic errors for that.
+  if (!parse_int(args[1], &db)) return error("ERR value is not an integer or out of range");
+  if (db < std::numeric_limits<int32_t>::min() || db > std::numeric_limits<int32_t>::max()) {
+    return error("ERR value is out of range, value must between -2147483648 and 2147483647");
+  }
+  // One database: raftkv replicates one key space.
+  return db == 0 ? reply(Reply::ok()) : error("ERR DB index is out of range");
+}
+
+Action reset(ClientState& state) {
+  ClientState fresh;
+  fresh.id = state.id;
+  fresh.addr = state.addr;
+  fresh.laddr = state.laddr;
+  fresh.created_ms = state.created_ms;
+  state = std::move(fresh);
+  return reply(Reply::simple("RESET"));
+}
+
+// `at_exec`: run by EXEC for a command queued in MULTI (INFO then answers without the
+// keyspace section, which needs a read of the store).
+Action translate_connection(ClientState& state, const std::vector<std::string>& args,
+                            const ServerContext& context, bool at_exec) {
   const std::string name = upper(args[0]);
-  if (state.in_multi) return translate_multi(state, name, args);
   if (name == "PING") {
     if (args.size() > 2) return wrong_arity(name);
     return reply(args.size() == 2 ? Reply::bulk(args[1]) : Reply::simple("PONG"));
   }
-  if (name == "ECHO") return args.size() == 2 ? reply(Reply::bulk(args[1])) : wrong_arity(name);
+  if (name == "ECHO") return reply(Reply::bulk(args[1]));
   if (name == "QUIT") {
     Action action = reply(Reply::ok());
     action.kind = Action::Kind::Quit;
     return action;
   }
-  if (name == "COMMAND") return command_command(args);
-  // Enough for redis-cli and redis-benchmark, which ask at start-up.
-  if (name == "CONFIG") return reply(Reply::array({}));
-  if (name == "SELECT") {
-    if (args.size() != 2) return wrong_arity(name);
-    return args[1] == "0" ? reply(Reply::ok()) : error("ERR DB index is out of range");
+  if (name == "RESET") return reset(state);
+  if (name == "SELECT") return select(args);
+  if (name == "HELLO") return hello(state, args, context);
+  if (name == "AUTH") return auth(args);
+  if (name == "TIME") {
+    return reply(Reply::array({Reply::bulk(std::to_string(context.now_ms / 1000)),
+                               Reply::bulk(std::to_string(context.now_ms % 1000 * 1000))}));
   }
-  if (name == "CLIENT") return reply(Reply::ok());
-  if (name == "INFO") return reply(Reply::bulk(info_text(status())));
+  if (name == "COMMAND") return command_command(args);
+  if (name == "CONFIG") return config_command(args);
+  if (name == "CLIENT") return client_command(state, args, context);
+  if (name == "CLUSTER") return cluster_command(args, context);
+  if (name == "UNWATCH") {
+    state.watched.clear();
+    return reply(Reply::ok());
+  }
+  if (name == "READONLY" || name == "READWRITE") {
+    state.stale_reads = name == "READONLY";
+    return reply(Reply::ok());
+  }
+  RAFT_ASSERT(name == "INFO");  // Every other connection command of the table is above.
+  if (!at_exec) return info_command(args, context);
+  const std::vector<std::string> sections(args.begin() + 1, args.end());
+  const ServerCounters counters =
+      context.directory != nullptr ? context.directory->counters() : ServerCounters{};
+  return reply(Reply::bulk(info_text(context.status(), counters, sections, std::nullopt, 1)));
+}
+
+// Everything but the encoding of a command to run (translate() adds it).
+Action translate_args(ClientState& state, const std::vector<std::string>& args,
+                      const ServerContext& context) {
+  if (args.empty()) return error("ERR empty command");
+  const std::string name = upper(args[0]);
+  if (state.in_multi) return translate_multi(state, name, args, context);
+  const protocol::CommandSpec* spec = protocol::find_command(args[0]);
+  if (spec == nullptr) return translate_data(args);  // Its unknown-command error.
+  if (std::optional<Action> refused = refusal(*spec, args)) return *refused;
   if (name == "MULTI") {
     state.in_multi = true;
     return reply(Reply::ok());
   }
   if (name == "EXEC" || name == "DISCARD") return error("ERR " + name + " without MULTI");
-  if (name == "SESSION.OPEN") {
-    return args.size() == 1 ? run(Command::register_session(0)) : wrong_arity(name);
-  }
+  if (name == "SESSION.EXEC") return error("ERR SESSION.EXEC without MULTI");
+  if (name == "WATCH") return watch(args);
+  if (name == "SESSION.OPEN") return run(Command::register_session(0));
   if (name == "SESSION.CALL") return translate_session_call(args);
-  if (name == "READONLY" || name == "READWRITE") {
-    state.stale_reads = name == "READONLY";
-    return reply(Reply::ok());
-  }
+  if (spec->is(protocol::kConnection)) return translate_connection(state, args, context, false);
   Action action = translate_data(args);
   if (action.kind == Action::Kind::Run) {
     action.stale_read = state.stale_reads && kv::is_read_only(action.command);
@@ -224,8 +874,8 @@ Action translate_args(ClientState& state, const std::vector<std::string>& args,
 }  // namespace
 
 Action translate(ClientState& state, const std::vector<std::string>& args,
-                 const std::function<ServerStatus()>& status) {
-  Action action = translate_args(state, args, status);
+                 const ServerContext& context) {
+  Action action = translate_args(state, args, context);
   if (action.kind == Action::Kind::Run) {
     action.request = runtime::Request{kv::encode_command(action.command),
                                       kv::is_read_only(action.command)};
@@ -233,7 +883,97 @@ Action translate(ClientState& state, const std::vector<std::string>& args,
   return action;
 }
 
-std::string info_text(const ServerStatus& server) {
+namespace {
+
+bool wants(const std::vector<std::string>& sections, const std::string& section, bool default_on) {
+  if (sections.empty()) return default_on;
+  for (const std::string& wanted : sections) {
+    const std::string name = lower(wanted);
+    if (name == section || name == "all" || name == "everything") return true;
+    if (name == "default" && default_on) return true;
+  }
+  return false;
+}
+
+std::string line(const std::string& key, const std::string& value) {
+  return key + ":" + value + "\r\n";
+}
+
+std::string server_section(const ServerCounters& counters, uint64_t now_ms) {
+  const uint64_t uptime_s = (now_ms - std::min(now_ms, counters.started_ms)) / 1000;
+  return "# Server\r\n" + line("redis_version", kRedisVersion) +
+         line("raftkv_version", kRaftkvVersion) + line("redis_mode", "standalone") +
+         line("os", "Linux") + line("arch_bits", "64") +
+         line("process_id", std::to_string(counters.pid)) +
+         line("tcp_port", std::to_string(counters.port)) +
+         line("uptime_in_seconds", std::to_string(uptime_s)) +
+         line("uptime_in_days", std::to_string(uptime_s / 86400)) + "\r\n";
+}
+
+std::string memory_section(const ServerCounters& counters) {
+  const std::string used = std::to_string(counters.used_memory_bytes);
+  return "# Memory\r\n" + line("used_memory", used) + line("used_memory_rss", used) +
+         line("used_memory_human",
+              std::to_string(counters.used_memory_bytes / (1024 * 1024)) + "M") +
+         line("maxmemory", "0") + line("maxmemory_policy", "noeviction") +
+         line("mem_allocator", allocator_name()) + "\r\n";
+}
+
+std::string stats_section(const ServerCounters& counters) {
+  return "# Stats\r\n" +
+         line("total_connections_received", std::to_string(counters.connections_received)) +
+         line("total_commands_processed", std::to_string(counters.commands_processed)) +
+         line("instantaneous_ops_per_sec", "0") + line("rejected_connections", "0") +
+         line("expired_keys", "0") + line("evicted_keys", "0") + line("keyspace_hits", "0") +
+         line("keyspace_misses", "0") + "\r\n";
+}
+
+std::string cpu_section(const ServerCounters& counters) {
+  const auto seconds = [](double s) {
+    char buffer[32];
+    std::snprintf(buffer, sizeof(buffer), "%.6f", s);
+    return std::string(buffer);
+  };
+  return "# CPU\r\n" + line("used_cpu_sys", seconds(counters.cpu_sys_s)) +
+         line("used_cpu_user", seconds(counters.cpu_user_s)) +
+         line("used_cpu_sys_children", "0.000000") +
+         line("used_cpu_user_children", "0.000000") + "\r\n";
+}
+
+// Replication as Redis reports it: the leader is the master, with the followers as its
+// replicas (offset: what each has replicated); a follower names its master.
+std::string replication_section(const ServerStatus& server) {
+  const runtime::NodeStatus& status = server.node;
+  const raft::RaftStatus& raft = status.raft;
+  std::string out = "# Replication\r\n";
+  if (raft.role == raft::Role::Leader) {
+    out += line("role", "master") + line("connected_slaves", std::to_string(raft.peers.size()));
+    for (size_t i = 0; i < raft.peers.size(); ++i) {
+      const raft::PeerStatus& peer = raft.peers[i];
+      const auto address = status.client_addrs.find(peer.id);
+      const auto [host, port] = split_address(
+          address != status.client_addrs.end() ? address->second : std::string());
+      out += line("slave" + std::to_string(i),
+                  "ip=" + host + ",port=" + std::to_string(port) + ",state=online,offset=" +
+                      std::to_string(peer.match_index.value()) + ",lag=" +
+                      std::to_string(peer.ticks_since_contact));
+    }
+  } else {
+    const auto [host, port] = split_address(status.leader_client_addr);
+    out += line("role", "slave") + line("master_host", host) +
+           line("master_port", std::to_string(port)) +
+           line("master_link_status", raft.leader != kNoNode ? "up" : "down") +
+           line("master_sync_in_progress", "0") +
+           line("slave_repl_offset", std::to_string(raft.applied_index.value())) +
+           line("slave_read_only", "0") + line("connected_slaves", "0");
+  }
+  out += line("master_failover_state", "no-failover") +
+         line("master_replid", cluster_node_id(raft.leader)) +
+         line("master_repl_offset", std::to_string(raft.commit_index.value())) + "\r\n";
+  return out;
+}
+
+std::string raft_section(const ServerStatus& server) {
   const runtime::NodeStatus& status = server.node;
   const raft::RaftStatus& raft = status.raft;
   std::string members;
@@ -244,23 +984,84 @@ std::string info_text(const ServerStatus& server) {
       members += "@" + it->second;
     }
   }
-  std::string out = "# Server\r\nredis_version:7.0.0-raftkv\r\nraftkv_version:0.1.0\r\n";
-  out += "mem_allocator:" + allocator_name() + "\r\n\r\n";
-  out += "# Raft\r\n";
-  out += "node_id:" + std::to_string(raft.id.value()) + "\r\n";
-  out += std::string("role:") + raft::role_name(raft.role) + "\r\n";
-  out += "term:" + std::to_string(raft.term.value()) + "\r\n";
-  out += "leader_id:" + std::to_string(raft.leader.value()) + "\r\n";
-  out += "leader_addr:" + status.leader_client_addr + "\r\n";
-  out += "commit_index:" + std::to_string(raft.commit_index.value()) + "\r\n";
-  out += "applied_index:" + std::to_string(raft.applied_index.value()) + "\r\n";
-  out += "last_log_index:" + std::to_string(raft.last_index.value()) + "\r\n";
-  out += "first_log_index:" + std::to_string(raft.first_index.value()) + "\r\n";
-  out += "snapshot_index:" + std::to_string(status.snapshot_index.value()) + "\r\n";
-  out += "members:" + members + "\r\n";
-  out += "read_rounds:" + std::to_string(raft.read_rounds) + "\r\n";
-  out += "pending_requests:" + std::to_string(status.pending_requests) + "\r\n";
+  return "# Raft\r\n" + line("node_id", std::to_string(raft.id.value())) +
+         line("role", raft::role_name(raft.role)) +
+         line("term", std::to_string(raft.term.value())) +
+         line("leader_id", std::to_string(raft.leader.value())) +
+         line("leader_addr", status.leader_client_addr) +
+         line("commit_index", std::to_string(raft.commit_index.value())) +
+         line("applied_index", std::to_string(raft.applied_index.value())) +
+         line("last_log_index", std::to_string(raft.last_index.value())) +
+         line("first_log_index", std::to_string(raft.first_index.value())) +
+         line("snapshot_index", std::to_string(status.snapshot_index.value())) +
+         line("members", members) + line("read_rounds", std::to_string(raft.read_rounds)) +
+         line("pending_requests", std::to_string(status.pending_requests)) + "\r\n";
+}
+
+std::string commandstats_section(const ServerCounters& counters) {
+  std::string out = "# Commandstats\r\n";
+  for (const auto& [name, calls] : counters.calls) {
+    out += line("cmdstat_" + name, "calls=" + std::to_string(calls) +
+                                       ",usec=0,usec_per_call=0.00,rejected_calls=0,"
+                                       "failed_calls=0");
+  }
+  return out + "\r\n";
+}
+
+}  // namespace
+
+std::string info_text(const ServerStatus& status, const ServerCounters& counters,
+                      const std::vector<std::string>& sections,
+                      std::optional<std::pair<int64_t, int64_t>> keyspace,
+                      size_t connected_clients) {
+  std::string out;
+  const uint64_t now_ms = counters.now_ms;
+  if (wants(sections, "server", true)) out += server_section(counters, now_ms);
+  if (wants(sections, "clients", true)) {
+    out += "# Clients\r\n" + line("connected_clients", std::to_string(connected_clients)) +
+           line("blocked_clients", "0") + line("maxclients", "10000") + "\r\n";
+  }
+  if (wants(sections, "memory", true)) out += memory_section(counters);
+  if (wants(sections, "persistence", true)) {
+    out += "# Persistence\r\n" + line("loading", "0") + line("aof_enabled", "1") +
+           line("rdb_changes_since_last_save", "0") + "\r\n";
+  }
+  if (wants(sections, "stats", true)) out += stats_section(counters);
+  if (wants(sections, "replication", true)) out += replication_section(status);
+  if (wants(sections, "cpu", true)) out += cpu_section(counters);
+  if (wants(sections, "commandstats", false)) out += commandstats_section(counters);
+  if (wants(sections, "cluster", true)) {
+    out += "# Cluster\r\n" + line("cluster_enabled", "1") + "\r\n";
+  }
+  if (wants(sections, "keyspace", true)) {
+    out += "# Keyspace\r\n";
+    if (keyspace && keyspace->first > 0) {
+      out += line("db0", "keys=" + std::to_string(keyspace->first) + ",expires=" +
+                             std::to_string(keyspace->second) + ",avg_ttl=0");
+    }
+    out += "\r\n";
+  }
+  if (wants(sections, "raft", true)) out += raft_section(status);
+  while (out.size() >= 2 && out.ends_with("\r\n\r\n")) out.resize(out.size() - 2);
   return out;
+}
+
+std::string client_line(const ClientState& client, uint64_t now_ms) {
+  const auto seconds_since = [&](uint64_t ms) {
+    return std::to_string((now_ms - std::min(now_ms, ms)) / 1000);
+  };
+  std::string flags = client.in_multi ? "x" : "";
+  if (client.stale_reads) flags += "r";
+  if (flags.empty()) flags = "N";
+  const std::string multi = client.in_multi ? std::to_string(client.queued.size()) : "-1";
+  return "id=" + std::to_string(client.id) + " addr=" + client.addr + " laddr=" + client.laddr +
+         " fd=-1 name=" + client.name + " age=" + seconds_since(client.created_ms) +
+         " idle=" + seconds_since(client.last_command_ms) + " flags=" + flags +
+         " db=0 sub=0 psub=0 ssub=0 multi=" + multi +
+         " qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 omem=0 tot-mem=0"
+         " events=r cmd=" + (client.last_command.empty() ? "NULL" : client.last_command) +
+         " user=default redir=-1 resp=2 lib-name=" + client.lib_name +
+         " lib-ver=" + client.lib_ver;
 }
 
 }  // namespace raftkv::server

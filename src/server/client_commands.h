@@ -1,7 +1,11 @@
 #pragma once
 
+#include <cstdint>
 #include <functional>
+#include <map>
+#include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "kv/command.h"
@@ -9,40 +13,114 @@
 #include "server/server_status.h"
 
 // Translates one client request (a RESP array of strings) into what the server must do: a
-// reply it can give at once (PING, ECHO, INFO, errors, MULTI bookkeeping), or a key-value
-// command for the node to run through the log or a read. Pure: no I/O, so every command's
-// parsing and every error text is unit-tested here.
+// reply it can give at once (PING, ECHO, INFO, CLIENT, CLUSTER, HELLO, errors, MULTI
+// bookkeeping), or a key-value command for the node to run through the log or as a read. Pure:
+// no I/O, so every command's parsing and every error text is unit-tested here.
 //
-// Commands: PING ECHO QUIT COMMAND INFO SELECT CONFIG CLIENT, GET MGET EXISTS DBSIZE, SET [NX|XX]
-// DEL INCR INCRBY DECR DECRBY APPEND MSET, CAS key expected new (1 swapped / 0 not),
-// CASNX key new (CAS that expects the key missing), MULTI EXEC DISCARD, READONLY READWRITE,
-// SESSION.OPEN (-> client id), SESSION.CALL client_id seq COMMAND args... and, ending a MULTI
-// instead of EXEC, SESSION.EXEC client_id seq (the transaction under the session): exactly-once.
+// Commands: the key-value commands of the table (protocol/command_table.h), which the store
+// parses (kv/commands.h); PING ECHO QUIT RESET SELECT HELLO AUTH TIME COMMAND INFO CONFIG
+// CLIENT CLUSTER; MULTI EXEC DISCARD WATCH UNWATCH; READONLY READWRITE; SESSION.OPEN (-> client
+// id), SESSION.CALL client_id seq COMMAND args... and, ending a MULTI instead of EXEC,
+// SESSION.EXEC client_id seq (the transaction under the session): exactly-once.
+//
+// Transactions: inside MULTI every command valid outside it is queued (the connection's own
+// ones run at EXEC, in order, their replies merged with the store's). EXEC is one log entry,
+// applied atomically; it carries the WATCHed keys with the versions a linearizable read found
+// (the log index of each key's last change), and the store applies it only if none changed.
 namespace raftkv::server {
 
-// Per-connection state the commands change.
+// A command queued between MULTI and EXEC: for the store, or for the connection (`args`).
+struct Queued {
+  std::optional<kv::Command> command;
+  std::vector<std::string> args;
+};
+
+// Per-connection state the commands change, and what CLIENT LIST shows of a connection.
 struct ClientState {
+  // Set by the connection.
+  uint64_t id = 0;
+  std::string addr;   // The client's address, "ip:port".
+  std::string laddr;  // Ours.
+  uint64_t created_ms = 0;
+  uint64_t last_command_ms = 0;
+  std::string last_command;  // Lower case, "client|list" for a subcommand.
+  // CLIENT SETNAME / SETINFO.
+  std::string name;
+  std::string lib_name;
+  std::string lib_ver;
+  // MULTI ... EXEC.
   bool in_multi = false;
-  bool multi_failed = false;          // A queued command was malformed: EXEC aborts.
-  std::vector<kv::Command> queued;    // Commands between MULTI and EXEC.
-  bool stale_reads = false;           // READONLY: serve reads locally, possibly stale.
+  bool multi_failed = false;  // A queued command was malformed: EXEC aborts.
+  std::vector<Queued> queued;
+  // WATCH: each key and the version a linearizable read found.
+  std::vector<std::pair<std::string, uint64_t>> watched;
+  bool stale_reads = false;  // READONLY: serve reads locally, possibly stale.
+  // CLIENT REPLY OFF / SKIP: no reply to any later command / to the next one.
+  bool replies_off = false;
+  bool skip_next_reply = false;
+  bool kill = false;  // CLIENT KILL of this connection: close once its replies are out.
+};
+
+// Server-wide counters for INFO (the connection layer keeps them).
+struct ServerCounters {
+  uint64_t now_ms = 0;
+  uint64_t started_ms = 0;
+  int64_t pid = 0;
+  uint64_t used_memory_bytes = 0;  // Resident set size.
+  double cpu_user_s = 0;
+  double cpu_sys_s = 0;
+  uint64_t connections_received = 0;
+  uint64_t commands_processed = 0;
+  uint16_t port = 0;
+  std::map<std::string, uint64_t> calls;  // By command name, for INFO commandstats.
+};
+
+// The server's open connections, for CLIENT LIST / KILL and INFO (client_server.h has one).
+class ClientDirectory {
+ public:
+  virtual ~ClientDirectory() = default;
+  // Every open connection, by id.
+  [[nodiscard]] virtual std::vector<const ClientState*> clients() const = 0;
+  // Closes connection `id` once its pending replies are written; false when unknown.
+  virtual bool kill(uint64_t id) = 0;
+  [[nodiscard]] virtual ServerCounters counters() const = 0;
+};
+
+// What a command may consult beyond its connection: the node's status (called only for the
+// commands that show it), the other connections, and the wall clock.
+struct ServerContext {
+  std::function<ServerStatus()> status;
+  ClientDirectory* directory = nullptr;  // Null: CLIENT LIST and KILL see this connection only.
+  uint64_t now_ms = 0;
 };
 
 struct Action {
   enum class Kind { Reply, Run, Quit };
   Kind kind = Kind::Reply;
   std::string reply;         // RESP bytes (Reply, Quit).
+  bool silent = false;       // Reply: none at all (CLIENT REPLY OFF and SKIP).
   kv::Command command;       // Run: the command parsed.
   runtime::Request request;  // Run: what the runtime runs: the command encoded, read-only or not.
   bool stale_read = false;   // Run: may be served from this node's state without the leader.
+  // Run: turns the store's reply (when the runtime answered Ok) into the client's; unset: as
+  // it is. May change the state (WATCH records its versions).
+  std::function<std::string(ClientState& state, std::string reply)> finish;
+  // Run: later requests of the connection wait until this one is answered (WATCH: a later EXEC
+  // must carry its versions).
+  bool blocks = false;
 };
 
-// `status` is called only for INFO.
 [[nodiscard]] Action translate(ClientState& state, const std::vector<std::string>& args,
-                               const std::function<ServerStatus()>& status);
+                               const ServerContext& context);
 
-// INFO's text: "# Server" and "# Raft" sections (role, term, leader id and address, commit and
-// applied indexes, last log index, members).
-[[nodiscard]] std::string info_text(const ServerStatus& status);
+// INFO's text for `sections` (INFO's arguments; empty: the default ones). `keyspace`: the
+// store's key count and keys with a deadline, when known.
+[[nodiscard]] std::string info_text(const ServerStatus& status, const ServerCounters& counters,
+                                    const std::vector<std::string>& sections,
+                                    std::optional<std::pair<int64_t, int64_t>> keyspace,
+                                    size_t connected_clients);
+
+// One connection's CLIENT LIST line (without the newline).
+[[nodiscard]] std::string client_line(const ClientState& client, uint64_t now_ms);
 
 }  // namespace raftkv::server

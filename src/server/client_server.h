@@ -3,12 +3,15 @@
 #include <asio.hpp>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "common/logger.h"
 #include "common/status.h"
 #include "runtime/node.h"
+#include "server/client_commands.h"
 #include "server/server_status.h"
 
 // The Redis-protocol (RESP2) front door: accepts client connections, parses requests, runs
@@ -21,7 +24,13 @@
 // with more than `slots_max` unanswered requests stops reading until replies drain, so one
 // client cannot queue unbounded work. Malformed input gets a RESP error, then the connection
 // is closed; the node is unharmed. A command over the size limits is refused as soon as its
-// header arrives, its bytes are dropped unread, and the connection goes on. Runs on the node's io thread.
+// header arrives, its bytes are skipped unread, and the connection goes on. QUIT is answered and nothing the client sent after it is
+// run. A WATCH holds the connection's later requests until its versions are read. Requests
+// run in order, as in Redis: a read sees the connection's earlier writes and none of its later
+// ones (reads and writes go to the node in batches of one kind).
+//
+// It keeps a directory of its connections (CLIENT LIST, KILL, ID; INFO's clients and stats).
+// Runs on the node's io thread.
 namespace raftkv::server {
 
 struct ClientServerOptions {
@@ -33,19 +42,25 @@ struct ClientServerOptions {
   size_t slots_max = 8192;
 };
 
-class ClientServer {
+class ClientServer final : public ClientDirectory {
  public:
   ClientServer(asio::io_context& io, runtime::Node& node, std::function<ServerStatus()> status,
                ClientServerOptions options, Logger& logger);
-  ~ClientServer();
+  ~ClientServer() override;
 
   // Binds and starts accepting. IoError naming the address when it cannot bind.
   [[nodiscard]] Status start();
   void stop();
 
+  // ClientDirectory.
+  [[nodiscard]] std::vector<const ClientState*> clients() const override;
+  bool kill(uint64_t id) override;
+  [[nodiscard]] ServerCounters counters() const override;
+
  private:
   class Connection;
   asio::awaitable<void> accept_loop();
+  void forget(uint64_t id) { connections_.erase(id); }
 
   asio::io_context& io_;
   runtime::Node& node_;
@@ -54,6 +69,11 @@ class ClientServer {
   Logger& logger_;
   asio::ip::tcp::acceptor acceptor_;
   bool stopped_ = false;
+  // Open connections by id (ids count from 1, never reused). A connection removes itself
+  // when it closes; the map does not keep it alive.
+  std::map<uint64_t, Connection*> connections_;
+  uint64_t next_id_ = 1;
+  ServerCounters counters_;
 };
 
 }  // namespace raftkv::server

@@ -39,7 +39,9 @@ std::string server_path(std::string* why);
 //   12 paused leader, 13 raftkv-bench, 14 snapshot transfer, 16-18 bank, 19-21 redis tools,
 //   HTTP and read batching, 22 majority killed, 23 partition across a restart, 24 power loss
 //   (lazyfs), 25 clients across a whole-cluster restart, 26 restart from own snapshots, 27 a
-//   client that reached a cut-off node, 28-30 large values.
+//   client that reached a cut-off node, 28-30 redis-py, ioredis, hiredis, 31 QUIT,
+//   32 the lock example, 33 pipelined reads and writes,
+//   34-36 large values.
 class ClusterFixture : public ::testing::Test {
  protected:
   // Call first in each test with its own slot; skips nothing: a missing server fails.

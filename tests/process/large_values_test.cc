@@ -48,7 +48,7 @@ std::string value_of(size_t size, int seed) {
 }
 
 TEST_F(LargeValues, MaxSizeThroughLeaderAndFollower_NoElectionAllReadBack) {
-  start_cluster(/*slot=*/28);
+  start_cluster(/*slot=*/34);
   const client::RaftInfo first = leader();
   ASSERT_NE(first.node_id, 0u);
   const int leader_id = static_cast<int>(first.node_id);
@@ -74,7 +74,7 @@ TEST_F(LargeValues, MaxSizeThroughLeaderAndFollower_NoElectionAllReadBack) {
 
 TEST_F(LargeValues, OverTheLimit_RefusedWithRedisTextBeforeTheValueNothingApplied) {
   constexpr size_t kLimit = 1 << 20;
-  start_cluster(/*slot=*/29, 3,
+  start_cluster(/*slot=*/35, 3,
                 {"--max-bulk-bytes", std::to_string(kLimit), "--max-request-bytes",
                  std::to_string(2 * kLimit)});
   const client::RaftInfo first = leader();
@@ -129,7 +129,7 @@ TEST_F(LargeValues, OverTheLimit_RefusedWithRedisTextBeforeTheValueNothingApplie
 }
 
 TEST_F(LargeValues, FollowerKilledWhileAMaxSizeEntryIsInFlight_CatchesUp) {
-  start_cluster(/*slot=*/30);
+  start_cluster(/*slot=*/36);
   const client::RaftInfo first = leader();
   ASSERT_NE(first.node_id, 0u);
   const int victim = first.node_id == 3 ? 2 : 3;

@@ -85,8 +85,9 @@ TEST_F(Tools, RedisCliAndRedisBenchmark_WorkUnchanged) {
   EXPECT_EQ(run("redis-cli -p " + std::to_string(follower_port) + " GET tool-key", &status),
             "tool-value\n");
   // The running server names its malloc, and it is the one this build linked (CMakeLists.txt).
+  // Redis reports it in INFO's memory section.
   const std::string server_info =
-      run("redis-cli -p " + std::to_string(leader_port) + " INFO server", &status);
+      run("redis-cli -p " + std::to_string(leader_port) + " INFO memory", &status);
   EXPECT_NE(server_info.find("mem_allocator:" RAFTKV_SERVER_ALLOCATOR), std::string::npos)
       << server_info;
   const std::string bench = "redis-benchmark -p " + std::to_string(leader_port) +

@@ -26,7 +26,9 @@ lincheck::Reply to_history_reply(const kv::Reply& reply) {
     case kv::ReplyType::Bulk: return lincheck::Reply::string(reply.text);
     case kv::ReplyType::Integer: return lincheck::Reply::integer_value(reply.integer);
     case kv::ReplyType::Nil: return lincheck::Reply::nil();
-    case kv::ReplyType::Error: break;  // Callers record an error reply as Fail.
+    case kv::ReplyType::Error:     // Callers record an error reply as Fail.
+    case kv::ReplyType::NilArray:  // Only a transaction with WATCH answers it; none here.
+      break;
     case kv::ReplyType::Array: {
       std::vector<lincheck::Reply> elements;
       for (const kv::Reply& element : reply.elements) {

@@ -27,6 +27,7 @@ const std::vector<Scenario>& all_scenarios() {
     append_snapshot_scenarios(out);
     append_session_scenarios(out);
     append_kv_scenarios(out);
+    append_expiry_scenarios(out);
     return out;
   }();
   return scenarios;

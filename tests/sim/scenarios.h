@@ -16,5 +16,6 @@ void append_hostile_scenarios(std::vector<Scenario>& out);      // scenarios_hos
 void append_snapshot_scenarios(std::vector<Scenario>& out);     // scenarios_snapshot.cc
 void append_session_scenarios(std::vector<Scenario>& out);      // scenarios_sessions.cc
 void append_kv_scenarios(std::vector<Scenario>& out);           // scenarios_kv.cc
+void append_expiry_scenarios(std::vector<Scenario>& out);       // scenarios_expiry.cc
 
 }  // namespace raftkv::sim

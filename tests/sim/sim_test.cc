@@ -106,6 +106,7 @@ SIM_SCENARIO_TEST(SimKv, CommitsContinueOnALossyNetwork, "kv_lossy_commits")
 SIM_SCENARIO_TEST(SimKv, SnapshotsBoundLogAndWal, "kv_snapshot_size")
 SIM_SCENARIO_TEST(SimKv, DiskFaultsLoseNothingAcknowledged, "kv_disk_faults")
 SIM_SCENARIO_TEST(SimKv, LargeValuesNearTheMessageLimitStayLinearizable, "kv_large_values")
+SIM_SCENARIO_TEST(SimKv, ExpiryAtTheSameIndexEverywhere, "expiry_same_index")
 
 // Every registered scenario must be reachable from CI, not only from the tool.
 TEST(SimRegistry, EveryScenarioHasATest) {
@@ -120,7 +121,8 @@ TEST(SimRegistry, EveryScenarioHasATest) {
       "hostile_stale_term", "hostile_malformed_append", "hostile_absurd_values",
       "snapshot_catch_up", "snapshot_restart", "sessions_duplicates", "sessions_expiry",
       "sessions_snapshot", "kv_linearizable", "kv_minority_client", "kv_restart_all",
-      "kv_lossy_commits", "kv_snapshot_size", "kv_disk_faults", "kv_large_values"};
+      "kv_lossy_commits", "kv_snapshot_size", "kv_disk_faults", "kv_large_values",
+      "expiry_same_index"};
   std::set<std::string> registered;
   for (const Scenario& scenario : all_scenarios()) registered.emplace(scenario.name);
   EXPECT_EQ(registered, expected);

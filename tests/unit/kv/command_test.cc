@@ -65,30 +65,32 @@ TEST(Command, DecodeCommand_RejectsTrailingBytes) {
 
 TEST(Command, DecodeCommand_RejectsUnknownVersion) {
   std::string bytes = encode_command(Command::get("k"));
-  bytes[0] = 2;
+  bytes[0] = 3;
+  EXPECT_FALSE(decode_command(bytes).is_ok());
+  bytes[0] = 0;
   EXPECT_FALSE(decode_command(bytes).is_ok());
 }
 
 TEST(Command, DecodeCommand_RejectsUnknownType) {
-  for (const int type : {0, 16, 255}) {
+  for (const int type : {0, 20, 255}) {
     std::string bytes = encode_command(Command::dbsize());
-    bytes[1] = static_cast<char>(type);
+    bytes[9] = static_cast<char>(type);
     EXPECT_FALSE(decode_command(bytes).is_ok()) << type;
   }
 }
 
 TEST(Command, DecodeCommand_RejectsBadFlags) {
   std::string set = encode_command(Command::set("k", "v"));
-  set[2] = 3;  // Neither none, NX nor XX.
+  set[10] = 3;  // Neither none, NX nor XX.
   EXPECT_FALSE(decode_command(set).is_ok());
   std::string get = encode_command(Command::get("k"));
-  get[2] = 1;  // GET has no flags.
+  get[10] = 1;  // GET has no flags.
   EXPECT_FALSE(decode_command(get).is_ok());
 }
 
 TEST(Command, DecodeCommand_RejectsHugeArgumentCountWithoutAllocating) {
   std::string bytes = encode_command(Command::dbsize());
-  bytes.resize(3);
+  bytes.resize(11);
   bytes += std::string("\xff\xff\xff\xff", 4);  // argc = 2^32 - 1 with no bytes behind it.
   EXPECT_FALSE(decode_command(bytes).is_ok());
 }
@@ -97,7 +99,7 @@ TEST(Command, DecodeCommand_RejectsWrongArgumentCount) {
   Command get = Command::get("k");
   get.args.push_back("extra");
   std::string bytes = encode_command(Command::mget({"k", "extra"}));
-  bytes[1] = static_cast<char>(CommandType::Get);  // A GET with two keys.
+  bytes[9] = static_cast<char>(CommandType::Get);  // A GET with two keys.
   EXPECT_FALSE(decode_command(bytes).is_ok());
   EXPECT_FALSE(validate_command(get).is_ok());
 }
@@ -137,7 +139,11 @@ TEST(Command, ValidateCommand_RejectsFieldsOfOtherTypes) {
   EXPECT_FALSE(validate_command(get).is_ok());
   Command incr = Command::incr("k");
   incr.timestamp_ms = 5;
-  EXPECT_FALSE(validate_command(incr).is_ok());
+  EXPECT_TRUE(validate_command(incr).is_ok());  // Every entry carries its leader's time...
+  EXPECT_FALSE(validate_command(Command::batch({incr})).is_ok());  // ...inner commands none.
+  Command set = Command::set("k", "v");
+  set.cas_expect_missing = true;
+  EXPECT_FALSE(validate_command(set).is_ok());
 }
 
 TEST(Command, IsReadOnly_OnlyReads) {

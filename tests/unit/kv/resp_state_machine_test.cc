@@ -25,10 +25,13 @@ TEST(RespStateMachine, Apply_RepliesInResp) {
   EXPECT_EQ(machine.applied_index(), Index{3});
 }
 
-TEST(RespStateMachine, ToEntry_StampsSessionCommandsOnly) {
+TEST(RespStateMachine, ToEntry_StampsEveryCommand) {
   RespStateMachine machine;
-  const std::string set = encode_command(Command::set("k", "v"));
-  EXPECT_EQ(machine.to_entry(set, 1234), set);  // Needs no clock: logged as it came.
+  const std::string set = machine.to_entry(encode_command(Command::set("k", "v")), 1234);
+  Command expected = Command::set("k", "v");
+  expected.timestamp_ms = 1234;
+  EXPECT_EQ(decode_command(set).value(), expected);  // Expiry runs on the leader's time.
+  EXPECT_EQ(machine.to_entry("garbage", 5), "garbage");  // Applies as an error everywhere.
   const std::string open = machine.to_entry(encode_command(Command::register_session(0)), 1234);
   Result<Command> decoded = decode_command(open);
   ASSERT_TRUE(decoded.is_ok());

@@ -28,6 +28,32 @@ TEST(CommandTable, FindCommand_IgnoresCaseAndKnowsOnlyTheTable) {
   for (const CommandSpec& spec : all_commands()) EXPECT_EQ(find_command(spec.name), &spec);
 }
 
+TEST(CommandTable, Subcommands_GroupedSortedAndFoundInAnyCase) {
+  size_t found = 0;
+  for (const CommandSpec& container : all_commands()) {
+    const std::span<const CommandSpec> subs = subcommands(container.name);
+    for (size_t i = 0; i < subs.size(); ++i) {
+      const std::string_view sub = subs[i].name.substr(container.name.size() + 1);
+      EXPECT_EQ(subs[i].name, std::string(container.name) + "|" + std::string(sub));
+      EXPECT_EQ(find_subcommand(container.name, sub), &subs[i]);
+      if (i > 0) {
+        EXPECT_LT(subs[i - 1].name, subs[i].name);
+      }
+      ++found;
+    }
+  }
+  EXPECT_EQ(found, 23u);  // Every entry belongs to a container of the command table.
+  ASSERT_NE(find_subcommand("Client", "SetName"), nullptr);
+  EXPECT_EQ(find_subcommand("CLIENT", "setname")->name, "client|setname");
+  EXPECT_TRUE(find_subcommand("client", "setname")->arity_ok(3));
+  EXPECT_FALSE(find_subcommand("client", "setname")->arity_ok(2));
+  EXPECT_EQ(find_subcommand("client", "pause"), nullptr);
+  EXPECT_EQ(find_subcommand("client", "set"), nullptr);
+  EXPECT_EQ(find_subcommand("get", "id"), nullptr);
+  EXPECT_TRUE(subcommands("get").empty());
+  EXPECT_TRUE(subcommands("clientx").empty());
+}
+
 TEST(CommandTable, EveryCommandIsOneKind) {
   for (const CommandSpec& spec : all_commands()) {
     const int kinds = (spec.is(kRead) ? 1 : 0) + (spec.is(kWrite) ? 1 : 0) +

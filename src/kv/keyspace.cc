@@ -1,0 +1,60 @@
+#include "kv/keyspace.h"
+
+namespace raftkv::kv {
+
+Keyspace::Keyspace(KeyMap map) : map_(std::move(map)) {
+  map_.for_each([&](const std::string& key, const Value& value) {
+    if (value.has_expiry()) deadlines_.insert({value.expire_at_ms, key});
+  });
+}
+
+const Value* Keyspace::find(const std::string& key, int64_t now_ms) const {
+  const Value* value = map_.find(key);
+  if (value == nullptr || value->expired_at(now_ms)) return nullptr;
+  return value;
+}
+
+void Keyspace::put(std::string key, Value value, Index index) {
+  RAFT_ASSERT(value.kind != Value::Kind::Hash || !value.hash.empty());
+  if (const Value* old = map_.find(key)) forget_deadline(key, *old);
+  if (value.has_expiry()) deadlines_.insert({value.expire_at_ms, key});
+  value.version = index.value();
+  map_.insert_or_assign(std::move(key), std::move(value));
+}
+
+bool Keyspace::erase(const std::string& key) {
+  const Value* old = map_.find(key);
+  if (old == nullptr) return false;
+  forget_deadline(key, *old);
+  const bool erased = map_.erase(key);
+  RAFT_ASSERT(erased);
+  return true;
+}
+
+void Keyspace::clear() {
+  map_ = KeyMap();
+  deadlines_.clear();
+}
+
+bool Keyspace::expire_if_due(const std::string& key, int64_t now_ms) {
+  const Value* value = map_.find(key);
+  if (value == nullptr || !value->expired_at(now_ms)) return false;
+  return erase(key);
+}
+
+std::vector<std::string> Keyspace::due(int64_t now_ms, size_t max) const {
+  std::vector<std::string> keys;
+  for (auto it = deadlines_.begin(); it != deadlines_.end() && keys.size() < max; ++it) {
+    if (it->first > now_ms) break;
+    keys.push_back(it->second);
+  }
+  return keys;
+}
+
+void Keyspace::forget_deadline(const std::string& key, const Value& old) {
+  if (!old.has_expiry()) return;
+  const size_t erased = deadlines_.erase({old.expire_at_ms, key});
+  RAFT_ASSERT(erased == 1);
+}
+
+}  // namespace raftkv::kv
