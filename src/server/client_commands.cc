@@ -725,19 +725,23 @@ Action config_set(const std::vector<std::string>& args) {
   return reply(Reply::ok());
 }
 
-// CONFIG GET pattern...: the few settings clients and tools ask about, as fixed facts of
-// raftkv. CONFIG SET: see config_set().
-Action config_command(const std::vector<std::string>& args) {
-  static const std::vector<std::pair<std::string, std::string>> kSettings = {
-      {"appendfsync", "always"},   {"appendonly", "yes"},
-      {"databases", "1"},          {"maxmemory", "0"},
-      {"maxmemory-policy", "noeviction"}, {"proto-max-bulk-len", "536870912"},
-      {"save", ""},                {"timeout", "0"},
+// CONFIG GET pattern...: the few settings clients and tools ask about, as facts of raftkv
+// (proto-max-bulk-len is this node's --max-bulk-bytes). CONFIG SET: see config_set().
+Action config_command(const std::vector<std::string>& args, const ServerContext& context) {
+  const std::vector<std::pair<std::string, std::string>> settings = {
+      {"appendfsync", "always"},
+      {"appendonly", "yes"},
+      {"databases", "1"},
+      {"maxmemory", "0"},
+      {"maxmemory-policy", "noeviction"},
+      {"proto-max-bulk-len", std::to_string(context.bulk_bytes_max)},
+      {"save", ""},
+      {"timeout", "0"},
   };
   const std::string sub = upper(args[1]);  // refusal() checked it and the argument count.
   if (sub == "GET") {
     std::vector<Reply> out;
-    for (const auto& [name, value] : kSettings) {
+    for (const auto& [name, value] : settings) {
       const bool wanted = std::any_of(args.begin() + 2, args.end(), [&](const std::string& p) {
         return kv::glob_match(lower(p), name);
       });
@@ -826,7 +830,7 @@ Action translate_connection(ClientState& state, const std::vector<std::string>& 
                                Reply::bulk(std::to_string(context.now_ms % 1000 * 1000))}));
   }
   if (name == "COMMAND") return command_command(args);
-  if (name == "CONFIG") return config_command(args);
+  if (name == "CONFIG") return config_command(args, context);
   if (name == "CLIENT") return client_command(state, args, context);
   if (name == "CLUSTER") return cluster_command(args, context);
   if (name == "UNWATCH") {

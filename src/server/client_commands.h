@@ -87,11 +87,12 @@ class ClientDirectory {
 };
 
 // What a command may consult beyond its connection: the node's status (called only for the
-// commands that show it), the other connections, and the wall clock.
+// commands that show it), the other connections, the wall clock, and the node's size limit.
 struct ServerContext {
   std::function<ServerStatus()> status;
   ClientDirectory* directory = nullptr;  // Null: CLIENT LIST and KILL see this connection only.
   uint64_t now_ms = 0;
+  uint64_t bulk_bytes_max = 0;  // --max-bulk-bytes: CONFIG GET proto-max-bulk-len.
 };
 
 struct Action {

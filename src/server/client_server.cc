@@ -149,7 +149,7 @@ class ClientServer::Connection : public std::enable_shared_from_this<Connection>
   }
 
   ServerContext context() {
-    return ServerContext{server_.status_, &server_, wall_ms()};
+    return ServerContext{server_.status_, &server_, wall_ms(), server_.options_.bulk_bytes_max};
   }
 
   void count(const std::vector<std::string>& args) {

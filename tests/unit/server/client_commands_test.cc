@@ -53,12 +53,14 @@ class FakeDirectory final : public ClientDirectory {
 
 class ClientCommands : public ::testing::Test {
  protected:
+  static constexpr uint64_t kBulkMax = 3 << 20;
   ClientCommands() {
     state.id = 7;
     state.addr = "127.0.0.1:4000";
   }
   Action run(std::vector<std::string> args) {
-    return translate(state, args, ServerContext{[] { return fake_status(); }, &directory, 5000});
+    return translate(state, args,
+                     ServerContext{[] { return fake_status(); }, &directory, 5000, kBulkMax});
   }
   // The store's reply to a Run action, through its finish step.
   std::string finish(Action& action, std::string store_reply) {
@@ -355,6 +357,13 @@ TEST_F(ClientCommands, Info_SectionsAsAsked) {
   }
   const std::string cpu = info_text(fake_status(), {}, {"cpu"}, std::nullopt, 1);
   EXPECT_EQ(cpu.find("used_memory"), std::string::npos);
+}
+
+// Issue 21: clients ask the node's value limit the way they ask Redis's.
+TEST_F(ClientCommands, ConfigGet_ProtoMaxBulkLenIsTheNodesLimit) {
+  EXPECT_EQ(run({"CONFIG", "GET", "proto-max-bulk-len"}).reply,
+            "*2\r\n$18\r\nproto-max-bulk-len\r\n$7\r\n3145728\r\n");
+  EXPECT_EQ(run({"CONFIG", "GET", "PROTO-*"}).reply, run({"CONFIG", "GET", "proto*"}).reply);
 }
 
 TEST_F(ClientCommands, Quit_ClosesAfterOk) {
