@@ -38,8 +38,8 @@ struct ServerConfig {
   uint64_t snapshot_keep_entries = 10'000;
   uint64_t snapshot_chunk_bytes = 1 << 20;
   // Largest value (bulk string) a client may send, and most bulk bytes in one command: the
-  // largest Raft entry. Larger ones are refused with Redis' error text (docs/operations.md
-  // says why the defaults are what they are). Set the same on every node.
+  // largest Raft entry. Larger ones are refused with Redis' error text (README's "Sizes" says
+  // why the defaults are what they are). Set the same on every node.
   uint64_t bulk_bytes_max = kDefaultBulkBytesMax;
   uint64_t request_bytes_max = kDefaultBulkBytesMax + kRequestBytesOverBulk;
   uint64_t pending_requests_max = 50'000;
