@@ -196,15 +196,21 @@ Action translate_connection(ClientState& state, const std::vector<std::string>& 
 
 // EXEC or SESSION.EXEC id seq: one Batch entry with the WATCHed versions; the connection's own
 // commands run now, in order, and their replies are merged into the store's.
+// Leaves MULTI (EXEC, DISCARD): the queue and the watched keys go.
+void end_multi(ClientState& state) {
+  state.in_multi = false;
+  state.multi_failed = false;
+  state.queued.clear();
+  state.queued_bytes = 0;
+  state.watched.clear();
+}
+
 Action exec_transaction(ClientState& state, const std::vector<std::string>& args,
                         const ServerContext& context) {
   const bool failed = state.multi_failed;
   std::vector<Queued> queued = std::move(state.queued);
   std::vector<std::pair<std::string, uint64_t>> watched = std::move(state.watched);
-  state.in_multi = false;
-  state.multi_failed = false;
-  state.queued.clear();
-  state.watched.clear();
+  end_multi(state);
   if (failed) return error("EXECABORT Transaction discarded because of previous errors.");
   std::vector<Command> commands;
   std::vector<std::optional<std::string>> locals;
@@ -239,12 +245,17 @@ Action exec_transaction(ClientState& state, const std::vector<std::string>& args
 }
 
 // A command between MULTI and EXEC: queued, or refused (which makes EXEC abort, as in Redis,
-// for an unknown command or a wrong argument count).
+// for an unknown command or a wrong argument count). EXEC becomes one log entry, so the
+// queue's arguments together must fit --max-request-bytes, as one command's must.
 Action queue_in_multi(ClientState& state, const std::vector<std::string>& args,
-                      const std::string& name) {
+                      const std::string& name, const ServerContext& context) {
   const protocol::CommandSpec* spec = protocol::find_command(args[0]);
   std::optional<Action> refused;
-  if (spec == nullptr) {
+  uint64_t bytes = 0;
+  for (const std::string& arg : args) bytes += arg.size();
+  if (context.request_bytes_max != 0 && state.queued_bytes + bytes > context.request_bytes_max) {
+    refused = error("ERR request exceeds maximum allowed size (max-request-bytes)");
+  } else if (spec == nullptr) {
     refused = translate_data(args);  // Its unknown-command error.
   } else if (name.starts_with("SESSION.")) {
     refused = error("ERR " + name + " inside MULTI is not allowed");
@@ -267,6 +278,7 @@ Action queue_in_multi(ClientState& state, const std::vector<std::string>& args,
     item.command = std::move(data.command);
   }
   state.queued.push_back(std::move(item));
+  state.queued_bytes += bytes;
   return reply(Reply::simple("QUEUED"));
 }
 
@@ -275,15 +287,12 @@ Action translate_multi(ClientState& state, const std::string& name,
   if (name == "MULTI") return error("ERR MULTI calls can not be nested");
   if (name == "WATCH") return error("ERR WATCH inside MULTI is not allowed");
   if (name == "DISCARD") {
-    state.in_multi = false;
-    state.multi_failed = false;
-    state.queued.clear();
-    state.watched.clear();
+    end_multi(state);
     return reply(Reply::ok());
   }
   if (name == "EXEC" || name == "SESSION.EXEC") return exec_transaction(state, args, context);
   if (name == "QUIT" || name == "RESET") return translate_connection(state, args, context, false);
-  return queue_in_multi(state, args, name);
+  return queue_in_multi(state, args, name, context);
 }
 
 // WATCH key...: a linearizable read of the keys' versions; the connection waits for it before

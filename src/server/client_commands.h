@@ -52,6 +52,7 @@ struct ClientState {
   bool in_multi = false;
   bool multi_failed = false;  // A queued command was malformed: EXEC aborts.
   std::vector<Queued> queued;
+  uint64_t queued_bytes = 0;  // Their arguments' bytes: EXEC is one request, and one entry.
   // WATCH: each key and the version a linearizable read found.
   std::vector<std::pair<std::string, uint64_t>> watched;
   bool stale_reads = false;  // READONLY: serve reads locally, possibly stale.
@@ -93,6 +94,7 @@ struct ServerContext {
   ClientDirectory* directory = nullptr;  // Null: CLIENT LIST and KILL see this connection only.
   uint64_t now_ms = 0;
   uint64_t bulk_bytes_max = 0;  // --max-bulk-bytes: CONFIG GET proto-max-bulk-len.
+  uint64_t request_bytes_max = 0;  // --max-request-bytes: bounds a MULTI's queue too.
 };
 
 struct Action {

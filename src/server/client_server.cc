@@ -149,7 +149,8 @@ class ClientServer::Connection : public std::enable_shared_from_this<Connection>
   }
 
   ServerContext context() {
-    return ServerContext{server_.status_, &server_, wall_ms(), server_.options_.bulk_bytes_max};
+    return ServerContext{server_.status_, &server_, wall_ms(), server_.options_.bulk_bytes_max,
+                         server_.options_.request_bytes_max};
   }
 
   void count(const std::vector<std::string>& args) {

@@ -15,6 +15,9 @@ inline constexpr uint64_t kDefaultBulkBytesMax = 16ull << 20;
 // A request counts every argument (command name and keys too): room for a maximum-size value
 // and its key.
 inline constexpr uint64_t kRequestBytesOverBulk = 1ull << 20;
+// The most either limit may be set to: a request becomes one log entry, which the runtime
+// caps at 192 MiB (runtime::NodeOptions::entry_bytes_max) to fit a 256 MiB WAL record.
+inline constexpr uint64_t kRequestBytesMaxMax = 128ull << 20;
 
 struct ServerConfig {
   NodeId id;

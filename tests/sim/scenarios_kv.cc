@@ -76,11 +76,15 @@ void kv_linearizable(Run& run) {
 
 // Issue 21: register values of 2-8 KiB against a 4 KiB message limit, so that appends carry
 // one entry, or one entry over the limit (which must still go, alone), and snapshots carry
-// large values, under kv_linearizable's faults. Catches: a leader that never sends an entry
-// larger than message_bytes_max (nothing commits), and one that cuts a value to fit.
+// large values, under kv_linearizable's faults. Writes whose entry would pass 7 KiB (the
+// largest values, and transactions of two) are refused before they are proposed: the checker
+// holds them to "never applied", and every node keeps running. Catches: a leader that never
+// sends an entry larger than message_bytes_max (nothing commits), one that cuts a value to
+// fit, and a refusal that still proposes.
 void kv_large_values(Run& run) {
   SimOptions options = kv_options(3);
   options.message_bytes_max = 4096;
+  options.entry_bytes_max = 7 << 10;
   options.network.drop_per_mille = 20;
   if (run.seed() % 2 == 0) {
     options.snapshot_every_entries = 15;
