@@ -106,6 +106,13 @@ class ClientServer::Connection : public std::enable_shared_from_this<Connection>
     while (!closing_) {
       const size_t read = co_await socket_.async_read_some(
           asio::buffer(buffer), asio::redirect_error(use_awaitable, error));
+      if (error == asio::error::eof) {
+        // The client sent all it will (a half-close, `nc -N`): what it sent before still runs
+        // and is answered; the write loop closes once nothing is left.
+        input_ended_ = true;
+        wakeup_.cancel();
+        co_return;
+      }
       if (error) break;
       parser_.feed(std::string_view(buffer.data(), read));
       handle_parsed();
@@ -211,6 +218,7 @@ class ClientServer::Connection : public std::enable_shared_from_this<Connection>
       if (blocks) self->blocked_ = false;
       if (blocks || (self->in_flight_ == 0 && self->held_)) {
         // Not from within this callback: it may run inside submit(), inside handle_parsed().
+        self->resume_posted_ = true;
         asio::post(self->socket_.get_executor(), [self] { self->resume(); });
       }
     };
@@ -226,6 +234,7 @@ class ClientServer::Connection : public std::enable_shared_from_this<Connection>
   // A held request runs even when the client has gone: it was read before the connection
   // ended, like the requests in flight.
   void resume() {
+    resume_posted_ = false;
     if (held_ && in_flight_ == 0) {
       Held held = std::move(*held_);
       held_.reset();
@@ -236,6 +245,9 @@ class ClientServer::Connection : public std::enable_shared_from_this<Connection>
   }
 
   [[nodiscard]] bool waiting() const { return blocked_ || held_.has_value(); }
+
+  // Nothing the client sent is left to run or answer (after it ended its input).
+  [[nodiscard]] bool drained() const { return slots_.empty() && !waiting() && !resume_posted_; }
 
   uint64_t open_slot() {
     slots_.emplace_back();
@@ -271,7 +283,9 @@ class ClientServer::Connection : public std::enable_shared_from_this<Connection>
     std::string writing;
     while (true) {
       if (out_.empty()) {
-        if (closing_ || (closing_after_flush_ && slots_.empty())) break;
+        if (closing_ || (closing_after_flush_ && slots_.empty()) || (input_ended_ && drained())) {
+          break;
+        }
         wakeup_.expires_at(asio::steady_timer::time_point::max());
         co_await wakeup_.async_wait(asio::redirect_error(use_awaitable, error));
         continue;
@@ -297,6 +311,8 @@ class ClientServer::Connection : public std::enable_shared_from_this<Connection>
   std::string out_;
   bool flush_scheduled_ = false;
   bool closing_ = false;
+  bool input_ended_ = false;    // The client half-closed: answer what it sent, then close.
+  bool resume_posted_ = false;  // resume() is queued: parsed requests may still run.
   bool closing_after_flush_ = false;  // QUIT, CLIENT KILL or a protocol error: close once
                                       // replies are out.
   bool blocked_ = false;              // A WATCH is being answered: handle nothing else.
