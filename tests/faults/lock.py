@@ -17,8 +17,10 @@ Each step is one line in `lock-N.jsonl` (op: grant or write; the history's invok
 status, result; token, id).
 
 The check, over the final `data:L` (every node's, which must agree) and the records:
-  - no stale write applied: the tokens in data:L, in apply order, never decrease (a write
-    applied after a write with a larger token is exactly what fencing must refuse);
+  - no stale write applied, in two senses. The mechanism: the tokens in data:L, in apply
+    order, never decrease (the fence refuses a smaller token). The promise: no write under a
+    lease is applied after a write under a lease certainly granted later (its SET was sent
+    after the first lease's SET returned); examples/lock's holders must not outlive that;
   - each write applied as its outcome says: exactly once when acknowledged, never when
     refused, aborted by its WATCH, or failed, at most once when unknown;
   - no two leases at once: two acknowledged grants whose SETs were so close that their
@@ -176,6 +178,9 @@ def check(ops, data, skew_ms=expiry.CLOCK_SKEW_MS):
         if after < before:
             problems.append(f"lock: stale write applied: {applied[position]} after "
                             f"{applied[position - 1]} in data:L")
+    grants = sorted((op for op in ops if op["op"] == "grant" and op["status"] == "ok"
+                     and op["result"] == "OK"), key=lambda op: op["invoke"])
+    problems += older_lease_after_newer(applied, grants)
     writes = [op for op in ops if op["op"] == "write"]
     for op in writes:
         count = applied.count(op["id"])
@@ -183,8 +188,6 @@ def check(ops, data, skew_ms=expiry.CLOCK_SKEW_MS):
         if not allowed[0] <= count <= allowed[1]:
             problems.append(f"lock: write {op['id']} ({op['status']} {op.get('why', '')}) "
                             f"applied {count} times")
-    grants = sorted((op for op in ops if op["op"] == "grant" and op["status"] == "ok"
-                     and op["result"] == "OK"), key=lambda op: op["invoke"])
     problems += overlapping_leases(grants, 2 * skew_ms * 1000)
     counts = {"grants": len(grants), "writes applied": len(applied),
               "refused": sum(1 for op in writes if op.get("why", "").startswith("refused")),
@@ -193,6 +196,25 @@ def check(ops, data, skew_ms=expiry.CLOCK_SKEW_MS):
               "grants out of token order": sum(1 for a, b in zip(grants, grants[1:])
                                                if b["token"] < a["token"])}
     return problems, counts
+
+
+def older_lease_after_newer(applied, grants):
+    """Applied entries (TOKEN:CLIENT-N, in apply order) written under a lease that was
+    certainly granted before the lease of an entry applied earlier."""
+    by_lease = {(op["token"], op["client"]): op for op in grants}
+    problems, newest = [], None  # The entry whose lease was sent last, so far.
+    for entry in applied:
+        token, rest = entry.split(":")
+        grant = by_lease.get((int(token), int(rest.split("-")[0])))
+        if grant is None:
+            problems.append(f"lock: {entry} applied without an acknowledged lease")
+            continue
+        if newest and grant["return"] < newest[1]["invoke"]:
+            problems.append(f"lock: stale write applied: {entry} under a lease granted before "
+                            f"{newest[0]}'s, after it")
+        if newest is None or grant["invoke"] > newest[1]["invoke"]:
+            newest = (entry, grant)
+    return problems
 
 
 def overlapping_leases(grants, margin_us):

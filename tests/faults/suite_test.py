@@ -150,12 +150,12 @@ class LockCheckTest(unittest.TestCase):
         return {"op": "write", "id": entry, "token": int(entry.split(":")[0]),
                 "status": status, "why": why}
 
-    def grant(self, token, invoke_ms, return_ms):
-        return {"op": "grant", "token": token, "status": "ok", "result": "OK",
-                "invoke": invoke_ms * 1000, "return": return_ms * 1000}
+    def grant(self, token, invoke_ms, return_ms, client=1):
+        return {"op": "grant", "token": token, "client": client, "status": "ok",
+                "result": "OK", "invoke": invoke_ms * 1000, "return": return_ms * 1000}
 
     def test_Check_FencedHistoryPasses(self):
-        ops = [self.grant(1, 0, 5), self.grant(3, 1000, 1010), self.write("1:1-1", "ok"),
+        ops = [self.grant(1, 0, 5), self.grant(3, 1000, 1010, 2), self.write("1:1-1", "ok"),
                self.write("3:2-1", "ok"), self.write("1:1-2", "fail", "refused: fence 3"),
                self.write("3:2-2", "unknown")]
         problems, counts = lock.check(ops, "1:1-1;3:2-1;")
@@ -163,13 +163,26 @@ class LockCheckTest(unittest.TestCase):
         self.assertEqual(1, counts["refused"])
 
     def test_Check_StaleWriteApplied(self):
-        ops = [self.write("3:2-1", "ok"), self.write("1:1-2", "ok")]
+        ops = [self.grant(1, 0, 5), self.grant(3, 1000, 1010, 2), self.write("3:2-1", "ok"),
+               self.write("1:1-2", "ok")]
         problems, _ = lock.check(ops, "3:2-1;1:1-2;")
-        self.assertEqual(1, len(problems), problems)
+        self.assertEqual(2, len(problems), problems)  # A smaller token, an older lease.
         self.assertIn("stale write applied: 1:1-2 after 3:2-1", problems[0])
+        self.assertIn("stale write applied: 1:1-2 under a lease granted before", problems[1])
+
+    def test_Check_OlderLeaseWithLargerTokenAfterNewer(self):
+        # examples/lock draws the token before the lease: A draws 1, B draws 2 and is granted
+        # at 0 ms, A is granted after B's lease ended and writes; then B, woken, writes.
+        ops = [self.grant(2, 0, 5, client=2), self.grant(1, 1400, 1405, client=1),
+               self.write("1:1-1", "ok"), self.write("2:2-1", "ok")]
+        problems, counts = lock.check(ops, "1:1-1;2:2-1;")
+        self.assertEqual(1, len(problems), problems)
+        self.assertIn("2:2-1 under a lease granted before 1:1-1's", problems[0])
+        self.assertEqual(1, counts["grants out of token order"])
 
     def test_Check_RefusedWriteAppliedAndAckedWriteLost(self):
-        ops = [self.write("2:1-1", "fail", "aborted"), self.write("2:1-2", "ok")]
+        ops = [self.grant(2, 0, 5), self.write("2:1-1", "fail", "aborted"),
+               self.write("2:1-2", "ok")]
         problems, _ = lock.check(ops, "2:1-1;")
         self.assertEqual(2, len(problems), problems)
 
