@@ -30,6 +30,7 @@ The check, over the final `data:L` (every node's, which must agree) and the reco
 """
 
 import argparse
+import collections
 import json
 import os
 import random
@@ -182,8 +183,9 @@ def check(ops, data, skew_ms=expiry.CLOCK_SKEW_MS):
                      and op["result"] == "OK"), key=lambda op: op["invoke"])
     problems += older_lease_after_newer(applied, grants)
     writes = [op for op in ops if op["op"] == "write"]
+    times_applied = collections.Counter(applied)
     for op in writes:
-        count = applied.count(op["id"])
+        count = times_applied[op["id"]]
         allowed = {"ok": (1, 1), "fail": (0, 0), "unknown": (0, 1)}[op["status"]]
         if not allowed[0] <= count <= allowed[1]:
             problems.append(f"lock: write {op['id']} ({op['status']} {op.get('why', '')}) "
