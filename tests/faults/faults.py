@@ -229,13 +229,13 @@ class Run:
                                  "faults_skipped": self.engine.skipped})
         if self.workload:
             self.workload.stopping.set()
+            self.summary.update({"outcomes": self.workload.history.counts,
+                                 "error_replies": self.workload.history.errors})
         if self.locks:
             for proc in self.locks.procs:  # After an interrupt they may still run.
                 if proc.poll() is None:
                     proc.kill()
                     proc.wait()
-            self.summary.update({"outcomes": self.workload.history.counts,
-                                 "error_replies": self.workload.history.errors})
         if hasattr(self, "cluster"):
             self.cluster.stop_all()
             for node in self.layout.nodes:
