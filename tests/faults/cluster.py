@@ -19,6 +19,9 @@ import netns
 
 PROXY_MARK = 0x2A  # The proxy's own dials carry it, so that the REDIRECT rule skips them.
 FAULT_CHAIN = "FAULTS"
+# The servers' peer stall bound at the default --election-ms (src/server/main.cc: twice the
+# election timeout, at least 1 s); the proxies apply it to the connections they dial.
+PEER_STALL_MS = 2000
 
 
 def resp_call(conn, *args):
@@ -156,7 +159,7 @@ class Cluster:
             ns, ["/usr/bin/python3", "-B", os.path.join(here, "proxy.py"),
                  "--source", self.layout.addr(node_id), "--port", str(netns.PROXY_PORT),
                  "--mark", str(PROXY_MARK), "--control", control,
-                 "--seed", str(self.seed * 100 + node_id)],
+                 "--seed", str(self.seed * 100 + node_id), "--stall-ms", str(PEER_STALL_MS)],
             os.path.join(self.results_dir, f"proxy-{node_id}.log"))
         deadline = time.monotonic() + 10
         while not os.path.exists(control):

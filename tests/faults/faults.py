@@ -19,10 +19,16 @@ import threading
 import time
 
 import checks
+import expiry
+import lock
 import netns
 import schedule
 from cluster import Cluster
 from workload import Workload
+
+OPTIONAL_WORKLOADS = ("ttl", "lock")
+TTL_CLIENTS = 2
+LOCK_CLIENTS = 3
 
 
 class Engine(threading.Thread):
@@ -75,6 +81,8 @@ class Run:
         self.events = None
         self.engine = None
         self.workload = None
+        self.ttl = None
+        self.locks = None
         self.summary = {"seed": args.seed, "nodes": args.nodes, "minutes": args.minutes,
                         "break": args.break_mode, "results": self.results}
 
@@ -114,20 +122,35 @@ class Run:
                  f" ({netns.SUBNET_PREFIX}0/24), leader node {leader}")
 
     def exercise(self, entries):
-        ctx = schedule.Context(self.cluster, random.Random(self.args.seed))
-        self.engine = engine = Engine(entries, ctx, self.log)
+        seconds = self.args.minutes * 60
         self.workload = workload = Workload(
             self.layout, self.history_path, self.args.seed, self.args.clients,
             self.args.break_mode == "stale-reads", self.args.think_ms / 1000)
+        if "ttl" in self.args.workloads:
+            self.ttl = expiry.TtlWorkload(workload, os.path.join(self.results, "ttl.jsonl"),
+                                          TTL_CLIENTS)
+        if "lock" in self.args.workloads:
+            self.locks = lock.LockWorkload(self.layout, self.results, self.args.seed,
+                                           LOCK_CLIENTS)
+            self.locks.start(seconds)
+        ctx = schedule.Context(self.cluster, random.Random(self.args.seed), self.locks)
+        self.engine = engine = Engine(entries, ctx, self.log)
         workload.start()
+        if self.ttl:
+            self.ttl.start()
         engine.start_s = workload.start_s
         engine.start()
-        self.log(f"workload: {self.args.clients} clients for {self.args.minutes:g} min")
-        time.sleep(self.args.minutes * 60)
+        self.log(f"workload: {self.args.clients} clients for {self.args.minutes:g} min, "
+                 f"optional: {','.join(self.args.workloads) or 'none'}")
+        time.sleep(seconds)
         engine.stopping.set()
         engine.join()
         workload.stop()
         workload.history.close()
+        if self.ttl:
+            self.ttl.stop()
+        if self.locks:
+            self.locks.stop()
         if engine.error:
             raise RuntimeError(engine.error)
         self.log(f"workload done: {workload.history.counts}")
@@ -153,7 +176,33 @@ class Run:
                  f"{'DIFFERENT' if differences else 'same everywhere'}; {appends} appends "
                  f"checked, {len(append_problems)} wrong")
         self.summary["operations"] = len(ops)
-        return exits + differences + append_problems + self.linearizability()
+        return exits + differences + append_problems + self.expiry() + self.fencing() + \
+            self.linearizability()
+
+    def expiry(self):
+        """The TTL workload's check, and every TTL key gone on every node."""
+        if not self.ttl:
+            return []
+        problems, counts, keys = expiry.check(os.path.join(self.results, "ttl.jsonl"))
+        state = checks.final_state(self.cluster, keys)
+        left = sorted({key for values in state.values() for key, v in values.items() if v})
+        problems += [f"ttl: {key} still present after the run" for key in left]
+        self.summary["ttl"] = {**counts, "operations": sum(self.ttl.history.counts.values()),
+                               "violations": len(problems)}
+        self.log(f"ttl: {counts}, {len(problems)} wrong")
+        return problems
+
+    def fencing(self):
+        """The lock workload's check, on the data every node holds (which must agree)."""
+        if not self.locks:
+            return []
+        state = checks.final_state(self.cluster, [lock.DATA, lock.FENCE])
+        fenced, counts = lock.check(lock.read_records(self.locks.paths),
+                                    next(iter(state.values()))[lock.DATA])
+        problems = checks.compare_nodes(state) + fenced
+        self.summary["lock"] = {**counts, "violations": len(problems)}
+        self.log(f"lock: {counts}, {len(problems)} wrong")
+        return problems
 
     def linearizability(self):
         checker = self.args.checker
@@ -182,6 +231,11 @@ class Run:
             self.workload.stopping.set()
             self.summary.update({"outcomes": self.workload.history.counts,
                                  "error_replies": self.workload.history.errors})
+        if self.locks:
+            for proc in self.locks.procs:  # After an interrupt they may still run.
+                if proc.poll() is None:
+                    proc.kill()
+                    proc.wait()
         if hasattr(self, "cluster"):
             self.cluster.stop_all()
             for node in self.layout.nodes:
@@ -264,6 +318,9 @@ def parse_args(argv):
     parser.add_argument("--keep", action="store_true", help="keep results and data dirs")
     parser.add_argument("--results", default="/tmp/raftkv-faults",
                         help="each run's results go to a directory named by its id in here")
+    parser.add_argument("--workloads", default="",
+                        help="optional workloads beside the main one, comma-separated: "
+                             + ", ".join(OPTIONAL_WORKLOADS))
     parser.add_argument("--break", dest="break_mode", choices=["stale-reads"],
                         help="run a broken workload the checks must catch")
     parser.add_argument("--server", default=os.path.join(build, "src/server/raftkv-server"))
@@ -277,6 +334,10 @@ def parse_args(argv):
     args = parser.parse_args(argv)
     if args.nodes < 1 or args.nodes > 9:
         parser.error("--nodes must be 1..9")
+    args.workloads = [w for w in args.workloads.split(",") if w]
+    unknown = set(args.workloads) - set(OPTIONAL_WORKLOADS)
+    if unknown:
+        parser.error(f"--workloads: unknown {sorted(unknown)}")
     return args
 
 

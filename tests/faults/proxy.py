@@ -10,7 +10,14 @@ connections to peer ports here (netns.PROXY_PORT). The proxy recovers the origin
 (SO_ORIGINAL_DST), dials it bound to the node's own address, so the receiver and every
 partition rule still see the node as the source, and marks its socket (SO_MARK) so that the
 REDIRECT rule skips it. A peer connection carries frames one way (dialer to acceptor); the
-acceptor never writes, and the proxy only relays the close.
+acceptor never writes, and the proxy only relays the close. A node dials each peer twice, one
+connection per lane (control and bulk, src/net/peer_transport.h); the proxy relays each on its
+own, so each lane keeps its order and frames cross between lanes as they would on the wire.
+
+The server gives up on a dial, or on a connection whose data goes unacknowledged, after its
+stall bound (TCP_USER_TIMEOUT), and redials. Its own connection ends here, on loopback, where
+nothing stalls; so the proxy applies the same bound (--stall-ms) to the connection it dials,
+and closing that closes the server's, which then redials as it would without the proxy.
 
 Faults (set at run time through the control socket, one JSON object per line):
   {"delay_ms": D, "jitter_ms": J, "reorder": P, "duplicate": Q}
@@ -35,7 +42,6 @@ SO_ORIGINAL_DST = 80
 SO_MARK = 36
 FRAME_BYTES_MAX = 256 << 20
 QUEUED_BYTES_MAX = 64 << 20  # Per connection; reading pauses past it.
-DIAL_TIMEOUT_S = 5.0
 # When the destination refuses, the server's connection to the proxy has already succeeded,
 # so the server's reconnect backoff starts again at its minimum (20 ms) instead of growing as
 # it would against the refusal itself. Holding the accepted connection a while before closing
@@ -107,10 +113,11 @@ class Link:
 
 
 class Proxy:
-    def __init__(self, source, mark, rng):
+    def __init__(self, source, mark, rng, stall_ms):
         self.source = source
         self.mark = mark
         self.rng = rng
+        self.stall_ms = stall_ms
         self.faults = {"delay_ms": 0, "jitter_ms": 0, "reorder": 0.0, "duplicate": 0.0}
         self.counters = {"connections": 0, "frames": 0, "delayed": 0, "reordered": 0,
                          "duplicated": 0, "dial_failures": 0}
@@ -183,11 +190,12 @@ class Proxy:
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         sock.setsockopt(socket.SOL_SOCKET, SO_MARK, self.mark)
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_USER_TIMEOUT, self.stall_ms)
         sock.bind((self.source, 0))
         sock.setblocking(False)
         try:
             loop = asyncio.get_running_loop()
-            await asyncio.wait_for(loop.sock_connect(sock, destination), DIAL_TIMEOUT_S)
+            await asyncio.wait_for(loop.sock_connect(sock, destination), self.stall_ms / 1000)
         except BaseException:
             sock.close()
             raise
@@ -228,7 +236,7 @@ class Proxy:
 
 
 async def serve(args):
-    proxy = Proxy(args.source, args.mark, random.Random(args.seed))
+    proxy = Proxy(args.source, args.mark, random.Random(args.seed), args.stall_ms)
     relay = await asyncio.start_server(proxy.handle, "127.0.0.1", args.port)
     control = await asyncio.start_unix_server(proxy.control, args.control)
     print(f"proxy: relaying peer connections of {args.source} on 127.0.0.1:{args.port}",
@@ -244,6 +252,8 @@ def main():
     parser.add_argument("--mark", type=int, required=True, help="SO_MARK the REDIRECT skips")
     parser.add_argument("--control", required=True, help="unix socket path")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--stall-ms", type=int, required=True,
+                        help="the server's stall bound: dial timeout and TCP_USER_TIMEOUT")
     asyncio.run(serve(parser.parse_args()))
 
 

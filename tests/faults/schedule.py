@@ -14,6 +14,7 @@ here. Adding a kind (leader transfer, membership change) is one such function, p
 in GENERATED if seeded schedules should draw it.
 """
 
+import os
 import random
 import signal
 
@@ -74,6 +75,7 @@ GENERATED = {
                           "jitter_ms": rng.choice(["10", "50", "100"]),
                           "reorder": rng.choice(["0", "0.1"])},
     "duplicate": lambda rng: {"p": rng.choice(["0.1", "0.3"])},
+    "pause-holder": lambda rng: {},
 }
 
 
@@ -94,11 +96,13 @@ def generate(seed, seconds, nodes):
 
 
 class Context:
-    """What a fault may use: the cluster and the run's seeded rng."""
+    """What a fault may use: the cluster, the run's seeded rng, and the lock clients
+    (lock.LockWorkload, or None without --workloads lock)."""
 
-    def __init__(self, cluster, rng):
+    def __init__(self, cluster, rng, locks=None):
         self.cluster = cluster
         self.rng = rng
+        self.locks = locks
 
     @property
     def node_ids(self):
@@ -139,6 +143,18 @@ def pause(ctx, params):
     node = ctx.target(params.get("target", "random"))
     ctx.cluster.signal(node, signal.SIGSTOP)
     return f"SIGSTOP node {node}", lambda: ctx.cluster.signal(node, signal.SIGCONT)
+
+
+def pause_holder(ctx, params):
+    """Freezes the lock client that holds the lease (a random one when none does) for the
+    fault's duration, far past its lease: it wakes believing it still holds it."""
+    if ctx.locks is None:
+        raise Skip("no lock clients (run with --workloads lock)")
+    holder = ctx.locks.holder()
+    pid = holder or ctx.rng.choice(ctx.locks.procs).pid
+    os.kill(pid, signal.SIGSTOP)
+    return (f"SIGSTOP lock client pid {pid} ({'the holder' if holder else 'no holder now'})",
+            lambda: os.kill(pid, signal.SIGCONT))
 
 
 def _cut_between(ctx, side_a, side_b):
@@ -238,7 +254,8 @@ def disk_stall(ctx, params):
 
 
 KINDS = {
-    "kill": kill, "pause": pause, "partition": partition, "isolate-leader": isolate_leader,
-    "bridge": bridge, "one-way": one_way, "loss": loss, "slow-link": slow_link,
-    "delay": delay, "duplicate": duplicate, "netem": netem, "disk-stall": disk_stall,
+    "kill": kill, "pause": pause, "pause-holder": pause_holder, "partition": partition,
+    "isolate-leader": isolate_leader, "bridge": bridge, "one-way": one_way, "loss": loss,
+    "slow-link": slow_link, "delay": delay, "duplicate": duplicate, "netem": netem,
+    "disk-stall": disk_stall,
 }

@@ -4,6 +4,8 @@ python3 -m unittest discover -s tests/faults -p '*_test.py'"""
 import unittest
 
 import checks
+import expiry
+import lock
 import proxy
 import schedule
 import workload
@@ -107,6 +109,88 @@ class AppendCheckTest(unittest.TestCase):
         txn = {"id": 9, "f": "txn", "status": "ok",
                "args": [["incr", "s0.n"], ["append", "s0.a", "v9;"]]}
         self.assertEqual(1, len(checks.check_appends([txn], {"s0.a": ""})[0]))
+
+
+class TtlCheckTest(unittest.TestCase):
+    """Times in microseconds; the write of x1.1 ran in [0, 10 ms] with a 1000 ms ttl, so its
+    deadline lies in [1000, 1010] ms give or take the skew bound (E = 25 ms, so 2E = 50)."""
+
+    WRITE = {"key": "x1.1", "value": "v", "ttl_ms": 1000, "cmd": "set-px", "status": "ok",
+             "invoke": 0, "return": 10_000}
+
+    def judge(self, cmd, at_ms, result, took_ms=2):
+        read = {"key": "x1.1", "cmd": cmd, "status": "ok", "invoke": at_ms * 1000,
+                "return": (at_ms + took_ms) * 1000, "result": result}
+        return expiry.judge(self.WRITE, read, 50_000, {"before": 0, "after": 0})
+
+    def test_Judge_ValueBeforeAndNothingAfterTheDeadline(self):
+        self.assertIsNone(self.judge("get", 20, "v"))
+        self.assertIsNone(self.judge("get", 1100, None))
+        self.assertIsNone(self.judge("pttl", 20, 985))
+        self.assertIsNone(self.judge("pttl", 1100, -2))
+
+    def test_Judge_EitherAnswerNearTheDeadline(self):
+        for result in ("v", None):
+            self.assertIsNone(self.judge("get", 990, result))
+
+    def test_Judge_ExpiredValueAndEarlyMissRefused(self):
+        self.assertEqual("present past its deadline", self.judge("get", 1061, "v"))
+        self.assertEqual("missing before its deadline", self.judge("get", 900, None))
+        self.assertEqual("present past its deadline", self.judge("pttl", 1100, 5))
+        self.assertEqual("the key has no deadline", self.judge("pttl", 20, -1))
+
+    def test_Judge_PttlInconsistentWithTheWrite(self):
+        self.assertEqual("a deadline that the write's interval rules out",
+                         self.judge("pttl", 100, 500))  # Deadline about 600 ms: too early.
+        self.assertIsNone(self.judge("pttl", 100, 880))
+
+
+class LockCheckTest(unittest.TestCase):
+    def write(self, entry, status, why=""):
+        return {"op": "write", "id": entry, "token": int(entry.split(":")[0]),
+                "status": status, "why": why}
+
+    def grant(self, token, invoke_ms, return_ms, client=1):
+        return {"op": "grant", "token": token, "client": client, "status": "ok",
+                "result": "OK", "invoke": invoke_ms * 1000, "return": return_ms * 1000}
+
+    def test_Check_FencedHistoryPasses(self):
+        ops = [self.grant(1, 0, 5), self.grant(3, 1000, 1010, 2), self.write("1:1-1", "ok"),
+               self.write("3:2-1", "ok"), self.write("1:1-2", "fail", "refused: fence 3"),
+               self.write("3:2-2", "unknown")]
+        problems, counts = lock.check(ops, "1:1-1;3:2-1;")
+        self.assertEqual([], problems)
+        self.assertEqual(1, counts["refused"])
+
+    def test_Check_StaleWriteApplied(self):
+        ops = [self.grant(1, 0, 5), self.grant(3, 1000, 1010, 2), self.write("3:2-1", "ok"),
+               self.write("1:1-2", "ok")]
+        problems, _ = lock.check(ops, "3:2-1;1:1-2;")
+        self.assertEqual(2, len(problems), problems)  # A smaller token, an older lease.
+        self.assertIn("stale write applied: 1:1-2 after 3:2-1", problems[0])
+        self.assertIn("stale write applied: 1:1-2 under a lease granted before", problems[1])
+
+    def test_Check_OlderLeaseWithLargerTokenAfterNewer(self):
+        # examples/lock draws the token before the lease: A draws 1, B draws 2 and is granted
+        # at 0 ms, A is granted after B's lease ended and writes; then B, woken, writes.
+        ops = [self.grant(2, 0, 5, client=2), self.grant(1, 1400, 1405, client=1),
+               self.write("1:1-1", "ok"), self.write("2:2-1", "ok")]
+        problems, counts = lock.check(ops, "1:1-1;2:2-1;")
+        self.assertEqual(1, len(problems), problems)
+        self.assertIn("2:2-1 under a lease granted before 1:1-1's", problems[0])
+        self.assertEqual(1, counts["grants out of token order"])
+
+    def test_Check_RefusedWriteAppliedAndAckedWriteLost(self):
+        ops = [self.grant(2, 0, 5), self.write("2:1-1", "fail", "aborted"),
+               self.write("2:1-2", "ok")]
+        problems, _ = lock.check(ops, "2:1-1;")
+        self.assertEqual(2, len(problems), problems)
+
+    def test_Check_LeasesAtOnce(self):
+        ops = [self.grant(1, 0, 5), self.grant(2, 900, 905)]  # At most 905 ms apart.
+        problems, _ = lock.check(ops, "")
+        self.assertEqual(1, len(problems), problems)
+        self.assertIn("tokens 1 and 2 leased at once", problems[0])
 
 
 if __name__ == "__main__":

@@ -85,27 +85,25 @@ class History:
         self.file.close()
 
 
-class Client(threading.Thread):
-    def __init__(self, workload, index):
-        super().__init__(name=f"client-{index}", daemon=True)
-        self.w = workload
-        self.client_id = index
-        self.rng = random.Random(workload.seed * 1000 + index)
-        self.conn = None
-        self.last_value = {}
-        self.session = None
-        self.sequence = 0
+class Caller:
+    """One connection at a time to some node of `layout`, and one attempt of a command list
+    on it. Used by the workload's clients and by the optional workloads (expiry.py, lock.py).
+    Not thread-safe: one per client."""
 
-    # Connections.
+    def __init__(self, layout, rng, stale_reads):
+        self.layout = layout
+        self.rng = rng
+        self.stale_reads = stale_reads
+        self.conn = None
 
     def connection(self):
         """A connected redis.Connection to some node; raises on failure (nothing was sent)."""
         if self.conn is None:
-            node = self.rng.choice(self.w.layout.nodes)
-            conn = redis.Connection(host=self.w.layout.addr(node), port=netns.CLIENT_PORT,
+            node = self.rng.choice(self.layout.nodes)
+            conn = redis.Connection(host=self.layout.addr(node), port=netns.CLIENT_PORT,
                                     socket_timeout=OP_TIMEOUT_S, socket_connect_timeout=1.0)
             conn.connect()
-            if self.w.stale_reads:
+            if self.stale_reads:
                 resp_call(conn, "READONLY")  # --break stale-reads: reads served locally.
             self.conn = conn
         return self.conn
@@ -138,6 +136,18 @@ class Client(threading.Thread):
             self.drop()
             raise Lost(str(error)) from None
 
+
+class Client(Caller, threading.Thread):
+    def __init__(self, workload, index):
+        threading.Thread.__init__(self, name=f"client-{index}", daemon=True)
+        Caller.__init__(self, workload.layout, random.Random(workload.seed * 1000 + index),
+                        workload.stale_reads)
+        self.w = workload
+        self.client_id = index
+        self.last_value = {}
+        self.session = None
+        self.sequence = 0
+
     # Operations.
 
     def run(self):
@@ -153,21 +163,8 @@ class Client(threading.Thread):
         return f"{group}{int((time.monotonic() - self.w.start_s) // KEY_PERIOD_S)}.{k}"
 
     def plain(self, f, args, commands, writes):
-        op = {"id": self.w.history.new_id(), "client": self.client_id, "f": f, "args": args,
-              "invoke": now_us()}
-        try:
-            result = result_json(self.attempt(commands))
-            op.update({"return": now_us(), "status": "ok", "result": result})
-        except NotSent:
-            op.update({"return": now_us(), "status": "fail"})
-        except redis.ResponseError as error:
-            self.w.history.note_error(str(error))
-            unknown = writes and is_unknown_error(str(error))
-            op.update({"return": None if unknown else now_us(),
-                       "status": "unknown" if unknown else "fail"})
-        except Lost:
-            op.update({"return": None if writes else now_us(),
-                       "status": "unknown" if writes else "fail"})
+        op = {"id": self.w.history.new_id(), "client": self.client_id, "f": f, "args": args}
+        op.update(call(self, commands, writes, self.w.history.note_error))
         self.finish(op)
         return op
 
@@ -228,6 +225,27 @@ class NotSent(Exception):
 
 class Lost(Exception):
     """The request was written; then a timeout or a lost connection: outcome unknown."""
+
+
+def call(caller, commands, writes, note_error):
+    """One attempt of `commands` through `caller`, classified as the README's "Outcomes" say:
+    {"invoke", "return", "status", and "result" when ok}. note_error(text) sees every error
+    reply."""
+    op = {"invoke": now_us()}
+    try:
+        result = result_json(caller.attempt(commands))
+        op.update({"return": now_us(), "status": "ok", "result": result})
+    except NotSent:
+        op.update({"return": now_us(), "status": "fail"})
+    except redis.ResponseError as error:
+        note_error(str(error))
+        unknown = writes and is_unknown_error(str(error))
+        op.update({"return": None if unknown else now_us(),
+                   "status": "unknown" if unknown else "fail"})
+    except Lost:
+        op.update({"return": None if writes else now_us(),
+                   "status": "unknown" if writes else "fail"})
+    return op
 
 
 def op_get(c):
