@@ -63,15 +63,20 @@ Result<std::optional<FencedStore::Written>> attempt(client::Connection& connecti
 
 Result<std::optional<Lease>> FencedLock::try_acquire(const std::string& name,
                                                      std::chrono::milliseconds ttl) {
-  // The token first: a lease granted later (after this one expired) draws a larger one.
-  const client::Outcome drawn = client_.call({"INCR", "lock:" + name + ":fence"});
-  if (!drawn.ok()) return unavailable("INCR: " + drawn.detail + drawn.reply.text);
-  const auto token = static_cast<uint64_t>(drawn.reply.integer);
-  const client::Outcome set = client_.call({"SET", "lock:" + name, std::to_string(token), "NX",
-                                            "PX", std::to_string(ttl.count())});
-  if (!set.ok()) return unavailable("SET NX PX: " + set.detail + set.reply.text);
-  if (set.reply.type == ReplyType::Nil) return std::optional<Lease>();  // Held by another.
-  return std::optional(Lease{name, token, ttl});
+  // The lease and its token in one transaction, so one log entry: tokens grow in the order
+  // leases are granted. Drawn apart, in either order, a holder paused between the two steps
+  // would carry a token out of that order (README.md shows how that breaks the fence).
+  // The INCR applies even when the SET finds the lock held: a token is then skipped.
+  const client::Outcome taken = client_.transaction(
+      {{"SET", "lock:" + name, "held", "NX", "PX", std::to_string(ttl.count())},
+       {"INCR", "lock:" + name + ":fence"}});
+  if (!taken.ok()) return unavailable("MULTI SET NX PX, INCR: " + taken.detail + taken.reply.text);
+  const std::vector<Reply>& replies = taken.reply.elements;
+  if (replies.size() != 2 || replies[1].type != ReplyType::Integer) {
+    return Status(ErrorCode::InvalidArgument, "EXEC answered " + client::format_reply(taken.reply));
+  }
+  if (replies[0].type == ReplyType::Nil) return std::optional<Lease>();  // Held by another.
+  return std::optional(Lease{name, static_cast<uint64_t>(replies[1].integer), ttl});
 }
 
 Result<FencedStore::Written> FencedStore::write(const std::string& name, uint64_t token,

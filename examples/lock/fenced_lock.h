@@ -11,9 +11,9 @@
 // A lock service on raftkv with fencing tokens (examples/lock/README.md says why it is safe
 // where a lock on a single Redis, or Redlock, is not).
 //
-// A lock is a lease: `SET lock:<name> <token> NX PX <ttl>`. Its token comes first, from
-// `INCR lock:<name>:fence`, a linearizable counter, so tokens grow in the order leases are
-// granted: a lease granted after another one expired always carries a larger token. A lease
+// A lock is a lease, `SET lock:<name> held NX PX <ttl>`, taken in one transaction with its
+// token, `INCR lock:<name>:fence`: one log entry, so tokens grow in the order leases are
+// granted, and a lease granted after another one expired always carries a larger token. A lease
 // can still outlive its holder's belief (a paused process wakes after its TTL, a partitioned
 // one never hears), so the lease alone protects nothing. What protects the resource is the
 // fence: every write names its token, and the resource refuses a token smaller than the
@@ -30,8 +30,8 @@ struct Lease {
 
 class FencedLock {
  public:
-  // `client` must outlive this. Its semantics matter little here: a retried INCR only skips a
-  // token, and a retried SET NX at worst leaves a lease nobody uses until it expires.
+  // `client` must outlive this. Its semantics matter little here: a retried transaction only
+  // skips a token, and at worst leaves a lease nobody uses until it expires.
   explicit FencedLock(client::Client& client) : client_(client) {}
 
   // Tries once: the lease, or nullopt when another holder has it. Unavailable when

@@ -4,8 +4,8 @@ its check.
 
 Each lock client is a process of its own (so that a fault can stop it), running
 `lock.py client`: in a loop it
-  1. draws a token, `INCR lock:L:fence`, then takes the lease, `SET lock:L TOKEN:CLIENT NX PX
-     LEASE_MS` (examples/lock/README.md: the token comes first);
+  1. takes the lease and draws its token in one transaction, `MULTI; SET lock:L holder:CLIENT
+     NX PX LEASE_MS; INCR lock:L:fence; EXEC` (examples/lock/README.md says why together);
   2. while it believes it holds the lease (less than LEASE_MS * 0.8 since it sent the SET),
      it decides to write, thinks a little (where a freeze makes the write stale), and writes
      through the fence, as FencedStore does: on one connection `WATCH fence:L`,
@@ -68,14 +68,15 @@ class LockClient(Caller):
 
     def acquire(self):
         """A token whose lease we hold, or None."""
-        drawn = call(self, [["INCR", TOKENS]], True, lambda text: None)
-        if drawn["status"] != "ok":
-            return None
-        token = drawn["result"]
-        grant = self.record({"op": "grant", "token": token, "client": self.index}, call(
-            self, [["SET", LOCK, f"{token}:{self.index}", "NX", "PX", str(LEASE_MS)]], True,
-            lambda text: None))
-        return grant if grant["status"] == "ok" and grant["result"] == "OK" else None
+        taken = call(self, [["MULTI"], ["SET", LOCK, f"holder:{self.index}", "NX", "PX",
+                                         str(LEASE_MS)], ["INCR", TOKENS], ["EXEC"]], True,
+                     lambda text: None)
+        # EXEC's replies: the SET's (OK, or nil when held) and the token.
+        token = taken["result"][1] if taken["status"] == "ok" else None
+        granted = taken["status"] == "ok" and taken["result"][0] == "OK"
+        grant = self.record({"op": "grant", "token": token, "client": self.index},
+                            {**taken, "result": "OK" if granted else None})
+        return grant if granted else None
 
     def write(self, token):
         """One fenced write; False when the fence refused the token (the lease is gone)."""

@@ -171,7 +171,8 @@ class LockCheckTest(unittest.TestCase):
         self.assertIn("stale write applied: 1:1-2 under a lease granted before", problems[1])
 
     def test_Check_OlderLeaseWithLargerTokenAfterNewer(self):
-        # examples/lock draws the token before the lease: A draws 1, B draws 2 and is granted
+        # A lock that draws the token before the lease (examples/lock did, until the suite
+        # found this): A draws 1, B draws 2 and is granted
         # at 0 ms, A is granted after B's lease ended and writes; then B, woken, writes.
         ops = [self.grant(2, 0, 5, client=2), self.grant(1, 1400, 1405, client=1),
                self.write("1:1-1", "ok"), self.write("2:2-1", "ok")]
