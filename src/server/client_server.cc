@@ -182,13 +182,13 @@ class ClientServer::Connection : public std::enable_shared_from_this<Connection>
   awaitable<bool> handshake() {
     asio::steady_timer deadline(executor());
     deadline.expires_after(kHandshakeTimeout);
-    bool done = false;
-    deadline.async_wait([this, &done](const asio::error_code& error) {
-      if (!error && !done) stream_.close();  // Ends the handshake with an error.
+    // A member, not a local: the timer's handler may run after this frame is gone.
+    deadline.async_wait([self = shared_from_this()](const asio::error_code& error) {
+      if (!error && !self->handshake_done_) self->stream_.close();  // Fails the handshake.
     });
     asio::error_code error;
     co_await stream_.handshake(error);
-    done = true;
+    handshake_done_ = true;
     deadline.cancel();
     if (!error) co_return true;
     log_to(server_.logger_, LogLevel::Warn, "TLS handshake with client ", state_.addr,
@@ -384,6 +384,7 @@ class ClientServer::Connection : public std::enable_shared_from_this<Connection>
   };
   std::optional<Held> held_;  // Waits for in_flight_ to reach 0; nothing is handled meanwhile.
   bool detached_ = false;
+  bool handshake_done_ = false;  // The TLS handshake ended (either way): no timeout closes.
   asio::steady_timer wakeup_;         // Cancelled when there is something to write.
   asio::steady_timer read_gate_;      // Cancelled when slots drain.
 };
