@@ -9,9 +9,12 @@ flavour=${1:-release}
 shift || true
 case "$flavour" in
   release) args=(-DCMAKE_BUILD_TYPE=RelWithDebInfo) ;;
-  # -O1: the sanitizers' own advice, and the simulator runs about 4x faster than at -O0.
-  asan) args=(-DCMAKE_BUILD_TYPE=Debug "-DCMAKE_CXX_FLAGS_DEBUG=-g -O1" -DRAFTKV_SANITIZE=ON
-              -DRAFTKV_BENCH=OFF) ;;
+  # -O1: the sanitizers' own advice, and the simulator runs about 4x faster than at -O0. At
+  # -O1 with ASan, GCC 12 sees asio's coroutine frames freed by their class's operator delete
+  # after a global operator new it inlined, and warns (-Wmismatched-new-delete): a false alarm,
+  # as asio pairs them itself.
+  asan) args=(-DCMAKE_BUILD_TYPE=Debug "-DCMAKE_CXX_FLAGS_DEBUG=-g -O1 -Wno-mismatched-new-delete"
+              -DRAFTKV_SANITIZE=ON -DRAFTKV_BENCH=OFF) ;;
   *) echo "usage: $0 [release|asan] [targets...]" >&2; exit 2 ;;
 esac
 

@@ -13,6 +13,25 @@ namespace raftkv::kv {
 namespace {
 
 constexpr const char* kSequenceTooOld = "ERR sequence number too old";
+// A session remembers its last reply for a retry. One to a read of a large value (GETSET, GETDEL,
+// SET ... GET, a session-wrapped GET) would pin a copy of that value in every replica's
+// memory and snapshot until the session's next request; past this size a retry gets an error
+// that says so instead, and the request still runs exactly once. A constant, not a setting:
+// every replica must remember the same reply.
+constexpr size_t kRememberedReplyBytesMax = 64 << 10;
+
+size_t reply_bytes(const Reply& reply) {
+  size_t bytes = reply.text.size();
+  for (const Reply& element : reply.elements) bytes += reply_bytes(element);
+  return bytes;
+}
+
+Reply remembered(const Reply& reply) {
+  const size_t bytes = reply_bytes(reply);
+  if (bytes <= kRememberedReplyBytesMax) return reply;
+  return Reply::error("ERR this request was applied once; its reply (" + std::to_string(bytes) +
+                      " bytes) is too large to remember for a retry");
+}
 
 // The argument vector of a typed command, as a client would have sent it: typed commands run
 // through the same handlers as Calls (commands.h). Consumes the command's arguments.
@@ -275,7 +294,7 @@ Reply KvStateMachine::apply_session(Index index, Command& command) {
   const bool is_new = command.sequence > found->last_sequence;
   Reply reply = is_new ? apply_data(index, command.inner[0]) : found->last_reply;
   put_session(command.client_id, Session{std::max(command.sequence, found->last_sequence),
-                                         reply, log_time_ms_, index.value()});
+                                         remembered(reply), log_time_ms_, index.value()});
   return reply;
 }
 

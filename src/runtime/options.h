@@ -28,6 +28,10 @@ struct NodeOptions {
   // How long a request waits for a leader to appear, for the leader to answer a forward, or
   // for its entry to commit, before it is answered NotApplied or MaybeApplied.
   uint32_t request_timeout_ms = 2000;
+  // Largest log entry a write may become; larger ones are refused (NotApplied) before they are
+  // proposed. A WAL record holds at most 256 MiB, and an entry it refuses would stop every node
+  // that tried to write it. The server refuses large requests earlier (--max-request-bytes).
+  uint64_t entry_bytes_max = 192u << 20;
   // A follower syncs a Ready of at most this many entries and bytes on its loop thread instead
   // of handing it to the Sync lane (Node::sync_on_loop explains why). Bytes as well as
   // entries: one 16 MiB entry synced on the loop would hold up the node's ticks and replies.

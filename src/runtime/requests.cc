@@ -63,6 +63,12 @@ void Requests::propose(Request request, Done done, uint64_t deadline_ms) {
   }
   // The state machine may stamp the leader's clock into the entry: the only time it acts on.
   std::string entry = node_.state_machine.to_entry(std::move(request.bytes), node_.env.wall_ms());
+  if (entry.size() > node_.options.entry_bytes_max) {
+    done(Response::not_applied("request of " + std::to_string(entry.size()) +
+                               " bytes is larger than a log entry may be (" +
+                               std::to_string(node_.options.entry_bytes_max) + ")"));
+    return;
+  }
   Result<raft::Proposal> proposal = node_.core->propose(std::move(entry));
   if (!proposal.is_ok()) {
     done(proposal.status().code() == ErrorCode::Busy

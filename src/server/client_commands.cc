@@ -197,15 +197,21 @@ Action translate_connection(ClientState& state, const std::vector<std::string>& 
 
 // EXEC or SESSION.EXEC id seq: one Batch entry with the WATCHed versions; the connection's own
 // commands run now, in order, and their replies are merged into the store's.
+// Leaves MULTI (EXEC, DISCARD): the queue and the watched keys go.
+void end_multi(ClientState& state) {
+  state.in_multi = false;
+  state.multi_failed = false;
+  state.queued.clear();
+  state.queued_bytes = 0;
+  state.watched.clear();
+}
+
 Action exec_transaction(ClientState& state, const std::vector<std::string>& args,
                         const ServerContext& context) {
   const bool failed = state.multi_failed;
   std::vector<Queued> queued = std::move(state.queued);
   std::vector<std::pair<std::string, uint64_t>> watched = std::move(state.watched);
-  state.in_multi = false;
-  state.multi_failed = false;
-  state.queued.clear();
-  state.watched.clear();
+  end_multi(state);
   if (failed) return error("EXECABORT Transaction discarded because of previous errors.");
   std::vector<Command> commands;
   std::vector<std::optional<std::string>> locals;
@@ -240,12 +246,17 @@ Action exec_transaction(ClientState& state, const std::vector<std::string>& args
 }
 
 // A command between MULTI and EXEC: queued, or refused (which makes EXEC abort, as in Redis,
-// for an unknown command or a wrong argument count).
+// for an unknown command or a wrong argument count). EXEC becomes one log entry, so the
+// queue's arguments together must fit --max-request-bytes, as one command's must.
 Action queue_in_multi(ClientState& state, const std::vector<std::string>& args,
-                      const std::string& name) {
+                      const std::string& name, const ServerContext& context) {
   const protocol::CommandSpec* spec = protocol::find_command(args[0]);
   std::optional<Action> refused;
-  if (spec == nullptr) {
+  uint64_t bytes = 0;
+  for (const std::string& arg : args) bytes += arg.size();
+  if (context.request_bytes_max != 0 && state.queued_bytes + bytes > context.request_bytes_max) {
+    refused = error("ERR request exceeds maximum allowed size (max-request-bytes)");
+  } else if (spec == nullptr) {
     refused = translate_data(args);  // Its unknown-command error.
   } else if (name.starts_with("SESSION.")) {
     refused = error("ERR " + name + " inside MULTI is not allowed");
@@ -271,6 +282,7 @@ Action queue_in_multi(ClientState& state, const std::vector<std::string>& args,
     item.command = std::move(data.command);
   }
   state.queued.push_back(std::move(item));
+  state.queued_bytes += bytes;
   return reply(Reply::simple("QUEUED"));
 }
 
@@ -279,15 +291,12 @@ Action translate_multi(ClientState& state, const std::string& name,
   if (name == "MULTI") return error("ERR MULTI calls can not be nested");
   if (name == "WATCH") return error("ERR WATCH inside MULTI is not allowed");
   if (name == "DISCARD") {
-    state.in_multi = false;
-    state.multi_failed = false;
-    state.queued.clear();
-    state.watched.clear();
+    end_multi(state);
     return reply(Reply::ok());
   }
   if (name == "EXEC" || name == "SESSION.EXEC") return exec_transaction(state, args, context);
   if (name == "QUIT" || name == "RESET") return translate_connection(state, args, context, false);
-  return queue_in_multi(state, args, name);
+  return queue_in_multi(state, args, name, context);
 }
 
 // WATCH key...: a linearizable read of the keys' versions; the connection waits for it before
@@ -730,19 +739,23 @@ Action config_set(const std::vector<std::string>& args) {
   return reply(Reply::ok());
 }
 
-// CONFIG GET pattern...: the few settings clients and tools ask about, as fixed facts of
-// raftkv. CONFIG SET: see config_set().
-Action config_command(const std::vector<std::string>& args) {
-  static const std::vector<std::pair<std::string, std::string>> kSettings = {
-      {"appendfsync", "always"},   {"appendonly", "yes"},
-      {"databases", "1"},          {"maxmemory", "0"},
-      {"maxmemory-policy", "noeviction"}, {"proto-max-bulk-len", "536870912"},
-      {"save", ""},                {"timeout", "0"},
+// CONFIG GET pattern...: the few settings clients and tools ask about, as facts of raftkv
+// (proto-max-bulk-len is this node's --max-bulk-bytes). CONFIG SET: see config_set().
+Action config_command(const std::vector<std::string>& args, const ServerContext& context) {
+  const std::vector<std::pair<std::string, std::string>> settings = {
+      {"appendfsync", "always"},
+      {"appendonly", "yes"},
+      {"databases", "1"},
+      {"maxmemory", "0"},
+      {"maxmemory-policy", "noeviction"},
+      {"proto-max-bulk-len", std::to_string(context.bulk_bytes_max)},
+      {"save", ""},
+      {"timeout", "0"},
   };
   const std::string sub = upper(args[1]);  // refusal() checked it and the argument count.
   if (sub == "GET") {
     std::vector<Reply> out;
-    for (const auto& [name, value] : kSettings) {
+    for (const auto& [name, value] : settings) {
       const bool wanted = std::any_of(args.begin() + 2, args.end(), [&](const std::string& p) {
         return kv::glob_match(lower(p), name);
       });
@@ -832,7 +845,7 @@ Action translate_connection(ClientState& state, const std::vector<std::string>& 
                                Reply::bulk(std::to_string(context.now_ms % 1000 * 1000))}));
   }
   if (name == "COMMAND") return command_command(args);
-  if (name == "CONFIG") return config_command(args);
+  if (name == "CONFIG") return config_command(args, context);
   if (name == "CLIENT") return client_command(state, args, context);
   if (name == "CLUSTER") return cluster_command(args, context);
   if (name == "UNWATCH") {

@@ -55,6 +55,7 @@ struct ClientState {
   bool in_multi = false;
   bool multi_failed = false;  // A queued command was malformed: EXEC aborts.
   std::vector<Queued> queued;
+  uint64_t queued_bytes = 0;  // Their arguments' bytes: EXEC is one request, and one entry.
   // WATCH: each key and the version a linearizable read found.
   std::vector<std::pair<std::string, uint64_t>> watched;
   bool stale_reads = false;  // READONLY: serve reads locally, possibly stale.
@@ -97,11 +98,13 @@ class ClientDirectory {
 };
 
 // What a command may consult beyond its connection: the node's status (called only for the
-// commands that show it), the other connections, and the wall clock.
+// commands that show it), the other connections, the wall clock, and the node's size limit.
 struct ServerContext {
   std::function<ServerStatus()> status;
   ClientDirectory* directory = nullptr;  // Null: CLIENT LIST and KILL see this connection only.
   uint64_t now_ms = 0;
+  uint64_t bulk_bytes_max = 0;  // --max-bulk-bytes: CONFIG GET proto-max-bulk-len.
+  uint64_t request_bytes_max = 0;  // --max-request-bytes: bounds a MULTI's queue too.
   const AuthOptions* auth = nullptr;  // Null: no password, as AuthOptions{}.
   AuthLimiter* limiter = nullptr;     // Null: failed AUTH attempts are not limited.
 };

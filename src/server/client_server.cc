@@ -159,6 +159,13 @@ class ClientServer::Connection : public std::enable_shared_from_this<Connection>
     asio::error_code error;
     while (!closing_) {
       const size_t read = co_await stream_.read_some(asio::buffer(buffer), error);
+      if (error == asio::error::eof) {
+        // The client sent all it will (a half-close, `nc -N`): what it sent before still runs
+        // and is answered; the write loop closes once nothing is left.
+        input_ended_ = true;
+        wakeup_.cancel();
+        co_return;
+      }
       if (error) break;
       parser_.feed(std::string_view(buffer.data(), read));
       handle_parsed();
@@ -225,7 +232,12 @@ class ClientServer::Connection : public std::enable_shared_from_this<Connection>
   }
 
   ServerContext context() {
-    return ServerContext{server_.status_, &server_, wall_ms(), &server_.options_.auth,
+    return ServerContext{server_.status_,
+                         &server_,
+                         wall_ms(),
+                         server_.options_.bulk_bytes_max,
+                         server_.options_.request_bytes_max,
+                         &server_.options_.auth,
                          &server_.auth_limiter_};
   }
 
@@ -287,6 +299,7 @@ class ClientServer::Connection : public std::enable_shared_from_this<Connection>
       if (blocks) self->blocked_ = false;
       if (blocks || (self->in_flight_ == 0 && self->held_)) {
         // Not from within this callback: it may run inside submit(), inside handle_parsed().
+        self->resume_posted_ = true;
         asio::post(self->executor(), [self] { self->resume(); });
       }
     };
@@ -302,6 +315,7 @@ class ClientServer::Connection : public std::enable_shared_from_this<Connection>
   // A held request runs even when the client has gone: it was read before the connection
   // ended, like the requests in flight.
   void resume() {
+    resume_posted_ = false;
     if (held_ && in_flight_ == 0) {
       Held held = std::move(*held_);
       held_.reset();
@@ -312,6 +326,9 @@ class ClientServer::Connection : public std::enable_shared_from_this<Connection>
   }
 
   [[nodiscard]] bool waiting() const { return blocked_ || held_.has_value(); }
+
+  // Nothing the client sent is left to run or answer (after it ended its input).
+  [[nodiscard]] bool drained() const { return slots_.empty() && !waiting() && !resume_posted_; }
 
   uint64_t open_slot() {
     slots_.emplace_back();
@@ -347,7 +364,9 @@ class ClientServer::Connection : public std::enable_shared_from_this<Connection>
     std::string writing;
     while (true) {
       if (out_.empty()) {
-        if (closing_ || (closing_after_flush_ && slots_.empty())) break;
+        if (closing_ || (closing_after_flush_ && slots_.empty()) || (input_ended_ && drained())) {
+          break;
+        }
         wakeup_.expires_at(asio::steady_timer::time_point::max());
         co_await wakeup_.async_wait(asio::redirect_error(use_awaitable, error));
         continue;
@@ -371,6 +390,8 @@ class ClientServer::Connection : public std::enable_shared_from_this<Connection>
   std::string out_;
   bool flush_scheduled_ = false;
   bool closing_ = false;
+  bool input_ended_ = false;    // The client half-closed: answer what it sent, then close.
+  bool resume_posted_ = false;  // resume() is queued: parsed requests may still run.
   bool closing_after_flush_ = false;  // QUIT, CLIENT KILL or a protocol error: close once
                                       // replies are out.
   bool blocked_ = false;              // A WATCH is being answered: handle nothing else.

@@ -184,12 +184,12 @@ Result<ServerConfig> parse_server_args(int argc, char** argv, int* exit_code) {
       ->check(CLI::Range(uint64_t{4} << 10, uint64_t{64} << 20));
   app.add_option("--max-bulk-bytes", config.bulk_bytes_max,
                  "Largest value a client may send (CONFIG GET proto-max-bulk-len)")
-      ->check(CLI::Range(uint64_t{1}, uint64_t{1} << 40));
+      ->check(CLI::Range(uint64_t{1}, kRequestBytesMaxMax));
   CLI::Option* request_max =
       app.add_option("--max-request-bytes", config.request_bytes_max,
                      "Most bytes of arguments in one command, about the largest Raft entry "
                      "(default: --max-bulk-bytes + 1 MiB)")
-          ->check(CLI::Range(uint64_t{1}, uint64_t{1} << 40));
+          ->check(CLI::Range(uint64_t{1}, kRequestBytesMaxMax));
   app.add_option("--max-pending", config.pending_requests_max,
                  "Writes waiting for commit before new ones get TRYAGAIN busy")
       ->check(CLI::Range(uint64_t{1}, uint64_t{10'000'000}));
@@ -230,7 +230,8 @@ Result<ServerConfig> parse_server_args(int argc, char** argv, int* exit_code) {
   }
   if (config.heartbeat_ms < config.tick_ms) return invalid("--heartbeat-ms below --tick-ms");
   if (request_max->count() == 0) {
-    config.request_bytes_max = config.bulk_bytes_max + kRequestBytesOverBulk;
+    config.request_bytes_max =
+        std::min(config.bulk_bytes_max + kRequestBytesOverBulk, kRequestBytesMaxMax);
   } else if (config.request_bytes_max < config.bulk_bytes_max) {
     return invalid("--max-request-bytes must be at least --max-bulk-bytes");
   }

@@ -17,6 +17,9 @@ inline constexpr uint64_t kDefaultBulkBytesMax = 16ull << 20;
 // A request counts every argument (command name and keys too): room for a maximum-size value
 // and its key.
 inline constexpr uint64_t kRequestBytesOverBulk = 1ull << 20;
+// The most either limit may be set to: a request becomes one log entry, which the runtime
+// caps at 192 MiB (runtime::NodeOptions::entry_bytes_max) to fit a 256 MiB WAL record.
+inline constexpr uint64_t kRequestBytesMaxMax = 128ull << 20;
 
 struct ServerConfig {
   NodeId id;
@@ -40,8 +43,8 @@ struct ServerConfig {
   uint64_t snapshot_keep_entries = 10'000;
   uint64_t snapshot_chunk_bytes = 1 << 20;
   // Largest value (bulk string) a client may send, and most bulk bytes in one command: the
-  // largest Raft entry. Larger ones are refused with Redis' error text (docs/operations.md
-  // says why the defaults are what they are). Set the same on every node.
+  // largest Raft entry. Larger ones are refused with Redis' error text (README's "Sizes" says
+  // why the defaults are what they are). Set the same on every node.
   uint64_t bulk_bytes_max = kDefaultBulkBytesMax;
   uint64_t request_bytes_max = kDefaultBulkBytesMax + kRequestBytesOverBulk;
   uint64_t pending_requests_max = 50'000;

@@ -237,6 +237,8 @@ bool RawConnection::send(const std::string& bytes) {
   return true;
 }
 
+void RawConnection::end_input() { (void)::shutdown(fd_, SHUT_WR); }
+
 std::string RawConnection::read_some(milliseconds timeout) {
   std::string out;
   const auto deadline = std::chrono::steady_clock::now() + timeout;

@@ -83,11 +83,17 @@ TEST_F(LargeValues, OverTheLimit_RefusedWithRedisTextBeforeTheValueNothingApplie
   for (int node : {static_cast<int>(first.node_id), follower}) {
     RawConnection connection(cluster_->layout().client_endpoint(node));
     ASSERT_TRUE(connection.connected());
+    // The limit is visible the way Redis shows it.
+    ASSERT_TRUE(connection.send(client::encode_command({"CONFIG", "GET", "proto-max-bulk-len"})));
+    std::vector<client::Reply> replies = connection.read_replies(1, milliseconds(5000));
+    ASSERT_EQ(replies.size(), 1u);
+    EXPECT_EQ(replies[0], client::Reply::array({client::Reply::bulk("proto-max-bulk-len"),
+                                                client::Reply::bulk(std::to_string(kLimit))}));
     // Only the header of a value one byte over: the refusal must not wait for the value.
     const std::string key = "over:" + std::to_string(node);
     ASSERT_TRUE(connection.send("*3\r\n$3\r\nSET\r\n$" + std::to_string(key.size()) + "\r\n" +
                                 key + "\r\n$" + std::to_string(kLimit + 1) + "\r\n"));
-    std::vector<client::Reply> replies = connection.read_replies(1, milliseconds(5000));
+    replies = connection.read_replies(1, milliseconds(5000));
     ASSERT_EQ(replies.size(), 1u) << "no refusal before the value was sent";
     EXPECT_EQ(replies[0],
               client::Reply::error("ERR string exceeds maximum allowed size (proto-max-bulk-len)"));

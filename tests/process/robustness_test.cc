@@ -150,5 +150,33 @@ TEST_F(Robustness, UnknownCommand_ErrorReplyAndConnectionStaysUsable) {
   expect_serving(*cluster_, client);
 }
 
+// A client that pipelines and then half-closes (`nc -N`, shutdown(SHUT_WR)) gets every reply,
+// then the close: the end of its input is not the end of its requests. Through the leader and
+// a follower, with a WATCH first so that later requests wait for it across the end of input.
+// Regression: the node closed at end of input, after applying the INCR but before answering it.
+TEST_F(Robustness, HalfClosedPipeline_EveryReplyArrivesThenClose) {
+  start_cluster(/*slot=*/47);
+  const client::RaftInfo leader_info = leader();
+  ASSERT_NE(leader_info.node_id, 0u);
+  const int follower = leader_info.node_id == 1 ? 2 : 1;
+  for (int node : {static_cast<int>(leader_info.node_id), follower}) {
+    RawConnection connection(cluster_->layout().client_endpoint(node));
+    ASSERT_TRUE(connection.connected());
+    const std::string key = "half:" + std::to_string(node);
+    ASSERT_TRUE(connection.send(client::encode_command({"WATCH", key}) +
+                                client::encode_command({"SET", key, "1"}) +
+                                client::encode_command({"INCR", key}) +
+                                client::encode_command({"GET", key})));
+    connection.end_input();
+    const std::vector<client::Reply> replies = connection.read_replies(4, milliseconds(10'000));
+    ASSERT_EQ(replies.size(), 4u) << "through node " << node;
+    EXPECT_EQ(replies[0], client::Reply::status("OK"));
+    EXPECT_EQ(replies[1], client::Reply::status("OK"));
+    EXPECT_EQ(replies[2], client::Reply::number(2));
+    EXPECT_EQ(replies[3], client::Reply::bulk("2"));
+    EXPECT_TRUE(connection.closed_within(milliseconds(5000))) << "through node " << node;
+  }
+}
+
 }  // namespace
 }  // namespace raftkv::process_test

@@ -262,6 +262,11 @@ void KvWorld::check() {
   }
   sim_.run().metric("kv_operations", history_.operations.size());
   sim_.run().metric("kv_acknowledged", oks_total());
+  sim_.run().metric("kv_failed", static_cast<uint64_t>(std::count_if(
+                                     history_.operations.begin(), history_.operations.end(),
+                                     [](const lincheck::Operation& op) {
+                                       return op.outcome == lincheck::Outcome::Fail;
+                                     })));
   sim_.run().metric("kv_unknown", verdict.value().stats.unknown_searched);
   if (verdict.value().kind != lincheck::VerdictKind::Linearizable) {
     return sim_.fail("the KV history is not proven linearizable:\n" +

@@ -255,6 +255,7 @@ runtime::NodeOptions Simulator::node_options(NodeId id, uint64_t seed) const {
   options.raft.pre_vote = options_.pre_vote;
   options.raft.check_quorum = options_.check_quorum;
   options.raft.message_bytes_max = options_.message_bytes_max;
+  options.entry_bytes_max = options_.entry_bytes_max;
   options.raft.inflight_messages_max = options_.inflight_messages_max;
   options.tick_ms = kTickUs / 1000;
   options.seed = seed;

@@ -58,6 +58,7 @@ struct SimOptions {
   bool pre_vote = true;
   bool check_quorum = true;
   uint64_t message_bytes_max = 1 << 20;
+  uint64_t entry_bytes_max = runtime::NodeOptions{}.entry_bytes_max;  // Larger writes refused.
   uint32_t inflight_messages_max = 256;
   NetworkOptions network;
   // Latency of one sync (on the Sync lane or on the loop), uniform in [min, max].

@@ -61,6 +61,26 @@ TEST(KvSessions, Session_DuplicateOfErrorReplyRemembersTheError) {
   EXPECT_EQ(kv.query(Command::get("s")), bulk("5"));
 }
 
+// Issue 21: a reply carrying a large value is answered once, not kept: a retry learns the
+// request was applied, and no replica holds a second copy of the value.
+TEST(KvSessions, Session_LargeReplyIsNotRemembered_RetryIsToldItWasApplied) {
+  Driver kv;
+  const std::string big(100 << 10, 'v');
+  ASSERT_EQ(kv.apply(Command::set("k", big)), Reply::ok());
+  const uint64_t client = register_at(kv, 0);
+  const Command get = Command::session(client, 1, 0, Command::get("k"));
+  EXPECT_EQ(kv.apply(get), bulk(big));
+  ASSERT_NE(kv.machine().find_session(client), nullptr);
+  EXPECT_LT(kv.machine().find_session(client)->last_reply.text.size(), 200u);
+  const Reply retry = kv.apply(get);
+  ASSERT_TRUE(retry.is_error());
+  EXPECT_NE(retry.text.find("applied once"), std::string::npos) << retry.text;
+  // A small reply is still remembered whole.
+  const Command small = Command::session(client, 2, 0, Command::incr("n"));
+  EXPECT_EQ(kv.apply(small), integer(1));
+  EXPECT_EQ(kv.apply(small), integer(1));
+}
+
 TEST(KvSessions, Session_OlderSequenceIsError) {
   Driver kv;
   const uint64_t client = register_at(kv, 0);

@@ -27,7 +27,8 @@ class AclCommands : public ::testing::Test {
   }
   Action run(std::vector<std::string> args) {
     return translate(state, args,
-                     ServerContext{[] { return ServerStatus{}; }, nullptr, now_ms, &options,
+                     ServerContext{[] { return ServerStatus{}; }, nullptr, now_ms,
+                                   /*bulk_bytes_max=*/0, /*request_bytes_max=*/0, &options,
                                    &limiter});
   }
   std::string finish(Action& action, std::string store_reply) {

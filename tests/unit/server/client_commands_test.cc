@@ -53,12 +53,16 @@ class FakeDirectory final : public ClientDirectory {
 
 class ClientCommands : public ::testing::Test {
  protected:
+  static constexpr uint64_t kBulkMax = 3 << 20;
+  static constexpr uint64_t kRequestMax = 100;
   ClientCommands() {
     state.id = 7;
     state.addr = "127.0.0.1:4000";
   }
   Action run(std::vector<std::string> args) {
-    return translate(state, args, ServerContext{[] { return fake_status(); }, &directory, 5000});
+    return translate(state, args,
+                     ServerContext{[] { return fake_status(); }, &directory, 5000, kBulkMax,
+                                   kRequestMax});
   }
   // The store's reply to a Run action, through its finish step.
   std::string finish(Action& action, std::string store_reply) {
@@ -356,6 +360,30 @@ TEST_F(ClientCommands, Info_SectionsAsAsked) {
   }
   const std::string cpu = info_text(fake_status(), {}, {"cpu"}, std::nullopt, 1);
   EXPECT_EQ(cpu.find("used_memory"), std::string::npos);
+}
+
+// Issue 21: clients ask the node's value limit the way they ask Redis's.
+TEST_F(ClientCommands, ConfigGet_ProtoMaxBulkLenIsTheNodesLimit) {
+  EXPECT_EQ(run({"CONFIG", "GET", "proto-max-bulk-len"}).reply,
+            "*2\r\n$18\r\nproto-max-bulk-len\r\n$7\r\n3145728\r\n");
+  EXPECT_EQ(run({"CONFIG", "GET", "PROTO-*"}).reply, run({"CONFIG", "GET", "proto*"}).reply);
+}
+
+// Issue 21: EXEC is one log entry, so a MULTI whose queue passes the request limit is refused
+// at the command that passes it, and EXEC aborts (nothing of it applied), as for any refusal.
+TEST_F(ClientCommands, Multi_QueueOverTheRequestLimitAbortsExec) {
+  ASSERT_EQ(run({"MULTI"}).reply, "+OK\r\n");
+  EXPECT_EQ(run({"SET", "a", std::string(60, 'x')}).reply, "+QUEUED\r\n");
+  EXPECT_EQ(run({"SET", "b", std::string(60, 'y')}).reply,
+            "-ERR request exceeds maximum allowed size (max-request-bytes)\r\n");
+  EXPECT_EQ(run({"EXEC"}).reply,
+            "-EXECABORT Transaction discarded because of previous errors.\r\n");
+  // The count starts again with the next MULTI.
+  ASSERT_EQ(run({"MULTI"}).reply, "+OK\r\n");
+  EXPECT_EQ(run({"SET", "a", std::string(60, 'x')}).reply, "+QUEUED\r\n");
+  EXPECT_EQ(run({"DISCARD"}).reply, "+OK\r\n");
+  ASSERT_EQ(run({"MULTI"}).reply, "+OK\r\n");
+  EXPECT_EQ(run({"SET", "a", std::string(60, 'x')}).reply, "+QUEUED\r\n");
 }
 
 TEST_F(ClientCommands, Quit_ClosesAfterOk) {

@@ -94,6 +94,15 @@ TEST(ParseServerArgs, SizeLimits_DefaultsFollowTheValueLimit) {
   EXPECT_EQ(both.value().request_bytes_max, 5000u);
   EXPECT_TRUE(mentions(parse_with({"--max-bulk-bytes", "1000", "--max-request-bytes", "999"}),
                        "--max-request-bytes must be at least --max-bulk-bytes"));
+  // Neither may pass what one log entry holds; the request limit follows the value limit only
+  // up to it.
+  EXPECT_FALSE(parse_with({"--max-bulk-bytes", std::to_string(kRequestBytesMaxMax + 1)}).is_ok());
+  EXPECT_FALSE(
+      parse_with({"--max-request-bytes", std::to_string(kRequestBytesMaxMax + 1)}).is_ok());
+  const Result<ServerConfig> largest =
+      parse_with({"--max-bulk-bytes", std::to_string(kRequestBytesMaxMax)});
+  ASSERT_TRUE(largest.is_ok());
+  EXPECT_EQ(largest.value().request_bytes_max, kRequestBytesMaxMax);
 }
 
 TEST(ParseServerArgs, SizeLimits_ReadFromTheConfigFile) {
