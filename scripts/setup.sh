@@ -9,6 +9,10 @@ packages=(
   # Libraries (shared/DESIGN.md "Dependencies").
   libasio-dev libprotobuf-dev protobuf-compiler libspdlog-dev libfmt-dev libcli11-dev
   libcpp-httplib-dev nlohmann-json3-dev zlib1g-dev libjemalloc-dev
+  # OpenSSL: password digests, TLS on the client, peer and HTTP links (docs/security.md); the
+  # openssl program makes the local cluster's throwaway certificates (raftkv cluster start
+  # --tls).
+  libssl-dev openssl
   # Tests and benchmarks (redis-tools: redis-cli and redis-benchmark must work unchanged).
   libgtest-dev libgmock-dev libbenchmark-dev redis-tools
   # libFuzzer and the sanitizer runtimes for the fuzz targets.

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <array>
 #include <cctype>
+#include <optional>
+#include <utility>
 
 #include "client/errors.h"
 #include "protocol/command_table.h"
@@ -206,6 +208,10 @@ Outcome Client::run(const std::vector<std::vector<std::string>>& commands, Seman
   for (int failures = 0;; ++failures) {
     if (failures > 0 && !backoff(failures, deadline)) return give_up(attempts);
     Status connected = ensure_connected(deadline);
+    if (auth_refusal_) {
+      const std::string refusal = *std::exchange(auth_refusal_, std::nullopt);
+      return {OutcomeKind::Error, Reply::error(refusal), refusal, attempts.sends, {}};
+    }
     if (!connected.is_ok()) {
       attempts.last_failure = connected.message();
       unreachable_rounds += connected.code() == ErrorCode::Unavailable ? 1 : 0;
@@ -286,7 +292,26 @@ std::unique_ptr<Connection> Client::connect_one(const Endpoint& endpoint, TimePo
     *why = connected.status().message();
     return nullptr;
   }
-  return std::move(connected).value();
+  std::unique_ptr<Connection> connection = std::move(connected).value();
+  if (!authenticate(*connection, connect_deadline, why)) return nullptr;
+  return connection;
+}
+
+bool Client::authenticate(Connection& connection, TimePoint deadline, std::string* why) {
+  if (options_.password.empty()) return true;
+  std::vector<std::string> auth = {"AUTH"};
+  if (!options_.user.empty()) auth.push_back(options_.user);
+  auth.push_back(options_.password);
+  Exchange exchange = connection.call(auth, deadline);
+  if (exchange.kind != Exchange::Kind::Replied) {
+    *why = "no answer to AUTH (" + exchange.detail + ")";
+    return false;
+  }
+  const Reply& reply = exchange.replies.front();
+  if (!reply.is_error()) return true;
+  *why = "AUTH refused: " + reply.text;
+  auth_refusal_ = connection.endpoint().to_string() + ": " + reply.text;
+  return false;
 }
 
 // Asks the connected node who leads and moves there: a follower would forward every request

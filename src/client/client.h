@@ -72,6 +72,11 @@ struct ClientOptions {
   // election timeouts: by then a new leader exists, or the client is the one cut off.
   Millis stale_leader_grace{3000};
   uint64_t jitter_seed = 0;     // 0: seeded from std::random_device.
+  // Sent as AUTH [user] password on every new connection when `password` is set (user empty:
+  // the default user). A node refusing it ends the call at once with its error (a wrong
+  // password is not a reason to retry).
+  std::string user;
+  std::string password;
 };
 
 enum class OutcomeKind {
@@ -141,6 +146,8 @@ class Client {
   Status ensure_connected(TimePoint deadline);
   std::unique_ptr<Connection> connect_one(const Endpoint& endpoint, TimePoint deadline,
                                           std::string* why);
+  // AUTH on a new connection, when options_ ask for it; false (and *why) when refused.
+  bool authenticate(Connection& connection, TimePoint deadline, std::string* why);
   std::string follow_leader(TimePoint deadline);
   void learn_members(const RaftInfo& info);
   size_t endpoint_index(const Endpoint& endpoint);
@@ -160,6 +167,8 @@ class Client {
   uint64_t session_id_ = 0;
   uint64_t next_sequence_ = 1;
   std::mt19937_64 jitter_;
+  // A node's error to our AUTH (-WRONGPASS, ...), set by connect_one: the call ends with it.
+  std::optional<std::string> auth_refusal_;
 };
 
 // Whether a command only reads (so retrying it can never apply anything twice).

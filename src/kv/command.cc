@@ -40,6 +40,10 @@ Arity arity_of(CommandType type) {
     case CommandType::Versions: return {1, kMany, false};
     case CommandType::ExpireSweep: return {1, kMany, false};
     case CommandType::KeyStats: return {0, 0, false};
+    case CommandType::AclSetUser: return {1, kMany, false};
+    case CommandType::AclDelUser: return {1, kMany, false};
+    case CommandType::AclList: return {0, 0, false};
+    case CommandType::AclGetUser: return {1, 1, false};
   }
   RAFT_ASSERT(false);  // Callers check the type range first.
   return {};
@@ -100,6 +104,12 @@ Status validate_call(const Command& command) {
   return Status::ok();
 }
 
+// ACL changes apply alone: a user table change inside a transaction or a session would make
+// its reply a remembered one, and it is an administrator's act, not a client's request.
+bool is_acl_change(CommandType type) {
+  return type == CommandType::AclSetUser || type == CommandType::AclDelUser;
+}
+
 // A Batch's watched versions are decimal numbers, as Command::batch writes them.
 Status validate_watched(const Command& command) {
   for (size_t i = 1; i < command.args.size(); i += 2) {
@@ -122,8 +132,10 @@ Status validate_inner(const Command& command) {
     for (const Command& inner : command.inner) {
       const CommandType t = inner.type;
       if (t == CommandType::Batch || t == CommandType::Session ||
-          t == CommandType::RegisterSession || t == CommandType::ExpireSweep) {
-        return invalid("a batch may not hold BATCH, SESSION, REGISTER_SESSION or a sweep");
+          t == CommandType::RegisterSession || t == CommandType::ExpireSweep ||
+          is_acl_change(t)) {
+        return invalid("a batch may not hold BATCH, SESSION, REGISTER_SESSION, a sweep or an "
+                       "ACL change");
       }
       if (Status status = validate_command(inner); !status.is_ok()) return status;
     }
@@ -132,8 +144,9 @@ Status validate_inner(const Command& command) {
     if (command.inner.size() != 1) return invalid("a session command wraps exactly one command");
     const CommandType t = command.inner[0].type;
     if (t == CommandType::Session || t == CommandType::RegisterSession ||
-        t == CommandType::ExpireSweep) {
-      return invalid("a session command may not wrap SESSION, REGISTER_SESSION or a sweep");
+        t == CommandType::ExpireSweep || is_acl_change(t)) {
+      return invalid("a session command may not wrap SESSION, REGISTER_SESSION, a sweep or an "
+                     "ACL change");
     }
     if (command.sequence == 0) return invalid("session sequence numbers start at 1");
     return validate_command(command.inner[0]);
@@ -327,6 +340,21 @@ Command Command::expire_sweep(std::vector<std::string> keys) {
 
 Command Command::key_stats() { return simple(CommandType::KeyStats, {}); }
 
+Command Command::acl_setuser(std::string name, std::vector<std::string> rules) {
+  rules.insert(rules.begin(), std::move(name));
+  return simple(CommandType::AclSetUser, std::move(rules));
+}
+
+Command Command::acl_deluser(std::vector<std::string> names) {
+  return simple(CommandType::AclDelUser, std::move(names));
+}
+
+Command Command::acl_list() { return simple(CommandType::AclList, {}); }
+
+Command Command::acl_getuser(std::string name) {
+  return simple(CommandType::AclGetUser, {std::move(name)});
+}
+
 Command Command::register_session(uint64_t timestamp_ms) {
   Command command = simple(CommandType::RegisterSession, {});
   command.timestamp_ms = timestamp_ms;
@@ -364,6 +392,10 @@ const char* command_type_name(CommandType type) {
     case CommandType::Versions: return "VERSIONS";
     case CommandType::ExpireSweep: return "EXPIRE_SWEEP";
     case CommandType::KeyStats: return "KEY_STATS";
+    case CommandType::AclSetUser: return "ACL_SETUSER";
+    case CommandType::AclDelUser: return "ACL_DELUSER";
+    case CommandType::AclList: return "ACL_LIST";
+    case CommandType::AclGetUser: return "ACL_GETUSER";
   }
   return "UNKNOWN";
 }
@@ -376,6 +408,8 @@ bool is_read_only(const Command& command) {
     case CommandType::DbSize:
     case CommandType::Versions:
     case CommandType::KeyStats:
+    case CommandType::AclList:
+    case CommandType::AclGetUser:
       return true;
     case CommandType::Call: {
       const protocol::CommandSpec* spec = protocol::find_command(command.args.at(0));

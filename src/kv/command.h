@@ -57,9 +57,19 @@ enum class CommandType : uint8_t {
   ExpireSweep,
   // Read-only, internal (INFO keyspace): no args. Reply: [keys, keys with a deadline].
   KeyStats,
+  // ACL SETUSER: args: name rule+ (kv/acl.h; passwords already hashed). Reply: OK, or the
+  // rule's error (nothing changed).
+  AclSetUser,
+  // ACL DELUSER: args: name+. Reply: number of users removed.
+  AclDelUser,
+  // Read-only (ACL LIST): no args. Reply: array of each user's line, by name.
+  AclList,
+  // Read-only, internal (AUTH): args: name. Reply: nil when unknown, else the bulk
+  // "on|off <categories> nopass|pass <hash>..." (server/auth.h reads it).
+  AclGetUser,
 };
 
-inline constexpr CommandType kCommandTypeLast = CommandType::KeyStats;
+inline constexpr CommandType kCommandTypeLast = CommandType::AclGetUser;
 
 enum class SetCondition : uint8_t {
   None = 0,
@@ -111,6 +121,11 @@ struct Command {
   static Command versions(std::vector<std::string> keys);
   static Command expire_sweep(std::vector<std::string> keys);
   static Command key_stats();
+  // `rules`: as kv/acl.h takes them, passwords hashed.
+  static Command acl_setuser(std::string name, std::vector<std::string> rules);
+  static Command acl_deluser(std::vector<std::string> names);
+  static Command acl_list();
+  static Command acl_getuser(std::string name);
   static Command register_session(uint64_t timestamp_ms);
   static Command session(uint64_t client_id, uint64_t sequence, uint64_t timestamp_ms,
                          Command command);
@@ -122,12 +137,12 @@ struct Command {
 const char* command_type_name(CommandType type);
 
 // Whether `command` only reads, so the server may answer it after ReadIndex without the log:
-// GET, MGET, EXISTS, DBSIZE, VERSIONS, KEY_STATS, and a Call of a read-only command of the
-// table.
+// GET, MGET, EXISTS, DBSIZE, VERSIONS, KEY_STATS, ACL_LIST, ACL_GETUSER, and a Call of a
+// read-only command of the table.
 [[nodiscard]] bool is_read_only(const Command& command);
 
 // Checks the shape rules above (argument counts, flags, nesting: a Batch holds no Batch,
-// Session or RegisterSession; a Session wraps one command that is neither Session nor
+// Session, RegisterSession or ACL change; a Session wraps one command that is neither Session nor
 // RegisterSession). encode_command asserts them; decode_command returns them as errors.
 [[nodiscard]] Status validate_command(const Command& command);
 

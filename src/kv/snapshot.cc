@@ -16,9 +16,11 @@ namespace raftkv::kv {
 
 namespace {
 
-constexpr std::string_view kMagic = "RKVKVSM2";
-// Format 1, before expiry and hashes: still restored (state_machine.h).
+constexpr std::string_view kMagic = "RKVKVSM3";
+// Format 1, before expiry and hashes, and format 2, before ACL users: still restored
+// (state_machine.h).
 constexpr std::string_view kMagicV1 = "RKVKVSM1";
+constexpr std::string_view kMagicV2 = "RKVKVSM2";
 constexpr std::string_view kEndMagic = "RKVKVEND";
 // Bytes gathered before each write to the SnapshotWriter, and read per refill.
 constexpr size_t kChunkBytes = 64 * 1024;
@@ -150,6 +152,17 @@ Status KvSnapshotView::save(runtime::ByteSink& writer) const {
     encode_reply(session.last_reply, &reply_bytes);
     encoder.put_raw(reply_bytes);
   });
+  encoder.put_fixed_u64(users_.size());
+  std::string user_header;
+  users_.for_each([&](const std::string& name, const AclUser& user) {
+    encoder.put_sized(name);
+    user_header.clear();
+    put_u8(&user_header, static_cast<uint8_t>((user.enabled ? 1 : 0) | (user.nopass ? 2 : 0)));
+    put_u8(&user_header, user.categories);
+    put_u32(&user_header, static_cast<uint32_t>(user.password_hashes.size()));
+    encoder.put_raw(user_header);
+    for (const std::string& hash : user.password_hashes) encoder.put_sized(hash);
+  });
   return encoder.finish();
 }
 
@@ -262,11 +275,12 @@ Status decode_reply(Decoder* decoder, int depth, Reply* reply) {
 
 // What restore() decodes before it swaps it in; the live state stays untouched until then.
 struct Decoded {
-  int format = 2;
+  int format = 3;
   uint64_t applied_index = 0;
   uint64_t log_time_ms = 0;
   std::vector<KeyMap::Item> keys;
   std::vector<SessionMap::Item> sessions;
+  std::vector<AclMap::Item> users;
 };
 
 // A hash's fields: at least one (an empty hash is deleted), in strictly ascending order.
@@ -351,12 +365,56 @@ Status decode_sessions(Decoder* decoder, Decoded* out) {
   return Status::ok();
 }
 
+// One user after its name: what acl_apply_rules could have built, within its bounds.
+Status decode_user(Decoder* decoder, AclUser* user) {
+  uint8_t flags = 0;
+  uint32_t hashes = 0;
+  Status status = decoder->get_u8(&flags);
+  if (status.is_ok()) status = decoder->get_u8(&user->categories);
+  if (status.is_ok()) status = decoder->get_u32(&hashes);
+  if (!status.is_ok()) return status;
+  if (flags > 3 || user->categories > kAclAll) return corruption("bad user flags");
+  if (hashes > kAclPasswordsMax || ((flags & 2) != 0 && hashes != 0)) {
+    return corruption("bad user passwords");
+  }
+  user->enabled = (flags & 1) != 0;
+  user->nopass = (flags & 2) != 0;
+  for (uint32_t i = 0; i < hashes; ++i) {
+    std::string hash;
+    if (status = decoder->get_sized(&hash); !status.is_ok()) return status;
+    if (!acl_hash_ok(hash) || !user->password_hashes.insert(std::move(hash)).second) {
+      return corruption("bad password hash");
+    }
+  }
+  return Status::ok();
+}
+
+Status decode_users(Decoder* decoder, Decoded* out) {
+  if (out->format < 3) return Status::ok();  // Written before ACL users: none.
+  uint64_t count = 0;
+  if (Status status = decoder->get_u64(&count); !status.is_ok()) return status;
+  if (count > kAclUsersMax) return corruption("too many users");
+  for (uint64_t i = 0; i < count; ++i) {
+    AclMap::Item item;
+    if (Status status = decoder->get_sized(&item.key); !status.is_ok()) return status;
+    if (!acl_name_ok(item.key) || item.key == "default") return corruption("bad user name");
+    if (!out->users.empty() && !(out->users.back().key < item.key)) {
+      return corruption("users out of order");
+    }
+    if (Status status = decode_user(decoder, &item.value); !status.is_ok()) return status;
+    out->users.push_back(std::move(item));
+  }
+  return Status::ok();
+}
+
 Status decode_snapshot(Decoder* decoder, Decoded* out) {
   std::string magic;
   if (Status status = decoder->read_exact(kMagic.size(), &magic); !status.is_ok()) return status;
-  if (magic == kMagicV1) {
-    out->format = 1;
-  } else if (magic != kMagic) {
+  if (magic == kMagicV1 || magic == kMagicV2) {
+    out->format = magic == kMagicV1 ? 1 : 2;
+  } else if (magic == kMagic) {
+    out->format = 3;
+  } else {
     return corruption("bad magic (not a key-value snapshot, or a format this release "
                       "does not know)");
   }
@@ -364,6 +422,7 @@ Status decode_snapshot(Decoder* decoder, Decoded* out) {
   if (status.is_ok()) status = decoder->get_u64(&out->log_time_ms);
   if (status.is_ok()) status = decode_keys(decoder, out);
   if (status.is_ok()) status = decode_sessions(decoder, out);
+  if (status.is_ok()) status = decode_users(decoder, out);
   if (!status.is_ok()) return status;
   const uint32_t computed = decoder->crc();
   uint32_t stored = 0;
@@ -390,6 +449,7 @@ Status KvStateMachine::restore(runtime::ByteSource& reader) {
   // All checks passed: only now replace the live state.
   keys_ = Keyspace(KeyMap::from_sorted(std::move(decoded.keys)));
   sessions_ = SessionMap::from_sorted(std::move(decoded.sessions));
+  users_ = AclMap::from_sorted(std::move(decoded.users));
   lru_ = std::move(lru);
   applied_index_ = Index(decoded.applied_index);
   log_time_ms_ = decoded.log_time_ms;

@@ -95,6 +95,8 @@ Reply KvStateMachine::apply_command(Index index, Command& command) {
     case CommandType::RegisterSession: return register_session(index, command);
     case CommandType::Session: return apply_session(index, command);
     case CommandType::ExpireSweep: return apply_sweep(command);
+    case CommandType::AclSetUser: return apply_acl_setuser(command);
+    case CommandType::AclDelUser: return apply_acl_deluser(command);
     default: return apply_data(index, command);
   }
 }
@@ -136,11 +138,15 @@ Reply KvStateMachine::apply_simple(Index index, Command& command) {
     case CommandType::Cas: return apply_cas(index, command);
     case CommandType::Versions:
     case CommandType::KeyStats:
+    case CommandType::AclList:
+    case CommandType::AclGetUser:
       return query(command);
     case CommandType::Batch:
     case CommandType::RegisterSession:
     case CommandType::Session:
     case CommandType::ExpireSweep:
+    case CommandType::AclSetUser:
+    case CommandType::AclDelUser:
       RAFT_ASSERT(false);  // validate_command keeps nested batches and sessions out.
       return {};
     default: break;
@@ -192,6 +198,9 @@ Reply KvStateMachine::query(const Command& command, uint64_t now_ms, uint64_t se
     }
     return Reply::array(std::move(versions));
   }
+  if (command.type == CommandType::AclList || command.type == CommandType::AclGetUser) {
+    return query_acl(command);
+  }
   if (command.type == CommandType::KeyStats) {
     return Reply::array({Reply::integer_value(static_cast<int64_t>(keys_.size())),
                          Reply::integer_value(static_cast<int64_t>(keys_.expiring()))});
@@ -199,6 +208,59 @@ Reply KvStateMachine::query(const Command& command, uint64_t now_ms, uint64_t se
   Command copy = command;  // call_args consumes; reads are small next to their replies.
   const std::vector<std::string> args = call_args(copy);
   return execute_read(ReadContext{keys_, now, seed}, args);
+}
+
+// "default" is each node's own (its requirepass), so the log never names it.
+Reply KvStateMachine::apply_acl_setuser(const Command& command) {
+  RAFT_ASSERT(command.type == CommandType::AclSetUser);
+  RAFT_ASSERT(!command.args.empty());
+  const std::string& name = command.args[0];
+  if (!acl_name_ok(name)) {
+    return Reply::error("ERR Usernames can't contain spaces or null characters");
+  }
+  if (name == "default") {
+    return Reply::error("ERR the default user is set by each node's requirepass, not by ACL");
+  }
+  const AclUser* found = users_.find(name);
+  if (found == nullptr && users_.size() >= kAclUsersMax) {
+    return Reply::error("ERR too many ACL users (at most " + std::to_string(kAclUsersMax) + ")");
+  }
+  AclUser user = found != nullptr ? *found : AclUser{};
+  const std::span<const std::string> rules(command.args.begin() + 1, command.args.end());
+  if (Status status = acl_apply_rules(rules, &user); !status.is_ok()) {
+    return Reply::error(status.message());
+  }
+  users_.insert_or_assign(name, std::move(user));
+  RAFT_ASSERT(users_.size() <= kAclUsersMax);
+  return Reply::ok();
+}
+
+Reply KvStateMachine::apply_acl_deluser(const Command& command) {
+  RAFT_ASSERT(command.type == CommandType::AclDelUser);
+  for (const std::string& name : command.args) {
+    if (name == "default") return Reply::error("ERR The 'default' user cannot be removed");
+  }
+  int64_t removed = 0;
+  for (const std::string& name : command.args) removed += users_.erase(name) ? 1 : 0;
+  RAFT_ASSERT(removed <= static_cast<int64_t>(command.args.size()));
+  return Reply::integer_value(removed);
+}
+
+Reply KvStateMachine::query_acl(const Command& command) const {
+  if (command.type == CommandType::AclList) {
+    std::vector<Reply> lines;
+    users_.for_each([&](const std::string& name, const AclUser& user) {
+      lines.push_back(Reply::bulk(acl_describe(name, user)));
+    });
+    return Reply::array(std::move(lines));
+  }
+  RAFT_ASSERT(command.type == CommandType::AclGetUser);
+  const AclUser* user = users_.find(command.args.at(0));
+  if (user == nullptr) return Reply::nil();
+  std::string text = std::string(user->enabled ? "on " : "off ") +
+                     std::to_string(user->categories) + (user->nopass ? " nopass" : " pass");
+  for (const std::string& hash : user->password_hashes) text += " " + hash;
+  return Reply::bulk(std::move(text));
 }
 
 std::optional<Command> KvStateMachine::sweep_due(uint64_t now_ms) const {
@@ -278,6 +340,7 @@ KvSnapshotView KvStateMachine::snapshot_view() const {
   KvSnapshotView view;
   view.keys_ = keys_.map();
   view.sessions_ = sessions_;
+  view.users_ = users_;
   view.applied_index_ = applied_index_;
   view.log_time_ms_ = log_time_ms_;
   return view;

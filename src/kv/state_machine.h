@@ -9,6 +9,7 @@
 
 #include "common/status.h"
 #include "common/types.h"
+#include "kv/acl.h"
 #include "kv/command.h"
 #include "kv/keyspace.h"
 #include "kv/persistent_map.h"
@@ -83,23 +84,27 @@ struct Session {
 };
 
 using SessionMap = PersistentMap<uint64_t, Session>;
+using AclMap = PersistentMap<std::string, AclUser>;
 
 // An immutable, O(1)-taken image of the state at one applied index. Safe to save from any
 // thread while the state machine it came from keeps applying.
 class KvSnapshotView {
  public:
-  // Streams the deterministic encoding (keys, fields and sessions in ascending order), so
-  // equal states give equal bytes (format 2):
-  //   "RKVKVSM2" u64 applied_index u64 log_time_ms
+  // Streams the deterministic encoding (keys, fields, sessions and users in ascending order),
+  // so equal states give equal bytes (format 3):
+  //   "RKVKVSM3" u64 applied_index u64 log_time_ms
   //   u64 key_count { u32 key_len key u8 kind i64 expire_at_ms u64 version
   //                   (String: u32 len bytes | Hash: u64 n { u32 len field u32 len value }*n) }*
   //   u64 session_count { u64 client_id u64 last_sequence u64 last_active_ms u64 last_index
   //                       reply }*
+  //   u64 user_count { u32 len name u8 flags (bit 0 on, bit 1 nopass) u8 categories
+  //                    u32 n { u32 len hash }*n }*
   //   u32 crc32 (zlib polynomial) of all bytes before it, "RKVKVEND"
   //   reply := u8 type (Simple|Error|Bulk: u32 len bytes; Integer: i64; Nil; Array: u32 n
   //            reply*n; NilArray)
   // Format 1 ("RKVKVSM1", before expiry and hashes: keys as { u32 len key u32 len value })
-  // still restores, as strings without deadline at version 0.
+  // still restores, as strings without deadline at version 0; format 2 ("RKVKVSM2", before
+  // ACL users) restores with no users.
   // Returns the writer's first error unchanged.
   [[nodiscard]] Status save(runtime::ByteSink& writer) const;
 
@@ -109,6 +114,7 @@ class KvSnapshotView {
   friend class KvStateMachine;
   KeyMap keys_;
   SessionMap sessions_;
+  AclMap users_;
   Index applied_index_;
   uint64_t log_time_ms_ = 0;
 };
@@ -157,6 +163,10 @@ class KvStateMachine {
     return sessions_.find(client_id);
   }
   [[nodiscard]] const KvConfig& config() const { return config_; }
+  // The ACL user `name`, or nullptr. For tests.
+  [[nodiscard]] const AclUser* find_user(const std::string& name) const {
+    return users_.find(name);
+  }
 
  private:
   // The apply_* helpers consume `command`: they move keys and values into the map instead of
@@ -167,6 +177,9 @@ class KvStateMachine {
   Reply apply_simple(Index index, Command& command);
   Reply apply_cas(Index index, Command& command);
   Reply apply_sweep(const Command& command);
+  Reply apply_acl_setuser(const Command& command);
+  Reply apply_acl_deluser(const Command& command);
+  [[nodiscard]] Reply query_acl(const Command& command) const;
   [[nodiscard]] bool watched_unchanged(const Command& batch) const;
   [[nodiscard]] int64_t log_now() const { return static_cast<int64_t>(log_time_ms_); }
   Reply register_session(Index index, const Command& command);
@@ -184,6 +197,9 @@ class KvStateMachine {
   // (last_index, client_id) of every session, oldest use first: the expiry and eviction
   // order. Derived from sessions_ (rebuilt on restore), so not part of a snapshot.
   std::set<std::pair<uint64_t, uint64_t>> lru_;
+  // ACL users by name (kv/acl.h); "default" is never here (each node's requirepass).
+  // Updated only by apply(); at most kAclUsersMax.
+  AclMap users_;
   // Last index applied. Increases with every apply() and apply_empty().
   Index applied_index_;
   // Largest leader timestamp applied so far; never decreases.

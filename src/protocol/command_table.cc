@@ -12,7 +12,12 @@ constexpr uint32_t kC = kConnection;
 constexpr uint32_t kT = kTransaction | kConnection;
 
 // In name order (find_command searches it by bisection; a test checks the order).
+// Admin commands need the ACL category admin (kv/acl.h) besides what they do.
+constexpr uint32_t kWA = kWrite | kAdmin;
+
 constexpr std::array kCommands = {
+    // ACL: its subcommands' flags say which need admin (WHOAMI does not).
+    CommandSpec{"acl", -2, kC, 0, 0, 0, "server"},
     CommandSpec{"append", 3, kW, 1, 1, 1, "string"},
     CommandSpec{"auth", -2, kC, 0, 0, 0, "connection"},
     CommandSpec{"cas", 4, kW, 1, 1, 1, "raftkv"},  // CAS key expected new: raftkv's own.
@@ -33,8 +38,8 @@ constexpr std::array kCommands = {
     CommandSpec{"expire", -3, kW, 1, 1, 1, "generic"},
     CommandSpec{"expireat", -3, kW, 1, 1, 1, "generic"},
     CommandSpec{"expiretime", 2, kR, 1, 1, 1, "generic"},
-    CommandSpec{"flushall", -1, kW, 0, 0, 0, "server"},
-    CommandSpec{"flushdb", -1, kW, 0, 0, 0, "server"},
+    CommandSpec{"flushall", -1, kWA, 0, 0, 0, "server"},
+    CommandSpec{"flushdb", -1, kWA, 0, 0, 0, "server"},
     CommandSpec{"get", 2, kR, 1, 1, 1, "string"},
     CommandSpec{"getdel", 2, kW, 1, 1, 1, "string"},
     CommandSpec{"getex", -2, kW, 1, 1, 1, "string"},
@@ -107,6 +112,10 @@ constexpr uint32_t kA = kConnection | kAdmin;
 // Grouped by container, each group in name order (a test checks it). Arity as in Redis 7.0
 // (SETINFO and NO-TOUCH as in 7.2, which added them).
 constexpr std::array kSubcommands = {
+    CommandSpec{"acl|deluser", -3, kA, 0, 0, 0, "server"},
+    CommandSpec{"acl|list", 2, kA, 0, 0, 0, "server"},
+    CommandSpec{"acl|setuser", -3, kA, 0, 0, 0, "server"},
+    CommandSpec{"acl|whoami", 2, kC, 0, 0, 0, "server"},
     CommandSpec{"client|getname", 2, kC, 0, 0, 0, "connection"},
     CommandSpec{"client|id", 2, kC, 0, 0, 0, "connection"},
     CommandSpec{"client|info", 2, kC, 0, 0, 0, "connection"},

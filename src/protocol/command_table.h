@@ -16,7 +16,7 @@ namespace raftkv::protocol {
 enum CommandFlag : uint32_t {
   kRead = 1u << 0,        // Reads the keyspace: answered after ReadIndex (or locally, READONLY).
   kWrite = 1u << 1,       // Changes the keyspace: goes through the log.
-  kAdmin = 1u << 2,       // Cluster or server administration (membership, flush, config).
+  kAdmin = 1u << 2,       // Administration (membership, flush, config, ACL): ACL category admin.
   kConnection = 1u << 3,  // Answered by the connection itself: never logged nor forwarded.
   kTransaction = 1u << 4,  // MULTI, EXEC, DISCARD, WATCH: the connection's transaction state.
 };
@@ -44,7 +44,7 @@ struct CommandSpec {
 // Every command, in name order.
 [[nodiscard]] std::span<const CommandSpec> all_commands();
 
-// The subcommands raftkv offers of a container command (CLIENT, CLUSTER, COMMAND, CONFIG),
+// The subcommands raftkv offers of a container command (ACL, CLIENT, CLUSTER, COMMAND, CONFIG),
 // named as Redis 7 names them ("client|id"), with Redis' arity, which counts the command and
 // the subcommand. `find_subcommand`: any case; nullptr when raftkv does not offer it.
 // `subcommands`: those of `container` (lower case), in name order; empty for a plain command.

@@ -11,6 +11,7 @@
 #include "kv/resp_reply.h"
 #include "net/resp_encoder.h"
 #include "protocol/command_table.h"
+#include "server/acl_commands.h"
 #include "server/allocator.h"
 
 namespace raftkv::server {
@@ -259,6 +260,9 @@ Action queue_in_multi(ClientState& state, const std::vector<std::string>& args,
     refused = translate_data(args);  // Its unknown-command error.
   } else if (name.starts_with("SESSION.")) {
     refused = error("ERR " + name + " inside MULTI is not allowed");
+  } else if (name == "ACL" || name == "AUTH" || name == "HELLO") {
+    // They read or change the replicated users, which EXEC's one entry does not do.
+    refused = error("ERR Command not allowed inside a transaction");
   } else {
     refused = refusal(*spec, args);
   }
@@ -664,12 +668,6 @@ Action command_command(const std::vector<std::string>& args) {
 
 // ---- HELLO, AUTH, CONFIG ----
 
-// There is no password: the default user takes any (as Redis' default user with nopass).
-std::optional<Action> check_auth(const std::string& user) {
-  if (user == "default") return std::nullopt;
-  return error("WRONGPASS invalid username-password pair or user is disabled.");
-}
-
 // HELLO [protover [AUTH user pass] [SETNAME name]]. RESP2 only: HELLO 3 gets -NOPROTO, as
 // Redis answers a version it does not speak, and clients then stay on RESP2 (the store's
 // replies are RESP2 bytes, relayed as they are from the leader and kept by sessions).
@@ -683,10 +681,11 @@ Action hello(ClientState& state, const std::vector<std::string>& args,
     if (version != 2) return error("NOPROTO unsupported protocol version");
   }
   std::optional<std::string> name;
+  std::optional<std::pair<std::string, std::string>> credentials;
   for (size_t j = 2; j < args.size(); ++j) {
     const size_t more = args.size() - 1 - j;
     if (upper(args[j]) == "AUTH" && more >= 2) {
-      if (std::optional<Action> refused = check_auth(args[j + 1])) return *refused;
+      credentials.emplace(args[j + 1], args[j + 2]);
       j += 2;
     } else if (upper(args[j]) == "SETNAME" && more >= 1) {
       name = args[++j];
@@ -694,24 +693,30 @@ Action hello(ClientState& state, const std::vector<std::string>& args,
       return error("ERR Syntax error in HELLO option '" + args[j] + "'");
     }
   }
-  if (name) state.name = *name;
+  if (!credentials && !state.authenticated) {
+    return error("NOAUTH HELLO must be called with the client already authenticated, "
+                 "otherwise the HELLO <proto> AUTH <user> <pass> option can be used to "
+                 "authenticate the client and select the RESP protocol version at the same "
+                 "time");
+  }
   const bool leader = context.status().node.raft.role == raft::Role::Leader;
-  return reply(Reply::array(
+  std::string hello_reply = resp(Reply::array(
       {Reply::bulk("server"), Reply::bulk("redis"), Reply::bulk("version"),
        Reply::bulk(kRedisVersion), Reply::bulk("proto"), Reply::integer_value(2),
        Reply::bulk("id"), Reply::integer_value(static_cast<int64_t>(state.id)),
        Reply::bulk("mode"), Reply::bulk("standalone"), Reply::bulk("role"),
        Reply::bulk(leader ? "master" : "replica"), Reply::bulk("modules"), Reply::array({})}));
-}
-
-Action auth(const std::vector<std::string>& args) {
-  if (args.size() == 2) {
-    return error("ERR AUTH <password> called without any password configured for the default "
-                 "user. Are you sure your configuration is correct?");
+  const auto set_name = [name](ClientState& client) {
+    if (name) client.name = *name;
+  };
+  if (credentials) {
+    return authenticate(state, credentials->first, credentials->second, context,
+                        std::move(hello_reply), set_name);
   }
-  if (args.size() != 3) return error("ERR syntax error");
-  if (std::optional<Action> refused = check_auth(args[1])) return *refused;
-  return reply(Reply::ok());
+  set_name(state);
+  Action action;
+  action.reply = std::move(hello_reply);
+  return action;
 }
 
 // Whether CONFIG SET may take `name` and change nothing: the encoding thresholds of Redis'
@@ -805,12 +810,13 @@ Action select(const std::vector<std::string>& args) {
   return db == 0 ? reply(Reply::ok()) : error("ERR DB index is out of range");
 }
 
-Action reset(ClientState& state) {
+Action reset(ClientState& state, const ServerContext& context) {
   ClientState fresh;
   fresh.id = state.id;
   fresh.addr = state.addr;
   fresh.laddr = state.laddr;
   fresh.created_ms = state.created_ms;
+  reset_auth(fresh, context.auth);
   state = std::move(fresh);
   return reply(Reply::simple("RESET"));
 }
@@ -830,10 +836,10 @@ Action translate_connection(ClientState& state, const std::vector<std::string>& 
     action.kind = Action::Kind::Quit;
     return action;
   }
-  if (name == "RESET") return reset(state);
+  if (name == "RESET") return reset(state, context);
   if (name == "SELECT") return select(args);
   if (name == "HELLO") return hello(state, args, context);
-  if (name == "AUTH") return auth(args);
+  if (name == "AUTH") return auth_command(state, args, context);
   if (name == "TIME") {
     return reply(Reply::array({Reply::bulk(std::to_string(context.now_ms / 1000)),
                                Reply::bulk(std::to_string(context.now_ms % 1000 * 1000))}));
@@ -863,8 +869,16 @@ Action translate_args(ClientState& state, const std::vector<std::string>& args,
                       const ServerContext& context) {
   if (args.empty()) return error("ERR empty command");
   const std::string name = upper(args[0]);
-  if (state.in_multi) return translate_multi(state, name, args, context);
   const protocol::CommandSpec* spec = protocol::find_command(args[0]);
+  // As Redis: an unknown command or a wrong argument count first, then -NOAUTH and -NOPERM
+  // (which also make a transaction's EXEC abort).
+  if (spec != nullptr && !refusal(*spec, args)) {
+    if (std::optional<Action> denied = access_refusal(state, *spec, args)) {
+      if (state.in_multi) state.multi_failed = true;
+      return *denied;
+    }
+  }
+  if (state.in_multi) return translate_multi(state, name, args, context);
   if (spec == nullptr) return translate_data(args);  // Its unknown-command error.
   if (std::optional<Action> refused = refusal(*spec, args)) return *refused;
   if (name == "MULTI") {
@@ -876,6 +890,7 @@ Action translate_args(ClientState& state, const std::vector<std::string>& args,
   if (name == "WATCH") return watch(args);
   if (name == "SESSION.OPEN") return run(Command::register_session(0));
   if (name == "SESSION.CALL") return translate_session_call(args);
+  if (name == "ACL") return acl_command(state, args, context);
   if (spec->is(protocol::kConnection)) return translate_connection(state, args, context, false);
   Action action = translate_data(args);
   if (action.kind == Action::Kind::Run) {
@@ -1073,7 +1088,7 @@ std::string client_line(const ClientState& client, uint64_t now_ms) {
          " db=0 sub=0 psub=0 ssub=0 multi=" + multi +
          " qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 omem=0 tot-mem=0"
          " events=r cmd=" + (client.last_command.empty() ? "NULL" : client.last_command) +
-         " user=default redir=-1 resp=2 lib-name=" + client.lib_name +
+         " user=" + client.user + " redir=-1 resp=2 lib-name=" + client.lib_name +
          " lib-ver=" + client.lib_ver;
 }
 

@@ -8,8 +8,10 @@
 #include <utility>
 #include <vector>
 
+#include "kv/acl.h"
 #include "kv/command.h"
 #include "runtime/request.h"
+#include "server/auth.h"
 #include "server/server_status.h"
 
 // Translates one client request (a RESP array of strings) into what the server must do: a
@@ -19,9 +21,10 @@
 //
 // Commands: the key-value commands of the table (protocol/command_table.h), which the store
 // parses (kv/commands.h); PING ECHO QUIT RESET SELECT HELLO AUTH TIME COMMAND INFO CONFIG
-// CLIENT CLUSTER; MULTI EXEC DISCARD WATCH UNWATCH; READONLY READWRITE; SESSION.OPEN (-> client
-// id), SESSION.CALL client_id seq COMMAND args... and, ending a MULTI instead of EXEC,
-// SESSION.EXEC client_id seq (the transaction under the session): exactly-once.
+// CLIENT CLUSTER; ACL (acl_commands.h, which also checks every command's access); MULTI EXEC
+// DISCARD WATCH UNWATCH; READONLY READWRITE; SESSION.OPEN (-> client id), SESSION.CALL
+// client_id seq COMMAND args... and, ending a MULTI instead of EXEC, SESSION.EXEC client_id
+// seq (the transaction under the session): exactly-once.
 //
 // Transactions: inside MULTI every command valid outside it is queued (the connection's own
 // ones run at EXEC, in order, their replies merged with the store's). EXEC is one log entry,
@@ -60,6 +63,13 @@ struct ClientState {
   bool replies_off = false;
   bool skip_next_reply = false;
   bool kill = false;  // CLIENT KILL of this connection: close once its replies are out.
+  // Who the connection runs as: set at AUTH (or HELLO AUTH), reset by RESET. Until it has
+  // authenticated (when the default user needs a password) only AUTH, HELLO, QUIT and RESET
+  // run. `categories` (kv/acl.h) are the user's when it authenticated: a later ACL change
+  // holds for the user's next AUTH, not for connections already open.
+  std::string user = "default";
+  bool authenticated = true;
+  uint8_t categories = kv::kAclAll;
 };
 
 // Server-wide counters for INFO (the connection layer keeps them).
@@ -95,6 +105,8 @@ struct ServerContext {
   uint64_t now_ms = 0;
   uint64_t bulk_bytes_max = 0;  // --max-bulk-bytes: CONFIG GET proto-max-bulk-len.
   uint64_t request_bytes_max = 0;  // --max-request-bytes: bounds a MULTI's queue too.
+  const AuthOptions* auth = nullptr;  // Null: no password, as AuthOptions{}.
+  AuthLimiter* limiter = nullptr;     // Null: failed AUTH attempts are not limited.
 };
 
 struct Action {

@@ -13,6 +13,7 @@
 #include "net/resp_encoder.h"
 #include "net/resp_parser.h"
 #include "protocol/reply_codes.h"
+#include "server/acl_commands.h"
 #include "server/client_commands.h"
 
 namespace raftkv::server {
@@ -43,7 +44,7 @@ std::string command_label(const std::vector<std::string>& args) {
   std::string name = args[0];
   for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   const bool container = name == "client" || name == "command" || name == "config" ||
-                         name == "cluster";
+                         name == "cluster" || name == "acl";
   if (!container || args.size() < 2) return name;
   std::string sub = args[1];
   for (char& c : sub) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
@@ -65,22 +66,74 @@ using asio::awaitable;
 using asio::use_awaitable;
 using asio::ip::tcp;
 
+namespace {
+
+// How long a client on the TLS port has to complete its handshake: one that never does
+// (plaintext to the TLS port, a stalled or garbage handshake) is closed, not kept.
+constexpr auto kHandshakeTimeout = std::chrono::seconds(10);
+
+// Completion token of the stream's operations: the error into `error`, never an exception.
+auto redirect(asio::error_code& error) { return asio::redirect_error(use_awaitable, error); }
+
+// A client's byte stream: plain TCP, or TLS over TCP (the TLS port). A TLS stream keeps its
+// context alive, so a certificate reload (SIGHUP) changes only later connections.
+class ClientStream {
+ public:
+  explicit ClientStream(tcp::socket socket) : plain_(std::move(socket)) {}
+  ClientStream(tcp::socket socket, std::shared_ptr<asio::ssl::context> context)
+      : context_(std::move(context)), tls_(std::in_place, std::move(socket), *context_) {}
+
+  [[nodiscard]] bool is_tls() const { return tls_.has_value(); }
+  tcp::socket& socket() { return tls_ ? tls_->next_layer() : *plain_; }
+
+  awaitable<void> handshake(asio::error_code& error) {
+    RAFT_ASSERT(tls_.has_value());
+    co_await tls_->async_handshake(asio::ssl::stream_base::server,
+                                   asio::redirect_error(use_awaitable, error));
+  }
+  awaitable<size_t> read_some(asio::mutable_buffer buffer, asio::error_code& error) {
+    if (tls_) co_return co_await tls_->async_read_some(buffer, redirect(error));
+    co_return co_await plain_->async_read_some(buffer, redirect(error));
+  }
+  awaitable<void> write(asio::const_buffer buffer, asio::error_code& error) {
+    if (tls_) {
+      co_await asio::async_write(*tls_, buffer, redirect(error));
+    } else {
+      co_await asio::async_write(*plain_, buffer, redirect(error));
+    }
+  }
+  // Closes without TLS's close_notify: Redis clients do not wait for one.
+  void close() {
+    asio::error_code ignored;
+    socket().shutdown(tcp::socket::shutdown_both, ignored);
+    socket().close(ignored);
+  }
+
+ private:
+  std::optional<tcp::socket> plain_;
+  std::shared_ptr<asio::ssl::context> context_;
+  std::optional<asio::ssl::stream<tcp::socket>> tls_;
+};
+
+}  // namespace
+
 class ClientServer::Connection : public std::enable_shared_from_this<Connection> {
  public:
-  Connection(tcp::socket socket, ClientServer& server, uint64_t id)
-      : socket_(std::move(socket)),
+  Connection(ClientStream stream, ClientServer& server, uint64_t id)
+      : stream_(std::move(stream)),
         server_(server),
         parser_(net::RespLimits{.bulk_bytes_max = server.options_.bulk_bytes_max,
                                 .request_bytes_max = server.options_.request_bytes_max,
                                 .inline_bytes_max = server.options_.inline_bytes_max}),
-        wakeup_(socket_.get_executor()),
-        read_gate_(socket_.get_executor()) {
+        wakeup_(stream_.socket().get_executor()),
+        read_gate_(stream_.socket().get_executor()) {
     asio::error_code error;
     state_.id = id;
-    state_.addr = endpoint_text(socket_.remote_endpoint(error));
-    state_.laddr = endpoint_text(socket_.local_endpoint(error));
+    state_.addr = endpoint_text(stream_.socket().remote_endpoint(error));
+    state_.laddr = endpoint_text(stream_.socket().local_endpoint(error));
     state_.created_ms = wall_ms();
     state_.last_command_ms = state_.created_ms;
+    reset_auth(state_, &server.options_.auth);
     server_.connections_[id] = this;
   }
   ~Connection() {
@@ -100,12 +153,12 @@ class ClientServer::Connection : public std::enable_shared_from_this<Connection>
 
   awaitable<void> read_loop() {
     auto self = shared_from_this();
-    asio::co_spawn(socket_.get_executor(), write_loop(), asio::detached);
+    if (stream_.is_tls() && !co_await handshake()) co_return;
+    asio::co_spawn(executor(), write_loop(), asio::detached);
     std::array<char, 64 * 1024> buffer{};
     asio::error_code error;
     while (!closing_) {
-      const size_t read = co_await socket_.async_read_some(
-          asio::buffer(buffer), asio::redirect_error(use_awaitable, error));
+      const size_t read = co_await stream_.read_some(asio::buffer(buffer), error);
       if (error == asio::error::eof) {
         // The client sent all it will (a half-close, `nc -N`): what it sent before still runs
         // and is answered; the write loop closes once nothing is left.
@@ -129,6 +182,29 @@ class ClientServer::Connection : public std::enable_shared_from_this<Connection>
   }
 
  private:
+  asio::any_io_executor executor() { return stream_.socket().get_executor(); }
+
+  // The TLS handshake, bounded by kHandshakeTimeout. On failure the cause is logged (a
+  // plaintext client, an unknown CA, a bad certificate) and the connection closed.
+  awaitable<bool> handshake() {
+    asio::steady_timer deadline(executor());
+    deadline.expires_after(kHandshakeTimeout);
+    // A member, not a local: the timer's handler may run after this frame is gone.
+    deadline.async_wait([self = shared_from_this()](const asio::error_code& error) {
+      if (!error && !self->handshake_done_) self->stream_.close();  // Fails the handshake.
+    });
+    asio::error_code error;
+    co_await stream_.handshake(error);
+    handshake_done_ = true;
+    deadline.cancel();
+    if (!error) co_return true;
+    log_to(server_.logger_, LogLevel::Warn, "TLS handshake with client ", state_.addr,
+           " failed: ", error.message());
+    closing_ = true;
+    stream_.close();
+    co_return false;
+  }
+
   void handle_parsed() {
     std::vector<std::string_view> views;
     std::vector<std::string> args;
@@ -156,8 +232,13 @@ class ClientServer::Connection : public std::enable_shared_from_this<Connection>
   }
 
   ServerContext context() {
-    return ServerContext{server_.status_, &server_, wall_ms(), server_.options_.bulk_bytes_max,
-                         server_.options_.request_bytes_max};
+    return ServerContext{server_.status_,
+                         &server_,
+                         wall_ms(),
+                         server_.options_.bulk_bytes_max,
+                         server_.options_.request_bytes_max,
+                         &server_.options_.auth,
+                         &server_.auth_limiter_};
   }
 
   void count(const std::vector<std::string>& args) {
@@ -219,7 +300,7 @@ class ClientServer::Connection : public std::enable_shared_from_this<Connection>
       if (blocks || (self->in_flight_ == 0 && self->held_)) {
         // Not from within this callback: it may run inside submit(), inside handle_parsed().
         self->resume_posted_ = true;
-        asio::post(self->socket_.get_executor(), [self] { self->resume(); });
+        asio::post(self->executor(), [self] { self->resume(); });
       }
     };
     runtime::Node& node = server_.node_;
@@ -263,7 +344,7 @@ class ClientServer::Connection : public std::enable_shared_from_this<Connection>
   void schedule_flush() {
     if (flush_scheduled_) return;
     flush_scheduled_ = true;
-    asio::post(socket_.get_executor(), [self = shared_from_this()] { self->flush(); });
+    asio::post(executor(), [self = shared_from_this()] { self->flush(); });
   }
 
   void flush() {
@@ -291,18 +372,16 @@ class ClientServer::Connection : public std::enable_shared_from_this<Connection>
         continue;
       }
       writing.swap(out_);
-      co_await asio::async_write(socket_, asio::buffer(writing),
-                                 asio::redirect_error(use_awaitable, error));
+      co_await stream_.write(asio::buffer(writing), error);
       writing.clear();
       if (error) break;
     }
     closing_ = true;
     read_gate_.cancel();
-    socket_.shutdown(tcp::socket::shutdown_both, error);
-    socket_.close(error);
+    stream_.close();
   }
 
-  tcp::socket socket_;
+  ClientStream stream_;
   ClientServer& server_;
   net::RespParser parser_;
   ClientState state_;
@@ -326,6 +405,7 @@ class ClientServer::Connection : public std::enable_shared_from_this<Connection>
   };
   std::optional<Held> held_;  // Waits for in_flight_ to reach 0; nothing is handled meanwhile.
   bool detached_ = false;
+  bool handshake_done_ = false;  // The TLS handshake ended (either way): no timeout closes.
   asio::steady_timer wakeup_;         // Cancelled when there is something to write.
   asio::steady_timer read_gate_;      // Cancelled when slots drain.
 };
@@ -338,7 +418,9 @@ ClientServer::ClientServer(asio::io_context& io, runtime::Node& node,
       status_(std::move(status)),
       options_(std::move(options)),
       logger_(logger),
-      acceptor_(io) {
+      acceptor_(io),
+      tls_acceptor_(io),
+      auth_limiter_(options_.auth.auth_failures_burst, options_.auth.auth_failures_per_s) {
   counters_.started_ms = wall_ms();
 }
 
@@ -377,18 +459,27 @@ ServerCounters ClientServer::counters() const {
   return counters;
 }
 
-Status ClientServer::start() {
+Status ClientServer::listen(tcp::acceptor& acceptor, uint16_t port) {
   asio::error_code error;
-  const tcp::endpoint endpoint(asio::ip::make_address(options_.host, error), options_.port);
-  if (!error) acceptor_.open(endpoint.protocol(), error);
-  if (!error) acceptor_.set_option(tcp::acceptor::reuse_address(true), error);
-  if (!error) acceptor_.bind(endpoint, error);
-  if (!error) acceptor_.listen(asio::socket_base::max_listen_connections, error);
+  const tcp::endpoint endpoint(asio::ip::make_address(options_.host, error), port);
+  if (!error) acceptor.open(endpoint.protocol(), error);
+  if (!error) acceptor.set_option(tcp::acceptor::reuse_address(true), error);
+  if (!error) acceptor.bind(endpoint, error);
+  if (!error) acceptor.listen(asio::socket_base::max_listen_connections, error);
   if (error) {
     return Status(ErrorCode::IoError, "cannot serve clients on " + options_.host + ":" +
-                                          std::to_string(options_.port) + ": " + error.message());
+                                          std::to_string(port) + ": " + error.message());
   }
-  asio::co_spawn(io_, accept_loop(), asio::detached);
+  return Status::ok();
+}
+
+Status ClientServer::start() {
+  if (Status status = listen(acceptor_, options_.port); !status.is_ok()) return status;
+  asio::co_spawn(io_, accept_loop(acceptor_, false), asio::detached);
+  if (options_.tls_port == 0) return Status::ok();
+  RAFT_ASSERT(options_.tls_context != nullptr);
+  if (Status status = listen(tls_acceptor_, options_.tls_port); !status.is_ok()) return status;
+  asio::co_spawn(io_, accept_loop(tls_acceptor_, true), asio::detached);
   return Status::ok();
 }
 
@@ -397,12 +488,33 @@ void ClientServer::stop() {
   stopped_ = true;
   asio::error_code ignored;
   acceptor_.close(ignored);
+  tls_acceptor_.close(ignored);
 }
 
-awaitable<void> ClientServer::accept_loop() {
+// Protected mode (Redis'): with no password for the default user, only loopback clients.
+// Others get the error saying how to open the node (on the plaintext port: a TLS client could
+// not read it before its handshake); the write is best effort, then the socket closes.
+bool ClientServer::refused_by_protected_mode(tcp::socket& socket, bool tls) {
+  if (!options_.auth.protected_mode || !options_.auth.requirepass.empty()) return false;
+  asio::error_code error;
+  const tcp::endpoint remote = socket.remote_endpoint(error);
+  if (error || remote.address().is_loopback()) return false;
+  log_to(logger_, LogLevel::Info, "protected mode: refused client ", endpoint_text(remote),
+         " (no requirepass set)");
+  auto shared = std::make_shared<tcp::socket>(std::move(socket));
+  auto text = std::make_shared<std::string>(tls ? "" : protected_mode_error());
+  asio::async_write(*shared, asio::buffer(*text), [shared, text](asio::error_code, size_t) {
+    asio::error_code ignored;
+    shared->shutdown(tcp::socket::shutdown_both, ignored);
+    shared->close(ignored);
+  });
+  return true;
+}
+
+awaitable<void> ClientServer::accept_loop(tcp::acceptor& acceptor, bool tls) {
   while (!stopped_) {
     asio::error_code error;
-    tcp::socket socket = co_await acceptor_.async_accept(asio::redirect_error(use_awaitable, error));
+    tcp::socket socket = co_await acceptor.async_accept(asio::redirect_error(use_awaitable, error));
     if (error) {
       if (stopped_) co_return;
       log_to(logger_, LogLevel::Warn, "accepting a client failed: ", error.message());
@@ -410,7 +522,11 @@ awaitable<void> ClientServer::accept_loop() {
     }
     socket.set_option(tcp::no_delay(true), error);
     ++counters_.connections_received;
-    auto connection = std::make_shared<Connection>(std::move(socket), *this, next_id_++);
+    if (refused_by_protected_mode(socket, tls)) continue;
+    // The context current now: a reload (SIGHUP) applies from the next connection on.
+    ClientStream stream = tls ? ClientStream(std::move(socket), options_.tls_context())
+                              : ClientStream(std::move(socket));
+    auto connection = std::make_shared<Connection>(std::move(stream), *this, next_id_++);
     asio::co_spawn(io_, connection->read_loop(), asio::detached);
   }
 }

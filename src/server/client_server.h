@@ -1,6 +1,7 @@
 #pragma once
 
 #include <asio.hpp>
+#include <asio/ssl.hpp>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -11,6 +12,7 @@
 #include "common/logger.h"
 #include "common/status.h"
 #include "runtime/node.h"
+#include "server/auth.h"
 #include "server/client_commands.h"
 #include "server/server_status.h"
 
@@ -29,6 +31,14 @@
 // run in order, as in Redis: a read sees the connection's earlier writes and none of its later
 // ones (reads and writes go to the node in batches of one kind).
 //
+// TLS: with options.tls_port, a second listener whose connections begin with a TLS handshake
+// (bounded in time; a failed one is logged with its cause and the connection closed), then
+// speak RESP as on the plaintext port.
+//
+// Authentication (acl_commands.h): a connection starts as the default user, which needs
+// options.auth.requirepass when one is set. With none, and protected mode on, a client from
+// outside the loopback interface gets -DENIED (saying how to open the node) and is closed.
+//
 // It keeps a directory of its connections (CLIENT LIST, KILL, ID; INFO's clients and stats).
 // Runs on the node's io thread.
 namespace raftkv::server {
@@ -40,6 +50,11 @@ struct ClientServerOptions {
   uint64_t request_bytes_max = 512ull << 20;  // Bulk bytes in one command.
   uint64_t inline_bytes_max = 64u << 10;
   size_t slots_max = 8192;
+  AuthOptions auth;  // The default user's password, protected mode, the AUTH failure limit.
+  // A second port whose clients speak TLS (0: none), as Redis' tls-port beside its port, and
+  // the context each of its connections uses: the current one, which a reload may replace.
+  uint16_t tls_port = 0;
+  std::function<std::shared_ptr<asio::ssl::context>()> tls_context;
 };
 
 class ClientServer final : public ClientDirectory {
@@ -59,7 +74,9 @@ class ClientServer final : public ClientDirectory {
 
  private:
   class Connection;
-  asio::awaitable<void> accept_loop();
+  [[nodiscard]] Status listen(asio::ip::tcp::acceptor& acceptor, uint16_t port);
+  asio::awaitable<void> accept_loop(asio::ip::tcp::acceptor& acceptor, bool tls);
+  bool refused_by_protected_mode(asio::ip::tcp::socket& socket, bool tls);
   void forget(uint64_t id) { connections_.erase(id); }
 
   asio::io_context& io_;
@@ -68,12 +85,14 @@ class ClientServer final : public ClientDirectory {
   const ClientServerOptions options_;
   Logger& logger_;
   asio::ip::tcp::acceptor acceptor_;
+  asio::ip::tcp::acceptor tls_acceptor_;  // Open only with options_.tls_port.
   bool stopped_ = false;
   // Open connections by id (ids count from 1, never reused). A connection removes itself
   // when it closes; the map does not keep it alive.
   std::map<uint64_t, Connection*> connections_;
   uint64_t next_id_ = 1;
   ServerCounters counters_;
+  AuthLimiter auth_limiter_;  // Failed AUTH attempts per source address.
 };
 
 }  // namespace raftkv::server

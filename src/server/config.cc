@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <asio/ip/address.hpp>
 #include <iostream>
+#include <map>
 #include <set>
 
 namespace raftkv::server {
@@ -19,6 +20,58 @@ uint64_t fnv1a(const std::string& text) {
     hash *= 0x100000001b3ULL;
   }
   return hash;
+}
+
+// Client authentication (docs/security.md). A password on the command line shows in `ps`:
+// production nodes put `requirepass` in their --config file.
+void add_auth_options(CLI::App& app, AuthOptions& auth) {
+  app.add_option("--requirepass", auth.requirepass,
+                 "Password of the default user (AUTH); empty: none (then see --protected-mode)");
+  app.add_option("--protected-mode", auth.protected_mode,
+                 "yes|no: with no --requirepass, refuse clients from outside the loopback "
+                 "interface (default yes)");
+  app.add_option("--auth-failures-burst", auth.auth_failures_burst,
+                 "Failed AUTH attempts a client address may make at once...")
+      ->check(CLI::Range(1, 1'000'000));
+  app.add_option("--auth-failures-per-s", auth.auth_failures_per_s,
+                 "...and how many more per second it earns back")
+      ->check(CLI::Range(1, 1000));
+}
+
+// TLS, under Redis' names (docs/security.md).
+void add_tls_options(CLI::App& app, TlsOptions& tls) {
+  app.add_option("--tls-port", tls.client_port,
+                 "Also serve clients over TLS on this port, beside the plaintext one");
+  app.add_option("--tls-cert-file", tls.files.cert_file, "PEM certificate (chain) of this node");
+  app.add_option("--tls-key-file", tls.files.key_file, "PEM private key of that certificate");
+  app.add_option("--tls-ca-cert-file", tls.files.ca_file,
+                 "PEM CA bundle that clients' certificates must chain to");
+  app.add_option("--tls-auth-clients", tls.client_certificates,
+                 "no|optional|yes: whether TLS clients must present a certificate (default yes)")
+      ->transform(CLI::CheckedTransformer(
+          std::map<std::string, net::ClientCertificates>{
+              {"no", net::ClientCertificates::No},
+              {"optional", net::ClientCertificates::Optional},
+              {"yes", net::ClientCertificates::Yes}},
+          CLI::ignore_case));
+}
+
+Status check_tls(const TlsOptions& tls) {
+  if (tls.client_port != 0 && (tls.files.cert_file.empty() || tls.files.key_file.empty())) {
+    return invalid("--tls-port needs --tls-cert-file and --tls-key-file");
+  }
+  if (tls.files.cert_file.empty() != tls.files.key_file.empty()) {
+    return invalid("--tls-cert-file and --tls-key-file go together");
+  }
+  if (tls.client_port != 0 && tls.client_certificates != net::ClientCertificates::No &&
+      tls.files.ca_file.empty()) {
+    return invalid("--tls-auth-clients " +
+                   std::string(tls.client_certificates == net::ClientCertificates::Yes
+                                   ? "yes"
+                                   : "optional") +
+                   " needs --tls-ca-cert-file (or --tls-auth-clients no)");
+  }
+  return Status::ok();
 }
 
 }  // namespace
@@ -140,6 +193,8 @@ Result<ServerConfig> parse_server_args(int argc, char** argv, int* exit_code) {
   app.add_option("--max-pending", config.pending_requests_max,
                  "Writes waiting for commit before new ones get TRYAGAIN busy")
       ->check(CLI::Range(uint64_t{1}, uint64_t{10'000'000}));
+  add_auth_options(app, config.auth);
+  add_tls_options(app, config.tls);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& error) {
@@ -183,6 +238,7 @@ Result<ServerConfig> parse_server_args(int argc, char** argv, int* exit_code) {
   if (config.snapshot_entries != 0 && config.snapshot_entries < 100) {
     return invalid("--snapshot-entries must be 0 (off) or at least 100");
   }
+  if (Status status = check_tls(config.tls); !status.is_ok()) return status;
   return config;
 }
 

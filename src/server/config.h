@@ -6,6 +6,8 @@
 
 #include "common/status.h"
 #include "net/peer_transport.h"
+#include "server/auth.h"
+#include "server/tls_options.h"
 
 // raftkv-server's command line (and the equivalent config file, --config FILE, one
 // `name = value` per line in CLI11's INI/TOML form). Tests and scripts depend on these names.
@@ -46,6 +48,10 @@ struct ServerConfig {
   uint64_t bulk_bytes_max = kDefaultBulkBytesMax;
   uint64_t request_bytes_max = kDefaultBulkBytesMax + kRequestBytesOverBulk;
   uint64_t pending_requests_max = 50'000;
+  // --requirepass, --protected-mode, --auth-failures-burst, --auth-failures-per-s.
+  AuthOptions auth;
+  // --tls-port, --tls-cert-file, --tls-key-file, --tls-ca-cert-file, --tls-auth-clients.
+  TlsOptions tls;
 
   // Identifies the cluster on the wire and in data dirs: a hash of the cluster name and the
   // member list, so a node with another --peers list is refused by its peers.

@@ -13,6 +13,7 @@
 #include "net/asio_environment.h"
 #include "net/peer_transport.h"
 #include "runtime/node.h"
+#include "server/certificates.h"
 #include "server/client_server.h"
 #include "server/config.h"
 #include "server/event_feed.h"
@@ -125,7 +126,12 @@ int run(const ServerConfig& config) {
   ClientServerOptions client_options{.host = config.client_host,
                                      .port = config.client_port,
                                      .bulk_bytes_max = config.bulk_bytes_max,
-                                     .request_bytes_max = config.request_bytes_max};
+                                     .request_bytes_max = config.request_bytes_max,
+                                     .auth = config.auth};
+  Certificates certificates(io, config.tls, logger);
+  if (Status started = certificates.start(); !started.is_ok()) return fail(started.to_string());
+  client_options.tls_port = config.tls.client_port;
+  client_options.tls_context = [&certificates] { return certificates.client_context(); };
   ClientServer clients(io, node, status, client_options, logger);
   if (Status started = clients.start(); !started.is_ok()) return fail(started.to_string());
   HttpStatusServer http(metrics, logger, &feed, http_addrs(config));
@@ -140,6 +146,7 @@ int run(const ServerConfig& config) {
   signals.async_wait([&](const asio::error_code&, int signal) {
     log_to(logger, LogLevel::Info, "received signal ", signal, "; stopping");
     clients.stop();
+    certificates.stop();
     node.stop();
     transport.stop();
     env.stop_ticks();

@@ -67,8 +67,8 @@ void fuzz_snapshot(std::string_view bytes, size_t chunk_bytes) {
   if (!machine.restore(reader).is_ok()) return;
   raftkv::runtime::StringSink writer;
   if (!machine.save(writer).is_ok()) std::abort();
-  // Format 1 (an earlier release's) restores too, and saves as format 2.
-  if (bytes.starts_with("RKVKVSM2") && writer.data() != bytes) std::abort();
+  // Formats 1 and 2 (earlier releases') restore too, and save as format 3.
+  if (bytes.starts_with("RKVKVSM3") && writer.data() != bytes) std::abort();
 }
 
 // A client's command line: `selector` picks one of the store's commands, `bytes` holds its

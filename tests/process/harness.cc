@@ -117,6 +117,7 @@ client::ClientOptions ClusterFixture::client_options(client::Semantics semantics
   options.semantics = semantics;
   options.call_timeout = milliseconds(20'000);
   options.attempt_timeout = milliseconds(3'000);
+  options.password = cluster_->layout().credentials().password;
   return options;
 }
 
@@ -200,8 +201,18 @@ ToolRun run_tool(const std::string& program, const std::vector<std::string>& arg
   return {how.value_or("timed out"), text.str()};
 }
 
-RawConnection::RawConnection(const client::Endpoint& endpoint) {
+RawConnection::RawConnection(const client::Endpoint& endpoint, const std::string& source_host) {
   fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (!source_host.empty()) {
+    sockaddr_in source{};
+    source.sin_family = AF_INET;
+    ::inet_pton(AF_INET, source_host.c_str(), &source.sin_addr);
+    if (::bind(fd_, reinterpret_cast<sockaddr*>(&source), sizeof source) != 0) {
+      ::close(fd_);
+      fd_ = -1;
+      return;
+    }
+  }
   sockaddr_in address{};
   address.sin_family = AF_INET;
   address.sin_port = htons(endpoint.port);

@@ -41,7 +41,8 @@ std::string server_path(std::string* why);
 //   (lazyfs), 25 clients across a whole-cluster restart, 26 restart from own snapshots, 27 a
 //   client that reached a cut-off node, 28-30 redis-py, ioredis, hiredis, 31 QUIT,
 //   32 the lock example, 33 pipelined reads and writes,
-//   34-36 large values, 47 a half-closed pipeline.
+//   34-36 large values, 41-46 security (authentication, ACL users, protected mode, TLS),
+//   47 a half-closed pipeline.
 class ClusterFixture : public ::testing::Test {
  protected:
   // Call first in each test with its own slot; skips nothing: a missing server fails.
@@ -110,7 +111,8 @@ ToolRun run_tool(const std::string& program, const std::vector<std::string>& arg
 // A direct RESP connection to one node for raw bytes (malformed input tests).
 class RawConnection {
  public:
-  explicit RawConnection(const client::Endpoint& endpoint);
+  // `source_host`: the local IPv4 address to connect from ("": the kernel's choice).
+  explicit RawConnection(const client::Endpoint& endpoint, const std::string& source_host = "");
   ~RawConnection();
   [[nodiscard]] bool connected() const { return fd_ >= 0; }
   bool send(const std::string& bytes);

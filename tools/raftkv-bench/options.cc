@@ -43,6 +43,9 @@ void add_flags(CLI::App& app, BenchOptions& o, TextFlags& text) {
       ->capture_default_str();
   app.add_option("--prefill", o.prefill, "Write keys 0..N-1 before measuring");
   app.add_option("--label", o.label, "Copied into the JSON line");
+  app.add_option("--user", o.user, "raftkv: AUTH as this ACL user (default: the default user)");
+  app.add_option("--pass", o.password, "raftkv: AUTH with this password (also $RAFTKV_PASSWORD)")
+      ->envname("RAFTKV_PASSWORD");
   app.add_flag("--json", o.json, "Print one JSON line on stdout at the end");
   app.add_flag("--quiet", o.quiet, "No progress line");
   app.add_option("--timeout-ms", o.timeout_ms,

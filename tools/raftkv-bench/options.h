@@ -35,6 +35,8 @@ struct BenchOptions {
   ReadMode read_mode = ReadMode::Linearizable;
   uint64_t prefill = 0;      // Keys [0, prefill) written before measuring.
   std::string label;
+  std::string user;      // raftkv: AUTH as this user first on every connection...
+  std::string password;  // ...with this password (empty: no AUTH).
   bool json = false;
   bool quiet = false;
   uint32_t timeout_ms = 10'000;  // No reply on a connection for this long: it moves on.

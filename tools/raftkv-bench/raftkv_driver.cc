@@ -87,7 +87,7 @@ class Connection {
 
  private:
   struct InFlight {
-    Client* client;  // nullptr: the READONLY sent first on the connection.
+    Client* client;  // nullptr: a setup command sent first on the connection (AUTH, READONLY).
     int64_t sent_ns;
   };
 
@@ -99,7 +99,7 @@ class Connection {
   void start_read();
   void on_read(size_t got);
   [[nodiscard]] bool drain_replies();
-  void on_readonly_reply(const client::Reply& reply);
+  void on_setup_reply(const client::Reply& reply);
 
   Worker& worker_;
   tcp::socket socket_;
@@ -252,7 +252,15 @@ void Connection::open() {
     return;
   }
   const int64_t now = now_ns();
-  if (worker_.shared.options.read_mode == ReadMode::Serializable) {
+  const BenchOptions& options = worker_.shared.options;
+  if (!options.password.empty()) {  // First, so that every later command runs as the user.
+    net::resp_append_array_header(&out_, options.user.empty() ? 2 : 3);
+    net::resp_append_bulk(&out_, "AUTH");
+    if (!options.user.empty()) net::resp_append_bulk(&out_, options.user);
+    net::resp_append_bulk(&out_, options.password);
+    in_flight_.push_back({nullptr, now});
+  }
+  if (options.read_mode == ReadMode::Serializable) {
     // Once per connection: this connection's reads may be served stale by the node it reaches.
     net::resp_append_array_header(&out_, 1);
     net::resp_append_bulk(&out_, "READONLY");
@@ -366,7 +374,7 @@ bool Connection::drain_replies() {
     in_flight_.pop_front();
     failures_ = 0;
     if (front.client == nullptr) {
-      on_readonly_reply(reply);
+      on_setup_reply(reply);
     } else {
       front.client->on_reply(reply);
     }
@@ -377,11 +385,11 @@ bool Connection::drain_replies() {
   return false;
 }
 
-void Connection::on_readonly_reply(const client::Reply& reply) {
+void Connection::on_setup_reply(const client::Reply& reply) {
   if (reply.type == client::ReplyType::Status && reply.text == "OK") return;
   const int64_t now = now_ns();
   worker_.stats.record_error(worker_.shared.control.measured(now),
-                             "READONLY: " + client::format_reply(reply), now);
+                             "AUTH or READONLY: " + client::format_reply(reply), now);
 }
 
 void Connection::fail(const std::string& why) {

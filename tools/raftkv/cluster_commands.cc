@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "commands.h"
+#include "tls_files.h"
 #include "web_control.h"
 
 namespace raftkv::tools {
@@ -57,6 +58,12 @@ int start_background(const ClusterLayout& layout) {
             << "\n\ntry:  raftkv -e " << client::join_endpoints(layout.client_endpoints())
             << " set greeting hello\n      raftkv cluster status --dir " << layout.dir
             << "\nstop: raftkv cluster stop --dir " << layout.dir << "\n";
+  if (layout.tls) {
+    const std::string certs = layout.tls_dir();
+    std::cout << "TLS:  redis-cli --tls --cacert " << certs << "/ca.crt --cert " << certs
+              << "/client.crt --key " << certs << "/client.key -p "
+              << layout.tls_endpoint(1).port << " PING\n";
+  }
   return kExitOk;
 }
 
@@ -236,6 +243,11 @@ int run_cluster_start(const ClusterOptions& options) {
     return fail(kExitError, free.message());
   }
   if (Status saved = save_layout(layout); !saved.is_ok()) return fail(kExitError, saved.message());
+  if (layout.tls) {
+    if (Status made = make_tls_files(layout.tls_dir(), layout.nodes); !made.is_ok()) {
+      return fail(kExitError, made.message());
+    }
+  }
   if (options.web) return start_web(options);
   return options.foreground ? start_foreground(layout) : start_background(layout);
 }

@@ -26,6 +26,8 @@ struct DataOptions {
   std::string semantics = "at-most-once";
   int timeout_ms = 10'000;
   bool raw = false;  // Print values plainly (for scripts) instead of redis-cli style.
+  std::string user;      // AUTH user (empty: the default user).
+  std::string password;  // AUTH password (empty: no AUTH).
 };
 
 // A data command ("SET k v", "GET k", ...) through the leader-following client.

@@ -30,14 +30,21 @@ Result<ClientOptions> client_options(const DataOptions& options) {
   out.call_timeout = client::Millis(options.timeout_ms);
   out.attempt_timeout = std::min(out.attempt_timeout, out.call_timeout);
   out.unreachable_rounds_max = 3;  // A person at a prompt wants "no node reachable" quickly.
+  out.user = options.user;
+  out.password = options.password;
   return out;
 }
 
+Credentials credentials_of(const DataOptions& options) {
+  return Credentials{options.user, options.password};
+}
+
 // Every endpoint worth asking about: the configured ones plus members any node reports.
-std::vector<Endpoint> all_endpoints(const std::vector<Endpoint>& configured) {
+std::vector<Endpoint> all_endpoints(const std::vector<Endpoint>& configured,
+                                    const Credentials& credentials) {
   std::vector<Endpoint> out = configured;
   for (const Endpoint& endpoint : configured) {
-    Result<RaftInfo> info = node_info(endpoint, std::chrono::milliseconds(1000));
+    Result<RaftInfo> info = node_info(endpoint, std::chrono::milliseconds(1000), credentials);
     if (!info.is_ok()) continue;
     for (const client::MemberInfo& member : info.value().members) {
       Result<Endpoint> parsed = client::parse_endpoint(member.client_addr);
@@ -107,8 +114,9 @@ int run_status(const DataOptions& options) {
   std::printf("%-22s %-5s %-14s %-6s %-7s %-8s %-8s %-8s\n", "ENDPOINT", "ID", "ROLE", "TERM",
               "LEADER", "COMMIT", "APPLIED", "LAST");
   int reachable = 0;
-  for (const Endpoint& endpoint : all_endpoints(endpoints.value())) {
-    Result<RaftInfo> info = node_info(endpoint, std::chrono::milliseconds(1000));
+  const Credentials credentials = credentials_of(options);
+  for (const Endpoint& endpoint : all_endpoints(endpoints.value(), credentials)) {
+    Result<RaftInfo> info = node_info(endpoint, std::chrono::milliseconds(1000), credentials);
     if (!info.is_ok()) {
       std::printf("%-22s unreachable (%s)\n", endpoint.to_string().c_str(),
                   info.status().message().c_str());
@@ -163,7 +171,8 @@ int run_members(const DataOptions& options) {
     std::string role = "unreachable";
     if (Result<Endpoint> endpoint = client::parse_endpoint(member.client_addr);
         endpoint.is_ok()) {
-      Result<RaftInfo> its = node_info(endpoint.value(), std::chrono::milliseconds(1000));
+      Result<RaftInfo> its = node_info(endpoint.value(), std::chrono::milliseconds(1000),
+                                           credentials_of(options));
       if (its.is_ok()) role = its.value().role;
     }
     std::cout << member.id << "  " << member.client_addr << "  " << role << "\n";

@@ -84,6 +84,9 @@ Status check_layout_numbers(const ClusterLayout& layout) {
       return invalid("port range does not fit below 65536");
     }
   }
+  if (layout.tls && layout.base_client_port + kTlsPortOffset + layout.nodes - 1 > 65535) {
+    return invalid("TLS port range does not fit below 65536");
+  }
   return Status::ok();
 }
 
@@ -95,7 +98,8 @@ struct ConfLines {
 
 constexpr const char* kConfKeys[] = {"nodes",          "base_peer_port", "base_client_port",
                                      "base_http_port", "server",         "log_level",
-                                     "heartbeat_ms",   "election_ms",    "peer_hosts"};
+                                     "heartbeat_ms",   "election_ms",    "peer_hosts",
+                                     "tls"};
 
 // Splits the file into ConfLines; an error names the line ("PATH:LINE: ...").
 Result<ConfLines> read_conf_lines(const std::string& path, std::istream& file) {
@@ -174,6 +178,10 @@ client::Endpoint ClusterLayout::client_endpoint(int id) const {
   return {"127.0.0.1", port_of(base_client_port, id)};
 }
 
+client::Endpoint ClusterLayout::tls_endpoint(int id) const {
+  return {"127.0.0.1", port_of(static_cast<uint16_t>(base_client_port + kTlsPortOffset), id)};
+}
+
 std::vector<client::Endpoint> ClusterLayout::client_endpoints() const {
   std::vector<client::Endpoint> out;
   for (int id = 1; id <= nodes; ++id) out.push_back(client_endpoint(id));
@@ -216,6 +224,12 @@ std::vector<std::string> ClusterLayout::server_args(int id) const {
                                    "--log-level", log_level};
   if (heartbeat_ms > 0) args.insert(args.end(), {"--heartbeat-ms", std::to_string(heartbeat_ms)});
   if (election_ms > 0) args.insert(args.end(), {"--election-ms", std::to_string(election_ms)});
+  if (tls) {
+    const std::string name = tls_dir() + "/raftkv-node-" + node_string(id);
+    args.insert(args.end(), {"--tls-port", std::to_string(tls_endpoint(id).port),
+                             "--tls-cert-file", name + ".crt", "--tls-key-file", name + ".key",
+                             "--tls-ca-cert-file", tls_dir() + "/ca.crt"});
+  }
   args.insert(args.end(), extra_args.begin(), extra_args.end());
   return args;
 }
@@ -285,6 +299,7 @@ Status save_layout(const ClusterLayout& layout) {
        << "\nelection_ms=" << layout.election_ms << "\n";
   // Written only when set, so a shared-host layout reads exactly as before the key existed.
   if (layout.distinct_peer_hosts) file << "peer_hosts=distinct\n";
+  if (layout.tls) file << "tls=on\n";
   if (!layout.extra_args.empty()) {
     file << "# Extra raftkv-server arguments (--server-arg), one argv element a line, in order.\n";
   }
@@ -323,6 +338,8 @@ Result<ClusterLayout> load_layout(const std::string& dir) {
                    "\"");
   }
   layout.distinct_peer_hosts = peer_hosts != values.end();
+  const auto tls = values.find("tls");
+  layout.tls = tls != values.end() && tls->second == "on";
   layout.extra_args = std::move(conf).value().server_args;
   RAFT_ASSERT(check_server_args(layout.extra_args).is_ok());  // read_conf_lines() checked.
   return layout;
@@ -354,9 +371,21 @@ std::string default_server_path() {
   return here + "/../../src/server/" + kServerName;
 }
 
+Credentials ClusterLayout::credentials() const {
+  Credentials out;
+  for (size_t i = 0; i < extra_args.size(); ++i) {
+    if (extra_args[i] == "--requirepass" && i + 1 < extra_args.size()) {
+      out.password = extra_args[i + 1];
+    } else if (extra_args[i].starts_with("--requirepass=")) {
+      out.password = extra_args[i].substr(std::string_view("--requirepass=").size());
+    }
+  }
+  return out;
+}
+
 Result<std::vector<client::Reply>> node_exchange(
     const client::Endpoint& endpoint, const std::vector<std::vector<std::string>>& commands,
-    milliseconds timeout) {
+    milliseconds timeout, const Credentials& credentials) {
   const client::TimePoint deadline = client::SteadyClock::now() + timeout;
   Result<std::unique_ptr<client::Connection>> connection =
       client::SocketConnection::open(endpoint, deadline);
@@ -364,15 +393,32 @@ Result<std::vector<client::Reply>> node_exchange(
     return Status(ErrorCode::Unavailable,
                   endpoint.to_string() + ": " + connection.status().message());
   }
-  client::Exchange exchange = connection.value()->exchange(commands, deadline);
+  std::vector<std::vector<std::string>> sent;
+  if (!credentials.password.empty()) {
+    sent.push_back({"AUTH"});
+    if (!credentials.user.empty()) sent.back().push_back(credentials.user);
+    sent.back().push_back(credentials.password);
+  }
+  sent.insert(sent.end(), commands.begin(), commands.end());
+  client::Exchange exchange = connection.value()->exchange(sent, deadline);
   if (exchange.kind != client::Exchange::Kind::Replied) {
     return Status(ErrorCode::Unavailable, exchange.detail);
   }
+  if (sent.size() > commands.size()) {
+    const client::Reply auth = exchange.replies.front();
+    if (auth.is_error()) {
+      return Status(ErrorCode::InvalidArgument, endpoint.to_string() + ": " + auth.text);
+    }
+    exchange.replies.erase(exchange.replies.begin());
+  }
+  RAFT_ASSERT(exchange.replies.size() == commands.size());
   return std::move(exchange.replies);
 }
 
-Result<client::RaftInfo> node_info(const client::Endpoint& endpoint, milliseconds timeout) {
-  Result<std::vector<client::Reply>> replies = node_exchange(endpoint, {{"INFO"}}, timeout);
+Result<client::RaftInfo> node_info(const client::Endpoint& endpoint, milliseconds timeout,
+                                   const Credentials& credentials) {
+  Result<std::vector<client::Reply>> replies =
+      node_exchange(endpoint, {{"INFO"}}, timeout, credentials);
   if (!replies.is_ok()) return replies.status();
   const client::Reply& reply = replies.value().front();
   if (reply.type != client::ReplyType::Bulk) {
@@ -465,7 +511,7 @@ std::optional<std::string> LocalCluster::exit_description(int id) {
 }
 
 Result<client::RaftInfo> LocalCluster::info(int id, milliseconds timeout) const {
-  return node_info(layout_.client_endpoint(id), timeout);
+  return node_info(layout_.client_endpoint(id), timeout, layout_.credentials());
 }
 
 Status LocalCluster::wait_up(int id, milliseconds timeout) {
@@ -534,7 +580,8 @@ Result<client::RaftInfo> LocalCluster::wait_applied(int id, uint64_t index, mill
 
 Result<client::Reply> LocalCluster::stale_get(int id, const std::string& key) const {
   Result<std::vector<client::Reply>> replies =
-      node_exchange(layout_.client_endpoint(id), {{"READONLY"}, {"GET", key}}, milliseconds(2000));
+      node_exchange(layout_.client_endpoint(id), {{"READONLY"}, {"GET", key}}, milliseconds(2000),
+                    layout_.credentials());
   if (!replies.is_ok()) return replies.status();
   return replies.value()[1];
 }

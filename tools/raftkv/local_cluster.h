@@ -23,12 +23,22 @@
 //   DIR/nodeI/server.log  its stdout and stderr (background mode)
 //   DIR/nodeI/server.pid  its pid
 // Node I (1-based) listens on base_peer_port+I-1 for peers, base_client_port+I-1 for clients
-// (RESP) and base_http_port+I-1 for HTTP status, all on 127.0.0.1, except that with
+// (RESP; with `tls`, also base_client_port+10+I-1 over TLS) and base_http_port+I-1 for HTTP
+// status, all on 127.0.0.1, except that with
 // distinct_peer_hosts its peer address is 127.0.1.I: its peer traffic then carries its own
 // source address, so a partition can cut it off by address (partition.h). Used by
 // `raftkv cluster`, `raftkv node`, `raftkv demo` and tests/process. Not thread-safe.
 
 namespace raftkv::tools {
+
+// Node I's TLS client port lies this far above its plaintext one.
+inline constexpr uint16_t kTlsPortOffset = 10;
+
+// AUTH [user] password sent first on a direct exchange; no AUTH when the password is empty.
+struct Credentials {
+  std::string user;
+  std::string password;
+};
 
 struct ClusterLayout {
   std::string dir;
@@ -44,8 +54,14 @@ struct ClusterLayout {
   // More raftkv-server argv elements, appended after the ones above on every node, in order
   // (`--server-arg`). Saved in cluster.conf; check_server_args() must accept them.
   std::vector<std::string> extra_args;
+  // `cluster start --tls`: every node also serves clients over TLS on its tls_endpoint(), with
+  // the throwaway certificates of DIR/tls (tls_files.h); clients must present client.crt.
+  bool tls = false;
 
   [[nodiscard]] std::string node_dir(int id) const;
+  [[nodiscard]] std::string tls_dir() const { return dir + "/tls"; }
+  // Node I's TLS client port: base_client_port + kTlsPortOffset + I - 1.
+  [[nodiscard]] client::Endpoint tls_endpoint(int id) const;
   [[nodiscard]] std::string data_dir(int id) const;
   [[nodiscard]] std::string log_path(int id) const;
   [[nodiscard]] std::string pid_path(int id) const;
@@ -59,6 +75,9 @@ struct ClusterLayout {
   [[nodiscard]] std::string http_addrs_flag() const;
   // The raftkv-server command line for node `id` (without the program).
   [[nodiscard]] std::vector<std::string> server_args(int id) const;
+  // The default user's password when extra_args set one (--requirepass), for the cluster's
+  // own probes (wait_up, info, stale_get) and the clients of tests.
+  [[nodiscard]] Credentials credentials() const;
 };
 
 // Checks the numbers (1..9 nodes, ports that fit), the extra server arguments and that the
@@ -90,13 +109,15 @@ struct ClusterLayout {
 [[nodiscard]] std::string default_server_path();
 
 // A direct exchange with one node (not through the leader-following client): connect, send
-// the commands pipelined, read the replies. Unavailable on any failure, naming the node.
+// the commands pipelined (after AUTH with `credentials`), read the replies. Unavailable on
+// any failure, naming the node; InvalidArgument with the node's error when AUTH is refused.
 [[nodiscard]] Result<std::vector<client::Reply>> node_exchange(
     const client::Endpoint& endpoint, const std::vector<std::vector<std::string>>& commands,
-    std::chrono::milliseconds timeout);
+    std::chrono::milliseconds timeout, const Credentials& credentials = {});
 // INFO's Raft section from one node.
 [[nodiscard]] Result<client::RaftInfo> node_info(const client::Endpoint& endpoint,
-                                                 std::chrono::milliseconds timeout);
+                                                 std::chrono::milliseconds timeout,
+                                                 const Credentials& credentials = {});
 
 class LocalCluster {
  public:

@@ -87,6 +87,7 @@ Status merge_saved_layout(const CLI::App& start, ClusterLayout* layout) {
   if (!given("--heartbeat-ms")) layout->heartbeat_ms = saved.heartbeat_ms;
   if (!given("--election-ms")) layout->election_ms = saved.election_ms;
   if (!given("--server-arg")) layout->extra_args = saved.extra_args;
+  if (!given("--tls")) layout->tls = saved.tls;
   // Peer addresses are part of the nodes' identity: they stay as the cluster was created.
   layout->distinct_peer_hosts = saved.distinct_peer_hosts;
   std::cout << "options not given are taken from " << layout->dir << "/cluster.conf\n";
@@ -102,6 +103,9 @@ void add_data_commands(CLI::App& app, Cli& cli) {
   app.add_option("--timeout-ms", cli.data.timeout_ms, "Deadline per command, retries included")
       ->capture_default_str();
   app.add_flag("--raw", cli.data.raw, "Print values without quoting or type prefixes");
+  app.add_option("--user", cli.data.user, "AUTH as this ACL user (default: the default user)");
+  app.add_option("--pass", cli.data.password, "AUTH with this password (also $RAFTKV_PASSWORD)")
+      ->envname("RAFTKV_PASSWORD");
   cli.get = app.add_subcommand("get", "Read a key (linearizable)");
   cli.get->add_option("key", cli.key)->required();
   cli.set = app.add_subcommand("set", "Write a key");
@@ -137,6 +141,9 @@ void add_cluster_commands(CLI::App& app, Cli& cli) {
                  "Serve the web view's controls (kill, restart, pause, partition, write) and "
                  "print its URL; runs until Ctrl-C")
       ->excludes("--foreground");
+  cli.start->add_flag("--tls", cli.cluster.layout.tls,
+                      "Also serve clients over TLS (ports base+10), with a throwaway CA and "
+                      "certificates made by openssl under DIR/tls");
   cli.start->add_option("--web-port", cli.cluster.web_port,
                         "Port of the web controls (default: base HTTP port + 9)");
   add_layout_options(cli.start, &cli.cluster.layout, true);

@@ -120,6 +120,8 @@ std::string small_snapshot() {
   const uint64_t client = static_cast<uint64_t>(kv.apply(Command::register_session(5)).integer);
   EXPECT_EQ(kv.apply(Command::session(client, 1, 6, Command::batch({Command::incr("a")}))),
             Reply::array({integer(2)}));
+  EXPECT_EQ(kv.apply(Command::acl_setuser("u", {"on", "#" + std::string(64, 'c'), "+@read"})),
+            Reply::ok());
   return kv.snapshot_bytes();
 }
 

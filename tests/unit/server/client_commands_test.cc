@@ -325,7 +325,8 @@ TEST_F(ClientCommands, Hello_SpeaksResp2Only) {
   EXPECT_NE(hello.find("$5\r\nproto\r\n:2\r\n$2\r\nid\r\n:7\r\n"), std::string::npos);
   EXPECT_NE(hello.find("$6\r\nmaster"), std::string::npos);  // fake_status: node 2 leads.
   EXPECT_EQ(state.name, "n");
-  EXPECT_EQ(run({"HELLO", "2", "AUTH", "bob", "pw"}).reply,
+  Action bob = run({"HELLO", "2", "AUTH", "bob", "pw"});  // A replicated user: read the store.
+  EXPECT_EQ(finish(bob, "$-1\r\n"),
             "-WRONGPASS invalid username-password pair or user is disabled.\r\n");
 }
 

@@ -118,5 +118,43 @@ TEST(ParseServerArgs, SizeLimits_ReadFromTheConfigFile) {
   std::remove(path.c_str());
 }
 
+TEST(ParseServerArgs, Auth_DefaultsAndConfigFile) {
+  const Result<ServerConfig> plain = parse_with({});
+  ASSERT_TRUE(plain.is_ok());
+  EXPECT_EQ(plain.value().auth.requirepass, "");
+  EXPECT_TRUE(plain.value().auth.protected_mode);
+  const std::string path = ::testing::TempDir() + "/raftkv-auth.conf";
+  {
+    std::ofstream file(path);
+    // Quoted: CLI11 splits an unquoted value at spaces.
+    file << "requirepass = \"pw with spaces\"\nprotected-mode = no\nauth-failures-burst = 5\n";
+  }
+  const Result<ServerConfig> config = parse_with({"--config", path});
+  ASSERT_TRUE(config.is_ok()) << config.status().to_string();
+  EXPECT_EQ(config.value().auth.requirepass, "pw with spaces");
+  EXPECT_FALSE(config.value().auth.protected_mode);
+  EXPECT_EQ(config.value().auth.auth_failures_burst, 5u);
+  std::remove(path.c_str());
+  EXPECT_FALSE(parse_with({"--auth-failures-per-s", "0"}).is_ok());
+}
+
+TEST(ParseServerArgs, Tls_FlagsGoTogether) {
+  const Result<ServerConfig> tls =
+      parse_with({"--tls-port", "6390", "--tls-cert-file", "c.crt", "--tls-key-file", "c.key",
+                  "--tls-ca-cert-file", "ca.crt", "--tls-auth-clients", "optional"});
+  ASSERT_TRUE(tls.is_ok()) << tls.status().to_string();
+  EXPECT_EQ(tls.value().tls.client_port, 6390);
+  EXPECT_EQ(tls.value().tls.client_certificates, net::ClientCertificates::Optional);
+  EXPECT_TRUE(mentions(parse_with({"--tls-port", "6390"}),
+                       "--tls-port needs --tls-cert-file and --tls-key-file"));
+  EXPECT_TRUE(mentions(parse_with({"--tls-port", "6390", "--tls-cert-file", "c",
+                                   "--tls-key-file", "k"}),
+                       "--tls-auth-clients yes needs --tls-ca-cert-file"));
+  EXPECT_TRUE(parse_with({"--tls-port", "6390", "--tls-cert-file", "c", "--tls-key-file", "k",
+                          "--tls-auth-clients", "no"})
+                  .is_ok());
+  EXPECT_FALSE(parse_with({"--tls-auth-clients", "maybe"}).is_ok());
+}
+
 }  // namespace
 }  // namespace raftkv::server

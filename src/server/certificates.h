@@ -1,0 +1,42 @@
+#pragma once
+
+#include <asio.hpp>
+#include <asio/ssl.hpp>
+#include <memory>
+
+#include "common/logger.h"
+#include "common/status.h"
+#include "net/tls_context.h"
+#include "server/tls_options.h"
+
+// The node's TLS contexts, built from its certificate, key and CA files and rebuilt from them
+// on SIGHUP, without a restart or a leader change: connections made after a reload use the new
+// files, those already open keep the context they began with. A reload that fails (a missing
+// file, a key that does not match its certificate) is logged and changes nothing.
+// Io thread only.
+namespace raftkv::server {
+
+class Certificates {
+ public:
+  Certificates(asio::io_context& io, TlsOptions options, Logger& logger);
+
+  // Builds the contexts; InvalidArgument naming the file and the reason. Then reloads them on
+  // every SIGHUP until stop().
+  [[nodiscard]] Status start();
+  void stop();
+
+  // The context for a new client connection on the TLS port; null before start().
+  [[nodiscard]] std::shared_ptr<asio::ssl::context> client_context() const { return client_; }
+
+ private:
+  [[nodiscard]] Status load();
+  void wait_for_sighup();
+
+  const TlsOptions options_;
+  Logger& logger_;
+  asio::signal_set sighup_;
+  std::shared_ptr<asio::ssl::context> client_;
+  bool stopped_ = false;
+};
+
+}  // namespace raftkv::server
