@@ -128,6 +128,13 @@ ConfState Raft::apply_conf_change(const ConfChange& change) {
   RAFT_ASSERT(!next.voters.empty());  // propose_conf_change() refuses to remove the last voter.
   log(LogLevel::Info, "membership now ", next.voters.size(), " voters and ", next.learners.size(),
       " learners");
+  const bool removing_peer = role_ == Role::Leader && change.type == ConfChangeType::RemoveNode &&
+                             change.node != id_ && progress_.contains(change.node);
+  if (removing_peer) {
+    // The last word to the removed node: its commit index reaches the removal if it holds it,
+    // so it applies the change and learns that it is out, instead of campaigning in vain.
+    send_heartbeat(change.node);
+  }
   restore_membership(next);
   if (role_ == Role::Leader) {
     if (!quorum_.is_voter(id_)) {
