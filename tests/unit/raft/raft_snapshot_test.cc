@@ -211,6 +211,29 @@ TEST(RaftMembership, RemovedPeer_LearnsItsRemovalFromTheLastHeartbeat) {
   EXPECT_EQ(cluster.raft(1).status().conf_state.voters, (std::vector<NodeId>{n(1), n(2)}));
 }
 
+TEST(RaftMembership, RemovedLeader_TellsTheOthersAndTheyElectWithoutIt) {
+  // Goal: a leader that removed itself steps down, and the remaining voters learn that the
+  // removal committed (else, counting the old leader's vote, two of them could not elect).
+  Cluster cluster(3);
+  cluster.elect(1);
+  const ConfChange removal{ConfChangeType::RemoveNode, n(1), ""};
+  Result<Proposal> change = cluster.raft(1).propose_conf_change(removal);
+  ASSERT_TRUE(change.is_ok());
+  cluster.deliver_all_if([](const Message& m) { return m.type != MessageType::Heartbeat; });
+  ASSERT_GE(cluster.raft(1).log().committed(), change.value().index);
+  ASSERT_LT(cluster.raft(2).log().committed(), change.value().index);
+  cluster.raft(1).apply_conf_change(removal);
+  EXPECT_EQ(cluster.raft(1).role(), Role::Follower);
+  cluster.deliver_all();
+  ASSERT_EQ(cluster.raft(2).log().committed(), change.value().index);
+  ASSERT_EQ(cluster.raft(3).log().committed(), change.value().index);
+  cluster.raft(2).apply_conf_change(removal);
+  cluster.raft(3).apply_conf_change(removal);
+  cluster.isolate(1);
+  const uint64_t leader = cluster.tick_until_leader();
+  EXPECT_TRUE(leader == 2 || leader == 3) << "leader " << leader;
+}
+
 TEST(RaftMembership, ConfChangeEncoding_RoundTripsAndRejectsGarbage) {
   const ConfChange change{ConfChangeType::AddVoter, n(77), "peer=127.0.0.1:7004"};
   ConfChange decoded;
