@@ -16,6 +16,8 @@ using client::Outcome;
 using client::OutcomeKind;
 using client::RaftInfo;
 
+}  // namespace
+
 Result<ClientOptions> client_options(const DataOptions& options) {
   Result<std::vector<Endpoint>> endpoints = client::parse_endpoints(options.endpoints);
   if (!endpoints.is_ok()) return endpoints.status();
@@ -33,6 +35,8 @@ Result<ClientOptions> client_options(const DataOptions& options) {
   return out;
 }
 
+namespace {
+
 // Every endpoint worth asking about: the configured ones plus members any node reports.
 std::vector<Endpoint> all_endpoints(const std::vector<Endpoint>& configured) {
   std::vector<Endpoint> out = configured;
@@ -49,6 +53,8 @@ std::vector<Endpoint> all_endpoints(const std::vector<Endpoint>& configured) {
   }
   return out;
 }
+
+}  // namespace
 
 int report(const Outcome& outcome, bool raw) {
   switch (outcome.kind) {
@@ -70,8 +76,6 @@ int report(const Outcome& outcome, bool raw) {
   }
   return kExitError;
 }
-
-}  // namespace
 
 int fail(int code, const std::string& message) {
   std::cerr << "raftkv: " << message << "\n";

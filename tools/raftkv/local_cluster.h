@@ -44,6 +44,9 @@ struct ClusterLayout {
   // More raftkv-server argv elements, appended after the ones above on every node, in order
   // (`--server-arg`). Saved in cluster.conf; check_server_args() must accept them.
   std::vector<std::string> extra_args;
+  // Nodes 1..bootstrap_nodes form the cluster with --peers; the later ones join it (--join
+  // node 1, as learners: an operator promotes them). 0: every node bootstraps.
+  int bootstrap_nodes = 0;
 
   [[nodiscard]] std::string node_dir(int id) const;
   [[nodiscard]] std::string data_dir(int id) const;
@@ -53,7 +56,9 @@ struct ClusterLayout {
   [[nodiscard]] std::vector<client::Endpoint> client_endpoints() const;
   [[nodiscard]] std::string http_addr(int id) const;
   [[nodiscard]] std::string peer_host(int id) const;
-  // "1=127.0.0.1:7001,2=127.0.0.1:7002,...".
+  [[nodiscard]] std::string peer_addr(int id) const;  // peer_host(id):peer port.
+  [[nodiscard]] bool joins(int id) const;              // Starts with --join.
+  // "1=127.0.0.1:7001,2=127.0.0.1:7002,..." for the bootstrap nodes.
   [[nodiscard]] std::string peers_flag() const;
   // "1=127.0.0.1:8081,2=127.0.0.1:8082,...": every node's HTTP address, for the web view.
   [[nodiscard]] std::string http_addrs_flag() const;
