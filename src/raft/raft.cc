@@ -372,6 +372,8 @@ RaftStatus Raft::status() const {
                     .last_term = log_.last_term(),
                     .conf_state = conf_state_,
                     .transfer_target = transfer_target_,
+                    .conf_change_pending =
+                        role_ == Role::Leader && pending_conf_index_ > log_.applied(),
                     .read_rounds = role_ == Role::Leader ? read_round_ : 0,
                     .election_elapsed_ticks = election_elapsed_,
                     .randomized_election_ticks = randomized_election_ticks_,

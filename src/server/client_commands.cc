@@ -1003,6 +1003,7 @@ std::string raft_section(const ServerStatus& server) {
          line("snapshot_index", std::to_string(status.snapshot_index.value())) +
          line("members", members) + line("learners", listed(raft.conf_state.learners)) +
          line("conf_index", std::to_string(status.conf_index.value())) +
+         line("conf_change_pending", raft.conf_change_pending ? "1" : "0") +
          line("removed", status.removed ? "1" : "0") +
          line("read_rounds", std::to_string(raft.read_rounds)) +
          line("pending_requests", std::to_string(status.pending_requests)) + "\r\n";

@@ -185,8 +185,10 @@ TEST(RaftMembership, NewLeader_RefusesConfChangeUntilItsFirstEntryApplies) {
       cluster.raft(1).propose_conf_change(ConfChange{ConfChangeType::AddLearner, n(4), "x"});
   ASSERT_FALSE(early.is_ok());
   EXPECT_EQ(early.status().code(), ErrorCode::Busy);
+  EXPECT_TRUE(cluster.raft(1).status().conf_change_pending);
   cluster.deliver_all();
   ASSERT_GE(cluster.raft(1).log().applied(), no_op);
+  EXPECT_FALSE(cluster.raft(1).status().conf_change_pending);
   EXPECT_TRUE(
       cluster.raft(1).propose_conf_change(ConfChange{ConfChangeType::AddLearner, n(4), "x"})
           .is_ok());
