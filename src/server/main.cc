@@ -186,8 +186,7 @@ int run(const ServerConfig& config) {
     io.stop();
   });
   log_to(logger, LogLevel::Info, "node ", config.id, " of cluster '", config.cluster_name,
-         "' (id ", identity.value().cluster_id, ") serving clients on ", config.client_addr(),
-         "; peers listen on ", config.self_peer.host, ":", config.self_peer.port);
+         "' (id ", identity.value().cluster_id, ") serving clients on ", config.client_addr());
   io.run();
   http.stop();
   log_to(logger, LogLevel::Info, "stopped");
