@@ -41,7 +41,7 @@ std::string server_path(std::string* why);
 //   (lazyfs), 25 clients across a whole-cluster restart, 26 restart from own snapshots, 27 a
 //   client that reached a cut-off node, 28-30 redis-py, ioredis, hiredis, 31 QUIT,
 //   32 the lock example, 33 pipelined reads and writes,
-//   34-36 large values, 37-39 membership changes (40 kept for them).
+//   34-36 large values, 37-40 membership changes.
 class ClusterFixture : public ::testing::Test {
  protected:
   // Call first in each test with its own slot; skips nothing: a missing server fails.
