@@ -70,6 +70,7 @@ void to_proto(const raft::SnapshotMeta& meta, pb::SnapshotMeta* out) {
   out->set_index(meta.index.value());
   out->set_term(meta.term.value());
   to_proto(meta.conf_state, out->mutable_conf_state());
+  out->set_conf_context(meta.conf_context);
 }
 
 Status from_proto(pb::Entry&& in, raft::Entry* out) {
@@ -104,6 +105,7 @@ void from_proto(const pb::SnapshotMeta& in, raft::SnapshotMeta* out) {
   out->index = Index{in.index()};
   out->term = Term{in.term()};
   from_proto(in.conf_state(), &out->conf_state);
+  out->conf_context = in.conf_context();
 }
 
 void encode_entry(const raft::Entry& entry, std::string* out) {

@@ -17,7 +17,7 @@ declare -A allowed=(
   [kv]="common runtime protocol kv net/resp_encoder.h"
   [net]="common raft runtime net proto"
   [client]="common protocol client"
-  [server]="common protocol raft runtime storage kv net server proto"
+  [server]="common protocol raft runtime storage kv net server proto client"
 )
 
 status=0

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <array>
+#include <charconv>
 #include <asio/experimental/awaitable_operators.hpp>
 
 #include "net/peer_frame.h"
@@ -21,6 +22,7 @@ using asio::ip::tcp;
 using namespace asio::experimental::awaitable_operators;  // NOLINT: a || b on awaitables.
 
 constexpr uint32_t kProtocolVersion = 1;
+constexpr uint32_t kRefusalBytesMax = 4096;  // A Refusal is a sentence and a flag.
 
 // Bytes a message is charged against its peer's queue bound.
 uint64_t charge(const raft::Message& message) {
@@ -52,6 +54,7 @@ struct PeerTransport::Link {
   asio::steady_timer wakeup;  // Cancelled to wake the writer when something is queued.
   tcp::socket* socket = nullptr;  // Set while connected.
   PeerCounters counters;
+  bool retired = false;  // The peer left the membership: the dial loop ends.
 };
 
 struct PeerTransport::Peer {
@@ -95,10 +98,53 @@ Status PeerTransport::start(runtime::PeerInbox& inbox) {
                                           error.message());
   }
   asio::co_spawn(io_, accept_loop(), asio::detached);
+  started_ = true;
   for (auto& [id, peer] : peers_) {
     for (Link& lane : peer->lanes) asio::co_spawn(io_, dial_loop(lane), asio::detached);
   }
   return Status::ok();
+}
+
+void PeerTransport::add_peer(NodeId id, const std::string& peer_addr) {
+  RAFT_ASSERT(id != self_);
+  const size_t colon = peer_addr.rfind(':');
+  PeerAddress address{.id = id, .host = peer_addr.substr(0, colon)};
+  uint16_t port = 0;
+  const char* digits = colon == std::string::npos ? peer_addr.data() : &peer_addr[colon + 1];
+  const char* end = peer_addr.data() + peer_addr.size();
+  const auto parsed = std::from_chars(digits, end, port);
+  if (colon == std::string::npos || parsed.ec != std::errc() || parsed.ptr != end || port == 0) {
+    // Still a peer (its connections are accepted, messages to it dropped): a member whose
+    // address this node cannot dial must not crash it.
+    log_to(logger_, LogLevel::Warn, "node ", id, "'s peer address '", peer_addr,
+           "' is not host:port; not dialling it");
+    address.host.clear();
+  }
+  address.port = port;
+  retire(id);
+  log_to(logger_, LogLevel::Info, "peer node ", id, " at ", peer_addr);
+  auto [it, added] = peers_.emplace(id, std::make_unique<Peer>(io_, address));
+  RAFT_ASSERT(added);
+  if (!started_ || stopped_ || address.host.empty()) return;
+  for (Link& lane : it->second->lanes) asio::co_spawn(io_, dial_loop(lane), asio::detached);
+}
+
+void PeerTransport::remove_peer(NodeId id) {
+  removed_.insert(id);
+  retire(id);
+}
+
+void PeerTransport::retire(NodeId id) {
+  auto it = peers_.find(id);
+  if (it == peers_.end()) return;
+  asio::error_code ignored;
+  for (Link& lane : it->second->lanes) {
+    lane.retired = true;
+    if (lane.socket) lane.socket->close(ignored);
+    lane.wakeup.cancel();
+  }
+  retired_.push_back(std::move(it->second));
+  peers_.erase(it);
 }
 
 void PeerTransport::stop() {
@@ -137,7 +183,8 @@ bool PeerTransport::enqueue(Link* target, uint64_t bytes, Add add) {
 void PeerTransport::wake(Link& link) { link.wakeup.cancel(); }
 
 void PeerTransport::send(const raft::Message& message) {
-  RAFT_ASSERT(peers_.contains(message.to));  // The core addresses members only.
+  // The core addresses members only, but a node that was removed still answers its former
+  // leader: link() is null then and the message is dropped.
   const Lane lane = message.entries.empty() ? Lane::Control : Lane::Bulk;
   (void)enqueue(link(message.to, lane), charge(message),
                 [&](pb::PeerBatch& batch) { proto::to_proto(message, batch.add_messages()); });
@@ -195,7 +242,7 @@ std::map<NodeId, PeerCounters> PeerTransport::counters() const {
 awaitable<void> PeerTransport::dial_loop(Link& link) {
   uint32_t backoff_ms = options_.backoff_ms_min;
   asio::steady_timer pause(io_);
-  while (!stopped_) {
+  while (!stopped_ && !link.retired) {
     asio::error_code error;
     tcp::socket socket(io_);
     const tcp::endpoint local(asio::ip::make_address(self_address_.host), 0);
@@ -214,12 +261,12 @@ awaitable<void> PeerTransport::dial_loop(Link& link) {
       // A peer that restarted is noticed when its old connection closes, not at the next
       // write: a follower writes to another follower only to campaign, and losing that
       // first vote request to a dead socket would cost a whole election timeout.
-      co_await (write_frames(link, socket) || watch_for_close(socket));
+      co_await (write_frames(link, socket) || watch_for_close(link, socket));
       link.socket = nullptr;
       link.counters.connected = false;
       link.pending.Clear();
       link.pending_bytes = 0;
-      if (stopped_) co_return;
+      if (stopped_ || link.retired) co_return;
       log_to(logger_, LogLevel::Info, "lost the ", lane_name(link.lane), " connection to node ",
              link.address.id);
       inbox_->on_peer_unreachable(link.address.id);
@@ -254,11 +301,24 @@ awaitable<asio::error_code> PeerTransport::connect(tcp::socket& socket,
   co_return error;
 }
 
-// Completes when the peer closes the connection (or it fails): the peer never sends on it.
-awaitable<void> PeerTransport::watch_for_close(tcp::socket& socket) {
-  std::array<char, 1> byte{};
+// Completes when the peer closes the connection (or it fails). The peer sends nothing on it
+// but, before closing, possibly a Refusal saying that the cluster removed this node.
+awaitable<void> PeerTransport::watch_for_close(Link& link, tcp::socket& socket) {
+  std::array<uint8_t, kFrameHeaderBytes> header{};
   asio::error_code error;
-  co_await socket.async_read_some(asio::buffer(byte), no_throw(error));
+  co_await asio::async_read(socket, asio::buffer(header), no_throw(error));
+  const uint32_t length = frame_length(header);
+  if (error || length > kRefusalBytesMax) co_return;
+  std::string payload(length, '\0');
+  co_await asio::async_read(socket, asio::buffer(payload), no_throw(error));
+  pb::PeerEnvelope envelope;
+  if (error || !envelope.ParseFromString(payload) || !envelope.has_refusal()) co_return;
+  log_to(logger_, LogLevel::Warn, "node ", link.address.id, " refused our connection: ",
+         envelope.refusal().reason());
+  if (envelope.refusal().removed() && !stopped_) {
+    link.retired = true;  // No use dialling again: its answer will not change.
+    inbox_->on_removed_notice(link.address.id);
+  }
 }
 
 // Writes the Hello, then every batch as it is queued, until the connection fails or
@@ -272,6 +332,7 @@ awaitable<void> PeerTransport::write_frames(Link& link, tcp::socket& socket) {
   hello->set_from(self_.value());
   hello->set_to(link.address.id.value());
   hello->set_client_addr(options_.client_addr);
+  hello->set_peer_addr(self_address_.host + ":" + std::to_string(self_address_.port));
   std::string hello_frame;
   encode_frame(envelope, &hello_frame);
   co_await asio::async_write(socket, asio::buffer(hello_frame), no_throw(error));
@@ -331,7 +392,12 @@ awaitable<void> PeerTransport::read_loop(tcp::socket socket) {
     co_await asio::async_read(socket, asio::buffer(payload), no_throw(error));
     if (error) break;
     if (from == kNoNode) {
-      if (!accept_hello(remote, payload, &from)) break;
+      std::string refusal;
+      if (!accept_hello(remote, payload, &from, &refusal)) {
+        if (!refusal.empty()) co_await asio::async_write(socket, asio::buffer(refusal),
+                                                         no_throw(error));
+        break;
+      }
       ++incoming_connections_[from];
       continue;
     }
@@ -346,6 +412,12 @@ awaitable<void> PeerTransport::read_loop(tcp::socket socket) {
     counters.bytes_received += kFrameHeaderBytes + length;
     deliver_batch(from, *batch, *inbox_, logger_);
     frames.recycle();
+    if (removed_.contains(from)) {
+      // Removed while connected: say so, and close. Its redials get the same answer.
+      const std::string refusal = removed_refusal(from);
+      co_await asio::async_write(socket, asio::buffer(refusal), no_throw(error));
+      break;
+    }
   }
   if (from != kNoNode && --incoming_connections_[from] == 0 && !stopped_) {
     log_to(logger_, LogLevel::Info, "node ", from, " closed its connection");
@@ -353,8 +425,18 @@ awaitable<void> PeerTransport::read_loop(tcp::socket socket) {
   }
 }
 
+std::string PeerTransport::removed_refusal(NodeId peer) {
+  pb::PeerEnvelope answer;
+  answer.mutable_refusal()->set_reason("node " + std::to_string(peer.value()) +
+                                       " was removed from the cluster");
+  answer.mutable_refusal()->set_removed(true);
+  std::string frame;
+  encode_frame(answer, &frame);
+  return frame;
+}
+
 bool PeerTransport::accept_hello(const std::string& remote, const std::string& bytes,
-                                 NodeId* from) {
+                                 NodeId* from, std::string* refusal_frame) {
   pb::PeerEnvelope envelope;
   auto refuse = [&](const std::string& why) {
     log_to(logger_, LogLevel::Warn, "refused peer connection from ", remote, ": ", why);
@@ -372,8 +454,23 @@ bool PeerTransport::accept_hello(const std::string& remote, const std::string& b
     return refuse("addressed to node " + std::to_string(hello.to()) + ", we are node " +
                   std::to_string(self_.value()));
   }
+  if (removed_.contains(NodeId{hello.from()})) {
+    // Tell it, so that it stops campaigning in vain (it may have missed its removal). Logged
+    // once: it redials until it hears.
+    *refusal_frame = removed_refusal(NodeId{hello.from()});
+    if (!told_removed_.insert(NodeId{hello.from()}).second) return false;
+    return refuse("node " + std::to_string(hello.from()) + " was removed from the cluster");
+  }
+  if (hello.from() == 0 || hello.from() == self_.value()) {
+    return refuse("it claims to be node " + std::to_string(hello.from()));
+  }
   if (!peers_.contains(NodeId{hello.from()})) {
-    return refuse("node " + std::to_string(hello.from()) + " is not a member");
+    // Most likely added by a membership change this node has not applied yet (it was cut
+    // off): its replication must reach us, and our answers it (raft_validate.cc).
+    log_to(logger_, LogLevel::Info, "node ", hello.from(), " is not a member here yet; accepting ",
+           "it (the change adding it has not reached this node) and answering it at ",
+           hello.peer_addr());
+    add_peer(NodeId{hello.from()}, hello.peer_addr());
   }
   *from = NodeId{hello.from()};
   inbox_->on_peer_hello(*from, hello.client_addr());

@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <deque>
 #include <map>
+#include <set>
 #include <memory>
 #include <string>
 #include <vector>
@@ -30,8 +31,9 @@ class PeerBatch;
 // reordering between lanes (it must tolerate any), and each lane keeps its own order.
 // Outgoing connections bind to this node's own listen address: the source address names the
 // node, and fault tests partition nodes by address. A connection opens with a Hello (cluster
-// id, sender, addressee); a Hello from another cluster or an unknown node is refused and
-// logged.
+// id, sender, addressee, the sender's addresses); a Hello from another cluster or from a
+// node the cluster removed is refused and logged (the removed node is told). A node not known
+// yet is accepted: it was added by a change this node has not applied.
 //
 // Frames are a 4-byte little-endian length and a PeerEnvelope (proto/peer.proto). Everything
 // queued for a peer while the previous write was in flight goes out in one frame. Each peer's
@@ -101,6 +103,11 @@ class PeerTransport final : public runtime::Transport {
   void reply(NodeId to, runtime::ForwardReply reply) override;
   void send_snapshot_chunk(NodeId to, runtime::SnapshotChunk chunk) override;
   void send_snapshot_ack(NodeId to, runtime::SnapshotAck ack) override;
+  // Membership (runtime/membership.h keeps the peer set equal to the replicated one). Before
+  // start() they only record the peer; dialling starts with start(). A removed peer's
+  // connections are closed and its dials stop.
+  void add_peer(NodeId id, const std::string& peer_addr) override;
+  void remove_peer(NodeId id) override;
 
   [[nodiscard]] std::map<NodeId, PeerCounters> counters() const;
 
@@ -118,11 +125,17 @@ class PeerTransport final : public runtime::Transport {
   asio::awaitable<asio::error_code> connect(asio::ip::tcp::socket& socket,
                                             const asio::ip::tcp::endpoint& remote);
   asio::awaitable<void> write_frames(Link& link, asio::ip::tcp::socket& socket);
-  asio::awaitable<void> watch_for_close(asio::ip::tcp::socket& socket);
+  asio::awaitable<void> watch_for_close(Link& link, asio::ip::tcp::socket& socket);
   asio::awaitable<void> accept_loop();
   asio::awaitable<void> read_loop(asio::ip::tcp::socket socket);
+  // False to close the connection; `refusal_frame` is then set to what to write back first,
+  // if anything (a removed member is told so).
   [[nodiscard]] bool accept_hello(const std::string& remote, const std::string& frame,
-                                  NodeId* from);
+                                  NodeId* from, std::string* refusal_frame);
+  // Stops dialling `id` and forgets it (its dial loops end on their own).
+  void retire(NodeId id);
+  // The Refusal frame that tells `peer` the cluster removed it.
+  [[nodiscard]] static std::string removed_refusal(NodeId peer);
 
   asio::io_context& io_;
   const NodeId self_;
@@ -131,6 +144,12 @@ class PeerTransport final : public runtime::Transport {
   Logger& logger_;
   PeerAddress self_address_;
   std::map<NodeId, std::unique_ptr<Peer>> peers_;  // Every peer other than self.
+  // Removed peers whose dial loops may still hold references to their links; kept until the
+  // transport goes (one small record per membership change).
+  std::vector<std::unique_ptr<Peer>> retired_;
+  std::set<NodeId> removed_;  // Ids the membership removed: their Hellos get a Refusal.
+  std::set<NodeId> told_removed_;  // Removed ids whose refusal was logged.
+  bool started_ = false;
   std::map<NodeId, PeerCounters> received_;        // Counters for incoming traffic.
   std::map<NodeId, int> incoming_connections_;     // Open ones, per peer (reconnects overlap).
   asio::ip::tcp::acceptor acceptor_;

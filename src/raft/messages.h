@@ -59,6 +59,10 @@ enum class ConfChangeType : uint8_t { AddVoter, AddLearner, RemoveNode };
 struct ConfChange {
   ConfChangeType type = ConfChangeType::AddVoter;
   NodeId node = kNoNode;
+  // The driver's own description of the member (raftkv: its peer and client addresses),
+  // replicated with the change so that every node learns it at the same log index. Opaque to
+  // the core, as etcd's ConfChange.Context is.
+  std::string context;
   bool operator==(const ConfChange&) const = default;
 };
 
@@ -70,6 +74,10 @@ struct SnapshotMeta {
   Index index;  // Last log index the snapshot covers.
   Term term;    // Term of that entry.
   ConfState conf_state;
+  // The driver's description of the members at `index` (raftkv: every member's addresses),
+  // so that a node restored from the snapshot knows them without the log that was compacted.
+  // Opaque to the core.
+  std::string conf_context;
   bool operator==(const SnapshotMeta&) const = default;
 };
 

@@ -161,13 +161,15 @@ void Raft::become_leader() {
   self.become_replicate();
   self.match_index = log_.stable_last_index();
   self.next_index = log_.last_index() + 1;
-  // Our log may end in a ConfChange that is not applied yet; allow a new one only after it.
-  pending_conf_index_ = log_.last_index();
   log(LogLevel::Info, "became leader with ", quorum_.all_voters().size(), " voters, last index ",
       log_.last_index());
   // Raft §8: a no-op in the new term lets the leader commit entries of earlier terms (which
   // Figure 8 forbids counting directly) and tells it when its commit index is current.
   append_entries({Entry{term_, Index{0}, EntryType::NoOp, {}}});
+  // No membership change until that no-op is applied: our log may end in a ConfChange of an
+  // earlier term, and a change proposed before an entry of this term commits can make two
+  // disjoint majorities (the single-server pitfall, Ongaro, raft-dev 2015).
+  pending_conf_index_ = log_.last_index();
   broadcast_append();
 }
 
@@ -370,6 +372,8 @@ RaftStatus Raft::status() const {
                     .last_term = log_.last_term(),
                     .conf_state = conf_state_,
                     .transfer_target = transfer_target_,
+                    .conf_change_pending =
+                        role_ == Role::Leader && pending_conf_index_ > log_.applied(),
                     .read_rounds = role_ == Role::Leader ? read_round_ : 0,
                     .election_elapsed_ticks = election_elapsed_,
                     .randomized_election_ticks = randomized_election_ticks_,

@@ -124,6 +124,9 @@ struct RaftStatus {
   Term last_term;
   ConfState conf_state;
   NodeId transfer_target = kNoNode;
+  // Leader only: a membership change (or this term's first entry) is not applied yet, so
+  // propose_conf_change() answers Busy.
+  bool conf_change_pending = false;
   uint64_t read_rounds = 0;       // Leader only: ReadIndex heartbeat rounds started this term.
   // The election timer: ticks since it was last reset, and the randomized timeout it runs to,
   // in [election_ticks, 2 * election_ticks). A follower or candidate campaigns when elapsed

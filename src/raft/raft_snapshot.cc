@@ -128,6 +128,13 @@ ConfState Raft::apply_conf_change(const ConfChange& change) {
   RAFT_ASSERT(!next.voters.empty());  // propose_conf_change() refuses to remove the last voter.
   log(LogLevel::Info, "membership now ", next.voters.size(), " voters and ", next.learners.size(),
       " learners");
+  if (role_ == Role::Leader && change.type == ConfChangeType::RemoveNode) {
+    // The last word of the old configuration: each follower's commit index reaches the
+    // removal if it holds it. A removed follower then applies it and learns that it is out
+    // instead of campaigning in vain; when the leader removed itself, the others apply it and
+    // elect a leader among themselves, which they could not without hearing that it committed.
+    broadcast_heartbeat();
+  }
   restore_membership(next);
   if (role_ == Role::Leader) {
     if (!quorum_.is_voter(id_)) {

@@ -60,7 +60,17 @@ Status Raft::validate_message(const Message& message) const {
     return invalid("addressed to node " + std::to_string(message.to.value()));
   }
   if (message.from == kNoNode || message.from == id_) return invalid("bad sender id");
-  if (!is_member(message.from)) {
+  // Replication is accepted from a leader this node does not know: its configuration may be
+  // older than the leader's (it missed the change that added the leader, say while cut off),
+  // and only that leader's log can bring it up to date (as etcd-io/raft does). So is anything
+  // sent to a node outside its own configuration (joining, or removed): it has no vote to
+  // protect. Votes, answers and TimeoutNow from a non-member are refused: elections are the
+  // members' business, and only a leader that tracks the sender expects its answers. Removed
+  // nodes, which may still believe they lead, are refused before the core by the runtime.
+  const bool replication = message.type == MessageType::Append ||
+                           message.type == MessageType::Heartbeat ||
+                           message.type == MessageType::InstallSnapshot;
+  if (!is_member(message.from) && !replication && is_member(id_)) {
     return invalid("sender node " + std::to_string(message.from.value()) + " is not a member");
   }
   if (message.term == Term{0}) return invalid("term 0");

@@ -14,8 +14,8 @@ Node::Node(NodeOptions options, Environment& env, Storage& storage, StateMachine
             .metrics = metrics,
             .observer = observer != nullptr ? observer : &no_observer_},
       requests_(node_),
-      snapshots_(node_),
       membership_(node_),
+      snapshots_(node_, membership_),
       prng_(options_.seed) {
   node_.drive = [this] { drive(); };
   node_.drive_soon = [this] { drive_soon(); };
@@ -53,7 +53,9 @@ void Node::fail_stop(const std::string& why) {
 
 void Node::tick() {
   if (stopped_) return;
-  node_.core->tick();
+  // A removed node's core may still count itself a voter (it missed the commit of its
+  // removal): without ticks it never campaigns. It still answers what it is sent.
+  if (!membership_.removed()) node_.core->tick();
   snapshots_.on_tick();
   requests_.expire();
   requests_.maybe_maintain();
@@ -66,6 +68,10 @@ void Node::tick() {
 
 void Node::submit(Request request, Done done) {
   if (stopped_) return done(Response::not_applied("the node is stopping"));
+  // Its idea of the leader is stale and its forwards go nowhere: send the client elsewhere.
+  if (membership_.removed()) {
+    return done(Response::not_applied("this node was removed from the cluster"));
+  }
   requests_.submit(std::move(request), std::move(done));
 }
 
@@ -80,6 +86,29 @@ Status Node::transfer_leadership(NodeId target) {
   return status;
 }
 
+void Node::change_membership(const MemberChange& change, std::function<void(Status)> done) {
+  if (stopped_) return done(Status(ErrorCode::Unavailable, "the node is stopping"));
+  raft::Raft& core = *node_.core;
+  if (core.role() != raft::Role::Leader) {
+    return done(Status(ErrorCode::NotLeader, "not the leader; the leader is node " +
+                                                 std::to_string(core.leader().value())));
+  }
+  if (Status checked = membership_.check(change, core.status()); !checked.is_ok()) {
+    return done(checked);
+  }
+  Result<raft::Proposal> proposal = core.propose_conf_change(membership_.to_conf_change(change));
+  if (!proposal.is_ok()) return done(proposal.status());
+  log_to(node_.logger, LogLevel::Info, "proposed a membership change at index ",
+         proposal.value().index);
+  requests_.track_write(proposal.value(), [done = std::move(done)](Response response) {
+    switch (response.outcome) {
+      case Outcome::Ok: return done(Status::ok());
+      case Outcome::NotApplied: return done(Status(ErrorCode::Busy, response.reply));
+      case Outcome::MaybeApplied: return done(Status(ErrorCode::Unavailable, response.reply));
+    }
+  });
+}
+
 void Node::set_client_addr(std::string client_addr) {
   membership_.set_own_client_addr(std::move(client_addr));
 }
@@ -91,6 +120,11 @@ void Node::on_message(NodeId from, raft::Message message) {
   if (message.from != from) {
     log_to(node_.logger, LogLevel::Warn, "dropped a message claiming to be from node ",
            message.from, " on node ", from, "'s connection");
+    return;
+  }
+  if (membership_.was_removed(from)) {
+    // It may still believe it leads; the core would follow an unknown leader's replication.
+    log_to(node_.logger, LogLevel::Debug, "dropped a message from removed node ", from);
     return;
   }
   if (message.type == raft::MessageType::InstallSnapshot) {
@@ -140,6 +174,11 @@ void Node::on_peer_disconnected(NodeId peer) {
 
 void Node::on_peer_hello(NodeId peer, const std::string& client_addr) {
   membership_.on_peer_hello(peer, client_addr);
+}
+
+void Node::on_removed_notice(NodeId peer) {
+  if (stopped_) return;
+  membership_.on_removed_notice(peer);
 }
 
 void Node::send(const raft::Message& message) {
@@ -304,6 +343,9 @@ NodeStatus Node::status() const {
   NodeStatus status;
   status.raft = node_.core->status();
   status.client_addrs = membership_.client_addrs();
+  status.members = membership_.members();
+  status.conf_index = membership_.conf_index();
+  status.removed = membership_.removed();
   if (auto it = status.client_addrs.find(status.raft.leader); it != status.client_addrs.end()) {
     status.leader_client_addr = it->second;
   }

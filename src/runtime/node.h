@@ -48,6 +48,9 @@ struct NodeStatus {
   raft::RaftStatus raft;
   std::string leader_client_addr;
   std::map<NodeId, std::string> client_addrs;
+  std::vector<Member> members;  // Voters and learners, by id.
+  Index conf_index;             // The membership change applied last (0: bootstrap).
+  bool removed = false;         // This node was removed from the cluster; it idles.
   size_t pending_requests = 0;
   Index snapshot_index;
   StorageStats storage;
@@ -80,6 +83,12 @@ class Node final : public PeerInbox {
   // Hands leadership to `target` (thesis §3.10); NotLeader when this node does not lead,
   // InvalidArgument for a target that is not a voter, Busy while a transfer runs.
   [[nodiscard]] Status transfer_leadership(NodeId target);
+  // Changes the membership (membership.h): on the leader, checks the request, proposes it and
+  // calls `done` once it applied (ok). Errors: InvalidArgument (the request is wrong; nothing
+  // changed), NotLeader, Busy (a change is pending, the leader has not yet committed an entry
+  // of its term, or a learner is too far behind: retry), Unavailable (the change may or may
+  // not have been applied: its leader lost office or it did not apply in time).
+  void change_membership(const MemberChange& change, std::function<void(Status)> done);
   // Where this node serves clients, announced in status().
   void set_client_addr(std::string client_addr);
 
@@ -97,6 +106,7 @@ class Node final : public PeerInbox {
   void on_peer_unreachable(NodeId peer) override;
   void on_peer_disconnected(NodeId peer) override;
   void on_peer_hello(NodeId peer, const std::string& client_addr) override;
+  void on_removed_notice(NodeId peer) override;
 
  private:
   // A Ready between drive() and finish_ready(): its first `applied_early` committed entries
@@ -124,8 +134,8 @@ class Node final : public PeerInbox {
   Observer no_observer_;
   NodeContext node_;
   Requests requests_;
+  Membership membership_;  // Before snapshots_, which holds a reference to it.
   Snapshots snapshots_;
-  Membership membership_;
   Prng prng_;  // The core's election jitter.
   bool stopped_ = false;
   bool ready_in_flight_ = false;

@@ -2,8 +2,10 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <vector>
 
 #include "raft/raft.h"
+#include "runtime/member.h"
 #include "runtime/snapshot_policy.h"
 #include "runtime/snapshot_transfer.h"
 
@@ -13,6 +15,14 @@ struct NodeOptions {
   // The core's configuration: id, the bootstrap membership, election and heartbeat ticks,
   // message and in-flight limits. `applied` is filled in by Node::start().
   raft::Config raft;
+  // The bootstrap members with their addresses (raft.voters and raft.learners name the same
+  // ids). Used only while no snapshot says otherwise: after that the membership is the
+  // replicated one (membership.h). May be empty (the simulator): members without addresses.
+  std::vector<Member> members;
+  // A learner is promoted to voter only once it is at most this many entries behind the
+  // leader: a voter far behind would leave the cluster one failure from unavailability while
+  // it catches up.
+  uint64_t promote_lag_entries_max = 1000;
   // What one tick is in wall time, for deadlines given in ms.
   uint32_t tick_ms = 10;
   // Seeds the core's election jitter and the snapshot policy's: random in the server, drawn

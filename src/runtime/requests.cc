@@ -77,17 +77,24 @@ void Requests::propose(Request request, Done done, uint64_t deadline_ms) {
     return;
   }
   node_.metrics.proposals.fetch_add(1, std::memory_order_relaxed);
-  const Index index = proposal.value().index;
-  if (auto stale = writes_.find(index); stale != writes_.end()) {
+  track(proposal.value(), std::move(done), deadline_ms);
+}
+
+void Requests::track_write(const raft::Proposal& proposal, Done done) {
+  track(proposal, std::move(done), node_.now_ms() + node_.options.request_timeout_ms);
+}
+
+void Requests::track(const raft::Proposal& proposal, Done done, uint64_t deadline_ms) {
+  if (auto stale = writes_.find(proposal.index); stale != writes_.end()) {
     // Ours from an earlier term as leader, never committed: this leader's log now holds its new
     // entry there, and a leader holds every committed entry (Raft §5.4). Regression: a new
     // proposal at that index was dropped and its client never answered (simulator
     // kv_disk_faults seed 1215).
-    RAFT_ASSERT(stale->second.term != proposal.value().term);
+    RAFT_ASSERT(stale->second.term != proposal.term);
     fail_write(stale);
   }
-  writes_.emplace(index, PendingWrite{proposal.value().term, std::move(done), deadline_ms,
-                                      node_.env.now_us()});
+  writes_.emplace(proposal.index,
+                  PendingWrite{proposal.term, std::move(done), deadline_ms, node_.env.now_us()});
   node_.drive();
 }
 

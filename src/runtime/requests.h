@@ -40,6 +40,11 @@ class Requests {
   // previous one was answered (StateMachine::maintenance).
   void maybe_maintain();
 
+  // On the leader: `done` answers the entry just proposed at `proposal` (a membership change)
+  // as it answers a client's write: Ok once it applied, NotApplied if another leader's entry
+  // took its index, MaybeApplied at the request timeout.
+  void track_write(const raft::Proposal& proposal, Done done);
+
   void on_forward_request(NodeId from, ForwardRequest request);
   void on_forward_reply(ForwardReply reply);
   // The entry was applied; `reply` is the state machine's (meaningful for Normal entries).
@@ -81,6 +86,8 @@ class Requests {
 
   void dispatch(Request request, Done done, uint64_t deadline_ms);
   void propose(Request request, Done done, uint64_t deadline_ms);
+  // Waits for the entry at `proposal` to apply (writes_), answering a stale one there first.
+  void track(const raft::Proposal& proposal, Done done, uint64_t deadline_ms);
   void read(Request request, Done done, uint64_t deadline_ms);
   void forward(NodeId leader, Request request, Done done, uint64_t deadline_ms);
   // Answers a pending write whose entry another leader's replaced (NotApplied).

@@ -2,8 +2,9 @@
 
 namespace raftkv::runtime {
 
-Snapshots::Snapshots(NodeContext& node)
+Snapshots::Snapshots(NodeContext& node, Membership& membership)
     : node_(node),
+      membership_(membership),
       policy_(node.options.snapshot_policy, node.options.seed ^ 0x5eed5eed5eedULL),
       sender_(
           node.storage, node.options.snapshot_transfer,
@@ -16,8 +17,12 @@ Snapshots::Snapshots(NodeContext& node)
 Result<Index> Snapshots::restore_from_file() {
   Result<std::unique_ptr<SnapshotFile>> file = node_.storage.open_snapshot();
   if (!file.is_ok()) {
-    if (file.status().code() == ErrorCode::NotFound) return Index{0};
-    return file.status();
+    if (file.status().code() != ErrorCode::NotFound) return file.status();
+    const raft::Config& core = node_.options.raft;
+    Status bootstrap =
+        membership_.restore(raft::SnapshotMeta{.conf_state = {core.voters, {}, core.learners}});
+    if (!bootstrap.is_ok()) return bootstrap;
+    return Index{0};
   }
   if (Status restored = node_.state_machine.restore(*file.value()); !restored.is_ok()) {
     return Status(ErrorCode::Corruption, "snapshot " + file.value()->path() +
@@ -29,6 +34,9 @@ Result<Index> Snapshots::restore_from_file() {
                   "snapshot " + file.value()->path() + " restores the state at index " +
                       std::to_string(node_.state_machine.applied_index().value()) +
                       ", not the index its name gives");
+  }
+  if (Status members = membership_.restore(meta); !members.is_ok()) {
+    return Status(ErrorCode::Corruption, file.value()->path() + ": " + members.message());
   }
   last_index_ = meta.index;
   policy_.on_snapshot_started();
@@ -48,7 +56,8 @@ void Snapshots::maybe_start() {
   if (!term.is_ok()) return;  // Only right after installing a leader's snapshot; try later.
   writing_ = true;
   policy_.on_snapshot_started();
-  const raft::SnapshotMeta meta{applied, term.value(), node_.core->status().conf_state};
+  const raft::SnapshotMeta meta{applied, term.value(), node_.core->status().conf_state,
+                                membership_.encode()};
   auto image = std::shared_ptr<SnapshotImage>(node_.state_machine.snapshot());
   auto result = std::make_shared<Result<uint64_t>>(Status(ErrorCode::Unavailable, "not run"));
   const uint64_t started_us = node_.env.now_us();

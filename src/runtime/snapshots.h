@@ -4,6 +4,7 @@
 #include <memory>
 
 #include "raft/messages.h"
+#include "runtime/membership.h"
 #include "runtime/node_context.h"
 #include "runtime/snapshot_policy.h"
 #include "runtime/snapshot_transfer.h"
@@ -19,10 +20,12 @@ namespace raftkv::runtime {
 
 class Snapshots {
  public:
-  explicit Snapshots(NodeContext& node);
+  // `membership` is written into every snapshot and restored from it.
+  Snapshots(NodeContext& node, Membership& membership);
 
-  // Rebuilds the state machine from the newest snapshot file; its index (0 if none).
-  // Corruption naming the file if it does not restore.
+  // Rebuilds the state machine and the membership from the newest snapshot file; its index
+  // (0 if none: the membership is the bootstrap one). Corruption naming the file if it does
+  // not restore.
   [[nodiscard]] Result<Index> restore_from_file();
   // After a batch of entries was applied.
   void on_applied(uint64_t entry_bytes) { policy_.on_applied(entry_bytes); }
@@ -47,6 +50,7 @@ class Snapshots {
                uint64_t started_us);
 
   NodeContext& node_;
+  Membership& membership_;
   SnapshotPolicy policy_;
   SnapshotSender sender_;  // Leader: streams to lagging followers.
   SnapshotInbox inbox_;    // Follower: receives the leader's.

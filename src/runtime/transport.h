@@ -59,6 +59,15 @@ class Transport {
   virtual void reply(NodeId to, ForwardReply reply) = 0;
   virtual void send_snapshot_chunk(NodeId to, SnapshotChunk chunk) = 0;
   virtual void send_snapshot_ack(NodeId to, SnapshotAck ack) = 0;
+  // The membership changed (membership.h): dial `id` at `peer_addr` ("host:port"), replacing
+  // what was known of it, and accept its connections. The simulator's network needs no
+  // addresses and ignores both calls.
+  virtual void add_peer(NodeId id, const std::string& peer_addr) {
+    (void)id;
+    (void)peer_addr;
+  }
+  // `id` left the membership: stop dialling it, and refuse its connections from now on.
+  virtual void remove_peer(NodeId id) { (void)id; }
 };
 
 // What a transport delivers to the runtime (runtime::Node implements it), on the loop thread.
@@ -79,6 +88,9 @@ class PeerInbox {
   virtual void on_peer_disconnected(NodeId peer) = 0;
   // `peer` introduced itself; `client_addr` is where it serves clients.
   virtual void on_peer_hello(NodeId peer, const std::string& client_addr) = 0;
+  // `peer` refused our connection because the cluster removed this node (it applied the
+  // removal, so the removal is committed).
+  virtual void on_removed_notice(NodeId peer) { (void)peer; }
 };
 
 }  // namespace raftkv::runtime

@@ -12,6 +12,7 @@
 #include "net/resp_encoder.h"
 #include "protocol/command_table.h"
 #include "server/acl_commands.h"
+#include "server/admin_commands.h"
 #include "server/allocator.h"
 
 namespace raftkv::server {
@@ -258,7 +259,7 @@ Action queue_in_multi(ClientState& state, const std::vector<std::string>& args,
     refused = error("ERR request exceeds maximum allowed size (max-request-bytes)");
   } else if (spec == nullptr) {
     refused = translate_data(args);  // Its unknown-command error.
-  } else if (name.starts_with("SESSION.")) {
+  } else if (name.starts_with("SESSION.") || name.starts_with("RAFT.")) {
     refused = error("ERR " + name + " inside MULTI is not allowed");
   } else if (name == "ACL" || name == "AUTH" || name == "HELLO") {
     // They read or change the replicated users, which EXEC's one entry does not do.
@@ -891,6 +892,7 @@ Action translate_args(ClientState& state, const std::vector<std::string>& args,
   if (name == "SESSION.OPEN") return run(Command::register_session(0));
   if (name == "SESSION.CALL") return translate_session_call(args);
   if (name == "ACL") return acl_command(state, args, context);
+  if (name.starts_with("RAFT.")) return translate_admin(args, context);
   if (spec->is(protocol::kConnection)) return translate_connection(state, args, context, false);
   Action action = translate_data(args);
   if (action.kind == Action::Kind::Run) {
@@ -1004,14 +1006,19 @@ std::string replication_section(const ServerStatus& server) {
 std::string raft_section(const ServerStatus& server) {
   const runtime::NodeStatus& status = server.node;
   const raft::RaftStatus& raft = status.raft;
-  std::string members;
-  for (NodeId voter : raft.conf_state.voters) {
-    if (!members.empty()) members += ",";
-    members += std::to_string(voter.value());
-    if (auto it = status.client_addrs.find(voter); it != status.client_addrs.end()) {
-      members += "@" + it->second;
+  // "1@127.0.0.1:6381,2@..." (an id without a known client address stands alone).
+  const auto listed = [&](const std::vector<NodeId>& ids) {
+    std::string out;
+    for (NodeId id : ids) {
+      if (!out.empty()) out += ",";
+      out += std::to_string(id.value());
+      if (auto it = status.client_addrs.find(id); it != status.client_addrs.end()) {
+        out += "@" + it->second;
+      }
     }
-  }
+    return out;
+  };
+  const std::string members = listed(raft.conf_state.voters);
   return "# Raft\r\n" + line("node_id", std::to_string(raft.id.value())) +
          line("role", raft::role_name(raft.role)) +
          line("term", std::to_string(raft.term.value())) +
@@ -1022,7 +1029,11 @@ std::string raft_section(const ServerStatus& server) {
          line("last_log_index", std::to_string(raft.last_index.value())) +
          line("first_log_index", std::to_string(raft.first_index.value())) +
          line("snapshot_index", std::to_string(status.snapshot_index.value())) +
-         line("members", members) + line("read_rounds", std::to_string(raft.read_rounds)) +
+         line("members", members) + line("learners", listed(raft.conf_state.learners)) +
+         line("conf_index", std::to_string(status.conf_index.value())) +
+         line("conf_change_pending", raft.conf_change_pending ? "1" : "0") +
+         line("removed", status.removed ? "1" : "0") +
+         line("read_rounds", std::to_string(raft.read_rounds)) +
          line("pending_requests", std::to_string(status.pending_requests)) + "\r\n";
 }
 

@@ -10,6 +10,7 @@
 
 #include "kv/acl.h"
 #include "kv/command.h"
+#include "runtime/node.h"
 #include "runtime/request.h"
 #include "server/auth.h"
 #include "server/server_status.h"
@@ -110,7 +111,8 @@ struct ServerContext {
 };
 
 struct Action {
-  enum class Kind { Reply, Run, Quit };
+  // Admin: a cluster administration command (admin_commands.h), run by `admin` on the node.
+  enum class Kind { Reply, Run, Quit, Admin };
   Kind kind = Kind::Reply;
   std::string reply;         // RESP bytes (Reply, Quit).
   bool silent = false;       // Reply: none at all (CLIENT REPLY OFF and SKIP).
@@ -123,6 +125,8 @@ struct Action {
   // Run: later requests of the connection wait until this one is answered (WATCH: a later EXEC
   // must carry its versions).
   bool blocks = false;
+  // Admin: runs on the node's loop; `done` gets the client's reply (RESP bytes, outcome Ok).
+  std::function<void(runtime::Node& node, runtime::Done done)> admin;
 };
 
 [[nodiscard]] Action translate(ClientState& state, const std::vector<std::string>& args,

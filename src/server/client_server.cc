@@ -262,7 +262,8 @@ class ClientServer::Connection : public std::enable_shared_from_this<Connection>
       case Action::Kind::Reply:
         fill(slot, silent ? std::string() : std::move(action.reply));
         return;
-      case Action::Kind::Run: return run(std::move(action), slot, silent);
+      case Action::Kind::Run:
+      case Action::Kind::Admin: return run(std::move(action), slot, silent);
     }
   }
 
@@ -304,7 +305,9 @@ class ClientServer::Connection : public std::enable_shared_from_this<Connection>
       }
     };
     runtime::Node& node = server_.node_;
-    if (action.stale_read) {
+    if (action.admin) {
+      action.admin(node, std::move(done));
+    } else if (action.stale_read) {
       node.submit_local_read(action.request, std::move(done));
     } else {
       node.submit(std::move(action.request), std::move(done));

@@ -74,6 +74,38 @@ Status check_tls(const TlsOptions& tls) {
   return Status::ok();
 }
 
+// --peers (bootstrap) or --join with --peer-addr: exactly one of the two.
+Status parse_membership(const std::string& peers, const std::string& peer_addr,
+                        ServerConfig* config) {
+  const std::string id = std::to_string(config->id.value());
+  if (config->join_addr.empty() == peers.empty()) {
+    return invalid("give --peers to bootstrap a cluster (and to restart its first members), or "
+                   "--join ADDR with --peer-addr to add this node to a running one; not both");
+  }
+  if (!config->join_addr.empty()) {
+    if (peer_addr.empty()) return invalid("--join needs --peer-addr HOST:PORT");
+    std::string join_host;
+    uint16_t join_port = 0;
+    if (Status status = parse_host_port(config->join_addr, &join_host, &join_port);
+        !status.is_ok()) {
+      return invalid("--join: " + status.message());
+    }
+    config->self_peer.id = config->id;
+    return parse_host_port(peer_addr, &config->self_peer.host, &config->self_peer.port);
+  }
+  Result<std::vector<net::PeerAddress>> parsed = parse_peers(peers);
+  if (!parsed.is_ok()) return parsed.status();
+  config->peers = std::move(parsed).value();
+  for (const net::PeerAddress& peer : config->peers) {
+    if (peer.id == config->id) config->self_peer = peer;
+  }
+  if (config->self_peer.id != config->id) {
+    return invalid("--id " + id + " is not among --peers " + peers);
+  }
+  if (!peer_addr.empty()) return invalid("--peer-addr goes with --join; --peers names ours");
+  return Status::ok();
+}
+
 }  // namespace
 
 Status parse_host_port(const std::string& text, std::string* host, uint16_t* port) {
@@ -133,7 +165,10 @@ std::string ServerConfig::peers_string() const {
   return out;
 }
 
-uint64_t ServerConfig::cluster_id() const { return fnv1a(cluster_name + "|" + peers_string()); }
+uint64_t ServerConfig::cluster_id() const {
+  if (bootstrap_cluster_id != 0) return bootstrap_cluster_id;
+  return fnv1a(cluster_name + "|" + peers_string());
+}
 
 std::string ServerConfig::client_addr() const {
   return client_host + ":" + std::to_string(client_port);
@@ -148,11 +183,17 @@ Result<ServerConfig> parse_server_args(int argc, char** argv, int* exit_code) {
   std::string http_addr;
   std::string peer_http_addrs;
   app.set_config("--config", "", "Read flags from this file (name = value per line)");
+  std::string peer_addr;
   app.add_option("--id", id, "This node's id (one of the ids in --peers)")->required();
   app.add_option("--data-dir", config.data_dir, "Directory for the log and snapshots")
       ->required();
-  app.add_option("--peers", peers, "Every member: 1=127.0.0.1:7001,2=127.0.0.1:7002,...")
-      ->required();
+  app.add_option("--peers", peers,
+                 "Bootstrap a new cluster of these members: 1=127.0.0.1:7001,2=...");
+  app.add_option("--join", config.join_addr,
+                 "Join the cluster this member serves clients at (an empty data dir)");
+  app.add_option("--peer-addr", peer_addr, "With --join: where this node listens for peers");
+  app.add_option("--cluster-id", config.bootstrap_cluster_id,
+                 "With --peers: the new cluster's id (default: hashed from name and --peers)");
   app.add_option("--client-addr", client_addr, "Where to serve Redis-protocol clients");
   app.add_option("--http-addr", http_addr, "Where to serve /status and /metrics (off if empty)");
   app.add_option("--peer-http-addrs", peer_http_addrs,
@@ -204,12 +245,9 @@ Result<ServerConfig> parse_server_args(int argc, char** argv, int* exit_code) {
   }
   *exit_code = 0;
   config.id = NodeId{id};
-  Result<std::vector<net::PeerAddress>> parsed = parse_peers(peers);
-  if (!parsed.is_ok()) return parsed.status();
-  config.peers = std::move(parsed).value();
-  const bool member = std::any_of(config.peers.begin(), config.peers.end(),
-                                  [&](const auto& peer) { return peer.id == config.id; });
-  if (!member) return invalid("--id " + std::to_string(id) + " is not among --peers " + peers);
+  if (Status membership = parse_membership(peers, peer_addr, &config); !membership.is_ok()) {
+    return membership;
+  }
   if (Status status = parse_host_port(client_addr, &config.client_host, &config.client_port);
       !status.is_ok()) {
     return status;

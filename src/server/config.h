@@ -24,7 +24,17 @@ inline constexpr uint64_t kRequestBytesMaxMax = 128ull << 20;
 struct ServerConfig {
   NodeId id;
   std::string data_dir;
-  std::vector<net::PeerAddress> peers;  // Every voter, this node included, sorted by id.
+  // The bootstrap membership: every voter, this node included, sorted by id. Only the first
+  // start reads it (identity.h); later the membership is replicated state. Empty with --join.
+  std::vector<net::PeerAddress> peers;
+  // --join: any member's client address. The node asks it for the cluster (identity.h) and
+  // starts as a learner; ignored once the data dir holds an identity.
+  std::string join_addr;
+  // This node's own peer address: its entry in --peers, or --peer-addr with --join.
+  net::PeerAddress self_peer;
+  // --cluster-id: the id a new cluster bootstraps with (the local-cluster tool draws a random
+  // one and gives it to every first member); 0: derived from the name and --peers.
+  uint64_t bootstrap_cluster_id = 0;
   std::string client_host = "127.0.0.1";
   uint16_t client_port = 6379;
   std::string http_host = "127.0.0.1";
@@ -53,8 +63,9 @@ struct ServerConfig {
   // --tls-port, --tls-cert-file, --tls-key-file, --tls-ca-cert-file, --tls-auth-clients.
   TlsOptions tls;
 
-  // Identifies the cluster on the wire and in data dirs: a hash of the cluster name and the
-  // member list, so a node with another --peers list is refused by its peers.
+  // The id a cluster bootstrapped from these flags gets: --cluster-id, or a hash of the cluster
+  // name and --peers (so that the first members agree without talking). Stored in the
+  // identity file at the first start, which alone counts afterwards.
   [[nodiscard]] uint64_t cluster_id() const;
   // "1=127.0.0.1:7001,2=..." in id order: the canonical form of the member list.
   [[nodiscard]] std::string peers_string() const;

@@ -63,6 +63,8 @@ std::string status_json(const ServerStatus& server, uint32_t tick_ms,
                        {"client_addr", addr == status.client_addrs.end() ? "" : addr->second},
                        {"http_addr", http == http_addrs.end() ? "" : http->second}});
   }
+  nlohmann::json learners = nlohmann::json::array();
+  for (NodeId learner : raft.conf_state.learners) learners.push_back(learner.value());
   const nlohmann::json out = {
       {"id", raft.id.value()},
       {"role", raft::role_name(raft.role)},
@@ -75,6 +77,10 @@ std::string status_json(const ServerStatus& server, uint32_t tick_ms,
       {"last_index", raft.last_index.value()},
       {"snapshot_index", status.snapshot_index.value()},
       {"members", members},
+      {"learners", learners},
+      {"conf_index", status.conf_index.value()},
+      {"conf_change_pending", raft.conf_change_pending},
+      {"removed", status.removed},
       {"peers", peers},
       {"pending_requests", status.pending_requests},
   };
@@ -119,6 +125,14 @@ std::string status_metrics(const ServerStatus& status) {
          "counter", storage.snapshots_received);
   single("raftkv_snapshot_index", "Last index of the newest snapshot.", "gauge",
          status.node.snapshot_index.value());
+  const raft::RaftStatus& raft = status.node.raft;
+  single("raftkv_voters", "Voting members.", "gauge", raft.conf_state.voters.size());
+  single("raftkv_learners", "Learners (non-voting members catching up).", "gauge",
+         raft.conf_state.learners.size());
+  single("raftkv_conf_index", "Log index of the membership change applied last.", "gauge",
+         status.node.conf_index.value());
+  single("raftkv_conf_change_pending", "1 on a leader while a membership change is pending.",
+         "gauge", raft.conf_change_pending ? 1 : 0);
   return out;
 }
 

@@ -8,6 +8,7 @@
 #include <csignal>
 #include <cstdio>
 #include <map>
+#include <optional>
 
 #include "kv/resp_state_machine.h"
 #include "net/asio_environment.h"
@@ -19,6 +20,7 @@
 #include "server/event_feed.h"
 #include "server/http_status.h"
 #include "server/identity.h"
+#include "server/join.h"
 #include "server/log_sink.h"
 #include "storage/disk_storage.h"
 
@@ -47,10 +49,14 @@ void publish_status(asio::steady_timer& timer, const std::function<ServerStatus(
   });
 }
 
-runtime::NodeOptions node_options(const ServerConfig& config) {
+runtime::NodeOptions node_options(const ServerConfig& config, const Identity& identity) {
   runtime::NodeOptions options;
   options.raft.id = config.id;
-  for (const net::PeerAddress& peer : config.peers) options.raft.voters.push_back(peer.id);
+  // Where the membership starts; the snapshot and the log take it on from there.
+  options.members = identity.members;
+  for (const runtime::Member& member : identity.members) {
+    (member.learner ? options.raft.learners : options.raft.voters).push_back(member.id);
+  }
   options.raft.heartbeat_ticks = std::max<uint32_t>(1, config.heartbeat_ms / config.tick_ms);
   options.raft.election_ticks =
       std::max<uint32_t>(options.raft.heartbeat_ticks + 1, config.election_ms / config.tick_ms);
@@ -80,11 +86,43 @@ std::map<NodeId, std::string> http_addrs(const ServerConfig& config) {
   return out;
 }
 
+// The data dir's identity: written at the first start, from --peers or by joining through
+// --join; read afterwards (a restart with --join checks that it is the same cluster).
+Result<Identity> load_identity(const ServerConfig& config, Logger& logger) {
+  if (config.join_addr.empty() || !has_identity(config)) {
+    std::optional<Identity> joined;
+    if (!config.join_addr.empty()) {
+      Result<Identity> learned = join_cluster(config, logger);
+      if (!learned.is_ok()) {
+        return Status(learned.status().code(),
+                      "cannot join through " + config.join_addr + ": " +
+                          learned.status().message());
+      }
+      joined = std::move(learned).value();
+    }
+    return check_or_write_identity(config, joined ? &*joined : nullptr);
+  }
+  Result<Identity> stored = check_or_write_identity(config, nullptr);
+  if (!stored.is_ok()) return stored;
+  Result<uint64_t> theirs = cluster_id_at(config.join_addr);
+  if (theirs.is_ok() && theirs.value() != stored.value().cluster_id) {
+    return Status(ErrorCode::InvalidArgument,
+                  "data dir " + config.data_dir + " belongs to cluster " +
+                      std::to_string(stored.value().cluster_id) + ", but " + config.join_addr +
+                      " serves cluster " + std::to_string(theirs.value()) +
+                      "; refusing to start (wipe the dir to join that cluster as a new node)");
+  }
+  if (!theirs.is_ok()) {
+    log_to(logger, LogLevel::Warn, "cannot check the cluster id at ", config.join_addr, " (",
+           theirs.status().message(), "); starting from the data dir");
+  }
+  return stored;
+}
+
 int run(const ServerConfig& config) {
   SpdLogger logger(parse_log_level(config.log_level));
-  if (Status status = check_or_write_identity(config); !status.is_ok()) {
-    return fail(status.message());
-  }
+  Result<Identity> identity = load_identity(config, logger);
+  if (!identity.is_ok()) return fail(identity.status().message());
   storage::DiskStorageOptions storage_options;
   storage_options.logger = &logger;
   Result<std::unique_ptr<storage::DiskStorage>> storage =
@@ -103,7 +141,7 @@ int run(const ServerConfig& config) {
                   .election_ms = config.election_ms,
                   .http_addrs = http_addrs(config)});
   kv::RespStateMachine state_machine;
-  net::TransportOptions transport_options{.cluster_id = config.cluster_id(),
+  net::TransportOptions transport_options{.cluster_id = identity.value().cluster_id,
                                           .client_addr = config.client_addr()};
   // A frame holds a lane's queue or one item larger than it: the largest entry, or a
   // forwarded request of that size, plus its envelope.
@@ -113,15 +151,16 @@ int run(const ServerConfig& config) {
   // A peer silent this long is redialled: a healed link resumes within about an election
   // timeout instead of at TCP's next backed-off retransmission, minutes later.
   transport_options.stall_ms = std::max<uint32_t>(1000, 2 * config.election_ms);
-  net::PeerTransport transport(io, config.id, config.peers, transport_options, logger);
-  runtime::Node node(node_options(config), env, *storage.value(), state_machine, transport,
-                     logger, metrics, config.http_port != 0 ? &feed : nullptr);
+  // The runtime gives the transport its peers, from the replicated membership.
+  net::PeerTransport transport(io, config.id, {config.self_peer}, transport_options, logger);
+  runtime::Node node(node_options(config, identity.value()), env, *storage.value(), state_machine,
+                     transport, logger, metrics, config.http_port != 0 ? &feed : nullptr);
   node.set_client_addr(config.client_addr());
   if (Status status = node.start(); !status.is_ok()) return fail(status.to_string());
   if (Status status = transport.start(node); !status.is_ok()) return fail(status.to_string());
   env.tick_every(config.tick_ms, [&node] { node.tick(); });
-  const std::function<ServerStatus()> status = [&node, &transport] {
-    return ServerStatus{node.status(), transport.counters()};
+  const std::function<ServerStatus()> status = [&node, &transport, &identity] {
+    return ServerStatus{node.status(), transport.counters(), identity.value().cluster_id};
   };
   ClientServerOptions client_options{.host = config.client_host,
                                      .port = config.client_port,
@@ -154,7 +193,7 @@ int run(const ServerConfig& config) {
     io.stop();
   });
   log_to(logger, LogLevel::Info, "node ", config.id, " of cluster '", config.cluster_name,
-         "' serving clients on ", config.client_addr(), "; peers ", config.peers_string());
+         "' (id ", identity.value().cluster_id, ") serving clients on ", config.client_addr());
   io.run();
   http.stop();
   log_to(logger, LogLevel::Info, "stopped");

@@ -12,6 +12,7 @@ namespace raftkv::server {
 struct ServerStatus {
   runtime::NodeStatus node;
   std::map<NodeId, net::PeerCounters> peers;
+  uint64_t cluster_id = 0;  // From the identity file (identity.h).
 };
 
 }  // namespace raftkv::server

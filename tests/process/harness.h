@@ -41,8 +41,8 @@ std::string server_path(std::string* why);
 //   (lazyfs), 25 clients across a whole-cluster restart, 26 restart from own snapshots, 27 a
 //   client that reached a cut-off node, 28-30 redis-py, ioredis, hiredis, 31 QUIT,
 //   32 the lock example, 33 pipelined reads and writes,
-//   34-36 large values, 41-46 security (authentication, ACL users, protected mode, TLS),
-//   47 a half-closed pipeline.
+//   34-36 large values, 37-40 membership changes, 41-46 security (authentication, ACL
+//   users, protected mode, TLS), 47 a half-closed pipeline.
 class ClusterFixture : public ::testing::Test {
  protected:
   // Call first in each test with its own slot; skips nothing: a missing server fails.

@@ -28,6 +28,7 @@ const std::vector<Scenario>& all_scenarios() {
     append_session_scenarios(out);
     append_kv_scenarios(out);
     append_expiry_scenarios(out);
+    append_membership_scenarios(out);
     return out;
   }();
   return scenarios;

@@ -17,5 +17,6 @@ void append_snapshot_scenarios(std::vector<Scenario>& out);     // scenarios_sna
 void append_session_scenarios(std::vector<Scenario>& out);      // scenarios_sessions.cc
 void append_kv_scenarios(std::vector<Scenario>& out);           // scenarios_kv.cc
 void append_expiry_scenarios(std::vector<Scenario>& out);       // scenarios_expiry.cc
+void append_membership_scenarios(std::vector<Scenario>& out);   // scenarios_membership.cc
 
 }  // namespace raftkv::sim

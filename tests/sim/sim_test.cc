@@ -107,6 +107,11 @@ SIM_SCENARIO_TEST(SimKv, SnapshotsBoundLogAndWal, "kv_snapshot_size")
 SIM_SCENARIO_TEST(SimKv, DiskFaultsLoseNothingAcknowledged, "kv_disk_faults")
 SIM_SCENARIO_TEST(SimKv, LargeValuesNearTheMessageLimitStayLinearizable, "kv_large_values")
 SIM_SCENARIO_TEST(SimKv, ExpiryAtTheSameIndexEverywhere, "expiry_same_index")
+// Membership changes (issue 15).
+SIM_SCENARIO_TEST(SimMembership, GrowThreeToFiveUnderWrites, "membership_grow")
+SIM_SCENARIO_TEST(SimMembership, RemovedLeaderStepsDownAndStaysQuiet, "membership_remove_leader")
+SIM_SCENARIO_TEST(SimMembership, ReplaceADeadFollower, "membership_replace")
+SIM_SCENARIO_TEST(SimMembership, ChangesUnderPartitionsAndCrashes, "membership_churn")
 
 // Every registered scenario must be reachable from CI, not only from the tool.
 TEST(SimRegistry, EveryScenarioHasATest) {
@@ -122,7 +127,8 @@ TEST(SimRegistry, EveryScenarioHasATest) {
       "snapshot_catch_up", "snapshot_restart", "sessions_duplicates", "sessions_expiry",
       "sessions_snapshot", "kv_linearizable", "kv_minority_client", "kv_restart_all",
       "kv_lossy_commits", "kv_snapshot_size", "kv_disk_faults", "kv_large_values",
-      "expiry_same_index"};
+      "expiry_same_index", "membership_grow", "membership_remove_leader", "membership_replace",
+      "membership_churn"};
   std::set<std::string> registered;
   for (const Scenario& scenario : all_scenarios()) registered.emplace(scenario.name);
   EXPECT_EQ(registered, expected);

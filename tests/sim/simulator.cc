@@ -250,6 +250,7 @@ runtime::NodeOptions Simulator::node_options(NodeId id, uint64_t seed) const {
   runtime::NodeOptions options;
   options.raft.id = id;
   options.raft.voters = ids();
+  if (options_.voters != 0) options.raft.voters.resize(options_.voters);
   options.raft.election_ticks = options_.election_ticks;
   options.raft.heartbeat_ticks = options_.heartbeat_ticks;
   options.raft.pre_vote = options_.pre_vote;
@@ -688,6 +689,15 @@ Status Simulator::transfer_leadership(NodeId id, NodeId target) {
   Status status = n.runtime->transfer_leadership(target);
   after_event(n);
   return status;
+}
+
+Status Simulator::change_membership(NodeId id, const runtime::MemberChange& change,
+                                    std::function<void(Status)> done) {
+  Node& n = node(id);
+  if (!n.up || n.halting) return Status(ErrorCode::Unavailable, "node is down");
+  n.runtime->change_membership(change, std::move(done));
+  after_event(n);
+  return Status::ok();
 }
 
 Status Simulator::inject(NodeId id, const raft::Message& message) {

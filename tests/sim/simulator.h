@@ -53,6 +53,9 @@ struct DiskFaults {
 
 struct SimOptions {
   uint32_t nodes = 3;
+  // Nodes 1..voters form the bootstrap membership; the others start outside it, as empty
+  // machines a scenario adds with change_membership() (0: every node is a voter).
+  uint32_t voters = 0;
   uint32_t election_ticks = 10;
   uint32_t heartbeat_ticks = 1;
   bool pre_vote = true;
@@ -186,6 +189,10 @@ class Simulator {
   // Wraps a KV command (SimOptions::kv) as a unique request the history can tell apart.
   [[nodiscard]] runtime::Request kv_request(const kv::Command& command);
   Status transfer_leadership(NodeId node, NodeId target);
+  // An operator's membership change on `node` (runtime::Node::change_membership). `done` runs
+  // with its outcome, unless the node crashes first. Unavailable when the node is down.
+  Status change_membership(NodeId node, const runtime::MemberChange& change,
+                           std::function<void(Status)> done);
   // Hands a message to a node's runtime as if a peer sent it (hostile input). Unavailable
   // when the node is down; otherwise ok, and the core's verdict shows in its log.
   Status inject(NodeId node, const raft::Message& message);

@@ -318,4 +318,48 @@ int run_node(const std::string& action, int id, const std::string& dir, int sign
   return kExitOk;
 }
 
+int run_cluster_add_node(const std::string& dir) {
+  Result<ClusterLayout> loaded = load_layout(dir);
+  if (!loaded.is_ok()) return fail(kExitError, loaded.status().message());
+  ClusterLayout layout = loaded.value();
+  if (layout.bootstrap_nodes == 0) layout.bootstrap_nodes = layout.nodes;
+  const int id = ++layout.nodes;
+  if (Status valid = validate_layout(layout); !valid.is_ok()) {
+    return fail(kExitError, "cannot add node " + std::to_string(id) + ": " + valid.message());
+  }
+  if (Status saved = save_layout(layout); !saved.is_ok()) return fail(kExitError, saved.message());
+  LocalCluster cluster(layout);
+  if (Status started = cluster.start_node(id, /*detach=*/true); !started.is_ok()) {
+    return fail(kExitError, started.message());
+  }
+  if (Status up = cluster.wait_up(id, milliseconds(30'000)); !up.is_ok()) {
+    return fail(kExitError, up.message());
+  }
+  std::cout << "node " << id << " joined as a learner (pid " << cluster.pid(id).value_or(0)
+            << "); promoting it once it has caught up\n";
+  DataOptions options;
+  options.endpoints = client::join_endpoints(layout.client_endpoints());
+  options.timeout_ms = 120'000;
+  return run_member_change(options, {"PROMOTE", std::to_string(id)});
+}
+
+int run_cluster_remove_node(const std::string& dir, int id) {
+  Result<ClusterLayout> layout = load_layout(dir);
+  if (!layout.is_ok()) return fail(kExitError, layout.status().message());
+  if (id < 1 || id > layout.value().nodes) {
+    return fail(kExitUsage, "no node " + std::to_string(id) + " in a cluster of " +
+                                std::to_string(layout.value().nodes));
+  }
+  DataOptions options;
+  options.endpoints = client::join_endpoints(layout.value().client_endpoints());
+  if (int code = run_member_change(options, {"REMOVE", std::to_string(id)}); code != kExitOk) {
+    return code;
+  }
+  LocalCluster cluster(layout.value());
+  (void)cluster.stop_node(id, SIGTERM, kStopWait);
+  // Its directory stays (a later `cluster start` runs it again; it then idles, removed).
+  std::cout << "node " << id << " removed from the cluster and stopped\n";
+  return kExitOk;
+}
+
 }  // namespace raftkv::tools

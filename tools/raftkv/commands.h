@@ -30,6 +30,11 @@ struct DataOptions {
   std::string password;  // AUTH password (empty: no AUTH).
 };
 
+// The client library's options for the command line's --endpoints, --semantics, --timeout-ms.
+[[nodiscard]] Result<client::ClientOptions> client_options(const DataOptions& options);
+// Prints an outcome as redis-cli would and returns its exit code.
+int report(const client::Outcome& outcome, bool raw);
+
 // A data command ("SET k v", "GET k", ...) through the leader-following client.
 int run_data_command(const DataOptions& options, const std::vector<std::string>& args);
 // INFO of the leader, as text.
@@ -38,6 +43,17 @@ int run_info(const DataOptions& options);
 int run_status(const DataOptions& options);
 int run_leader(const DataOptions& options);
 int run_members(const DataOptions& options);
+
+// Membership (member_commands.cc), through the leader: RAFT.MEMBER and RAFT.TRANSFER.
+int run_member_list(const DataOptions& options);
+// `args`: ADD id peer client [LEARNER] | PROMOTE id | REMOVE id.
+int run_member_change(const DataOptions& options, const std::vector<std::string>& args);
+// Adds `new_id` as a learner, waits until it caught up, promotes it, removes `old_id`; prints
+// each step with its time. The new node must be started (--join) before or meanwhile.
+int run_member_replace(const DataOptions& options, uint64_t old_id, uint64_t new_id,
+                       const std::string& peer_addr, const std::string& client_addr);
+// Hands leadership to `id` (0: the voter furthest along) and waits until it leads.
+int run_leader_transfer(const DataOptions& options, uint64_t id);
 
 // The web control's port when none is given: the first after the nine HTTP ports a local
 // cluster can use.
@@ -55,6 +71,11 @@ struct ClusterOptions {
 int run_cluster_start(const ClusterOptions& options);
 int run_cluster_stop(const std::string& dir);
 int run_cluster_status(const std::string& dir);
+// Starts one more node that joins the cluster under DIR (--join) and promotes it once it
+// caught up; DIR/cluster.conf then counts it.
+int run_cluster_add_node(const std::string& dir);
+// Removes node `id` from the cluster's membership, then stops it.
+int run_cluster_remove_node(const std::string& dir, int id);
 // action: "kill" (SIGKILL, or `signal`) or "restart".
 int run_node(const std::string& action, int id, const std::string& dir, int signal);
 

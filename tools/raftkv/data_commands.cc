@@ -16,6 +16,8 @@ using client::Outcome;
 using client::OutcomeKind;
 using client::RaftInfo;
 
+}  // namespace
+
 Result<ClientOptions> client_options(const DataOptions& options) {
   Result<std::vector<Endpoint>> endpoints = client::parse_endpoints(options.endpoints);
   if (!endpoints.is_ok()) return endpoints.status();
@@ -38,6 +40,7 @@ Result<ClientOptions> client_options(const DataOptions& options) {
 Credentials credentials_of(const DataOptions& options) {
   return Credentials{options.user, options.password};
 }
+namespace {
 
 // Every endpoint worth asking about: the configured ones plus members any node reports.
 std::vector<Endpoint> all_endpoints(const std::vector<Endpoint>& configured,
@@ -56,6 +59,8 @@ std::vector<Endpoint> all_endpoints(const std::vector<Endpoint>& configured,
   }
   return out;
 }
+
+}  // namespace
 
 int report(const Outcome& outcome, bool raw) {
   switch (outcome.kind) {
@@ -77,8 +82,6 @@ int report(const Outcome& outcome, bool raw) {
   }
   return kExitError;
 }
-
-}  // namespace
 
 int fail(int code, const std::string& message) {
   std::cerr << "raftkv: " << message << "\n";

@@ -99,7 +99,7 @@ struct ConfLines {
 constexpr const char* kConfKeys[] = {"nodes",          "base_peer_port", "base_client_port",
                                      "base_http_port", "server",         "log_level",
                                      "heartbeat_ms",   "election_ms",    "peer_hosts",
-                                     "tls"};
+                                     "tls",            "bootstrap_nodes"};
 
 // Splits the file into ConfLines; an error names the line ("PATH:LINE: ...").
 Result<ConfLines> read_conf_lines(const std::string& path, std::istream& file) {
@@ -196,12 +196,18 @@ std::string ClusterLayout::peer_host(int id) const {
   return distinct_peer_hosts ? "127.0.1." + node_string(id) : "127.0.0.1";
 }
 
+std::string ClusterLayout::peer_addr(int id) const {
+  return peer_host(id) + ":" + std::to_string(port_of(base_peer_port, id));
+}
+
+bool ClusterLayout::joins(int id) const { return bootstrap_nodes > 0 && id > bootstrap_nodes; }
+
 std::string ClusterLayout::peers_flag() const {
   std::string out;
   for (int id = 1; id <= nodes; ++id) {
+    if (joins(id)) break;
     if (!out.empty()) out += ",";
-    out += node_string(id) + "=" + peer_host(id) + ":" +
-           std::to_string(port_of(base_peer_port, id));
+    out += node_string(id) + "=" + peer_addr(id);
   }
   return out;
 }
@@ -216,12 +222,16 @@ std::string ClusterLayout::http_addrs_flag() const {
 }
 
 std::vector<std::string> ClusterLayout::server_args(int id) const {
-  std::vector<std::string> args = {"--id", node_string(id), "--data-dir", data_dir(id),
-                                   "--peers", peers_flag(),
-                                   "--client-addr", client_endpoint(id).to_string(),
-                                   "--http-addr", http_addr(id),
-                                   "--peer-http-addrs", http_addrs_flag(),
-                                   "--log-level", log_level};
+  std::vector<std::string> args = {"--id", node_string(id), "--data-dir", data_dir(id)};
+  if (joins(id)) {
+    args.insert(args.end(), {"--join", client_endpoint(1).to_string(), "--peer-addr",
+                             peer_addr(id)});
+  } else {
+    args.insert(args.end(), {"--peers", peers_flag()});
+  }
+  args.insert(args.end(), {"--client-addr", client_endpoint(id).to_string(), "--http-addr",
+                           http_addr(id), "--peer-http-addrs", http_addrs_flag(), "--log-level",
+                           log_level});
   if (heartbeat_ms > 0) args.insert(args.end(), {"--heartbeat-ms", std::to_string(heartbeat_ms)});
   if (election_ms > 0) args.insert(args.end(), {"--election-ms", std::to_string(election_ms)});
   if (tls) {
@@ -300,6 +310,7 @@ Status save_layout(const ClusterLayout& layout) {
   // Written only when set, so a shared-host layout reads exactly as before the key existed.
   if (layout.distinct_peer_hosts) file << "peer_hosts=distinct\n";
   if (layout.tls) file << "tls=on\n";
+  if (layout.bootstrap_nodes > 0) file << "bootstrap_nodes=" << layout.bootstrap_nodes << "\n";
   if (!layout.extra_args.empty()) {
     file << "# Extra raftkv-server arguments (--server-arg), one argv element a line, in order.\n";
   }
@@ -340,6 +351,15 @@ Result<ClusterLayout> load_layout(const std::string& dir) {
   layout.distinct_peer_hosts = peer_hosts != values.end();
   const auto tls = values.find("tls");
   layout.tls = tls != values.end() && tls->second == "on";
+  // Without the key every node bootstrapped (no node was added with `cluster add-node`).
+  if (const auto bootstrap = values.find("bootstrap_nodes"); bootstrap != values.end()) {
+    uint64_t count = 0;
+    if (!parse_number(bootstrap->second, static_cast<uint64_t>(layout.nodes), &count) ||
+        count == 0) {
+      return invalid(path + ": bootstrap_nodes must be 1.." + std::to_string(layout.nodes));
+    }
+    layout.bootstrap_nodes = static_cast<int>(count);
+  }
   layout.extra_args = std::move(conf).value().server_args;
   RAFT_ASSERT(check_server_args(layout.extra_args).is_ok());  // read_conf_lines() checked.
   return layout;

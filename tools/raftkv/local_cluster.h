@@ -57,6 +57,9 @@ struct ClusterLayout {
   // `cluster start --tls`: every node also serves clients over TLS on its tls_endpoint(), with
   // the throwaway certificates of DIR/tls (tls_files.h); clients must present client.crt.
   bool tls = false;
+  // Nodes 1..bootstrap_nodes form the cluster with --peers; the later ones join it (--join
+  // node 1, as learners: an operator promotes them). 0: every node bootstraps.
+  int bootstrap_nodes = 0;
 
   [[nodiscard]] std::string node_dir(int id) const;
   [[nodiscard]] std::string tls_dir() const { return dir + "/tls"; }
@@ -69,7 +72,9 @@ struct ClusterLayout {
   [[nodiscard]] std::vector<client::Endpoint> client_endpoints() const;
   [[nodiscard]] std::string http_addr(int id) const;
   [[nodiscard]] std::string peer_host(int id) const;
-  // "1=127.0.0.1:7001,2=127.0.0.1:7002,...".
+  [[nodiscard]] std::string peer_addr(int id) const;  // peer_host(id):peer port.
+  [[nodiscard]] bool joins(int id) const;              // Starts with --join.
+  // "1=127.0.0.1:7001,2=127.0.0.1:7002,..." for the bootstrap nodes.
   [[nodiscard]] std::string peers_flag() const;
   // "1=127.0.0.1:8081,2=127.0.0.1:8082,...": every node's HTTP address, for the web view.
   [[nodiscard]] std::string http_addrs_flag() const;

@@ -40,6 +40,20 @@ struct Cli {
   CLI::App* cluster_status = nullptr;
   CLI::App* node = nullptr;
   CLI::App* demo_command = nullptr;
+  // raftkv member ..., raftkv leader transfer.
+  uint64_t member_id = 0;
+  uint64_t new_id = 0;
+  std::string peer_addr;
+  std::string client_addr;
+  bool learner = false;
+  CLI::App* member_list = nullptr;
+  CLI::App* member_add = nullptr;
+  CLI::App* member_promote = nullptr;
+  CLI::App* member_remove = nullptr;
+  CLI::App* member_replace = nullptr;
+  CLI::App* leader_transfer = nullptr;
+  CLI::App* add_node = nullptr;
+  CLI::App* remove_node = nullptr;
 };
 
 void add_layout_options(CLI::App* command, ClusterLayout* layout, bool with_nodes) {
@@ -94,6 +108,47 @@ Status merge_saved_layout(const CLI::App& start, ClusterLayout* layout) {
   return Status::ok();
 }
 
+void add_member_commands(CLI::App& app, Cli& cli) {
+  auto* member = app.add_subcommand("member", "Change the cluster's membership (via the leader)");
+  member->require_subcommand(1);
+  cli.member_list = member->add_subcommand("list", "Every member: id, addresses, role");
+  cli.member_add = member->add_subcommand("add", "Add a node (start it with --join)");
+  cli.member_promote = member->add_subcommand("promote", "Make a caught-up learner a voter");
+  cli.member_remove = member->add_subcommand("remove", "Remove a node (it then idles)");
+  cli.member_replace = member->add_subcommand(
+      "replace", "Add NEW as a learner, wait until it caught up, promote it, remove OLD");
+  for (CLI::App* command : {cli.member_add, cli.member_promote, cli.member_remove,
+                            cli.member_replace}) {
+    command->add_option("id", cli.member_id, "Node id")->required();
+  }
+  cli.member_replace->add_option("new_id", cli.new_id, "The new node's id")->required();
+  for (CLI::App* command : {cli.member_add, cli.member_replace}) {
+    command->add_option("peer_addr", cli.peer_addr, "host:port it listens on for peers")
+        ->required();
+    command->add_option("client_addr", cli.client_addr, "host:port it serves clients on")
+        ->required();
+  }
+  cli.member_add->add_flag("--learner", cli.learner, "Add as a learner (no vote until promoted)");
+}
+
+int dispatch_member(Cli& cli) {
+  const std::string id = std::to_string(cli.member_id);
+  if (*cli.member_list) return run_member_list(cli.data);
+  if (*cli.member_add) {
+    std::vector<std::string> args = {"ADD", id, cli.peer_addr, cli.client_addr};
+    if (cli.learner) args.push_back("LEARNER");
+    return run_member_change(cli.data, args);
+  }
+  if (*cli.member_promote) return run_member_change(cli.data, {"PROMOTE", id});
+  if (*cli.member_remove) return run_member_change(cli.data, {"REMOVE", id});
+  if (*cli.member_replace) {
+    return run_member_replace(cli.data, cli.member_id, cli.new_id, cli.peer_addr,
+                              cli.client_addr);
+  }
+  if (*cli.leader_transfer) return run_leader_transfer(cli.data, cli.member_id);
+  return -1;
+}
+
 void add_data_commands(CLI::App& app, Cli& cli) {
   app.add_option("-e,--endpoints", cli.data.endpoints, "Nodes to contact, host:port,...")
       ->capture_default_str();
@@ -127,6 +182,9 @@ void add_data_commands(CLI::App& app, Cli& cli) {
   cli.status = app.add_subcommand("status", "Every node's role, term, leader and indexes");
   cli.leader = app.add_subcommand("leader", "Which node leads, in which term");
   cli.members = app.add_subcommand("members", "The cluster's members and their addresses");
+  cli.leader_transfer = cli.leader->add_subcommand("transfer", "Hand leadership to node ID");
+  cli.leader_transfer->add_option("id", cli.member_id, "Target (default: the best voter)");
+  add_member_commands(app, cli);
 }
 
 void add_cluster_commands(CLI::App& app, Cli& cli) {
@@ -153,6 +211,13 @@ void add_cluster_commands(CLI::App& app, Cli& cli) {
     command->add_option("--dir", cli.dir, "Cluster directory")->required();
     command->add_option("--nodes", cli.cluster.layout.nodes, "(read from DIR/cluster.conf)");
   }
+  cli.add_node = cluster->add_subcommand("add-node", "Start one more node; it joins, then "
+                                                     "is promoted once caught up");
+  cli.remove_node = cluster->add_subcommand("remove-node", "Remove node ID and stop it");
+  cli.remove_node->add_option("id", cli.node_id, "Node id (1-based)")->required();
+  for (CLI::App* command : {cli.add_node, cli.remove_node}) {
+    command->add_option("--dir", cli.dir, "Cluster directory")->required();
+  }
   cli.node = app.add_subcommand("node", "Kill or restart one node of a local cluster");
   cli.node->add_option("action", cli.node_action, "kill|restart")
       ->required()
@@ -177,6 +242,7 @@ void add_cluster_commands(CLI::App& app, Cli& cli) {
 }
 
 int dispatch_data(Cli& cli) {
+  if (const int code = dispatch_member(cli); code >= 0) return code;
   if (*cli.get) return run_data_command(cli.data, {"GET", cli.key});
   if (*cli.set) {
     std::vector<std::string> command = {"SET", cli.key, cli.value};
@@ -213,6 +279,8 @@ int dispatch(Cli& cli) {
   }
   if (*cli.stop) return run_cluster_stop(cli.dir);
   if (*cli.cluster_status) return run_cluster_status(cli.dir);
+  if (*cli.add_node) return run_cluster_add_node(cli.dir);
+  if (*cli.remove_node) return run_cluster_remove_node(cli.dir, cli.node_id);
   if (*cli.node) return run_node(cli.node_action, cli.node_id, cli.dir, cli.signal_number);
   if (*cli.demo_command) {
     if (cli.demo.layout.server_path.empty()) cli.demo.layout.server_path = default_server_path();

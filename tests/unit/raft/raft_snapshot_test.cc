@@ -173,11 +173,78 @@ TEST(RaftMembership, RemoveLeader_StepsDown) {
   EXPECT_EQ(cluster.raft(1).role(), Role::Follower);
 }
 
+TEST(RaftMembership, NewLeader_RefusesConfChangeUntilItsFirstEntryApplies) {
+  // Goal: the single-server pitfall; a new leader changes the membership only after an entry
+  // of its own term is committed and applied.
+  Cluster cluster(3);
+  cluster.win_election(1);
+  ASSERT_EQ(cluster.raft(1).role(), Role::Leader);
+  const Index no_op = cluster.raft(1).log().last_index();
+  ASSERT_LT(cluster.raft(1).log().applied(), no_op);
+  Result<Proposal> early =
+      cluster.raft(1).propose_conf_change(ConfChange{ConfChangeType::AddLearner, n(4), "x"});
+  ASSERT_FALSE(early.is_ok());
+  EXPECT_EQ(early.status().code(), ErrorCode::Busy);
+  EXPECT_TRUE(cluster.raft(1).status().conf_change_pending);
+  cluster.deliver_all();
+  ASSERT_GE(cluster.raft(1).log().applied(), no_op);
+  EXPECT_FALSE(cluster.raft(1).status().conf_change_pending);
+  EXPECT_TRUE(
+      cluster.raft(1).propose_conf_change(ConfChange{ConfChangeType::AddLearner, n(4), "x"})
+          .is_ok());
+}
+
+TEST(RaftMembership, RemovedPeer_LearnsItsRemovalFromTheLastHeartbeat) {
+  // Goal: a removed follower is told the commit index that covers its removal, so it can
+  // apply it, even though the leader stops replicating to it at that moment.
+  Cluster cluster(3);
+  cluster.elect(1);
+  const ConfChange removal{ConfChangeType::RemoveNode, n(3), ""};
+  Result<Proposal> change = cluster.raft(1).propose_conf_change(removal);
+  ASSERT_TRUE(change.is_ok());
+  // The removal reaches every log and commits on the leader; node 3 has not heard it commit.
+  cluster.deliver_all_if([](const Message& m) { return m.type != MessageType::Heartbeat; });
+  ASSERT_GE(cluster.raft(1).log().committed(), change.value().index);
+  ASSERT_LT(cluster.raft(3).log().committed(), change.value().index);
+  cluster.raft(1).apply_conf_change(removal);
+  // Node 3's answer goes to a leader that no longer counts it, which refuses it.
+  cluster.deliver_all_if([](const Message& m) { return m.from != n(3); });
+  EXPECT_EQ(cluster.raft(3).log().committed(), change.value().index);
+  EXPECT_EQ(cluster.raft(1).status().conf_state.voters, (std::vector<NodeId>{n(1), n(2)}));
+}
+
+TEST(RaftMembership, RemovedLeader_TellsTheOthersAndTheyElectWithoutIt) {
+  // Goal: a leader that removed itself steps down, and the remaining voters learn that the
+  // removal committed (else, counting the old leader's vote, two of them could not elect).
+  Cluster cluster(3);
+  cluster.elect(1);
+  const ConfChange removal{ConfChangeType::RemoveNode, n(1), ""};
+  Result<Proposal> change = cluster.raft(1).propose_conf_change(removal);
+  ASSERT_TRUE(change.is_ok());
+  cluster.deliver_all_if([](const Message& m) { return m.type != MessageType::Heartbeat; });
+  ASSERT_GE(cluster.raft(1).log().committed(), change.value().index);
+  ASSERT_LT(cluster.raft(2).log().committed(), change.value().index);
+  cluster.raft(1).apply_conf_change(removal);
+  EXPECT_EQ(cluster.raft(1).role(), Role::Follower);
+  cluster.deliver_all();
+  ASSERT_EQ(cluster.raft(2).log().committed(), change.value().index);
+  ASSERT_EQ(cluster.raft(3).log().committed(), change.value().index);
+  cluster.raft(2).apply_conf_change(removal);
+  cluster.raft(3).apply_conf_change(removal);
+  cluster.isolate(1);
+  const uint64_t leader = cluster.tick_until_leader();
+  EXPECT_TRUE(leader == 2 || leader == 3) << "leader " << leader;
+}
+
 TEST(RaftMembership, ConfChangeEncoding_RoundTripsAndRejectsGarbage) {
-  const ConfChange change{ConfChangeType::AddVoter, n(77)};
+  const ConfChange change{ConfChangeType::AddVoter, n(77), "peer=127.0.0.1:7004"};
   ConfChange decoded;
   ASSERT_TRUE(decode_conf_change(encode_conf_change(change), &decoded));
   EXPECT_EQ(decoded, change);
+  // Entries written before contexts existed: the 9-byte head alone.
+  ASSERT_TRUE(decode_conf_change(encode_conf_change(change).substr(0, 9), &decoded));
+  EXPECT_EQ(decoded.node, n(77));
+  EXPECT_EQ(decoded.context, "");
   EXPECT_FALSE(decode_conf_change("short", &decoded));
   std::string bad = encode_conf_change(change);
   bad[0] = 9;

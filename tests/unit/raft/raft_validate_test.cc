@@ -32,7 +32,22 @@ class RaftValidate : public ::testing::Test {
 TEST_F(RaftValidate, Step_UnknownSenderRefused) {
   Message message = append();
   message.from = n(99);
-  expect_refused(message);
+  for (MessageType type : {MessageType::PreVote, MessageType::Vote, MessageType::AppendResponse,
+                           MessageType::HeartbeatResponse, MessageType::TimeoutNow}) {
+    message.type = type;
+    expect_refused(message);
+  }
+}
+
+TEST_F(RaftValidate, Step_ReplicationFromALeaderNotYetKnownIsFollowed) {
+  // Goal: a member that missed the change adding node 99 still follows 99 once it leads,
+  // as its log is the only way to learn that change.
+  Message message = append();
+  message.from = n(99);
+  message.term = t(5);
+  ASSERT_TRUE(cluster.raft(2).step(message).is_ok());
+  EXPECT_EQ(cluster.raft(2).leader(), n(99));
+  EXPECT_EQ(cluster.raft(2).term(), t(5));
 }
 
 TEST_F(RaftValidate, Step_WrongRecipientRefused) {

@@ -73,6 +73,34 @@ class ClientCommands : public ::testing::Test {
   FakeDirectory directory{&state};
 };
 
+TEST_F(ClientCommands, RaftMember_BadRequestsAreRefusedBeforeTheNode) {
+  EXPECT_EQ(run({"RAFT.MEMBER", "ADD", "0", "127.0.0.1:7004", "127.0.0.1:6384"}).reply,
+            "-ERR node id must be a positive integer, not '0'\r\n");
+  EXPECT_EQ(run({"RAFT.MEMBER", "ADD", "4", "127.0.0.1", "127.0.0.1:6384"}).reply,
+            "-ERR peer_addr and client_addr must be host:port\r\n");
+  EXPECT_EQ(run({"RAFT.MEMBER", "ADD", "4", "h:1", "h:2", "VOTER"}).reply,
+            "-ERR the optional last argument of ADD is LEARNER, not 'VOTER'\r\n");
+  EXPECT_TRUE(run({"RAFT.MEMBER", "PROMOTE"}).reply.starts_with("-ERR usage: RAFT.MEMBER"));
+  EXPECT_TRUE(run({"RAFT.TRANSFER", "x"}).reply.starts_with("-ERR node id must be"));
+  EXPECT_EQ(run({"RAFT.MEMBER", "PROMOTE", "4"}).kind, Action::Kind::Admin);
+  EXPECT_EQ(run({"raft.member", "add", "4", "h:1", "h:2", "learner"}).kind, Action::Kind::Admin);
+}
+
+TEST_F(ClientCommands, RaftMember_RefusedInsideMulti) {
+  EXPECT_EQ(run({"MULTI"}).reply, "+OK\r\n");
+  EXPECT_EQ(run({"RAFT.MEMBER", "LIST"}).reply,
+            "-ERR RAFT.MEMBER inside MULTI is not allowed\r\n");
+}
+
+TEST_F(ClientCommands, RaftMemberList_ShowsEveryMemberWithItsRole) {
+  // fake_status() has no member records: the list is empty, and the INFO fields are there.
+  EXPECT_EQ(run({"RAFT.MEMBER", "LIST"}).reply, "*0\r\n");
+  const std::string info = info_text(fake_status(), ServerCounters{}, {"raft"}, std::nullopt, 1);
+  EXPECT_NE(info.find("learners:\r\n"), std::string::npos) << info;
+  EXPECT_NE(info.find("conf_index:0\r\n"), std::string::npos) << info;
+  EXPECT_NE(info.find("removed:0\r\n"), std::string::npos) << info;
+}
+
 TEST_F(ClientCommands, Ping_RepliesPongOrEcho) {
   EXPECT_EQ(run({"PING"}).reply, "+PONG\r\n");
   EXPECT_EQ(run({"ping", "hi"}).reply, "$2\r\nhi\r\n");

@@ -59,6 +59,30 @@ TEST(ParseServerArgs, RequiresMembership) {
   EXPECT_TRUE(mentions(parse_with({}, "4"), "not among --peers"));
 }
 
+// `raftkv-server --id 4 --data-dir /tmp/x` plus `extra`, without --peers.
+Result<ServerConfig> parse_join(const std::vector<std::string>& extra) {
+  std::vector<std::string> words = {"raftkv-server", "--id", "4", "--data-dir", "/tmp/x"};
+  words.insert(words.end(), extra.begin(), extra.end());
+  std::vector<char*> argv;
+  for (std::string& word : words) argv.push_back(word.data());
+  int exit_code = 0;
+  return parse_server_args(static_cast<int>(argv.size()), argv.data(), &exit_code);
+}
+
+TEST(ParseServerArgs, JoinNeedsPeerAddrAndExcludesPeers) {
+  const Result<ServerConfig> joined =
+      parse_join({"--join", "127.0.0.1:6381", "--peer-addr", "127.0.0.1:7004"});
+  ASSERT_TRUE(joined.is_ok()) << joined.status().to_string();
+  EXPECT_EQ(joined.value().join_addr, "127.0.0.1:6381");
+  EXPECT_EQ(joined.value().self_peer.port, 7004);
+  EXPECT_TRUE(joined.value().peers.empty());
+  EXPECT_TRUE(mentions(parse_join({"--join", "127.0.0.1:6381"}), "--peer-addr"));
+  EXPECT_TRUE(mentions(parse_join({}), "--join"));
+  EXPECT_TRUE(mentions(parse_join({"--join", "127.0.0.1:6381", "--peer-addr", "127.0.0.1:7004",
+                                   "--peers", "4=127.0.0.1:7004"}),
+                       "not both"));
+}
+
 TEST(ParseServerArgs, ElectionMustExceedHeartbeat) {
   EXPECT_FALSE(parse_with({"--heartbeat-ms", "500", "--election-ms", "400"}).is_ok());
 }

@@ -38,5 +38,24 @@ TEST(StatusJson, MembersCarryTheirHttpAddressWhenKnown) {
   EXPECT_EQ(json["members"][2]["http_addr"], "");
 }
 
+TEST(StatusJson, ShowsLearnersTheConfigurationIndexAndAPendingChange) {
+  ServerStatus server;
+  runtime::NodeStatus& status = server.node;
+  status.raft.conf_state.voters = {NodeId{1}, NodeId{2}, NodeId{3}};
+  status.raft.conf_state.learners = {NodeId{4}};
+  status.raft.conf_change_pending = true;
+  status.conf_index = Index{42};
+  const nlohmann::json json = nlohmann::json::parse(status_json(server, 10, kHttp));
+  EXPECT_EQ(json["learners"], nlohmann::json::array({4}));
+  EXPECT_EQ(json["conf_index"], 42);
+  EXPECT_EQ(json["conf_change_pending"], true);
+  EXPECT_EQ(json["removed"], false);
+  const std::string metrics = status_metrics(server);
+  for (const char* line : {"raftkv_voters 3\n", "raftkv_learners 1\n", "raftkv_conf_index 42\n",
+                           "raftkv_conf_change_pending 1\n"}) {
+    EXPECT_NE(metrics.find(line), std::string::npos) << line;
+  }
+}
+
 }  // namespace
 }  // namespace raftkv::server

@@ -1,0 +1,233 @@
+// Membership changes (issue 15) on real runtimes: single-server changes through
+// runtime::Node::change_membership, one at a time, adopted on apply. Nodes outside the
+// bootstrap membership (SimOptions::voters) start empty, as a new machine started with --join
+// does. The safety checkers run after every event; each scenario then checks that the
+// membership it built commits, and log matching over every node.
+#include <memory>
+
+#include "sim/scenario_util.h"
+#include "sim/scenarios.h"
+
+namespace raftkv::sim {
+namespace {
+
+using runtime::MemberChange;
+
+MemberChange make_change(MemberChange::Kind kind, NodeId id, bool learner = false) {
+  return MemberChange{.kind = kind, .member = runtime::Member{.id = id, .learner = learner}};
+}
+
+// Whether the leader's view of the membership shows `change` done.
+bool reflects(const runtime::NodeStatus& leader, const MemberChange& change) {
+  for (const runtime::Member& member : leader.members) {
+    if (member.id != change.member.id) continue;
+    if (change.kind == MemberChange::Kind::Remove) return false;
+    return change.kind == MemberChange::Kind::Add || !member.learner;
+  }
+  return change.kind == MemberChange::Kind::Remove;
+}
+
+// Makes `change` through the stable leader among `members`, as an operator would: asks again
+// when the answer is TRYAGAIN-like (Busy: a change pending, the leader's first entry not yet
+// applied, a learner still behind; NotLeader; Unavailable) or when no answer came within 5 E
+// (the node crashed). Done when it answers ok or the stable leader's membership shows the
+// change. False, with the Run failed, on a refusal or after ticks_max.
+bool change_membership(Simulator& sim, const std::vector<NodeId>& members,
+                       const MemberChange& change, uint64_t ticks_max) {
+  auto answer = std::make_shared<std::optional<Status>>();
+  uint64_t asked_at = 0;
+  bool asked = false;
+  const bool done = sim.run_until(
+      [&] {
+        if (*answer && (*answer)->is_ok()) return true;
+        // A removed node may sit in an old term: the others need not wait for it.
+        std::optional<NodeId> leader = sim.stable_leader(members);
+        if (!leader && change.kind == MemberChange::Kind::Remove) {
+          leader = sim.stable_leader(without(members, {change.member.id}));
+        }
+        if (!leader) return false;
+        if (reflects(sim.status(*leader), change)) return true;
+        if (*answer && (*answer)->code() == ErrorCode::InvalidArgument) {
+          sim.fail("the change of " + node_name(change.member.id) +
+                   " was refused: " + (*answer)->to_string());
+          return true;
+        }
+        if (asked && !*answer && sim.now_ticks() < asked_at + 5 * kE) return false;
+        *answer = std::nullopt;
+        asked = true;
+        asked_at = sim.now_ticks();
+        auto slot = answer;
+        (void)sim.change_membership(*leader, change, [slot](Status status) { *slot = status; });
+        return false;
+      },
+      ticks_max);
+  if (!done && !sim.failed()) {
+    sim.fail("the change of " + node_name(change.member.id) + " did not apply within " +
+             std::to_string(ticks_max) + " ticks");
+  }
+  return done && !sim.failed();
+}
+
+bool add_and_promote(Simulator& sim, const std::vector<NodeId>& members, NodeId id) {
+  return change_membership(sim, members, make_change(MemberChange::Kind::Add, id, true),
+                           30 * kE) &&
+         change_membership(sim, members, make_change(MemberChange::Kind::Promote, id),
+                           60 * kE);
+}
+
+// A 3-voter cluster grows to 5 (each new node a learner first, promoted once caught up) while
+// writes commit, then survives the loss of any two of the five.
+void membership_grow(Run& run) {
+  SimOptions options = default_options(5);
+  options.voters = 3;
+  Simulator sim(run, options);
+  std::vector<NodeId> members = {NodeId{1}, NodeId{2}, NodeId{3}};
+  for (int i = 0; i < 20; ++i) {
+    if (!commit_one(sim, members, 10 * kE)) return;
+  }
+  for (NodeId added : {NodeId{4}, NodeId{5}}) {
+    if (!add_and_promote(sim, members, added)) return;
+    members.push_back(added);
+    if (!commit_one(sim, members, 20 * kE)) return;
+  }
+  Prng prng = scenario_prng(run);
+  const std::vector<NodeId> lost = pick(prng, members, 2);
+  for (NodeId id : lost) sim.crash(id);
+  const std::vector<NodeId> alive = without(members, lost);
+  for (int i = 0; i < 5; ++i) {
+    if (!commit_one(sim, alive, 20 * kE)) return;
+  }
+  run.metric("voters", static_cast<uint64_t>(sim.status(alive.front()).raft.conf_state
+                                                 .voters.size()));
+  sim.check_logs_now();
+}
+
+// The leader removes itself: it steps down, the others elect a leader among themselves and
+// go on; restarted on its old data, the removed node disturbs nobody (PreVote and the
+// members' refusal of a non-member).
+void membership_remove_leader(Run& run) {
+  Simulator sim(run, default_options(3));
+  if (!commit_one(sim, sim.ids(), 10 * kE)) return;
+  const std::optional<NodeId> leader = sim.stable_leader();
+  if (!leader) return sim.fail("no stable leader on a healthy network");
+  const std::vector<NodeId> rest = without(sim.ids(), {*leader});
+  if (!change_membership(sim, sim.ids(), make_change(MemberChange::Kind::Remove, *leader),
+                         30 * kE)) {
+    return;
+  }
+  if (!sim.run_until([&] { return sim.status(*leader).removed; }, 10 * kE)) {
+    return sim.fail("the removed leader never learned that it was removed");
+  }
+  if (!commit_one(sim, rest, 20 * kE)) return;
+  sim.crash(*leader);
+  sim.restart(*leader);
+  const std::optional<NodeId> before = sim.stable_leader(rest);
+  const Term term = before ? sim.raft(*before).term() : Term{};
+  sim.run_for_ticks(20 * kE);
+  const std::optional<NodeId> after = sim.stable_leader(rest);
+  if (!before || after != before || sim.raft(*after).term() != term) {
+    return sim.fail("the restarted removed node disturbed the cluster");
+  }
+  if (sim.raft(*leader).role() == raft::Role::Leader) {
+    return sim.fail("the removed node leads again");
+  }
+  if (!commit_one(sim, rest, 20 * kE)) return;
+  sim.check_logs_now();
+}
+
+// A follower dies for good (kill -9, disk lost); a new machine replaces it: added as a
+// learner, promoted once caught up, then the dead one removed. The new 3-voter cluster then
+// survives the loss of one more node.
+void membership_replace(Run& run) {
+  SimOptions options = default_options(4);
+  options.voters = 3;
+  options.snapshot_every_entries = 10;  // The new node catches up from a snapshot and the log.
+  options.snapshot_keep_entries = 2;
+  Simulator sim(run, options);
+  std::vector<NodeId> members = {NodeId{1}, NodeId{2}, NodeId{3}};
+  for (int i = 0; i < 25; ++i) {
+    if (!commit_one(sim, members, 10 * kE)) return;
+  }
+  const std::optional<NodeId> leader = sim.stable_leader(members);
+  if (!leader) return sim.fail("no stable leader on a healthy network");
+  Prng prng = scenario_prng(run);
+  const NodeId dead = pick(prng, without(members, {*leader}), 1).front();
+  sim.crash(dead);
+  members = without(members, {dead});
+  const std::vector<NodeId> with_new = {members[0], members[1], NodeId{4}};
+  if (!add_and_promote(sim, members, NodeId{4})) return;
+  if (!change_membership(sim, with_new, make_change(MemberChange::Kind::Remove, dead),
+                         30 * kE)) {
+    return;
+  }
+  const NodeId next_loss = pick(prng, with_new, 1).front();
+  sim.crash(next_loss);
+  const std::vector<NodeId> alive = without(with_new, {next_loss});
+  for (int i = 0; i < 5; ++i) {
+    if (!commit_one(sim, alive, 20 * kE)) return;
+  }
+  sim.check_logs_now();
+}
+
+// Changes proposed while the network drops and partitions and nodes crash and restart: spare
+// nodes are added and promoted, members removed, one change at a time, each under a fault that
+// heals a few election timeouts later. Safety holds throughout; after the last change the
+// resulting membership commits.
+void membership_churn(Run& run) {
+  SimOptions options = default_options(6);
+  options.voters = 3;
+  options.network.drop_per_mille = 20;
+  Simulator sim(run, options);
+  Prng prng = scenario_prng(run);
+  std::vector<NodeId> members = {NodeId{1}, NodeId{2}, NodeId{3}};
+  std::vector<NodeId> spares = {NodeId{4}, NodeId{5}, NodeId{6}};
+  for (int round = 0; round < 5 && !sim.failed(); ++round) {
+    if (!commit_one(sim, members, 30 * kE)) return;
+    const NodeId victim = pick(prng, members, 1).front();
+    const bool crash = prng.chance(1, 2);
+    if (crash) {
+      sim.crash(victim);
+    } else {
+      sim.network().isolate(victim);
+    }
+    // Propose under the fault (the victim may be the leader), heal after a while.
+    const bool grow = !spares.empty() && (members.size() <= 3 || prng.chance(1, 2));
+    const std::optional<NodeId> leader = sim.stable_leader(members);
+    const NodeId subject = grow ? spares.front() : pick(prng, without(members, {victim}), 1)[0];
+    const MemberChange first = grow ? make_change(MemberChange::Kind::Add, subject, true)
+                                    : make_change(MemberChange::Kind::Remove, subject);
+    if (leader) (void)sim.change_membership(*leader, first, [](Status) {});
+    sim.run_for_ticks(prng.uniform(1, 4) * kE);
+    if (crash) sim.restart(victim);
+    sim.network().reconnect(victim);
+    if (grow) {
+      if (!add_and_promote(sim, members, subject)) return;
+      members.push_back(subject);
+      spares.erase(spares.begin());
+    } else {
+      if (!change_membership(sim, members, first, 60 * kE)) return;
+      members = without(members, {subject});
+    }
+  }
+  for (int i = 0; i < 3; ++i) {
+    if (!commit_one(sim, members, 30 * kE)) return;
+  }
+  run.metric("members", members.size());
+  sim.check_logs_now();
+}
+
+}  // namespace
+
+void append_membership_scenarios(std::vector<Scenario>& out) {
+  out.push_back({"membership_grow", "3 voters grow to 5 under writes; then any 2 may fail",
+                 membership_grow});
+  out.push_back({"membership_remove_leader",
+                 "the leader removes itself; the rest go on; restarted, it disturbs nobody",
+                 membership_remove_leader});
+  out.push_back({"membership_replace", "a dead follower replaced: add, promote, remove",
+                 membership_replace});
+  out.push_back({"membership_churn", "adds and removals under drops, partitions and crashes",
+                 membership_churn});
+}
+
+}  // namespace raftkv::sim
