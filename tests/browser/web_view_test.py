@@ -11,7 +11,9 @@ the page shows:
   4. partitioning the leader from the page (iptables): the others elect a new leader, the page
      draws the cut, and after healing the old leader follows;
   5. the page stays responsive under `redis-benchmark -c 50` writes;
-  6. no console errors, other than the browser reporting the killed node's refused
+  6. transferring leadership from the page (RAFT.TRANSFER): the chosen follower leads a higher
+     term within an election timeout;
+  7. no console errors, other than the browser reporting the killed node's refused
      connections while it was down.
 Screenshots of each step go to --out. Exit status 0 when every check passes; every measured
 figure is printed.
@@ -193,6 +195,23 @@ def step_write(driver, out_dir, killed):
     shot(driver, out_dir, '3-write-replicated.png')
 
 
+def step_transfer(driver, out_dir, leader):
+    target = next(n for n in nodes(driver) if n['role'] == 'follower' and n['state'] == 'up')
+    print(f'6. transfer leadership from node {leader["id"]} (term {leader["term"]}) to node '
+          f'{target["id"]} from the page')
+    bound_s = 2 * ELECTION_MS / 1000  # One election timeout at its longest: no waiting out.
+    click(driver, target['id'], 'lead')
+    clicked_at = time.monotonic()
+    new = wait_for(f'node {target["id"]} leading a higher term', lambda: [
+        n for n in leaders(driver) if n['id'] == target['id'] and n['term'] > leader['term']],
+        bound_s, 0.02)[0]
+    print(f'  node {new["id"]} leads term {new["term"]}, shown '
+          f'{(time.monotonic() - clicked_at) * 1000:.0f} ms after the click (bound '
+          f'{bound_s * 1000:.0f} ms)')
+    shot(driver, out_dir, '6-leadership-transferred.png')
+    return new
+
+
 def step_partition(driver, out_dir, leader):
     print(f'4. partition the leader (node {leader["id"]}, term {leader["term"]}) from the page')
     button = driver.find_element(
@@ -278,7 +297,7 @@ def step_load(driver, out_dir, cluster, leader):
 
 
 def check_console(driver, killed_http):
-    print('6. console errors')
+    print('7. console errors')
     entries = driver.get_log('browser')
     errors = [e for e in entries if e['level'] == 'SEVERE']
     # Chromium logs each refused reconnect of the killed node's event stream.
@@ -313,8 +332,9 @@ def main():
         step_write(driver, args.out, leader)
         new_leader = step_partition(driver, args.out, new_leader)
         step_load(driver, args.out, cluster, new_leader)
+        new_leader = step_transfer(driver, args.out, leaders(driver)[0])
         check_console(driver, f'127.0.0.1:{cluster.http_port + leader["id"] - 1}')
-        print('web view: all 6 checks passed')
+        print('web view: all 7 checks passed')
         return 0
     except Failed as failure:
         print(f'FAILED: {failure}')

@@ -15,7 +15,6 @@ using nlohmann::json;
 using std::chrono::milliseconds;
 
 constexpr milliseconds kStopWait{5000};
-constexpr const char* kTransferWhy = "coming with runtime membership";
 
 client::ClientOptions write_client_options(const ClusterLayout& layout) {
   client::ClientOptions options;
@@ -150,8 +149,7 @@ std::string WebControl::state_json() {
   if (options_.controls) {
     const Status& partitions = partitioner_->available();
     out["partition"] = {{"available", partitions.is_ok()}, {"why", partitions.message()}};
-    // TODO(web): leadership transfer from the page once the server offers it. #15
-    out["transfer"] = {{"available", false}, {"why", kTransferWhy}};
+    out["transfer"] = {{"available", true}, {"why", ""}};
   }
   return out.dump();
 }
@@ -198,11 +196,29 @@ Result<std::string> WebControl::act(int id, const std::string& action) {
     done = partitioner_->isolate(id);
   } else if (action == "heal") {
     done = partitioner_->heal(id);
+  } else if (action == "lead") {
+    done = transfer_to(id);
   } else {
     return Status(ErrorCode::InvalidArgument, "no action " + action);
   }
   if (!done.is_ok()) return done;
   return node + ": " + action + " done";
+}
+
+// RAFT.TRANSFER through the client, which finds the leader: the leader hands over to `id`
+// (Raft's TimeoutNow), and the page shows the new term and leader as they happen.
+Status WebControl::transfer_to(int id) {
+  std::lock_guard lock(write_mu_);
+  const client::Outcome outcome =
+      client_.call({"RAFT.TRANSFER", std::to_string(id)}, client::Semantics::AtMostOnce);
+  if (!outcome.ok()) {
+    return Status(ErrorCode::Unavailable, "transfer to node " + std::to_string(id) + ": " +
+                                              outcome.detail + outcome.reply.text);
+  }
+  if (outcome.reply.is_error()) {
+    return Status(ErrorCode::InvalidArgument, outcome.reply.text);
+  }
+  return Status::ok();
 }
 
 std::string WebControl::write(const std::string& key, const std::string& value) {

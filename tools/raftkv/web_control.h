@@ -65,6 +65,8 @@ class WebControl {
   [[nodiscard]] Result<std::string> act(int id, const std::string& action);
   // SET key value; the JSON reply (ok, reply, endpoint, ms).
   [[nodiscard]] std::string write(const std::string& key, const std::string& value);
+  // Asks the leader to hand leadership to node `id` (RAFT.TRANSFER).
+  [[nodiscard]] Status transfer_to(int id);
 
  private:
   [[nodiscard]] Status signal_node(int id, int signal);

@@ -676,7 +676,8 @@ function drawControls() {
     if (!row) {
       row = html('div', {class: 'node-row', 'data-node': node.id});
       row.appendChild(html('span', {class: 'label'}));
-      for (const action of ['kill', 'restart', 'pause', 'resume', 'partition', 'heal']) {
+      for (const action of ['kill', 'restart', 'pause', 'resume', 'partition', 'heal',
+                            'lead']) {
         const button = html('button', {type: 'button', 'data-action': action},
                             action === 'kill' ? 'kill -9' : action);
         button.addEventListener('click', () => act(node.id, action));
@@ -697,9 +698,10 @@ function drawControls() {
     const partition = ctl.partition || {available: false, why: ''};
     enable('partition', partition.available && !node.isolated, partition.why);
     enable('heal', partition.available && node.isolated, partition.why);
+    const transfer = ctl.transfer || {available: false, why: ''};
+    enable('lead', transfer.available && node.running && !node.paused, transfer.why ||
+           'transfer leadership to this node (RAFT.TRANSFER)');
   }
-  const transfer = document.getElementById('transfer');
-  transfer.title = ctl.transfer?.why || transfer.title;
 }
 
 async function post(path) {
@@ -712,7 +714,7 @@ async function post(path) {
 const ACTION_WORDS = {
   kill: 'killed (kill -9)', restart: 'restarted', pause: 'paused (SIGSTOP)',
   resume: 'resumed (SIGCONT)', partition: 'cut off from the other nodes',
-  heal: 'reconnected to the other nodes',
+  heal: 'reconnected to the other nodes', lead: 'take over as leader (RAFT.TRANSFER)',
 };
 
 async function act(id, action) {
