@@ -52,7 +52,13 @@ class Replica {
     storage_ = std::move(opened).value();
     runtime::NodeOptions options;
     options.raft.id = NodeId{id};
-    for (const net::PeerAddress& peer : peers) options.raft.voters.push_back(peer.id);
+    // The bootstrap membership, with the addresses the transport dials (the runtime hands
+    // them to it, and takes later changes from the log).
+    for (const net::PeerAddress& peer : peers) {
+      options.raft.voters.push_back(peer.id);
+      options.members.push_back(runtime::Member{
+          .id = peer.id, .peer_addr = peer.host + ":" + std::to_string(peer.port)});
+    }
     options.raft.election_ticks = 30;  // 300 ms at the 10 ms tick.
     options.seed = id * 7919 + static_cast<uint64_t>(std::chrono::steady_clock::now()
                                                           .time_since_epoch().count());
