@@ -84,7 +84,10 @@ class Cluster:
                 "--peers", self.layout.peers_flag(),
                 "--client-addr", f"{addr}:{netns.CLIENT_PORT}",
                 "--http-addr", f"{addr}:{netns.HTTP_PORT}",
-                "--cluster-name", f"faults-{self.layout.run_id}"]
+                "--cluster-name", f"faults-{self.layout.run_id}",
+                # The clients live on another host (10.213.0.100) of the suite's private
+                # bridge; with no password set, protected mode would refuse them.
+                "--protected-mode", "no"]
 
     def start(self, node_id):
         node = self.nodes[node_id]
