@@ -12,8 +12,8 @@
 // A lazyfs mount (tests/lazyfs) for a process test: a file system that keeps what was written
 // but not yet fsynced, and drops it on command, as a power loss would. Backing directory and
 // mount point live in a temp dir of their own, removed once unmounted. Needs root, /dev/fuse,
-// CAP_SYS_ADMIN and the lazyfs binary: unavailable_reason() says which is missing, for
-// GTEST_SKIP(). The lazyfs binary: $RAFTKV_LAZYFS if set, else the one CMake built.
+// CAP_SYS_ADMIN and the lazyfs binary: unavailable_reason() says which is missing, for a
+// clear failure. The lazyfs binary: $RAFTKV_LAZYFS if set, else the one CMake built.
 // Not thread-safe.
 
 namespace raftkv::process_test {

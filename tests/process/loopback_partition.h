@@ -20,7 +20,7 @@
 //
 // The rules live in a chain of their own, hooked into OUTPUT (loopback packets pass there),
 // and match only this cluster's peer ports, so nothing else on the machine is touched. Needs
-// root and a working iptables: unavailable_reason() says why not, for GTEST_SKIP(). Not
+// root and a working iptables: unavailable_reason() says why not, for a clear failure. Not
 // thread-safe.
 
 namespace raftkv::process_test {

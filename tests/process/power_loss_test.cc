@@ -56,7 +56,7 @@ void write_file(const std::string& path, const std::string& text, bool sync) {
 // and a stalled sync takes at least the stall.
 TEST(LazyFs, Drop_KeepsSyncedLosesUnsynced_StallDelaysSync) {
   if (const std::string why = LazyMount::unavailable_reason(); !why.empty()) {
-    GTEST_SKIP() << "no lazyfs here: " << why;
+    FAIL() << "this test needs lazyfs (run as root with scripts/setup.sh's packages): " << why;
   }
   char log[] = "/tmp/raftkv-lazyfs-log-XXXXXX";
   const int log_fd = ::mkstemp(log);
@@ -150,7 +150,7 @@ class PowerLoss : public ClusterFixture {
 
 TEST_F(PowerLoss, LeaderThenWholeClusterLosePower_EveryAcknowledgedWriteSurvives) {
   if (const std::string why = LazyMount::unavailable_reason(); !why.empty()) {
-    GTEST_SKIP() << "no lazyfs here: " << why;
+    FAIL() << "this test needs lazyfs (run as root with scripts/setup.sh's packages): " << why;
   }
   prepare_cluster(/*slot=*/24);
   ASSERT_FALSE(HasFatalFailure());

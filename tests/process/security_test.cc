@@ -5,7 +5,6 @@
 // redis-cli, redis-py) authenticating as an ACL user.
 
 #include <arpa/inet.h>
-#include <ifaddrs.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -156,27 +155,39 @@ TEST_F(Security, AclChangeHoldsOnEveryNodeAndAcrossSnapshots) {
   }
 }
 
-// The first IPv4 address of this machine outside the loopback interface, or "".
-std::string non_loopback_address() {
-  ifaddrs* list = nullptr;
-  if (::getifaddrs(&list) != 0) return "";
-  std::string found;
-  for (ifaddrs* entry = list; entry != nullptr && found.empty(); entry = entry->ifa_next) {
-    if (entry->ifa_addr == nullptr || entry->ifa_addr->sa_family != AF_INET) continue;
-    char text[INET_ADDRSTRLEN] = {};
-    const auto* address = reinterpret_cast<const sockaddr_in*>(entry->ifa_addr);
-    ::inet_ntop(AF_INET, &address->sin_addr, text, sizeof text);
-    if (!std::string(text).starts_with("127.")) found = text;
+// An IPv4 address outside 127.0.0.0/8 that the test puts on the loopback interface itself
+// (192.0.2.0/24 is reserved for documentation, RFC 5737, so it names no real host), and takes
+// off again: a client bound to it reaches the node over loopback, yet is not a loopback client.
+// Needs root, as the other process tests that shape the network do.
+class OutsideAddress {
+ public:
+  static constexpr const char* kAddress = "192.0.2.77";
+  // "" once the address is on lo; otherwise why not.
+  std::string add() {
+    const ToolRun run = run_tool("/usr/sbin/ip", {"addr", "replace", std::string(kAddress) + "/32",
+                                                   "dev", "lo"}, "/dev/null");
+    added_ = run.how == "exited with status 0";
+    return added_ ? "" : "ip addr replace " + std::string(kAddress) + "/32 dev lo " + run.how +
+                             " (root is needed): " + run.output;
   }
-  ::freeifaddrs(list);
-  return found;
-}
+  ~OutsideAddress() {
+    if (added_) {
+      (void)run_tool("/usr/sbin/ip", {"addr", "del", std::string(kAddress) + "/32", "dev", "lo"},
+                     "/dev/null");
+    }
+  }
+
+ private:
+  bool added_ = false;
+};
 
 // With no password, a client from outside the loopback interface gets Redis' -DENIED text,
 // adapted to raftkv's flags, and is disconnected; loopback clients are served.
 TEST_F(Security, ProtectedModeRefusesClientsFromOtherAddresses) {
-  const std::string source = non_loopback_address();
-  if (source.empty()) GTEST_SKIP() << "no non-loopback IPv4 address on this machine";
+  OutsideAddress outside_address;
+  const std::string why = outside_address.add();
+  ASSERT_EQ(why, "") << "this test needs a client address outside 127.0.0.0/8";
+  const std::string source = OutsideAddress::kAddress;
   start_cluster(/*slot=*/43, 3);
   ASSERT_FALSE(HasFatalFailure());
   RawConnection outside(cluster_->layout().client_endpoint(1), source);
