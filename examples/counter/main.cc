@@ -52,10 +52,9 @@ class Replica {
     storage_ = std::move(opened).value();
     runtime::NodeOptions options;
     options.raft.id = NodeId{id};
-    // The bootstrap membership, with the addresses the transport dials (the runtime hands
-    // them to it, and takes later changes from the log).
+    // The bootstrap voters, with the addresses the transport dials (the runtime hands them to
+    // it, and takes later changes from the log).
     for (const net::PeerAddress& peer : peers) {
-      options.raft.voters.push_back(peer.id);
       options.members.push_back(runtime::Member{
           .id = peer.id, .peer_addr = peer.host + ":" + std::to_string(peer.port)});
     }

@@ -178,22 +178,30 @@ bool RespParser::find_line(size_t* line_end) {
   return true;
 }
 
-std::optional<RespParser::Outcome> RespParser::parse_array_header() {
-  RAFT_ASSERT(buffer_[position_] == '*');
-  size_t line_end = 0;
-  if (!find_line(&line_end)) {
-    if (buffer_.size() - position_ > limits_.inline_bytes_max) {
-      return fail("too big mbulk count string");
-    }
+std::optional<RespParser::Outcome> RespParser::read_header_number(
+    const char* too_big, std::optional<int64_t>* number, size_t* line_end) {
+  if (!find_line(line_end)) {
+    if (buffer_.size() - position_ > limits_.inline_bytes_max) return fail(too_big);
     return Outcome::NeedMore;
   }
   // The same bound whether or not the line end has arrived, so chunking never matters.
-  if (line_end - position_ > limits_.inline_bytes_max) return fail("too big mbulk count string");
-  // "*<n>\r\n": the number sits between the '*' and the "\r\n".
+  if (*line_end - position_ > limits_.inline_bytes_max) return fail(too_big);
+  // The number sits between the '*' or '$' and the "\r\n".
+  number->reset();
+  if (*line_end >= position_ + 2 && buffer_[*line_end - 1] == '\r') {
+    *number = parse_header_number(
+        std::string_view(buffer_).substr(position_ + 1, *line_end - 1 - position_ - 1));
+  }
+  return std::nullopt;
+}
+
+std::optional<RespParser::Outcome> RespParser::parse_array_header() {
+  RAFT_ASSERT(buffer_[position_] == '*');
+  size_t line_end = 0;
   std::optional<int64_t> count;
-  if (line_end >= position_ + 2 && buffer_[line_end - 1] == '\r') {
-    count = parse_header_number(
-        std::string_view(buffer_).substr(position_ + 1, line_end - 1 - position_ - 1));
+  if (std::optional<Outcome> early = read_header_number("too big mbulk count string", &count,
+                                                        &line_end)) {
+    return early;
   }
   if (!count || *count > static_cast<int64_t>(limits_.array_length_max)) {
     return fail("invalid multibulk length");
@@ -246,17 +254,10 @@ std::optional<RespParser::Outcome> RespParser::parse_bulk_header() {
     return fail(std::string("expected '$', got '") + buffer_[position_] + "'");
   }
   size_t line_end = 0;
-  if (!find_line(&line_end)) {
-    if (buffer_.size() - position_ > limits_.inline_bytes_max) {
-      return fail("too big bulk count string");
-    }
-    return Outcome::NeedMore;
-  }
-  if (line_end - position_ > limits_.inline_bytes_max) return fail("too big bulk count string");
   std::optional<int64_t> length;
-  if (line_end >= position_ + 2 && buffer_[line_end - 1] == '\r') {
-    length = parse_header_number(
-        std::string_view(buffer_).substr(position_ + 1, line_end - 1 - position_ - 1));
+  if (std::optional<Outcome> early = read_header_number("too big bulk count string", &length,
+                                                        &line_end)) {
+    return early;
   }
   if (!length || *length < 0) return fail("invalid bulk length");
   bulk_length_ = *length;

@@ -91,6 +91,11 @@ class RespParser {
   // of it is due.
   bool skip_bulk();
   std::optional<Outcome> parse_inline(std::vector<std::string_view>* args);
+  // Reads the number of the header line at position_ ("*<n>\r\n" or "$<n>\r\n") into
+  // *number (nullopt when the line is malformed) and its '\n' into *line_end; an outcome
+  // when the line has not all arrived, or is longer than inline_bytes_max (`too_big`).
+  std::optional<Outcome> read_header_number(const char* too_big, std::optional<int64_t>* number,
+                                            size_t* line_end);
   // Finds the end of the line starting at position_; false when not yet buffered.
   // *line_end is the index of its '\n'. Scans each byte at most once per line.
   bool find_line(size_t* line_end);

@@ -2,9 +2,25 @@
 
 namespace raftkv::runtime {
 
+namespace {
+
+// With bootstrap members given, the core's voters and learners are theirs: one list to set,
+// not two to keep equal.
+NodeOptions with_ids_of_members(NodeOptions options) {
+  if (options.members.empty()) return options;
+  options.raft.voters.clear();
+  options.raft.learners.clear();
+  for (const Member& member : options.members) {
+    (member.learner ? options.raft.learners : options.raft.voters).push_back(member.id);
+  }
+  return options;
+}
+
+}  // namespace
+
 Node::Node(NodeOptions options, Environment& env, Storage& storage, StateMachine& state_machine,
            Transport& transport, Logger& logger, Metrics& metrics, Observer* observer)
-    : options_(std::move(options)),
+    : options_(with_ids_of_members(std::move(options))),
       node_{.options = options_,
             .env = env,
             .storage = storage,

@@ -15,9 +15,10 @@ struct NodeOptions {
   // The core's configuration: id, the bootstrap membership, election and heartbeat ticks,
   // message and in-flight limits. `applied` is filled in by Node::start().
   raft::Config raft;
-  // The bootstrap members with their addresses (raft.voters and raft.learners name the same
-  // ids). Used only while no snapshot says otherwise: after that the membership is the
-  // replicated one (membership.h). May be empty (the simulator): members without addresses.
+  // The bootstrap members with their addresses; when given, the Node sets raft.voters and
+  // raft.learners from them. Used only while no snapshot says otherwise: after that the
+  // membership is the replicated one (membership.h). May be empty (the simulator sets
+  // raft.voters alone): members without addresses.
   std::vector<Member> members;
   // A learner is promoted to voter only once it is at most this many entries behind the
   // leader: a voter far behind would leave the cluster one failure from unavailability while

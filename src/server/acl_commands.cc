@@ -1,11 +1,11 @@
 #include "server/acl_commands.h"
 
 #include <algorithm>
-#include <cctype>
 #include <cstdlib>
 #include <utility>
 
 #include "kv/resp_reply.h"
+#include "server/replies.h"
 
 namespace raftkv::server {
 namespace {
@@ -14,31 +14,6 @@ using kv::Command;
 using kv::Reply;
 
 constexpr const char* kWrongPass = "WRONGPASS invalid username-password pair or user is disabled.";
-
-std::string resp(const Reply& value) {
-  std::string out;
-  kv::resp_append_reply(&out, value);
-  return out;
-}
-
-Action answer(const Reply& value) {
-  Action action;
-  action.reply = resp(value);
-  return action;
-}
-
-Action store(Command command) {
-  Action action;
-  action.kind = Action::Kind::Run;
-  action.command = std::move(command);
-  return action;
-}
-
-std::string upper(std::string text) {
-  std::transform(text.begin(), text.end(), text.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::toupper(c)); });
-  return text;
-}
 
 bool needs_password(const AuthOptions* options) {
   return options != nullptr && !options->requirepass.empty();
@@ -124,12 +99,12 @@ std::optional<Action> access_refusal(const ClientState& state, const protocol::C
     const bool before_auth = spec.name == "auth" || spec.name == "hello" ||
                              spec.name == "quit" || spec.name == "reset";
     if (before_auth) return std::nullopt;
-    return answer(Reply::error("NOAUTH Authentication required."));
+    return reply(Reply::error("NOAUTH Authentication required."));
   }
   const protocol::CommandSpec* governing = governing_spec(spec, args);
   const uint8_t needed = required_categories(*governing);
   if ((state.categories & needed) == needed) return std::nullopt;
-  return answer(Reply::error("NOPERM this user has no permissions to run the '" +
+  return reply(Reply::error("NOPERM this user has no permissions to run the '" +
                              std::string(governing->name) + "' command"));
 }
 
@@ -139,7 +114,7 @@ Action authenticate(ClientState& state, const std::string& user, const std::stri
   const std::string source = source_of(state.addr);
   if (context.limiter != nullptr) {
     if (const uint64_t wait = context.limiter->wait_ms(source, context.now_ms); wait > 0) {
-      return answer(Reply::error("ERR too many failed AUTH attempts from " + source +
+      return reply(Reply::error("ERR too many failed AUTH attempts from " + source +
                                  ", retry in " + std::to_string(wait) + " ms"));
     }
   }
@@ -148,7 +123,7 @@ Action authenticate(ClientState& state, const std::string& user, const std::stri
                     hashes_equal(password_hash(password), password_hash(context.auth->requirepass));
     if (!ok) {
       record_failure(context, state);
-      return answer(Reply::error(kWrongPass));
+      return reply(Reply::error(kWrongPass));
     }
     state.user = user;
     state.authenticated = true;
@@ -159,7 +134,7 @@ Action authenticate(ClientState& state, const std::string& user, const std::stri
     return action;
   }
   // A replicated user: read this node's state, then decide. Later requests wait for it.
-  Action action = store(Command::acl_getuser(user));
+  Action action = run(Command::acl_getuser(user));
   action.stale_read = true;
   action.blocks = true;
   action.finish = [context, user, digest = password_hash(password),
@@ -183,11 +158,11 @@ Action authenticate(ClientState& state, const std::string& user, const std::stri
 Action auth_command(ClientState& state, const std::vector<std::string>& args,
                     const ServerContext& context) {
   if (args.size() == 2 && !needs_password(context.auth)) {
-    return answer(Reply::error("ERR AUTH <password> called without any password configured "
+    return reply(Reply::error("ERR AUTH <password> called without any password configured "
                                "for the default user. Are you sure your configuration is "
                                "correct?"));
   }
-  if (args.size() > 3) return answer(Reply::error("ERR syntax error"));
+  if (args.size() > 3) return reply(Reply::error("ERR syntax error"));
   const std::string user = args.size() == 3 ? args[1] : "default";
   return authenticate(state, user, args.back(), context, resp(Reply::ok()),
                       [](ClientState&) {});
@@ -196,13 +171,13 @@ Action auth_command(ClientState& state, const std::vector<std::string>& args,
 Action acl_command(const ClientState& state, const std::vector<std::string>& args,
                    const ServerContext& context) {
   const std::string sub = upper(args[1]);
-  if (sub == "WHOAMI") return answer(Reply::bulk(state.user));
-  if (sub == "SETUSER") return store(Command::acl_setuser(args[2], hashed_rules(args)));
+  if (sub == "WHOAMI") return reply(Reply::bulk(state.user));
+  if (sub == "SETUSER") return run(Command::acl_setuser(args[2], hashed_rules(args)));
   if (sub == "DELUSER") {
-    return store(Command::acl_deluser(std::vector<std::string>(args.begin() + 2, args.end())));
+    return run(Command::acl_deluser(std::vector<std::string>(args.begin() + 2, args.end())));
   }
   RAFT_ASSERT(sub == "LIST");  // refusal() checked the subcommand.
-  Action action = store(Command::acl_list());
+  Action action = run(Command::acl_list());
   action.stale_read = state.stale_reads;
   // The store's array, with the default user first (it sorts before no name but is not there).
   action.finish = [line = default_user_line(context.auth)](ClientState&, std::string lines) {

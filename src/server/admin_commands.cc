@@ -5,29 +5,12 @@
 
 #include "kv/resp_reply.h"
 #include "protocol/reply_codes.h"
+#include "server/replies.h"
 
 namespace raftkv::server {
 namespace {
 
 using kv::Reply;
-
-std::string upper(std::string text) {
-  std::transform(text.begin(), text.end(), text.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::toupper(c)); });
-  return text;
-}
-
-std::string resp(const Reply& value) {
-  std::string out;
-  kv::resp_append_reply(&out, value);
-  return out;
-}
-
-Action error(const std::string& text) {
-  Action action;
-  action.reply = resp(Reply::error(text));
-  return action;
-}
 
 bool parse_id(const std::string& text, NodeId* id) {
   uint64_t value = 0;

@@ -14,6 +14,7 @@
 #include "server/acl_commands.h"
 #include "server/admin_commands.h"
 #include "server/allocator.h"
+#include "server/replies.h"
 
 namespace raftkv::server {
 namespace {
@@ -25,46 +26,12 @@ using kv::Reply;
 constexpr const char* kRedisVersion = "7.0.15";
 constexpr const char* kRaftkvVersion = "0.2.0";
 
-std::string upper(const std::string& text) {
-  std::string out = text;
-  std::transform(out.begin(), out.end(), out.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::toupper(c)); });
-  return out;
-}
-
-std::string lower(const std::string& text) {
-  std::string out = text;
-  std::transform(out.begin(), out.end(), out.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return out;
-}
-
-std::string resp(const Reply& value) {
-  std::string out;
-  kv::resp_append_reply(&out, value);
-  return out;
-}
-
-Action reply(const Reply& value) {
-  Action action;
-  action.reply = resp(value);
-  return action;
-}
-
-Action error(const std::string& text) { return reply(Reply::error(text)); }
-
 Action silent() {
   Action action;
   action.silent = true;
   return action;
 }
 
-Action run(Command command) {
-  Action action;
-  action.kind = Action::Kind::Run;
-  action.command = std::move(command);
-  return action;
-}
 
 Action wrong_arity(const std::string& name) {
   return error("ERR wrong number of arguments for '" + lower(name) + "' command");

@@ -53,10 +53,7 @@ runtime::NodeOptions node_options(const ServerConfig& config, const Identity& id
   runtime::NodeOptions options;
   options.raft.id = config.id;
   // Where the membership starts; the snapshot and the log take it on from there.
-  options.members = identity.members;
-  for (const runtime::Member& member : identity.members) {
-    (member.learner ? options.raft.learners : options.raft.voters).push_back(member.id);
-  }
+  options.members = identity.members;  // The Node takes the core's voters and learners from them.
   options.raft.heartbeat_ticks = std::max<uint32_t>(1, config.heartbeat_ms / config.tick_ms);
   options.raft.election_ticks =
       std::max<uint32_t>(options.raft.heartbeat_ticks + 1, config.election_ms / config.tick_ms);

@@ -46,6 +46,20 @@ void random_fault(Simulator& sim, Prng& prng) {
   for (NodeId id : ids) sim.restart(id);
 }
 
+// `rounds` of client load of 1-3 E, each ended by random_fault(); then every fault healed and
+// every node up, and, once the clients settled and the nodes converged, the history checked.
+void faults_then_check(Simulator& sim, KvWorld& world, Prng& prng, int rounds) {
+  for (int round = 0; round < rounds && !sim.failed(); ++round) {
+    world.run(prng.uniform(kE, 3 * kE));
+    random_fault(sim, prng);
+  }
+  sim.network().heal();
+  for (NodeId id : sim.ids()) sim.restart(id);
+  if (!world.settle(40 * kE)) return;
+  if (!sim.converge(50 * kE)) return;
+  world.check();
+}
+
 // Five clients on three keys per kind, through any node, while minorities are cut off,
 // leaders isolated, nodes crash and restart, on a lossy, duplicating network: the history is
 // linearizable and every acknowledged append is there exactly once.
@@ -63,15 +77,7 @@ void kv_linearizable(Run& run) {
   Simulator sim(run, options);
   Prng prng = scenario_prng(run);
   KvWorld world(sim, prng);
-  for (int round = 0; round < 8 && !sim.failed(); ++round) {
-    world.run(prng.uniform(kE, 3 * kE));
-    random_fault(sim, prng);
-  }
-  sim.network().heal();
-  for (NodeId id : sim.ids()) sim.restart(id);
-  if (!world.settle(40 * kE)) return;
-  if (!sim.converge(50 * kE)) return;
-  world.check();
+  faults_then_check(sim, world, prng, 8);
 }
 
 // Issue 21: register values of 2-8 KiB against a 4 KiB message limit, so that appends carry
@@ -93,15 +99,7 @@ void kv_large_values(Run& run) {
   Simulator sim(run, options);
   Prng prng = scenario_prng(run);
   KvWorld world(sim, prng, {.value_bytes_max = 8192});
-  for (int round = 0; round < 6 && !sim.failed(); ++round) {
-    world.run(prng.uniform(kE, 3 * kE));
-    random_fault(sim, prng);
-  }
-  sim.network().heal();
-  for (NodeId id : sim.ids()) sim.restart(id);
-  if (!world.settle(40 * kE)) return;
-  if (!sim.converge(50 * kE)) return;
-  world.check();
+  faults_then_check(sim, world, prng, 6);
 }
 
 // 6.5840's TestOnePartition: a client whose node is cut off in a minority gets nothing
