@@ -259,7 +259,9 @@ std::optional<RespParser::Outcome> RespParser::parse_bulk_header() {
                                                         &line_end)) {
     return early;
   }
-  if (!length || *length < 0) return fail("invalid bulk length");
+  if (!length || *length < 0 || static_cast<uint64_t>(*length) > kBulkLengthMax) {
+    return fail("invalid bulk length");
+  }
   bulk_length_ = *length;
   position_ = line_end + 1;
   if (refusing_) return std::nullopt;

@@ -32,6 +32,12 @@
 
 namespace raftkv::net {
 
+// A bulk length past Redis's own default proto-max-bulk-len (512 MB) is a protocol error, as
+// Redis answers it ("invalid bulk length", then the connection closes): no client means it.
+// A length within it but past this node's RespLimits is refused and skipped instead, with the
+// text Redis gives a value over its limit, and the connection goes on.
+inline constexpr size_t kBulkLengthMax = 512u << 20;
+
 struct RespLimits {
   // Longest bulk string (Redis' proto-max-bulk-len), and most bulk bytes in one command (all
   // its arguments: name, keys, values).

@@ -241,9 +241,17 @@ TEST(RespParser, Next_RefusedCommandStillNeedsItsCrlf) {
             "ERR Protocol error: expected CRLF after bulk string");
 }
 
-TEST(RespParser, Next_DefaultBulkLimitIs512MiB) {
-  EXPECT_EQ(parse("*1\r\n$536870913\r\n").commands, (std::vector<Args>{{kBulkRefused}}));
+// Past Redis's own 512 MB a length is a protocol error, as Redis gives it (its test unit
+// protocol.tcl sends $2000000000); within it but past the node's limit, a refusal that lets
+// the connection go on.
+TEST(RespParser, Next_BulkPast512MiBIsAProtocolErrorAsInRedis) {
+  EXPECT_EQ(error_of("*1\r\n$536870913\r\n"), "ERR Protocol error: invalid bulk length");
+  EXPECT_EQ(error_of("*3\r\n$3\r\nSET\r\n$1\r\nx\r\n$2000000000\r\n"),
+            "ERR Protocol error: invalid bulk length");
   EXPECT_EQ(parse("*1\r\n$536870912\r\n").commands.size(), 0u);  // Allowed; waits for it.
+  const RespLimits limits{.bulk_bytes_max = 1 << 20, .request_bytes_max = 2 << 20};
+  EXPECT_EQ(parse("*1\r\n$536870912\r\n", limits).commands,
+            (std::vector<Args>{{kBulkRefused}}));
 }
 
 TEST(RespParser, Next_RejectsMissingCrlfAfterBulk) {
