@@ -7,7 +7,12 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# Each stage says how long it took: CI allows 90 minutes on 2 cores, the suite aims at 30.
+stage_start=$SECONDS
+stage_done() { echo "== $1 took $((SECONDS - stage_start)) s (total $SECONDS s)"; stage_start=$SECONDS; }
+
 scripts/setup.sh
+stage_done setup
 
 echo "== ASan+UBSan build: unit and simulation tests"
 # Only the test binaries: the process tests and tools run in the release build below.
@@ -17,10 +22,13 @@ scripts/build.sh asan protocol_unit_tests raft_unit_tests runtime_unit_tests sto
 # The release build runs every scenario over 200 seeds; here 40 each find memory errors.
 (cd build/asan && RAFTKV_SIM_SEEDS="${RAFTKV_ASAN_SIM_SEEDS:-40}" \
   ctest --output-on-failure -L 'unit|sim_smoke|lint' -j "$(nproc)")
+stage_done "ASan+UBSan build and tests"
 
 echo "== fuzz smoke: every decoder of outside bytes, briefly"
 tests/fuzz/run.sh --seconds "${RAFTKV_FUZZ_SECONDS:-10}"
+stage_done "fuzz build and smoke"
 
 echo "== release build: the whole suite"
 scripts/build.sh release
+stage_done "release build"
 cd build/release && ctest --output-on-failure -j "$(nproc)"
