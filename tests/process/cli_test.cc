@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <set>
 #include <sstream>
 #include <thread>
 
@@ -213,6 +214,53 @@ TEST_F(Cli, ServerArg_ReservedFlagOrDamagedConf_ClearError) {
   ToolRun start = run({"cluster", "start", "--dir", cluster_dir});
   EXPECT_EQ(start.how, "exited with status 1") << start.output;
   EXPECT_NE(start.output.find(why + "; fix or delete it"), std::string::npos) << start.output;
+}
+
+TEST_F(Cli, RemovedNodes_LeaveClusterConf_AndAreNotStartedAgain) {
+  // Goal (issue 15): a node removed with `cluster remove-node`, or with `member remove --dir`,
+  // is recorded in cluster.conf, so that the next `cluster start` runs only the members left,
+  // `node restart` refuses it, and `cluster status` shows it removed.
+  const int base = 21000 + 20 * 48;  // Port slot 48.
+  const std::string cluster_dir = dir_ + "/cluster";
+  ToolRun started = run({"cluster", "start", "--dir", cluster_dir, "--server", server_,
+                        "--base-peer-port", std::to_string(base), "--base-client-port",
+                        std::to_string(base + 5), "--base-http-port", std::to_string(base + 10),
+                        "--heartbeat-ms", "50", "--election-ms", "500"});
+  ASSERT_EQ(started.how, kOk) << started.output;
+  ToolRun added = run({"cluster", "add-node", "--dir", cluster_dir});
+  ASSERT_EQ(added.how, kOk) << added.output;
+  ToolRun removed = run({"cluster", "remove-node", "2", "--dir", cluster_dir});
+  ASSERT_EQ(removed.how, kOk) << removed.output;
+  EXPECT_NE(removed.output.find("cluster.conf no longer starts it"), std::string::npos)
+      << removed.output;
+  const std::string endpoints = "127.0.0.1:" + std::to_string(base + 5);
+  ToolRun by_member = run({"-e", endpoints, "member", "remove", "4", "--dir", cluster_dir});
+  ASSERT_EQ(by_member.how, kOk) << by_member.output;
+  Result<tools::ClusterLayout> saved = tools::load_layout(cluster_dir);
+  ASSERT_TRUE(saved.is_ok()) << saved.status().message();
+  EXPECT_EQ(saved.value().nodes, 4);
+  EXPECT_EQ(saved.value().removed, (std::set<int>{2, 4}));
+  EXPECT_EQ(saved.value().member_nodes(), (std::vector<int>{1, 3}));
+
+  ToolRun stopped = run({"cluster", "stop", "--dir", cluster_dir});
+  ASSERT_EQ(stopped.how, kOk) << stopped.output;
+  ToolRun again = run({"cluster", "start", "--dir", cluster_dir});
+  ASSERT_EQ(again.how, kOk) << again.output;
+  EXPECT_NE(again.output.find("node 1 up"), std::string::npos) << again.output;
+  EXPECT_NE(again.output.find("node 3 up"), std::string::npos) << again.output;
+  EXPECT_EQ(again.output.find("node 2 up"), std::string::npos) << again.output;
+  EXPECT_EQ(again.output.find("node 4 up"), std::string::npos) << again.output;
+  tools::LocalCluster cluster(saved.value());
+  EXPECT_FALSE(cluster.running(2));
+  EXPECT_FALSE(cluster.running(4));
+  ToolRun set = run({"-e", endpoints, "set", "after", "restart"});
+  EXPECT_EQ(set.how, kOk) << set.output;
+  ToolRun status = run({"cluster", "status", "--dir", cluster_dir});
+  EXPECT_NE(status.output.find("removed"), std::string::npos) << status.output;
+  ToolRun restart = run({"node", "restart", "2", "--dir", cluster_dir});
+  EXPECT_EQ(restart.how, "exited with status 2") << restart.output;
+  EXPECT_NE(restart.output.find("node 2 was removed from the cluster"), std::string::npos)
+      << restart.output;
 }
 
 }  // namespace

@@ -109,7 +109,7 @@ std::optional<NodeId> KvWorld::target(const Client& client) {
     return client.pinned;
   }
   std::vector<NodeId> up;
-  for (NodeId id : sim_.ids()) {
+  for (NodeId id : serving_.empty() ? sim_.ids() : serving_) {
     if (sim_.is_up(id)) up.push_back(id);
   }
   if (up.empty()) return std::nullopt;
@@ -247,7 +247,7 @@ void KvWorld::on_lost(size_t c, size_t /*operation*/) {
   clients_.at(c).in_flight = false;  // Unknown: the node died before it answered.
 }
 
-void KvWorld::check() {
+void KvWorld::check(const std::vector<NodeId>& nodes) {
   if (sim_.failed()) return;
   for (const lincheck::Operation& op : history_.operations) {
     if (Status valid = lincheck::validate_operation(op); !valid.is_ok()) {
@@ -272,13 +272,13 @@ void KvWorld::check() {
     return sim_.fail("the KV history is not proven linearizable:\n" +
                      lincheck::format_verdict(verdict.value()));
   }
-  check_appends();
+  check_appends(nodes.empty() ? sim_.ids() : nodes);
 }
 
 // Every node ends with the same values, and holds each acknowledged append exactly once.
-void KvWorld::check_appends() {
+void KvWorld::check_appends(const std::vector<NodeId>& nodes) {
   std::optional<lincheck::FinalValues> reference;
-  for (NodeId node : sim_.ids()) {
+  for (NodeId node : nodes) {
     const kv::KvStateMachine* store = sim_.kv(node);
     if (store == nullptr) return sim_.fail(node_name(node) + " is down after converging");
     lincheck::FinalValues values;

@@ -49,8 +49,11 @@ class KvWorld {
   // Lets the clients start requests again after settle().
   void resume() { stopped_ = false; }
 
-  // Client `client` talks only to `node` from now on (nullopt: to any up node).
+  // Client `client` talks only to `node` from now on (nullopt: to any up node it may use).
   void pin(size_t client, std::optional<NodeId> node);
+  // Unpinned clients talk only to these nodes from now on (empty: to any node), e.g. the
+  // members while the membership changes: a node outside it would only make them wait.
+  void serve_through(std::vector<NodeId> nodes) { serving_ = std::move(nodes); }
   // Requests of `client` answered Ok so far.
   [[nodiscard]] uint64_t oks(size_t client) const { return clients_.at(client).oks; }
   [[nodiscard]] uint64_t oks_total() const;
@@ -60,8 +63,9 @@ class KvWorld {
   [[nodiscard]] std::string describe_in_flight() const;
 
   // After Simulator::converge(): the history is linearizable and appends are exactly once.
-  // Records the run's figures as metrics.
-  void check();
+  // Records the run's figures as metrics. Only `nodes` (every node when empty) must hold the
+  // final values: after membership changes, the members.
+  void check(const std::vector<NodeId>& nodes = {});
 
  private:
   struct Client {
@@ -88,7 +92,7 @@ class KvWorld {
   [[nodiscard]] std::optional<NodeId> target(const Client& client);
   void on_answer(size_t c, size_t operation, const runtime::Response& response);
   void on_lost(size_t c, size_t operation);
-  void check_appends();
+  void check_appends(const std::vector<NodeId>& nodes);
 
   Simulator& sim_;
   Prng& prng_;
@@ -96,6 +100,7 @@ class KvWorld {
   std::vector<Client> clients_;
   lincheck::History history_;
   bool stopped_ = false;
+  std::vector<NodeId> serving_;  // Empty: every node.
 };
 
 }  // namespace raftkv::sim

@@ -2,9 +2,14 @@
 // runtime::Node::change_membership, one at a time, adopted on apply. Nodes outside the
 // bootstrap membership (SimOptions::voters) start empty, as a new machine started with --join
 // does. The safety checkers run after every event; each scenario then checks that the
-// membership it built commits, and log matching over every node.
+// membership it built commits, and log matching over every node. The scenarios with clients
+// (KvWorld) also check their history with the project's linearizability checker.
+#include <algorithm>
+#include <functional>
+#include <map>
 #include <memory>
 
+#include "sim/kv_world.h"
 #include "sim/scenario_util.h"
 #include "sim/scenarios.h"
 
@@ -31,13 +36,18 @@ bool reflects(const runtime::NodeStatus& leader, const MemberChange& change) {
 // when the answer is TRYAGAIN-like (Busy: a change pending, the leader's first entry not yet
 // applied, a learner still behind; NotLeader; Unavailable) or when no answer came within 5 E
 // (the node crashed). Done when it answers ok or the stable leader's membership shows the
-// change. False, with the Run failed, on a refusal or after ticks_max.
+// change. False, with the Run failed, on a refusal or after ticks_max. With `world`, its
+// clients keep sending requests meanwhile.
 bool change_membership(Simulator& sim, const std::vector<NodeId>& members,
-                       const MemberChange& change, uint64_t ticks_max) {
+                       const MemberChange& change, uint64_t ticks_max,
+                       KvWorld* world = nullptr) {
   auto answer = std::make_shared<std::optional<Status>>();
   uint64_t asked_at = 0;
   bool asked = false;
-  const bool done = sim.run_until(
+  const auto run_until = [&](const std::function<bool()>& done, uint64_t ticks) {
+    return world != nullptr ? world->run_until(done, ticks) : sim.run_until(done, ticks);
+  };
+  const bool done = run_until(
       [&] {
         if (*answer && (*answer)->is_ok()) return true;
         // A removed node may sit in an old term: the others need not wait for it.
@@ -68,11 +78,37 @@ bool change_membership(Simulator& sim, const std::vector<NodeId>& members,
   return done && !sim.failed();
 }
 
-bool add_and_promote(Simulator& sim, const std::vector<NodeId>& members, NodeId id) {
+bool add_and_promote(Simulator& sim, const std::vector<NodeId>& members, NodeId id,
+                     KvWorld* world = nullptr) {
   return change_membership(sim, members, make_change(MemberChange::Kind::Add, id, true),
-                           30 * kE) &&
+                           30 * kE, world) &&
          change_membership(sim, members, make_change(MemberChange::Kind::Promote, id),
-                           60 * kE);
+                           60 * kE, world);
+}
+
+bool has_member(const runtime::NodeStatus& status, NodeId id) {
+  return std::any_of(status.members.begin(), status.members.end(),
+                     [&](const runtime::Member& member) { return member.id == id; });
+}
+
+// Nodes with the real key-value store and a disk, for the scenarios with clients.
+SimOptions kv_options(uint32_t nodes) {
+  SimOptions options = default_options(nodes);
+  options.kv = kv::KvConfig{};
+  options.disk_latency_us_max = kTickUs / 2;
+  return options;
+}
+
+// The end of a scenario with clients whose membership changed (Simulator::converge() wants
+// every node to apply everything, which a removed node never does): the clients settle, a
+// write commits on every member, logs match, and the clients' history is linearizable with
+// every member holding the same values.
+void check_members_and_history(Simulator& sim, KvWorld& world,
+                               const std::vector<NodeId>& members) {
+  if (!world.settle(40 * kE)) return;
+  if (!commit_one(sim, members, 30 * kE)) return;
+  sim.check_logs_now();
+  world.check(members);
 }
 
 // A 3-voter cluster grows to 5 (each new node a learner first, promoted once caught up) while
@@ -216,6 +252,136 @@ void membership_churn(Run& run) {
   sim.check_logs_now();
 }
 
+// Counts membership changes applied by any node, and InstallSnapshots sent to each node.
+class ChangeWatch final : public SimObserver {
+ public:
+  void on_apply(NodeId /*node*/, const raft::Entry& entry) override {
+    if (entry.type == raft::EntryType::ConfChange) ++changes_applied;
+  }
+  void on_send(const raft::Message& message, size_t /*copies*/) override {
+    if (message.type == raft::MessageType::InstallSnapshot) ++snapshots_to[message.to];
+  }
+  uint64_t changes_applied = 0;
+  std::map<NodeId, uint64_t> snapshots_to;
+};
+
+// A removal proposed to a leader just cut off from the others: it appends the change but can
+// never commit it. The majority elects a leader among itself and serves the clients; healed,
+// the stale leader sees the newer term, follows, and its uncommitted change is overwritten.
+// The node it was to remove (the stale leader itself, or a follower, by seed) stays a member
+// and never thinks itself removed, and no node ever applies a membership change.
+// Catches: a leader counting a removed voter out of the quorum before the removal commits (it
+// would commit alone), and a change adopted on append rather than on apply.
+void membership_stale_leader_remove(Run& run) {
+  Simulator sim(run, kv_options(run.seed() % 2 == 0 ? 3 : 5));
+  ChangeWatch watch;
+  sim.set_observer(&watch);
+  Prng prng = scenario_prng(run);
+  KvWorld world(sim, prng, {.clients = 3});
+  const std::optional<NodeId> stale = sim.wait_for_leader(10 * kE);
+  if (!stale) return sim.fail("no single leader within 10 E");
+  world.run(2 * kE);
+  const std::vector<NodeId> majority = without(sim.ids(), {*stale});
+  const NodeId subject = prng.chance(1, 2) ? *stale : pick(prng, majority, 1).front();
+  sim.network().isolate(*stale);
+  auto answer = std::make_shared<std::optional<Status>>();
+  (void)sim.change_membership(*stale, make_change(MemberChange::Kind::Remove, subject),
+                              [answer](Status status) { *answer = status; });
+  if (!world.run_until([&] { return sim.stable_leader(majority).has_value(); }, 20 * kE)) {
+    return sim.fail("the majority elected no leader within 20 E of the cut");
+  }
+  world.run(prng.uniform(2, 6) * kE);
+  if (!commit_one(sim, majority, 20 * kE)) return;
+  sim.network().reconnect(*stale);
+  if (!world.run_until([&] { return sim.stable_leader().has_value(); }, 20 * kE)) {
+    return sim.fail("no leader followed by every node within 20 E of healing");
+  }
+  const NodeId leader = *sim.stable_leader();
+  if (leader == *stale) return sim.fail("the stale leader leads again after healing");
+  if (*answer && (*answer)->is_ok()) {
+    return sim.fail("the isolated leader answered its removal of " + node_name(subject) + " ok");
+  }
+  if (watch.changes_applied != 0 || !has_member(sim.status(leader), subject) ||
+      sim.status(subject).removed) {
+    return sim.fail("the removal of " + node_name(subject) + " took effect");
+  }
+  run.metric("answered_before_healing", *answer ? 1 : 0);
+  check_members_and_history(sim, world, sim.ids());
+}
+
+// Membership changes while a snapshot install is in flight: node 4 joins as a learner so far
+// behind that only a snapshot (4 KiB chunks over a lossy network) can catch it up, and while
+// the chunks travel another change is proposed: by seed, node 5 is added as a learner, a
+// voter that does not lead is removed, or node 4 itself is removed. The sender streams the
+// newest snapshot file, so after its own removal node 4 could restore a snapshot whose
+// membership leaves it out, and must then take it as its removal (metric removed_by_snapshot;
+// 0 in seeds 0-199: the removal always came after the snapshot it was sent). Clients of the voters run
+// throughout; at the end the members hold the same values and the history is linearizable.
+void membership_during_snapshot_install(Run& run) {
+  SimOptions options = kv_options(5);
+  options.voters = 3;
+  options.snapshot_every_entries = 8;
+  options.snapshot_keep_entries = 2;
+  options.network.drop_per_mille = 10;
+  Simulator sim(run, options);
+  ChangeWatch watch;
+  sim.set_observer(&watch);
+  Prng prng = scenario_prng(run);
+  KvWorld world(sim, prng, {.clients = 3, .value_bytes_max = 2048});
+  std::vector<NodeId> members = {NodeId{1}, NodeId{2}, NodeId{3}};
+  world.serve_through(members);
+  const NodeId learner{4};
+  const NodeId spare{5};
+  const auto compacted = [&] {
+    const std::optional<NodeId> leader = sim.stable_leader(members);
+    return leader && sim.status(*leader).snapshot_index.value() > 40;
+  };
+  if (!world.run_until(compacted, 100 * kE)) return sim.fail("no snapshot past index 40");
+  if (!change_membership(sim, members, make_change(MemberChange::Kind::Add, learner, true),
+                         30 * kE, &world)) {
+    return;
+  }
+  if (!world.run_until([&] { return watch.snapshots_to[learner] > 0; }, 20 * kE)) {
+    return sim.fail("no snapshot was sent to node 4 within 20 E of its addition");
+  }
+  run.metric("install_in_flight_at_change",
+             sim.status(learner).snapshot_index.value() == 0 ? 1 : 0);
+  const std::optional<NodeId> leader = sim.stable_leader(members);
+  const uint64_t kind = prng.uniform(0, 2);
+  if (kind == 0) {
+    if (!add_and_promote(sim, members, spare, &world)) return;
+    members.push_back(spare);
+  } else if (kind == 1) {
+    const NodeId gone = leader ? pick(prng, without(members, {*leader}), 1).front() : members[0];
+    members = without(members, {gone});
+    world.serve_through(members);
+    if (!change_membership(sim, members, make_change(MemberChange::Kind::Remove, gone),
+                           30 * kE, &world)) {
+      return;
+    }
+  } else {
+    if (!change_membership(sim, members, make_change(MemberChange::Kind::Remove, learner),
+                           30 * kE, &world)) {
+      return;
+    }
+    // Node 4 learns of its removal only if the snapshot it installs holds it: it is behind
+    // the entry, and the members' refusal of its connections, which tells a real node
+    // (net/peer_transport), has no model in the simulator. It must stay harmless meanwhile.
+    world.run(5 * kE);
+    const runtime::NodeStatus removed = sim.status(learner);
+    run.metric("removal_learned", removed.removed ? 1 : 0);
+    run.metric("removed_by_snapshot",
+               removed.removed && removed.conf_index <= removed.snapshot_index ? 1 : 0);
+    return check_members_and_history(sim, world, members);
+  }
+  if (!change_membership(sim, members, make_change(MemberChange::Kind::Promote, learner),
+                         60 * kE, &world)) {
+    return;
+  }
+  members.push_back(learner);
+  check_members_and_history(sim, world, members);
+}
+
 }  // namespace
 
 void append_membership_scenarios(std::vector<Scenario>& out) {
@@ -228,6 +394,12 @@ void append_membership_scenarios(std::vector<Scenario>& out) {
                  membership_replace});
   out.push_back({"membership_churn", "adds and removals under drops, partitions and crashes",
                  membership_churn});
+  out.push_back({"membership_stale_leader_remove",
+                 "a removal proposed to an isolated stale leader never commits",
+                 membership_stale_leader_remove});
+  out.push_back({"membership_during_snapshot_install",
+                 "changes while a learner installs a snapshot, its own removal included",
+                 membership_during_snapshot_install});
 }
 
 }  // namespace raftkv::sim

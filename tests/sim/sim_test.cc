@@ -112,6 +112,10 @@ SIM_SCENARIO_TEST(SimMembership, GrowThreeToFiveUnderWrites, "membership_grow")
 SIM_SCENARIO_TEST(SimMembership, RemovedLeaderStepsDownAndStaysQuiet, "membership_remove_leader")
 SIM_SCENARIO_TEST(SimMembership, ReplaceADeadFollower, "membership_replace")
 SIM_SCENARIO_TEST(SimMembership, ChangesUnderPartitionsAndCrashes, "membership_churn")
+SIM_SCENARIO_TEST(SimMembership, RemovalProposedToAnIsolatedStaleLeaderNeverCommits,
+                  "membership_stale_leader_remove")
+SIM_SCENARIO_TEST(SimMembership, ChangesWhileALearnerInstallsASnapshot,
+                  "membership_during_snapshot_install")
 
 // Every registered scenario must be reachable from CI, not only from the tool.
 TEST(SimRegistry, EveryScenarioHasATest) {
@@ -128,7 +132,8 @@ TEST(SimRegistry, EveryScenarioHasATest) {
       "sessions_snapshot", "kv_linearizable", "kv_minority_client", "kv_restart_all",
       "kv_lossy_commits", "kv_snapshot_size", "kv_disk_faults", "kv_large_values",
       "expiry_same_index", "membership_grow", "membership_remove_leader", "membership_replace",
-      "membership_churn"};
+      "membership_churn", "membership_stale_leader_remove",
+      "membership_during_snapshot_install"};
   std::set<std::string> registered;
   for (const Scenario& scenario : all_scenarios()) registered.emplace(scenario.name);
   EXPECT_EQ(registered, expected);

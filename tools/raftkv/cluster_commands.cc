@@ -37,13 +37,13 @@ Status refuse_if_running(const ClusterLayout& layout) {
 
 int start_background(const ClusterLayout& layout) {
   LocalCluster cluster(layout);
-  for (int id = 1; id <= layout.nodes; ++id) {
+  for (int id : layout.member_nodes()) {
     if (Status started = cluster.start_node(id, /*detach=*/true); !started.is_ok()) {
       cluster.stop_all(kStopWait);
       return fail(kExitError, started.message());
     }
   }
-  for (int id = 1; id <= layout.nodes; ++id) {
+  for (int id : layout.member_nodes()) {
     if (Status up = cluster.wait_up(id, milliseconds(10'000)); !up.is_ok()) {
       cluster.stop_all(kStopWait);
       return fail(kExitError, up.message());
@@ -141,7 +141,7 @@ void stream_until_stopped(LocalCluster& cluster, std::vector<NodeStream>& stream
     for (const NodeStream& stream : streams) fds.push_back({stream.fd, POLLIN, 0});
     (void)::poll(fds.data(), fds.size(), 200);
     if (!stopping && (fds[0].revents & POLLIN) != 0) {
-      std::printf("\nstopping %d nodes (SIGTERM)...\n", cluster.layout().nodes);
+      std::printf("\nstopping %zu nodes (SIGTERM)...\n", streams.size());
       for (int id = 1; id <= cluster.layout().nodes; ++id) {
         if (auto pid = cluster.pid(id)) (void)::kill(*pid, SIGTERM);
       }
@@ -171,9 +171,11 @@ void stream_until_stopped(LocalCluster& cluster, std::vector<NodeStream>& stream
 int start_foreground(const ClusterLayout& layout) {
   if (!catch_stop_signals()) return fail(kExitError, "pipe");
   LocalCluster cluster(layout);
-  std::vector<NodeStream> streams(static_cast<size_t>(layout.nodes));
-  for (int id = 1; id <= layout.nodes; ++id) {
-    NodeStream& stream = streams[static_cast<size_t>(id - 1)];
+  const std::vector<int> members = layout.member_nodes();
+  std::vector<NodeStream> streams(members.size());
+  for (size_t i = 0; i < members.size(); ++i) {
+    const int id = members[i];
+    NodeStream& stream = streams[i];
     stream.id = id;
     Status started = cluster.start_node(id, /*detach=*/false, /*capture=*/true, &stream.fd);
     if (!started.is_ok()) {
@@ -182,8 +184,8 @@ int start_foreground(const ClusterLayout& layout) {
     }
     stream.log.open(layout.log_path(id), std::ios::app);
   }
-  std::printf("started %d nodes under %s; clients: raftkv -e %s ...; Ctrl-C stops them\n",
-              layout.nodes, layout.dir.c_str(),
+  std::printf("started %zu nodes under %s; clients: raftkv -e %s ...; Ctrl-C stops them\n",
+              members.size(), layout.dir.c_str(),
               client::join_endpoints(layout.client_endpoints()).c_str());
   stream_until_stopped(cluster, streams);
   return kExitOk;
@@ -195,7 +197,7 @@ int start_web(const ClusterOptions& options) {
   const ClusterLayout& layout = options.layout;
   if (!catch_stop_signals()) return fail(kExitError, "pipe");
   LocalCluster cluster(layout);
-  for (int id = 1; id <= layout.nodes; ++id) {
+  for (int id : layout.member_nodes()) {
     Status started = cluster.start_node(id, /*detach=*/false);
     if (started.is_ok()) started = cluster.wait_up(id, milliseconds(10'000));
     if (!started.is_ok()) {
@@ -219,9 +221,29 @@ int start_web(const ClusterOptions& options) {
   pollfd signalled = {g_signal_pipe[0], POLLIN, 0};
   while (::poll(&signalled, 1, -1) <= 0 || (signalled.revents & POLLIN) == 0) {
   }
-  std::cout << "\nstopping " << layout.nodes << " nodes..." << std::endl;
+  std::cout << "\nstopping " << layout.member_nodes().size() << " nodes..." << std::endl;
   control.stop();  // Heals every partition, and the cluster is ours again.
   cluster.stop_all(kStopWait);
+  return kExitOk;
+}
+
+// Records in DIR/cluster.conf that node `id` left the membership, so that no later command
+// starts it, and stops it.
+int forget_removed_node(const std::string& dir, int id) {
+  Result<ClusterLayout> loaded = load_layout(dir);
+  if (!loaded.is_ok()) return fail(kExitError, loaded.status().message());
+  ClusterLayout layout = loaded.value();
+  if (id < 1 || id > layout.nodes) {
+    return fail(kExitUsage, "node " + std::to_string(id) + " was removed from the cluster, but " +
+                                dir + " has no node " + std::to_string(id));
+  }
+  layout.removed.insert(id);
+  // Only the file changes: the node's directory stays, with its data and log, for a look.
+  if (Status saved = save_layout(layout); !saved.is_ok()) return fail(kExitError, saved.message());
+  LocalCluster cluster(layout);
+  (void)cluster.stop_node(id, SIGTERM, kStopWait);
+  std::cout << "node " << id << " removed from the cluster and stopped; " << dir
+            << "/cluster.conf no longer starts it\n";
   return kExitOk;
 }
 
@@ -272,6 +294,10 @@ int run_cluster_status(const std::string& dir) {
   for (int id = 1; id <= layout.value().nodes; ++id) {
     const std::optional<pid_t> pid = cluster.pid(id);
     const std::string endpoint = layout.value().client_endpoint(id).to_string();
+    if (layout.value().removed.contains(id) && !pid) {
+      std::printf("%-5d %-8s %-22s %s\n", id, "-", endpoint.c_str(), "removed");
+      continue;
+    }
     Result<client::RaftInfo> info = pid ? cluster.info(id, milliseconds(1000))
                                         : Result<client::RaftInfo>(Status(
                                               ErrorCode::Unavailable, "not running"));
@@ -296,6 +322,10 @@ int run_node(const std::string& action, int id, const std::string& dir, int sign
   if (id < 1 || id > layout.value().nodes) {
     return fail(kExitUsage, "no node " + std::to_string(id) + " in a cluster of " +
                                 std::to_string(layout.value().nodes));
+  }
+  if (action == "restart" && layout.value().removed.contains(id)) {
+    return fail(kExitUsage, "node " + std::to_string(id) + " was removed from the cluster; "
+                            "add a new node with `raftkv cluster add-node`");
   }
   LocalCluster cluster(layout.value());
   if (action == "kill") {
@@ -322,8 +352,7 @@ int run_cluster_add_node(const std::string& dir) {
   Result<ClusterLayout> loaded = load_layout(dir);
   if (!loaded.is_ok()) return fail(kExitError, loaded.status().message());
   ClusterLayout layout = loaded.value();
-  if (layout.bootstrap_nodes == 0) layout.bootstrap_nodes = layout.nodes;
-  const int id = ++layout.nodes;
+  const int id = layout.add_joining_node();
   if (Status valid = validate_layout(layout); !valid.is_ok()) {
     return fail(kExitError, "cannot add node " + std::to_string(id) + ": " + valid.message());
   }
@@ -350,16 +379,16 @@ int run_cluster_remove_node(const std::string& dir, int id) {
     return fail(kExitUsage, "no node " + std::to_string(id) + " in a cluster of " +
                                 std::to_string(layout.value().nodes));
   }
+  if (layout.value().removed.contains(id)) {
+    return fail(kExitUsage, "node " + std::to_string(id) + " was removed already");
+  }
   DataOptions options;
   options.endpoints = client::join_endpoints(layout.value().client_endpoints());
   if (int code = run_member_change(options, {"REMOVE", std::to_string(id)}); code != kExitOk) {
     return code;
   }
-  LocalCluster cluster(layout.value());
-  (void)cluster.stop_node(id, SIGTERM, kStopWait);
-  // Its directory stays (a later `cluster start` runs it again; it then idles, removed).
-  std::cout << "node " << id << " removed from the cluster and stopped\n";
-  return kExitOk;
+  return forget_removed_node(dir, id);
 }
+
 
 }  // namespace raftkv::tools

@@ -74,7 +74,8 @@ int run_cluster_status(const std::string& dir);
 // Starts one more node that joins the cluster under DIR (--join) and promotes it once it
 // caught up; DIR/cluster.conf then counts it.
 int run_cluster_add_node(const std::string& dir);
-// Removes node `id` from the cluster's membership, then stops it.
+// Removes node `id` from the cluster's membership, then records it as removed in
+// DIR/cluster.conf (no later `cluster start` runs it) and stops it.
 int run_cluster_remove_node(const std::string& dir, int id);
 // action: "kill" (SIGKILL, or `signal`) or "restart".
 int run_node(const std::string& action, int id, const std::string& dir, int signal);

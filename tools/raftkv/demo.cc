@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -14,6 +15,7 @@
 #include <memory>
 #include <thread>
 
+#include "client/admin.h"
 #include "commands.h"
 #include "web_control.h"
 
@@ -104,7 +106,7 @@ class Demo {
       : cluster_(options.layout),
         say_(stdout_is_tty()),
         client_(demo_client_options(options.layout)),
-        log_offsets_(static_cast<size_t>(options.layout.nodes) + 1, 0),
+        log_offsets_(static_cast<size_t>(kNodesMax) + 1, 0),
         keep_(options.keep),
         options_(options) {}
 
@@ -117,6 +119,7 @@ class Demo {
   bool kill_leader_and_fail_over();
   bool write_again();
   bool restart_old_leader();
+  bool replace_dead_node();
   bool read_everywhere();
   bool write(const std::string& key, const std::string& value);
   // With --web: serve the steps to the page and print its URL.
@@ -126,6 +129,11 @@ class Demo {
   bool failed(const std::string& why);
   void show_log(const std::vector<int>& nodes);
   bool show_replication(uint64_t index);
+  // RAFT.MEMBER ARGS through the leader; TRYAGAIN answers (a learner still behind) are
+  // retried by the client until its deadline.
+  client::Outcome member_command(std::vector<std::string> args);
+  // Polls RAFT.MEMBER LIST until `done(members)`, for at most kCatchUpWait.
+  bool wait_members(const std::function<bool(const std::vector<client::MemberRecord>&)>& done);
   [[nodiscard]] std::vector<int> all_nodes() const;
 
   LocalCluster cluster_;
@@ -136,17 +144,14 @@ class Demo {
   RaftInfo leader_;
   int old_leader_ = 0;
   int64_t failover_ms_ = -1;
+  int64_t replace_ms_ = -1;
   bool keep_;
   const DemoOptions options_;
   std::unique_ptr<WebControl> web_;
   bool web_failed_ = false;
 };
 
-std::vector<int> Demo::all_nodes() const {
-  std::vector<int> out;
-  for (int id = 1; id <= cluster_.layout().nodes; ++id) out.push_back(id);
-  return out;
-}
+std::vector<int> Demo::all_nodes() const { return cluster_.layout().member_nodes(); }
 
 bool Demo::failed(const std::string& why) {
   say_.failed(why);
@@ -175,7 +180,7 @@ int Demo::run() {
       {"start", &Demo::start_nodes},       {"election", &Demo::elect},
       {"write", &Demo::write_first},       {"failover", &Demo::kill_leader_and_fail_over},
       {"write", &Demo::write_again},       {"catch-up", &Demo::restart_old_leader},
-      {"read", &Demo::read_everywhere}};
+      {"replace", &Demo::replace_dead_node}, {"read", &Demo::read_everywhere}};
   for (const auto& [name, step] : steps) {
     if ((this->*step)()) {
       // The page is served once the nodes run, that is after the first step.
@@ -189,7 +194,8 @@ int Demo::run() {
     return kExitError;
   }
   std::printf("\ndemo passed: %d steps checked; failover (kill -9 to the first acknowledged "
-              "write) took %lld ms\n", say_.steps(), static_cast<long long>(failover_ms_));
+              "write) took %lld ms; replacing a dead node took %lld ms\n", say_.steps(),
+              static_cast<long long>(failover_ms_), static_cast<long long>(replace_ms_));
   if (keep_) {
     std::printf("the cluster keeps running: raftkv cluster stop --dir %s\n",
                 cluster_.layout().dir.c_str());
@@ -347,6 +353,96 @@ bool Demo::restart_old_leader() {
   say_.check("node " + std::to_string(old_leader_) + " caught up and follows node " +
              std::to_string(leader_.node_id));
   return true;
+}
+
+client::Outcome Demo::member_command(std::vector<std::string> args) {
+  client::ClientOptions options = demo_client_options(cluster_.layout());
+  options.semantics = client::Semantics::AtMostOnce;  // A change is never sent twice.
+  client::Client admin(options);
+  args.insert(args.begin(), "RAFT.MEMBER");
+  return admin.call(args);
+}
+
+bool Demo::wait_members(
+    const std::function<bool(const std::vector<client::MemberRecord>&)>& done) {
+  const SteadyTime deadline = std::chrono::steady_clock::now() + kCatchUpWait;
+  std::string last = "no answer";
+  while (std::chrono::steady_clock::now() < deadline) {
+    const client::Outcome listed = member_command({"LIST"});
+    Result<std::vector<client::MemberRecord>> members = client::parse_member_list(listed.reply);
+    if (listed.ok() && members.is_ok() && done(members.value())) return true;
+    last = listed.ok() ? client::format_reply(listed.reply) : listed.detail;
+    std::this_thread::sleep_for(milliseconds(50));
+  }
+  return failed("the membership did not change as expected; last RAFT.MEMBER LIST: " + last);
+}
+
+bool is_voter(const std::vector<client::MemberRecord>& members, int id) {
+  return std::any_of(members.begin(), members.end(), [&](const client::MemberRecord& member) {
+    return member.id == static_cast<uint64_t>(id) && !member.learner;
+  });
+}
+
+// The replacement of a machine lost for good (Raft thesis §4.2.1): the new node joins as a
+// learner, which has no vote, so the quorum stays 2 of the 3 voters while it copies the data.
+// Added as a voter at once it would make the quorum 3 of 4, with one dead and one still
+// copying: writes would stall until it caught up. Once it has, it is promoted, and then the
+// dead node is removed (2 of 3 again).
+bool Demo::replace_dead_node() {
+  say_.step("A follower's machine dies for good; a new node replaces it");
+  // A follower that is not node 1: the new node joins through the first member.
+  const int dead = leader_.node_id == 2 ? 3 : 2;
+  if (Status killed = cluster_.stop_node(dead, SIGKILL, kStopWait); !killed.is_ok()) {
+    return failed(killed.message());
+  }
+  say_.say("node " + std::to_string(dead) + " killed with SIGKILL; say its disk is lost too");
+  const SteadyTime start = std::chrono::steady_clock::now();
+  SteadyTime step_start = start;
+  const auto took = [&step_start] {
+    const std::string text = " (" + std::to_string(ms_since(step_start)) + " ms)";
+    step_start = std::chrono::steady_clock::now();
+    return text;
+  };
+  const int fresh = cluster_.mutable_layout().add_joining_node();
+  const std::string name = "node " + std::to_string(fresh);
+  if (Status started = cluster_.start_node(fresh, keep_); !started.is_ok()) {
+    return failed(started.message());
+  }
+  if (!wait_members([&](const auto& members) {
+        return std::any_of(members.begin(), members.end(), [&](const auto& member) {
+          return member.id == static_cast<uint64_t>(fresh) && member.learner;
+        });
+      })) {
+    return false;
+  }
+  say_.check("[1/4] " + name + " started empty with --join " +
+             cluster_.layout().join_endpoint(fresh).to_string() +
+             " and was added as a learner" + took());
+  Result<RaftInfo> leader = cluster_.info(static_cast<int>(leader_.node_id), milliseconds(2000));
+  if (!leader.is_ok()) return failed(leader.status().message());
+  Result<RaftInfo> caught_up =
+      cluster_.wait_applied(fresh, leader.value().commit_index, kCatchUpWait);
+  if (!caught_up.is_ok()) return failed(caught_up.status().message());
+  say_.check("[2/4] " + name + " caught up: applied index " +
+             std::to_string(caught_up.value().applied_index) + took());
+  const client::Outcome promoted = member_command({"PROMOTE", std::to_string(fresh)});
+  if (!promoted.ok()) return failed("PROMOTE: " + promoted.detail + promoted.reply.text);
+  say_.check("[3/4] " + name + " promoted to voter" + took());
+  const client::Outcome removed = member_command({"REMOVE", std::to_string(dead)});
+  if (!removed.ok()) return failed("REMOVE: " + removed.detail + removed.reply.text);
+  cluster_.mutable_layout().removed.insert(dead);
+  if (!wait_members([&](const auto& members) {
+        return members.size() == 3 && is_voter(members, fresh);
+      })) {
+    return false;
+  }
+  say_.check("[4/4] node " + std::to_string(dead) + " removed" + took());
+  replace_ms_ = ms_since(start);
+  std::string voters;
+  for (int id : all_nodes()) voters += (voters.empty() ? "" : ", ") + std::to_string(id);
+  say_.check("the voters are now " + voters + "; the replacement took " +
+             std::to_string(replace_ms_) + " ms; writes commit on 2 of these 3");
+  return write("demo:replaced", "node " + std::to_string(dead) + " by " + name);
 }
 
 bool Demo::read_everywhere() {

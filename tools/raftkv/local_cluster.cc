@@ -21,7 +21,6 @@ using std::chrono::milliseconds;
 using Clock = std::chrono::steady_clock;
 
 constexpr const char* kServerName = "raftkv-server";
-constexpr int kNodesMax = 9;
 
 std::string node_string(int id) { return std::to_string(id); }
 
@@ -87,7 +86,29 @@ Status check_layout_numbers(const ClusterLayout& layout) {
   if (layout.tls && layout.base_client_port + kTlsPortOffset + layout.nodes - 1 > 65535) {
     return invalid("TLS port range does not fit below 65536");
   }
+  for (int id : layout.removed) {
+    if (id < 1 || id > layout.nodes) {
+      return invalid("removed node " + std::to_string(id) + " is not in 1.." +
+                     std::to_string(layout.nodes));
+    }
+  }
+  if (layout.member_nodes().empty()) return invalid("every node was removed");
   return Status::ok();
+}
+
+// "2,4" (the `removed` value of cluster.conf) into ids; false on anything else. Ranges are
+// checked with the other numbers (check_layout_numbers).
+bool parse_removed(const std::string& text, std::set<int>* removed) {
+  RAFT_ASSERT(removed != nullptr);
+  size_t begin = 0;
+  while (begin <= text.size()) {
+    const size_t comma = std::min(text.find(',', begin), text.size());
+    uint64_t id = 0;
+    if (!parse_number(text.substr(begin, comma - begin), kNodesMax, &id)) return false;
+    removed->insert(static_cast<int>(id));
+    begin = comma + 1;
+  }
+  return !removed->empty();
 }
 
 // cluster.conf split into lines: single values by key, server_arg values in file order.
@@ -99,7 +120,7 @@ struct ConfLines {
 constexpr const char* kConfKeys[] = {"nodes",          "base_peer_port", "base_client_port",
                                      "base_http_port", "server",         "log_level",
                                      "heartbeat_ms",   "election_ms",    "peer_hosts",
-                                     "tls",            "bootstrap_nodes"};
+                                     "tls",            "bootstrap_nodes", "removed"};
 
 // Splits the file into ConfLines; an error names the line ("PATH:LINE: ...").
 Result<ConfLines> read_conf_lines(const std::string& path, std::istream& file) {
@@ -161,6 +182,12 @@ Status parse_conf_numbers(const std::string& path, const ConfLines& conf, Cluste
   layout->base_http_port = static_cast<uint16_t>(n[3]);
   layout->heartbeat_ms = static_cast<uint32_t>(n[4]);
   layout->election_ms = static_cast<uint32_t>(n[5]);
+  // Without the key no node was removed.
+  const auto removed = conf.values.find("removed");
+  if (removed != conf.values.end() && !parse_removed(removed->second, &layout->removed)) {
+    return invalid(path + ": removed must be node ids separated by commas, not \"" +
+                   removed->second + "\"");
+  }
   if (Status numbers = check_layout_numbers(*layout); !numbers.is_ok()) {
     return invalid(path + ": " + numbers.message());
   }
@@ -168,6 +195,14 @@ Status parse_conf_numbers(const std::string& path, const ConfLines& conf, Cluste
 }
 
 }  // namespace
+
+std::vector<int> ClusterLayout::member_nodes() const {
+  std::vector<int> out;
+  for (int id = 1; id <= nodes; ++id) {
+    if (!removed.contains(id)) out.push_back(id);
+  }
+  return out;
+}
 
 std::string ClusterLayout::node_dir(int id) const { return dir + "/node" + node_string(id); }
 std::string ClusterLayout::data_dir(int id) const { return node_dir(id) + "/data"; }
@@ -184,7 +219,7 @@ client::Endpoint ClusterLayout::tls_endpoint(int id) const {
 
 std::vector<client::Endpoint> ClusterLayout::client_endpoints() const {
   std::vector<client::Endpoint> out;
-  for (int id = 1; id <= nodes; ++id) out.push_back(client_endpoint(id));
+  for (int id : member_nodes()) out.push_back(client_endpoint(id));
   return out;
 }
 
@@ -202,6 +237,18 @@ std::string ClusterLayout::peer_addr(int id) const {
 
 bool ClusterLayout::joins(int id) const { return bootstrap_nodes > 0 && id > bootstrap_nodes; }
 
+int ClusterLayout::add_joining_node() {
+  if (bootstrap_nodes == 0) bootstrap_nodes = nodes;
+  return ++nodes;
+}
+
+client::Endpoint ClusterLayout::join_endpoint(int id) const {
+  for (int member : member_nodes()) {
+    if (member != id) return client_endpoint(member);
+  }
+  return client_endpoint(id);  // Alone: nobody to join; the server then says so.
+}
+
 std::string ClusterLayout::peers_flag() const {
   std::string out;
   for (int id = 1; id <= nodes; ++id) {
@@ -214,7 +261,7 @@ std::string ClusterLayout::peers_flag() const {
 
 std::string ClusterLayout::http_addrs_flag() const {
   std::string out;
-  for (int id = 1; id <= nodes; ++id) {
+  for (int id : member_nodes()) {
     if (!out.empty()) out += ",";
     out += node_string(id) + "=" + http_addr(id);
   }
@@ -224,7 +271,7 @@ std::string ClusterLayout::http_addrs_flag() const {
 std::vector<std::string> ClusterLayout::server_args(int id) const {
   std::vector<std::string> args = {"--id", node_string(id), "--data-dir", data_dir(id)};
   if (joins(id)) {
-    args.insert(args.end(), {"--join", client_endpoint(1).to_string(), "--peer-addr",
+    args.insert(args.end(), {"--join", join_endpoint(id).to_string(), "--peer-addr",
                              peer_addr(id)});
   } else {
     args.insert(args.end(), {"--peers", peers_flag()});
@@ -269,7 +316,7 @@ Status check_server_args(const std::vector<std::string>& args) {
 }
 
 Status check_ports_free(const ClusterLayout& layout) {
-  for (int id = 1; id <= layout.nodes; ++id) {
+  for (int id : layout.member_nodes()) {
     for (uint16_t base : {layout.base_peer_port, layout.base_client_port, layout.base_http_port}) {
       const uint16_t port = port_of(base, id);
       const std::string host = base == layout.base_peer_port ? layout.peer_host(id) : "127.0.0.1";
@@ -311,6 +358,11 @@ Status save_layout(const ClusterLayout& layout) {
   if (layout.distinct_peer_hosts) file << "peer_hosts=distinct\n";
   if (layout.tls) file << "tls=on\n";
   if (layout.bootstrap_nodes > 0) file << "bootstrap_nodes=" << layout.bootstrap_nodes << "\n";
+  if (!layout.removed.empty()) {
+    file << "removed=";
+    for (int id : layout.removed) file << (id == *layout.removed.begin() ? "" : ",") << id;
+    file << "\n";
+  }
   if (!layout.extra_args.empty()) {
     file << "# Extra raftkv-server arguments (--server-arg), one argv element a line, in order.\n";
   }
@@ -561,7 +613,8 @@ Result<client::RaftInfo> LocalCluster::wait_for_leader(milliseconds timeout,
   std::string last = "no node answered";
   while (std::chrono::steady_clock::now() < deadline) {
     std::vector<client::RaftInfo> infos;
-    for (int id = 1; id <= layout_.nodes; ++id) {
+    const std::vector<int> members = layout_.member_nodes();
+    for (int id : members) {
       if (std::find(ignore.begin(), ignore.end(), id) != ignore.end()) continue;
       Result<client::RaftInfo> got = info(id, milliseconds(300));
       if (got.is_ok()) infos.push_back(std::move(got).value());
@@ -571,7 +624,7 @@ Result<client::RaftInfo> LocalCluster::wait_for_leader(milliseconds timeout,
       const auto agree = std::count_if(infos.begin(), infos.end(), [&](const auto& other) {
         return other.term == candidate.term && other.leader_id == candidate.node_id;
       });
-      if (agree * 2 > layout_.nodes) return candidate;
+      if (static_cast<size_t>(agree) * 2 > members.size()) return candidate;
       last = "node " + std::to_string(candidate.node_id) + " leads term " +
              std::to_string(candidate.term) + " but a majority does not follow it yet";
     }

@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cstdint>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -30,6 +31,9 @@
 // `raftkv cluster`, `raftkv node`, `raftkv demo` and tests/process. Not thread-safe.
 
 namespace raftkv::tools {
+
+// A local cluster has node ids 1..nodes, at most this many.
+inline constexpr int kNodesMax = 9;
 
 // Node I's TLS client port lies this far above its plaintext one.
 inline constexpr uint16_t kTlsPortOffset = 10;
@@ -60,7 +64,13 @@ struct ClusterLayout {
   // Nodes 1..bootstrap_nodes form the cluster with --peers; the later ones join it (--join
   // node 1, as learners: an operator promotes them). 0: every node bootstraps.
   int bootstrap_nodes = 0;
+  // Nodes removed from the cluster (`cluster remove-node`, `member remove --dir`), each in
+  // 1..nodes: `cluster start` no longer runs them and clients no longer dial them. Their ids
+  // are never reused (add-node takes nodes + 1), as the servers refuse a removed id.
+  std::set<int> removed;
 
+  // 1..nodes without the removed ones, ascending: the nodes `cluster start` runs.
+  [[nodiscard]] std::vector<int> member_nodes() const;
   [[nodiscard]] std::string node_dir(int id) const;
   [[nodiscard]] std::string tls_dir() const { return dir + "/tls"; }
   // Node I's TLS client port: base_client_port + kTlsPortOffset + I - 1.
@@ -74,9 +84,14 @@ struct ClusterLayout {
   [[nodiscard]] std::string peer_host(int id) const;
   [[nodiscard]] std::string peer_addr(int id) const;  // peer_host(id):peer port.
   [[nodiscard]] bool joins(int id) const;              // Starts with --join.
+  // One more node, nodes + 1, which starts with --join (the earlier ones keep starting as
+  // they did): its id. Callers validate the layout afterwards.
+  int add_joining_node();
+  // Where node `id` joins: the client address of the first member node other than itself.
+  [[nodiscard]] client::Endpoint join_endpoint(int id) const;
   // "1=127.0.0.1:7001,2=127.0.0.1:7002,..." for the bootstrap nodes.
   [[nodiscard]] std::string peers_flag() const;
-  // "1=127.0.0.1:8081,2=127.0.0.1:8082,...": every node's HTTP address, for the web view.
+  // "1=127.0.0.1:8081,2=127.0.0.1:8082,...": every member node's HTTP address, for the web view.
   [[nodiscard]] std::string http_addrs_flag() const;
   // The raftkv-server command line for node `id` (without the program).
   [[nodiscard]] std::vector<std::string> server_args(int id) const;
@@ -85,8 +100,8 @@ struct ClusterLayout {
   [[nodiscard]] Credentials credentials() const;
 };
 
-// Checks the numbers (1..9 nodes, ports that fit), the extra server arguments and that the
-// server binary exists.
+// Checks the numbers (1..9 nodes, ports that fit, removed ids in 1..nodes with one node left),
+// the extra server arguments and that the server binary exists.
 [[nodiscard]] Status validate_layout(const ClusterLayout& layout);
 // Checks extra server arguments: at most 256, none empty, none holding a line break or NUL
 // (cluster.conf could not store it), none a flag the layout itself sets per node (--id,
@@ -102,7 +117,8 @@ struct ClusterLayout {
 [[nodiscard]] Status save_layout(const ClusterLayout& layout);
 // Reads DIR/cluster.conf. NotFound if it is missing; InvalidArgument, naming the file and
 // line, if it is damaged: a line that is not key=value, an unknown or repeated key, a missing
-// or out-of-range number, no server path, or a server_arg that check_server_args() refuses.
+// or out-of-range number (a removed id included), no server path, or a server_arg that
+// check_server_args() refuses.
 [[nodiscard]] Result<ClusterLayout> load_layout(const std::string& dir);
 
 // The last `count` lines of a text file, each indented, for explaining why a node died.
@@ -160,6 +176,8 @@ class LocalCluster {
   [[nodiscard]] Result<client::Reply> stale_get(int id, const std::string& key) const;
 
   [[nodiscard]] const ClusterLayout& layout() const { return layout_; }
+  // For a membership change while the nodes run (a node added, one removed).
+  [[nodiscard]] ClusterLayout& mutable_layout() { return layout_; }
 
  private:
   ClusterLayout layout_;

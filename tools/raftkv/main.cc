@@ -3,6 +3,7 @@
 #include <signal.h>
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <iostream>
 
 #include "commands.h"
@@ -104,6 +105,11 @@ Status merge_saved_layout(const CLI::App& start, ClusterLayout* layout) {
   if (!given("--tls")) layout->tls = saved.tls;
   // Peer addresses are part of the nodes' identity: they stay as the cluster was created.
   layout->distinct_peer_hosts = saved.distinct_peer_hosts;
+  // So do the membership's history: which nodes joined and which left (never restarted).
+  layout->bootstrap_nodes = std::min(saved.bootstrap_nodes, layout->nodes);
+  for (int id : saved.removed) {
+    if (id <= layout->nodes) layout->removed.insert(id);
+  }
   std::cout << "options not given are taken from " << layout->dir << "/cluster.conf\n";
   return Status::ok();
 }
@@ -129,6 +135,9 @@ void add_member_commands(CLI::App& app, Cli& cli) {
         ->required();
   }
   cli.member_add->add_flag("--learner", cli.learner, "Add as a learner (no vote until promoted)");
+  cli.member_remove->add_option("--dir", cli.dir,
+                                "A local cluster's directory: remove the node from its "
+                                "cluster.conf too and stop it (as `cluster remove-node`)");
 }
 
 int dispatch_member(Cli& cli) {
@@ -140,6 +149,10 @@ int dispatch_member(Cli& cli) {
     return run_member_change(cli.data, args);
   }
   if (*cli.member_promote) return run_member_change(cli.data, {"PROMOTE", id});
+  if (*cli.member_remove && !cli.dir.empty()) {
+    const uint64_t node = std::min<uint64_t>(cli.member_id, kNodesMax + 1);  // Refused there.
+    return run_cluster_remove_node(cli.dir, static_cast<int>(node));
+  }
   if (*cli.member_remove) return run_member_change(cli.data, {"REMOVE", id});
   if (*cli.member_replace) {
     return run_member_replace(cli.data, cli.member_id, cli.new_id, cli.peer_addr,
