@@ -28,6 +28,9 @@ from workload import Workload
 OPTIONAL_WORKLOADS = ("ttl", "lock")
 TTL_CLIENTS = 2
 LOCK_CLIENTS = 3
+# A client thread that dies of an exception would only make the workload smaller, silently:
+# threading.excepthook (set in main) names it here, and the run fails as a suite error.
+CRASHED_THREADS = []
 SPARE_HOSTS = 1  # Where member-replace starts the fresh node; the replaced one's host is next.
 
 
@@ -153,6 +156,8 @@ class Run:
             self.locks.stop()
         if engine.error:
             raise RuntimeError(engine.error)
+        if CRASHED_THREADS:
+            raise RuntimeError(f"client threads crashed: {', '.join(CRASHED_THREADS)}")
         self.log(f"workload done: {workload.history.counts}")
         return workload.history.keys
 
@@ -343,6 +348,13 @@ def parse_args(argv):
     return args
 
 
+def note_crash(hook_args):
+    CRASHED_THREADS.append(f"{hook_args.thread.name} ({hook_args.exc_type.__name__}: "
+                           f"{hook_args.exc_value})")
+    threading.__excepthook__(hook_args)  # The traceback, as usual.
+
+
 if __name__ == "__main__":
     signal.signal(signal.SIGTERM, signal.default_int_handler)  # TERM cleans up like Ctrl-C.
+    threading.excepthook = note_crash
     sys.exit(run(parse_args(sys.argv[1:])))
