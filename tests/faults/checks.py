@@ -15,9 +15,6 @@ import json
 import subprocess
 import time
 
-import redis
-
-import netns
 from cluster import resp_call
 
 EXIT_MEANING = {0: "linearizable", 1: "NOT linearizable", 2: "bad input", 3: "timed out"}
@@ -50,8 +47,7 @@ def final_state(cluster, keys):
     keys = sorted(keys)
     state = {}
     for node in sorted(cluster.nodes):
-        conn = redis.Connection(host=cluster.layout.addr(node), port=netns.CLIENT_PORT,
-                                socket_timeout=10)
+        conn = cluster.connect(node, 10)
         try:
             resp_call(conn, "READONLY")
             values = {}

@@ -13,7 +13,6 @@ import os
 import random
 import shutil
 import signal
-import subprocess
 import sys
 import threading
 import time
@@ -29,6 +28,10 @@ from workload import Workload
 OPTIONAL_WORKLOADS = ("ttl", "lock")
 TTL_CLIENTS = 2
 LOCK_CLIENTS = 3
+# A client thread that dies of an exception would only make the workload smaller, silently:
+# threading.excepthook (set in main) names it here, and the run fails as a suite error.
+CRASHED_THREADS = []
+SPARE_HOSTS = 1  # Where member-replace starts the fresh node; the replaced one's host is next.
 
 
 class Engine(threading.Thread):
@@ -56,6 +59,7 @@ class Engine(threading.Thread):
             self.log(f"fault engine failed: {self.error}")
 
     def one(self, entry):
+        self.ctx.duration_s = entry.duration_s
         try:
             what, undo = schedule.KINDS[entry.kind](self.ctx, entry.params)
         except schedule.Skip as why:
@@ -73,7 +77,7 @@ class Engine(threading.Thread):
 class Run:
     def __init__(self, args):
         self.args = args
-        self.layout = netns.Layout(args.run_id, args.nodes)
+        self.layout = netns.Layout(args.run_id, args.nodes, SPARE_HOSTS)
         self.results = os.path.join(os.path.abspath(args.results), args.run_id)
         self.work = args.work
         self.history_path = os.path.join(self.results, "history.jsonl")
@@ -106,11 +110,9 @@ class Run:
         netns.create(self.layout)
         netns.enter(self.layout.client_ns)
         self.cluster = Cluster(self.layout, [self.args.server] + self.args.server_arg, self.work,
-                               self.results, self.args.seed, self.args.disk_hook)
-        for node in self.layout.nodes:
-            os.makedirs(self.cluster.nodes[node].data_dir)
-            self.cluster.disk(node, "mount")
-            self.cluster.prepare_network(node)
+                               self.results, self.args.seed, self.args.lazyfs)
+        for host in self.layout.hosts:
+            self.cluster.prepare_host(host)
         for node in self.layout.nodes:
             self.cluster.start(node)
         deadline = time.monotonic() + 30
@@ -119,7 +121,8 @@ class Run:
                 raise RuntimeError("no leader within 30 s of starting the cluster")
             time.sleep(0.2)
         self.log(f"cluster of {self.args.nodes} up in namespaces {netns.prefix(self.args.run_id)}*"
-                 f" ({netns.SUBNET_PREFIX}0/24), leader node {leader}")
+                 f" ({netns.SUBNET_PREFIX}0/24), leader node {leader}, {SPARE_HOSTS} spare "
+                 f"host(s); data dirs on {'lazyfs' if self.args.lazyfs else 'the plain disk'}")
 
     def exercise(self, entries):
         seconds = self.args.minutes * 60
@@ -133,7 +136,7 @@ class Run:
             self.locks = lock.LockWorkload(self.layout, self.results, self.args.seed,
                                            LOCK_CLIENTS)
             self.locks.start(seconds)
-        ctx = schedule.Context(self.cluster, random.Random(self.args.seed), self.locks)
+        ctx = schedule.Context(self.cluster, random.Random(self.args.seed), self.locks, self.log)
         self.engine = engine = Engine(entries, ctx, self.log)
         workload.start()
         if self.ttl:
@@ -153,6 +156,8 @@ class Run:
             self.locks.stop()
         if engine.error:
             raise RuntimeError(engine.error)
+        if CRASHED_THREADS:
+            raise RuntimeError(f"client threads crashed: {', '.join(CRASHED_THREADS)}")
         self.log(f"workload done: {workload.history.counts}")
         return workload.history.keys
 
@@ -164,6 +169,8 @@ class Run:
         self.log(f"healed: every fault off, every node running; frame proxies: {proxied}")
         agreed, seen = checks.converge(self.cluster, self.args.converge_s)
         self.log(f"nodes: {checks.describe_nodes(seen)}")
+        self.summary["members"] = {n: f"host {node.host}" for n, node in
+                                   sorted(self.cluster.nodes.items())}
         exits += self.cluster.unexpected_exits()
         if not agreed:
             return exits + [f"nodes did not converge within {self.args.converge_s} s"]
@@ -238,11 +245,8 @@ class Run:
                     proc.wait()
         if hasattr(self, "cluster"):
             self.cluster.stop_all()
-            for node in self.layout.nodes:
-                try:
-                    self.cluster.disk(node, "unmount")
-                except subprocess.CalledProcessError as error:
-                    self.log(f"disk hook: {error}")  # Teardown goes on regardless.
+            if self.cluster.disks:
+                self.cluster.disks.unmount_all()
         netns.teardown(self.args.run_id)
         if not self.args.keep:
             shutil.rmtree(self.work, ignore_errors=True)
@@ -330,10 +334,13 @@ def parse_args(argv):
                         help="raftkv-lincheck, or 'none' to skip linearizability")
     parser.add_argument("--check-timeout-s", type=float, default=600)
     parser.add_argument("--converge-s", type=float, default=120)
-    parser.add_argument("--disk-hook", help="slow-disk command (README: 'Slow disk')")
+    parser.add_argument("--lazyfs", help="the lazyfs binary (tests/lazyfs): every data dir on "
+                        "a lazyfs mount, for disk-stall (README: 'Slow disk')")
     args = parser.parse_args(argv)
     if args.nodes < 1 or args.nodes > 9:
         parser.error("--nodes must be 1..9")
+    if args.lazyfs == "none":
+        args.lazyfs = None
     args.workloads = [w for w in args.workloads.split(",") if w]
     unknown = set(args.workloads) - set(OPTIONAL_WORKLOADS)
     if unknown:
@@ -341,6 +348,13 @@ def parse_args(argv):
     return args
 
 
+def note_crash(hook_args):
+    CRASHED_THREADS.append(f"{hook_args.thread.name} ({hook_args.exc_type.__name__}: "
+                           f"{hook_args.exc_value})")
+    threading.__excepthook__(hook_args)  # The traceback, as usual.
+
+
 if __name__ == "__main__":
     signal.signal(signal.SIGTERM, signal.default_int_handler)  # TERM cleans up like Ctrl-C.
+    threading.excepthook = note_crash
     sys.exit(run(parse_args(sys.argv[1:])))

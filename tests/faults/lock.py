@@ -133,10 +133,11 @@ class LockWorkload:
                  "--index", str(index), "--seed", str(self.seed), "--seconds", str(seconds),
                  "--out", path], start_new_session=True))
 
-    def holder(self):
-        """The pid of the client whose lease lock:L holds now (by the leader), or None."""
-        for node in self.layout.nodes:
-            conn = redis.Connection(host=self.layout.addr(node), port=netns.CLIENT_PORT,
+    def holder(self, addrs):
+        """The pid of the client whose lease lock:L holds now (asking the nodes at `addrs`,
+        the first that answers), or None."""
+        for addr in addrs:
+            conn = redis.Connection(host=addr, port=netns.CLIENT_PORT,
                                     socket_timeout=2, socket_connect_timeout=1)
             try:
                 value = resp_call(conn, "GET", LOCK)

@@ -3,9 +3,11 @@ the bridge that joins them. Nothing is created in the caller's namespace, so con
 (whose names carry their own run id) cannot collide, even on addresses, and deleting the
 namespaces removes every link, address, iptables rule and qdisc the run made.
 
-Layout of run ID with N nodes:
-  rkvf-ID-net   bridge br0; one veth port per host ("pN" for node N, "pc" for the clients)
-  rkvf-ID-nN    node N: eth0 = 10.213.0.(10+N)/24, the server and its frame proxy
+Layout of run ID with N nodes and S spare hosts:
+  rkvf-ID-net   bridge br0; one veth port per host ("pH" for node host H, "pc" the clients)
+  rkvf-ID-nH    node host H (1..N+S): eth0 = 10.213.0.(10+H)/24, a server and its frame
+                proxy. Node i of the first membership starts on host i; hosts N+1..N+S start
+                empty, for the nodes that membership faults add (schedule.py).
   rkvf-ID-c     the clients and the orchestrator: eth0 = 10.213.0.100/24
 """
 
@@ -28,20 +30,22 @@ def prefix(run_id):
 
 
 class Layout:
-    """Names and addresses of one run's hosts; node ids are 1..nodes."""
+    """Names and addresses of one run's hosts. `nodes`: the first membership, node i on
+    host i; `hosts`: those and the spares."""
 
-    def __init__(self, run_id, nodes):
+    def __init__(self, run_id, nodes, spares=0):
         self.run_id = run_id
         self.nodes = list(range(1, nodes + 1))
+        self.hosts = list(range(1, nodes + spares + 1))
         self.net_ns = prefix(run_id) + "net"
         self.client_ns = prefix(run_id) + "c"
 
-    def node_ns(self, node):
-        return f"{prefix(self.run_id)}n{node}"
+    def host_ns(self, host):
+        return f"{prefix(self.run_id)}n{host}"
 
     @staticmethod
-    def addr(node):
-        return f"{SUBNET_PREFIX}{10 + node}"
+    def addr(host):
+        return f"{SUBNET_PREFIX}{10 + host}"
 
     def peers_flag(self):
         return ",".join(f"{n}={self.addr(n)}:{PEER_PORT}" for n in self.nodes)
@@ -74,8 +78,8 @@ def create(layout):
     sh("ip", "-n", layout.net_ns, "link", "set", "lo", "up")
     sh("ip", "-n", layout.net_ns, "link", "add", "br0", "type", "bridge")
     sh("ip", "-n", layout.net_ns, "link", "set", "br0", "up")
-    for node in layout.nodes:
-        _add_host(layout, layout.node_ns(node), f"p{node}", layout.addr(node))
+    for host in layout.hosts:
+        _add_host(layout, layout.host_ns(host), f"p{host}", layout.addr(host))
     _add_host(layout, layout.client_ns, "pc", CLIENT_ADDR)
 
 

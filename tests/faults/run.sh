@@ -2,7 +2,7 @@
 # The fault suite: a raftkv cluster on separate network hosts (namespaces), real faults, a
 # checked history. See tests/faults/README.md.
 #   tests/faults/run.sh [--nodes 5] [--minutes 2] [--seed S] [--schedule FILE] [--keep]
-#                       [--break stale-reads] [--checker PATH|none] [--disk-hook CMD] ...
+#                       [--break stale-reads] [--checker PATH|none] [--lazyfs PATH|none] ...
 # Exit: 0 passed, 1 a check failed (seed, schedule, verdict and the results directory are
 # printed), 2 the suite itself failed, 77 skipped (not root, or a tool is missing).
 set -euo pipefail
@@ -32,6 +32,9 @@ keep=
 for arg in "$@"; do [[ $arg == --keep ]] && keep=1; done
 cleanup() {
   "${python[@]}" "$here/netns.py" teardown "$run_id"
+  # A lazyfs (--lazyfs) killed with the namespaces leaves its mount behind, unusable.
+  awk -v work="$work/" 'index($2, work) == 1 { print $2 }' /proc/self/mounts |
+    xargs -r umount -l
   [[ -n $keep ]] || rm -rf "$work"
 }
 trap cleanup EXIT

@@ -10,13 +10,21 @@ printed in this form, so a run can be replayed from the printed text with --sche
 
 A kind is a function in KINDS: given the run's context and its parameters, it starts the
 fault and returns (what it did, how to undo it), or raises Skip saying why it cannot run
-here. Adding a kind (leader transfer, membership change) is one such function, plus a line
-in GENERATED if seeded schedules should draw it.
+here. Adding a kind is one such function, plus a line in GENERATED if seeded schedules
+should draw it (and a line in ci.schedule, which must cover every kind).
+
+The membership kinds (transfer, member-remove-add, member-replace) take `cut=none|target|
+other`: first cut off from every other host the node the change is about, or another node,
+so that the change runs while a partition is in place; the undo finishes the change, heals
+the cut, and leaves as many voters as before, none of them a learner.
 """
 
 import os
 import random
 import signal
+import time
+
+import redis
 
 
 class Skip(Exception):
@@ -34,7 +42,7 @@ class Entry:
 
     def __str__(self):
         params = " ".join(f"{k}={v}" for k, v in sorted(self.params.items()))
-        return f"{self.at_s:<7g} {self.duration_s:<9g} {self.kind:<15} {params}".rstrip()
+        return f"{self.at_s:<7g} {self.duration_s:<9g} {self.kind:<18} {params}".rstrip()
 
 
 def parse(text):
@@ -56,7 +64,7 @@ def parse(text):
 
 
 def render(entries):
-    return "# at    duration  kind            parameters\n" + \
+    return "# at    duration  kind               parameters\n" + \
         "".join(f"{entry}\n" for entry in entries)
 
 
@@ -76,6 +84,12 @@ GENERATED = {
                           "reorder": rng.choice(["0", "0.1"])},
     "duplicate": lambda rng: {"p": rng.choice(["0.1", "0.3"])},
     "pause-holder": lambda rng: {},
+    "disk-stall": lambda rng: {"target": rng.choice(["leader", "random"])},
+    "transfer": lambda rng: {"target": "random", "cut": rng.choice(["none", "target", "other"])},
+    "member-remove-add": lambda rng: {"target": rng.choice(["leader", "random"]),
+                                      "cut": rng.choice(["none", "target", "other"])},
+    "member-replace": lambda rng: {"target": rng.choice(["leader", "random"]),
+                                   "cut": rng.choice(["none", "target", "other"])},
 }
 
 
@@ -96,13 +110,16 @@ def generate(seed, seconds, nodes):
 
 
 class Context:
-    """What a fault may use: the cluster, the run's seeded rng, and the lock clients
-    (lock.LockWorkload, or None without --workloads lock)."""
+    """What a fault may use: the cluster, the run's seeded rng, the lock clients
+    (lock.LockWorkload, or None without --workloads lock), the run's log, and the duration
+    of the fault being started (the engine sets it)."""
 
-    def __init__(self, cluster, rng, locks=None):
+    def __init__(self, cluster, rng, locks=None, log=print):
         self.cluster = cluster
         self.rng = rng
         self.locks = locks
+        self.log = log
+        self.duration_s = 0.0
 
     @property
     def node_ids(self):
@@ -150,7 +167,7 @@ def pause_holder(ctx, params):
     fault's duration, far past its lease: it wakes believing it still holds it."""
     if ctx.locks is None:
         raise Skip("no lock clients (run with --workloads lock)")
-    holder = ctx.locks.holder()
+    holder = ctx.locks.holder([ctx.cluster.addr(n) for n in ctx.node_ids])
     pid = holder or ctx.rng.choice(ctx.locks.procs).pid
     os.kill(pid, signal.SIGSTOP)
     return (f"SIGSTOP lock client pid {pid} ({'the holder' if holder else 'no holder now'})",
@@ -201,17 +218,19 @@ def slow_link(ctx, params):
     node = ctx.target(params.get("target", "random"))
     rate, latency = params.get("rate", "1mbit"), params.get("latency", "300ms")
     ctx.cluster.shape(node, rate, latency)
+    host = ctx.cluster.nodes[node].host
     return f"slow link: node {node} sends at {rate}, queues {latency}", \
-        lambda: ctx.cluster.unshape(node)
+        lambda: ctx.cluster.unshape(host)
 
 
 def _proxies(ctx, what, faults):
-    for node in ctx.node_ids:
-        ctx.cluster.proxy_set(node, **faults)
+    hosts = ctx.cluster.layout.hosts
+    for host in hosts:
+        ctx.cluster.proxy_set(host, **faults)
 
     def undo():
-        for node in ctx.node_ids:
-            ctx.cluster.proxy_set(node, delay_ms=0, jitter_ms=0, reorder=0.0, duplicate=0.0)
+        for host in hosts:
+            ctx.cluster.proxy_set(host, delay_ms=0, jitter_ms=0, reorder=0.0, duplicate=0.0)
     return what, undo
 
 
@@ -232,11 +251,13 @@ def duplicate(ctx, params):
 def netem(ctx, params):
     args = params.get("args", "delay,50ms,20ms,loss,2%,duplicate,1%").split(",")
 
+    hosts = ctx.cluster.layout.hosts
+
     def undo():
-        for node in ctx.node_ids:
-            ctx.cluster.unshape(node)
-    for node in ctx.node_ids:
-        why = ctx.cluster.netem(node, *args)
+        for host in hosts:
+            ctx.cluster.unshape(host)
+    for host in hosts:
+        why = ctx.cluster.netem(host, *args)
         if why:
             undo()
             raise Skip(f"netem unavailable ({why}); the frame proxy's delay, reorder and "
@@ -245,17 +266,123 @@ def netem(ctx, params):
 
 
 def disk_stall(ctx, params):
-    """Hands the stall to the slow-disk hook (tests/lazyfs): HOOK stall NODE DATA_DIR, then
-    HOOK resume NODE DATA_DIR when the duration ends."""
+    """Stalls the target's fsyncs through its lazyfs mount (--lazyfs): each one that starts
+    within the fault waits `sync_ms` (default: the fault's duration, a disk that hangs)."""
     node = ctx.target(params.get("target", "leader"))
-    if not ctx.cluster.disk(node, "stall"):
-        raise Skip("no --disk-hook given: a slow disk needs tests/lazyfs (see README)")
-    return f"disk stall: node {node}'s fsyncs held", lambda: ctx.cluster.disk(node, "resume")
+    sync_ms = int(params.get("sync_ms", ctx.duration_s * 1000))
+    if not ctx.cluster.stall_disk(node, sync_ms):
+        raise Skip("no --lazyfs given: a slow disk needs the data dirs on tests/lazyfs")
+    leader = ctx.cluster.leader()
+
+    def undo():
+        ctx.cluster.stall_disk(node, 0)
+        counters = ctx.cluster.disks.counters(ctx.cluster.nodes[node].host)
+        ctx.log(f"      disk stall of node {node} ended: {counters['syncs_stalled']} syncs "
+                f"stalled so far; leader was node {leader}, now node {ctx.cluster.leader()}")
+    return f"disk stall: node {node}'s fsyncs wait {sync_ms} ms each (leader: node {leader})", \
+        undo
+
+
+def _need_voters(ctx, count):
+    if len(ctx.node_ids) < count:
+        raise Skip(f"needs at least {count} nodes")
+
+
+def _cut(ctx, mode, target, spare=()):
+    """cut=none|target|other: cuts off nobody, `target`, or a random other member not in
+    `spare` from every other host; returns (the node cut off or None, text, heal)."""
+    if mode == "none":
+        return None, "", lambda: None
+    if mode not in ("target", "other"):
+        raise ValueError(f"cut={mode}: none, target or other")
+    node = target if mode == "target" else \
+        ctx.rng.choice([n for n in ctx.node_ids if n != target and n not in spare])
+    ctx.cluster.isolate(node)
+    return node, f", node {node} cut off", lambda: ctx.cluster.cut([])
+
+
+def _via(ctx, cut):
+    """A running member, not cut off, for a node to join through."""
+    return ctx.rng.choice([n for n in ctx.node_ids
+                           if n != cut and ctx.cluster.nodes[n].running])
+
+
+def transfer(ctx, params):
+    """RAFT.TRANSFER on the leader to `target` (random: any other voter; or an id); waits
+    up to 3 s for who leads then. With cut=target the target cannot be reached: the transfer
+    must give up and leave a leader."""
+    _need_voters(ctx, 2)
+    leader = ctx.cluster.leader()
+    if leader is None:
+        raise Skip("no leader to transfer from")
+    spec = params.get("target", "random")
+    to = ctx.rng.choice([n for n in ctx.node_ids if n != leader]) if spec == "random" \
+        else ctx.target(spec)
+    cut, cut_text, heal = _cut(ctx, params.get("cut", "none"), to, spare=[leader])
+    started = time.monotonic()
+    try:
+        answer = ctx.cluster.admin(leader, "RAFT.TRANSFER", str(to))
+    except redis.ResponseError as error:
+        answer = f"refused: {error}"
+    now = leader
+    while time.monotonic() < started + 3 and now in (leader, None):
+        time.sleep(0.05)
+        now = ctx.cluster.leader()
+    took_ms = (time.monotonic() - started) * 1000
+    return (f"transfer node {leader} -> node {to}{cut_text}: answered {answer!r}, node {now} "
+            f"leads after {took_ms:.0f} ms"), heal
+
+
+def member_remove_add(ctx, params):
+    """Removes the target voter, stops it, wipes its data dir, and (unless it is cut off)
+    starts its host again under a new id with --join, a learner; the undo (after healing
+    when the target was the one cut off) promotes it once it caught up."""
+    _need_voters(ctx, 3)
+    victim = ctx.target(params.get("target", "random"))
+    cut, cut_text, heal = _cut(ctx, params.get("cut", "none"), victim)
+    took_s = ctx.cluster.remove(victim)
+    host = ctx.cluster.retire(victim)
+    joined = [] if cut == victim else [ctx.cluster.join(host, _via(ctx, cut))]
+
+    def undo():
+        if not joined:
+            heal()
+            joined.append(ctx.cluster.join(host, _via(ctx, None)))
+        ctx.log(f"      promoted node {joined[0]} in {ctx.cluster.promote(joined[0]):.1f} s")
+        heal()
+    rejoined = f"node {joined[0]} (learner) joined" if joined else "rejoins after healing"
+    return (f"removed node {victim}{cut_text} ({took_s:.1f} s), wiped it; on its host "
+            f"{rejoined}"), undo
+
+
+def member_replace(ctx, params):
+    """Replaces the target voter by a fresh node on a spare host, in `raftkv member
+    replace`'s order: the fresh node joins (--join, a learner) now; the undo promotes it once
+    it caught up and removes the target (both under the cut, if any), heals, waits for the
+    target to learn its removal, and stops and wipes it (its host becomes the spare)."""
+    _need_voters(ctx, 3)
+    if not ctx.cluster.spares:
+        raise Skip("no spare host")
+    victim = ctx.target(params.get("target", "random"))
+    cut, cut_text, heal = _cut(ctx, params.get("cut", "none"), victim)
+    fresh = ctx.cluster.join(ctx.cluster.spares[0], _via(ctx, cut))
+
+    def undo():
+        promoted_s = ctx.cluster.promote(fresh)
+        removed_s = ctx.cluster.remove(victim)
+        heal()
+        learned = ctx.cluster.says_removed(victim, 10)
+        ctx.cluster.retire(victim)
+        ctx.log(f"      promoted node {fresh} ({promoted_s:.1f} s), removed node {victim} "
+                f"({removed_s:.1f} s), which {'knew' if learned else 'did NOT know'} it "
+                "within 10 s of healing")
+    return f"replace node {victim} by node {fresh} (learner, joined){cut_text}", undo
 
 
 KINDS = {
     "kill": kill, "pause": pause, "pause-holder": pause_holder, "partition": partition,
     "isolate-leader": isolate_leader, "bridge": bridge, "one-way": one_way, "loss": loss,
     "slow-link": slow_link, "delay": delay, "duplicate": duplicate, "netem": netem,
-    "disk-stall": disk_stall,
+    "disk-stall": disk_stall, "transfer": transfer, "member-remove-add": member_remove_add,
+    "member-replace": member_replace,
 }

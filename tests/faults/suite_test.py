@@ -4,9 +4,12 @@ python3 -m unittest discover -s tests/faults -p '*_test.py'"""
 import unittest
 
 import checks
+import cluster
 import expiry
 import lock
+import netns
 import proxy
+import redis
 import schedule
 import workload
 
@@ -58,6 +61,62 @@ class ScheduleTest(unittest.TestCase):
         with open(path) as file:
             kinds = {entry.kind for entry in schedule.parse(file.read())}
         self.assertEqual(set(schedule.KINDS), kinds)
+
+
+    def test_Generate_DrawsEveryGeneratedKind(self):
+        kinds = {entry.kind for entry in schedule.generate(5, 3600, 5)}
+        self.assertEqual(set(schedule.GENERATED), kinds)
+        self.assertLessEqual(set(schedule.GENERATED), set(schedule.KINDS))
+
+    def test_Parse_MembershipKindsWithTheirCut(self):
+        entries = schedule.parse("5 7 member-replace target=random cut=target\n"
+                                 "13 3 transfer target=2\n")
+        self.assertEqual(["member-replace", "transfer"], [e.kind for e in entries])
+        self.assertEqual({"target": "random", "cut": "target"}, entries[0].params)
+
+
+class FakeConnection:
+    """Answers RAFT.MEMBER LIST with `reply` (an exception is raised, as redis-py does)."""
+
+    def __init__(self, reply):
+        self.reply = reply
+        self.sent = []
+
+    def send_command(self, *args):
+        self.sent.append(args)
+
+    def read_response(self):
+        if isinstance(self.reply, Exception):
+            raise self.reply
+        return self.reply
+
+
+class MembersTest(unittest.TestCase):
+    # Node 1's client address is not known yet to the node that lists it.
+    LIST = [[1, b"10.213.0.11:7000", b"", b"voter"],
+            [3, b"10.213.0.13:7000", b"10.213.0.13:6379", b"voter"],
+            [7, b"10.213.0.16:7000", b"10.213.0.16:6379", b"learner"]]
+
+    def test_ParseMembers_IdsAddressesRoles(self):
+        self.assertEqual({1: ("", "voter"), 3: ("10.213.0.13:6379", "voter"),
+                          7: ("10.213.0.16:6379", "learner")}, cluster.parse_members(self.LIST))
+
+    def test_Caller_StartsFromTheLayoutAndLearnsTheMembers(self):
+        caller = workload.Caller(netns.Layout("x", 3, spares=1), None, False)
+        self.assertEqual([(netns.Layout.addr(n), netns.CLIENT_PORT) for n in (1, 2, 3)],
+                         caller.addrs)
+        conn = FakeConnection(self.LIST)
+        caller.learn_members(conn)
+        self.assertEqual([("RAFT.MEMBER", "LIST")], conn.sent)
+        self.assertEqual([("10.213.0.13", 6379), ("10.213.0.16", 6379)], caller.addrs)
+
+    def test_Caller_KeepsWhatItKnewWhenTheNodeRefuses(self):
+        caller = workload.Caller(netns.Layout("x", 3), None, False)
+        before = list(caller.addrs)
+        caller.learn_members(FakeConnection(redis.ResponseError("TRYAGAIN removed")))
+        caller.learn_members(FakeConnection([]))
+        caller.learn_members(FakeConnection([[1, b"10.213.0.11:7000", b"", b"voter"]]))
+        self.assertEqual(before, caller.addrs)
 
 
 class OutcomeTest(unittest.TestCase):

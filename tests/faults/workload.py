@@ -86,27 +86,48 @@ class History:
 
 
 class Caller:
-    """One connection at a time to some node of `layout`, and one attempt of a command list
-    on it. Used by the workload's clients and by the optional workloads (expiry.py, lock.py).
-    Not thread-safe: one per client."""
+    """One connection at a time to some member of the cluster, and one attempt of a command
+    list on it. Used by the workload's clients and by the optional workloads (expiry.py,
+    lock.py). Not thread-safe: one per client.
+
+    It starts from the first membership's client addresses (`layout`) and learns the members'
+    client addresses as they change (membership faults move nodes to other hosts): each new
+    connection first asks its node for RAFT.MEMBER LIST, before any request is sent on it."""
 
     def __init__(self, layout, rng, stale_reads):
-        self.layout = layout
         self.rng = rng
         self.stale_reads = stale_reads
         self.conn = None
+        self.addrs = [(layout.addr(node), netns.CLIENT_PORT) for node in layout.nodes]
 
     def connection(self):
         """A connected redis.Connection to some node; raises on failure (nothing was sent)."""
         if self.conn is None:
-            node = self.rng.choice(self.layout.nodes)
-            conn = redis.Connection(host=self.layout.addr(node), port=netns.CLIENT_PORT,
-                                    socket_timeout=OP_TIMEOUT_S, socket_connect_timeout=1.0)
+            host, port = self.rng.choice(self.addrs)
+            conn = redis.Connection(host=host, port=port, socket_timeout=OP_TIMEOUT_S,
+                                    socket_connect_timeout=1.0)
             conn.connect()
+            self.learn_members(conn)
             if self.stale_reads:
                 resp_call(conn, "READONLY")  # --break stale-reads: reads served locally.
             self.conn = conn
         return self.conn
+
+    def learn_members(self, conn):
+        """The members' client addresses, as the node on `conn` knows them. A node behind
+        (cut off, removed) may list old members; they refuse or fail, and the client moves
+        on and asks another. A member of the first membership whose Hello the node has not
+        had yet is listed without a client address (src/runtime/member.h): left out."""
+        try:
+            rows = resp_call(conn, "RAFT.MEMBER", "LIST")
+        except redis.ResponseError:
+            return  # Not a member any more: it says so to the request too.
+        learned = []
+        for row in rows:
+            host, _, port = row[2].decode().rpartition(":")
+            if host:
+                learned.append((host, int(port)))
+        self.addrs = learned or self.addrs
 
     def drop(self):
         if self.conn is not None:
