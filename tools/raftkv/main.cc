@@ -213,8 +213,8 @@ void add_cluster_commands(CLI::App& app, Cli& cli) {
                  "print its URL; runs until Ctrl-C")
       ->excludes("--foreground");
   cli.start->add_flag("--tls", cli.cluster.layout.tls,
-                      "Also serve clients over TLS (ports base+10), with a throwaway CA and "
-                      "certificates made by openssl under DIR/tls");
+                      "Also serve clients over TLS (ports base+10) and use mutual TLS between "
+                      "nodes, with a throwaway CA and certificates made by openssl under DIR/tls");
   cli.start->add_option("--web-port", cli.cluster.web_port,
                         "Port of the web controls (default: base HTTP port + 9)");
   add_layout_options(cli.start, &cli.cluster.layout, true);
