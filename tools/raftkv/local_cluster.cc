@@ -463,7 +463,7 @@ Result<std::vector<client::Reply>> node_exchange(
     milliseconds timeout, const Credentials& credentials) {
   const client::TimePoint deadline = client::SteadyClock::now() + timeout;
   Result<std::unique_ptr<client::Connection>> connection =
-      client::SocketConnection::open(endpoint, deadline);
+      client::SocketConnection::open(endpoint, deadline, credentials.tls.get());
   if (!connection.is_ok()) {
     return Status(ErrorCode::Unavailable,
                   endpoint.to_string() + ": " + connection.status().message());

@@ -39,9 +39,11 @@ inline constexpr int kNodesMax = 9;
 inline constexpr uint16_t kTlsPortOffset = 10;
 
 // AUTH [user] password sent first on a direct exchange; no AUTH when the password is empty.
+// With `tls`, the exchange speaks TLS with that context.
 struct Credentials {
   std::string user;
   std::string password;
+  std::shared_ptr<const client::TlsContext> tls;
 };
 
 struct ClusterLayout {
