@@ -74,7 +74,7 @@ bool is_read_only_command(std::string_view name) {
 }
 
 Client::Client(ClientOptions options)
-    : Client(std::move(options), std::make_unique<SocketTransport>(),
+    : Client(options, std::make_unique<SocketTransport>(options.tls),
              std::make_unique<SystemClock>()) {}
 
 Client::Client(ClientOptions options, std::unique_ptr<Transport> transport,
@@ -271,7 +271,7 @@ Status Client::ensure_connected(TimePoint deadline) {
     if (connection_ != nullptr) {
       any_reachable = true;
       cursor_ = index;
-      why = options_.follow_leader ? follow_leader(deadline) : "";
+      why = options_.follow_leader && options_.tls == nullptr ? follow_leader(deadline) : "";
       if (connection_ != nullptr) return Status::ok();
     }
     if (std::find(reasons.begin(), reasons.end(), why) == reasons.end()) reasons.push_back(why);

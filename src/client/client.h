@@ -77,6 +77,10 @@ struct ClientOptions {
   // password is not a reason to retry).
   std::string user;
   std::string password;
+  // Speak TLS to every node with this context (TlsContext::make); null: plain TCP. With TLS
+  // the client does not move to the leader INFO names, whose address is the leader's plaintext
+  // port: the node it reached forwards to the leader instead (follow_leader is ignored).
+  std::shared_ptr<const TlsContext> tls;
 };
 
 enum class OutcomeKind {

@@ -1,5 +1,6 @@
 #include "client/connection.h"
 
+#include <arpa/inet.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -11,6 +12,8 @@
 #include <cerrno>
 #include <cstring>
 #include <fcntl.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
 #include <thread>
 
 namespace raftkv::client {
@@ -77,23 +80,61 @@ int connect_address(const addrinfo& address, TimePoint deadline, std::string* er
   return fd;
 }
 
+// A TLS session over the connected `fd`, its handshake done before `deadline`: the node's
+// certificate must chain to the context's CA and name the host dialled. Null with *error set
+// otherwise.
+SSL* tls_handshake(int fd, const TlsContext& tls, const std::string& host, TimePoint deadline,
+                   std::string* error) {
+  SSL* ssl = SSL_new(tls.native());
+  if (ssl == nullptr || SSL_set_fd(ssl, fd) != 1) {
+    *error = tls_error_text("SSL_new");
+    SSL_free(ssl);
+    return nullptr;
+  }
+  in6_addr ip{};
+  const bool is_ip = ::inet_pton(AF_INET, host.c_str(), &ip) == 1 ||
+                     ::inet_pton(AF_INET6, host.c_str(), &ip) == 1;
+  const bool named = is_ip ? X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), host.c_str()) == 1
+                           : SSL_set1_host(ssl, host.c_str()) == 1 &&
+                                 SSL_set_tlsext_host_name(ssl, host.c_str()) == 1;
+  while (named) {
+    const int done = SSL_connect(ssl);
+    if (done == 1) return ssl;
+    const int why = SSL_get_error(ssl, done);
+    if (why != SSL_ERROR_WANT_READ && why != SSL_ERROR_WANT_WRITE) break;
+    if (!wait_for(fd, why == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT, deadline, error)) {
+      *error = "the TLS handshake " + *error;
+      SSL_free(ssl);
+      return nullptr;
+    }
+  }
+  const long verified = SSL_get_verify_result(ssl);
+  *error = "the TLS handshake failed: " +
+           (verified != X509_V_OK ? std::string(X509_verify_cert_error_string(verified))
+                                  : tls_error_text("connection closed"));
+  SSL_free(ssl);
+  return nullptr;
+}
+
 }  // namespace
 
 void SystemClock::sleep_until(TimePoint when) { std::this_thread::sleep_until(when); }
 
-SocketConnection::SocketConnection(int fd, Endpoint endpoint, ReplyLimits limits)
-    : fd_(fd), endpoint_(std::move(endpoint)), parser_(limits) {
+SocketConnection::SocketConnection(int fd, Endpoint endpoint, ReplyLimits limits, ssl_st* ssl)
+    : fd_(fd), ssl_(ssl), endpoint_(std::move(endpoint)), parser_(limits) {
   RAFT_ASSERT(fd >= 0);
   const int flags = ::fcntl(fd_, F_GETFL, 0);
   if (flags >= 0) (void)::fcntl(fd_, F_SETFL, flags | O_NONBLOCK);
 }
 
 SocketConnection::~SocketConnection() {
+  SSL_free(ssl_);  // Without close_notify: nodes, as Redis, do not wait for one.
   if (fd_ >= 0) ::close(fd_);
 }
 
 Result<std::unique_ptr<Connection>> SocketConnection::open(const Endpoint& endpoint,
-                                                           TimePoint deadline) {
+                                                           TimePoint deadline,
+                                                           const TlsContext* tls) {
   addrinfo hints{};
   hints.ai_family = AF_UNSPEC;
   hints.ai_socktype = SOCK_STREAM;
@@ -109,14 +150,64 @@ Result<std::unique_ptr<Connection>> SocketConnection::open(const Endpoint& endpo
   }
   ::freeaddrinfo(addresses);
   if (fd < 0) return connect_error(error);
-  return std::unique_ptr<Connection>(new SocketConnection(fd, endpoint));
+  SSL* ssl = nullptr;
+  if (tls != nullptr && (ssl = tls_handshake(fd, *tls, endpoint.host, deadline, &error)) ==
+                            nullptr) {
+    ::close(fd);
+    return connect_error(error);
+  }
+  return std::unique_ptr<Connection>(new SocketConnection(fd, endpoint, {}, ssl));
 }
 
 bool SocketConnection::closed_by_peer() const {
   pollfd entry{fd_, POLLIN, 0};
   if (::poll(&entry, 1, 0) <= 0) return false;
-  // Readable while no request is outstanding: EOF, a reset, or bytes nobody asked for.
-  return true;
+  // Readable while no request is outstanding: EOF, a reset, or bytes nobody asked for. Over
+  // TLS it may also be the session tickets a TLS 1.3 server sends after the handshake: a
+  // peek reads those and then finds no data.
+  if (ssl_ == nullptr) return true;
+  char byte = 0;
+  const int peeked = SSL_peek(ssl_, &byte, 1);
+  return peeked > 0 || SSL_get_error(ssl_, peeked) != SSL_ERROR_WANT_READ;
+}
+
+ssize_t SocketConnection::send_some(const char* data, size_t size, short* wait,
+                                    std::string* error) {
+  *wait = 0;
+  if (ssl_ == nullptr) {
+    const ssize_t n = ::send(fd_, data, size, MSG_NOSIGNAL);
+    if (n > 0) return n;
+    if (n < 0 && (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK)) *wait = POLLOUT;
+    if (*wait == 0) *error = n < 0 ? std::strerror(errno) : "send returned 0";
+    return -1;
+  }
+  const int n = SSL_write(ssl_, data, static_cast<int>(std::min<size_t>(size, 1 << 30)));
+  if (n > 0) return n;
+  const int why = SSL_get_error(ssl_, n);
+  if (why == SSL_ERROR_WANT_WRITE) *wait = POLLOUT;
+  if (why == SSL_ERROR_WANT_READ) *wait = POLLIN;
+  if (*wait == 0) *error = tls_error_text("TLS write failed");
+  return -1;
+}
+
+ssize_t SocketConnection::receive_some(char* data, size_t size, short* wait,
+                                       std::string* error) {
+  *wait = 0;
+  if (ssl_ == nullptr) {
+    const ssize_t n = ::recv(fd_, data, size, 0);
+    if (n >= 0) return n;
+    if (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK) *wait = POLLIN;
+    if (*wait == 0) *error = std::strerror(errno);
+    return -1;
+  }
+  const int n = SSL_read(ssl_, data, static_cast<int>(std::min<size_t>(size, 1 << 30)));
+  if (n > 0) return n;
+  const int why = SSL_get_error(ssl_, n);
+  if (why == SSL_ERROR_ZERO_RETURN) return 0;
+  if (why == SSL_ERROR_WANT_READ) *wait = POLLIN;
+  if (why == SSL_ERROR_WANT_WRITE) *wait = POLLOUT;
+  if (*wait == 0) *error = tls_error_text("connection closed");
+  return -1;
 }
 
 Exchange SocketConnection::exchange(const std::vector<std::vector<std::string>>& commands,
@@ -147,17 +238,13 @@ Exchange SocketConnection::send_all(const std::string& bytes, size_t first_frame
   size_t written = 0;
   std::string error;
   while (written < bytes.size()) {
-    const ssize_t n = ::send(fd_, bytes.data() + written, bytes.size() - written, MSG_NOSIGNAL);
+    short wait = 0;
+    const ssize_t n = send_some(bytes.data() + written, bytes.size() - written, &wait, &error);
     if (n > 0) {
       written += static_cast<size_t>(n);
       continue;
     }
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-      if (wait_for(fd_, POLLOUT, deadline, &error)) continue;
-    } else {
-      error = n < 0 ? std::strerror(errno) : "send returned 0";
-    }
+    if (wait != 0 && wait_for(fd_, wait, deadline, &error)) continue;
     // The server never executes a partial frame, so unless a whole command went out nothing
     // was executed.
     const Exchange::Kind kind =
@@ -172,6 +259,7 @@ Exchange SocketConnection::read_replies(size_t count, TimePoint deadline) {
   result.replies.reserve(count);
   char buffer[64 * 1024];
   std::string error;
+  short wait = POLLIN;
   while (result.replies.size() < count) {
     Reply reply;
     const ReplyParser::Outcome parsed = parser_.next(&reply);
@@ -182,14 +270,17 @@ Exchange SocketConnection::read_replies(size_t count, TimePoint deadline) {
     if (parsed == ReplyParser::Outcome::Error) {
       return {Exchange::Kind::Lost, {}, endpoint_.to_string() + ": " + parser_.error()};
     }
-    if (!wait_for(fd_, POLLIN, deadline, &error)) {
+    // Bytes TLS already read from the socket are not seen by poll().
+    const bool buffered = ssl_ != nullptr && SSL_has_pending(ssl_) == 1;
+    if (!buffered && !wait_for(fd_, wait, deadline, &error)) {
       return {Exchange::Kind::Lost, {}, "no reply from " + endpoint_.to_string() + ": " + error};
     }
-    const ssize_t n = ::recv(fd_, buffer, sizeof buffer, 0);
+    const ssize_t n = receive_some(buffer, sizeof buffer, &wait, &error);
     if (n > 0) {
       parser_.feed(std::string_view(buffer, static_cast<size_t>(n)));
-    } else if (n == 0 || (errno != EINTR && errno != EAGAIN && errno != EWOULDBLOCK)) {
-      error = n == 0 ? "connection closed" : std::strerror(errno);
+      wait = POLLIN;
+    } else if (n == 0 || wait == 0) {
+      if (n == 0) error = "connection closed";
       return {Exchange::Kind::Lost, {}, "no reply from " + endpoint_.to_string() + ": " + error};
     }
   }

@@ -1,5 +1,7 @@
 #pragma once
 
+#include <sys/types.h>
+
 #include <chrono>
 #include <memory>
 #include <string>
@@ -8,7 +10,10 @@
 #include "client/endpoint.h"
 #include "client/reply.h"
 #include "client/reply_parser.h"
+#include "client/tls.h"
 #include "common/status.h"
+
+struct ssl_st;  // OpenSSL's SSL.
 
 // The client's view of one connection to one node, and of how connections are made. The
 // retry policies (client.h) see only these interfaces, so unit tests script a fake transport
@@ -77,18 +82,20 @@ class SystemClock final : public Clock {
   void sleep_until(TimePoint when) override;
 };
 
-// A TCP connection to one node. Not thread-safe.
+// A TCP connection to one node, plain or TLS. Not thread-safe.
 class SocketConnection final : public Connection {
  public:
-  // Takes ownership of a connected stream socket `fd` (a socketpair end works too).
-  SocketConnection(int fd, Endpoint endpoint, ReplyLimits limits = {});
+  // Takes ownership of a connected stream socket `fd` (a socketpair end works too), and of
+  // `ssl` when not null: a TLS session over `fd` whose handshake is done.
+  SocketConnection(int fd, Endpoint endpoint, ReplyLimits limits = {}, ssl_st* ssl = nullptr);
   ~SocketConnection() override;
   SocketConnection(const SocketConnection&) = delete;
   SocketConnection& operator=(const SocketConnection&) = delete;
 
-  // Resolves and connects with a deadline; TCP_NODELAY set.
-  [[nodiscard]] static Result<std::unique_ptr<Connection>> open(const Endpoint& endpoint,
-                                                                TimePoint deadline);
+  // Resolves and connects with a deadline; TCP_NODELAY set. With `tls`, then does the TLS
+  // handshake before the same deadline (Unavailable with OpenSSL's reason if it fails).
+  [[nodiscard]] static Result<std::unique_ptr<Connection>> open(
+      const Endpoint& endpoint, TimePoint deadline, const TlsContext* tls = nullptr);
 
   [[nodiscard]] Exchange exchange(const std::vector<std::vector<std::string>>& commands,
                                   TimePoint deadline) override;
@@ -101,8 +108,13 @@ class SocketConnection final : public Connection {
   [[nodiscard]] Exchange send_all(const std::string& bytes, size_t first_frame_bytes,
                                   TimePoint deadline);
   [[nodiscard]] Exchange read_replies(size_t count, TimePoint deadline);
+  // One send or receive, through TLS when on: bytes moved (receive: 0 at end of stream), or -1
+  // with *wait set to the poll() event to wait for before trying again, or 0 and *error set.
+  [[nodiscard]] ssize_t send_some(const char* data, size_t size, short* wait, std::string* error);
+  [[nodiscard]] ssize_t receive_some(char* data, size_t size, short* wait, std::string* error);
 
   int fd_ = -1;
+  ssl_st* ssl_ = nullptr;  // Owned; null for plain TCP.
   bool broken_ = false;  // Set after NotSent or Lost; every later exchange is NotSent.
   Endpoint endpoint_;
   ReplyParser parser_;
@@ -110,10 +122,16 @@ class SocketConnection final : public Connection {
 
 class SocketTransport final : public Transport {
  public:
+  // `tls`: every connection speaks TLS with this context; null: plain TCP.
+  explicit SocketTransport(std::shared_ptr<const TlsContext> tls = nullptr)
+      : tls_(std::move(tls)) {}
   [[nodiscard]] Result<std::unique_ptr<Connection>> connect(const Endpoint& endpoint,
                                                             TimePoint deadline) override {
-    return SocketConnection::open(endpoint, deadline);
+    return SocketConnection::open(endpoint, deadline, tls_.get());
   }
+
+ private:
+  std::shared_ptr<const TlsContext> tls_;
 };
 
 }  // namespace raftkv::client

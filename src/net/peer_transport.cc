@@ -7,9 +7,11 @@
 #include <algorithm>
 #include <array>
 #include <charconv>
+#include <type_traits>
 #include <asio/experimental/awaitable_operators.hpp>
 
 #include "net/peer_frame.h"
+#include "net/tls_context.h"
 #include "proto/peer.pb.h"
 #include "proto/peer_codec.h"
 
@@ -41,6 +43,41 @@ bool is_empty(const pb::PeerBatch& batch) {
 auto no_throw(asio::error_code& error) { return asio::redirect_error(use_awaitable, error); }
 
 const char* lane_name(Lane lane) { return lane == Lane::Control ? "control" : "bulk"; }
+
+using TlsStream = asio::ssl::stream<tcp::socket>;
+
+// The TCP socket under a stream: what retire() and stop() close to end a connection.
+tcp::socket& tcp_of(tcp::socket& socket) { return socket; }
+tcp::socket& tcp_of(TlsStream& stream) { return stream.next_layer(); }
+
+// The TLS handshake on `stream` as `side`. The socket is closed if the handshake has not ended
+// within `timeout_ms`, so that a peer sending nothing, or a handshake that never completes,
+// cannot hold a connection; the error is then timed_out.
+awaitable<asio::error_code> handshake_within(TlsStream& stream,
+                                             asio::ssl::stream_base::handshake_type side,
+                                             uint32_t timeout_ms) {
+  RAFT_ASSERT(timeout_ms > 0);
+  struct Outcome {
+    bool ended = false;
+    bool timed_out = false;
+  };
+  // Shared with the timer's handler, which may run after this frame is gone.
+  auto outcome = std::make_shared<Outcome>();
+  asio::steady_timer deadline(stream.get_executor());
+  deadline.expires_after(std::chrono::milliseconds(timeout_ms));
+  deadline.async_wait([outcome, &socket = stream.next_layer()](const asio::error_code& error) {
+    if (error || outcome->ended) return;  // Cancelled: the frame, and socket, may be gone.
+    outcome->timed_out = true;
+    asio::error_code ignored;
+    socket.close(ignored);  // Fails the handshake at once.
+  });
+  asio::error_code error;
+  co_await stream.async_handshake(side, no_throw(error));
+  outcome->ended = true;
+  deadline.cancel();
+  RAFT_ASSERT(!(outcome->timed_out && !error));
+  co_return outcome->timed_out ? asio::error_code(asio::error::timed_out) : error;
+}
 
 }  // namespace
 
@@ -256,16 +293,11 @@ awaitable<void> PeerTransport::dial_loop(Link& link) {
       backoff_ms = options_.backoff_ms_min;
       log_to(logger_, LogLevel::Debug, "connected to node ", link.address.id, " at ",
              link.address.host, ":", link.address.port, " (", lane_name(link.lane), ")");
-      link.socket = &socket;
-      link.counters.connected = true;
-      // A peer that restarted is noticed when its old connection closes, not at the next
-      // write: a follower writes to another follower only to campaign, and losing that
-      // first vote request to a dead socket would cost a whole election timeout.
-      co_await (write_frames(link, socket) || watch_for_close(link, socket));
-      link.socket = nullptr;
-      link.counters.connected = false;
-      link.pending.Clear();
-      link.pending_bytes = 0;
+      if (options_.tls_dialer_context) {
+        co_await dial_tls(link, std::move(socket));
+      } else {
+        co_await run_link(link, socket);
+      }
       if (stopped_ || link.retired) co_return;
       log_to(logger_, LogLevel::Info, "lost the ", lane_name(link.lane), " connection to node ",
              link.address.id);
@@ -275,6 +307,39 @@ awaitable<void> PeerTransport::dial_loop(Link& link) {
     co_await pause.async_wait(no_throw(error));
     backoff_ms = std::min(backoff_ms * 2, options_.backoff_ms_max);
   }
+}
+
+awaitable<void> PeerTransport::dial_tls(Link& link, tcp::socket socket) {
+  const std::shared_ptr<asio::ssl::context> context = options_.tls_dialer_context();
+  RAFT_ASSERT(context != nullptr);
+  TlsStream stream(std::move(socket), *context);  // Keeps `context` alive past a reload.
+  const asio::error_code error =
+      co_await handshake_within(stream, asio::ssl::stream_base::client, options_.handshake_ms);
+  const std::string name = node_certificate_name(link.address.id);
+  const std::string mismatch = error ? "" : certificate_name_mismatch(stream, name);
+  if (error || !mismatch.empty()) {
+    log_to(logger_, LogLevel::Warn, "refused our ", lane_name(link.lane), " connection to node ",
+           link.address.id, " at ", link.address.host, ":", link.address.port, ": ",
+           error ? "TLS handshake failed: " + error.message() : mismatch);
+    co_return;
+  }
+  if (stopped_ || link.retired) co_return;  // While the handshake ran: nothing to send now.
+  co_await run_link(link, stream);
+}
+
+template <typename Stream>
+awaitable<void> PeerTransport::run_link(Link& link, Stream& stream) {
+  RAFT_ASSERT(link.socket == nullptr);
+  link.socket = &tcp_of(stream);
+  link.counters.connected = true;
+  // A peer that restarted is noticed when its old connection closes, not at the next
+  // write: a follower writes to another follower only to campaign, and losing that
+  // first vote request to a dead socket would cost a whole election timeout.
+  co_await (write_frames(link, stream) || watch_for_close(link, stream));
+  link.socket = nullptr;
+  link.counters.connected = false;
+  link.pending.Clear();
+  link.pending_bytes = 0;
 }
 
 // Connects within options_.stall_ms (a dial into a cut link would otherwise wait out the
@@ -303,7 +368,8 @@ awaitable<asio::error_code> PeerTransport::connect(tcp::socket& socket,
 
 // Completes when the peer closes the connection (or it fails). The peer sends nothing on it
 // but, before closing, possibly a Refusal saying that the cluster removed this node.
-awaitable<void> PeerTransport::watch_for_close(Link& link, tcp::socket& socket) {
+template <typename Stream>
+awaitable<void> PeerTransport::watch_for_close(Link& link, Stream& socket) {
   std::array<uint8_t, kFrameHeaderBytes> header{};
   asio::error_code error;
   co_await asio::async_read(socket, asio::buffer(header), no_throw(error));
@@ -323,7 +389,8 @@ awaitable<void> PeerTransport::watch_for_close(Link& link, tcp::socket& socket) 
 
 // Writes the Hello, then every batch as it is queued, until the connection fails or
 // watch_for_close() ends it (cancellation).
-awaitable<void> PeerTransport::write_frames(Link& link, tcp::socket& socket) {
+template <typename Stream>
+awaitable<void> PeerTransport::write_frames(Link& link, Stream& socket) {
   asio::error_code error;
   pb::PeerEnvelope envelope;
   pb::Hello* hello = envelope.mutable_hello();
@@ -341,8 +408,9 @@ awaitable<void> PeerTransport::write_frames(Link& link, tcp::socket& socket) {
     if (is_empty(link.pending)) {
       link.wakeup.expires_at(asio::steady_timer::time_point::max());
       co_await link.wakeup.async_wait(no_throw(error));
-      if ((co_await asio::this_coro::cancellation_state).cancelled() !=
-          asio::cancellation_type::none) {
+      // Named: GCC 12 cannot type the co_await expression inside a template.
+      const asio::cancellation_state state = co_await asio::this_coro::cancellation_state;
+      if (state.cancelled() != asio::cancellation_type::none) {
         co_return;  // The connection closed.
       }
       error = {};  // Cancelling the timer is the wake-up signal.
@@ -366,16 +434,43 @@ awaitable<void> PeerTransport::accept_loop() {
       log_to(logger_, LogLevel::Warn, "accepting a peer connection failed: ", error.message());
       continue;
     }
-    asio::co_spawn(io_, read_loop(std::move(socket)), asio::detached);
+    asio::co_spawn(io_, serve_accepted(std::move(socket)), asio::detached);
   }
 }
 
-awaitable<void> PeerTransport::read_loop(tcp::socket socket) {
+awaitable<void> PeerTransport::serve_accepted(tcp::socket socket) {
   asio::error_code error;
   const tcp::endpoint remote_endpoint = socket.remote_endpoint(error);
   const std::string remote =
       error ? "?" : remote_endpoint.address().to_string() + ":" +
                         std::to_string(remote_endpoint.port());
+  if (!options_.tls_listener_context) {
+    co_await read_loop(socket, remote);
+    co_return;
+  }
+  const std::shared_ptr<asio::ssl::context> context = options_.tls_listener_context();
+  RAFT_ASSERT(context != nullptr);
+  TlsStream stream(std::move(socket), *context);  // Keeps `context` alive past a reload.
+  error = co_await handshake_within(stream, asio::ssl::stream_base::server,
+                                    options_.handshake_ms);
+  if (error) {
+    log_to(logger_, LogLevel::Warn, "refused peer connection from ", remote,
+           ": TLS handshake failed: ", error.message());
+    co_return;
+  }
+  co_await read_loop(stream, remote);
+}
+
+template <typename Stream>
+awaitable<void> PeerTransport::read_loop(Stream& socket, const std::string& remote) {
+  asio::error_code error;
+  // Only a TLS peer's certificate can bind the id its Hello claims.
+  IdentityCheck identity = [](NodeId) { return std::string(); };
+  if constexpr (std::is_same_v<Stream, TlsStream>) {
+    identity = [&socket](NodeId claimed) {
+      return certificate_name_mismatch(socket, node_certificate_name(claimed));
+    };
+  }
   NodeId from = kNoNode;
   std::array<uint8_t, kFrameHeaderBytes> header{};
   BatchFrames frames;
@@ -393,7 +488,7 @@ awaitable<void> PeerTransport::read_loop(tcp::socket socket) {
     if (error) break;
     if (from == kNoNode) {
       std::string refusal;
-      if (!accept_hello(remote, payload, &from, &refusal)) {
+      if (!accept_hello(remote, payload, identity, &from, &refusal)) {
         if (!refusal.empty()) co_await asio::async_write(socket, asio::buffer(refusal),
                                                          no_throw(error));
         break;
@@ -436,7 +531,8 @@ std::string PeerTransport::removed_refusal(NodeId peer) {
 }
 
 bool PeerTransport::accept_hello(const std::string& remote, const std::string& bytes,
-                                 NodeId* from, std::string* refusal_frame) {
+                                 const IdentityCheck& identity, NodeId* from,
+                                 std::string* refusal_frame) {
   pb::PeerEnvelope envelope;
   auto refuse = [&](const std::string& why) {
     log_to(logger_, LogLevel::Warn, "refused peer connection from ", remote, ": ", why);
@@ -454,15 +550,18 @@ bool PeerTransport::accept_hello(const std::string& remote, const std::string& b
     return refuse("addressed to node " + std::to_string(hello.to()) + ", we are node " +
                   std::to_string(self_.value()));
   }
+  if (hello.from() == 0 || hello.from() == self_.value()) {
+    return refuse("it claims to be node " + std::to_string(hello.from()));
+  }
+  if (const std::string mismatch = identity(NodeId{hello.from()}); !mismatch.empty()) {
+    return refuse("it claims to be node " + std::to_string(hello.from()) + ", but " + mismatch);
+  }
   if (removed_.contains(NodeId{hello.from()})) {
     // Tell it, so that it stops campaigning in vain (it may have missed its removal). Logged
     // once: it redials until it hears.
     *refusal_frame = removed_refusal(NodeId{hello.from()});
     if (!told_removed_.insert(NodeId{hello.from()}).second) return false;
     return refuse("node " + std::to_string(hello.from()) + " was removed from the cluster");
-  }
-  if (hello.from() == 0 || hello.from() == self_.value()) {
-    return refuse("it claims to be node " + std::to_string(hello.from()));
   }
   if (!peers_.contains(NodeId{hello.from()})) {
     // Most likely added by a membership change this node has not applied yet (it was cut

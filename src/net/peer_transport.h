@@ -1,8 +1,10 @@
 #pragma once
 
 #include <asio.hpp>
+#include <asio/ssl.hpp>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <map>
 #include <set>
 #include <memory>
@@ -34,6 +36,12 @@ class PeerBatch;
 // id, sender, addressee, the sender's addresses); a Hello from another cluster or from a
 // node the cluster removed is refused and logged (the removed node is told). A node not known
 // yet is accepted: it was added by a change this node has not applied.
+//
+// With TransportOptions::tls, every connection is mutual TLS (1.2 or newer) before anything
+// else is sent, and a node's id is bound to its certificate (net/tls_context.h): the dialer
+// goes on only if the listener's certificate names raftkv-node-<the id it dialled>, the
+// listener only if the dialer's names the id its Hello claims. A handshake not done within
+// handshake_ms is closed. Refusals are logged with the reason; nothing from them is applied.
 //
 // Frames are a 4-byte little-endian length and a PeerEnvelope (proto/peer.proto). Everything
 // queued for a peer while the previous write was in flight goes out in one frame. Each peer's
@@ -67,6 +75,13 @@ struct TransportOptions {
   // link that was cut and healed resumes at once rather than at TCP's next backed-off
   // retransmission. 0: the kernel's defaults.
   uint32_t stall_ms = 0;
+  // Mutual TLS on every peer connection: the contexts for accepted and for dialled
+  // connections, asked for at each new connection, so that a reload (SIGHUP) reaches the next
+  // one. Both unset: plaintext. Set one, set both.
+  std::function<std::shared_ptr<asio::ssl::context>()> tls_listener_context;
+  std::function<std::shared_ptr<asio::ssl::context>()> tls_dialer_context;
+  // A TLS handshake, either side, not done within this long is closed (the client port's 10 s).
+  uint32_t handshake_ms = 10'000;
 };
 
 enum class Lane : uint8_t { Control = 0, Bulk = 1 };
@@ -124,14 +139,28 @@ class PeerTransport final : public runtime::Transport {
   asio::awaitable<void> dial_loop(Link& link);
   asio::awaitable<asio::error_code> connect(asio::ip::tcp::socket& socket,
                                             const asio::ip::tcp::endpoint& remote);
-  asio::awaitable<void> write_frames(Link& link, asio::ip::tcp::socket& socket);
-  asio::awaitable<void> watch_for_close(Link& link, asio::ip::tcp::socket& socket);
+  // Mutual TLS over the connected `socket`, then run_link(); returns when the connection ends
+  // or is refused (logged).
+  asio::awaitable<void> dial_tls(Link& link, asio::ip::tcp::socket socket);
+  // Sends on `stream` (plain TCP or TLS) what is queued for `link` until the connection ends.
+  template <typename Stream>
+  asio::awaitable<void> run_link(Link& link, Stream& stream);
+  template <typename Stream>
+  asio::awaitable<void> write_frames(Link& link, Stream& stream);
+  template <typename Stream>
+  asio::awaitable<void> watch_for_close(Link& link, Stream& stream);
   asio::awaitable<void> accept_loop();
-  asio::awaitable<void> read_loop(asio::ip::tcp::socket socket);
+  // One accepted connection: the TLS handshake if configured, then read_loop().
+  asio::awaitable<void> serve_accepted(asio::ip::tcp::socket socket);
+  template <typename Stream>
+  asio::awaitable<void> read_loop(Stream& stream, const std::string& remote);
+  // Why the certificate behind an accepted connection may not speak as a node: empty if it may.
+  using IdentityCheck = std::function<std::string(NodeId claimed)>;
   // False to close the connection; `refusal_frame` is then set to what to write back first,
   // if anything (a removed member is told so).
   [[nodiscard]] bool accept_hello(const std::string& remote, const std::string& frame,
-                                  NodeId* from, std::string* refusal_frame);
+                                  const IdentityCheck& identity, NodeId* from,
+                                  std::string* refusal_frame);
   // Stops dialling `id` and forgets it (its dial loops end on their own).
   void retire(NodeId id);
   // The Refusal frame that tells `peer` the cluster removed it.

@@ -1,6 +1,9 @@
 #include "net/tls_context.h"
 
 #include <openssl/ssl.h>
+#include <openssl/x509v3.h>
+
+#include <array>
 
 #include "common/assert.h"
 
@@ -59,6 +62,38 @@ Result<std::shared_ptr<asio::ssl::context>> make_server_tls_context(
   context->set_verify_mode(mode, error);
   if (error) return Status(ErrorCode::InvalidArgument, "TLS: verify mode: " + error.message());
   return context;
+}
+
+Result<std::shared_ptr<asio::ssl::context>> make_dialer_tls_context(const TlsFiles& files) {
+  auto context = std::make_shared<asio::ssl::context>(asio::ssl::context::tls_client);
+  if (Status status = configure(*context, files); !status.is_ok()) return status;
+  if (files.ca_file.empty()) {
+    return Status(ErrorCode::InvalidArgument,
+                  "TLS: verifying the other side's certificate needs a CA bundle");
+  }
+  asio::error_code error;
+  context->set_verify_mode(asio::ssl::verify_peer, error);
+  if (error) return Status(ErrorCode::InvalidArgument, "TLS: verify mode: " + error.message());
+  return context;
+}
+
+std::string node_certificate_name(NodeId id) {
+  RAFT_ASSERT(id != kNoNode);
+  return "raftkv-node-" + std::to_string(id.value());
+}
+
+std::string certificate_name_mismatch(asio::ssl::stream<asio::ip::tcp::socket>& stream,
+                                      const std::string& name) {
+  RAFT_ASSERT(!name.empty());
+  // Owned here (get1): freed on every path below.
+  std::unique_ptr<X509, decltype(&X509_free)> certificate(
+      SSL_get1_peer_certificate(stream.native_handle()), &X509_free);
+  if (certificate == nullptr) return "it presented no certificate";
+  if (X509_check_host(certificate.get(), name.data(), name.size(), 0, nullptr) == 1) return "";
+  std::array<char, 256> subject{};
+  X509_NAME_oneline(X509_get_subject_name(certificate.get()), subject.data(),
+                    static_cast<int>(subject.size()));
+  return "its certificate (subject " + std::string(subject.data()) + ") does not name " + name;
 }
 
 }  // namespace raftkv::net

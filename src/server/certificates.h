@@ -25,8 +25,17 @@ class Certificates {
   [[nodiscard]] Status start();
   void stop();
 
-  // The context for a new client connection on the TLS port; null before start().
+  // The context for a new client connection on the TLS port; null before start() or without
+  // --tls-cert-file.
   [[nodiscard]] std::shared_ptr<asio::ssl::context> client_context() const { return client_; }
+  // The contexts for a new peer connection, accepted and dialled; null before start() or
+  // without --peer-tls-cert-file.
+  [[nodiscard]] std::shared_ptr<asio::ssl::context> peer_listener_context() const {
+    return peer_listener_;
+  }
+  [[nodiscard]] std::shared_ptr<asio::ssl::context> peer_dialer_context() const {
+    return peer_dialer_;
+  }
 
  private:
   [[nodiscard]] Status load();
@@ -36,6 +45,8 @@ class Certificates {
   Logger& logger_;
   asio::signal_set sighup_;
   std::shared_ptr<asio::ssl::context> client_;
+  std::shared_ptr<asio::ssl::context> peer_listener_;
+  std::shared_ptr<asio::ssl::context> peer_dialer_;
   bool stopped_ = false;
 };
 

@@ -54,9 +54,22 @@ void add_tls_options(CLI::App& app, TlsOptions& tls) {
               {"optional", net::ClientCertificates::Optional},
               {"yes", net::ClientCertificates::Yes}},
           CLI::ignore_case));
+  app.add_option("--peer-tls-cert-file", tls.peer_files.cert_file,
+                 "Mutual TLS between nodes: PEM certificate (chain) naming raftkv-node-<id>");
+  app.add_option("--peer-tls-key-file", tls.peer_files.key_file,
+                 "PEM private key of the peer certificate");
+  app.add_option("--peer-tls-ca-cert-file", tls.peer_files.ca_file,
+                 "PEM CA bundle that the other nodes' certificates must chain to");
 }
 
 Status check_tls(const TlsOptions& tls) {
+  const net::TlsFiles& peer = tls.peer_files;
+  if (!peer.cert_file.empty() || !peer.key_file.empty() || !peer.ca_file.empty()) {
+    if (peer.cert_file.empty() || peer.key_file.empty() || peer.ca_file.empty()) {
+      return invalid("--peer-tls-cert-file, --peer-tls-key-file and --peer-tls-ca-cert-file "
+                     "go together");
+    }
+  }
   if (tls.client_port != 0 && (tls.files.cert_file.empty() || tls.files.key_file.empty())) {
     return invalid("--tls-port needs --tls-cert-file and --tls-key-file");
   }

@@ -60,7 +60,8 @@ struct ServerConfig {
   uint64_t pending_requests_max = 50'000;
   // --requirepass, --protected-mode, --auth-failures-burst, --auth-failures-per-s.
   AuthOptions auth;
-  // --tls-port, --tls-cert-file, --tls-key-file, --tls-ca-cert-file, --tls-auth-clients.
+  // --tls-port, --tls-cert-file, --tls-key-file, --tls-ca-cert-file, --tls-auth-clients;
+  // --peer-tls-cert-file, --peer-tls-key-file, --peer-tls-ca-cert-file.
   TlsOptions tls;
 
   // The id a cluster bootstrapped from these flags gets: --cluster-id, or a hash of the cluster

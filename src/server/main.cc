@@ -116,6 +116,16 @@ Result<Identity> load_identity(const ServerConfig& config, Logger& logger) {
   return stored;
 }
 
+// Mutual TLS on the peer links, with the contexts `certificates` holds at each new
+// connection (so that SIGHUP reaches the next one).
+void use_peer_tls(const Certificates& certificates, net::TransportOptions* options) {
+  options->tls_listener_context = [&certificates] {
+    return certificates.peer_listener_context();
+  };
+  options->tls_dialer_context = [&certificates] { return certificates.peer_dialer_context(); };
+  RAFT_ASSERT(certificates.peer_dialer_context() != nullptr);
+}
+
 int run(const ServerConfig& config) {
   SpdLogger logger(parse_log_level(config.log_level));
   Result<Identity> identity = load_identity(config, logger);
@@ -148,6 +158,10 @@ int run(const ServerConfig& config) {
   // A peer silent this long is redialled: a healed link resumes within about an election
   // timeout instead of at TCP's next backed-off retransmission, minutes later.
   transport_options.stall_ms = std::max<uint32_t>(1000, 2 * config.election_ms);
+  // Before the transport, whose first connections need the peer contexts.
+  Certificates certificates(io, config.tls, logger);
+  if (Status started = certificates.start(); !started.is_ok()) return fail(started.to_string());
+  if (config.tls.peer_files.enabled()) use_peer_tls(certificates, &transport_options);
   // The runtime gives the transport its peers, from the replicated membership.
   net::PeerTransport transport(io, config.id, {config.self_peer}, transport_options, logger);
   runtime::Node node(node_options(config, identity.value()), env, *storage.value(), state_machine,
@@ -164,8 +178,6 @@ int run(const ServerConfig& config) {
                                      .bulk_bytes_max = config.bulk_bytes_max,
                                      .request_bytes_max = config.request_bytes_max,
                                      .auth = config.auth};
-  Certificates certificates(io, config.tls, logger);
-  if (Status started = certificates.start(); !started.is_ok()) return fail(started.to_string());
   client_options.tls_port = config.tls.client_port;
   client_options.tls_context = [&certificates] { return certificates.client_context(); };
   ClientServer clients(io, node, status, client_options, logger);

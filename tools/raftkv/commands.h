@@ -28,6 +28,8 @@ struct DataOptions {
   bool raw = false;  // Print values plainly (for scripts) instead of redis-cli style.
   std::string user;      // AUTH user (empty: the default user).
   std::string password;  // AUTH password (empty: no AUTH).
+  // --tls --cacert --cert --key, as redis-cli's: speak TLS to the nodes' TLS ports.
+  client::TlsOptions tls;
 };
 
 // The client library's options for the command line's --endpoints, --semantics, --timeout-ms.

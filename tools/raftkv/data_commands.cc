@@ -34,11 +34,23 @@ Result<ClientOptions> client_options(const DataOptions& options) {
   out.unreachable_rounds_max = 3;  // A person at a prompt wants "no node reachable" quickly.
   out.user = options.user;
   out.password = options.password;
+  if (options.tls.enabled) {
+    Result<std::shared_ptr<client::TlsContext>> tls = client::TlsContext::make(options.tls);
+    if (!tls.is_ok()) return tls.status();
+    out.tls = std::move(tls).value();
+  }
   return out;
 }
 
 Credentials credentials_of(const DataOptions& options) {
-  return Credentials{options.user, options.password};
+  Credentials credentials{options.user, options.password, nullptr};
+  if (options.tls.enabled) {
+    // A bad file leaves TLS off here: every node then reads as unreachable, and data commands
+    // (client_options) name the file.
+    Result<std::shared_ptr<client::TlsContext>> tls = client::TlsContext::make(options.tls);
+    if (tls.is_ok()) credentials.tls = std::move(tls).value();
+  }
+  return credentials;
 }
 namespace {
 

@@ -286,6 +286,9 @@ std::vector<std::string> ClusterLayout::server_args(int id) const {
     args.insert(args.end(), {"--tls-port", std::to_string(tls_endpoint(id).port),
                              "--tls-cert-file", name + ".crt", "--tls-key-file", name + ".key",
                              "--tls-ca-cert-file", tls_dir() + "/ca.crt"});
+    // The same certificate on the peer links: it names raftkv-node-I, the id it speaks as.
+    args.insert(args.end(), {"--peer-tls-cert-file", name + ".crt", "--peer-tls-key-file",
+                             name + ".key", "--peer-tls-ca-cert-file", tls_dir() + "/ca.crt"});
   }
   args.insert(args.end(), extra_args.begin(), extra_args.end());
   return args;
@@ -460,7 +463,7 @@ Result<std::vector<client::Reply>> node_exchange(
     milliseconds timeout, const Credentials& credentials) {
   const client::TimePoint deadline = client::SteadyClock::now() + timeout;
   Result<std::unique_ptr<client::Connection>> connection =
-      client::SocketConnection::open(endpoint, deadline);
+      client::SocketConnection::open(endpoint, deadline, credentials.tls.get());
   if (!connection.is_ok()) {
     return Status(ErrorCode::Unavailable,
                   endpoint.to_string() + ": " + connection.status().message());

@@ -39,9 +39,11 @@ inline constexpr int kNodesMax = 9;
 inline constexpr uint16_t kTlsPortOffset = 10;
 
 // AUTH [user] password sent first on a direct exchange; no AUTH when the password is empty.
+// With `tls`, the exchange speaks TLS with that context.
 struct Credentials {
   std::string user;
   std::string password;
+  std::shared_ptr<const client::TlsContext> tls;
 };
 
 struct ClusterLayout {
@@ -58,8 +60,9 @@ struct ClusterLayout {
   // More raftkv-server argv elements, appended after the ones above on every node, in order
   // (`--server-arg`). Saved in cluster.conf; check_server_args() must accept them.
   std::vector<std::string> extra_args;
-  // `cluster start --tls`: every node also serves clients over TLS on its tls_endpoint(), with
-  // the throwaway certificates of DIR/tls (tls_files.h); clients must present client.crt.
+  // `cluster start --tls`: every node also serves clients over TLS on its tls_endpoint(), and
+  // its peer links are mutual TLS, with the throwaway certificates of DIR/tls (tls_files.h);
+  // clients must present client.crt.
   bool tls = false;
   // Nodes 1..bootstrap_nodes form the cluster with --peers; the later ones join it (--join
   // node 1, as learners: an operator promotes them). 0: every node bootstraps.

@@ -174,6 +174,12 @@ void add_data_commands(CLI::App& app, Cli& cli) {
   app.add_option("--user", cli.data.user, "AUTH as this ACL user (default: the default user)");
   app.add_option("--pass", cli.data.password, "AUTH with this password (also $RAFTKV_PASSWORD)")
       ->envname("RAFTKV_PASSWORD");
+  // redis-cli's names. --endpoints then names the nodes' TLS ports.
+  app.add_flag("--tls", cli.data.tls.enabled, "Speak TLS to the nodes (their --tls-port)");
+  app.add_option("--cacert", cli.data.tls.ca_file,
+                 "PEM CA bundle the nodes' certificates must chain to (default: the system's)");
+  app.add_option("--cert", cli.data.tls.cert_file, "PEM client certificate to present");
+  app.add_option("--key", cli.data.tls.key_file, "Its private key");
   cli.get = app.add_subcommand("get", "Read a key (linearizable)");
   cli.get->add_option("key", cli.key)->required();
   cli.set = app.add_subcommand("set", "Write a key");
@@ -213,8 +219,8 @@ void add_cluster_commands(CLI::App& app, Cli& cli) {
                  "print its URL; runs until Ctrl-C")
       ->excludes("--foreground");
   cli.start->add_flag("--tls", cli.cluster.layout.tls,
-                      "Also serve clients over TLS (ports base+10), with a throwaway CA and "
-                      "certificates made by openssl under DIR/tls");
+                      "Also serve clients over TLS (ports base+10) and use mutual TLS between "
+                      "nodes, with a throwaway CA and certificates made by openssl under DIR/tls");
   cli.start->add_option("--web-port", cli.cluster.web_port,
                         "Port of the web controls (default: base HTTP port + 9)");
   add_layout_options(cli.start, &cli.cluster.layout, true);
