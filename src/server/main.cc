@@ -182,7 +182,7 @@ int run(const ServerConfig& config) {
   client_options.tls_context = [&certificates] { return certificates.client_context(); };
   ClientServer clients(io, node, status, client_options, logger);
   if (Status started = clients.start(); !started.is_ok()) return fail(started.to_string());
-  HttpStatusServer http(metrics, logger, &feed, http_addrs(config));
+  HttpStatusServer http(metrics, logger, &feed, http_addrs(config), config.http);
   asio::steady_timer publish_timer(io);
   if (config.http_port != 0) {
     if (Status started = http.start(config.http_host, config.http_port); !started.is_ok()) {
