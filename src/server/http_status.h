@@ -37,10 +37,10 @@ class context;
 //
 // Secured as HttpSecurity says (docs/security.md): over TLS (TLS 1.2 or newer, the files
 // checked at start; a failed handshake, plaintext included, is logged with OpenSSL's reason
-// and nothing is served), and behind a bearer token: a request without the right
-// `Authorization: Bearer` header gets 401 and a body saying what is missing, before any route
-// runs. CORS preflights (OPTIONS) pass without it, since browsers never send credentials on
-// them; they only learn that the page may send the header.
+// and nothing is served), and behind a bearer token: a request for /status, /metrics or
+// /events without the right `Authorization: Bearer` header gets 401 and a body saying what is
+// missing, before any route runs. The page's own files (no data in them) and CORS preflights
+// (OPTIONS: browsers never send credentials on them) pass without it.
 namespace raftkv::server {
 
 // The JSON of /status: id, role, term, leader, commit, applied, last index, members (id, client
