@@ -786,8 +786,8 @@ function drawTimeline() {
   for (const mark of view.timeline) {
     const kind = mark.kind === 'membership' ? 'membership-change' : 'leader-change';
     el('line', {class: kind, x1: x(mark.t), x2: x(mark.t), y1: 4, y2: 100}, svg);
-    el('text', {class: `${kind}-label`, x: x(mark.t) + 3, y: kind === 'leader-change' ? 114 : 12}, svg)
-        .textContent = mark.text;
+    const y = kind === 'leader-change' ? 114 : 12;  // Membership changes are told at the top.
+    el('text', {class: `${kind}-label`, x: x(mark.t) + 3, y}, svg).textContent = mark.text;
   }
 }
 
