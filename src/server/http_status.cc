@@ -64,22 +64,6 @@ void log_failed_handshake(const SSL* ssl, int where, int ret) {
          " failed, nothing served: ", reason);
 }
 
-// cpp-httplib builds its own SSL_CTX; each handshake is moved, as soon as its ClientHello
-// arrives, onto the context net/tls_context.h built from the node's files, so that TLS is
-// configured in one place for every listener. The verify mode is per connection in OpenSSL
-// and does not follow the context, so it is copied over too.
-int switch_context(SSL* ssl, int* /*alert*/, void* arg) {
-  auto* context = static_cast<asio::ssl::context*>(arg);
-  RAFT_ASSERT(context != nullptr);
-  auto* logger = static_cast<Logger*>(SSL_CTX_get_app_data(SSL_get_SSL_CTX(ssl)));
-  RAFT_ASSERT(logger != nullptr);
-  if (SSL_set_SSL_CTX(ssl, context->native_handle()) == nullptr) return SSL_CLIENT_HELLO_ERROR;
-  SSL_set_verify(ssl, SSL_CTX_get_verify_mode(context->native_handle()), nullptr);
-  (void)SSL_set_app_data(ssl, logger);
-  SSL_set_info_callback(ssl, log_failed_handshake);
-  return SSL_CLIENT_HELLO_SUCCESS;
-}
-
 }  // namespace
 
 std::string bearer_token_refusal(const std::string& authorization, const std::string& token_hash) {
@@ -231,11 +215,14 @@ Status HttpStatusServer::make_server() {
     if (!context.is_ok()) {
       return Status(context.status().code(), "HTTPS: " + context.status().message());
     }
-    tls_ = std::move(context).value();
+    {
+      std::lock_guard lock(tls_mu_);
+      tls_ = std::move(context).value();
+    }
     server_ = std::make_unique<httplib::SSLServer>([this](SSL_CTX& ctx) {
       SSL_CTX_set_app_data(&ctx, &logger_);
       SSL_CTX_set_info_callback(&ctx, log_failed_handshake);
-      SSL_CTX_set_client_hello_cb(&ctx, switch_context, tls_.get());
+      SSL_CTX_set_client_hello_cb(&ctx, switch_context, this);
       // Copied into each connection when it is made, so set here as on tls_.
       return SSL_CTX_set_min_proto_version(&ctx, TLS1_2_VERSION) == 1;
     });
@@ -243,6 +230,46 @@ Status HttpStatusServer::make_server() {
   }
   server_->new_task_queue = [] { return new httplib::ThreadPool(kHttpThreads); };
   server_->set_socket_options(reuse_address_only);
+  return Status::ok();
+}
+
+// cpp-httplib builds its own SSL_CTX; each handshake is moved, as soon as its ClientHello
+// arrives, onto the context net/tls_context.h built from the node's files, so that TLS is
+// configured in one place for every listener and can be rebuilt on SIGHUP. The verify mode is
+// per connection in OpenSSL and does not follow the context, so it is copied over too.
+int HttpStatusServer::switch_context(SSL* ssl, int* /*alert*/, void* arg) {
+  auto* self = static_cast<HttpStatusServer*>(arg);
+  RAFT_ASSERT(self != nullptr);
+  const std::shared_ptr<asio::ssl::context> context = self->tls_context();
+  RAFT_ASSERT(context != nullptr);
+  if (SSL_set_SSL_CTX(ssl, context->native_handle()) == nullptr) return SSL_CLIENT_HELLO_ERROR;
+  SSL_set_verify(ssl, SSL_CTX_get_verify_mode(context->native_handle()), nullptr);
+  // The handshake's failures are logged from here on through the connection itself.
+  (void)SSL_set_app_data(ssl, &self->logger_);
+  SSL_set_info_callback(ssl, log_failed_handshake);
+  return SSL_CLIENT_HELLO_SUCCESS;
+}
+
+std::shared_ptr<asio::ssl::context> HttpStatusServer::tls_context() {
+  std::lock_guard lock(tls_mu_);
+  return tls_;
+}
+
+Status HttpStatusServer::reload_tls() {
+  RAFT_ASSERT(security_.tls_enabled());
+  Result<std::shared_ptr<asio::ssl::context>> context =
+      net::make_server_tls_context(security_.tls, security_.client_certificates);
+  if (!context.is_ok()) {
+    log_to(logger_, LogLevel::Error, "SIGHUP: HTTPS certificate not reloaded, the old one stays: ",
+           context.status().message());
+    return context.status();
+  }
+  {
+    std::lock_guard lock(tls_mu_);
+    tls_ = std::move(context).value();
+  }
+  log_to(logger_, LogLevel::Info, "SIGHUP: HTTPS certificate reloaded from ",
+         security_.tls.cert_file, "; new connections use it");
   return Status::ok();
 }
 

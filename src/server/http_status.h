@@ -22,6 +22,8 @@ struct Response;
 namespace asio::ssl {
 class context;
 }  // namespace asio::ssl
+struct ssl_st;
+using SSL = ssl_st;
 
 // The node's HTTP address, served by cpp-httplib on its own threads:
 //   GET /status   JSON (status_json below);
@@ -74,6 +76,9 @@ class HttpStatusServer {
   // Binds host:port and starts serving. IoError naming the address when it cannot bind;
   // InvalidArgument naming the file and OpenSSL's reason when the TLS files are unusable.
   [[nodiscard]] Status start(const std::string& host, uint16_t port);
+  // With TLS: rebuilds the context from the same files (SIGHUP), for connections made from
+  // then on; on failure (logged, and returned) the old one stays. Any thread.
+  Status reload_tls();
   // Ends every event stream, then the server.
   void stop();
   // Called from the loop thread.
@@ -81,6 +86,9 @@ class HttpStatusServer {
 
  private:
   [[nodiscard]] Status make_server();
+  [[nodiscard]] std::shared_ptr<asio::ssl::context> tls_context();
+  // OpenSSL's ClientHello callback (arg: this): moves the handshake onto tls_context().
+  static int switch_context(SSL* ssl, int* alert, void* arg);
   void add_routes();
   [[nodiscard]] bool authorized(const httplib::Request& request, httplib::Response& response);
   void serve_events(httplib::Response& response);
@@ -91,7 +99,10 @@ class HttpStatusServer {
   const std::map<NodeId, std::string> http_addrs_;
   const HttpSecurity security_;
   const std::string token_hash_;  // password_hash(security_.token); empty: no token.
-  // With TLS: the context every handshake switches to (built from security_.tls at start).
+  // With TLS: the context every new handshake switches to, built from security_.tls at start
+  // and on reload_tls(). A connection's SSL holds its own reference to the SSL_CTX it began
+  // with, so replacing this one never pulls it from under a handshake.
+  std::mutex tls_mu_;
   std::shared_ptr<asio::ssl::context> tls_;
   std::unique_ptr<httplib::Server> server_;
   std::thread thread_;

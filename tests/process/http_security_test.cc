@@ -3,11 +3,14 @@
 // tls_files.h) with $RAFTKV_HTTP_TOKEN in their environment: a request without the token or
 // with a wrong one gets 401 and says why, the right one gets 200; plaintext HTTP to the HTTPS
 // port is answered with nothing and logged; the page's own files need no token; `raftkv
-// status` still works; with --http-tls-auth-clients yes, no client certificate, no handshake.
+// status` still works; with --http-tls-auth-clients yes, no client certificate, no handshake;
+// SIGHUP reloads the HTTPS certificate.
 
 #include <httplib.h>
 
+#include <csignal>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <thread>
 
@@ -33,9 +36,10 @@ class HttpSecurity : public ClusterFixture {
     ASSERT_EQ(::setenv("RAFTKV_HTTP_TOKEN", kToken, 1), 0);
     start_nodes();
     ::unsetenv("RAFTKV_HTTP_TOKEN");
+    ca_ = layout.tls_dir() + "/ca.crt";
   }
 
-  // GET https://127.0.0.1:<node 1's HTTP port><path>, verified against the cluster's CA, with
+  // GET https://127.0.0.1:<node 1's HTTP port><path>, verified against ca_, with
   // `authorization` as the Authorization header unless it is empty, presenting the client
   // certificate <cert_base>.crt when one is named. -1: no HTTP answer.
   std::pair<int, std::string> get(const std::string& path, const std::string& authorization,
@@ -43,7 +47,7 @@ class HttpSecurity : public ClusterFixture {
     httplib::SSLClient client("127.0.0.1", cluster_->layout().base_http_port,
                               cert_base.empty() ? "" : cert_base + ".crt",
                               cert_base.empty() ? "" : cert_base + ".key");
-    client.set_ca_cert_path((cluster_->layout().tls_dir() + "/ca.crt").c_str());
+    client.set_ca_cert_path(ca_.c_str());
     client.enable_server_certificate_verification(true);
     client.set_connection_timeout(5);
     client.set_read_timeout(5);
@@ -73,6 +77,18 @@ class HttpSecurity : public ClusterFixture {
     while (std::getline(log, line)) count += line.find(needle) != std::string::npos ? 1u : 0u;
     return count;
   }
+
+  // Waits up to 10 s for node 1's log to hold `needle`; how many lines do.
+  size_t wait_for_log(const std::string& needle) const {
+    const auto start = std::chrono::steady_clock::now();
+    while (log_lines_with(1, needle) == 0 &&
+           std::chrono::steady_clock::now() - start < std::chrono::seconds(10)) {
+      std::this_thread::sleep_for(milliseconds(20));
+    }
+    return log_lines_with(1, needle);
+  }
+
+  std::string ca_;  // The CA the HTTPS client trusts.
 };
 
 TEST_F(HttpSecurity, NoTokenOrAWrongOneGets401_TheRightOne200_PlaintextNothing) {
@@ -101,11 +117,7 @@ TEST_F(HttpSecurity, NoTokenOrAWrongOneGets401_TheRightOne200_PlaintextNothing) 
   plaintext.set_read_timeout(5);
   const httplib::Result refused = plaintext.Get("/status");
   EXPECT_FALSE(refused) << "plaintext HTTP was answered with " << refused->status;
-  const auto start = std::chrono::steady_clock::now();
-  while (log_lines_with(1, "HTTPS: TLS handshake from") == 0 &&
-         std::chrono::steady_clock::now() - start < std::chrono::seconds(5)) {
-    std::this_thread::sleep_for(milliseconds(20));
-  }
+  EXPECT_EQ(wait_for_log("HTTPS: TLS handshake from"), 1u);
   EXPECT_EQ(log_lines_with(1, "failed, nothing served: error:0A00009C:SSL routines::http request"),
             1u);
   // The CLI's status reads INFO on the client port, untouched by the HTTP listener's TLS.
@@ -127,13 +139,33 @@ TEST_F(HttpSecurity, AClientCertificateCanBeRequiredToo) {
   const std::string client = cluster_->layout().tls_dir() + "/client";
   EXPECT_EQ(get("/status", "", client).first, 401);  // A certificate is not the token.
   EXPECT_EQ(get("/status", bearer, client).first, 200);
-  const auto start = std::chrono::steady_clock::now();
-  while (log_lines_with(1, "peer did not return a certificate") == 0 &&
-         std::chrono::steady_clock::now() - start < std::chrono::seconds(5)) {
-    std::this_thread::sleep_for(milliseconds(20));
-  }
+  EXPECT_EQ(wait_for_log("peer did not return a certificate"), 1u);
   EXPECT_EQ(log_lines_with(1, "HTTPS: TLS handshake from"), 1u);
   EXPECT_EQ(log_lines_with(1, "peer did not return a certificate"), 1u);
+}
+
+// Node 1's certificate replaced by one from a new CA, then SIGHUP: a client trusting the new
+// CA gets an answer, one trusting only the old CA does not; the node keeps running.
+TEST_F(HttpSecurity, SighupReloadsTheHttpsCertificate) {
+  start_https(/*slot=*/54);
+  ASSERT_FALSE(HasFatalFailure());
+  const std::string certs = cluster_->layout().tls_dir();
+  std::filesystem::copy_file(ca_, dir_ + "/old-ca.crt");
+  const std::string fresh = dir_ + "/fresh-ca";
+  ASSERT_TRUE(tools::make_tls_files(fresh, 1).is_ok());
+  for (const char* file : {"raftkv-node-1.crt", "raftkv-node-1.key"}) {
+    std::filesystem::copy_file(fresh + "/" + file, certs + "/" + file,
+                               std::filesystem::copy_options::overwrite_existing);
+  }
+  const std::optional<pid_t> pid = cluster_->pid(1);
+  ASSERT_TRUE(pid.has_value());
+  ASSERT_EQ(::kill(*pid, SIGHUP), 0);
+  ASSERT_EQ(wait_for_log("SIGHUP: HTTPS certificate reloaded"), 1u);
+  ca_ = fresh + "/ca.crt";
+  EXPECT_EQ(get("/status", "").first, 401);
+  ca_ = dir_ + "/old-ca.crt";
+  EXPECT_EQ(get("/status", "").first, -1);
+  EXPECT_TRUE(cluster_->running(1));
 }
 
 }  // namespace
