@@ -315,7 +315,8 @@ Result<ServerConfig> parse_server_args(int argc, char** argv, int* exit_code) {
     if (*exit_code == 0) return Status(ErrorCode::Unavailable, "help printed");
     return invalid(error.what());
   }
-  *exit_code = 0;
+  // Non-zero until every check below passes: main() takes 0 with an error for --help.
+  *exit_code = 1;
   config.id = NodeId{id};
   if (Status membership = parse_membership(peers, peer_addr, &config); !membership.is_ok()) {
     return membership;
@@ -352,6 +353,7 @@ Result<ServerConfig> parse_server_args(int argc, char** argv, int* exit_code) {
   Result<HttpSecurity> http = resolve_http(http_flags, config.tls);
   if (!http.is_ok()) return http.status();
   config.http = std::move(http).value();
+  *exit_code = 0;
   return config;
 }
 

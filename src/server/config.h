@@ -79,7 +79,7 @@ struct ServerConfig {
 };
 
 // Parses argv. On --help, *exit_code is 0 and the usage was printed; on a bad flag the Status
-// names it. Never throws.
+// names it and *exit_code is not 0. Never throws.
 [[nodiscard]] Result<ServerConfig> parse_server_args(int argc, char** argv, int* exit_code);
 
 // "1=127.0.0.1:7001,2=127.0.0.1:7002" -> peers (InvalidArgument naming the bad item).

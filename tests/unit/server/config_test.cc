@@ -60,6 +60,20 @@ TEST(ParseServerArgs, RequiresMembership) {
   EXPECT_TRUE(mentions(parse_with({}, "4"), "not among --peers"));
 }
 
+// Regression: a flag refused after parsing (here --tls-port without a certificate) left
+// *exit_code at 0, which main() takes for --help: the server exited 0 without a word.
+TEST(ParseServerArgs, ARefusedFlagIsNotMistakenForHelp) {
+  std::vector<std::string> words = {"raftkv-server", "--id", "1", "--data-dir", "/tmp/x",
+                                    "--peers", "1=127.0.0.1:7001", "--tls-port", "6390"};
+  std::vector<char*> argv;
+  for (std::string& word : words) argv.push_back(word.data());
+  int exit_code = 0;
+  const Result<ServerConfig> config =
+      parse_server_args(static_cast<int>(argv.size()), argv.data(), &exit_code);
+  EXPECT_FALSE(config.is_ok());
+  EXPECT_NE(exit_code, 0);
+}
+
 // `raftkv-server --id 4 --data-dir /tmp/x` plus `extra`, without --peers.
 Result<ServerConfig> parse_join(const std::vector<std::string>& extra) {
   std::vector<std::string> words = {"raftkv-server", "--id", "4", "--data-dir", "/tmp/x"};
