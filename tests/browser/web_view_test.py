@@ -427,6 +427,8 @@ def step_membership(driver, out_dir, cluster):
         and members()), 5, 0.02)
     print(f'  removal shown {(time.monotonic() - asked) * 1000:.0f} ms after OK; changes '
           f'{shown["changes"]}')
+    # The timeline, with both changes marked, lies below the first screenful.
+    driver.execute_script("document.getElementById('timeline-box').scrollIntoView();")
     shot(driver, out_dir, '7-learner-removed.png')
 
 
