@@ -87,6 +87,63 @@ Status check_tls(const TlsOptions& tls) {
   return Status::ok();
 }
 
+// The HTTP listener's TLS and token (docs/security.md). `--http-tls` alone reuses the node's
+// --tls-* certificate; the token is best given by $RAFTKV_HTTP_TOKEN or the config file, where
+// `ps` does not show it.
+struct HttpFlags {
+  bool tls = false;
+  HttpSecurity security;
+};
+
+void add_http_options(CLI::App& app, HttpFlags& http) {
+  app.add_flag("--http-tls", http.tls,
+               "Serve HTTP over TLS, with --tls-cert-file/--tls-key-file unless "
+               "--http-tls-cert-file is given");
+  app.add_option("--http-tls-cert-file", http.security.tls.cert_file,
+                 "PEM certificate for HTTPS (implies --http-tls)");
+  app.add_option("--http-tls-key-file", http.security.tls.key_file, "PEM key of that certificate");
+  app.add_option("--http-tls-ca-cert-file", http.security.tls.ca_file,
+                 "PEM CA bundle for HTTP client certificates (default: --tls-ca-cert-file)");
+  app.add_option("--http-tls-auth-clients", http.security.client_certificates,
+                 "no|optional|yes: whether HTTPS clients must present a certificate (default no)")
+      ->transform(CLI::CheckedTransformer(
+          std::map<std::string, net::ClientCertificates>{
+              {"no", net::ClientCertificates::No},
+              {"optional", net::ClientCertificates::Optional},
+              {"yes", net::ClientCertificates::Yes}},
+          CLI::ignore_case));
+  app.add_option("--http-token", http.security.token,
+                 "Every HTTP request must carry 'Authorization: Bearer TOKEN'")
+      ->envname("RAFTKV_HTTP_TOKEN");
+}
+
+Result<HttpSecurity> resolve_http(const HttpFlags& flags, const TlsOptions& tls) {
+  HttpSecurity http = flags.security;
+  if (http.tls.cert_file.empty() != http.tls.key_file.empty()) {
+    return invalid("--http-tls-cert-file and --http-tls-key-file go together");
+  }
+  if (http.tls.cert_file.empty() && flags.tls) {
+    if (!tls.files.enabled()) {
+      return invalid("--http-tls needs --tls-cert-file and --tls-key-file, or "
+                     "--http-tls-cert-file and --http-tls-key-file");
+    }
+    http.tls.cert_file = tls.files.cert_file;
+    http.tls.key_file = tls.files.key_file;
+  }
+  if (http.tls.ca_file.empty()) http.tls.ca_file = tls.files.ca_file;
+  if (!http.tls.enabled()) {
+    if (http.client_certificates != net::ClientCertificates::No) {
+      return invalid("--http-tls-auth-clients needs --http-tls");
+    }
+    http.tls.ca_file.clear();
+  } else if (http.client_certificates != net::ClientCertificates::No && http.tls.ca_file.empty()) {
+    return invalid("--http-tls-auth-clients needs a CA: --http-tls-ca-cert-file or "
+                   "--tls-ca-cert-file");
+  }
+  RAFT_ASSERT(http.tls.enabled() || http.client_certificates == net::ClientCertificates::No);
+  return http;
+}
+
 // --peers (bootstrap) or --join with --peer-addr: exactly one of the two.
 Status parse_membership(const std::string& peers, const std::string& peer_addr,
                         ServerConfig* config) {
@@ -249,6 +306,8 @@ Result<ServerConfig> parse_server_args(int argc, char** argv, int* exit_code) {
       ->check(CLI::Range(uint64_t{1}, uint64_t{10'000'000}));
   add_auth_options(app, config.auth);
   add_tls_options(app, config.tls);
+  HttpFlags http_flags;
+  add_http_options(app, http_flags);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& error) {
@@ -256,7 +315,8 @@ Result<ServerConfig> parse_server_args(int argc, char** argv, int* exit_code) {
     if (*exit_code == 0) return Status(ErrorCode::Unavailable, "help printed");
     return invalid(error.what());
   }
-  *exit_code = 0;
+  // Non-zero until every check below passes: main() takes 0 with an error for --help.
+  *exit_code = 1;
   config.id = NodeId{id};
   if (Status membership = parse_membership(peers, peer_addr, &config); !membership.is_ok()) {
     return membership;
@@ -290,6 +350,10 @@ Result<ServerConfig> parse_server_args(int argc, char** argv, int* exit_code) {
     return invalid("--snapshot-entries must be 0 (off) or at least 100");
   }
   if (Status status = check_tls(config.tls); !status.is_ok()) return status;
+  Result<HttpSecurity> http = resolve_http(http_flags, config.tls);
+  if (!http.is_ok()) return http.status();
+  config.http = std::move(http).value();
+  *exit_code = 0;
   return config;
 }
 

@@ -7,6 +7,7 @@
 #include "common/status.h"
 #include "net/peer_transport.h"
 #include "server/auth.h"
+#include "server/http_options.h"
 #include "server/tls_options.h"
 
 // raftkv-server's command line (and the equivalent config file, --config FILE, one
@@ -63,6 +64,10 @@ struct ServerConfig {
   // --tls-port, --tls-cert-file, --tls-key-file, --tls-ca-cert-file, --tls-auth-clients;
   // --peer-tls-cert-file, --peer-tls-key-file, --peer-tls-ca-cert-file.
   TlsOptions tls;
+  // --http-tls, --http-tls-cert-file, --http-tls-key-file, --http-tls-ca-cert-file,
+  // --http-tls-auth-clients, --http-token ($RAFTKV_HTTP_TOKEN): resolved, so that a non-empty
+  // http.tls.cert_file means HTTPS.
+  HttpSecurity http;
 
   // The id a cluster bootstrapped from these flags gets: --cluster-id, or a hash of the cluster
   // name and --peers (so that the first members agree without talking). Stored in the
@@ -74,7 +79,7 @@ struct ServerConfig {
 };
 
 // Parses argv. On --help, *exit_code is 0 and the usage was printed; on a bad flag the Status
-// names it. Never throws.
+// names it and *exit_code is not 0. Never throws.
 [[nodiscard]] Result<ServerConfig> parse_server_args(int argc, char** argv, int* exit_code);
 
 // "1=127.0.0.1:7001,2=127.0.0.1:7002" -> peers (InvalidArgument naming the bad item).

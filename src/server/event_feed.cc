@@ -35,6 +35,24 @@ bool is_election_message(raft::MessageType type) {
   }
 }
 
+const char* conf_change_name(raft::ConfChangeType type) {
+  switch (type) {
+    case raft::ConfChangeType::AddVoter:
+      return "add-voter";
+    case raft::ConfChangeType::AddLearner:
+      return "add-learner";
+    case raft::ConfChangeType::RemoveNode:
+      return "remove";
+  }
+  return "unknown";
+}
+
+json ids(const std::vector<NodeId>& nodes) {
+  json out = json::array();
+  for (NodeId node : nodes) out.push_back(node.value());
+  return out;
+}
+
 EventFeedOptions with_clocks(EventFeedOptions options) {
   if (!options.steady_ms) options.steady_ms = steady_now_ms;
   if (!options.wall_ms) options.wall_ms = wall_now_ms;
@@ -72,9 +90,12 @@ void EventFeed::on_role_change(raft::Role role, Term term, NodeId leader) {
   leader_ = role == raft::Role::Leader;
   replicating_.clear();  // Latency is measured within one leadership only.
   replicated_index_ = 0;
-  std::string text = publish("role", json{{"role", raft::role_name(role)},
-                                          {"term", term.value()},
-                                          {"leader", leader.value()}});
+  remember(publish("role", json{{"role", raft::role_name(role)},
+                                 {"term", term.value()},
+                                 {"leader", leader.value()}}));
+}
+
+void EventFeed::remember(std::string text) {
   std::lock_guard lock(mu_);
   history_.push_back(std::move(text));
   if (history_.size() > options_.history_max) history_.pop_front();
@@ -136,7 +157,22 @@ void EventFeed::on_durable(const raft::Ready& ready) {
   }
 }
 
-void EventFeed::on_apply(const raft::Entry& entry) { on_applied(entry.index); }
+void EventFeed::on_apply(const raft::Entry& entry) {
+  on_applied(entry.index);
+  if (entry.type != raft::EntryType::ConfChange) return;
+  raft::ConfChange change;
+  // The runtime refuses a malformed change before this; nothing to tell about one.
+  if (!raft::decode_conf_change(entry.data, &change)) return;
+  on_membership_change(entry.index, change.type, change.node);
+}
+
+void EventFeed::on_membership_change(Index index, raft::ConfChangeType type, NodeId member) {
+  RAFT_ASSERT(index > Index{0});
+  RAFT_ASSERT(member != kNoNode);
+  remember(publish("membership", json{{"index", index.value()},
+                                      {"change", conf_change_name(type)},
+                                      {"member", member.value()}}));
+}
 
 void EventFeed::on_tick(const raft::Raft& core) { on_status(core.status()); }
 
@@ -208,7 +244,10 @@ void EventFeed::emit_status(const raft::RaftStatus& status) {
                  {"last", status.last_index.value()},
                  {"last_term", status.last_term.value()},
                  {"elapsed", status.election_elapsed_ticks},
-                 {"timeout", status.randomized_election_ticks}};
+                 {"timeout", status.randomized_election_ticks},
+                 {"voters", ids(status.conf_state.voters)},
+                 {"learners", ids(status.conf_state.learners)},
+                 {"conf_change_pending", status.conf_change_pending}};
   std::string text = fields.dump();
   publish("status", std::move(fields));
   std::lock_guard lock(mu_);

@@ -43,12 +43,16 @@
 //   hello    (first event of every stream, not numbered in the ring: seq is the next one)
 //            tick_ms, heartbeat_ms, election_ms; http: {"id": "host:port"} for every member
 //            known; status: a "status" event's fields; log: [[index, term], ...] the newest
-//            entries known; history: the last "role" events.
+//            entries known; history: the last "role" and "membership" events.
 //   status   role ("follower", "pre-candidate", "candidate", "leader"), term, leader, vote,
 //            commit, applied, first, last, last_term (the log), elapsed and timeout (the
 //            election timer, in ticks: the node campaigns when elapsed reaches timeout; on a
-//            leader, elapsed counts its CheckQuorum period).
+//            leader, elapsed counts its CheckQuorum period); voters and learners (ids, the
+//            membership this node applied last) and conf_change_pending (leader only: a
+//            change is proposed and not applied yet).
 //   role     role, term, leader: the node's role or known leader changed.
+//   membership  index, change ("add-learner", "add-voter": a learner promoted or a voter
+//            added, "remove"), member: this node applied a membership change at that index.
 //   msg      a message this node sent: type (raft::message_type_name), from, to, term,
 //            entries (count), index, log_term, commit, reject.
 //   append   runs: [[first, last, term], ...] entries made durable since the last one; the
@@ -74,7 +78,7 @@ struct EventFeedOptions {
   uint32_t status_interval_ms = 100;
   uint32_t stats_interval_ms = 1000;
   size_t log_tail_max = 48;  // Entries (index, term) remembered for a new reader.
-  size_t history_max = 64;   // Role events remembered for a new reader.
+  size_t history_max = 64;   // Role and membership events remembered for a new reader.
   // Milliseconds on a steady clock, and the wall clock for "t"; tests inject their own.
   std::function<uint64_t()> steady_ms;
   std::function<uint64_t()> wall_ms;
@@ -98,6 +102,7 @@ class EventFeed final : public runtime::Observer {
   void on_commit(Index commit);
   void on_applied(Index last_applied);
   void on_status(const raft::RaftStatus& status);  // Once per tick.
+  void on_membership_change(Index index, raft::ConfChangeType type, NodeId member);  // Applied.
 
   // What one wait_events() call returns. `events` are JSON texts in seq order.
   struct Batch {
@@ -138,6 +143,8 @@ class EventFeed final : public runtime::Observer {
   void emit_status(const raft::RaftStatus& status);
   void emit_stats(uint64_t now);
   void note_log_tail(const AppendRun& run);
+  // Keeps an event's text for the hello of later readers (role and membership events).
+  void remember(std::string text);
   // Stamps the event with kind, node, seq and time and appends it to the ring (dropping the
   // oldest past events_max); returns its text.
   std::string publish(const char* kind, nlohmann::json&& event);
@@ -173,7 +180,7 @@ class EventFeed final : public runtime::Observer {
   bool closed_ = false;
   std::string status_json_ = "{}";                     // The latest status event's fields.
   std::deque<std::pair<uint64_t, uint64_t>> log_tail_;  // (index, term), oldest first.
-  std::deque<std::string> history_;                     // The latest role events.
+  std::deque<std::string> history_;  // The latest role and membership events.
 };
 
 }  // namespace raftkv::server

@@ -1,12 +1,20 @@
 #include "server/http_status.h"
 
+#include <arpa/inet.h>
 #include <httplib.h>
+#include <netinet/in.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
 #include <sys/socket.h>
 
+#include <asio/ssl.hpp>
 #include <optional>
 
 #include <nlohmann/json.hpp>
 
+#include "common/assert.h"
+#include "net/tls_context.h"
+#include "server/auth.h"
 #include "server/web/assets.h"
 
 namespace raftkv::server {
@@ -27,12 +35,61 @@ void reuse_address_only(socket_t sock) {
   (void)::setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
 }
 
+// The address a TLS connection comes from, for the log.
+std::string peer_of(const SSL* ssl) {
+  sockaddr_storage addr{};
+  socklen_t length = sizeof addr;
+  if (::getpeername(SSL_get_fd(ssl), reinterpret_cast<sockaddr*>(&addr), &length) != 0 ||
+      addr.ss_family != AF_INET) {
+    return "?";
+  }
+  char text[INET_ADDRSTRLEN] = {};
+  const auto* in = reinterpret_cast<const sockaddr_in*>(&addr);
+  ::inet_ntop(AF_INET, &in->sin_addr, text, sizeof text);
+  return std::string(text) + ":" + std::to_string(ntohs(in->sin_port));
+}
+
+// OpenSSL's progress callback: a handshake that ends with an error queued has failed (each
+// SSL_accept step starts with the queue cleared; a step that only waits for bytes queues
+// nothing). cpp-httplib then closes the connection without a word, so this is the only trace.
+void log_failed_handshake(const SSL* ssl, int where, int ret) {
+  if ((where & SSL_CB_EXIT) == 0 || ret > 0 || ERR_peek_error() == 0) return;
+  // Before switch_context the logger hangs on cpp-httplib's context, after it on the connection.
+  auto* logger = static_cast<Logger*>(SSL_get_app_data(ssl));
+  if (logger == nullptr) logger = static_cast<Logger*>(SSL_CTX_get_app_data(SSL_get_SSL_CTX(ssl)));
+  RAFT_ASSERT(logger != nullptr);
+  char reason[256];
+  ERR_error_string_n(ERR_peek_error(), reason, sizeof reason);
+  log_to(*logger, LogLevel::Warn, "HTTPS: TLS handshake from ", peer_of(ssl),
+         " failed, nothing served: ", reason);
+}
+
 }  // namespace
 
-bool allowed_origin(const std::string& origin, const std::map<NodeId, std::string>& http_addrs) {
-  const std::string scheme = "http://";
-  if (!origin.starts_with(scheme)) return false;
-  const std::string host_port = origin.substr(scheme.size());
+std::string bearer_token_refusal(const std::string& authorization, const std::string& token_hash) {
+  RAFT_ASSERT(!token_hash.empty());
+  const std::string scheme = "Bearer ";
+  if (authorization.empty()) {
+    return "this node needs a token: send the header 'Authorization: Bearer <token>' "
+           "(docs/security.md)\n";
+  }
+  if (authorization.size() < scheme.size() ||
+      !std::equal(scheme.begin(), scheme.end(), authorization.begin(),
+                  [](char a, char b) { return std::tolower(a) == std::tolower(b); })) {
+    return "the Authorization header is not 'Bearer <token>'\n";
+  }
+  if (!hashes_equal(password_hash(authorization.substr(scheme.size())), token_hash)) {
+    return "wrong token\n";
+  }
+  return "";
+}
+
+bool allowed_origin(const std::string& origin, const std::map<NodeId, std::string>& http_addrs,
+                    const std::string& scheme) {
+  RAFT_ASSERT(scheme == "http" || scheme == "https");
+  const std::string prefix = scheme + "://";
+  if (!origin.starts_with(prefix)) return false;
+  const std::string host_port = origin.substr(prefix.size());
   for (const auto& [id, addr] : http_addrs) {
     if (host_port == addr) return true;
     const std::string loopback = "127.0.0.1:";
@@ -137,19 +194,105 @@ std::string status_metrics(const ServerStatus& status) {
 }
 
 HttpStatusServer::HttpStatusServer(const runtime::Metrics& metrics, Logger& logger, EventFeed* feed,
-                                   std::map<NodeId, std::string> http_addrs)
+                                   std::map<NodeId, std::string> http_addrs, HttpSecurity security)
     : metrics_(metrics),
       logger_(logger),
       feed_(feed),
       http_addrs_(std::move(http_addrs)),
-      server_(std::make_unique<httplib::Server>()) {
-  server_->new_task_queue = [] { return new httplib::ThreadPool(kHttpThreads); };
-  server_->set_socket_options(reuse_address_only);
-}
+      security_(std::move(security)),
+      token_hash_(security_.token.empty() ? "" : password_hash(security_.token)) {}
 
 HttpStatusServer::~HttpStatusServer() { stop(); }
 
-Status HttpStatusServer::start(const std::string& host, uint16_t port) {
+// A plain cpp-httplib server, or one speaking TLS through the context built from the files.
+Status HttpStatusServer::make_server() {
+  RAFT_ASSERT(server_ == nullptr);
+  if (!security_.tls_enabled()) {
+    server_ = std::make_unique<httplib::Server>();
+  } else {
+    Result<std::shared_ptr<asio::ssl::context>> context =
+        net::make_server_tls_context(security_.tls, security_.client_certificates);
+    if (!context.is_ok()) {
+      return Status(context.status().code(), "HTTPS: " + context.status().message());
+    }
+    {
+      std::lock_guard lock(tls_mu_);
+      tls_ = std::move(context).value();
+    }
+    server_ = std::make_unique<httplib::SSLServer>([this](SSL_CTX& ctx) {
+      SSL_CTX_set_app_data(&ctx, &logger_);
+      SSL_CTX_set_info_callback(&ctx, log_failed_handshake);
+      SSL_CTX_set_client_hello_cb(&ctx, switch_context, this);
+      // Copied into each connection when it is made, so set here as on tls_.
+      return SSL_CTX_set_min_proto_version(&ctx, TLS1_2_VERSION) == 1;
+    });
+    if (!server_->is_valid()) return Status(ErrorCode::InvalidArgument, "HTTPS: no TLS context");
+  }
+  server_->new_task_queue = [] { return new httplib::ThreadPool(kHttpThreads); };
+  server_->set_socket_options(reuse_address_only);
+  return Status::ok();
+}
+
+// cpp-httplib builds its own SSL_CTX; each handshake is moved, as soon as its ClientHello
+// arrives, onto the context net/tls_context.h built from the node's files, so that TLS is
+// configured in one place for every listener and can be rebuilt on SIGHUP. The verify mode is
+// per connection in OpenSSL and does not follow the context, so it is copied over too.
+int HttpStatusServer::switch_context(SSL* ssl, int* /*alert*/, void* arg) {
+  auto* self = static_cast<HttpStatusServer*>(arg);
+  RAFT_ASSERT(self != nullptr);
+  const std::shared_ptr<asio::ssl::context> context = self->tls_context();
+  RAFT_ASSERT(context != nullptr);
+  if (SSL_set_SSL_CTX(ssl, context->native_handle()) == nullptr) return SSL_CLIENT_HELLO_ERROR;
+  SSL_set_verify(ssl, SSL_CTX_get_verify_mode(context->native_handle()), nullptr);
+  // The handshake's failures are logged from here on through the connection itself.
+  (void)SSL_set_app_data(ssl, &self->logger_);
+  SSL_set_info_callback(ssl, log_failed_handshake);
+  return SSL_CLIENT_HELLO_SUCCESS;
+}
+
+std::shared_ptr<asio::ssl::context> HttpStatusServer::tls_context() {
+  std::lock_guard lock(tls_mu_);
+  return tls_;
+}
+
+Status HttpStatusServer::reload_tls() {
+  RAFT_ASSERT(security_.tls_enabled());
+  Result<std::shared_ptr<asio::ssl::context>> context =
+      net::make_server_tls_context(security_.tls, security_.client_certificates);
+  if (!context.is_ok()) {
+    log_to(logger_, LogLevel::Error, "SIGHUP: HTTPS certificate not reloaded, the old one stays: ",
+           context.status().message());
+    return context.status();
+  }
+  {
+    std::lock_guard lock(tls_mu_);
+    tls_ = std::move(context).value();
+  }
+  log_to(logger_, LogLevel::Info, "SIGHUP: HTTPS certificate reloaded from ",
+         security_.tls.cert_file, "; new connections use it");
+  return Status::ok();
+}
+
+// With a token, every request for the node's data must carry it; 401 says what is missing.
+// The page's own files are compiled-in text with no data in them, and a browser cannot add a
+// header when it navigates to a page: they are served to anyone, and the page then sends the
+// token with everything it asks for.
+bool HttpStatusServer::authorized(const httplib::Request& request, httplib::Response& response) {
+  if (token_hash_.empty() || request.method == "OPTIONS") return true;
+  if (request.method == "GET" &&
+      web::find_asset(request.path == "/" ? "/index.html" : request.path) != nullptr) {
+    return true;
+  }
+  const std::string refusal =
+      bearer_token_refusal(request.get_header_value("Authorization"), token_hash_);
+  if (refusal.empty()) return true;
+  response.status = 401;
+  response.set_header("WWW-Authenticate", "Bearer realm=\"raftkv\"");
+  response.set_content(refusal, "text/plain");
+  return false;
+}
+
+void HttpStatusServer::add_routes() {
   server_->Get("/status", [this](const httplib::Request&, httplib::Response& response) {
     std::lock_guard lock(mu_);
     response.set_content(status_json_ + "\n", "application/json");
@@ -177,10 +320,28 @@ Status HttpStatusServer::start(const std::string& host, uint16_t port) {
     response.set_content(asset->body.data(), asset->body.size(),
                          std::string(asset->content_type));
   });
-  server_->set_post_routing_handler([this](const httplib::Request& request,
-                                           httplib::Response& response) {
+  // A page of another member sends the token in a header, which browsers first ask about.
+  server_->Options("/.*", [](const httplib::Request&, httplib::Response& response) {
+    response.set_header("Access-Control-Allow-Headers", "Authorization");
+    response.set_header("Access-Control-Allow-Methods", "GET");
+    response.set_header("Access-Control-Max-Age", "600");
+    response.status = 204;
+  });
+}
+
+Status HttpStatusServer::start(const std::string& host, uint16_t port) {
+  if (Status made = make_server(); !made.is_ok()) return made;
+  add_routes();
+  server_->set_pre_routing_handler([this](const httplib::Request& request,
+                                          httplib::Response& response) {
+    return authorized(request, response) ? httplib::Server::HandlerResponse::Unhandled
+                                         : httplib::Server::HandlerResponse::Handled;
+  });
+  const std::string scheme = security_.tls_enabled() ? "https" : "http";
+  server_->set_post_routing_handler([this, scheme](const httplib::Request& request,
+                                                   httplib::Response& response) {
     const std::string origin = request.get_header_value("Origin");
-    if (!origin.empty() && allowed_origin(origin, http_addrs_)) {
+    if (!origin.empty() && allowed_origin(origin, http_addrs_, scheme)) {
       response.set_header("Access-Control-Allow-Origin", origin);
       response.set_header("Vary", "Origin");
     }
@@ -189,8 +350,11 @@ Status HttpStatusServer::start(const std::string& host, uint16_t port) {
     return Status(ErrorCode::IoError, "cannot serve HTTP on " + host + ":" + std::to_string(port));
   }
   thread_ = std::thread([this] { server_->listen_after_bind(); });
-  log_to(logger_, LogLevel::Info, "serving the web view, /status, /events and /metrics on http://",
-         host, ":", port);
+  log_to(logger_, LogLevel::Info, "serving the web view, /status, /events and /metrics on ",
+         scheme, "://", host, ":", port, security_.token.empty() ? "" : " (token required)",
+         security_.client_certificates == net::ClientCertificates::Yes
+             ? " (client certificate required)"
+             : "");
   return Status::ok();
 }
 
@@ -224,7 +388,7 @@ void HttpStatusServer::serve_events(httplib::Response& response) {
 
 void HttpStatusServer::stop() {
   if (feed_ != nullptr) feed_->close();
-  if (server_) server_->stop();
+  if (server_ != nullptr) server_->stop();
   if (thread_.joinable()) thread_.join();
 }
 

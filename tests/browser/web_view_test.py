@@ -1,10 +1,16 @@
 #!/usr/bin/python3
 """The web view in a real browser (issue 19), against a real three-node cluster.
 
-Starts `raftkv cluster start --web` in a temp dir, opens the page it prints in headless
-Chromium (Debian's chromium + chromedriver, driven by python3-selenium) and checks, from what
-the page shows:
-  1. one leader and two followers;
+Starts `raftkv cluster start --web --tls` in a temp dir with $RAFTKV_HTTP_TOKEN set (the nodes
+inherit it, so it shows in no command line). First, from a plain client:
+  0. over HTTPS with the throwaway CA, /status, /metrics and /events answer 401 without the
+     token and with a wrong one, 200 with it; the page's own files need no token; plaintext
+     HTTP to the HTTPS port gets no HTTP answer, and the node logs the refused handshake.
+Then it opens the page it prints, with #token=..., in headless Chromium (Debian's chromium +
+chromedriver, driven by python3-selenium; trusting exactly the nodes' keys) and checks, from
+what the page shows (`raftkv demo --web`, demo_web_test.py, covers a plain-HTTP page):
+  1. one leader and two followers, read over https from every node, the token gone from the
+     address bar;
   2. killing the leader from the page: a new leader in a higher term within two election
      timeouts (each randomized up to twice --election-ms);
   3. restarting it and writing from the page: the entry shows in every node's log view;
@@ -13,20 +19,29 @@ the page shows:
   5. the page stays responsive under `redis-benchmark -c 50` writes;
   6. transferring leadership from the page (RAFT.TRANSFER): the chosen follower leads a higher
      term within an election timeout;
-  7. no console errors, other than the browser reporting the killed node's refused
+  7. a learner added with RAFT.MEMBER ADD ... LEARNER shows in the page's member line and on
+     its timeline, and so does its removal (RAFT.MEMBER REMOVE);
+  8. no console errors, other than the browser reporting the killed node's refused
      connections while it was down.
 Screenshots of each step go to --out. Exit status 0 when every check passes; every measured
 figure is printed.
 """
 
 import argparse
+import base64
+import hashlib
 import os
+import secrets
 import shutil
 import signal
+import socket
+import ssl
 import subprocess
 import sys
 import tempfile
 import time
+import urllib.error
+import urllib.request
 
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
@@ -55,15 +70,20 @@ def wait_for(what, condition, timeout_s, interval_s=0.05):
 
 
 class Cluster:
-    """`raftkv cluster start --web` as a child; stopped (and its rules removed) by SIGINT."""
+    """`raftkv cluster start --web` as a child; stopped (and its rules removed) by SIGINT.
+    `extra`: more arguments for it; `scheme`: what the page it prints is served over;
+    `http_offset`: the HTTP ports' distance from the peer ports (--tls puts TLS client ports
+    at base + 20)."""
 
-    def __init__(self, args, workdir):
+    def __init__(self, args, workdir, extra=(), scheme='http', http_offset=20):
         base = args.base_port
+        self.scheme = scheme
+        self.dir = os.path.join(workdir, 'cluster')
         self.client_port = base + 10
-        self.http_port = base + 20
+        self.http_port = base + http_offset
         self.log_path = os.path.join(workdir, 'raftkv-web.out')
-        command = [args.raftkv, 'cluster', 'start', '--web', '--dir',
-                   os.path.join(workdir, 'cluster'), '--server', args.server,
+        command = [args.raftkv, 'cluster', 'start', '--web', *extra, '--dir',
+                   self.dir, '--server', args.server,
                    '--base-peer-port', str(base), '--base-client-port', str(self.client_port),
                    '--base-http-port', str(self.http_port), '--heartbeat-ms', str(HEARTBEAT_MS),
                    '--election-ms', str(ELECTION_MS)]
@@ -75,7 +95,7 @@ class Cluster:
         if self.process.poll() is not None:
             raise Failed(f'raftkv exited with {self.process.returncode}:\n{self.output()}')
         for line in self.output().splitlines():
-            if line.strip().startswith('http://') and 'token=' in line:
+            if line.strip().startswith(f'{self.scheme}://') and 'token=' in line:
                 return line.strip()
         return None
 
@@ -94,13 +114,14 @@ class Cluster:
         self.out.close()
 
 
-def start_browser(workdir):
+def start_browser(workdir, extra_flags=()):
     options = webdriver.ChromeOptions()
     options.binary_location = CHROMIUM
     for flag in ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic',
                  '--no-first-run', '--disable-background-networking',
                  '--disable-component-update', '--disable-sync', '--window-size=1400,1100',
-                 f'--user-data-dir={os.path.join(workdir, "chromium-profile")}']:
+                 f'--user-data-dir={os.path.join(workdir, "chromium-profile")}',
+                 *extra_flags]:
         options.add_argument(flag)
     options.set_capability('goog:loggingPrefs', {'browser': 'ALL'})
     return webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
@@ -138,14 +159,21 @@ def shot(driver, out_dir, name):
     print(f'  screenshot: {path}')
 
 
-def step_elected(driver, out_dir):
-    print('1. the page shows one leader and two followers')
+def step_elected(driver, out_dir, token):
+    print('1. the page, over https with #token=, shows one leader and two followers')
     started = time.monotonic()
     shown = wait_for('one leader and two followers', lambda: (
         len(leaders(driver)) == 1 and
         sum(n['role'] == 'follower' and n['state'] == 'up' for n in nodes(driver)) == 2 and
         nodes(driver)), 30)
     print(f'  {shown} (after {time.monotonic() - started:.1f} s)')
+    address = driver.current_url
+    read = driver.execute_script('return window.raftkvView().map((n) => n.http);')
+    print(f'  streams read from {read}; address bar {address}')
+    if token in address or '#' in address or not address.startswith('https://'):
+        raise Failed(f'the address bar should be https without the token: {address}')
+    if driver.find_element(By.ID, 'token-form').is_displayed():
+        raise Failed('the page asked for a token it was given')
     shot(driver, out_dir, '1-elected.png')
     return leaders(driver)[0]
 
@@ -296,8 +324,116 @@ def step_load(driver, out_dir, cluster, leader):
         raise Failed(f'under load the links should show counted messages: {link_labels}')
 
 
+def https_get(port, path, ca, token=None):
+    """(status, body) of GET https://127.0.0.1:port/path, verified against `ca`."""
+    request = urllib.request.Request(f'https://127.0.0.1:{port}{path}')
+    if token is not None:
+        request.add_header('Authorization', f'Bearer {token}')
+    context = ssl.create_default_context(cafile=ca)
+    try:
+        # /events never ends: its first bytes are enough.
+        with urllib.request.urlopen(request, context=context, timeout=5) as response:
+            return response.status, response.read(64 if path == '/events' else -1).decode()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read().decode()
+
+
+def plaintext_answer(port):
+    """What an HTTP request in clear text gets from the HTTPS port: bytes received."""
+    with socket.create_connection(('127.0.0.1', port), timeout=5) as sock:
+        sock.sendall(b'GET /status HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n')
+        received = b''
+        try:
+            while len(received) < 4096:
+                chunk = sock.recv(4096)
+                if not chunk:
+                    break
+                received += chunk
+        except (ConnectionResetError, socket.timeout):
+            pass
+        return received
+
+
+def step_http(cluster, ca, token):
+    print('0. HTTPS and the token, from a plain client')
+    port = cluster.http_port
+    for path in ['/status', '/metrics', '/events']:
+        missing = https_get(port, path, ca)
+        wrong = https_get(port, path, ca, token + 'x')
+        right = https_get(port, path, ca, token)
+        print(f'  {path}: no token {missing[0]}, wrong token {wrong[0]}, right token {right[0]}')
+        if missing[0] != 401 or 'needs a token' not in missing[1]:
+            raise Failed(f'{path} without a token: {missing}')
+        if wrong[0] != 401 or 'wrong token' not in wrong[1]:
+            raise Failed(f'{path} with a wrong token: {wrong}')
+        if right[0] != 200:
+            raise Failed(f'{path} with the token: {right}')
+    page = https_get(port, '/', ca)
+    if page[0] != 200 or '<html' not in page[1]:
+        raise Failed(f'the page itself should need no token: {page[0]}')
+    answer = plaintext_answer(port)
+    print(f'  plaintext HTTP to the HTTPS port: {len(answer)} bytes back, '
+          f'{answer[:12]!r}')
+    if answer.startswith(b'HTTP/'):
+        raise Failed(f'the HTTPS port answered plaintext HTTP: {answer[:80]!r}')
+    log = os.path.join(cluster.dir, 'node1', 'server.log')
+    wait_for('the refused handshake in node 1\'s log', lambda: any(
+        'HTTPS: TLS handshake from' in line and 'http request' in line
+        for line in open(log)), 5)
+
+
+def spki_hashes(tls_dir, count):
+    """Chromium's --ignore-certificate-errors-spki-list: base64 SHA-256 of each node's key."""
+    out = []
+    for node in range(1, count + 1):
+        der = subprocess.run(
+            ['openssl', 'pkey', '-in', os.path.join(tls_dir, f'raftkv-node-{node}.key'),
+             '-pubout', '-outform', 'DER'], check=True, capture_output=True).stdout
+        out.append(base64.b64encode(hashlib.sha256(der).digest()).decode())
+    return out
+
+
+def redis_cli(port, *command):
+    return subprocess.run(['redis-cli', '-p', str(port), *command], capture_output=True,
+                          text=True, timeout=20).stdout.strip()
+
+
+def step_membership(driver, out_dir, cluster):
+    print('7. a learner added, then removed')
+    leader = leaders(driver)[0]
+    port = cluster.client_port + leader['id'] - 1
+    base = cluster.client_port - 10
+    added = redis_cli(port, 'RAFT.MEMBER', 'ADD', '4', f'127.0.0.1:{base + 3}',
+                      f'127.0.0.1:{cluster.client_port + 3}', 'LEARNER')
+    asked = time.monotonic()
+    if added != 'OK':
+        raise Failed(f'RAFT.MEMBER ADD: {added}')
+    members = lambda: driver.execute_script('return window.raftkvMembers();')
+    shown = wait_for('learner 4 in the member line and on the timeline', lambda: (
+        members()['learners'] == [4] and
+        any(c['change'] == 'add-learner' and c['member'] == 4 for c in members()['changes'])
+        and members()), 5, 0.02)
+    print(f'  learner 4 shown {(time.monotonic() - asked) * 1000:.0f} ms after OK: voters '
+          f'{shown["voters"]}, membership of entry {shown["index"]}; line '
+          f'"{driver.find_element(By.ID, "members").text}"')
+    shot(driver, out_dir, '7-learner-added.png')
+    removed = redis_cli(port, 'RAFT.MEMBER', 'REMOVE', '4')
+    asked = time.monotonic()
+    if removed != 'OK':
+        raise Failed(f'RAFT.MEMBER REMOVE: {removed}')
+    shown = wait_for('the removal on the timeline', lambda: (
+        members()['learners'] == [] and
+        any(c['change'] == 'remove' and c['member'] == 4 for c in members()['changes'])
+        and members()), 5, 0.02)
+    print(f'  removal shown {(time.monotonic() - asked) * 1000:.0f} ms after OK; changes '
+          f'{shown["changes"]}')
+    # The timeline, with both changes marked, lies below the first screenful.
+    driver.execute_script("document.getElementById('timeline-box').scrollIntoView();")
+    shot(driver, out_dir, '7-learner-removed.png')
+
+
 def check_console(driver, killed_http):
-    print('7. console errors')
+    print('8. console errors')
     entries = driver.get_log('browser')
     errors = [e for e in entries if e['level'] == 'SEVERE']
     # Chromium logs each refused reconnect of the killed node's event stream.
@@ -320,21 +456,27 @@ def main():
     args = parser.parse_args()
     os.makedirs(args.out, exist_ok=True)
     workdir = tempfile.mkdtemp(prefix='raftkv-browser-')
+    token = secrets.token_urlsafe(24)
+    os.environ['RAFTKV_HTTP_TOKEN'] = token  # Inherited by the cluster's nodes.
     cluster = None
     driver = None
     try:
-        cluster = Cluster(args, workdir)
+        cluster = Cluster(args, workdir, extra=['--tls'], scheme='https', http_offset=30)
         print(f'page: {cluster.url}')
-        driver = start_browser(workdir)
-        driver.get(cluster.url)
-        leader = step_elected(driver, args.out)
+        tls_dir = os.path.join(cluster.dir, 'tls')
+        step_http(cluster, os.path.join(tls_dir, 'ca.crt'), token)
+        driver = start_browser(workdir, [
+            '--ignore-certificate-errors-spki-list=' + ','.join(spki_hashes(tls_dir, 3))])
+        driver.get(f'{cluster.url}#token={token}')
+        leader = step_elected(driver, args.out, token)
         new_leader = step_kill_leader(driver, args.out, leader)
         step_write(driver, args.out, leader)
         new_leader = step_partition(driver, args.out, new_leader)
         step_load(driver, args.out, cluster, new_leader)
         new_leader = step_transfer(driver, args.out, leaders(driver)[0])
+        step_membership(driver, args.out, cluster)
         check_console(driver, f'127.0.0.1:{cluster.http_port + leader["id"] - 1}')
-        print('web view: all 7 checks passed')
+        print('web view: all 9 checks passed')
         return 0
     except Failed as failure:
         print(f'FAILED: {failure}')

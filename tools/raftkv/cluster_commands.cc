@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <iostream>
@@ -217,7 +218,17 @@ int start_web(const ClusterOptions& options) {
     return fail(kExitError, served.message());
   }
   std::cout << "\nweb view (any node's page works; this one can act on the cluster):\n  "
-            << control.page_url(1) << "\nCtrl-C stops the cluster" << std::endl;
+            << control.page_url(1) << "\n";
+  if (layout.tls) {
+    std::cout << "  (HTTPS with the throwaway CA " << layout.tls_dir() << "/ca.crt: import it "
+              << "into the browser, or accept its warning once per node)\n";
+  }
+  // The token is not printed: the page asks for it, or takes it from the URL's #token=.
+  if (std::getenv("RAFTKV_HTTP_TOKEN") != nullptr) {
+    std::cout << "  (the nodes want $RAFTKV_HTTP_TOKEN: the page asks for it once, or add "
+              << "#token=... to the URL)\n";
+  }
+  std::cout << "Ctrl-C stops the cluster" << std::endl;
   pollfd signalled = {g_signal_pipe[0], POLLIN, 0};
   while (::poll(&signalled, 1, -1) <= 0 || (signalled.revents & POLLIN) == 0) {
   }

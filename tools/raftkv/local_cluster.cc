@@ -285,7 +285,7 @@ std::vector<std::string> ClusterLayout::server_args(int id) const {
     const std::string name = tls_dir() + "/raftkv-node-" + node_string(id);
     args.insert(args.end(), {"--tls-port", std::to_string(tls_endpoint(id).port),
                              "--tls-cert-file", name + ".crt", "--tls-key-file", name + ".key",
-                             "--tls-ca-cert-file", tls_dir() + "/ca.crt"});
+                             "--tls-ca-cert-file", tls_dir() + "/ca.crt", "--http-tls"});
     // The same certificate on the peer links: it names raftkv-node-I, the id it speaks as.
     args.insert(args.end(), {"--peer-tls-cert-file", name + ".crt", "--peer-tls-key-file",
                              name + ".key", "--peer-tls-ca-cert-file", tls_dir() + "/ca.crt"});

@@ -62,7 +62,8 @@ struct ClusterLayout {
   std::vector<std::string> extra_args;
   // `cluster start --tls`: every node also serves clients over TLS on its tls_endpoint(), and
   // its peer links are mutual TLS, with the throwaway certificates of DIR/tls (tls_files.h);
-  // clients must present client.crt.
+  // clients must present client.crt. Its HTTP address speaks only HTTPS, with the same
+  // certificate (no client certificate).
   bool tls = false;
   // Nodes 1..bootstrap_nodes form the cluster with --peers; the later ones join it (--join
   // node 1, as learners: an operator promotes them). 0: every node bootstraps.

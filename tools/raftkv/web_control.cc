@@ -57,9 +57,10 @@ WebControl::WebControl(LocalCluster& cluster, WebControlOptions options)
 WebControl::~WebControl() { stop(); }
 
 bool WebControl::allowed_origin(const std::string& origin) const {
+  const std::string scheme = page_scheme();
   for (int id = 1; id <= layout_.nodes; ++id) {
     const std::string port = std::to_string(layout_.base_http_port + id - 1);
-    if (origin == "http://" + layout_.http_addr(id) || origin == "http://localhost:" + port) {
+    if (origin == scheme + layout_.http_addr(id) || origin == scheme + "localhost:" + port) {
       return true;
     }
   }
@@ -121,8 +122,11 @@ void WebControl::set_step(const std::string& text) {
   step_ = text;
 }
 
+// A --tls cluster serves its pages over HTTPS (local_cluster.h).
+std::string WebControl::page_scheme() const { return layout_.tls ? "https://" : "http://"; }
+
 std::string WebControl::page_url(int id) const {
-  std::string url = "http://" + layout_.http_addr(id) + "/?control=" + options_.host + ":" +
+  std::string url = page_scheme() + layout_.http_addr(id) + "/?control=" + options_.host + ":" +
                     std::to_string(options_.port);
   if (options_.controls) url += "&token=" + options_.token;
   return url;

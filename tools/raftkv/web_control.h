@@ -72,6 +72,7 @@ class WebControl {
   [[nodiscard]] Status signal_node(int id, int signal);
   [[nodiscard]] Status restart(int id);
   [[nodiscard]] bool allowed_origin(const std::string& origin) const;
+  [[nodiscard]] std::string page_scheme() const;  // "http://" or "https://".
 
   LocalCluster& cluster_;
   const ClusterLayout layout_;

@@ -5,6 +5,14 @@
 // (/status: their HTTP addresses) and from each stream's hello, and reads all of them, so it
 // keeps working when the node that served it dies. With ?control=HOST:PORT&token=T in its URL
 // (printed by `raftkv cluster start --web`) it also shows controls that act on a local cluster.
+//
+// Served over HTTPS, it reads the other nodes over HTTPS too. When the nodes want an HTTP token
+// (--http-token, docs/security.md), the page takes it from its URL's fragment (#token=..., which
+// a browser never sends to a server, so it stays out of every log), or asks for it once, keeps
+// it for this tab only, and sends it as `Authorization: Bearer` on every request. The streams
+// are therefore read with fetch(), not EventSource, which cannot send a header; a cookie could
+// carry it instead, but cookies are shared by every port of a host and ride along on any
+// request another site makes, where a header is sent only by this page's own code.
 'use strict';
 
 const SVG = 'http://www.w3.org/2000/svg';
@@ -21,7 +29,10 @@ const LABELS_MAX = 20;        // Past this many messages in flight, only votes g
 
 const params = new URLSearchParams(location.search);
 const control = params.get('control');
-const token = params.get('token') || '';
+const token = params.get('token') || '';  // The local cluster's control token, not the nodes'.
+const SCHEME = location.protocol === 'https:' ? 'https' : 'http';
+const TOKEN_KEY = 'raftkv-http-token';
+const RECONNECT_MS = 1000;
 
 const view = {
   nodes: new Map(),      // id -> node model (see addNode)
@@ -36,7 +47,52 @@ const view = {
   recentEntries: [],     // times the leader appended entries, the last second's
   busySince: 0,          // writes are being summed up since then (0: told one by one)
   lastLeader: null,      // {id, term}
+  // The membership, as the leader (else the node heard from last) applied it; changes seen.
+  members: {voters: [], learners: [], pending: false, index: 0},
+  changesSeen: new Set(),  // indexes of membership changes already told
+  httpToken: takeToken(),
 };
+
+// ---- The nodes' HTTP token ----
+
+function takeToken() {
+  const given = new URLSearchParams(location.hash.slice(1)).get('token');
+  if (given) {
+    sessionStorage.setItem(TOKEN_KEY, given);
+    // Off the address bar, so that neither a screenshot nor a copied link shows it.
+    history.replaceState(null, '', location.pathname + location.search);
+  }
+  return sessionStorage.getItem(TOKEN_KEY) || '';
+}
+
+function authHeaders() {
+  return view.httpToken ? {Authorization: `Bearer ${view.httpToken}`} : {};
+}
+
+// A node answered 401: show the form, once, whatever number of streams were refused.
+function askToken(why) {
+  const form = document.getElementById('token-form');
+  if (!form.hidden) return;
+  setText(document.getElementById('token-why'), why);
+  form.hidden = false;
+  document.getElementById('token-input').focus();
+}
+
+function useToken(event) {
+  event.preventDefault();
+  view.httpToken = document.getElementById('token-input').value.trim();
+  sessionStorage.setItem(TOKEN_KEY, view.httpToken);
+  document.getElementById('token-form').hidden = true;
+  discover();  // The streams retry by themselves, with the new token.
+}
+
+function nodeFetch(http, path) {
+  return fetch(`${SCHEME}://${http}${path}`, {headers: authHeaders(), cache: 'no-store'});
+}
+
+function sleep(ms) {
+  return new Promise((resolve) => { setTimeout(resolve, ms); });
+}
 
 // ---- Small helpers ----
 
@@ -108,17 +164,45 @@ function addNode(id, http) {
   connect(node);
 }
 
-function connect(node) {
-  node.source = new EventSource(`http://${node.http}/events`);
-  node.source.onopen = () => { node.open = true; };
-  node.source.onerror = () => {
+// Reads the node's stream for as long as the page lives, reconnecting a second after it
+// breaks, as EventSource would.
+async function connect(node) {
+  for (;;) {
+    try {
+      const response = await nodeFetch(node.http, '/events');
+      if (response.status === 401) {
+        askToken(`node ${node.id}: ${(await response.text()).trim()}`);
+      } else if (response.ok) {
+        node.open = true;
+        await readEvents(response.body, (data) => {
+          node.lastEventAt = Date.now();
+          handle(node, JSON.parse(data));
+        });
+      }
+    } catch (error) {
+      // Refused or broken: the node is down or unreachable; told by its state below.
+    }
     if (node.open) node.closedAt = Date.now();
     node.open = false;
-  };
-  node.source.onmessage = (message) => {
-    node.lastEventAt = Date.now();
-    handle(node, JSON.parse(message.data));
-  };
+    await sleep(RECONNECT_MS);
+  }
+}
+
+// Server-Sent Events: blocks separated by a blank line; a block's `data:` lines are its event.
+async function readEvents(body, onData) {
+  const reader = body.pipeThrough(new TextDecoderStream()).getReader();
+  let buffer = '';
+  for (;;) {
+    const {value, done} = await reader.read();
+    if (done) return;
+    buffer += value;
+    for (let end = buffer.indexOf('\n\n'); end >= 0; end = buffer.indexOf('\n\n')) {
+      const data = buffer.slice(0, end).split('\n').filter((line) => line.startsWith('data:'))
+          .map((line) => line.slice(5).trimStart()).join('\n');
+      buffer = buffer.slice(end + 2);
+      if (data) onData(data);
+    }
+  }
 }
 
 function handle(node, event) {
@@ -130,6 +214,7 @@ function handle(node, event) {
     case 'append': return onAppend(node, event.runs, event.t);
     case 'progress': return onProgress(node, event);
     case 'stats': return onStats(node, event);
+    case 'membership': return onMembership(node, event);
     case 'gap': return undefined;  // Missed events: the next status event resynchronises.
     default: return undefined;
   }
@@ -150,7 +235,9 @@ function onHello(node, event) {
   } else {
     narrate(`node ${node.id} is answering again (term ${event.status.term || 0}).`);
   }
-  for (const role of event.history) recordRole(node, role);
+  for (const past of event.history) {
+    if (past.kind === 'membership') onMembership(node, past); else recordRole(node, past);
+  }
 }
 
 function onStatus(node, status) {
@@ -162,11 +249,62 @@ function onStatus(node, status) {
   node.applied = status.applied;
   node.last = status.last;
   if (node.role !== status.role) node.role = status.role;
+  noteMembers(node, status);
   // Entries a snapshot replaced, or a suffix the leader overwrote, leave the view.
   for (const index of node.log.keys()) {
     if (index < status.first || index > status.last) node.log.delete(index);
   }
   extendRole(node, status.role, status.term);
+}
+
+// ---- Membership: voters, learners and their changes ----
+
+function noteMembers(node, status) {
+  if (!status.voters) return;
+  const leader = view.nodes.get(node.leader);
+  // The leader's view is the newest; a follower's is taken only when no leader answers.
+  if (node.role !== 'leader' && leader && leader.state === 'up') return;
+  view.members.voters = status.voters;
+  view.members.learners = status.learners;
+  view.members.pending = Boolean(status.conf_change_pending);
+}
+
+const CHANGE_WORDS = {
+  'add-learner': (id) => `node ${id} joins as a learner: it receives the log but does not vote ` +
+                         'and does not count toward a majority',
+  'add-voter': (id) => `node ${id} becomes a voter: majorities now count it`,
+  remove: (id) => `node ${id} is removed from the cluster`,
+};
+
+// Every member applies the same change at the same index: it is told once.
+function onMembership(node, event) {
+  view.members.index = Math.max(view.members.index, event.index);
+  if (view.changesSeen.has(event.index)) return;
+  view.changesSeen.add(event.index);
+  const words = (CHANGE_WORDS[event.change] || ((id) => `node ${id}: ${event.change}`))(
+      event.member);
+  narrate(`${words} (membership change at entry ${event.index}).`, event.t);
+  view.timeline.push({t: event.t, kind: 'membership', change: event.change,
+                      member: event.member, index: event.index,
+                      text: `${event.change} ${event.member}`});
+}
+
+function drawMembers() {
+  const box = document.getElementById('members');
+  const {voters, learners, pending, index} = view.members;
+  setAttr(box, 'data-voters', voters.join(','));
+  setAttr(box, 'data-learners', learners.join(','));
+  setText(box, voters.length === 0 ? '' :
+          `voters ${listNodes(voters)}` +
+          (learners.length ? ` · learners ${listNodes(learners)}` : ' · no learners') +
+          (index ? ` · membership of entry ${index}` : '') +
+          (pending ? ' · a change is in progress' : ''));
+}
+
+function memberKind(id) {
+  if (view.members.learners.includes(id)) return 'learner';
+  if (view.members.voters.length && !view.members.voters.includes(id)) return 'removed';
+  return 'voter';
 }
 
 function recordRole(node, event) {
@@ -413,10 +551,13 @@ function drawNodes(now) {
     setAttr(g, 'data-role', node.role);
     setAttr(g, 'data-state', state);
     setAttr(g, 'data-term', node.term);
+    const member = memberKind(node.id);
+    setAttr(g, 'data-member', member);
     setText(g.querySelector('.role'), answeringNow ? node.role : STATE_WORDS[state]);
     setText(g.querySelector('.term'), `term ${node.term}`);
     const vote = node.status?.vote;
     setText(g.querySelector('.note'), state === 'isolated' ? STATE_WORDS[state]
+                                      : member !== 'voter' ? member
                                       : answeringNow && vote ? `voted for node ${vote}` : '');
     drawTimer(g.querySelector('.timer-arc'), node, now, answeringNow);
   }
@@ -643,8 +784,10 @@ function drawTimeline() {
   });
   view.timeline = view.timeline.filter((mark) => mark.t > now - HISTORY_S * 1000);
   for (const mark of view.timeline) {
-    el('line', {class: 'leader-change', x1: x(mark.t), x2: x(mark.t), y1: 4, y2: 100}, svg);
-    el('text', {x: x(mark.t) + 3, y: 114}, svg).textContent = mark.text;
+    const kind = mark.kind === 'membership' ? 'membership-change' : 'leader-change';
+    el('line', {class: kind, x1: x(mark.t), x2: x(mark.t), y1: 4, y2: 100}, svg);
+    const y = kind === 'leader-change' ? 114 : 12;  // Membership changes are told at the top.
+    el('text', {class: `${kind}-label`, x: x(mark.t) + 3, y}, svg).textContent = mark.text;
   }
 }
 
@@ -752,7 +895,9 @@ async function write(event) {
 
 async function discover() {
   try {
-    const status = await (await fetch('/status')).json();
+    const response = await nodeFetch(location.host, '/status');
+    if (response.status === 401) return askToken((await response.text()).trim());
+    const status = await response.json();
     addNode(status.id, location.host);
     for (const member of status.members) addNode(member.id, member.http_addr);
   } catch (error) {
@@ -777,6 +922,7 @@ function slowFrame() {
   drawSpark('throughput', view.throughput, '/s');
   drawSpark('latency', view.latency, 'ms');
   drawTimeline();
+  drawMembers();
 }
 
 // For tests and the curious: the page's model, as plain data.
@@ -786,7 +932,16 @@ window.raftkvView = () => [...view.nodes.values()].map((node) => ({
   log: [...node.log.entries()],
 }));
 
+// The membership the page shows, and the changes on its timeline.
+window.raftkvMembers = () => ({
+  voters: view.members.voters, learners: view.members.learners, pending: view.members.pending,
+  index: view.members.index,
+  changes: view.timeline.filter((mark) => mark.kind === 'membership')
+      .map(({change, member, index}) => ({change, member, index})),
+});
+
 document.getElementById('write-form').addEventListener('submit', write);
+document.getElementById('token-form').addEventListener('submit', useToken);
 discover();
 pollControl();
 setInterval(pollControl, 500);

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
 
 namespace raftkv::server {
@@ -57,6 +58,20 @@ bool mentions(const Result<ServerConfig>& config, const std::string& text) {
 
 TEST(ParseServerArgs, RequiresMembership) {
   EXPECT_TRUE(mentions(parse_with({}, "4"), "not among --peers"));
+}
+
+// Regression: a flag refused after parsing (here --tls-port without a certificate) left
+// *exit_code at 0, which main() takes for --help: the server exited 0 without a word.
+TEST(ParseServerArgs, ARefusedFlagIsNotMistakenForHelp) {
+  std::vector<std::string> words = {"raftkv-server", "--id", "1", "--data-dir", "/tmp/x",
+                                    "--peers", "1=127.0.0.1:7001", "--tls-port", "6390"};
+  std::vector<char*> argv;
+  for (std::string& word : words) argv.push_back(word.data());
+  int exit_code = 0;
+  const Result<ServerConfig> config =
+      parse_server_args(static_cast<int>(argv.size()), argv.data(), &exit_code);
+  EXPECT_FALSE(config.is_ok());
+  EXPECT_NE(exit_code, 0);
 }
 
 // `raftkv-server --id 4 --data-dir /tmp/x` plus `extra`, without --peers.
@@ -178,6 +193,43 @@ TEST(ParseServerArgs, Tls_FlagsGoTogether) {
                           "--tls-auth-clients", "no"})
                   .is_ok());
   EXPECT_FALSE(parse_with({"--tls-auth-clients", "maybe"}).is_ok());
+}
+
+TEST(ParseServerArgs, HttpTls_ReusesTheNodeCertificateOrTakesItsOwn) {
+  const Result<ServerConfig> reused = parse_with(
+      {"--http-tls", "--tls-cert-file", "n.crt", "--tls-key-file", "n.key", "--tls-ca-cert-file",
+       "ca.crt"});
+  ASSERT_TRUE(reused.is_ok()) << reused.status().to_string();
+  EXPECT_EQ(reused.value().http.tls.cert_file, "n.crt");
+  EXPECT_EQ(reused.value().http.tls.ca_file, "ca.crt");
+  EXPECT_EQ(reused.value().http.client_certificates, net::ClientCertificates::No);
+  const Result<ServerConfig> own =
+      parse_with({"--http-tls-cert-file", "web.crt", "--http-tls-key-file", "web.key",
+                  "--http-tls-ca-cert-file", "web-ca.crt", "--http-tls-auth-clients", "yes"});
+  ASSERT_TRUE(own.is_ok()) << own.status().to_string();
+  EXPECT_EQ(own.value().http.tls.cert_file, "web.crt");
+  EXPECT_EQ(own.value().http.client_certificates, net::ClientCertificates::Yes);
+  EXPECT_FALSE(parse_with({}).value().http.tls_enabled());
+  EXPECT_TRUE(mentions(parse_with({"--http-tls"}), "--http-tls needs --tls-cert-file"));
+  EXPECT_TRUE(mentions(parse_with({"--http-tls-cert-file", "web.crt"}), "go together"));
+  EXPECT_TRUE(mentions(parse_with({"--http-tls-auth-clients", "yes"}), "needs --http-tls"));
+  EXPECT_TRUE(mentions(parse_with({"--http-tls-cert-file", "w.crt", "--http-tls-key-file",
+                                   "w.key", "--http-tls-auth-clients", "optional"}),
+                       "needs a CA"));
+}
+
+TEST(ParseServerArgs, HttpToken_FromFlagConfigFileOrEnvironment) {
+  EXPECT_EQ(parse_with({"--http-token", "flag"}).value().http.token, "flag");
+  const std::string path = ::testing::TempDir() + "/raftkv-http.conf";
+  std::ofstream(path) << "http-token = from-file\n";
+  EXPECT_EQ(parse_with({"--config", path}).value().http.token, "from-file");
+  std::remove(path.c_str());
+  ASSERT_EQ(::setenv("RAFTKV_HTTP_TOKEN", "from-env", 1), 0);
+  const Result<ServerConfig> env = parse_with({});
+  ::unsetenv("RAFTKV_HTTP_TOKEN");
+  ASSERT_TRUE(env.is_ok());
+  EXPECT_EQ(env.value().http.token, "from-env");
+  EXPECT_EQ(parse_with({}).value().http.token, "");
 }
 
 }  // namespace

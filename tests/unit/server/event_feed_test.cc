@@ -207,6 +207,37 @@ TEST_F(EventFeedTest, HelloNamesTheMembersHttpAddresses) {
   EXPECT_EQ(hello["seq"], 1);
 }
 
+TEST_F(EventFeedTest, MembershipChangesAreEventsAndTheStatusCarriesTheMembers) {
+  EventFeed& f = feed({.status_interval_ms = 100});
+  raft::Entry change{Term{2}, Index{9}};
+  change.type = raft::EntryType::ConfChange;
+  change.data = raft::encode_conf_change({raft::ConfChangeType::AddLearner, NodeId{4}, "ctx"});
+  f.on_apply(change);
+  raft::Entry normal{Term{2}, Index{10}};
+  f.on_apply(normal);  // Not a membership change: no event.
+  raft::RaftStatus status;
+  status.conf_state.voters = {NodeId{1}, NodeId{2}, NodeId{3}};
+  status.conf_state.learners = {NodeId{4}};
+  status.conf_change_pending = true;
+  now_ms_ += 100;
+  f.on_status(status);
+  const std::vector<json> events = drain();
+  const std::vector<json> changes = of_kind(events, "membership");
+  ASSERT_EQ(changes.size(), 1u);
+  EXPECT_EQ(changes[0]["index"], 9);
+  EXPECT_EQ(changes[0]["change"], "add-learner");
+  EXPECT_EQ(changes[0]["member"], 4);
+  const std::vector<json> statuses = of_kind(events, "status");
+  ASSERT_EQ(statuses.size(), 1u);
+  EXPECT_EQ(statuses[0]["voters"], json::parse("[1,2,3]"));
+  EXPECT_EQ(statuses[0]["learners"], json::parse("[4]"));
+  EXPECT_EQ(statuses[0]["conf_change_pending"], true);
+  // A reader who comes later still sees the change, in the hello's history.
+  const json history = json::parse(f.hello().first)["history"];
+  ASSERT_EQ(history.size(), 1u);
+  EXPECT_EQ(history[0]["kind"], "membership");
+}
+
 TEST_F(EventFeedTest, OnDurable_ReportsOneAppendPerRunOfATerm) {
   feed();
   raft::Ready ready;

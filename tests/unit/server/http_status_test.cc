@@ -4,6 +4,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "server/auth.h"
+
 namespace raftkv::server {
 namespace {
 
@@ -20,6 +22,24 @@ TEST(AllowedOrigin, OnlyTheMembersPagesMayReadAnotherNode) {
   EXPECT_FALSE(allowed_origin("http://evil.example", kHttp));
   EXPECT_FALSE(allowed_origin("null", kHttp));
   EXPECT_FALSE(allowed_origin("", kHttp));
+}
+
+TEST(AllowedOrigin, AnHttpsNodeTrustsOnlyHttpsPages) {
+  EXPECT_TRUE(allowed_origin("https://127.0.0.1:8081", kHttp, "https"));
+  EXPECT_TRUE(allowed_origin("https://localhost:8081", kHttp, "https"));
+  EXPECT_FALSE(allowed_origin("http://127.0.0.1:8081", kHttp, "https"));
+  EXPECT_FALSE(allowed_origin("https://127.0.0.1:8083", kHttp, "https"));
+}
+
+TEST(BearerToken, OnlyTheRightTokenPassesAndEveryRefusalSaysWhy) {
+  const std::string hash = password_hash("s3cret");
+  EXPECT_EQ(bearer_token_refusal("Bearer s3cret", hash), "");
+  EXPECT_EQ(bearer_token_refusal("bearer s3cret", hash), "");  // The scheme is case-blind.
+  EXPECT_NE(bearer_token_refusal("", hash).find("needs a token"), std::string::npos);
+  EXPECT_NE(bearer_token_refusal("Basic czNjcmV0", hash).find("not 'Bearer"), std::string::npos);
+  for (const char* wrong : {"Bearer s3cre", "Bearer s3cret ", "Bearer S3CRET", "Bearer "}) {
+    EXPECT_EQ(bearer_token_refusal(wrong, hash), "wrong token\n") << wrong;
+  }
 }
 
 TEST(StatusJson, MembersCarryTheirHttpAddressWhenKnown) {
