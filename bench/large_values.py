@@ -10,6 +10,7 @@ same benchmark alone, first, gives the baseline p99. Prints one JSON object per 
   {"size_mib", "path", "writes", "ok", "tryagain", "uncertain", "other_errors",
    "elections" (terms the leader's term moved by), "p50_ms", "max_ms", "mib_per_s",
    "others_p99_ms", "baseline_p99_ms", "read_back_ok"}
+With --throughput-clients N, only N writers to the leader, nothing else (run_throughput).
 Used by bench/large_values.sh; needs Debian's python3-redis and redis-tools.
 """
 import argparse
@@ -17,6 +18,7 @@ import json
 import re
 import subprocess
 import sys
+import threading
 import time
 
 import redis
@@ -96,15 +98,54 @@ def run_case(size, path_port, leader_port, writes, bench_seconds, baseline):
                 read_back_ok=read_back_ok)
 
 
+def run_throughput(size, leader_port, writes, clients):
+    # Only large writes, straight to the leader, from `clients` connections at once, each
+    # sending `writes` values back to back: the rate the cluster replicates them at, for the
+    # comparison with the disk's (fio). Nothing is read back, nothing else runs.
+    value = b"v" * size
+    counts = {"ok": 0, "failed": 0}
+    lock = threading.Lock()
+
+    def writer(number):
+        client = redis.Redis(port=leader_port, socket_timeout=120)
+        for i in range(writes):
+            try:
+                client.set("tp-%d-%d" % (number, i), value)
+                outcome = "ok"
+            except redis.exceptions.RedisError:
+                outcome = "failed"
+            with lock:
+                counts[outcome] += 1
+
+    threads = [threading.Thread(target=writer, args=(n,)) for n in range(clients)]
+    started = time.monotonic()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    elapsed = time.monotonic() - started
+    return dict(case="throughput", size_mib=size / (1 << 20), clients=clients, **counts,
+                seconds=round(elapsed, 2),
+                mib_per_s=round(counts["ok"] * size / (1 << 20) / elapsed, 1))
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--ports", required=True, help="client ports, comma-separated")
     parser.add_argument("--sizes-mib", default="1,4,16,64")
     parser.add_argument("--writes", type=int, default=5)
     parser.add_argument("--bench-seconds", type=int, default=5)
+    parser.add_argument("--throughput-clients", type=int, default=0,
+                        help="only measure throughput, with this many writers")
     args = parser.parse_args()
     ports = [int(p) for p in args.ports.split(",")]
     leader, follower = leader_and_follower(ports)
+    if args.throughput_clients > 0:
+        for size_mib in [float(s) for s in args.sizes_mib.split(",")]:
+            result = run_throughput(int(size_mib * (1 << 20)), leader, args.writes,
+                                    args.throughput_clients)
+            print(json.dumps(result), flush=True)
+        return 0
     baseline = benchmark_p99(start_benchmark(leader, args.bench_seconds))
     for size_mib in [float(s) for s in args.sizes_mib.split(",")]:
         size = int(size_mib * (1 << 20))

@@ -4,7 +4,9 @@
 # replies, latency and the other clients' p99 against their p99 alone (bench/large_values.py),
 # and fio's sequential write rate with fdatasync for the throughput comparison.
 #   bench/large_values.sh [--server BIN] [--label NAME] [--sizes-mib "1,4,16,64"] [--writes N]
-#                         [--server-arg ARG]...
+#                         [--throughput-clients N] [--server-arg ARG]...
+# --throughput-clients N: only the throughput, N writers of --writes values each to the
+# leader, with nothing else running (and fio).
 # Writes build/large-values/NAME.jsonl and prints it. Loopback ports 24201-24223.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -16,14 +18,16 @@ label=current
 sizes=1,4,16,64
 writes=5
 server_args=()
+throughput=()
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --server) server="$2"; shift 2 ;;
     --label) label="$2"; shift 2 ;;
     --sizes-mib) sizes="$2"; shift 2 ;;
     --writes) writes="$2"; shift 2 ;;
+    --throughput-clients) throughput=(--throughput-clients "$2"); shift 2 ;;
     --server-arg) server_args+=(--server-arg "$2"); shift 2 ;;
-    *) sed -n '6,7p' "$0" | sed 's/^# *//' >&2; exit 2 ;;
+    *) sed -n '6,9p' "$0" | sed 's/^# *//' >&2; exit 2 ;;
   esac
 done
 bench_install fio redis-tools python3-redis
@@ -46,5 +50,6 @@ rm -f "$work"/seq.*
 disk_mib_s=$(python3 -c "import json; j=json.load(open('$work/fio.json'))['jobs'][0]; \
 print(round(j['write']['bw'] / 1024, 1))")
 echo "{\"fio_seq_write_fdatasync_mib_per_s\": $disk_mib_s}" | tee "$work/$label.jsonl"
-bench/large_values.py --ports 24211,24212,24213 --sizes-mib "$sizes" --writes "$writes" |
+bench/large_values.py --ports 24211,24212,24213 --sizes-mib "$sizes" --writes "$writes" \
+    "${throughput[@]}" |
   tee -a "$work/$label.jsonl"

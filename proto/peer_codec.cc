@@ -8,7 +8,8 @@
 
 namespace raftkv::proto {
 
-void to_proto(const raft::Message& message, pb::RaftMessage* out) {
+void to_proto(const raft::Message& message, pb::RaftMessage* out,
+              std::vector<SharedBytes>* entry_data) {
   out->set_type(static_cast<uint32_t>(message.type));
   out->set_from(message.from.value());
   out->set_to(message.to.value());
@@ -16,7 +17,10 @@ void to_proto(const raft::Message& message, pb::RaftMessage* out) {
   out->set_log_term(message.log_term.value());
   out->set_index(message.index.value());
   out->mutable_entries()->Reserve(static_cast<int>(message.entries.size()));
-  for (const raft::Entry& entry : message.entries) to_proto(entry, out->add_entries());
+  for (const raft::Entry& entry : message.entries) {
+    to_proto(raft::Entry{entry.term, entry.index, entry.type, SharedBytes()}, out->add_entries());
+    entry_data->push_back(entry.data);
+  }
   out->set_commit(message.commit.value());
   out->set_reject(message.reject);
   out->set_hint_index(message.hint_index.value());

@@ -1,5 +1,8 @@
 #pragma once
 
+#include <vector>
+
+#include "common/shared_bytes.h"
 #include "common/status.h"
 #include "raft/messages.h"
 #include "runtime/transport.h"
@@ -19,7 +22,10 @@ class SnapshotChunk;
 
 namespace raftkv::proto {
 
-void to_proto(const raft::Message& message, pb::RaftMessage* out);
+// The entries go without their data, which is appended to *entry_data in order, shared (peer
+// frames carry it after the envelope: net/peer_frame.h).
+void to_proto(const raft::Message& message, pb::RaftMessage* out,
+              std::vector<SharedBytes>* entry_data);
 // Moves entry payloads and snapshot data out of `in` rather than copying them (receivers are
 // done with the parsed batch afterwards); `in` keeps every other field.
 [[nodiscard]] Status from_proto(pb::RaftMessage&& in, raft::Message* out);

@@ -25,10 +25,6 @@ Status arity_error(std::string_view name) {
           "ERR wrong number of arguments for '" + lower_name(name) + "' command"};
 }
 
-std::vector<std::string> copy_args(std::span<const std::string_view> args) {
-  return {args.begin(), args.end()};
-}
-
 // The table's spec of a command this parser builds (a keyspace command), or nullptr.
 const protocol::CommandSpec* find_data_command(std::string_view name) {
   const protocol::CommandSpec* spec = protocol::find_command(name);
@@ -51,20 +47,22 @@ std::string unknown_command_error(std::span<const std::string_view> args) {
          "', with args beginning with: " + shown;
 }
 
-Result<Command> command_from_args(std::span<const std::string_view> args) {
+Result<Command> command_from_args(std::vector<std::string> args) {
   RAFT_ASSERT(!args.empty());
   const protocol::CommandSpec* spec = find_data_command(args[0]);
-  if (spec == nullptr) return Status(ErrorCode::NotFound, unknown_command_error(args));
+  if (spec == nullptr) {
+    const std::vector<std::string_view> views(args.begin(), args.end());
+    return Status(ErrorCode::NotFound, unknown_command_error(views));
+  }
   if (!spec->arity_ok(args.size())) return arity_error(args[0]);
   const std::string_view name = spec->name;
   if (name == "cas") {
-    return Command::cas(std::string(args[1]), std::string(args[2]), std::string(args[3]));
+    return Command::cas(std::move(args[1]), std::move(args[2]), std::move(args[3]));
   }
-  if (name == "casnx") return Command::cas_missing(std::string(args[1]), std::string(args[2]));
+  if (name == "casnx") return Command::cas_missing(std::move(args[1]), std::move(args[2]));
   // Every other keyspace command of the table runs by its arguments (kv/commands.h).
   RAFT_ASSERT(is_store_command(name));
-  std::vector<std::string> call = copy_args(args);
-  return Command::call(std::move(call));
+  return Command::call(std::move(args));
 }
 
 }  // namespace raftkv::kv

@@ -23,8 +23,8 @@ using asio::use_awaitable;
 using asio::ip::tcp;
 using namespace asio::experimental::awaitable_operators;  // NOLINT: a || b on awaitables.
 
-constexpr uint32_t kProtocolVersion = 1;
 constexpr uint32_t kRefusalBytesMax = 4096;  // A Refusal is a sentence and a flag.
+constexpr uint32_t kHelloBytesMax = 4096;    // A Hello is ids and two addresses.
 
 // Bytes a message is charged against its peer's queue bound.
 uint64_t charge(const raft::Message& message) {
@@ -32,12 +32,6 @@ uint64_t charge(const raft::Message& message) {
   for (const raft::Entry& entry : message.entries) bytes += entry.size_bytes();
   if (message.snapshot) bytes += message.snapshot->data.size();
   return bytes;
-}
-
-bool is_empty(const pb::PeerBatch& batch) {
-  return batch.messages_size() == 0 && batch.forward_requests_size() == 0 &&
-         batch.forward_replies_size() == 0 && batch.snapshot_chunks_size() == 0 &&
-         batch.snapshot_acks_size() == 0;
 }
 
 auto no_throw(asio::error_code& error) { return asio::redirect_error(use_awaitable, error); }
@@ -86,7 +80,7 @@ struct PeerTransport::Link {
       : address(std::move(peer)), lane(which), wakeup(io) {}
   PeerAddress address;
   Lane lane;
-  pb::PeerBatch pending;
+  PendingBatch pending;
   uint64_t pending_bytes = 0;
   asio::steady_timer wakeup;  // Cancelled to wake the writer when something is queued.
   tcp::socket* socket = nullptr;  // Set while connected.
@@ -224,36 +218,36 @@ void PeerTransport::send(const raft::Message& message) {
   // leader: link() is null then and the message is dropped.
   const Lane lane = message.entries.empty() ? Lane::Control : Lane::Bulk;
   (void)enqueue(link(message.to, lane), charge(message),
-                [&](pb::PeerBatch& batch) { proto::to_proto(message, batch.add_messages()); });
+                [&](PendingBatch& pending) { pending.add_message(message); });
 }
 
 bool PeerTransport::forward(NodeId to, runtime::ForwardRequest request) {
   const uint64_t bytes = 64 + request.request.bytes.size();
-  return enqueue(link(to, Lane::Bulk), bytes, [&](pb::PeerBatch& batch) {
-    proto::to_proto(std::move(request), batch.add_forward_requests());
+  return enqueue(link(to, Lane::Bulk), bytes, [&](PendingBatch& pending) {
+    proto::to_proto(std::move(request), pending.batch.add_forward_requests());
   });
 }
 
 void PeerTransport::reply(NodeId to, runtime::ForwardReply reply) {
   const uint64_t bytes = 64 + reply.response.reply.size();
   // Not sent: the forwarder times out and answers its client as it must.
-  (void)enqueue(link(to, Lane::Bulk), bytes, [&](pb::PeerBatch& batch) {
-    proto::to_proto(std::move(reply), batch.add_forward_replies());
+  (void)enqueue(link(to, Lane::Bulk), bytes, [&](PendingBatch& pending) {
+    proto::to_proto(std::move(reply), pending.batch.add_forward_replies());
   });
 }
 
 void PeerTransport::send_snapshot_chunk(NodeId to, runtime::SnapshotChunk chunk) {
   const uint64_t bytes = 64 + chunk.data.size();
   // Not sent: the sender resends from the last acknowledged offset.
-  (void)enqueue(link(to, Lane::Bulk), bytes, [&](pb::PeerBatch& batch) {
-    proto::to_proto(std::move(chunk), batch.add_snapshot_chunks());
+  (void)enqueue(link(to, Lane::Bulk), bytes, [&](PendingBatch& pending) {
+    proto::to_proto(std::move(chunk), pending.batch.add_snapshot_chunks());
   });
 }
 
 void PeerTransport::send_snapshot_ack(NodeId to, runtime::SnapshotAck ack) {
   // Not sent: the leader resends the chunk.
-  (void)enqueue(link(to, Lane::Control), 64, [&](pb::PeerBatch& batch) {
-    proto::to_proto(std::move(ack), batch.add_snapshot_acks());
+  (void)enqueue(link(to, Lane::Control), 64, [&](PendingBatch& pending) {
+    proto::to_proto(std::move(ack), pending.batch.add_snapshot_acks());
   });
 }
 
@@ -338,7 +332,7 @@ awaitable<void> PeerTransport::run_link(Link& link, Stream& stream) {
   co_await (write_frames(link, stream) || watch_for_close(link, stream));
   link.socket = nullptr;
   link.counters.connected = false;
-  link.pending.Clear();
+  link.pending.clear();
   link.pending_bytes = 0;
 }
 
@@ -394,7 +388,7 @@ awaitable<void> PeerTransport::write_frames(Link& link, Stream& socket) {
   asio::error_code error;
   pb::PeerEnvelope envelope;
   pb::Hello* hello = envelope.mutable_hello();
-  hello->set_protocol_version(kProtocolVersion);
+  hello->set_protocol_version(kPeerProtocolVersion);
   hello->set_cluster_id(options_.cluster_id);
   hello->set_from(self_.value());
   hello->set_to(link.address.id.value());
@@ -404,8 +398,9 @@ awaitable<void> PeerTransport::write_frames(Link& link, Stream& socket) {
   encode_frame(envelope, &hello_frame);
   co_await asio::async_write(socket, asio::buffer(hello_frame), no_throw(error));
   BatchFrames frames;
+  std::vector<asio::const_buffer> buffers;
   while (!error && !stopped_) {
-    if (is_empty(link.pending)) {
+    if (link.pending.empty()) {
       link.wakeup.expires_at(asio::steady_timer::time_point::max());
       co_await link.wakeup.async_wait(no_throw(error));
       // Named: GCC 12 cannot type the co_await expression inside a template.
@@ -416,11 +411,15 @@ awaitable<void> PeerTransport::write_frames(Link& link, Stream& socket) {
       error = {};  // Cancelling the timer is the wake-up signal.
       continue;
     }
-    link.counters.messages_sent += static_cast<uint64_t>(link.pending.messages_size());
+    link.counters.messages_sent += static_cast<uint64_t>(link.pending.batch.messages_size());
     link.pending_bytes = 0;
-    const std::string& bytes = frames.encode(link.pending);
-    link.counters.bytes_sent += bytes.size();
-    co_await asio::async_write(socket, asio::buffer(bytes), no_throw(error));
+    // One gather write: large entry data goes out from the entries' own buffers.
+    buffers.clear();
+    for (std::string_view piece : frames.encode(link.pending)) {
+      buffers.emplace_back(piece.data(), piece.size());
+      link.counters.bytes_sent += piece.size();
+    }
+    co_await asio::async_write(socket, buffers, no_throw(error));
     frames.recycle();
   }
 }
@@ -471,41 +470,36 @@ awaitable<void> PeerTransport::read_loop(Stream& socket, const std::string& remo
       return certificate_name_mismatch(socket, node_certificate_name(claimed));
     };
   }
-  NodeId from = kNoNode;
-  std::array<uint8_t, kFrameHeaderBytes> header{};
+  const NodeId from = co_await read_hello(socket, remote, identity);
+  if (from == kNoNode) co_return;
+  ++incoming_connections_[from];
+  std::array<uint8_t, kBatchHeaderBytes> header{};
   BatchFrames frames;
   while (!stopped_) {
     co_await asio::async_read(socket, asio::buffer(header), no_throw(error));
     if (error) break;
-    const uint32_t length = frame_length(header);
-    if (length > options_.frame_bytes_max) {
-      log_to(logger_, LogLevel::Warn, "closing peer connection from ", remote, ": frame of ",
-             length, " bytes exceeds the limit of ", options_.frame_bytes_max);
+    const Result<BatchHeader> lengths = parse_batch_header(header, options_.frame_bytes_max);
+    if (!lengths.is_ok()) {
+      log_to(logger_, LogLevel::Warn, "closing peer connection from node ", from, ": ",
+             lengths.status().message());
       break;
     }
-    std::string& payload = frames.payload(length);
-    co_await asio::async_read(socket, asio::buffer(payload), no_throw(error));
+    const BatchHeader& sizes = lengths.value();
+    const std::array<asio::mutable_buffer, 2> buffers{
+        asio::buffer(frames.envelope(sizes.envelope_bytes)),
+        asio::buffer(frames.entry_data(sizes.data_bytes))};
+    co_await asio::async_read(socket, buffers, no_throw(error));
     if (error) break;
-    if (from == kNoNode) {
-      std::string refusal;
-      if (!accept_hello(remote, payload, identity, &from, &refusal)) {
-        if (!refusal.empty()) co_await asio::async_write(socket, asio::buffer(refusal),
-                                                         no_throw(error));
-        break;
-      }
-      ++incoming_connections_[from];
-      continue;
-    }
-    pb::PeerBatch* batch = frames.decode();
-    if (batch == nullptr) {
+    Result<pb::PeerBatch*> batch = frames.decode();
+    if (!batch.is_ok()) {
       log_to(logger_, LogLevel::Warn, "closing peer connection from node ", from,
-             ": malformed frame");
+             ": malformed frame: ", batch.status().message());
       break;
     }
     PeerCounters& counters = received_[from];
-    counters.messages_received += static_cast<uint64_t>(batch->messages_size());
-    counters.bytes_received += kFrameHeaderBytes + length;
-    deliver_batch(from, *batch, *inbox_, logger_);
+    counters.messages_received += static_cast<uint64_t>(batch.value()->messages_size());
+    counters.bytes_received += kBatchHeaderBytes + sizes.envelope_bytes + sizes.data_bytes;
+    deliver_batch(from, *batch.value(), frames.received_entry_data(), *inbox_, logger_);
     frames.recycle();
     if (removed_.contains(from)) {
       // Removed while connected: say so, and close. Its redials get the same answer.
@@ -514,17 +508,45 @@ awaitable<void> PeerTransport::read_loop(Stream& socket, const std::string& remo
       break;
     }
   }
-  if (from != kNoNode && --incoming_connections_[from] == 0 && !stopped_) {
+  if (--incoming_connections_[from] == 0 && !stopped_) {
     log_to(logger_, LogLevel::Info, "node ", from, " closed its connection");
     inbox_->on_peer_disconnected(from);
   }
 }
 
+// The connection's first frame, an envelope frame in every protocol version. kNoNode when the
+// connection is to close (after writing back a refusal, if there is one).
+template <typename Stream>
+awaitable<NodeId> PeerTransport::read_hello(Stream& socket, const std::string& remote,
+                                           const IdentityCheck& identity) {
+  asio::error_code error;
+  std::array<uint8_t, kFrameHeaderBytes> header{};
+  co_await asio::async_read(socket, asio::buffer(header), no_throw(error));
+  if (error) co_return kNoNode;
+  const uint32_t length = frame_length(header);
+  if (length > kHelloBytesMax) {
+    log_to(logger_, LogLevel::Warn, "refused peer connection from ", remote, ": a first frame of ",
+           length, " bytes is no Hello");
+    co_return kNoNode;
+  }
+  std::string payload(length, '\0');
+  co_await asio::async_read(socket, asio::buffer(payload), no_throw(error));
+  if (error) co_return kNoNode;
+  NodeId from = kNoNode;
+  std::string refusal;
+  if (accept_hello(remote, payload, identity, &from, &refusal)) co_return from;
+  if (!refusal.empty()) co_await asio::async_write(socket, asio::buffer(refusal), no_throw(error));
+  co_return kNoNode;
+}
+
 std::string PeerTransport::removed_refusal(NodeId peer) {
+  return refusal("node " + std::to_string(peer.value()) + " was removed from the cluster", true);
+}
+
+std::string PeerTransport::refusal(const std::string& reason, bool removed) {
   pb::PeerEnvelope answer;
-  answer.mutable_refusal()->set_reason("node " + std::to_string(peer.value()) +
-                                       " was removed from the cluster");
-  answer.mutable_refusal()->set_removed(true);
+  answer.mutable_refusal()->set_reason(reason);
+  answer.mutable_refusal()->set_removed(removed);
   std::string frame;
   encode_frame(answer, &frame);
   return frame;
@@ -542,6 +564,18 @@ bool PeerTransport::accept_hello(const std::string& remote, const std::string& b
     return refuse("it did not open with a Hello");
   }
   const pb::Hello& hello = envelope.hello();
+  if (hello.protocol_version() != kPeerProtocolVersion) {
+    // Its frames after the Hello would not parse here; run one version across the cluster.
+    *refusal_frame = refusal("node " + std::to_string(self_.value()) +
+                                 " speaks peer protocol version " +
+                                 std::to_string(kPeerProtocolVersion) + ", not " +
+                                 std::to_string(hello.protocol_version()) +
+                                 "; run one raftkv-server version across the cluster",
+                             false);
+    return refuse("it speaks peer protocol version " + std::to_string(hello.protocol_version()) +
+                  ", this node version " + std::to_string(kPeerProtocolVersion) +
+                  " (run one raftkv-server version across the cluster)");
+  }
   if (hello.cluster_id() != options_.cluster_id) {
     return refuse("cluster id " + std::to_string(hello.cluster_id()) + " is not ours (" +
                   std::to_string(options_.cluster_id) + ")");

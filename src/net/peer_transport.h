@@ -17,10 +17,6 @@
 #include "raft/messages.h"
 #include "runtime/transport.h"
 
-namespace raftkv::pb {
-class PeerBatch;
-}  // namespace raftkv::pb
-
 // TCP transport between the nodes of one cluster (asio, C++20 coroutines).
 //
 // Each node dials every peer for its own outgoing traffic and accepts the peers' dials for
@@ -43,8 +39,10 @@ class PeerBatch;
 // listener only if the dialer's names the id its Hello claims. A handshake not done within
 // handshake_ms is closed. Refusals are logged with the reason; nothing from them is applied.
 //
-// Frames are a 4-byte little-endian length and a PeerEnvelope (proto/peer.proto). Everything
-// queued for a peer while the previous write was in flight goes out in one frame. Each peer's
+// Frames are laid out in net/peer_frame.h: a Hello (which names the protocol version; another
+// version is refused, both sides logging why), then batch frames whose entry data follows the
+// envelope and is written from the entries' own buffers. Everything queued for a peer while
+// the previous write was in flight goes out in one frame. Each peer's
 // queue is bounded in bytes: past the bound new messages are dropped (Raft retransmits), so a
 // slow or dead peer cannot grow memory without limit. A lost connection is retried with
 // exponential backoff and reported to the inbox (raft::Raft::report_unreachable).
@@ -156,6 +154,10 @@ class PeerTransport final : public runtime::Transport {
   asio::awaitable<void> read_loop(Stream& stream, const std::string& remote);
   // Why the certificate behind an accepted connection may not speak as a node: empty if it may.
   using IdentityCheck = std::function<std::string(NodeId claimed)>;
+  // The connection's first frame: the sender, or kNoNode when the connection is to close.
+  template <typename Stream>
+  asio::awaitable<NodeId> read_hello(Stream& stream, const std::string& remote,
+                                     const IdentityCheck& identity);
   // False to close the connection; `refusal_frame` is then set to what to write back first,
   // if anything (a removed member is told so).
   [[nodiscard]] bool accept_hello(const std::string& remote, const std::string& frame,
@@ -165,6 +167,7 @@ class PeerTransport final : public runtime::Transport {
   void retire(NodeId id);
   // The Refusal frame that tells `peer` the cluster removed it.
   [[nodiscard]] static std::string removed_refusal(NodeId peer);
+  [[nodiscard]] static std::string refusal(const std::string& reason, bool removed);
 
   asio::io_context& io_;
   const NodeId self_;

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cctype>
 #include <charconv>
+#include <iterator>
 #include <cstdio>
 #include <limits>
 
@@ -137,23 +138,24 @@ bool parse_session_ids(const std::vector<std::string>& args, size_t at, uint64_t
 }
 
 // Key-value commands: the kv layer owns their syntax and Redis' error texts.
-Action translate_data(const std::vector<std::string>& args) {
-  std::vector<std::string_view> views(args.begin(), args.end());
-  Result<Command> command = kv::command_from_args(views);
+// Takes the arguments: a large value moves on into the command (kv::command_from_args).
+Action translate_data(std::vector<std::string> args) {
+  Result<Command> command = kv::command_from_args(std::move(args));
   if (!command.is_ok()) return error(command.status().message());
   return run(std::move(command).value());
 }
 
 // SESSION.CALL client_id seq COMMAND args...: the command under an exactly-once session. The
 // leader stamps the time (to_entry); the state machine drops duplicates (thesis 6.3).
-Action translate_session_call(const std::vector<std::string>& args) {
+Action translate_session_call(std::vector<std::string> args) {
   uint64_t client_id = 0;
   uint64_t sequence = 0;
   if (!parse_session_ids(args, 1, &client_id, &sequence)) {
     return error("ERR client id and sequence must be positive integers");
   }
-  const std::vector<std::string> inner_args(args.begin() + 3, args.end());
-  Action inner = translate_data(inner_args);
+  std::vector<std::string> inner_args(std::make_move_iterator(args.begin() + 3),
+                                      std::make_move_iterator(args.end()));
+  Action inner = translate_data(std::move(inner_args));
   if (inner.kind != Action::Kind::Run) return inner;
   return run(Command::session(client_id, sequence, 0, std::move(inner.command)));
 }
@@ -833,7 +835,7 @@ Action translate_connection(ClientState& state, const std::vector<std::string>& 
 }
 
 // Everything but the encoding of a command to run (translate() adds it).
-Action translate_args(ClientState& state, const std::vector<std::string>& args,
+Action translate_args(ClientState& state, std::vector<std::string> args,
                       const ServerContext& context) {
   if (args.empty()) return error("ERR empty command");
   const std::string name = upper(args[0]);
@@ -847,7 +849,7 @@ Action translate_args(ClientState& state, const std::vector<std::string>& args,
     }
   }
   if (state.in_multi) return translate_multi(state, name, args, context);
-  if (spec == nullptr) return translate_data(args);  // Its unknown-command error.
+  if (spec == nullptr) return translate_data(std::move(args));  // Its unknown-command error.
   if (std::optional<Action> refused = refusal(*spec, args)) return *refused;
   if (name == "MULTI") {
     state.in_multi = true;
@@ -857,11 +859,11 @@ Action translate_args(ClientState& state, const std::vector<std::string>& args,
   if (name == "SESSION.EXEC") return error("ERR SESSION.EXEC without MULTI");
   if (name == "WATCH") return watch(args);
   if (name == "SESSION.OPEN") return run(Command::register_session(0));
-  if (name == "SESSION.CALL") return translate_session_call(args);
+  if (name == "SESSION.CALL") return translate_session_call(std::move(args));
   if (name == "ACL") return acl_command(state, args, context);
   if (name.starts_with("RAFT.")) return translate_admin(args, context);
   if (spec->is(protocol::kConnection)) return translate_connection(state, args, context, false);
-  Action action = translate_data(args);
+  Action action = translate_data(std::move(args));
   if (action.kind == Action::Kind::Run) {
     action.stale_read = state.stale_reads && kv::is_read_only(action.command);
   }
@@ -870,9 +872,9 @@ Action translate_args(ClientState& state, const std::vector<std::string>& args,
 
 }  // namespace
 
-Action translate(ClientState& state, const std::vector<std::string>& args,
+Action translate(ClientState& state, std::vector<std::string> args,
                  const ServerContext& context) {
-  Action action = translate_args(state, args, context);
+  Action action = translate_args(state, std::move(args), context);
   if (action.kind == Action::Kind::Run) {
     action.request = runtime::Request{kv::encode_command(action.command),
                                       kv::is_read_only(action.command)};

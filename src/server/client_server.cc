@@ -227,7 +227,7 @@ class ClientServer::Connection : public std::enable_shared_from_this<Connection>
         continue;
       }
       args.assign(views.begin(), views.end());
-      handle(args);
+      handle(std::move(args));
     }
   }
 
@@ -248,10 +248,10 @@ class ClientServer::Connection : public std::enable_shared_from_this<Connection>
     ++server_.counters_.calls[state_.last_command];
   }
 
-  void handle(const std::vector<std::string>& args) {
+  void handle(std::vector<std::string> args) {
     if (!args.empty()) count(args);
     const bool skip = std::exchange(state_.skip_next_reply, false);
-    Action action = translate(state_, args, context());
+    Action action = translate(state_, std::move(args), context());
     const bool silent = action.silent || state_.replies_off || skip;
     const uint64_t slot = open_slot();
     if (state_.kill) closing_after_flush_ = true;

@@ -2,8 +2,9 @@
 
 Why: this kernel has no netem qdisc, and netem works on packets anyway, which TCP hides from
 the servers. Delay, reordering and duplication of whole messages need a hop that understands
-the frames: a 4-byte little-endian length, then a PeerEnvelope (proto/peer.proto,
-src/net/peer_frame.h).
+the frames (src/net/peer_frame.h): first the Hello, a 4-byte little-endian length and a
+PeerEnvelope (proto/peer.proto); then batch frames, two 4-byte lengths (envelope, entry data),
+the envelope and the entries' data.
 
 How it sits in the path: the node namespace's nat OUTPUT chain REDIRECTs the server's outgoing
 connections to peer ports here (netns.PROXY_PORT). The proxy recovers the original destination
@@ -88,12 +89,13 @@ def fields(data):
 
 
 def only_raft_messages(payload):
-    """True when the envelope is a PeerBatch (field 2) whose fields are all `messages` (1)."""
+    """True when the envelope is a PeerBatch (field 4) whose fields are all `messages` (1) and
+    the lengths of their entries' data (6)."""
     try:
         for number, wire, value in fields(payload):
-            if number != 2 or wire != 2:
+            if number != 4 or wire != 2:
                 return False
-            if any(inner != 1 for inner, _, _ in fields(value)):
+            if any(inner not in (1, 6) for inner, _, _ in fields(value)):
                 return False
         return True
     except (ValueError, IndexError):
@@ -145,13 +147,17 @@ class Proxy:
         link.wake.set()
 
     async def read_frames(self, reader, link):
+        header = await reader.readexactly(4)  # The Hello: its length, then the envelope.
+        envelope_bytes, data_bytes = int.from_bytes(header, "little"), 0
         while True:
-            header = await reader.readexactly(4)
-            length = int.from_bytes(header, "little")
-            if length > FRAME_BYTES_MAX:
-                raise ValueError(f"frame of {length} bytes")
-            payload = await reader.readexactly(length)
-            self.enqueue(link, header + payload, payload)
+            if envelope_bytes + data_bytes > FRAME_BYTES_MAX:
+                raise ValueError(f"frame of {envelope_bytes} + {data_bytes} bytes")
+            envelope = await reader.readexactly(envelope_bytes)
+            data = await reader.readexactly(data_bytes)
+            self.enqueue(link, header + envelope + data, envelope)
+            header = await reader.readexactly(8)  # A batch: envelope and entry data lengths.
+            envelope_bytes = int.from_bytes(header[:4], "little")
+            data_bytes = int.from_bytes(header[4:], "little")
             while link.queued_bytes > QUEUED_BYTES_MAX:
                 link.drained.clear()
                 await link.drained.wait()

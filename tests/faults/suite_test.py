@@ -1,6 +1,8 @@
 """The fault suite's own parts, without root or a cluster:
 python3 -m unittest discover -s tests/faults -p '*_test.py'"""
 
+import asyncio
+import random
 import unittest
 
 import checks
@@ -135,17 +137,43 @@ class OutcomeTest(unittest.TestCase):
 
 class ProxyFramesTest(unittest.TestCase):
     def test_OnlyRaftMessages_BatchOfMessages(self):
-        batch = field(1, b"\x08\x01") + field(1, b"\x08\x02")
-        self.assertTrue(proxy.only_raft_messages(field(2, batch)))
+        batch = field(1, b"\x08\x01") + field(1, b"\x08\x02") + field(6, b"\x03\x00")
+        self.assertTrue(proxy.only_raft_messages(field(4, batch)))
 
     def test_OnlyRaftMessages_NotWithForwardsOrHello(self):
         forward = field(1, b"\x08\x01") + field(2, b"\x08\x07")
-        self.assertFalse(proxy.only_raft_messages(field(2, forward)))
+        self.assertFalse(proxy.only_raft_messages(field(4, forward)))
         self.assertFalse(proxy.only_raft_messages(field(1, b"\x08\x01")))  # A Hello.
+        # Version 1's batch field: not a batch any more.
+        self.assertFalse(proxy.only_raft_messages(field(2, field(1, b"\x08\x01"))))
+
+    def test_ReadFrames_HelloThenBatchFramesWithTheirEntryData(self):
+        # The Hello's 4-byte header, then batch frames' 8-byte ones (src/net/peer_frame.h).
+        hello = field(1, b"\x08\x02")
+        batch = field(4, field(1, b"\x08\x01") + field(6, b"\x05"))
+        stream = (len(hello).to_bytes(4, "little") + hello +
+                  len(batch).to_bytes(4, "little") + (5).to_bytes(4, "little") + batch +
+                  b"entry" + (0).to_bytes(8, "little"))
+        relay = proxy.Proxy("127.0.0.1", 0, random.Random(1), 1000)
+
+        async def read():
+            reader = asyncio.StreamReader()
+            reader.feed_data(stream)
+            reader.feed_eof()
+            link = proxy.Link()
+            with self.assertRaises(asyncio.IncompleteReadError):
+                await relay.read_frames(reader, link)
+            return link
+
+        link = asyncio.run(read())
+        frames = [frame for _, _, frame in sorted(link.heap, key=lambda item: item[1])]
+        self.assertEqual(b"".join(frames), stream)
+        self.assertEqual(len(frames), 3)  # The Hello, the batch, the empty batch.
+        self.assertTrue(frames[1].endswith(b"entry"))
 
     def test_OnlyRaftMessages_MalformedIsNot(self):
-        self.assertFalse(proxy.only_raft_messages(b"\x12\x05\x0a"))  # Length past the end.
-        self.assertFalse(proxy.only_raft_messages(b"\x12\x01\x0f"))  # Wire type 7 inside.
+        self.assertFalse(proxy.only_raft_messages(b"\x22\x05\x0a"))  # Length past the end.
+        self.assertFalse(proxy.only_raft_messages(b"\x22\x01\x0f"))  # Wire type 7 inside.
 
 
 class AppendCheckTest(unittest.TestCase):

@@ -5,6 +5,7 @@
 #include <fstream>
 #include <string>
 
+#include "net/peer_frame.h"
 #include "proto/convert.h"
 #include "proto/peer.pb.h"
 #include "sim_fs.h"
@@ -88,6 +89,45 @@ std::string snapshot_chunks() {
   return batch.SerializeAsString();
 }
 
+// Batch frames as a leader at term 5 sends them (net/peer_frame.h): appends whose entry data,
+// some of it past BatchFrames::kGatherBytesMin, follows the envelope; a heartbeat; a forwarded
+// request and its reply.
+void write_peer_frame_seeds(const std::string& dir) {
+  auto frame = [](net::PendingBatch pending) {
+    net::BatchFrames frames;
+    std::string bytes;
+    for (std::string_view piece : frames.encode(pending)) bytes.append(piece);
+    return bytes;
+  };
+  raft::Message append;
+  append.type = raft::MessageType::Append;
+  append.from = NodeId{1};
+  append.term = Term{5};
+  append.log_term = Term{1};
+  append.index = Index{1};
+  for (uint64_t i = 2; i <= 4; ++i) {
+    const size_t bytes = i == 3 ? net::BatchFrames::kGatherBytesMin + 10 : 40;
+    append.entries.push_back(raft::Entry{Term{5}, Index{i}, raft::EntryType::Normal,
+                                         std::string(bytes, static_cast<char>('a' + i))});
+  }
+  net::PendingBatch appends;
+  for (NodeId to : {NodeId{2}, NodeId{3}}) {
+    append.to = to;
+    appends.add_message(append);
+  }
+  write(dir + "/seed-appends", frame(std::move(appends)));
+  net::PendingBatch others;
+  raft::Message heartbeat = append;
+  heartbeat.type = raft::MessageType::Heartbeat;
+  heartbeat.entries.clear();
+  others.add_message(heartbeat);
+  pb::ForwardRequest* request = others.batch.add_forward_requests();
+  request->set_request_id(9);
+  request->set_command("forwarded command");
+  others.batch.add_forward_replies()->set_reply("+OK\r\n");
+  write(dir + "/seed-others", frame(std::move(others)));
+}
+
 // Requests whose bulk lengths sit at, just over and far over resp_fuzz's limits (256 per
 // value, 512 per command), each followed by a PING that must still be parsed.
 void write_resp_seeds(const std::string& dir) {
@@ -111,7 +151,7 @@ int main(int argc, char** argv) {
   const std::string dir = argv[1];
   for (const char* target :
        {"wal_record_fuzz", "segment_scan_fuzz", "snapshot_file_fuzz", "recovery_fuzz",
-        "snapshot_inbox_fuzz", "resp_fuzz"}) {
+        "snapshot_inbox_fuzz", "resp_fuzz", "peer_frame_fuzz"}) {
     std::string command = "mkdir -p '" + dir + "/" + target + "'";
     if (std::system(command.c_str()) != 0) return 1;
   }
@@ -125,5 +165,6 @@ int main(int argc, char** argv) {
   write(dir + "/snapshot_file_fuzz/seed-2", snapshot_file(300));
   write(dir + "/snapshot_inbox_fuzz/seed-1", snapshot_chunks());
   write_resp_seeds(dir + "/resp_fuzz");
+  write_peer_frame_seeds(dir + "/peer_frame_fuzz");
   return 0;
 }

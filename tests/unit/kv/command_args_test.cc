@@ -7,10 +7,12 @@
 namespace raftkv::kv {
 namespace {
 
-Result<Command> from(std::vector<std::string_view> args) { return command_from_args(args); }
+Result<Command> from(std::vector<std::string_view> args) {
+  return command_from_args({args.begin(), args.end()});
+}
 
 std::string error_of(std::vector<std::string_view> args) {
-  Result<Command> result = command_from_args(args);
+  Result<Command> result = from(std::move(args));
   return result.is_ok() ? "(ok)" : result.status().message();
 }
 
@@ -29,7 +31,7 @@ TEST(CommandArgs, CommandFromArgs_EveryResultValidates) {
   for (const auto& args : std::vector<std::vector<std::string_view>>{
            {"SET", "k", "v", "NX", "NX"}, {"MSET", "a", "1"}, {"DEL", "a", "a"},
            {"SCAN", "0", "COUNT", "x"}}) {
-    Result<Command> command = command_from_args(args);
+    Result<Command> command = from(args);
     ASSERT_TRUE(command.is_ok()) << args[0];
     EXPECT_TRUE(validate_command(command.value()).is_ok()) << args[0];
   }
