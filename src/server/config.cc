@@ -39,6 +39,16 @@ void add_auth_options(CLI::App& app, AuthOptions& auth) {
 }
 
 // TLS, under Redis' names (docs/security.md).
+// --tls-auth-clients and --http-tls-auth-clients: no|optional|yes, in any case.
+CLI::CheckedTransformer client_certificates_names() {
+  return CLI::CheckedTransformer(
+      std::map<std::string, net::ClientCertificates>{
+          {"no", net::ClientCertificates::No},
+          {"optional", net::ClientCertificates::Optional},
+          {"yes", net::ClientCertificates::Yes}},
+      CLI::ignore_case);
+}
+
 void add_tls_options(CLI::App& app, TlsOptions& tls) {
   app.add_option("--tls-port", tls.client_port,
                  "Also serve clients over TLS on this port, beside the plaintext one");
@@ -48,12 +58,7 @@ void add_tls_options(CLI::App& app, TlsOptions& tls) {
                  "PEM CA bundle that clients' certificates must chain to");
   app.add_option("--tls-auth-clients", tls.client_certificates,
                  "no|optional|yes: whether TLS clients must present a certificate (default yes)")
-      ->transform(CLI::CheckedTransformer(
-          std::map<std::string, net::ClientCertificates>{
-              {"no", net::ClientCertificates::No},
-              {"optional", net::ClientCertificates::Optional},
-              {"yes", net::ClientCertificates::Yes}},
-          CLI::ignore_case));
+      ->transform(client_certificates_names());
   app.add_option("--peer-tls-cert-file", tls.peer_files.cert_file,
                  "Mutual TLS between nodes: PEM certificate (chain) naming raftkv-node-<id>");
   app.add_option("--peer-tls-key-file", tls.peer_files.key_file,
@@ -106,12 +111,7 @@ void add_http_options(CLI::App& app, HttpFlags& http) {
                  "PEM CA bundle for HTTP client certificates (default: --tls-ca-cert-file)");
   app.add_option("--http-tls-auth-clients", http.security.client_certificates,
                  "no|optional|yes: whether HTTPS clients must present a certificate (default no)")
-      ->transform(CLI::CheckedTransformer(
-          std::map<std::string, net::ClientCertificates>{
-              {"no", net::ClientCertificates::No},
-              {"optional", net::ClientCertificates::Optional},
-              {"yes", net::ClientCertificates::Yes}},
-          CLI::ignore_case));
+      ->transform(client_certificates_names());
   app.add_option("--http-token", http.security.token,
                  "Every HTTP request must carry 'Authorization: Bearer TOKEN'")
       ->envname("RAFTKV_HTTP_TOKEN");

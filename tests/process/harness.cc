@@ -17,6 +17,7 @@
 #include <thread>
 
 #include "client/reply_parser.h"
+#include "tls_files.h"
 
 namespace raftkv::process_test {
 
@@ -64,6 +65,18 @@ void ClusterFixture::prepare_cluster(int slot, int nodes, std::vector<std::strin
   const Status free = tools::check_ports_free(layout);
   ASSERT_TRUE(free.is_ok()) << free.message();
   cluster_ = std::make_unique<tools::LocalCluster>(layout);
+}
+
+void ClusterFixture::start_tls_cluster(int slot, std::vector<std::string> extra_args) {
+  prepare_cluster(slot, 3, std::move(extra_args));
+  ASSERT_FALSE(HasFatalFailure());
+  tools::ClusterLayout layout = cluster_->layout();
+  layout.tls = true;
+  const Status made = tools::make_tls_files(layout.tls_dir(), layout.nodes);
+  ASSERT_TRUE(made.is_ok()) << made.message();
+  cluster_ = std::make_unique<tools::LocalCluster>(layout);
+  tls_dir_ = layout.tls_dir();
+  start_nodes();
 }
 
 void ClusterFixture::start_nodes() {

@@ -43,7 +43,7 @@ std::string server_path(std::string* why);
 //   32 the lock example, 33 pipelined reads and writes,
 //   34-36 large values, 37-40 membership changes, 41-46 security (authentication, ACL
 //   users, protected mode, TLS), 47 a half-closed pipeline, 48 removed nodes in cluster.conf,
-//   60-63 peer TLS.
+//   52-54 HTTPS and its token, 60-63 peer TLS.
 class ClusterFixture : public ::testing::Test {
  protected:
   // Call first in each test with its own slot; skips nothing: a missing server fails.
@@ -54,6 +54,9 @@ class ClusterFixture : public ::testing::Test {
   // starts every node and waits until each answers.
   void prepare_cluster(int slot, int nodes = 3, std::vector<std::string> extra_args = {});
   void start_nodes();
+  // start_cluster() of 3 nodes with TLS on every link, as `raftkv cluster start --tls` makes
+  // it: a throwaway CA and per-node certificates (tls_files.h) under tls_dir_.
+  void start_tls_cluster(int slot, std::vector<std::string> extra_args = {});
   // kill -9 of every node, all signalled before any is waited for.
   void kill_all();
   // kill_all(), then every node started again.
@@ -71,6 +74,7 @@ class ClusterFixture : public ::testing::Test {
   void dump_logs() const;
 
   std::string dir_;
+  std::string tls_dir_;  // Set by start_tls_cluster().
   std::unique_ptr<tools::LocalCluster> cluster_;
 };
 

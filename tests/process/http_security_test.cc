@@ -30,18 +30,12 @@ class HttpSecurity : public ClusterFixture {
     // (cpp-httplib ignores it only where a Server is made: the node, not this client) and end
     // the whole test binary.
     std::signal(SIGPIPE, SIG_IGN);
-    prepare_cluster(slot, 3, std::move(extra_args));
-    ASSERT_FALSE(HasFatalFailure());
-    tools::ClusterLayout layout = cluster_->layout();
-    layout.tls = true;
-    const Status made = tools::make_tls_files(layout.tls_dir(), layout.nodes);
-    ASSERT_TRUE(made.is_ok()) << made.message();
-    cluster_ = std::make_unique<tools::LocalCluster>(layout);
     // The nodes inherit it: a token in the environment shows in no command line.
     ASSERT_EQ(::setenv("RAFTKV_HTTP_TOKEN", kToken, 1), 0);
-    start_nodes();
+    start_tls_cluster(slot, std::move(extra_args));
     ::unsetenv("RAFTKV_HTTP_TOKEN");
-    ca_ = layout.tls_dir() + "/ca.crt";
+    ASSERT_FALSE(HasFatalFailure());
+    ca_ = tls_dir_ + "/ca.crt";
   }
 
   // GET https://127.0.0.1:<node 1's HTTP port><path>, verified against ca_, with

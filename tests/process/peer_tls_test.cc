@@ -84,19 +84,6 @@ class Impostor {
 
 class PeerTls : public ClusterFixture {
  protected:
-  void start_tls(int slot) {
-    prepare_cluster(slot, 3);
-    ASSERT_FALSE(HasFatalFailure());
-    tools::ClusterLayout layout = cluster_->layout();
-    layout.tls = true;
-    const Status made = tools::make_tls_files(layout.tls_dir(), layout.nodes);
-    ASSERT_TRUE(made.is_ok()) << made.message();
-    cluster_ = std::make_unique<tools::LocalCluster>(layout);
-    start_nodes();
-    ASSERT_FALSE(HasFatalFailure());
-    certs_ = layout.tls_dir();
-  }
-
   size_t log_lines_with(int id, const std::string& needle) const {
     std::ifstream log(cluster_->layout().log_path(id));
     std::string line;
@@ -148,7 +135,7 @@ class PeerTls : public ClusterFixture {
 
   net::TlsFiles node_files(const std::string& dir, int id) const {
     const std::string base = dir + "/raftkv-node-" + std::to_string(id);
-    return {.cert_file = base + ".crt", .key_file = base + ".key", .ca_file = certs_ + "/ca.crt"};
+    return {.cert_file = base + ".crt", .key_file = base + ".key", .ca_file = tls_dir_ + "/ca.crt"};
   }
 
   // A write through any node, then read back from every running one.
@@ -158,11 +145,11 @@ class PeerTls : public ClusterFixture {
     expect_everywhere({{key, "v"}});
   }
 
-  std::string certs_;
 };
 
 TEST_F(PeerTls, EncryptedClusterElectsReplicatesAndFailsOver) {
-  start_tls(/*slot=*/60);
+  start_tls_cluster(/*slot=*/60);
+  ASSERT_FALSE(HasFatalFailure());
   ASSERT_FALSE(HasFatalFailure());
   const client::RaftInfo first = leader();
   expect_replicates("before");
@@ -170,7 +157,7 @@ TEST_F(PeerTls, EncryptedClusterElectsReplicatesAndFailsOver) {
   const ToolRun probe = run_tool(
       tools::kOpensslPath,
       {"s_client", "-connect", "127.0.0.1:" + std::to_string(peer(1).port), "-CAfile",
-       certs_ + "/ca.crt", "-cert", certs_ + "/client.crt", "-key", certs_ + "/client.key",
+       tls_dir_ + "/ca.crt", "-cert", tls_dir_ + "/client.crt", "-key", tls_dir_ + "/client.key",
        "-verify_hostname", "raftkv-node-1", "-verify_return_error", "-brief"},
       dir_ + "/s_client");
   std::cout << "openssl s_client to node 1's peer port: " << probe.output;
@@ -199,14 +186,15 @@ TEST_F(PeerTls, EncryptedClusterElectsReplicatesAndFailsOver) {
 // change; a follower restarted afterwards (so every link to it is dialled anew, with the new
 // certificates on both sides) catches up.
 TEST_F(PeerTls, SighupSwapsPeerCertificatesWithoutALeaderChange) {
-  start_tls(/*slot=*/61);
+  start_tls_cluster(/*slot=*/61);
+  ASSERT_FALSE(HasFatalFailure());
   ASSERT_FALSE(HasFatalFailure());
   const client::RaftInfo before = leader();
   expect_replicates("before");
   const std::string fresh = dir_ + "/fresh";
   ASSERT_TRUE(tools::make_tls_files(fresh, 3).is_ok());
   for (const auto& entry : std::filesystem::directory_iterator(fresh)) {
-    std::filesystem::copy_file(entry.path(), certs_ + "/" + entry.path().filename().string(),
+    std::filesystem::copy_file(entry.path(), tls_dir_ + "/" + entry.path().filename().string(),
                                std::filesystem::copy_options::overwrite_existing);
   }
   for (int id = 1; id <= 3; ++id) {
@@ -231,13 +219,14 @@ TEST_F(PeerTls, SighupSwapsPeerCertificatesWithoutALeaderChange) {
 // why. Then the other way round: node 3 down, an impostor listens at its address with node
 // 2's certificate; nodes 1 and 2 refuse to send it anything. Term and leader never change.
 TEST_F(PeerTls, PeerPresentingAnotherNodesIdIsRefusedEitherWay) {
-  start_tls(/*slot=*/62);
+  start_tls_cluster(/*slot=*/62);
+  ASSERT_FALSE(HasFatalFailure());
   ASSERT_FALSE(HasFatalFailure());
   const client::RaftInfo before = leader();
   {
     net::PeerAddress self = peer(2);
     self.port = static_cast<uint16_t>(cluster_->layout().base_peer_port + 4);  // Unused.
-    Impostor dialler(NodeId{2}, self, {peer(1)}, cluster_id(), node_files(certs_, 3));
+    Impostor dialler(NodeId{2}, self, {peer(1)}, cluster_id(), node_files(tls_dir_, 3));
     expect_logged(1, "it claims to be node 2, but its certificate (subject /CN=raftkv-node-3) "
                      "does not name raftkv-node-2");
     EXPECT_EQ(dialler.inbox().received.load(), 0);
@@ -254,7 +243,7 @@ TEST_F(PeerTls, PeerPresentingAnotherNodesIdIsRefusedEitherWay) {
             << " ms after it was killed\n";
   {
     Impostor listener(NodeId{static_cast<uint64_t>(victim)}, peer(victim), {},
-                      cluster_id(), node_files(certs_, other));
+                      cluster_id(), node_files(tls_dir_, other));
     const std::string why = "connection to node " + std::to_string(victim) +
                             " at 127.0.0.1:" + std::to_string(peer(victim).port) +
                             ": its certificate (subject /CN=raftkv-node-" +
@@ -276,7 +265,8 @@ TEST_F(PeerTls, PeerPresentingAnotherNodesIdIsRefusedEitherWay) {
 // 1's peer port: each refused and logged, node 1 keeps serving. A connection that sends
 // nothing is closed once the handshake timeout (10 s) passes.
 TEST_F(PeerTls, PlaintextForeignCaGarbageAndSilenceAreClosed) {
-  start_tls(/*slot=*/63);
+  start_tls_cluster(/*slot=*/63);
+  ASSERT_FALSE(HasFatalFailure());
   ASSERT_FALSE(HasFatalFailure());
   const client::RaftInfo before = leader();
   const client::Endpoint peer_port{"127.0.0.1", peer(1).port};

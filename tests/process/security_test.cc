@@ -267,18 +267,7 @@ namespace {
 // throwaway CA of tls_files.h), the default user needing kPassword.
 class Tls : public Security {
  protected:
-  void start_tls(int slot) {
-    prepare_cluster(slot, 3, {"--requirepass", kPassword});
-    ASSERT_FALSE(HasFatalFailure());
-    tools::ClusterLayout layout = cluster_->layout();
-    layout.tls = true;
-    const Status made = tools::make_tls_files(layout.tls_dir(), layout.nodes);
-    ASSERT_TRUE(made.is_ok()) << made.message();
-    cluster_ = std::make_unique<tools::LocalCluster>(layout);
-    start_nodes();
-    ASSERT_FALSE(HasFatalFailure());
-    certs_ = layout.tls_dir();
-  }
+  void start_tls(int slot) { start_tls_cluster(slot, {"--requirepass", kPassword}); }
 
   // redis-cli over TLS to node `id`'s TLS port, with the given CA and client certificate.
   ToolRun redis_cli_tls(int id, const std::string& ca, const std::string& cert_base,
@@ -304,11 +293,11 @@ class Tls : public Security {
   // old one do not; no restart, no leader change.
   void expect_sighup_reload() {
     const client::RaftInfo before = leader();
-    std::filesystem::copy_file(certs_ + "/ca.crt", dir_ + "/old-ca.crt");
+    std::filesystem::copy_file(tls_dir_ + "/ca.crt", dir_ + "/old-ca.crt");
     const std::string fresh = dir_ + "/fresh-ca";
     ASSERT_TRUE(tools::make_tls_files(fresh, 1).is_ok());
     for (const char* file : {"raftkv-node-1.crt", "raftkv-node-1.key", "ca.crt"}) {
-      std::filesystem::copy_file(fresh + "/" + file, certs_ + "/" + file,
+      std::filesystem::copy_file(fresh + "/" + file, tls_dir_ + "/" + file,
                                  std::filesystem::copy_options::overwrite_existing);
     }
     const std::optional<pid_t> pid = cluster_->pid(1);
@@ -321,7 +310,7 @@ class Tls : public Security {
     }
     ASSERT_EQ(log_lines_with(1, "SIGHUP: certificates reloaded"), 1u);
     EXPECT_EQ(redis_cli_tls(1, fresh + "/ca.crt", fresh + "/client", {"PING"}).output, "PONG\n");
-    const ToolRun old = redis_cli_tls(1, dir_ + "/old-ca.crt", certs_ + "/client", {"PING"});
+    const ToolRun old = redis_cli_tls(1, dir_ + "/old-ca.crt", tls_dir_ + "/client", {"PING"});
     EXPECT_EQ(old.output.find("PONG"), std::string::npos) << old.output;
     const client::RaftInfo after = leader();
     EXPECT_EQ(after.term, before.term);
@@ -329,7 +318,6 @@ class Tls : public Security {
     EXPECT_TRUE(cluster_->running(1));
   }
 
-  std::string certs_;
   int runs_ = 0;
 };
 
@@ -337,7 +325,7 @@ TEST_F(Tls, RedisCliAndRedisPyOverTlsBesideThePlaintextPort_CertificatesReloadOn
   start_tls(/*slot=*/45);
   ASSERT_FALSE(HasFatalFailure());
   (void)leader();
-  const ToolRun set = redis_cli_tls(1, certs_ + "/ca.crt", certs_ + "/client", {"SET", "k", "v"});
+  const ToolRun set = redis_cli_tls(1, tls_dir_ + "/ca.crt", tls_dir_ + "/client", {"SET", "k", "v"});
   EXPECT_EQ(set.output, "OK\n") << set.how;
   EXPECT_EQ(ask(2, {"GET", "k"}, {"", kPassword}), Reply::bulk("v"));  // Plaintext, same data.
   ASSERT_EQ(ask(1, {"ACL", "SETUSER", "carol", "on", ">cpw", "+@read", "+@write"},
@@ -350,8 +338,8 @@ TEST_F(Tls, RedisCliAndRedisPyOverTlsBesideThePlaintextPort_CertificatesReloadOn
   const std::string script =
       "import redis\n"
       "r = redis.Redis(port=" + std::to_string(port) + ", username='carol', password='cpw',\n"
-      "                ssl=True, ssl_ca_certs='" + certs_ + "/ca.crt',\n"
-      "                ssl_certfile='" + certs_ + "/client.crt', ssl_keyfile='" + certs_ +
+      "                ssl=True, ssl_ca_certs='" + tls_dir_ + "/ca.crt',\n"
+      "                ssl_certfile='" + tls_dir_ + "/client.crt', ssl_keyfile='" + tls_dir_ +
       "/client.key')\n"
       "r.set('py', 'tls')\n"
       "assert r.get('py') == b'tls'\n"
@@ -380,16 +368,16 @@ TEST_F(Tls, PlaintextWrongCaAndMissingCertificateAreRefusedAndLogged) {
   EXPECT_TRUE(plaintext.closed_within(milliseconds(3000)));
   const std::string other = dir_ + "/other-ca";
   ASSERT_TRUE(tools::make_tls_files(other, 1).is_ok());
-  const ToolRun wrong_ca = redis_cli_tls(1, other + "/ca.crt", certs_ + "/client", {"PING"});
+  const ToolRun wrong_ca = redis_cli_tls(1, other + "/ca.crt", tls_dir_ + "/client", {"PING"});
   std::cout << "client with another CA: " << wrong_ca.how << ": " << wrong_ca.output;
   EXPECT_EQ(wrong_ca.output.find("PONG"), std::string::npos);
   EXPECT_NE(wrong_ca.output.find("certificate verify failed"), std::string::npos);
-  const ToolRun foreign_cert = redis_cli_tls(1, certs_ + "/ca.crt", other + "/client", {"PING"});
+  const ToolRun foreign_cert = redis_cli_tls(1, tls_dir_ + "/ca.crt", other + "/client", {"PING"});
   std::cout << "client certificate from another CA: " << foreign_cert.output;
   EXPECT_EQ(foreign_cert.output.find("PONG"), std::string::npos);
   const ToolRun no_cert = run_tool(
       "/usr/bin/redis-cli",
-      {"--tls", "--cacert", certs_ + "/ca.crt", "-p",
+      {"--tls", "--cacert", tls_dir_ + "/ca.crt", "-p",
        std::to_string(cluster_->layout().tls_endpoint(1).port), "PING"},
       dir_ + "/no-cert");
   std::cout << "client without a certificate: " << no_cert.output;
@@ -398,7 +386,7 @@ TEST_F(Tls, PlaintextWrongCaAndMissingCertificateAreRefusedAndLogged) {
   std::cout << "node 1 logged " << log_lines_with(1, "TLS handshake with client")
             << " failed handshakes\n";
   EXPECT_EQ(ask(1, {"GET", "p"}, {"", kPassword}), Reply::nil());
-  EXPECT_EQ(redis_cli_tls(1, certs_ + "/ca.crt", certs_ + "/client", {"PING"}).output,
+  EXPECT_EQ(redis_cli_tls(1, tls_dir_ + "/ca.crt", tls_dir_ + "/client", {"PING"}).output,
             "PONG\n");
 }
 
