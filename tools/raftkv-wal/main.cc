@@ -220,16 +220,19 @@ void print_export(const wal::ExportReport& report, const std::string& out_path) 
   std::printf("  state at index %llu term %llu: %llu keys, %llu bytes\n",
               ull{report.last_index.value()}, ull{report.last_term.value()}, ull{report.keys},
               ull{report.data_bytes});
-  std::printf("  this node's commit index: %llu\n", ull{report.commit_index.value()});
+  std::printf("  commit index in this node's hard state: %llu\n",
+              ull{report.commit_index.value()});
   if (report.torn_tail) {
     std::printf("  a torn record at the end of the log was left out (never acknowledged)\n");
   }
   if (report.past_commit == 0) return;
   std::printf(
-      "WARNING: %llu entries (%llu..%llu) are past this node's commit index and were included.\n"
-      "WARNING: they may never have been acknowledged to a client, or the cluster may have\n"
-      "WARNING: replaced them; and writes the cluster acknowledged may be missing if this\n"
-      "WARNING: node lagged. Export the node with the most recent log (docs/operations.md).\n",
+      "WARNING: %llu entries (%llu..%llu) past the commit index in this node's hard state\n"
+      "WARNING: were included. They may never have been acknowledged to a client, or the\n"
+      "WARNING: cluster may have replaced them (the hard state's commit index trails the\n"
+      "WARNING: cluster's, so a healthy node's last entries show here too). And writes the\n"
+      "WARNING: cluster acknowledged are missing if this node lagged: export the node with\n"
+      "WARNING: the most recent log (docs/operations.md).\n",
       ull{report.past_commit}, ull{report.commit_index.value() + 1},
       ull{report.last_index.value()});
 }
