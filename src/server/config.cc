@@ -153,6 +153,10 @@ Status parse_membership(const std::string& peers, const std::string& peer_addr,
                    "--join ADDR with --peer-addr to add this node to a running one; not both");
   }
   if (!config->join_addr.empty()) {
+    if (!config->restore_from.empty()) {
+      return invalid("--restore-from starts a new cluster with --peers; a node that joins "
+                     "receives the state from the cluster");
+    }
     if (peer_addr.empty()) return invalid("--join needs --peer-addr HOST:PORT");
     std::string join_host;
     uint16_t join_port = 0;
@@ -240,6 +244,11 @@ uint64_t ServerConfig::cluster_id() const {
   return fnv1a(cluster_name + "|" + peers_string());
 }
 
+uint64_t ServerConfig::restored_cluster_id(const std::string& fingerprint) const {
+  if (bootstrap_cluster_id != 0) return bootstrap_cluster_id;
+  return fnv1a(cluster_name + "|" + peers_string() + "|restored from " + fingerprint);
+}
+
 std::string ServerConfig::client_addr() const {
   return client_host + ":" + std::to_string(client_port);
 }
@@ -264,6 +273,9 @@ Result<ServerConfig> parse_server_args(int argc, char** argv, int* exit_code) {
   app.add_option("--peer-addr", peer_addr, "With --join: where this node listens for peers");
   app.add_option("--cluster-id", config.bootstrap_cluster_id,
                  "With --peers: the new cluster's id (default: hashed from name and --peers)");
+  app.add_option("--restore-from", config.restore_from,
+                 "With --peers, on an empty data dir: start a NEW cluster from this snapshot "
+                 "file (raftkv-wal export); give every first member the same file");
   app.add_option("--client-addr", client_addr, "Where to serve Redis-protocol clients");
   app.add_option("--http-addr", http_addr, "Where to serve /status and /metrics (off if empty)");
   app.add_option("--peer-http-addrs", peer_http_addrs,

@@ -36,6 +36,9 @@ struct ServerConfig {
   // --cluster-id: the id a new cluster bootstraps with (the local-cluster tool draws a random
   // one and gives it to every first member); 0: derived from the name and --peers.
   uint64_t bootstrap_cluster_id = 0;
+  // --restore-from: a snapshot file the new cluster starts from (server/restore.h); empty:
+  // none. First start only, with --peers.
+  std::string restore_from;
   std::string client_host = "127.0.0.1";
   uint16_t client_port = 6379;
   std::string http_host = "127.0.0.1";
@@ -73,6 +76,10 @@ struct ServerConfig {
   // name and --peers (so that the first members agree without talking). Stored in the
   // identity file at the first start, which alone counts afterwards.
   [[nodiscard]] uint64_t cluster_id() const;
+  // The id of a cluster bootstrapped from a snapshot file: --cluster-id, or a hash of the
+  // name, --peers and the file's `fingerprint`, so that first members given the same file
+  // agree without talking and the id differs from that of the cluster the file came from.
+  [[nodiscard]] uint64_t restored_cluster_id(const std::string& fingerprint) const;
   // "1=127.0.0.1:7001,2=..." in id order: the canonical form of the member list.
   [[nodiscard]] std::string peers_string() const;
   [[nodiscard]] std::string client_addr() const;

@@ -22,6 +22,7 @@
 #include "server/identity.h"
 #include "server/join.h"
 #include "server/log_sink.h"
+#include "server/restore.h"
 #include "storage/disk_storage.h"
 
 // jemalloc's built-in options (MALLOC_CONF still overrides them). Transparent huge pages: each
@@ -154,8 +155,14 @@ void use_peer_tls(const Certificates& certificates, net::TransportOptions* optio
   RAFT_ASSERT(certificates.peer_dialer_context() != nullptr);
 }
 
-int run(const ServerConfig& config) {
+int run(ServerConfig config) {
   SpdLogger logger(parse_log_level(config.log_level));
+  if (!config.restore_from.empty()) {
+    // Before the identity is written: the new cluster's id depends on the file.
+    Result<uint64_t> cluster_id = restore_from_snapshot_file(config, logger);
+    if (!cluster_id.is_ok()) return fail(cluster_id.status().message());
+    config.bootstrap_cluster_id = cluster_id.value();
+  }
   Result<Identity> identity = load_identity(config, logger);
   if (!identity.is_ok()) return fail(identity.status().message());
   storage::DiskStorageOptions storage_options;

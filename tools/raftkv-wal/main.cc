@@ -4,6 +4,10 @@
 //
 //   raftkv-wal /var/lib/raftkv/node1            # summary per segment and snapshot
 //   raftkv-wal /var/lib/raftkv/node1 --entries  # plus one line per entry
+//   raftkv-wal export --out FILE /var/lib/raftkv/node1   # the node's state as one snapshot
+//                                                        # file (export.h)
+//
+// DIR is a node's --data-dir (its raft/ subdirectory is used) or that raft directory itself.
 //
 // The verdict is recovery's own: the directory is listed, the newest snapshot verified and the
 // segments walked by the functions DiskStorage::open runs (storage/wal_replay.h), so a problem
@@ -11,13 +15,15 @@
 // stops where recovery would stop.
 //
 // Exit status: 0 clean (a torn tail or a leftover *.tmp file, which the next start removes,
-// is reported but clean), 1 corruption found (the node would refuse to start), 2 usage or I/O
-// error.
+// is reported but clean) or exported, 1 corruption found (the node would refuse to start;
+// export refuses too), 2 usage or I/O error.
 #include <CLI/CLI.hpp>
 #include <cstdio>
+#include <filesystem>
 #include <string>
 #include <vector>
 
+#include "export.h"
 #include "proto/convert.h"
 #include "storage/fs.h"
 #include "storage/record.h"
@@ -204,6 +210,54 @@ int run(const std::string& dir, bool print_entries) {
                        listing.value().segment_sequences.size());
 }
 
+// What export took, and the loud warning when it took entries the node did not know to be
+// committed.
+void print_export(const wal::ExportReport& report, const std::string& out_path) {
+  std::printf("exported %s\n", out_path.c_str());
+  std::printf("  snapshot index %llu term %llu, then %llu log entries applied\n",
+              ull{report.snapshot_index.value()}, ull{report.snapshot_term.value()},
+              ull{report.entries_applied});
+  std::printf("  state at index %llu term %llu: %llu keys, %llu bytes\n",
+              ull{report.last_index.value()}, ull{report.last_term.value()}, ull{report.keys},
+              ull{report.data_bytes});
+  std::printf("  commit index in this node's hard state: %llu\n",
+              ull{report.commit_index.value()});
+  if (report.torn_tail) {
+    std::printf("  a torn record at the end of the log was left out (never acknowledged)\n");
+  }
+  if (report.past_commit == 0) return;
+  std::printf(
+      "WARNING: %llu entries (%llu..%llu) past the commit index in this node's hard state\n"
+      "WARNING: were included. They may never have been acknowledged to a client, or the\n"
+      "WARNING: cluster may have replaced them (the hard state's commit index trails the\n"
+      "WARNING: cluster's, so a healthy node's last entries show here too). And writes the\n"
+      "WARNING: cluster acknowledged are missing if this node lagged: export the node with\n"
+      "WARNING: the most recent log (docs/operations.md).\n",
+      ull{report.past_commit}, ull{report.commit_index.value() + 1},
+      ull{report.last_index.value()});
+}
+
+int run_export(const std::string& dir, const std::string& out_path) {
+  Result<wal::ExportReport> report = wal::export_data_dir(posix_fs(), dir, out_path);
+  if (!report.is_ok()) {
+    std::fprintf(stderr, "raftkv-wal export: %s\n", report.status().to_string().c_str());
+    if (report.status().code() == ErrorCode::Corruption) {
+      std::fprintf(stderr, "RESULT: CORRUPT (nothing exported)\n");
+      return 1;
+    }
+    return 2;
+  }
+  print_export(report.value(), out_path);
+  return 0;
+}
+
+// A node's --data-dir keeps its log in raft/; the tools take either.
+std::string raft_dir(const std::string& dir) {
+  const std::string inner = join_path(dir, "raft");
+  std::error_code error;
+  return std::filesystem::is_directory(inner, error) ? inner : dir;
+}
+
 }  // namespace
 }  // namespace raftkv::storage
 
@@ -211,13 +265,25 @@ int main(int argc, char** argv) {
   CLI::App app{"raftkv-wal: inspect and verify a raftkv data directory (read-only)"};
   std::string dir;
   bool entries = false;
-  app.add_option("dir", dir, "Data directory (WAL segments and snapshot files)")->required();
+  app.add_option("dir", dir, "Data directory (WAL segments and snapshot files)");
   app.add_flag("--entries", entries, "Print every entry (index, term, type, size)");
+  CLI::App* export_command = app.add_subcommand(
+      "export", "Write the node's state (snapshot + every log entry after it) as one snapshot "
+                "file, for a backup or raftkv-server --restore-from");
+  std::string export_dir;
+  std::string out_path;
+  export_command->add_option("--out", out_path, "The snapshot file to write (must not exist)")
+      ->required();
+  export_command->add_option("dir", export_dir, "The node's data directory")->required();
   try {
     app.parse(argc, argv);
+    if (export_command->parsed()) {
+      return raftkv::storage::run_export(raftkv::storage::raft_dir(export_dir), out_path);
+    }
+    if (dir.empty()) throw CLI::RequiredError("dir");
   } catch (const CLI::ParseError& error) {
     const int code = app.exit(error);
     return code == 0 ? 0 : 2;
   }
-  return raftkv::storage::run(dir, entries);
+  return raftkv::storage::run(raftkv::storage::raft_dir(dir), entries);
 }

@@ -98,6 +98,24 @@ TEST(ParseServerArgs, JoinNeedsPeerAddrAndExcludesPeers) {
                        "not both"));
 }
 
+// --restore-from bootstraps a new cluster: with --peers, never with --join. Its id depends on
+// the file, so that it differs from the id the same name and --peers would give.
+TEST(ParseServerArgs, RestoreFromGoesWithPeersOnly) {
+  const Result<ServerConfig> restored = parse_with({"--restore-from", "/tmp/b.snap"});
+  ASSERT_TRUE(restored.is_ok()) << restored.status().to_string();
+  EXPECT_EQ(restored.value().restore_from, "/tmp/b.snap");
+  EXPECT_NE(restored.value().restored_cluster_id("4:1:181:17"), restored.value().cluster_id());
+  EXPECT_NE(restored.value().restored_cluster_id("4:1:181:17"),
+            restored.value().restored_cluster_id("4:1:181:18"));
+  const Result<ServerConfig> chosen =
+      parse_with({"--restore-from", "/tmp/b.snap", "--cluster-id", "77"});
+  ASSERT_TRUE(chosen.is_ok()) << chosen.status().to_string();
+  EXPECT_EQ(chosen.value().restored_cluster_id("4:1:181:17"), 77u);
+  EXPECT_TRUE(mentions(parse_join({"--join", "127.0.0.1:6381", "--peer-addr", "127.0.0.1:7004",
+                                   "--restore-from", "/tmp/b.snap"}),
+                       "--restore-from"));
+}
+
 TEST(ParseServerArgs, ElectionMustExceedHeartbeat) {
   EXPECT_FALSE(parse_with({"--heartbeat-ms", "500", "--election-ms", "400"}).is_ok());
 }
