@@ -13,7 +13,6 @@
 #include <thread>
 
 #include "harness.h"
-#include "tls_files.h"
 
 namespace raftkv::process_test {
 namespace {
@@ -87,19 +86,13 @@ TEST_F(BenchTool, TlsRunAgainstLeader_AcknowledgedOverTlsPort) {
   // Goal: --tls --cacert --cert --key reach a --tls cluster's TLS port (which speaks nothing
   // else): ops acknowledged, no error. Without the CA the node's certificate is refused and
   // no op completes.
-  prepare_cluster(kTlsSlot, 3);
-  ASSERT_FALSE(HasFatalFailure());
-  tools::ClusterLayout layout = cluster_->layout();
-  layout.tls = true;
-  const Status made = tools::make_tls_files(layout.tls_dir(), layout.nodes);
-  ASSERT_TRUE(made.is_ok()) << made.message();
-  cluster_ = std::make_unique<tools::LocalCluster>(layout);
-  start_nodes();
+  start_tls_cluster(kTlsSlot);
   ASSERT_FALSE(HasFatalFailure());
   const client::RaftInfo info = leader();
   ASSERT_NE(info.leader_id, 0u);
-  const std::string endpoint = layout.tls_endpoint(static_cast<int>(info.leader_id)).to_string();
-  const std::string certs = layout.tls_dir();
+  const std::string endpoint =
+      cluster_->layout().tls_endpoint(static_cast<int>(info.leader_id)).to_string();
+  const std::string& certs = tls_dir_;
   const std::vector<std::string> common = {
       "--target", "raftkv", "--endpoints", endpoint, "--clients", "4", "--duration", "1",
       "--json", "--quiet", "--tls", "--cert", certs + "/client.crt", "--key",
