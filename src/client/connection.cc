@@ -1,6 +1,5 @@
 #include "client/connection.h"
 
-#include <arpa/inet.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -13,7 +12,6 @@
 #include <cstring>
 #include <fcntl.h>
 #include <openssl/ssl.h>
-#include <openssl/x509v3.h>
 #include <thread>
 
 namespace raftkv::client {
@@ -91,12 +89,7 @@ SSL* tls_handshake(int fd, const TlsContext& tls, const std::string& host, TimeP
     SSL_free(ssl);
     return nullptr;
   }
-  in6_addr ip{};
-  const bool is_ip = ::inet_pton(AF_INET, host.c_str(), &ip) == 1 ||
-                     ::inet_pton(AF_INET6, host.c_str(), &ip) == 1;
-  const bool named = is_ip ? X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), host.c_str()) == 1
-                           : SSL_set1_host(ssl, host.c_str()) == 1 &&
-                                 SSL_set_tlsext_host_name(ssl, host.c_str()) == 1;
+  const bool named = tls_expect_host(ssl, host);
   while (named) {
     const int done = SSL_connect(ssl);
     if (done == 1) return ssl;

@@ -1,7 +1,9 @@
 #include "client/tls.h"
 
+#include <arpa/inet.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
+#include <openssl/x509v3.h>
 
 #include "common/assert.h"
 
@@ -15,6 +17,16 @@ std::string tls_error_text(const std::string& fallback) {
     text += (text.empty() ? "" : "; ") + std::string(buffer);
   }
   return text.empty() ? fallback : text;
+}
+
+bool tls_expect_host(SSL* ssl, const std::string& host) {
+  RAFT_ASSERT(ssl != nullptr);
+  in6_addr ip{};
+  const bool is_ip = ::inet_pton(AF_INET, host.c_str(), &ip) == 1 ||
+                     ::inet_pton(AF_INET6, host.c_str(), &ip) == 1;
+  return is_ip ? X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), host.c_str()) == 1
+               : SSL_set1_host(ssl, host.c_str()) == 1 &&
+                     SSL_set_tlsext_host_name(ssl, host.c_str()) == 1;
 }
 
 Result<std::shared_ptr<TlsContext>> TlsContext::make(const TlsOptions& options) {

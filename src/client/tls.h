@@ -6,6 +6,7 @@
 #include "common/status.h"
 
 struct ssl_ctx_st;  // OpenSSL's SSL_CTX, kept out of the callers' includes.
+struct ssl_st;      // OpenSSL's SSL.
 
 // TLS for the client library (OpenSSL), as redis-cli's --tls --cacert --cert --key set it:
 // TLS 1.2 or newer, the node's certificate verified against the CA bundle and against the
@@ -38,6 +39,11 @@ class TlsContext {
   explicit TlsContext(ssl_ctx_st* context) : context_(context) {}
   ssl_ctx_st* context_;
 };
+
+// Makes the handshake of `ssl` (a client session not yet connected) require that the node's
+// certificate names `host`, the host dialled: an IP address among its IP names, a host name
+// among its DNS names (also sent as SNI). False if OpenSSL refused the name.
+[[nodiscard]] bool tls_expect_host(ssl_st* ssl, const std::string& host);
 
 // OpenSSL's reasons for the last failure on this thread, oldest first, "; "-separated (the
 // queue is emptied); `fallback` when there are none.

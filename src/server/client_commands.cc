@@ -726,9 +726,12 @@ Action config_command(const std::vector<std::string>& args, const ServerContext&
   if (sub == "GET") {
     std::vector<Reply> out;
     for (const auto& [name, value] : settings) {
-      const bool wanted = std::any_of(args.begin() + 2, args.end(), [&](const std::string& p) {
-        return kv::glob_match(lower(p), name);
-      });
+      // The name by an explicit reference: clang 14 (the fuzz build) cannot capture a
+      // structured binding.
+      const bool wanted =
+          std::any_of(args.begin() + 2, args.end(), [&setting = name](const std::string& p) {
+            return kv::glob_match(lower(p), setting);
+          });
       if (!wanted) continue;
       out.push_back(Reply::bulk(name));
       out.push_back(Reply::bulk(value));

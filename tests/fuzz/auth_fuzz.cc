@@ -1,7 +1,7 @@
 // libFuzzer target for the AUTH path (server/acl_commands.h: access_refusal, AUTH, RESET as
-// the client server calls them), which takes bytes from anyone who reaches a client port
-// before they have authenticated. HELLO's AUTH option (client_commands.cc) is not compiled in:
-// clang 14 cannot build that file. The input is a session of commands on one connection, split at '\n', each
+// the client server calls them, and HELLO [2|3] [AUTH user pass] [SETNAME name] through the
+// server's own translate()), which takes bytes from anyone who reaches a client port before
+// they have authenticated. The input is a session of commands on one connection, split at '\n', each
 // command's arguments split at NUL; an argument "\x01" stands for the default user's password
 // and "\x02" for the replicated user alice's, so that the fuzzer reaches the success paths
 // without guessing them. A command for the store (AUTH as a replicated user) is answered as
@@ -9,7 +9,9 @@
 // first byte says; its high bits set the rate limit's burst. It must never crash; a
 // connection must never become authenticated, or switch user, by a command that does not
 // carry that user's password; and AUTH without a right password must be answered with
-// -WRONGPASS, the rate limit's refusal, or an arity or syntax error, nothing else.
+// -WRONGPASS, the rate limit's refusal, or an arity or syntax error, nothing else; nor HELLO's
+// AUTH, which may also answer NOPROTO, a bad version or NOAUTH (no AUTH option). HELLO's own
+// reply (an array) reaches only a connection that is authenticated once it ran.
 // Built by tests/fuzz/run.sh.
 
 #include <cstddef>
@@ -65,11 +67,26 @@ bool carries_a_password(const std::vector<std::string>& args) {
   return carries(args, kPassword) || carries(args, kAlicePassword);
 }
 
-bool is_auth(const std::vector<std::string>& args) {
-  if (args.empty() || args[0].size() != 4) return false;
-  const std::string& name = args[0];
-  return (name[0] | 0x20) == 'a' && (name[1] | 0x20) == 'u' && (name[2] | 0x20) == 't' &&
-         (name[3] | 0x20) == 'h';
+// Whether args[0] is `name` (lower case letters), in any case.
+bool is_command(const std::vector<std::string>& args, std::string_view name) {
+  if (args.empty() || args[0].size() != name.size()) return false;
+  for (size_t i = 0; i < name.size(); ++i) {
+    if ((args[0][i] | 0x20) != name[i]) return false;
+  }
+  return true;
+}
+
+bool is_auth(const std::vector<std::string>& args) { return is_command(args, "auth"); }
+bool is_hello(const std::vector<std::string>& args) { return is_command(args, "hello"); }
+
+// The replies that refuse an AUTH or HELLO ... AUTH without a right password.
+bool refusal(const std::string& reply) {
+  for (const char* start : {"-WRONGPASS", "-ERR too many failed AUTH", "-ERR wrong number",
+                            "-ERR syntax error", "-ERR Syntax error in HELLO", "-NOPROTO",
+                            "-ERR Protocol version", "-NOAUTH HELLO"}) {
+    if (reply.starts_with(start)) return true;
+  }
+  return false;
 }
 
 // The client's reply to `action` once the store answered (`store_has_alice`), as the server
@@ -80,10 +97,12 @@ std::string reply_of(Action& action, ClientState& state, bool store_has_alice) {
 }
 
 // What the client server does with a command on the AUTH path: the arity check of the command
-// table, access (NOAUTH before authentication), then AUTH itself or RESET. Anything else that
-// passed access answers +OK here (the store is not part of this target).
+// table, access (NOAUTH before authentication), then AUTH itself or RESET; HELLO as the server
+// translates it. Anything else that passed access answers +OK here (the store is not part of
+// this target).
 Action dispatch(ClientState& state, const std::vector<std::string>& args,
                 const ServerContext& context) {
+  if (is_hello(args)) return raftkv::server::translate(state, args, context);
   Action action;
   const raftkv::protocol::CommandSpec* spec =
       args.empty() ? nullptr : raftkv::protocol::find_command(args[0]);
@@ -114,6 +133,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   options.requirepass = kPassword;
   raftkv::server::AuthLimiter limiter(burst, 1);
   ServerContext context;
+  context.status = [] { return raftkv::server::ServerStatus{}; };  // HELLO names the role.
   context.auth = &options;
   context.limiter = &limiter;
   ClientState state;
@@ -135,12 +155,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     if (state.authenticated && (!was_authenticated || state.user != was_user)) {
       if (!carries(args, state.user == "default" ? kPassword : kAlicePassword)) std::abort();
     }
-    if (is_auth(args) && !carries_a_password(args)) {
-      const bool refused = reply.starts_with("-WRONGPASS") ||
-                           reply.starts_with("-ERR too many failed AUTH") ||
-                           reply.starts_with("-ERR wrong number") ||
-                           reply.starts_with("-ERR syntax error");
-      if (!refused) std::abort();
+    if (is_auth(args) && !carries_a_password(args) && !refusal(reply)) std::abort();
+    if (is_hello(args) && !was_authenticated) {
+      if (!carries_a_password(args) && !refusal(reply)) std::abort();
+      if (reply.starts_with("*") && !state.authenticated) std::abort();
     }
   }
   return 0;

@@ -141,6 +141,17 @@ void write_resp_seeds(const std::string& dir) {
   write(dir + "/seed-far-over", "*2\r\n$3\r\nGET\r\n$9223372036854775807\r\nabc" + ping);
 }
 
+// Sessions for auth_fuzz (its input format is there): HELLO with a wrong and then the right
+// password of the default user, and HELLO 3 and 2 with alice's ("\x02").
+void write_auth_seeds(const std::string& dir) {
+  using namespace std::string_literals;
+  write(dir + "/seed-hello-default",
+        "\x01HELLO\0" "2\0AUTH\0default\0wrong\nGET\0k\n"
+        "HELLO\0" "2\0AUTH\0default\0\x01\0SETNAME\0n"s);
+  write(dir + "/seed-hello-alice",
+        "\x11HELLO\0" "3\0AUTH\0alice\0\x02\nHELLO\0" "2\0AUTH\0alice\0\x02\nAUTH\0x"s);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -151,7 +162,7 @@ int main(int argc, char** argv) {
   const std::string dir = argv[1];
   for (const char* target :
        {"wal_record_fuzz", "segment_scan_fuzz", "snapshot_file_fuzz", "recovery_fuzz",
-        "snapshot_inbox_fuzz", "resp_fuzz", "peer_frame_fuzz"}) {
+        "snapshot_inbox_fuzz", "resp_fuzz", "peer_frame_fuzz", "auth_fuzz"}) {
     std::string command = "mkdir -p '" + dir + "/" + target + "'";
     if (std::system(command.c_str()) != 0) return 1;
   }
@@ -166,5 +177,6 @@ int main(int argc, char** argv) {
   write(dir + "/snapshot_inbox_fuzz/seed-1", snapshot_chunks());
   write_resp_seeds(dir + "/resp_fuzz");
   write_peer_frame_seeds(dir + "/peer_frame_fuzz");
+  write_auth_seeds(dir + "/auth_fuzz");
   return 0;
 }

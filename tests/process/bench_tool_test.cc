@@ -18,6 +18,7 @@ namespace raftkv::process_test {
 namespace {
 
 constexpr int kSlot = 13;
+constexpr int kTlsSlot = 64;
 
 // Runs raftkv-bench to completion (bounded: 60 s), its output into `output_path`.
 ToolRun run_bench(const std::vector<std::string>& args, const std::string& output_path) {
@@ -79,6 +80,43 @@ TEST_F(BenchTool, MixedRunAgainstLeader_ReportsSaneJson) {
                             "duration_s", "p90_ms", "p999_ms", "first_error"}) {
     EXPECT_TRUE(result.contains(field)) << field;
   }
+}
+
+TEST_F(BenchTool, TlsRunAgainstLeader_AcknowledgedOverTlsPort) {
+  // Goal: --tls --cacert --cert --key reach a --tls cluster's TLS port (which speaks nothing
+  // else): ops acknowledged, no error. Without the CA the node's certificate is refused and
+  // no op completes.
+  start_tls_cluster(kTlsSlot);
+  ASSERT_FALSE(HasFatalFailure());
+  const client::RaftInfo info = leader();
+  ASSERT_NE(info.leader_id, 0u);
+  const std::string endpoint =
+      cluster_->layout().tls_endpoint(static_cast<int>(info.leader_id)).to_string();
+  const std::string& certs = tls_dir_;
+  const std::vector<std::string> common = {
+      "--target", "raftkv", "--endpoints", endpoint, "--clients", "4", "--duration", "1",
+      "--json", "--quiet", "--tls", "--cert", certs + "/client.crt", "--key",
+      certs + "/client.key"};
+  std::vector<std::string> args = common;
+  args.insert(args.end(), {"--cacert", certs + "/ca.crt", "--read-ratio", "0.5", "--prefill",
+                           "50"});
+  const ToolRun run = run_bench(args, dir_ + "/bench-tls.txt");
+  ASSERT_EQ(run.how, "exited with status 0") << run.output;
+  const nlohmann::json result =
+      nlohmann::json::parse(json_line_of(run.output), nullptr, /*allow_exceptions=*/false);
+  ASSERT_TRUE(result.is_object()) << run.output;
+  const auto ops = result.value("ops", uint64_t{0});
+  std::cout << "over TLS: " << ops << " ops in 1 s, p50 " << result.value("p50_ms", -1.0)
+            << " ms\n";
+  EXPECT_GT(ops, 0u) << run.output;
+  EXPECT_EQ(result.value("errors", uint64_t{1}), 0u) << run.output;
+  EXPECT_GT(result.value("reads", uint64_t{0}), 0u);
+  EXPECT_GT(result.value("writes", uint64_t{0}), 0u);
+  // The system's trust store does not hold the throwaway CA.
+  const ToolRun refused = run_bench(common, dir_ + "/bench-tls-no-ca.txt");
+  EXPECT_NE(refused.how, "exited with status 0") << refused.output;
+  EXPECT_NE(refused.output.find("certificate verify failed"), std::string::npos)
+      << refused.output;
 }
 
 TEST_F(BenchTool, BadArguments_ExitNonZeroWithMessage) {

@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "client/endpoint.h"
+#include "client/tls.h"
 #include "common/status.h"
 
 // raftkv-bench's command line: what to run against which servers. Parsing and validation only;
@@ -37,6 +38,7 @@ struct BenchOptions {
   std::string label;
   std::string user;      // raftkv: AUTH as this user first on every connection...
   std::string password;  // ...with this password (empty: no AUTH).
+  client::TlsOptions tls;  // raftkv: --tls --cacert --cert --key, as the raftkv CLI's.
   bool json = false;
   bool quiet = false;
   uint32_t timeout_ms = 10'000;  // No reply on a connection for this long: it moves on.

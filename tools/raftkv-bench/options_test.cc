@@ -82,6 +82,34 @@ TEST(ParseOptions, FullCommandLine_Parsed) {
   EXPECT_EQ(parsed.options.label, "x");
 }
 
+TEST(ParseOptions, TlsFlags_Parsed) {
+  const char* argv[] = {"raftkv-bench", "--target", "raftkv", "--endpoints", "a:1", "--tls",
+                        "--cacert", "ca.crt", "--cert", "c.crt", "--key", "c.key"};
+  const ParsedOptions parsed = parse_options(12, argv);
+  ASSERT_TRUE(parsed.run);
+  EXPECT_TRUE(parsed.options.tls.enabled);
+  EXPECT_EQ(parsed.options.tls.ca_file, "ca.crt");
+  EXPECT_EQ(parsed.options.tls.cert_file, "c.crt");
+  EXPECT_EQ(parsed.options.tls.key_file, "c.key");
+}
+
+TEST(ValidateOptions, TlsWithEtcd_Rejected) {
+  BenchOptions o = valid_options();
+  o.target = Target::Etcd;
+  o.tls.enabled = true;
+  const Status status = validate_options(&o, 2);
+  ASSERT_FALSE(status.is_ok());
+  EXPECT_NE(status.message().find("--tls"), std::string::npos);
+}
+
+TEST(ValidateOptions, CertificateWithoutTls_Rejected) {
+  BenchOptions o = valid_options();
+  o.tls.cert_file = "c.crt";
+  const Status status = validate_options(&o, 2);
+  ASSERT_FALSE(status.is_ok());
+  EXPECT_NE(status.message().find("need --tls"), std::string::npos);
+}
+
 TEST(FormatKey, ZeroPaddedToTheSize) {
   std::string key(8, '?');
   format_key(42, key);

@@ -2,13 +2,18 @@
 
 #include <algorithm>
 #include <asio.hpp>
+#include <asio/ssl.hpp>
 #include <chrono>
 #include <deque>
+#include <memory>
 #include <string_view>
 
 #include "client/reply_parser.h"
+#include "client/tls.h"
 #include "common/assert.h"
 #include "net/resp_encoder.h"
+
+#include <openssl/ssl.h>
 
 namespace raftkv::bench {
 namespace {
@@ -41,6 +46,16 @@ struct PhaseShared {
   std::vector<tcp::endpoint> endpoints;
   std::vector<std::string> endpoint_names;  // For failure messages.
   std::string value;                        // The bytes every SET carries.
+  std::shared_ptr<asio::ssl::context> tls;  // --tls: every connection speaks TLS; else null.
+};
+
+// One TLS session over a Connection's socket, and the bytes being written through it. Shared
+// with the session's pending operations: after a failure the Connection moves on to a new
+// socket and session while the old operations still complete (aborted) into this one.
+struct TlsSession {
+  TlsSession(tcp::socket& socket, asio::ssl::context& context) : stream(socket, context) {}
+  asio::ssl::stream<tcp::socket&> stream;
+  std::string writing;
 };
 
 class Worker;
@@ -93,6 +108,12 @@ class Connection {
 
   void open();
   void start_connect();
+  // --tls: a new session on the connected socket, expecting the endpoint's host in the node's
+  // certificate. Null (with the reason noted or failed) if OpenSSL refused the host name.
+  std::shared_ptr<TlsSession> new_tls_session();
+  [[nodiscard]] bool handshake_blocking();
+  void start_handshake();
+  void flush_tls();
   void fail(const std::string& why);
   void append_request(Client* client, int64_t now);
   void flush();
@@ -103,6 +124,7 @@ class Connection {
 
   Worker& worker_;
   tcp::socket socket_;
+  std::shared_ptr<TlsSession> tls_;  // The current socket's session with --tls; else null.
   asio::steady_timer reconnect_timer_;
   size_t endpoint_;
   enum class State { Idle, Connecting, Open } state_ = State::Idle;
@@ -206,12 +228,14 @@ void Connection::connect_blocking() {
   for (size_t tried = 0; tried < count; ++tried) {
     std::error_code error;
     socket_.connect(worker_.shared.endpoints[endpoint_], error);
-    if (!error) {
+    if (!error && (worker_.shared.tls == nullptr || handshake_blocking())) {
       connected_early_ = true;
       return;
     }
-    worker_.stats.note_failure(worker_.shared.endpoint_names[endpoint_] + ": connect: " +
-                               error.message());
+    if (error) {
+      worker_.stats.note_failure(worker_.shared.endpoint_names[endpoint_] + ": connect: " +
+                                 error.message());
+    }
     socket_.close(error);
     endpoint_ = (endpoint_ + 1) % count;
   }
@@ -236,8 +260,50 @@ void Connection::start_connect() {
                             fail("connect: " + error.message());
                             return;
                           }
-                          open();
+                          if (worker_.shared.tls != nullptr) {
+                            start_handshake();
+                          } else {
+                            open();
+                          }
                         });
+}
+
+std::shared_ptr<TlsSession> Connection::new_tls_session() {
+  RAFT_ASSERT(worker_.shared.tls != nullptr);
+  auto session = std::make_shared<TlsSession>(socket_, *worker_.shared.tls);
+  const std::string& host = worker_.shared.options.endpoints[endpoint_].host;
+  if (!client::tls_expect_host(session->stream.native_handle(), host)) return nullptr;
+  return session;
+}
+
+// Before the clock starts, on the still blocking socket. False (noted) if it failed.
+bool Connection::handshake_blocking() {
+  std::error_code error;
+  tls_ = new_tls_session();
+  if (tls_ != nullptr) tls_->stream.handshake(asio::ssl::stream_base::client, error);
+  if (tls_ != nullptr && !error) return true;
+  worker_.stats.note_failure(worker_.shared.endpoint_names[endpoint_] + ": TLS handshake: " +
+                             (error ? error.message() : client::tls_error_text("bad host")));
+  tls_.reset();
+  return false;
+}
+
+void Connection::start_handshake() {
+  tls_ = new_tls_session();
+  if (tls_ == nullptr) {
+    fail("TLS: " + client::tls_error_text("bad host name"));
+    return;
+  }
+  tls_->stream.async_handshake(
+      asio::ssl::stream_base::client,
+      [this, session = session_, keep = tls_](const std::error_code& error) {
+        if (session != session_) return;
+        if (error) {
+          fail("TLS handshake: " + error.message());
+          return;
+        }
+        open();
+      });
 }
 
 void Connection::open() {
@@ -304,6 +370,10 @@ void Connection::append_request(Client* client, int64_t now) {
 // requests are small and the socket buffer large).
 void Connection::flush() {
   if (state_ != State::Open || write_waiting_ || out_.empty()) return;
+  if (tls_ != nullptr) {
+    flush_tls();
+    return;
+  }
   std::error_code error;
   size_t written = socket_.write_some(asio::buffer(out_), error);
   if (would_block(error)) {
@@ -330,21 +400,45 @@ void Connection::flush() {
                      });
 }
 
+// TLS cannot write part of out_ now and the rest later from the same bytes (OpenSSL wants a
+// retried write repeated as it was): out_ moves to the session and goes whole, and what
+// clients add meanwhile goes in the next write.
+void Connection::flush_tls() {
+  RAFT_ASSERT(tls_->writing.empty());
+  write_waiting_ = true;
+  tls_->writing.swap(out_);
+  asio::async_write(tls_->stream, asio::buffer(tls_->writing),
+                    [this, session = session_, keep = tls_](const std::error_code& error, size_t) {
+                      keep->writing.clear();
+                      if (session != session_) return;
+                      write_waiting_ = false;
+                      if (error) {
+                        fail("write: " + error.message());
+                        return;
+                      }
+                      flush();
+                    });
+}
+
 // async_read_some into the connection's buffer: asio reads as soon as epoll reports data, and
 // after a short read it skips the speculative read on the next call, so a reply costs one
 // recv() and no epoll_ctl() (a reactor-style async_wait would re-arm epoll every time).
 void Connection::start_read() {
-  socket_.async_read_some(asio::buffer(read_buffer_),
-                          [this, session = session_](const std::error_code& error, size_t got) {
-                            if (session != session_) return;
-                            if (error) {
-                              fail(error == asio::error::eof
-                                       ? std::string("connection closed by the server")
-                                       : "read: " + error.message());
-                              return;
-                            }
-                            on_read(got);
-                          });
+  auto done = [this, session = session_, keep = tls_](const std::error_code& error, size_t got) {
+    if (session != session_) return;
+    if (error) {
+      fail(error == asio::error::eof || error == asio::ssl::error::stream_truncated
+               ? std::string("connection closed by the server")
+               : "read: " + error.message());
+      return;
+    }
+    on_read(got);
+  };
+  if (tls_ != nullptr) {
+    tls_->stream.async_read_some(asio::buffer(read_buffer_), std::move(done));
+  } else {
+    socket_.async_read_some(asio::buffer(read_buffer_), std::move(done));
+  }
 }
 
 void Connection::on_read(size_t got) {
@@ -397,6 +491,7 @@ void Connection::fail(const std::string& why) {
   ++session_;
   std::error_code ignored;
   socket_.close(ignored);
+  tls_.reset();  // Its aborted operations keep it alive until they complete.
   write_waiting_ = false;
   out_.clear();
   parser_ = client::ReplyParser();
@@ -529,7 +624,15 @@ Result<std::unique_ptr<PhaseThreads>> make_raftkv_phase(const BenchOptions& opti
                                                         const WorkloadSpec& spec,
                                                         RunControl& control,
                                                         std::vector<ThreadStats>& stats) {
-  PhaseShared shared{options, control, {}, {}, make_value(options.value_size, options.seed)};
+  PhaseShared shared{options, control, {}, {}, make_value(options.value_size, options.seed),
+                     nullptr};
+  if (options.tls.enabled) {
+    Result<std::shared_ptr<client::TlsContext>> tls = client::TlsContext::make(options.tls);
+    if (!tls.is_ok()) return tls.status();
+    // asio's context frees the SSL_CTX it is given: it gets a reference of its own.
+    SSL_CTX_up_ref(tls.value()->native());
+    shared.tls = std::make_shared<asio::ssl::context>(tls.value()->native());
+  }
   asio::io_context io;
   tcp::resolver resolver(io);
   for (const client::Endpoint& endpoint : options.endpoints) {

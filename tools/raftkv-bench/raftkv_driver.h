@@ -10,6 +10,8 @@
 // The raftkv target: RESP2 over TCP with asio (standalone). Each event-loop thread owns some
 // connections and the clients spread over them; a connection carries its clients' requests
 // pipelined (replies come back in order), so one write and one read serve many requests.
+// With --tls each connection speaks TLS (client::TlsOptions: the node's certificate checked
+// against the CA and the host dialled), handshaking before its first request.
 //
 // Failures: a refused, reset or closed connection (or one silent for --timeout-ms) moves to
 // the next endpoint, round-robin, and its in-flight requests are sent again there, first and in

@@ -368,6 +368,11 @@ int run_cluster_add_node(const std::string& dir) {
     return fail(kExitError, "cannot add node " + std::to_string(id) + ": " + valid.message());
   }
   if (Status saved = save_layout(layout); !saved.is_ok()) return fail(kExitError, saved.message());
+  if (layout.tls) {  // The new node's certificate, from the cluster's CA.
+    if (Status made = make_tls_files(layout.tls_dir(), layout.nodes); !made.is_ok()) {
+      return fail(kExitError, made.message());
+    }
+  }
   LocalCluster cluster(layout);
   if (Status started = cluster.start_node(id, /*detach=*/true); !started.is_ok()) {
     return fail(kExitError, started.message());

@@ -17,6 +17,7 @@
 
 #include "client/admin.h"
 #include "commands.h"
+#include "tls_files.h"
 #include "web_control.h"
 
 namespace raftkv::tools {
@@ -91,9 +92,16 @@ class Narrator {
   std::string current_;
 };
 
-client::ClientOptions demo_client_options(const ClusterLayout& layout) {
+// The demo's clients: with `tls` (demo --tls), over TLS to the nodes' TLS ports.
+client::ClientOptions demo_client_options(const ClusterLayout& layout,
+                                          std::shared_ptr<const client::TlsContext> tls) {
   client::ClientOptions options;
   options.endpoints = layout.client_endpoints();
+  if (tls != nullptr) {
+    options.endpoints.clear();
+    for (int id : layout.member_nodes()) options.endpoints.push_back(layout.tls_endpoint(id));
+  }
+  options.tls = std::move(tls);
   options.semantics = client::Semantics::ExactlyOnce;
   options.call_timeout = milliseconds(20'000);
   options.attempt_timeout = milliseconds(3'000);
@@ -102,10 +110,11 @@ client::ClientOptions demo_client_options(const ClusterLayout& layout) {
 
 class Demo {
  public:
-  explicit Demo(const DemoOptions& options)
+  Demo(const DemoOptions& options, std::shared_ptr<const client::TlsContext> tls)
       : cluster_(options.layout),
         say_(stdout_is_tty()),
-        client_(demo_client_options(options.layout)),
+        tls_(tls),
+        client_(demo_client_options(options.layout, std::move(tls))),
         log_offsets_(static_cast<size_t>(kNodesMax) + 1, 0),
         keep_(options.keep),
         options_(options) {}
@@ -138,6 +147,7 @@ class Demo {
 
   LocalCluster cluster_;
   Narrator say_;
+  std::shared_ptr<const client::TlsContext> tls_;  // demo --tls: the clients' context.
   client::Client client_;
   std::vector<std::streamoff> log_offsets_;  // Per node: log bytes already shown.
   std::vector<std::pair<std::string, std::string>> data_;  // Acknowledged writes.
@@ -214,10 +224,12 @@ bool Demo::start_nodes() {
     if (Status started = cluster_.start_node(id, /*detach=*/keep_); !started.is_ok()) {
       return failed(started.message());
     }
+    const ClusterLayout& layout = cluster_.layout();
     say_.say("node " + std::to_string(id) + ": pid " +
              std::to_string(cluster_.pid(id).value_or(0)) + ", clients on " +
-             cluster_.layout().client_endpoint(id).to_string() + ", log " +
-             cluster_.layout().log_path(id));
+             layout.client_endpoint(id).to_string() +
+             (tls_ ? " and over TLS on " + layout.tls_endpoint(id).to_string() : "") +
+             ", log " + layout.log_path(id));
   }
   for (int id : all_nodes()) {
     if (Status up = cluster_.wait_up(id, milliseconds(10'000)); !up.is_ok()) {
@@ -356,7 +368,7 @@ bool Demo::restart_old_leader() {
 }
 
 client::Outcome Demo::member_command(std::vector<std::string> args) {
-  client::ClientOptions options = demo_client_options(cluster_.layout());
+  client::ClientOptions options = demo_client_options(cluster_.layout(), tls_);
   options.semantics = client::Semantics::AtMostOnce;  // A change is never sent twice.
   client::Client admin(options);
   args.insert(args.begin(), "RAFT.MEMBER");
@@ -404,6 +416,12 @@ bool Demo::replace_dead_node() {
     return text;
   };
   const int fresh = cluster_.mutable_layout().add_joining_node();
+  if (tls_ != nullptr) {  // The new node's certificate, from the same throwaway CA.
+    const ClusterLayout& layout = cluster_.layout();
+    if (Status made = make_tls_files(layout.tls_dir(), layout.nodes); !made.is_ok()) {
+      return failed(made.message());
+    }
+  }
   const std::string name = "node " + std::to_string(fresh);
   if (Status started = cluster_.start_node(fresh, keep_); !started.is_ok()) {
     return failed(started.message());
@@ -516,6 +534,18 @@ Result<std::string> demo_dir(const std::string& wanted) {
   return wanted;
 }
 
+// demo --tls: the throwaway certificates of nodes 1-3 (as `cluster start --tls`), and the
+// clients' context presenting client.crt.
+Result<std::shared_ptr<const client::TlsContext>> demo_tls(const ClusterLayout& layout) {
+  const std::string certs = layout.tls_dir();
+  if (Status made = make_tls_files(certs, layout.nodes); !made.is_ok()) return made;
+  Result<std::shared_ptr<client::TlsContext>> tls = client::TlsContext::make(
+      {.enabled = true, .ca_file = certs + "/ca.crt", .cert_file = certs + "/client.crt",
+       .key_file = certs + "/client.key"});
+  if (!tls.is_ok()) return tls.status();
+  return std::shared_ptr<const client::TlsContext>(std::move(tls).value());
+}
+
 }  // namespace
 
 int run_demo(const DemoOptions& options) {
@@ -530,9 +560,16 @@ int run_demo(const DemoOptions& options) {
   if (Status free = check_ports_free(resolved.layout); !free.is_ok()) {
     return fail(kExitError, free.message());
   }
-  std::printf("raftkv demo: three nodes under %s, server %s\n", resolved.layout.dir.c_str(),
-              resolved.layout.server_path.c_str());
-  Demo demo(resolved);
+  std::shared_ptr<const client::TlsContext> tls;
+  if (resolved.layout.tls) {
+    Result<std::shared_ptr<const client::TlsContext>> made = demo_tls(resolved.layout);
+    if (!made.is_ok()) return fail(kExitError, made.status().message());
+    tls = std::move(made).value();
+  }
+  std::printf("raftkv demo: three nodes under %s, server %s%s\n", resolved.layout.dir.c_str(),
+              resolved.layout.server_path.c_str(),
+              tls ? "; peers and clients over TLS (throwaway CA in DIR/tls)" : "");
+  Demo demo(resolved, std::move(tls));
   return demo.run();
 }
 

@@ -247,6 +247,9 @@ void add_cluster_commands(CLI::App& app, Cli& cli) {
   cli.demo_command = app.add_subcommand("demo", "Tell (and check) the story of a Raft cluster");
   cli.demo_command->add_option("--dir", cli.demo.layout.dir, "Directory for the demo (new)");
   cli.demo_command->add_flag("--keep", cli.demo.keep, "Leave the cluster running at the end");
+  cli.demo_command->add_flag("--tls", cli.demo.layout.tls,
+                             "Run the cluster with --tls (as `cluster start --tls`) and talk to "
+                             "it over TLS");
   cli.demo_command->add_flag("--web", cli.demo.web,
                              "Also tell the story on the web view: print its URL, pause after "
                              "each step (Enter on a terminal)");

@@ -124,6 +124,38 @@ TEST_F(AclCommands, DisabledUnknownOrWrongPasswordIsWrongpass) {
   EXPECT_EQ(state.categories, kv::kAclWrite | kv::kAclAdmin);
 }
 
+TEST_F(AclCommands, HelloAuthWithWrongPasswordNeverAuthenticates) {
+  // HELLO's AUTH option takes the same check as AUTH: a wrong, empty or near password for the
+  // default user gets -WRONGPASS (or, past the limit, the limiter's refusal), never HELLO's
+  // reply, and leaves the connection unauthenticated and unnamed. HELLO 3 is refused before
+  // any password is looked at (RESP2 only).
+  const std::vector<std::vector<std::string>> attempts = {
+      {"HELLO", "2", "AUTH", "default", "wrong"},
+      {"HELLO", "2", "AUTH", "default", ""},
+      {"HELLO", "2", "AUTH", "default", "secret "},
+      {"HELLO", "2", "AUTH", "default", "SECRET", "SETNAME", "n"},
+      {"HELLO", "2", "AUTH", "secret", "default"},
+      {"HELLO", "3", "AUTH", "default", "wrong"},
+      {"HELLO", "3", "AUTH", "default", "secret"}};
+  for (size_t i = 0; i < attempts.size(); ++i) {
+    state.addr = "10.0.1." + std::to_string(i) + ":1";  // Each from its own source.
+    Action action = run(attempts[i]);
+    const std::string expected = attempts[i][1] == "3"
+                                     ? "-NOPROTO unsupported protocol version\r\n"
+                                     : std::string(kWrongPass);
+    if (attempts[i][3] == "secret") {  // A user named "secret": the store has none.
+      EXPECT_EQ(finish(action, "$-1\r\n"), kWrongPass) << i;
+    } else {
+      EXPECT_EQ(action.reply, expected) << i;
+    }
+    EXPECT_FALSE(state.authenticated) << i;
+    EXPECT_EQ(state.name, "") << i;
+  }
+  EXPECT_EQ(run({"GET", "k"}).reply, kNoAuth);
+  EXPECT_TRUE(run({"HELLO", "2", "AUTH", "default", "secret"}).reply.starts_with("*14\r\n"));
+  EXPECT_TRUE(state.authenticated);
+}
+
 TEST_F(AclCommands, FailedAuthIsRateLimitedPerSource) {
   for (int i = 0; i < 3; ++i) EXPECT_EQ(run({"AUTH", "bad"}).reply, kWrongPass) << i;
   // Over the limit: refused without a look at the password, the right one included.
