@@ -9,7 +9,10 @@ cd "$(dirname "$0")/.."
 
 # Each stage says how long it took: CI allows 90 minutes on 2 cores, the suite aims at 30.
 stage_start=$SECONDS
-stage_done() { echo "== $1 took $((SECONDS - stage_start)) s (total $SECONDS s)"; stage_start=$SECONDS; }
+stage_done() {
+  echo "== $1 took $((SECONDS - stage_start)) s (total $SECONDS s)"
+  stage_start=$SECONDS
+}
 
 scripts/setup.sh
 stage_done setup

@@ -16,20 +16,11 @@
 #include <vector>
 
 #include "kv/acl.h"
+#include "split.h"
 
 namespace {
 
 using raftkv::kv::AclUser;
-
-std::vector<std::string> split(std::string_view bytes, char separator, size_t max) {
-  std::vector<std::string> words;
-  for (size_t at = 0; at <= bytes.size() && words.size() < max;) {
-    const size_t end = std::min(bytes.find(separator, at), bytes.size());
-    words.emplace_back(bytes.substr(at, end - at));
-    at = end + 1;
-  }
-  return words;
-}
 
 // A user with something of everything, so that rules have state to change.
 AclUser start_user() {

@@ -1,18 +1,17 @@
-// libFuzzer target for the AUTH path (server/acl_commands.h: access_refusal, AUTH, RESET as
-// the client server calls them, and HELLO [2|3] [AUTH user pass] [SETNAME name] through the
-// server's own translate()), which takes bytes from anyone who reaches a client port before
-// they have authenticated. The input is a session of commands on one connection, split at '\n', each
-// command's arguments split at NUL; an argument "\x01" stands for the default user's password
-// and "\x02" for the replicated user alice's, so that the fuzzer reaches the success paths
-// without guessing them. A command for the store (AUTH as a replicated user) is answered as
-// a store that has alice under every name would, or with nil (no such user), as the input's
-// first byte says; its high bits set the rate limit's burst. It must never crash; a
-// connection must never become authenticated, or switch user, by a command that does not
-// carry that user's password; and AUTH without a right password must be answered with
-// -WRONGPASS, the rate limit's refusal, or an arity or syntax error, nothing else; nor HELLO's
-// AUTH, which may also answer NOPROTO, a bad version or NOAUTH (no AUTH option). HELLO's own
-// reply (an array) reaches only a connection that is authenticated once it ran.
-// Built by tests/fuzz/run.sh.
+// libFuzzer target for the AUTH path (server/acl_commands.h: access_refusal, AUTH, RESET as the
+// client server calls them, and HELLO [2|3] [AUTH user pass] [SETNAME name] through the server's
+// own translate()), which takes bytes from anyone who reaches a client port before they have
+// authenticated. The input is a session of commands on one connection, split at '\n', each
+// command's arguments split at NUL; an argument "\x01" stands for the default user's password and
+// "\x02" for the replicated user alice's, so that the fuzzer reaches the success paths without
+// guessing them. A command for the store (AUTH as a replicated user) is answered as a store that
+// has alice under every name would, or with nil (no such user), as the input's first byte says; its
+// high bits set the rate limit's burst. It must never crash; a connection must never become
+// authenticated, or switch user, by a command that does not carry that user's password; and AUTH
+// without a right password must be answered with -WRONGPASS, the rate limit's refusal, or an arity
+// or syntax error, nothing else; nor HELLO's AUTH, which may also answer NOPROTO, a bad version or
+// NOAUTH (no AUTH option). HELLO's own reply (an array) reaches only a connection that is
+// authenticated once it ran. Built by tests/fuzz/run.sh.
 
 #include <cstddef>
 #include <cstdint>
@@ -28,6 +27,7 @@
 #include "server/auth.h"
 #include "server/client_commands.h"
 #include "server/replies.h"
+#include "split.h"
 
 namespace {
 
@@ -39,16 +39,6 @@ constexpr const char* kPassword = "correct horse";
 constexpr const char* kAlicePassword = "battery staple";
 constexpr size_t kCommandsMax = 32;
 constexpr size_t kArgsMax = 8;
-
-std::vector<std::string> split(std::string_view bytes, char separator, size_t max) {
-  std::vector<std::string> words;
-  for (size_t at = 0; at <= bytes.size() && words.size() < max;) {
-    const size_t end = std::min(bytes.find(separator, at), bytes.size());
-    words.emplace_back(bytes.substr(at, end - at));
-    at = end + 1;
-  }
-  return words;
-}
 
 // What AclGetUser gives for alice: enabled, read and write, her password's digest.
 std::string alice_record() {

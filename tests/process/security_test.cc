@@ -325,7 +325,8 @@ TEST_F(Tls, RedisCliAndRedisPyOverTlsBesideThePlaintextPort_CertificatesReloadOn
   start_tls(/*slot=*/45);
   ASSERT_FALSE(HasFatalFailure());
   (void)leader();
-  const ToolRun set = redis_cli_tls(1, tls_dir_ + "/ca.crt", tls_dir_ + "/client", {"SET", "k", "v"});
+  const ToolRun set =
+      redis_cli_tls(1, tls_dir_ + "/ca.crt", tls_dir_ + "/client", {"SET", "k", "v"});
   EXPECT_EQ(set.output, "OK\n") << set.how;
   EXPECT_EQ(ask(2, {"GET", "k"}, {"", kPassword}), Reply::bulk("v"));  // Plaintext, same data.
   ASSERT_EQ(ask(1, {"ACL", "SETUSER", "carol", "on", ">cpw", "+@read", "+@write"},

@@ -309,14 +309,14 @@ void membership_stale_leader_remove(Run& run) {
   check_members_and_history(sim, world, sim.ids());
 }
 
-// Membership changes while a snapshot install is in flight: node 4 joins as a learner so far
-// behind that only a snapshot (4 KiB chunks over a lossy network) can catch it up, and while
-// the chunks travel another change is proposed: by seed, node 5 is added as a learner, a
-// voter that does not lead is removed, or node 4 itself is removed. The sender streams the
-// newest snapshot file, so after its own removal node 4 could restore a snapshot whose
-// membership leaves it out, and must then take it as its removal (metric removed_by_snapshot;
-// 0 in seeds 0-199: the removal always came after the snapshot it was sent). Clients of the voters run
-// throughout; at the end the members hold the same values and the history is linearizable.
+// Membership changes while a snapshot install is in flight: node 4 joins as a learner so far behind
+// that only a snapshot (4 KiB chunks over a lossy network) can catch it up, and while the chunks
+// travel another change is proposed: by seed, node 5 is added as a learner, a voter that does not
+// lead is removed, or node 4 itself is removed. The sender streams the newest snapshot file, so
+// after its own removal node 4 could restore a snapshot whose membership leaves it out, and must
+// then take it as its removal (metric removed_by_snapshot; 0 in seeds 0-199: the removal always
+// came after the snapshot it was sent). Clients of the voters run throughout; at the end the
+// members hold the same values and the history is linearizable.
 void membership_during_snapshot_install(Run& run) {
   SimOptions options = kv_options(5);
   options.voters = 3;
