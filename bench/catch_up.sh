@@ -54,9 +54,11 @@ load_s=$(python3 -c "import time; print(round(time.time() - $start, 1))")
 echo "loaded: $(redis-cli -p "$port" dbsize) keys in $load_s s"
 
 # redis-benchmark's CSV line for SET: "SET","rps","avg","min","p50","p95","p99","max".
+# A run that ends in errors (e.g. the leader changed under it) prints no CSV line: say so.
 small_writes() {
   redis-benchmark -p "$port" -t set -n "$1" -r 100000000000 -d 256 -c 16 --csv 2>/dev/null |
-    grep '^"SET"' | tr -d '"' | awk -F, '{printf "%.0f writes/s, p99 %s ms", $2, $7}'
+    grep '^"SET"' | tr -d '"' | awk -F, '{printf "%.0f writes/s, p99 %s ms", $2, $7}' ||
+    echo "no result (redis-benchmark failed; see the nodes' logs for a leader change)"
 }
 echo "before: $(small_writes 30000)"
 
@@ -64,7 +66,7 @@ start=$(date +%s.%N)
 "$raftkv" cluster add-node --dir "$cluster" >"$work/add-node.log" 2>&1 &
 adder=$!
 during=$(small_writes 30000)
-wait "$adder"
+wait "$adder" || echo "add-node failed: $(cat "$work/add-node.log")"
 catch_up_s=$(python3 -c "import time; print(round(time.time() - $start, 1))")
 echo "during: $during"
 # The snapshot node 4 received: the newest one of the nodes that were there (they snapshot
@@ -81,3 +83,4 @@ rate = mib / $catch_up_s
 print(f'snapshot {mib:.0f} MiB: {rate:.1f} MiB/s, {rate / $fio_mib_s:.2f}x fio')"
 echo "after: $(small_writes 30000)"
 echo "load: $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "elections: $(grep -h 'became candidate' "$cluster"/node*/server.log | wc -l)"
