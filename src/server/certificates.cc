@@ -13,12 +13,23 @@ Status Certificates::start() {
   RAFT_ASSERT(peer_dialer_ == nullptr);
   if (!options_.enabled()) return Status::ok();
   if (Status status = load(); !status.is_ok()) return status;
+  RAFT_ASSERT((client_ != nullptr) == options_.files.enabled());
+  RAFT_ASSERT((peer_dialer_ != nullptr) == options_.peer_files.enabled());
+  return watch_sighup();
+}
+
+Status Certificates::on_reload(std::function<void()> reload) {
+  reloads_.push_back(std::move(reload));
+  return watch_sighup();
+}
+
+Status Certificates::watch_sighup() {
+  if (watching_) return Status::ok();
   asio::error_code error;
   sighup_.add(SIGHUP, error);
   if (error) return Status(ErrorCode::IoError, "cannot watch SIGHUP: " + error.message());
+  watching_ = true;
   wait_for_sighup();
-  RAFT_ASSERT((client_ != nullptr) == options_.files.enabled());
-  RAFT_ASSERT((peer_dialer_ != nullptr) == options_.peer_files.enabled());
   return Status::ok();
 }
 
@@ -59,7 +70,15 @@ Status Certificates::load() {
 void Certificates::wait_for_sighup() {
   sighup_.async_wait([this](const asio::error_code& error, int) {
     if (error || stopped_) return;
-    if (Status status = load(); !status.is_ok()) {
+    reload();
+    wait_for_sighup();
+  });
+}
+
+void Certificates::reload() {
+  for (const std::function<void()>& also : reloads_) also();
+  if (!options_.enabled()) return;
+  if (Status status = load(); !status.is_ok()) {
       log_to(logger_, LogLevel::Error, "SIGHUP: certificates not reloaded, the old ones stay: ",
              status.message());
     } else {
@@ -68,9 +87,7 @@ void Certificates::wait_for_sighup() {
              options_.files.enabled() && options_.peer_files.enabled() ? " and " : "",
              options_.peer_files.enabled() ? options_.peer_files.cert_file + " (peers)" : "",
              "; new connections use them");
-    }
-    wait_for_sighup();
-  });
+  }
 }
 
 }  // namespace raftkv::server

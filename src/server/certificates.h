@@ -2,7 +2,9 @@
 
 #include <asio.hpp>
 #include <asio/ssl.hpp>
+#include <functional>
 #include <memory>
+#include <vector>
 
 #include "common/logger.h"
 #include "common/status.h"
@@ -24,6 +26,10 @@ class Certificates {
   // every SIGHUP until stop().
   [[nodiscard]] Status start();
   void stop();
+  // Also runs `reload` on every SIGHUP, after this class's own contexts: one watcher and one
+  // reload for every TLS context of the node, also those built elsewhere (the HTTPS
+  // listener's). Watches SIGHUP from now on if start() did not.
+  [[nodiscard]] Status on_reload(std::function<void()> reload);
 
   // The context for a new client connection on the TLS port; null before start() or without
   // --tls-cert-file.
@@ -39,7 +45,9 @@ class Certificates {
 
  private:
   [[nodiscard]] Status load();
+  [[nodiscard]] Status watch_sighup();
   void wait_for_sighup();
+  void reload();
 
   const TlsOptions options_;
   Logger& logger_;
@@ -47,6 +55,8 @@ class Certificates {
   std::shared_ptr<asio::ssl::context> client_;
   std::shared_ptr<asio::ssl::context> peer_listener_;
   std::shared_ptr<asio::ssl::context> peer_dialer_;
+  std::vector<std::function<void()>> reloads_;
+  bool watching_ = false;
   bool stopped_ = false;
 };
 

@@ -50,32 +50,17 @@ void publish_status(asio::steady_timer& timer, const std::function<ServerStatus(
   });
 }
 
-// Rebuilds the HTTPS context on every SIGHUP, as Certificates does for the client port (a
-// failure is logged there and the old context stays).
-void reload_http_on_sighup(asio::signal_set& sighup, HttpStatusServer& http) {
-  sighup.async_wait([&sighup, &http](const asio::error_code& error, int) {
-    if (error) return;
-    (void)http.reload_tls();
-    reload_http_on_sighup(sighup, http);
-  });
-}
-
 // Serves HTTP when --http-addr is given: the status published every 100 ms, the HTTPS context
-// rebuilt on SIGHUP.
+// rebuilt on SIGHUP with the node's others (a failure is logged there; the old one stays).
 Status start_http(const ServerConfig& config, HttpStatusServer& http, asio::steady_timer& timer,
-                  asio::signal_set& sighup, const std::function<ServerStatus()>& status) {
+                  Certificates& certificates, const std::function<ServerStatus()>& status) {
   if (config.http_port == 0) return Status::ok();
   if (Status started = http.start(config.http_host, config.http_port); !started.is_ok()) {
     return started;
   }
   publish_status(timer, status, http, config.tick_ms);
-  if (config.http.tls_enabled()) {
-    asio::error_code error;
-    sighup.add(SIGHUP, error);
-    if (error) return Status(ErrorCode::IoError, "cannot watch SIGHUP: " + error.message());
-    reload_http_on_sighup(sighup, http);
-  }
-  return Status::ok();
+  if (!config.http.tls_enabled()) return Status::ok();
+  return certificates.on_reload([&http] { (void)http.reload_tls(); });
 }
 
 runtime::NodeOptions node_options(const ServerConfig& config, const Identity& identity) {
@@ -219,8 +204,7 @@ int run(ServerConfig config) {
   if (Status started = clients.start(); !started.is_ok()) return fail(started.to_string());
   HttpStatusServer http(metrics, logger, &feed, http_addrs(config), config.http);
   asio::steady_timer publish_timer(io);
-  asio::signal_set http_sighup(io);
-  if (Status started = start_http(config, http, publish_timer, http_sighup, status);
+  if (Status started = start_http(config, http, publish_timer, certificates, status);
       !started.is_ok()) {
     return fail(started.to_string());
   }
@@ -233,7 +217,6 @@ int run(ServerConfig config) {
     transport.stop();
     env.stop_ticks();
     publish_timer.cancel();
-    http_sighup.cancel();
     io.stop();
   });
   log_to(logger, LogLevel::Info, "node ", config.id, " of cluster '", config.cluster_name,

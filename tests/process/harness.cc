@@ -116,6 +116,25 @@ void ClusterFixture::TearDown() {
   std::filesystem::remove_all(dir_, error);
 }
 
+void ClusterFixture::write_keys_acked(int count, const std::string& prefix,
+                                      std::vector<std::pair<std::string, std::string>>* acked) {
+  client::Client client(client_options(client::Semantics::AtLeastOnce));
+  for (int i = 0; i < count; ++i) {
+    const std::string key = prefix + std::to_string(i);
+    const client::Outcome outcome = client.call({"SET", key, "v" + std::to_string(i)});
+    ASSERT_TRUE(outcome.ok()) << key << ": " << outcome.detail;
+    acked->emplace_back(key, "v" + std::to_string(i));
+  }
+}
+
+size_t ClusterFixture::log_lines_with(int id, const std::string& needle) const {
+  std::ifstream log(cluster_->layout().log_path(id));
+  std::string line;
+  size_t count = 0;
+  while (std::getline(log, line)) count += line.find(needle) != std::string::npos ? 1u : 0u;
+  return count;
+}
+
 void ClusterFixture::dump_logs() const {
   for (int id = 1; id <= cluster_->layout().nodes; ++id) {
     std::cerr << "---- last lines of node " << id << " (" << cluster_->layout().log_path(id)

@@ -72,6 +72,12 @@ class ClusterFixture : public ::testing::Test {
   // Every running node's state machine holds the given key -> value pairs once it has
   // applied the leader's commit index.
   void expect_everywhere(const std::vector<std::pair<std::string, std::string>>& data);
+  // Writes "<prefix><i>" = "v<i>" for i < count through a client, each acknowledged (the test
+  // fails otherwise), and appends them to `acked`.
+  void write_keys_acked(int count, const std::string& prefix,
+                        std::vector<std::pair<std::string, std::string>>* acked);
+  // Lines of node `id`'s log that contain `needle`.
+  [[nodiscard]] size_t log_lines_with(int id, const std::string& needle) const;
   void dump_logs() const;
 
   std::string dir_;

@@ -69,14 +69,6 @@ class HttpSecurity : public ClusterFixture {
     return {status, body};
   }
 
-  size_t log_lines_with(int id, const std::string& needle) const {
-    std::ifstream log(cluster_->layout().log_path(id));
-    std::string line;
-    size_t count = 0;
-    while (std::getline(log, line)) count += line.find(needle) != std::string::npos ? 1u : 0u;
-    return count;
-  }
-
   // Waits up to 10 s for node 1's log to hold `needle`; how many lines do.
   size_t wait_for_log(const std::string& needle) const {
     const auto start = std::chrono::steady_clock::now();

@@ -84,14 +84,6 @@ class Impostor {
 
 class PeerTls : public ClusterFixture {
  protected:
-  size_t log_lines_with(int id, const std::string& needle) const {
-    std::ifstream log(cluster_->layout().log_path(id));
-    std::string line;
-    size_t count = 0;
-    while (std::getline(log, line)) count += line.find(needle) != std::string::npos ? 1u : 0u;
-    return count;
-  }
-
   // Waits up to 10 s for node `id` to log a line with `needle`; prints the first such line.
   void expect_logged(int id, const std::string& needle) {
     const auto start = steady_clock::now();

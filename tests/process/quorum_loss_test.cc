@@ -71,16 +71,6 @@ class QuorumLoss : public ClusterFixture {
     }
   }
 
-  void write_acked(int count, const std::string& prefix) {
-    Client client(client_options(Semantics::AtLeastOnce));
-    for (int i = 0; i < count; ++i) {
-      const std::string key = prefix + std::to_string(i);
-      const Outcome outcome = client.call({"SET", key, "v" + std::to_string(i)});
-      ASSERT_TRUE(outcome.ok()) << key << ": " << outcome.detail;
-      acked_.emplace_back(key, "v" + std::to_string(i));
-    }
-  }
-
   // Waits (bounded) until `node` names no leader.
   void wait_knows_no_leader(int node) {
     const auto start = Clock::now();
@@ -116,7 +106,7 @@ TEST_F(QuorumLoss, TwoOfThreeKilled_SurvivorRefusesReadsAndWrites_NothingAckedLo
   start_cluster(/*slot=*/22);
   const int first = static_cast<int>(leader().node_id);
   ASSERT_NE(first, 0);
-  write_acked(50, "acked:");
+  write_keys_acked(50, "acked:", &acked_);
 
   // The leader survives: it still believes it leads, until CheckQuorum makes it step down.
   for (int id = 1; id <= 3; ++id) {
@@ -131,7 +121,7 @@ TEST_F(QuorumLoss, TwoOfThreeKilled_SurvivorRefusesReadsAndWrites_NothingAckedLo
   const int second = static_cast<int>(leader().node_id);
   ASSERT_NE(second, 0);
   check_after_restart();
-  write_acked(50, "acked-again:");
+  write_keys_acked(50, "acked-again:", &acked_);
 
   // A follower survives: the leader and the other follower die.
   const int survivor = second % 3 + 1;

@@ -36,17 +36,6 @@ class Restore : public ClusterFixture {
     ClusterFixture::TearDown();
   }
 
-  // Writes `count` keys through the cluster and keeps them as acknowledged.
-  void write_acked(int count, const std::string& prefix) {
-    Client client(client_options(Semantics::AtLeastOnce));
-    for (int i = 0; i < count; ++i) {
-      const std::string key = prefix + std::to_string(i);
-      const Outcome outcome = client.call({"SET", key, "v" + std::to_string(i)});
-      ASSERT_TRUE(outcome.ok()) << key << ": " << outcome.detail;
-      acked_.emplace_back(key, "v" + std::to_string(i));
-    }
-  }
-
   // raftkv-wal export of node `id`'s data dir into dir_/backup.snap; its output.
   std::string export_node(int id) {
     backup_ = dir_ + "/backup.snap";
@@ -87,7 +76,7 @@ class Restore : public ClusterFixture {
 TEST_F(Restore, BackupOfARunningNodeStartsANewClusterWithEveryKey) {
   start_cluster(55);
   if (HasFatalFailure()) return;
-  write_acked(300, "backup:");
+  write_keys_acked(300, "backup:", &acked_);
   if (HasFatalFailure()) return;
   expect_everywhere(acked_);  // Node 2 holds every write durably: the backup must have all.
   if (HasFatalFailure()) return;
@@ -102,14 +91,14 @@ TEST_F(Restore, BackupOfARunningNodeStartsANewClusterWithEveryKey) {
   std::cout << "old cluster id " << old_id << ", new " << new_id << "\n";
   EXPECT_NE(new_id, old_id);
   // The new cluster takes writes, and the old one still runs beside it, untouched.
-  write_acked(10, "after:");
+  write_keys_acked(10, "after:", &acked_);
   EXPECT_EQ(cluster_id(*old_, 1), old_id);
 }
 
 TEST_F(Restore, LostMajorityRecoversFromTheSurvivorAndRefusesTheOldNodes) {
   start_cluster(57);
   if (HasFatalFailure()) return;
-  write_acked(300, "acked:");
+  write_keys_acked(300, "acked:", &acked_);
   if (HasFatalFailure()) return;
   expect_everywhere(acked_);  // The survivor has the most recent log.
   if (HasFatalFailure()) return;
@@ -141,7 +130,7 @@ TEST_F(Restore, LostMajorityRecoversFromTheSurvivorAndRefusesTheOldNodes) {
   // The new cluster carries on alone: its one member leads, and takes writes.
   const client::RaftInfo info = leader();
   EXPECT_EQ(info.node_id, 1u);
-  write_acked(10, "after:");
+  write_keys_acked(10, "after:", &acked_);
   expect_everywhere(acked_);
 }
 

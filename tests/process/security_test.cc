@@ -280,14 +280,6 @@ class Tls : public Security {
     return run_tool("/usr/bin/redis-cli", args, dir_ + "/redis-cli-" + std::to_string(runs_++));
   }
 
-  size_t log_lines_with(int id, const std::string& needle) const {
-    std::ifstream log(cluster_->layout().log_path(id));
-    std::string line;
-    size_t count = 0;
-    while (std::getline(log, line)) count += line.find(needle) != std::string::npos ? 1u : 0u;
-    return count;
-  }
-
   // SIGHUP reloads the certificate files: after node 1's files are replaced by ones from a
   // new CA and it gets SIGHUP, clients trusting the new CA get in and those trusting only the
   // old one do not; no restart, no leader change.
