@@ -4,7 +4,7 @@
 # range per client count and the ratio after/before. Turns alternate (and which binary goes
 # first alternates per round), because this shared machine drifts within minutes.
 #   bench/ab_server.sh --baseline OLD_SERVER [--server NEW_SERVER] [--clients "1 16 256"]
-#                      [--rounds N] [--seconds S] [--build DIR]
+#                      [--rounds N] [--seconds S] [--build DIR] [--floor]
 #   --baseline  the "before" raftkv-server, e.g. built from an older commit in a worktree; both
 #               binaries must be named raftkv-server (cluster stop finds its nodes by name)
 #   --server    the "after" one (default: DIR/src/server/raftkv-server)
@@ -12,6 +12,9 @@
 #   --rounds    turns per binary and client count (default 3)
 #   --seconds   measured seconds per turn (default 6, after 1 s of warmup)
 #   --build     build dir with raftkv and raftkv-bench (default build/release)
+#   --floor     also run bench/floor's replication_floor (no Raft: the least a replicated
+#               write costs here) in each round's 1-client turns, and report both binaries'
+#               1-client throughput and p50 against it (issue 20's one-client goal)
 # fio (4 KiB write + fdatasync) runs at the start and the end. Writes build/ab-server/report.md
 # and prints it. Loopback ports 24101-24123.
 set -euo pipefail
@@ -23,6 +26,7 @@ clients="1 16 256"
 rounds=3
 seconds=6
 build=build/release
+floor=0
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --baseline) baseline="$2"; shift 2 ;;
@@ -31,12 +35,15 @@ while [[ $# -gt 0 ]]; do
     --rounds) rounds="$2"; shift 2 ;;
     --seconds) seconds="$2"; shift 2 ;;
     --build) build="$2"; shift 2 ;;
+    --floor) floor=1; shift ;;
     *) sed -n '6,7p' "$0" | sed 's/^# *//' >&2; exit 2 ;;
   esac
 done
 server=${server:-$build/src/server/raftkv-server}
-for binary in "$baseline" "$server" "$build/tools/raftkv/raftkv" \
-    "$build/tools/raftkv-bench/raftkv-bench"; do
+floor_bin=$build/bench/replication_floor
+needed=("$baseline" "$server" "$build/tools/raftkv/raftkv" "$build/tools/raftkv-bench/raftkv-bench")
+((floor)) && needed+=("$floor_bin")
+for binary in "${needed[@]}"; do
   [[ -x "$binary" ]] || { echo "ab_server: not an executable: '$binary'" >&2; exit 2; }
 done
 # `raftkv cluster stop` recognizes its nodes by this name; another would be left running.
@@ -79,11 +86,27 @@ turn() {
              --clients "$count" --connections $((count < 64 ? count : 64)) --key-size 16 \
              --value-size 256 --duration "$seconds" --warmup 1 --json --quiet 2>/dev/null |
            grep '^{' | tail -1)
+  record "$line" "$label" "$count"
+}
+
+# record JSON LABEL CLIENTS: one line of the results table from a JSON result.
+record() {
   python3 -c 'import json, sys
 d = json.loads(sys.argv[1])
 print("\t".join(map(str, [sys.argv[2], sys.argv[3], round(d["throughput"]), d["p50_ms"],
-                          d["p99_ms"], d["errors"]])))' "$line" "$label" "$count" >>"$results"
+                          d["p99_ms"], d.get("errors", 0)])))' "$1" "$2" "$3" >>"$results"
   tail -1 "$results" >&2
+}
+
+# floor_turn: the replication floor, one write at a time, as long as a turn.
+floor_turn() {
+  local line
+  stop_cluster
+  rm -rf "$work/floor"
+  line=$("$floor_bin" --dir "$work/floor" --seconds "$seconds" --warmup 1) ||
+    { echo "ab_server: replication_floor failed" >&2; exit 1; }
+  rm -rf "$work/floor"
+  record "$line" floor 1
 }
 
 read -r _ fio_start _ < <(bench_fio "$work/fio" 3)
@@ -94,6 +117,7 @@ for round in $(seq "$rounds"); do
       if [[ $label == before ]]; then binary=$baseline; else binary=$server; fi
       turn "$label" "$binary" "$count"
     done
+    if ((floor)) && [[ $count == 1 ]]; then floor_turn; fi
   done
 done
 stop_cluster
@@ -117,7 +141,7 @@ print(f"- fio fdatasync p50: {fio_start} us at the start, {fio_end} us at the en
 print("| clients | before writes/s | after writes/s | after/before | before p50 ms | "
       "after p50 ms | before p99 ms | after p99 ms | errors |")
 print("|---|---|---|---|---|---|---|---|---|")
-for clients in sorted({c for c, _ in runs}):
+for clients in sorted({c for c, label in runs if label != "floor"}):
     b, a = runs[(clients, "before")], runs[(clients, "after")]
     ratio = statistics.median(r[0] for r in a) / statistics.median(r[0] for r in b)
     print(f"| {clients} | {cell([r[0] for r in b], 0)} | {cell([r[0] for r in a], 0)} | "
@@ -125,5 +149,17 @@ for clients in sorted({c for c, _ in runs}):
           f"{cell([r[2] for r in b], 3)} | {cell([r[2] for r in a], 3)} | "
           f"{sum(r[3] for r in b + a)} |")
 print("\nMedian of the turns, range in brackets; every turn starts a fresh cluster on empty data.")
+if (1, "floor") in runs:
+    f = runs[(1, "floor")]
+    floor_ops = statistics.median(r[0] for r in f)
+    floor_p50 = statistics.median(r[1] for r in f)
+    print(f"\n## One client against the replication floor (bench/floor, no Raft)\n")
+    print(f"Floor: {cell([r[0] for r in f], 0)} writes/s, p50 {cell([r[1] for r in f], 3)} ms.\n")
+    print("| binary | writes/s / floor's | p50 / floor's |")
+    print("|---|---|---|")
+    for label in ("before", "after"):
+        r = runs[(1, label)]
+        print(f"| {label} | {statistics.median(x[0] for x in r) / floor_ops:.2f} | "
+              f"{statistics.median(x[1] for x in r) / floor_p50:.2f} |")
 PY
 cat "$work/report.md"

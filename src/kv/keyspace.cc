@@ -16,7 +16,10 @@ const Value* Keyspace::find(const std::string& key, int64_t now_ms) const {
 
 void Keyspace::put(std::string key, Value value, Index index) {
   RAFT_ASSERT(value.kind != Value::Kind::Hash || !value.hash.empty());
-  if (const Value* old = map_.find(key)) forget_deadline(key, *old);
+  // Without any deadline stored, the old value has none to forget: skip that lookup.
+  if (!deadlines_.empty()) {
+    if (const Value* old = map_.find(key)) forget_deadline(key, *old);
+  }
   if (value.has_expiry()) deadlines_.insert({value.expire_at_ms, key});
   value.version = index.value();
   map_.insert_or_assign(std::move(key), std::move(value));
@@ -37,6 +40,9 @@ void Keyspace::clear() {
 }
 
 bool Keyspace::expire_if_due(const std::string& key, int64_t now_ms) {
+  // Every write asks, and mostly nothing at all is due: answer that from the soonest deadline
+  // rather than with one more walk of the map.
+  if (deadlines_.empty() || deadlines_.begin()->first > now_ms) return false;
   const Value* value = map_.find(key);
   if (value == nullptr || !value->expired_at(now_ms)) return false;
   return erase(key);
