@@ -59,7 +59,8 @@ measure_writes() {
       --csv 2>/dev/null | grep '^"SET"' | tr -d '"' | awk -F, '{print $2, $5, $7}'
 }
 status_field() {  # status_field HTTP_PORT FIELD
-  curl -s "http://127.0.0.1:$1/status" | python3 -c "import json, sys; print(json.load(sys.stdin)['$2'])"
+  curl -s "http://127.0.0.1:$1/status" |
+    python3 -c "import json, sys; print(json.load(sys.stdin)['$2'])"
 }
 
 {
@@ -85,7 +86,8 @@ echo "- fio, 1 MiB blocks: sequential write with fdatasync $fio_write MiB/s, rea
     >/dev/null
 {
   echo
-  echo "| keys | fill rate keys/s | SET -c 256 writes/s | p50 ms | p99 ms | RSS MiB per node | bytes per key (largest node) |"
+  echo "| keys | fill rate keys/s | SET -c 256 writes/s | p50 ms | p99 ms |" \
+       "RSS MiB per node | bytes per key (largest node) |"
   echo "|---|---|---|---|---|---|---|"
 } >>"$report"
 keys=0
