@@ -58,9 +58,10 @@ WebControl::~WebControl() { stop(); }
 
 bool WebControl::allowed_origin(const std::string& origin) const {
   const std::string scheme = page_scheme();
-  for (int id = 1; id <= layout_.nodes; ++id) {
-    const std::string port = std::to_string(layout_.base_http_port + id - 1);
-    if (origin == scheme + layout_.http_addr(id) || origin == scheme + "localhost:" + port) {
+  const ClusterLayout layout = current_layout();  // A node added since serves the page too.
+  for (int id = 1; id <= layout.nodes; ++id) {
+    const std::string port = std::to_string(layout.base_http_port + id - 1);
+    if (origin == scheme + layout.http_addr(id) || origin == scheme + "localhost:" + port) {
       return true;
     }
   }
@@ -132,13 +133,21 @@ std::string WebControl::page_url(int id) const {
   return url;
 }
 
+// `raftkv cluster add-node` and `remove-node`, run from another shell, change cluster.conf:
+// the page lists and acts on the members it names now, not those of the start.
+ClusterLayout WebControl::current_layout() const {
+  Result<ClusterLayout> saved = load_layout(layout_.dir);
+  return saved.is_ok() ? std::move(saved.value()) : layout_;
+}
+
 std::string WebControl::state_json() {
   std::lock_guard lock(mu_);
+  const ClusterLayout layout = current_layout();
   json nodes = json::array();
-  for (int id = 1; id <= layout_.nodes; ++id) {
+  for (int id : layout.member_nodes()) {
     json node = {{"id", id},
-                 {"http", layout_.http_addr(id)},
-                 {"client", layout_.client_endpoint(id).to_string()}};
+                 {"http", layout.http_addr(id)},
+                 {"client", layout.client_endpoint(id).to_string()}};
     if (options_.controls) {
       (void)cluster_.exit_description(id);  // Reaps a node that died by itself.
       const std::optional<pid_t> pid = cluster_.pid(id);
@@ -179,10 +188,23 @@ Status WebControl::restart(int id) {
 }
 
 Result<std::string> WebControl::act(int id, const std::string& action) {
+  RAFT_ASSERT(options_.controls);  // The POST handlers refuse every action without them.
   std::lock_guard lock(mu_);
-  if (id < 1 || id > layout_.nodes) {
+  const ClusterLayout layout = current_layout();
+  if (id < 1 || id > layout.nodes) {
     return Status(ErrorCode::InvalidArgument, "no node " + std::to_string(id));
   }
+  if (layout.removed.contains(id)) {
+    return Status(ErrorCode::InvalidArgument,
+                  "node " + std::to_string(id) + " was removed from the cluster");
+  }
+  const bool joined_since = id > layout_.nodes;
+  if (joined_since && (action == "partition" || action == "heal")) {
+    return Status(ErrorCode::InvalidArgument,
+                  "node " + std::to_string(id) + " joined after this page's cluster started: "
+                  "partitions cover the nodes it started with (start it again to include it)");
+  }
+  cluster_.mutable_layout() = layout;  // Ours alone with controls on (web_control.h).
   const std::string node = "node " + std::to_string(id);
   Status done = Status::ok();
   if (action == "kill") {

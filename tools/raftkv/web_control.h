@@ -73,6 +73,7 @@ class WebControl {
   [[nodiscard]] Status restart(int id);
   [[nodiscard]] bool allowed_origin(const std::string& origin) const;
   [[nodiscard]] std::string page_scheme() const;  // "http://" or "https://".
+  [[nodiscard]] ClusterLayout current_layout() const;
 
   LocalCluster& cluster_;
   const ClusterLayout layout_;

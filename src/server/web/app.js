@@ -814,6 +814,11 @@ function drawControls() {
   panel.hidden = !ctl.controls;
   if (!ctl.controls) return;
   const box = document.getElementById('node-controls');
+  // A node removed since (raftkv cluster remove-node) loses its row.
+  const listed = new Set(ctl.nodes.map((node) => String(node.id)));
+  for (const row of [...box.querySelectorAll('.node-row')]) {
+    if (!listed.has(row.dataset.node)) row.remove();
+  }
   for (const node of ctl.nodes) {
     let row = box.querySelector(`.node-row[data-node="${node.id}"]`);
     if (!row) {
