@@ -111,41 +111,59 @@ measure_disk() {  # AFTER: fio's fdatasync IOPS and latency, "start" or after a 
          \"p99_us\": $p99}"
 }
 
-# redis-benchmark against SYSTEM's PORT: one test, its CSV row as a record.
-redis_case() {  # SYSTEM PORT CASE TEST redis-benchmark flags...
-  local system=$1 port=$2 case=$3 test=$4 n csv
-  shift 4
+# The port redis-benchmark loads: raftkv's leader now (leadership can move under load, and a
+# follower would forward every request), or the single Redis.
+target_port() {  # SYSTEM
+  if [[ $1 != raftkv ]]; then echo "$redis_port"; return; fi
+  local endpoint
+  endpoint=$(leader_endpoint raftkv "$raftkv_endpoints") || return 1
+  echo "${endpoint##*:}"
+}
+
+# redis-benchmark against SYSTEM: one test, its CSV row as a record.
+redis_case() {  # SYSTEM CASE TEST redis-benchmark flags...
+  local system=$1 case=$2 test=$3 n csv port
+  shift 3
   n=$(count "$case")
-  log "round $round $system $case: redis-benchmark -t $test -n $n $*"
-  csv=$(redis-benchmark -h 127.0.0.1 -p "$port" -t "$test" -d "$VALUE_SIZE" -n "$n" --csv "$@" \
-        2>"$dir/logs/$system-$case-round$round.err" | tail -1) || true
+  port=$(target_port "$system") || port=""
+  log "round $round $system $case: redis-benchmark -p $port -t $test -n $n $*"
+  [[ -z "$port" ]] || csv=$(redis-benchmark -h 127.0.0.1 -p "$port" -t "$test" \
+      -d "$VALUE_SIZE" -n "$n" --csv "$@" 2>"$dir/logs/$system-$case-round$round.err" |
+      tail -1) || true
+  # redis-benchmark counts an error reply as a request done, and prints at most one a second:
+  # the seconds with errors are what can be told.
   python3 - "$round" "$system" "$case" "$n" "redis-benchmark -t $test -d $VALUE_SIZE $*" \
-      "$csv" >>"$jsonl" <<'PY'
+      "$port" "${csv:-}" "$(grep -c 'Error from server' \
+      "$dir/logs/$system-$case-round$round.err" 2>/dev/null || true)" >>"$jsonl" <<'PY'
 import csv, json, sys
-round_, system, case, n, command, line = sys.argv[1:]
+round_, system, case, n, command, port, line, error_seconds = sys.argv[1:]
 record = {"kind": "case", "round": int(round_), "system": system, "case": case,
-          "requests": int(n), "command": command}
+          "requests": int(n), "command": command, "port": port}
 row = next(csv.reader([line]), [])
 if len(row) >= 7 and row[1].replace(".", "", 1).isdigit():
-    record.update(rps=float(row[1]), p50_ms=float(row[4]), p99_ms=float(row[6]), errors=0)
+    record.update(rps=float(row[1]), p50_ms=float(row[4]), p99_ms=float(row[6]),
+                  error_seconds=int(error_seconds or 0))
 else:
     record["failed"] = line or "no output"
 print(json.dumps(record))
 PY
 }
 
-etcd_case() {  # ENDPOINT CASE etcd_load arguments...
-  local endpoint=$1 case=$2 n line
-  shift 2
+etcd_case() {  # CASE etcd_load arguments...: against etcd's leader now.
+  local case=$1 n line="" endpoint
+  shift
   n=$(count "$case")
-  log "round $round etcd $case: etcd_load $* --total $n"
-  line=$("$etcd_load" "$@" --endpoints "$endpoint" --key-size "$KEY_SIZE" --total "$n" \
-         --label "$case" 2>"$dir/logs/etcd-$case-round$round.err" | grep '^{' | tail -1) || true
-  python3 - "$round" "$case" "$n" "etcd_load $* --key-size $KEY_SIZE" "$line" >>"$jsonl" <<'PY'
+  endpoint=$(leader_endpoint etcd "$(etcd_endpoints)") || endpoint=""
+  log "round $round etcd $case: etcd_load $* --endpoints $endpoint --total $n"
+  [[ -z "$endpoint" ]] || line=$("$etcd_load" "$@" --endpoints "$endpoint" \
+      --key-size "$KEY_SIZE" --total "$n" --label "$case" \
+      2>"$dir/logs/etcd-$case-round$round.err" | grep '^{' | tail -1) || true
+  python3 - "$round" "$case" "$n" "etcd_load $* --key-size $KEY_SIZE" "${endpoint##*:}" \
+      "$line" >>"$jsonl" <<'PY'
 import json, sys
-round_, case, n, command, line = sys.argv[1:]
+round_, case, n, command, port, line = sys.argv[1:]
 record = {"kind": "case", "round": int(round_), "system": "etcd", "case": case,
-          "requests": int(n), "command": command}
+          "requests": int(n), "command": command, "port": port}
 if line:
     result = json.loads(line)
     record.update(rps=result["throughput"], p50_ms=result["p50_ms"], p99_ms=result["p99_ms"],
@@ -156,22 +174,38 @@ print(json.dumps(record))
 PY
 }
 
-# The READ_KEYS keys that `redis-benchmark -r READ_KEYS` reads (key:<12 digits>), as RESP.
+# The READ_KEYS keys that `redis-benchmark -r READ_KEYS` reads (key:<12 digits>), as RESP
+# in files of PREFILL_CHUNK commands: a few hundred kilobytes that a loaded leader answers well
+# within its request timeout (2 s), where one pipe of all of them may not.
+readonly PREFILL_CHUNK=1000
 prefill_resp() {
-  python3 - "$READ_KEYS" "$VALUE_SIZE" >"$dir/prefill.resp" <<'PY'
+  mkdir -p "$dir/prefill"
+  python3 - "$READ_KEYS" "$VALUE_SIZE" "$PREFILL_CHUNK" "$dir/prefill" <<'PY'
 import sys
-keys, size = int(sys.argv[1]), int(sys.argv[2])
+keys, size, chunk, out_dir = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
 value = "v" * size
-out = sys.stdout
-for i in range(keys):
-    key = f"key:{i:012d}"
-    out.write(f"*3\r\n$3\r\nSET\r\n${len(key)}\r\n{key}\r\n${size}\r\n{value}\r\n")
+for first in range(0, keys, chunk):
+    with open(f"{out_dir}/{first // chunk:04d}.resp", "w") as out:
+        for i in range(first, min(first + chunk, keys)):
+            key = f"key:{i:012d}"
+            out.write(f"*3\r\n$3\r\nSET\r\n${len(key)}\r\n{key}\r\n${size}\r\n{value}\r\n")
 PY
 }
 
-prefill_redis_protocol() {  # PORT
-  redis-cli -h 127.0.0.1 -p "$1" --pipe <"$dir/prefill.resp" >"$dir/logs/prefill-$1.log" 2>&1 ||
-    { cat "$dir/logs/prefill-$1.log" >&2; log "prefill of port $1 failed"; return 1; }
+# Writes every chunk, each until redis-cli --pipe reports no error (SET is idempotent), at most
+# 5 tries. A prefill that still fails is recorded and the reads run anyway (on fewer keys).
+prefill_redis_protocol() {  # SYSTEM
+  local chunk try port log_file=$dir/logs/prefill-$1-round$round.log
+  for chunk in "$dir"/prefill/*.resp; do
+    for try in 1 2 3 4 5; do
+      port=$(target_port "$1") &&
+        redis-cli -h 127.0.0.1 -p "$port" --pipe <"$chunk" >"$log_file" 2>&1 &&
+        grep -q '^errors: 0,' "$log_file" && continue 2
+      log "round $round $1: prefill of $(basename "$chunk") failed (try $try): $(tail -1 "$log_file")"
+    done
+    emit "{\"kind\": \"prefill_failed\", \"round\": $round, \"system\": \"$1\"}"
+    return 0
+  done
 }
 
 raftkv_turn() {
@@ -183,24 +217,22 @@ raftkv_turn() {
       --base-http-port $((base_port + 9)) --heartbeat-ms "$HEARTBEAT_MS" \
       --election-ms "$ELECTION_MS" >"$dir/logs/raftkv-start.log" 2>&1 ||
     { cat "$dir/logs/raftkv-start.log" >&2; exit 1; }
-  local port
-  port=$(leader_endpoint raftkv "$raftkv_endpoints") || exit 1
-  port=${port##*:}
-  redis_case raftkv "$port" set-c256 set -c 256 -r "$WRITE_KEYS"
-  redis_case raftkv "$port" set-c1000 set -c 1000 -r "$WRITE_KEYS"
-  prefill_redis_protocol "$port"
-  redis_case raftkv "$port" get-c256 get -c 256 -r "$READ_KEYS"
-  redis_common_cases raftkv "$port"
+  leader_endpoint raftkv "$raftkv_endpoints" >/dev/null || exit 1
+  redis_case raftkv set-c256 set -c 256 -r "$WRITE_KEYS"
+  redis_case raftkv set-c1000 set -c 1000 -r "$WRITE_KEYS"
+  prefill_redis_protocol raftkv
+  redis_case raftkv get-c256 get -c 256 -r "$READ_KEYS"
+  redis_common_cases raftkv
   "$raftkv" cluster stop --dir "$dir/raftkv" >/dev/null
   turn_load raftkv end
   measure_disk "raftkv-$round"
 }
 
-redis_common_cases() {  # SYSTEM PORT: the cases set against Redis with appendfsync always.
-  redis_case "$1" "$2" set-c50 set -c 50 -r "$READ_KEYS"
-  redis_case "$1" "$2" get-c50 get -c 50 -r "$READ_KEYS"
-  redis_case "$1" "$2" set-c50-P16 set -c 50 -r "$READ_KEYS" -P 16
-  redis_case "$1" "$2" get-c50-P16 get -c 50 -r "$READ_KEYS" -P 16
+redis_common_cases() {  # SYSTEM: the cases set against Redis with appendfsync always.
+  redis_case "$1" set-c50 set -c 50 -r "$READ_KEYS"
+  redis_case "$1" get-c50 get -c 50 -r "$READ_KEYS"
+  redis_case "$1" set-c50-P16 set -c 50 -r "$READ_KEYS" -P 16
+  redis_case "$1" get-c50-P16 get -c 50 -r "$READ_KEYS" -P 16
 }
 
 etcd_turn() {
@@ -210,15 +242,16 @@ etcd_turn() {
   local endpoint
   endpoint=$(leader_endpoint etcd "$(etcd_endpoints)") ||
     { tail -5 "$dir"/etcd/node*/etcd.log >&2; exit 1; }
-  etcd_case "$endpoint" put-c256 put --clients 256 --conns 100 --val-size "$VALUE_SIZE" \
+  etcd_case put-c256 put --clients 256 --conns 100 --val-size "$VALUE_SIZE" \
       --key-space-size "$WRITE_KEYS"
-  etcd_case "$endpoint" put-c1000 put --clients 1000 --conns 100 --val-size "$VALUE_SIZE" \
+  etcd_case put-c1000 put --clients 1000 --conns 100 --val-size "$VALUE_SIZE" \
       --key-space-size "$WRITE_KEYS"
   log "round $round etcd: prefilling $READ_KEYS keys"
+  endpoint=$(leader_endpoint etcd "$(etcd_endpoints)") || exit 1
   "$etcd_load" put --endpoints "$endpoint" --clients 64 --conns 16 --key-size "$KEY_SIZE" \
       --val-size "$VALUE_SIZE" --key-space-size "$READ_KEYS" --sequential-keys \
       --total "$READ_KEYS" >/dev/null 2>"$dir/logs/etcd-prefill.err"
-  etcd_case "$endpoint" range-c256 range --clients 256 --conns 100 --consistency l \
+  etcd_case range-c256 range --clients 256 --conns 100 --consistency l \
       --key-space-size "$READ_KEYS"
   etcd_stop "$dir/etcd"
   turn_load etcd end
@@ -243,12 +276,12 @@ start_redis() {  # SYSTEM-NAME redis-server flags...: a fresh single Redis on re
 redis_turn() {
   turn_load redis start
   start_redis redis --appendonly no
-  prefill_redis_protocol "$redis_port"
-  redis_case redis "$redis_port" get-c256 get -c 256 -r "$READ_KEYS"
+  prefill_redis_protocol redis
+  redis_case redis get-c256 get -c 256 -r "$READ_KEYS"
   stop_redis
   start_redis redis-aof --appendonly yes --appendfsync always
-  prefill_redis_protocol "$redis_port"
-  redis_common_cases redis-aof "$redis_port"
+  prefill_redis_protocol redis-aof
+  redis_common_cases redis-aof
   stop_redis
   turn_load redis end
   measure_disk "redis-$round"

@@ -59,7 +59,8 @@ def goal_rows(records):
 
 
 def case_rows(records):
-    yield "| system | case | requests | best req/s | every round | p50 ms | p99 ms | errors |"
+    yield ("| system | case | requests | best req/s | every round | p50 ms | p99 ms "
+           "| errors (etcd) or seconds with errors (redis-benchmark) |")
     yield "|---|---|---|---|---|---|---|---|"
     seen = dict.fromkeys((r["system"], r["case"]) for r in records if r.get("kind") == "case")
     for system, case in seen:
@@ -72,9 +73,24 @@ def case_rows(records):
         if not top:
             continue
         every = ", ".join(f"{runs[n]['rps']:,.0f}" for n in sorted(runs))
-        errors = sum(r.get("errors", 0) for r in runs.values())
+        errors = sum(r.get("errors", r.get("error_seconds", 0)) for r in runs.values())
         yield (f"| {system} | {case} | {top['requests']:,} | {top['rps']:,.0f} | {every} "
                f"| {top['p50_ms']:.2f} | {top['p99_ms']:.2f} | {errors} |")
+
+
+def notes(records):
+    """Prefills that failed, and rounds in which a cluster's leader moved between cases."""
+    for r in (r for r in records if r["kind"] == "prefill_failed"):
+        yield f"- Round {r['round']}: the prefill of {r['system']} failed; its reads ran anyway."
+    for system in ("raftkv", "etcd"):
+        for round_ in sorted({r["round"] for r in records if r.get("kind") == "case"}):
+            ports = [r.get("port") for r in records if r.get("kind") == "case"
+                     and r["system"] == system and r["round"] == round_]
+            if len(set(ports)) > 1:
+                yield (f"- Round {round_}: {system}'s leader moved during the turn "
+                       f"(leader ports per case: {', '.join(map(str, ports))}).")
+    yield ("- redis-benchmark counts an error reply as a request done and prints at most one "
+           "a second: a case with seconds with errors overstates its throughput.")
 
 
 def main():
@@ -94,6 +110,7 @@ def main():
     print("\n".join(goal_rows(records)))
     print("\n## Every case\n")
     print("\n".join(case_rows(records)))
+    print("\n" + "\n".join(notes(records)))
     print("\n## Machine load and disk\n")
     print("| round | system | load at start | load at end |")
     print("|---|---|---|---|")
