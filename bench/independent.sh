@@ -93,8 +93,8 @@ trap 'status=$?; stop_all; exit $status' EXIT
 trap 'exit 130' INT TERM
 
 leader_endpoint() {  # SYSTEM ENDPOINTS: prints the leader's host:port.
-  local position endpoints
-  read -r position endpoints < <(bench/compare/cluster.py --system "$1" --endpoints "$2" \
+  local endpoints
+  read -r _ endpoints < <(bench/compare/cluster.py --system "$1" --endpoints "$2" \
       --wait 30) || { log "$1: no healthy cluster within 30 s"; return 1; }
   echo "${endpoints%%,*}"
 }
