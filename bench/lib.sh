@@ -50,3 +50,18 @@ bench_rss_kb() {
   awk '/^VmHWM:/ {hwm = $2} /^VmRSS:/ {rss = $2} END {if (hwm != "") print hwm, rss}' \
       "$status" 2>/dev/null || true
 }
+
+# Builds bench/etcd_load (etcd's `benchmark` load model, see its main.go) into OUT, offline:
+# GOPATH mode against the Go sources of Debian's golang-* -dev packages. Rebuilds only when
+# main.go is newer than OUT.
+bench_build_etcd_load() {
+  local out source_dir
+  out=$(realpath -m "$1")
+  source_dir="$(dirname "${BASH_SOURCE[0]}")/etcd_load"
+  [[ -x "$out" && "$out" -nt "$source_dir/main.go" ]] && return 0
+  bench_install golang-go golang-etcd-server-dev
+  echo "bench: building $out (the first build compiles clientv3 and gRPC: about a minute)" >&2
+  mkdir -p "$(dirname "$out")"
+  (cd "$source_dir" && GO111MODULE=off GOPATH=/usr/share/gocode GOFLAGS= \
+      go build -o "$out" .)
+}
