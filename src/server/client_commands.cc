@@ -716,6 +716,9 @@ Action config_command(const std::vector<std::string>& args, const ServerContext&
       {"appendfsync", "always"},
       {"appendonly", "yes"},
       {"databases", "1"},
+      {"maxclients", context.directory != nullptr
+                         ? std::to_string(context.directory->counters().clients_max)
+                         : "0"},
       {"maxmemory", "0"},
       {"maxmemory-policy", "noeviction"},
       {"proto-max-bulk-len", std::to_string(context.bulk_bytes_max)},
@@ -925,7 +928,8 @@ std::string stats_section(const ServerCounters& counters) {
   return "# Stats\r\n" +
          line("total_connections_received", std::to_string(counters.connections_received)) +
          line("total_commands_processed", std::to_string(counters.commands_processed)) +
-         line("instantaneous_ops_per_sec", "0") + line("rejected_connections", "0") +
+         line("instantaneous_ops_per_sec", "0") +
+         line("rejected_connections", std::to_string(counters.connections_rejected)) +
          line("expired_keys", "0") + line("evicted_keys", "0") + line("keyspace_hits", "0") +
          line("keyspace_misses", "0") + "\r\n";
 }
@@ -1030,7 +1034,8 @@ std::string info_text(const ServerStatus& status, const ServerCounters& counters
   if (wants(sections, "server", true)) out += server_section(counters, now_ms);
   if (wants(sections, "clients", true)) {
     out += "# Clients\r\n" + line("connected_clients", std::to_string(connected_clients)) +
-           line("blocked_clients", "0") + line("maxclients", "10000") + "\r\n";
+           line("blocked_clients", "0") +
+           line("maxclients", std::to_string(counters.clients_max)) + "\r\n";
   }
   if (wants(sections, "memory", true)) out += memory_section(counters);
   if (wants(sections, "persistence", true)) {

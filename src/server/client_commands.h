@@ -82,6 +82,8 @@ struct ServerCounters {
   double cpu_user_s = 0;
   double cpu_sys_s = 0;
   uint64_t connections_received = 0;
+  uint64_t connections_rejected = 0;  // Over maxclients.
+  uint64_t clients_max = 0;           // maxclients.
   uint64_t commands_processed = 0;
   uint16_t port = 0;
   std::map<std::string, uint64_t> calls;  // By command name, for INFO commandstats.

@@ -451,6 +451,7 @@ ServerCounters ClientServer::counters() const {
   counters.now_ms = wall_ms();
   counters.pid = static_cast<int64_t>(getpid());
   counters.port = options_.port;
+  counters.clients_max = options_.clients_max;
   counters.used_memory_bytes = resident_bytes();
   rusage usage{};
   if (getrusage(RUSAGE_SELF, &usage) == 0) {
@@ -514,18 +515,50 @@ bool ClientServer::refused_by_protected_mode(tcp::socket& socket, bool tls) {
   return true;
 }
 
+// Over maxclients, as Redis: the error, then the close (on a TLS port the close alone: the
+// client could not read plaintext before its handshake).
+bool ClientServer::refused_as_too_many(tcp::socket& socket, bool tls) {
+  if (connections_.size() < options_.clients_max) return false;
+  ++counters_.connections_rejected;
+  log_to(logger_, LogLevel::Warn, "refused a client: ", connections_.size(),
+         " connections are open, the most --maxclients allows");
+  auto shared = std::make_shared<tcp::socket>(std::move(socket));
+  auto text = std::make_shared<std::string>(tls ? "" : "-ERR max number of clients reached\r\n");
+  asio::async_write(*shared, asio::buffer(*text), [shared, text](asio::error_code, size_t) {
+    asio::error_code ignored;
+    shared->shutdown(tcp::socket::shutdown_both, ignored);
+    shared->close(ignored);
+  });
+  return true;
+}
+
+// A failed accept leaves the connection queued, so retrying at once would spin while the
+// cause lasts (out of file descriptors, above all): wait a moment, and log it once a second.
+awaitable<void> ClientServer::pause_accepting(const asio::error_code& error) {
+  const uint64_t now = wall_ms();
+  if (now >= accept_errors_logged_ms_ + 1000) {
+    accept_errors_logged_ms_ = now;
+    log_to(logger_, LogLevel::Warn, "accepting a client failed: ", error.message(), " (",
+           connections_.size(), " connections open; retrying every 100 ms, logged once a "
+           "second)");
+  }
+  asio::steady_timer pause(io_, std::chrono::milliseconds(100));
+  asio::error_code ignored;
+  co_await pause.async_wait(asio::redirect_error(use_awaitable, ignored));
+}
+
 awaitable<void> ClientServer::accept_loop(tcp::acceptor& acceptor, bool tls) {
   while (!stopped_) {
     asio::error_code error;
     tcp::socket socket = co_await acceptor.async_accept(asio::redirect_error(use_awaitable, error));
     if (error) {
       if (stopped_) co_return;
-      log_to(logger_, LogLevel::Warn, "accepting a client failed: ", error.message());
+      co_await pause_accepting(error);
       continue;
     }
     socket.set_option(tcp::no_delay(true), error);
     ++counters_.connections_received;
-    if (refused_by_protected_mode(socket, tls)) continue;
+    if (refused_by_protected_mode(socket, tls) || refused_as_too_many(socket, tls)) continue;
     // The context current now: a reload (SIGHUP) applies from the next connection on.
     ClientStream stream = tls ? ClientStream(std::move(socket), options_.tls_context())
                               : ClientStream(std::move(socket));

@@ -50,6 +50,7 @@ struct ClientServerOptions {
   uint64_t request_bytes_max = 512ull << 20;  // Bulk bytes in one command.
   uint64_t inline_bytes_max = 64u << 10;
   size_t slots_max = 8192;
+  size_t clients_max = 10'000;  // Open connections at most (Redis' maxclients).
   AuthOptions auth;  // The default user's password, protected mode, the AUTH failure limit.
   // A second port whose clients speak TLS (0: none), as Redis' tls-port beside its port, and
   // the context each of its connections uses: the current one, which a reload may replace.
@@ -77,6 +78,8 @@ class ClientServer final : public ClientDirectory {
   [[nodiscard]] Status listen(asio::ip::tcp::acceptor& acceptor, uint16_t port);
   asio::awaitable<void> accept_loop(asio::ip::tcp::acceptor& acceptor, bool tls);
   bool refused_by_protected_mode(asio::ip::tcp::socket& socket, bool tls);
+  bool refused_as_too_many(asio::ip::tcp::socket& socket, bool tls);
+  asio::awaitable<void> pause_accepting(const asio::error_code& error);
   void forget(uint64_t id) { connections_.erase(id); }
 
   asio::io_context& io_;
@@ -90,6 +93,7 @@ class ClientServer final : public ClientDirectory {
   // Open connections by id (ids count from 1, never reused). A connection removes itself
   // when it closes; the map does not keep it alive.
   std::map<uint64_t, Connection*> connections_;
+  uint64_t accept_errors_logged_ms_ = 0;
   uint64_t next_id_ = 1;
   ServerCounters counters_;
   AuthLimiter auth_limiter_;  // Failed AUTH attempts per source address.

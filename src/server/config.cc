@@ -313,6 +313,9 @@ Result<ServerConfig> parse_server_args(int argc, char** argv, int* exit_code) {
                      "Most bytes of arguments in one command, about the largest Raft entry "
                      "(default: --max-bulk-bytes + 1 MiB)")
           ->check(CLI::Range(uint64_t{1}, kRequestBytesMaxMax));
+  app.add_option("--maxclients", config.clients_max,
+                 "Open client connections at most; more are refused with Redis' error")
+      ->check(CLI::Range(1, 1'000'000));
   app.add_option("--max-pending", config.pending_requests_max,
                  "Writes waiting for commit before new ones get TRYAGAIN busy")
       ->check(CLI::Range(uint64_t{1}, uint64_t{10'000'000}));

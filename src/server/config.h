@@ -62,6 +62,9 @@ struct ServerConfig {
   uint64_t bulk_bytes_max = kDefaultBulkBytesMax;
   uint64_t request_bytes_max = kDefaultBulkBytesMax + kRequestBytesOverBulk;
   uint64_t pending_requests_max = 50'000;
+  // Open client connections at most (Redis' maxclients); more get Redis' error and are closed.
+  // main() lowers it to what the open-file limit allows, and says so.
+  uint32_t clients_max = 10'000;
   // --requirepass, --protected-mode, --auth-failures-burst, --auth-failures-per-s.
   AuthOptions auth;
   // --tls-port, --tls-cert-file, --tls-key-file, --tls-ca-cert-file, --tls-auth-clients;

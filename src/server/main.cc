@@ -4,6 +4,9 @@
 // The same command restarts the node from its data dir. SIGTERM or SIGINT stops it cleanly;
 // kill -9 loses nothing acknowledged (every acknowledged write is fsynced on a quorum).
 
+#include <sys/resource.h>
+
+#include <algorithm>
 #include <chrono>
 #include <csignal>
 #include <cstdio>
@@ -38,6 +41,29 @@ namespace {
 int fail(const std::string& what) {
   std::fprintf(stderr, "raftkv-server: %s\n", what.c_str());
   return 1;
+}
+
+// File descriptors kept for what is not a client: peer links, WAL segments, snapshots, HTTP.
+constexpr uint64_t kReservedFds = 128;
+
+// Raises the open-file limit to fit --maxclients, or lowers maxclients to fit the limit (and
+// says how to get more), as Redis does: running out of descriptors would refuse peers and WAL
+// segments too, not only clients.
+uint32_t fit_clients_to_open_files(uint32_t clients_max, Logger& logger) {
+  rlimit limit{};
+  if (getrlimit(RLIMIT_NOFILE, &limit) != 0) return clients_max;
+  const rlim_t wanted = clients_max + kReservedFds;
+  if (limit.rlim_cur < wanted) {
+    rlimit raised = limit;
+    raised.rlim_cur = limit.rlim_max == RLIM_INFINITY ? wanted : std::min(wanted, limit.rlim_max);
+    if (setrlimit(RLIMIT_NOFILE, &raised) == 0) limit = raised;
+  }
+  if (limit.rlim_cur >= wanted) return clients_max;
+  const uint64_t fitting = limit.rlim_cur > kReservedFds + 1 ? limit.rlim_cur - kReservedFds : 1;
+  log_to(logger, LogLevel::Warn, "--maxclients ", clients_max, " needs ", wanted,
+         " open files, but the limit is ", limit.rlim_cur, ": serving at most ", fitting,
+         " clients (raise it with `ulimit -n` or LimitNOFILE=)");
+  return static_cast<uint32_t>(fitting);
 }
 
 // Publishes the server's status to the HTTP thread every 100 ms.
@@ -197,6 +223,8 @@ int run(ServerConfig config) {
                                      .port = config.client_port,
                                      .bulk_bytes_max = config.bulk_bytes_max,
                                      .request_bytes_max = config.request_bytes_max,
+                                     .clients_max = fit_clients_to_open_files(config.clients_max,
+                                                                              logger),
                                      .auth = config.auth};
   client_options.tls_port = config.tls.client_port;
   client_options.tls_context = [&certificates] { return certificates.client_context(); };

@@ -4,7 +4,9 @@
 
 #include <signal.h>
 
+#include <filesystem>
 #include <fstream>
+#include <memory>
 #include <random>
 #include <sstream>
 #include <thread>
@@ -173,6 +175,90 @@ TEST_F(Robustness, HalfClosedPipeline_EveryReplyArrivesThenClose) {
     EXPECT_EQ(replies[3], client::Reply::bulk("2"));
     EXPECT_TRUE(connection.closed_within(milliseconds(5000))) << "through node " << node;
   }
+}
+
+// Opens connections to `endpoint` until one is refused (or `most` are open): the count open,
+// and the refused one's bytes. Each accepted one answers PING first, so the node counts it.
+struct ClientsFilled {
+  std::vector<std::unique_ptr<RawConnection>> open;
+  std::string refusal;
+  bool refused_closed = false;
+};
+ClientsFilled fill_clients(const client::Endpoint& endpoint, size_t most) {
+  ClientsFilled filled;
+  while (filled.open.size() < most) {
+    auto connection = std::make_unique<RawConnection>(endpoint);
+    if (!connection->connected() || !connection->send("PING\r\n")) break;
+    const std::string reply = connection->read_some(milliseconds(3000));
+    if (reply != "+PONG\r\n") {
+      filled.refusal = reply;
+      filled.refused_closed = connection->closed_within(milliseconds(3000));
+      break;
+    }
+    filled.open.push_back(std::move(connection));
+  }
+  return filled;
+}
+
+// Past --maxclients a new client gets Redis' error and is closed; those already open keep
+// working, INFO counts the refusal, and a closed connection frees its place.
+TEST_F(Robustness, OverMaxClients_RefusedWithRedisErrorOthersKeepServing) {
+  start_cluster(/*slot=*/70, 3, {"--maxclients", "5"});
+  const client::Endpoint endpoint = cluster_->layout().client_endpoint(1);
+  ClientsFilled filled = fill_clients(endpoint, 20);
+  EXPECT_EQ(filled.refusal, "-ERR max number of clients reached\r\n");
+  EXPECT_TRUE(filled.refused_closed);
+  ASSERT_GE(filled.open.size(), 1u);  // The cluster's own probes may hold a place or two.
+  EXPECT_LE(filled.open.size(), 5u);
+  RawConnection& first = *filled.open.front();
+  ASSERT_TRUE(first.send("INFO\r\n"));
+  const std::string info = first.read_some(milliseconds(3000));
+  EXPECT_NE(info.find("maxclients:5\r\n"), std::string::npos) << info;
+  EXPECT_EQ(info.find("rejected_connections:0\r\n"), std::string::npos) << info;
+  // A closed connection's place is free once the node has seen the close.
+  const auto admitted_within_5s = [&] {
+    for (int attempt = 0; attempt < 50; ++attempt) {
+      RawConnection again(endpoint);
+      if (again.send("PING\r\n") && again.read_some(milliseconds(3000)) == "+PONG\r\n") {
+        return true;
+      }
+      std::this_thread::sleep_for(milliseconds(100));
+    }
+    return false;
+  };
+  filled.open.pop_back();
+  EXPECT_TRUE(admitted_within_5s());
+  filled.open.clear();
+  ASSERT_TRUE(admitted_within_5s());
+  Client client(client_options(Semantics::AtLeastOnce));
+  expect_serving(*cluster_, client);
+}
+
+// Under an open-file limit too low for --maxclients, the node serves as many clients as fit
+// (the limit less 128 kept for peers, WAL and HTTP), says so in its log, and refuses the rest
+// with the error instead of running out of descriptors.
+TEST_F(Robustness, OpenFileLimit_LowersMaxClientsAndSaysSo) {
+  prepare_cluster(/*slot=*/71, /*nodes=*/1);
+  ASSERT_FALSE(HasFatalFailure());
+  tools::ClusterLayout layout = cluster_->layout();
+  const std::string wrapper = dir_ + "/server-with-200-files.sh";
+  {
+    std::ofstream script(wrapper);
+    script << "#!/bin/sh\nexec /usr/bin/prlimit --nofile=200:200 " << layout.server_path
+           << " \"$@\"\n";
+  }
+  std::filesystem::permissions(wrapper, std::filesystem::perms::owner_all);
+  layout.server_path = wrapper;
+  cluster_ = std::make_unique<tools::LocalCluster>(layout);
+  start_nodes();
+  ASSERT_FALSE(HasFatalFailure());
+  const std::string log = read_file(layout.log_path(1));
+  EXPECT_NE(log.find("serving at most 72 clients"), std::string::npos) << log;
+  ClientsFilled filled = fill_clients(layout.client_endpoint(1), 100);
+  EXPECT_EQ(filled.refusal, "-ERR max number of clients reached\r\n");
+  EXPECT_LE(filled.open.size(), 72u);
+  EXPECT_GE(filled.open.size(), 70u);
+  std::printf("node 1 under a 200-file limit accepted %zu clients\n", filled.open.size());
 }
 
 }  // namespace
