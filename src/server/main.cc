@@ -200,9 +200,11 @@ int run(ServerConfig config) {
                                      .auth = config.auth};
   client_options.tls_port = config.tls.client_port;
   client_options.tls_context = [&certificates] { return certificates.client_context(); };
-  ClientServer clients(io, node, status, client_options, logger);
+  // One allowance per source for failed AUTH on the client ports and wrong HTTP tokens.
+  AuthLimiter auth_limiter(config.auth.auth_failures_burst, config.auth.auth_failures_per_s);
+  ClientServer clients(io, node, status, client_options, logger, auth_limiter);
   if (Status started = clients.start(); !started.is_ok()) return fail(started.to_string());
-  HttpStatusServer http(metrics, logger, &feed, http_addrs(config), config.http);
+  HttpStatusServer http(metrics, logger, &feed, http_addrs(config), config.http, &auth_limiter);
   asio::steady_timer publish_timer(io);
   if (Status started = start_http(config, http, publish_timer, certificates, status);
       !started.is_ok()) {
