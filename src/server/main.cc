@@ -169,7 +169,8 @@ int run(ServerConfig config) {
                   .http_addrs = http_addrs(config)});
   kv::RespStateMachine state_machine;
   net::TransportOptions transport_options{.cluster_id = identity.value().cluster_id,
-                                          .client_addr = config.client_addr()};
+                                          .client_addr = config.client_addr(),
+                                          .client_tls_addr = config.client_tls_addr()};
   // A frame holds a lane's queue or one item larger than it: the largest entry, or a
   // forwarded request of that size, plus its envelope.
   transport_options.frame_bytes_max =
@@ -186,7 +187,7 @@ int run(ServerConfig config) {
   net::PeerTransport transport(io, config.id, {config.self_peer}, transport_options, logger);
   runtime::Node node(node_options(config, identity.value()), env, *storage.value(), state_machine,
                      transport, logger, metrics, config.http_port != 0 ? &feed : nullptr);
-  node.set_client_addr(config.client_addr());
+  node.set_client_addr(config.client_addr(), config.client_tls_addr());
   if (Status status = node.start(); !status.is_ok()) return fail(status.to_string());
   if (Status status = transport.start(node); !status.is_ok()) return fail(status.to_string());
   env.tick_every(config.tick_ms, [&node] { node.tick(); });
