@@ -51,17 +51,15 @@ done
 
 # Port layout: plaintext cluster at base+1.., TLS cluster at base+31.. (its TLS client ports
 # are the client ports + 10, as `raftkv cluster` lays them out), Redis at base+71..74.
-plain_dir=$dir/raftkv-plain
+plain_dir=$dir/raftkv-plain  # The clusters of bench_tls_pair_start.
 tls_dir=$dir/raftkv-tls
 certs=$tls_dir/tls
 redis_port=$((base + 71)) redis_tls_port=$((base + 72))
 always_port=$((base + 73)) always_tls_port=$((base + 74))
-tls_flags=(--tls --cacert "$certs/ca.crt" --cert "$certs/client.crt" --key "$certs/client.key")
 
 redis_pids=()
 stop_all() {
-  "$raftkv" cluster stop --dir "$plain_dir" >/dev/null 2>&1 || true
-  "$raftkv" cluster stop --dir "$tls_dir" >/dev/null 2>&1 || true
+  bench_tls_pair_stop "$raftkv" "$dir"
   local pid
   for pid in "${redis_pids[@]}"; do
     kill "$pid" 2>/dev/null || true
@@ -96,10 +94,7 @@ leader_port() {  # CLUSTER_BASE_CLIENT_PORT: the leader's plaintext client port.
 start_all() {
   stop_all
   rm -rf "$dir" && mkdir -p "$dir"
-  "$raftkv" cluster start --dir "$plain_dir" --nodes 3 --log-level warn --base-peer-port \
-      $((base + 1)) --base-client-port $((base + 11)) --base-http-port $((base + 21)) >/dev/null
-  "$raftkv" cluster start --tls --dir "$tls_dir" --nodes 3 --log-level warn --base-peer-port \
-      $((base + 31)) --base-client-port $((base + 41)) --base-http-port $((base + 61)) >/dev/null
+  bench_tls_pair_start "$raftkv" "$dir" "$base"
   start_redis redis "$redis_port" "$redis_tls_port" --appendonly no
   start_redis redis-always "$always_port" "$always_tls_port" --appendonly yes \
       --appendfsync always
@@ -139,7 +134,7 @@ case_args() {  # SYSTEM LINK: redis-benchmark's connection flags.
     redis-always-tls) port=$always_tls_port ;;
   esac
   echo "-p $port"
-  [[ $2 == plain ]] || echo "${tls_flags[*]}"
+  [[ $2 == plain ]] || echo "${bench_tls_flags[*]}"
 }
 
 raw="$dir/raw.tsv"  # round system link clients n rps p50 p99 server_cpu bench_cpu load

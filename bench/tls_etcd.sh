@@ -58,10 +58,7 @@ if "$bench_bin" --target etcd --endpoints 127.0.0.1:1 --duration 1 2>&1 |
   exit 2
 fi
 
-plain_dir=$dir/raftkv-plain
-tls_dir=$dir/raftkv-tls
-certs=$tls_dir/tls
-tls_flags=(--tls --cacert "$certs/ca.crt" --cert "$certs/client.crt" --key "$certs/client.key")
+certs=$dir/raftkv-tls/tls  # The throwaway CA of bench_tls_pair_start's TLS cluster.
 
 endpoints_from() {  # FIRST_PORT: "127.0.0.1:P,127.0.0.1:P+1,127.0.0.1:P+2".
   echo "127.0.0.1:$1,127.0.0.1:$(($1 + 1)),127.0.0.1:$(($1 + 2))"
@@ -79,8 +76,7 @@ etcd_as() {  # plain|tls COMMAND ARGS...: an etcd.sh function on that cluster's 
 }
 
 stop_all() {
-  "$raftkv" cluster stop --dir "$plain_dir" >/dev/null 2>&1 || true
-  "$raftkv" cluster stop --dir "$tls_dir" >/dev/null 2>&1 || true
+  bench_tls_pair_stop "$raftkv" "$dir"
   etcd_as plain etcd_stop "$dir/etcd-plain" 2>/dev/null || true
   etcd_as tls etcd_stop "$dir/etcd-tls" 2>/dev/null || true
 }
@@ -109,10 +105,7 @@ leader_first() {
 start_all() {
   stop_all
   rm -rf "$dir" && mkdir -p "$dir"
-  "$raftkv" cluster start --dir "$plain_dir" --nodes 3 --log-level warn --base-peer-port \
-      $((base + 1)) --base-client-port $((base + 11)) --base-http-port $((base + 21)) >/dev/null
-  "$raftkv" cluster start --tls --dir "$tls_dir" --nodes 3 --log-level warn --base-peer-port \
-      $((base + 31)) --base-client-port $((base + 41)) --base-http-port $((base + 61)) >/dev/null
+  bench_tls_pair_start "$raftkv" "$dir" "$base"
   etcd_as plain etcd_start "$dir/etcd-plain"
   etcd_as tls etcd_start "$dir/etcd-tls"
   local system link
@@ -130,7 +123,7 @@ run_case() {  # ROUND SYSTEM LINK [extra raftkv-bench flags]: one run, its JSON 
   shift 3
   read -r _ endpoints < <(leader_first "$system" "$link")
   local -a flags=()
-  [[ $link == plain ]] || flags=("${tls_flags[@]}")
+  [[ $link == plain ]] || flags=("${bench_tls_flags[@]}")
   load=$(cut -d' ' -f1 /proc/loadavg)
   line=$("$bench_bin" --target "$system" --endpoints "$endpoints" "${flags[@]}" \
              --clients "$clients" --connections "$connections" --keyspace 100000 \
