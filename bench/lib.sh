@@ -65,3 +65,28 @@ bench_build_etcd_load() {
   (cd "$source_dir" && GO111MODULE=off GOPATH=/usr/share/gocode GOFLAGS= \
       go build -o "$out" .)
 }
+
+# Two local 3-node raftkv clusters side by side, for TLS against plaintext (bench/tls_*.sh):
+# DIR/raftkv-plain, plaintext, and DIR/raftkv-tls, `raftkv cluster start --tls` (TLS on the
+# client and peer links; the throwaway CA and certificates in DIR/raftkv-tls/tls). Ports from
+# BASE: plaintext peers BASE+1.., clients BASE+11.., HTTP BASE+21..; TLS cluster peers
+# BASE+31.., plaintext clients BASE+41.., TLS clients BASE+51.., HTTP BASE+61.. Sets
+# bench_tls_flags to the client flags (--tls --cacert --cert --key) that cluster's CA takes.
+bench_tls_pair_start() {  # RAFTKV DIR BASE
+  local raftkv=$1 dir=$2 base=$3
+  "$raftkv" cluster start --dir "$dir/raftkv-plain" --nodes 3 --log-level warn \
+      --base-peer-port $((base + 1)) --base-client-port $((base + 11)) \
+      --base-http-port $((base + 21)) >/dev/null
+  "$raftkv" cluster start --tls --dir "$dir/raftkv-tls" --nodes 3 --log-level warn \
+      --base-peer-port $((base + 31)) --base-client-port $((base + 41)) \
+      --base-http-port $((base + 61)) >/dev/null
+  local certs=$dir/raftkv-tls/tls
+  # shellcheck disable=SC2034  # Read by the scripts that source this file.
+  bench_tls_flags=(--tls --cacert "$certs/ca.crt" --cert "$certs/client.crt"
+                   --key "$certs/client.key")
+}
+
+bench_tls_pair_stop() {  # RAFTKV DIR: stops both clusters, if they run.
+  "$1" cluster stop --dir "$2/raftkv-plain" >/dev/null 2>&1 || true
+  "$1" cluster stop --dir "$2/raftkv-tls" >/dev/null 2>&1 || true
+}

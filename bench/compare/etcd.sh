@@ -5,6 +5,9 @@
 # peers on http://127.0.0.1:(ETCD_PEER_PORT+I-1). Heartbeat 100 ms and election timeout
 # 1000 ms are etcd's defaults, written out so that the comparison with raftkv is visible.
 # Needs: ETCD_BIN (default /usr/bin/etcd), ETCD_CLIENT_PORT, ETCD_PEER_PORT, ETCD_NODES (3).
+# With ETCD_TLS_DIR set (a `raftkv cluster start --tls` certificate directory: ca.crt and
+# raftkv-node-I.crt/.key), every URL is https and both links are mutual TLS: clients must
+# present a certificate of that CA (--client-cert-auth), and so must peers.
 
 ETCD_BIN=${ETCD_BIN:-/usr/bin/etcd}
 ETCD_NODES=${ETCD_NODES:-3}
@@ -21,19 +24,30 @@ etcd_endpoints() {  # host:port,host:port,... (client URLs without http://), nod
   echo "$out"
 }
 
+etcd_scheme() { if [[ -n "${ETCD_TLS_DIR:-}" ]]; then echo https; else echo http; fi; }
+
 etcd_initial_cluster() {
   local id out=""
   for id in $(seq "$ETCD_NODES"); do
-    out+="${out:+,}n$id=http://127.0.0.1:$(etcd_peer_port "$id")"
+    out+="${out:+,}n$id=$(etcd_scheme)://127.0.0.1:$(etcd_peer_port "$id")"
   done
   echo "$out"
 }
 
+etcd_tls_flags() {  # ID: node ID's certificate flags with ETCD_TLS_DIR, else nothing.
+  [[ -n "${ETCD_TLS_DIR:-}" ]] || return 0
+  local base="$ETCD_TLS_DIR/raftkv-node-$1" ca="$ETCD_TLS_DIR/ca.crt"
+  echo --cert-file "$base.crt" --key-file "$base.key" --trusted-ca-file "$ca" \
+       --client-cert-auth --peer-cert-file "$base.crt" --peer-key-file "$base.key" \
+       --peer-trusted-ca-file "$ca" --peer-client-cert-auth
+}
+
 etcd_start_node() {  # DIR ID: starts (or restarts from its data) node ID in the background.
   local dir=$1 id=$2
-  local node="$dir/node$id" client peer
-  client="http://127.0.0.1:$(etcd_client_port "$id")"
-  peer="http://127.0.0.1:$(etcd_peer_port "$id")"
+  local node="$dir/node$id" client peer tls_flags
+  client="$(etcd_scheme)://127.0.0.1:$(etcd_client_port "$id")"
+  peer="$(etcd_scheme)://127.0.0.1:$(etcd_peer_port "$id")"
+  read -ra tls_flags <<<"$(etcd_tls_flags "$id")"
   mkdir -p "$node"
   # A restarted member reads its membership from --data-dir; the --initial-* flags are then
   # ignored, so the same command line serves for the first start and every restart.
@@ -44,7 +58,7 @@ etcd_start_node() {  # DIR ID: starts (or restarts from its data) node ID in the
       --initial-cluster-token raftkv-compare \
       --heartbeat-interval "$ETCD_HEARTBEAT_MS" --election-timeout "$ETCD_ELECTION_MS" \
       --quota-backend-bytes "$ETCD_QUOTA_BYTES" \
-      --logger zap --log-level warn --log-outputs stderr \
+      --logger zap --log-level warn --log-outputs stderr "${tls_flags[@]}" \
       >>"$node/etcd.log" 2>&1 </dev/null &
   echo $! >"$node/etcd.pid"
 }

@@ -271,7 +271,7 @@ Status Client::ensure_connected(TimePoint deadline) {
     if (connection_ != nullptr) {
       any_reachable = true;
       cursor_ = index;
-      why = options_.follow_leader && options_.tls == nullptr ? follow_leader(deadline) : "";
+      why = options_.follow_leader ? follow_leader(deadline) : "";
       if (connection_ != nullptr) return Status::ok();
     }
     if (std::find(reasons.begin(), reasons.end(), why) == reasons.end()) reasons.push_back(why);
@@ -332,11 +332,13 @@ std::string Client::follow_leader(TimePoint deadline) {
   Result<RaftInfo> info = parse_info(reply.text);
   if (!info.is_ok()) return "";
   learn_members(info.value());
-  if (info.value().is_leader() || info.value().leader_addr.empty()) {
+  const std::string& leader_addr =
+      options_.tls != nullptr ? info.value().leader_tls_addr : info.value().leader_addr;
+  if (info.value().is_leader() || leader_addr.empty()) {
     stale_hint_since_.reset();  // A leader, or a node that will wait for one: both serve.
     return "";
   }
-  Result<Endpoint> leader = parse_endpoint(info.value().leader_addr);
+  Result<Endpoint> leader = parse_endpoint(leader_addr);
   if (!leader.is_ok() || leader.value() == connection_->endpoint()) return "";
   std::string why;
   std::unique_ptr<Connection> moved = connect_one(leader.value(), deadline, &why);
@@ -359,7 +361,7 @@ std::string Client::follow_leader(TimePoint deadline) {
 
 void Client::learn_members(const RaftInfo& info) {
   for (const MemberInfo& member : info.members) {
-    Result<Endpoint> endpoint = parse_endpoint(member.client_addr);
+    Result<Endpoint> endpoint = parse_endpoint(member.addr(options_.tls != nullptr));
     if (endpoint.is_ok()) (void)endpoint_index(endpoint.value());
   }
 }

@@ -78,8 +78,9 @@ struct ClientOptions {
   std::string user;
   std::string password;
   // Speak TLS to every node with this context (TlsContext::make); null: plain TCP. With TLS
-  // the client does not move to the leader INFO names, whose address is the leader's plaintext
-  // port: the node it reached forwards to the leader instead (follow_leader is ignored).
+  // the client follows INFO's TLS addresses (leader_tls_addr, tls_members), never the
+  // plaintext ones; a node that names none (older, or a leader without a TLS port) is used as
+  // it is, and forwards to the leader.
   std::shared_ptr<const TlsContext> tls;
 };
 

@@ -28,16 +28,19 @@ bool parse_members(std::string_view text, std::vector<MemberInfo>* members) {
   return true;
 }
 
-bool set_field(std::string_view key, std::string_view value, RaftInfo* info) {
+// `tls_members` collects the "tls_members" line, merged into info->members at the end.
+bool set_field(std::string_view key, std::string_view value, RaftInfo* info,
+               std::vector<MemberInfo>* tls_members) {
   if (key == "role") {
     info->role = std::string(value);
     return !value.empty();
   }
-  if (key == "leader_addr") {
-    info->leader_addr = std::string(value);
+  if (key == "leader_addr" || key == "leader_tls_addr") {
+    (key == "leader_addr" ? info->leader_addr : info->leader_tls_addr) = std::string(value);
     return true;
   }
   if (key == "members") return parse_members(value, &info->members);
+  if (key == "tls_members") return parse_members(value, tls_members);
   uint64_t* number = key == "node_id"          ? &info->node_id
                      : key == "term"           ? &info->term
                      : key == "leader_id"      ? &info->leader_id
@@ -52,6 +55,7 @@ bool set_field(std::string_view key, std::string_view value, RaftInfo* info) {
 
 Result<RaftInfo> parse_info(std::string_view text) {
   RaftInfo info;
+  std::vector<MemberInfo> tls_members;
   bool have_term = false;
   size_t start = 0;
   while (start < text.size()) {
@@ -64,13 +68,18 @@ Result<RaftInfo> parse_info(std::string_view text) {
     if (line.empty() || line.front() == '#' || colon == std::string_view::npos) continue;
     const std::string_view key = line.substr(0, colon);
     const std::string_view value = line.substr(colon + 1);
-    if (!set_field(key, value, &info)) {
+    if (!set_field(key, value, &info, &tls_members)) {
       return Status(ErrorCode::InvalidArgument, "bad INFO line '" + std::string(line) + "'");
     }
     have_term = have_term || key == "term";
   }
   if (info.role.empty() || !have_term) {
     return Status(ErrorCode::InvalidArgument, "INFO reply has no Raft role and term");
+  }
+  for (const MemberInfo& tls : tls_members) {
+    for (MemberInfo& member : info.members) {
+      if (member.id == tls.id) member.tls_addr = tls.client_addr;
+    }
   }
   return info;
 }

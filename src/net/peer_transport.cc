@@ -393,6 +393,7 @@ awaitable<void> PeerTransport::write_frames(Link& link, Stream& socket) {
   hello->set_from(self_.value());
   hello->set_to(link.address.id.value());
   hello->set_client_addr(options_.client_addr);
+  hello->set_client_tls_addr(options_.client_tls_addr);
   hello->set_peer_addr(self_address_.host + ":" + std::to_string(self_address_.port));
   std::string hello_frame;
   encode_frame(envelope, &hello_frame);
@@ -606,7 +607,7 @@ bool PeerTransport::accept_hello(const std::string& remote, const std::string& b
     add_peer(NodeId{hello.from()}, hello.peer_addr());
   }
   *from = NodeId{hello.from()};
-  inbox_->on_peer_hello(*from, hello.client_addr());
+  inbox_->on_peer_hello(*from, hello.client_addr(), hello.client_tls_addr());
   return true;
 }
 

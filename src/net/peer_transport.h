@@ -62,6 +62,7 @@ struct PeerAddress {
 struct TransportOptions {
   uint64_t cluster_id = 0;
   std::string client_addr;                    // Announced in Hello, for INFO and redirects.
+  std::string client_tls_addr;                // Likewise its TLS client port; "": none.
   // Per peer and lane, queued and not yet written. Past it new items are dropped, except that
   // an empty queue always takes one item however large (an entry up to the request limit).
   uint64_t queue_bytes_max = 64ull << 20;

@@ -255,12 +255,21 @@ void Membership::on_removed_notice(NodeId peer) {
          "and wipe its data dir before the machine rejoins under a new id");
 }
 
-void Membership::on_peer_hello(NodeId peer, const std::string& client_addr) {
+void Membership::on_peer_hello(NodeId peer, const std::string& client_addr,
+                               const std::string& client_tls_addr) {
   hello_client_addrs_[peer] = client_addr;
+  // From the network, and shown in INFO's lines: only a plain "host:port" is kept. An empty
+  // one (the peer restarted without its TLS port, or is older) forgets the last one heard.
+  if (client_tls_addr.empty() || !valid_member_addr(client_tls_addr)) {
+    hello_client_tls_addrs_.erase(peer);
+  } else {
+    hello_client_tls_addrs_[peer] = client_tls_addr;
+  }
 }
 
-void Membership::set_own_client_addr(std::string client_addr) {
+void Membership::set_own_client_addr(std::string client_addr, std::string client_tls_addr) {
   own_client_addr_ = std::move(client_addr);
+  own_client_tls_addr_ = std::move(client_tls_addr);
 }
 
 std::vector<Member> Membership::members() const {
@@ -286,6 +295,17 @@ std::map<NodeId, std::string> Membership::client_addrs() const {
     }
   }
   if (!own_client_addr_.empty()) out[node_.id()] = own_client_addr_;
+  return out;
+}
+
+std::map<NodeId, std::string> Membership::client_tls_addrs() const {
+  std::map<NodeId, std::string> out;
+  for (const auto& [id, member] : members_) {
+    if (auto hello = hello_client_tls_addrs_.find(id); hello != hello_client_tls_addrs_.end()) {
+      out[id] = hello->second;
+    }
+  }
+  if (!own_client_tls_addr_.empty()) out[node_.id()] = own_client_tls_addr_;
   return out;
 }
 

@@ -69,14 +69,19 @@ class Membership {
   // A committed ConfChange entry: the core adopts the new configuration, the transport the
   // new peer set.
   void apply(const raft::Entry& entry);
-  // A peer told us where it serves clients (the transport's Hello).
-  void on_peer_hello(NodeId peer, const std::string& client_addr);
-  void set_own_client_addr(std::string client_addr);
+  // A peer told us where it serves clients, and over TLS (the transport's Hello).
+  void on_peer_hello(NodeId peer, const std::string& client_addr,
+                     const std::string& client_tls_addr);
+  void set_own_client_addr(std::string client_addr, std::string client_tls_addr);
 
   // Every member, voters and learners, by id, with what is known of its addresses.
   [[nodiscard]] std::vector<Member> members() const;
   // Every known member's client address, self included.
   [[nodiscard]] std::map<NodeId, std::string> client_addrs() const;
+  // The TLS client address of every member known to have one, self included. Learned from
+  // Hellos only, not replicated (see Hello.client_tls_addr): a member this node has not heard
+  // from since it started is missing.
+  [[nodiscard]] std::map<NodeId, std::string> client_tls_addrs() const;
   // Index of the membership change applied last (0: the bootstrap membership).
   [[nodiscard]] Index conf_index() const { return conf_index_; }
   // This node applied its own removal: it no longer campaigns and should be stopped.
@@ -100,7 +105,9 @@ class Membership {
   std::set<NodeId> transport_removed_;             // What it was told is removed.
   NodeId removed_notice_by_ = kNoNode;
   std::map<NodeId, std::string> hello_client_addrs_;  // From Hellos: bootstrap members.
+  std::map<NodeId, std::string> hello_client_tls_addrs_;  // From Hellos: non-empty ones.
   std::string own_client_addr_;
+  std::string own_client_tls_addr_;
   Index conf_index_;
 };
 

@@ -125,8 +125,8 @@ void Node::change_membership(const MemberChange& change, std::function<void(Stat
   });
 }
 
-void Node::set_client_addr(std::string client_addr) {
-  membership_.set_own_client_addr(std::move(client_addr));
+void Node::set_client_addr(std::string client_addr, std::string client_tls_addr) {
+  membership_.set_own_client_addr(std::move(client_addr), std::move(client_tls_addr));
 }
 
 // ---- Peers ----
@@ -188,8 +188,9 @@ void Node::on_peer_disconnected(NodeId peer) {
   drive();
 }
 
-void Node::on_peer_hello(NodeId peer, const std::string& client_addr) {
-  membership_.on_peer_hello(peer, client_addr);
+void Node::on_peer_hello(NodeId peer, const std::string& client_addr,
+                         const std::string& client_tls_addr) {
+  membership_.on_peer_hello(peer, client_addr, client_tls_addr);
 }
 
 void Node::on_removed_notice(NodeId peer) {
@@ -362,8 +363,13 @@ NodeStatus Node::status() const {
   status.members = membership_.members();
   status.conf_index = membership_.conf_index();
   status.removed = membership_.removed();
+  status.client_tls_addrs = membership_.client_tls_addrs();
   if (auto it = status.client_addrs.find(status.raft.leader); it != status.client_addrs.end()) {
     status.leader_client_addr = it->second;
+  }
+  if (auto it = status.client_tls_addrs.find(status.raft.leader);
+      it != status.client_tls_addrs.end()) {
+    status.leader_client_tls_addr = it->second;
   }
   status.pending_requests = requests_.pending();
   status.snapshot_index = snapshots_.last_index();

@@ -48,6 +48,8 @@ struct NodeStatus {
   raft::RaftStatus raft;
   std::string leader_client_addr;
   std::map<NodeId, std::string> client_addrs;
+  std::string leader_client_tls_addr;             // "": unknown, or the leader has no TLS port.
+  std::map<NodeId, std::string> client_tls_addrs;  // Members known to have a TLS client port.
   std::vector<Member> members;  // Voters and learners, by id.
   Index conf_index;             // The membership change applied last (0: bootstrap).
   bool removed = false;         // This node was removed from the cluster; it idles.
@@ -89,8 +91,8 @@ class Node final : public PeerInbox {
   // of its term, or a learner is too far behind: retry), Unavailable (the change may or may
   // not have been applied: its leader lost office or it did not apply in time).
   void change_membership(const MemberChange& change, std::function<void(Status)> done);
-  // Where this node serves clients, announced in status().
-  void set_client_addr(std::string client_addr);
+  // Where this node serves clients, and over TLS ("": no TLS port), announced in status().
+  void set_client_addr(std::string client_addr, std::string client_tls_addr = "");
 
   [[nodiscard]] NodeStatus status() const;
   // The core, read-only (tests, the simulator's checkers). Requires start().
@@ -105,7 +107,8 @@ class Node final : public PeerInbox {
   void on_batch_end() override;
   void on_peer_unreachable(NodeId peer) override;
   void on_peer_disconnected(NodeId peer) override;
-  void on_peer_hello(NodeId peer, const std::string& client_addr) override;
+  void on_peer_hello(NodeId peer, const std::string& client_addr,
+                     const std::string& client_tls_addr) override;
   void on_removed_notice(NodeId peer) override;
 
  private:

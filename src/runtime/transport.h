@@ -86,8 +86,10 @@ class PeerInbox {
   virtual void on_peer_unreachable(NodeId peer) = 0;
   // Every connection `peer` opened to us closed: its process has probably stopped.
   virtual void on_peer_disconnected(NodeId peer) = 0;
-  // `peer` introduced itself; `client_addr` is where it serves clients.
-  virtual void on_peer_hello(NodeId peer, const std::string& client_addr) = 0;
+  // `peer` introduced itself; `client_addr` is where it serves clients, `client_tls_addr`
+  // where it serves them over TLS ("": it does not, or it is older than that field).
+  virtual void on_peer_hello(NodeId peer, const std::string& client_addr,
+                             const std::string& client_tls_addr) = 0;
   // `peer` refused our connection because the cluster removed this node (it applied the
   // removal, so the removal is committed).
   virtual void on_removed_notice(NodeId peer) { (void)peer; }

@@ -57,12 +57,14 @@ AuthLimiter::AuthLimiter(uint32_t burst, uint32_t per_s)
 }
 
 uint64_t AuthLimiter::wait_ms(const std::string& source, uint64_t now_ms) const {
+  std::lock_guard lock(mu_);
   const auto it = sources_.find(source);
   if (it == sources_.end() || it->second <= now_ms + slack_ms_) return 0;
   return it->second - now_ms - slack_ms_;
 }
 
 void AuthLimiter::failed(const std::string& source, uint64_t now_ms) {
+  std::lock_guard lock(mu_);
   auto it = sources_.find(source);
   if (it == sources_.end()) {
     if (sources_.size() >= kSourcesMax) make_room(now_ms);
@@ -70,6 +72,11 @@ void AuthLimiter::failed(const std::string& source, uint64_t now_ms) {
   }
   it->second = std::max(it->second, now_ms) + interval_ms_;
   RAFT_ASSERT(sources_.size() <= kSourcesMax);
+}
+
+size_t AuthLimiter::sources() const {
+  std::lock_guard lock(mu_);
+  return sources_.size();
 }
 
 void AuthLimiter::make_room(uint64_t now_ms) {

@@ -2,6 +2,7 @@
 
 #include <cstdint>
 #include <map>
+#include <mutex>
 #include <string>
 #include <string_view>
 
@@ -41,7 +42,9 @@ struct AuthOptions {
 // source is over its limit, its AUTH attempts are refused without a look at the password, so
 // a password cannot be guessed faster than that. Remembers at most kSourcesMax sources: when
 // full, it forgets those back at their full allowance, then the one closest to it.
-// Not thread-safe: the client server's io thread only.
+// The node has one (main.cc), for failed AUTH on the client ports and wrong bearer tokens on
+// the HTTP listener, so a source guessing at both gets one allowance, not two.
+// Thread-safe: the client server's io thread and the HTTP server's threads share it.
 class AuthLimiter {
  public:
   static constexpr size_t kSourcesMax = 10'000;
@@ -53,13 +56,14 @@ class AuthLimiter {
   // Records a failed attempt of `source` at `now_ms`.
   void failed(const std::string& source, uint64_t now_ms);
 
-  [[nodiscard]] size_t sources() const { return sources_.size(); }
+  [[nodiscard]] size_t sources() const;
 
  private:
-  void make_room(uint64_t now_ms);
+  void make_room(uint64_t now_ms);  // Needs mu_ held.
 
   const uint64_t interval_ms_;  // Earning back one attempt.
   const uint64_t slack_ms_;     // (burst - 1) intervals: how far ahead of now a source may be.
+  mutable std::mutex mu_;  // Guards sources_.
   // Per source: when it is back at its full allowance.
   std::map<std::string, uint64_t> sources_;
 };

@@ -983,29 +983,33 @@ std::string raft_section(const ServerStatus& server) {
   const runtime::NodeStatus& status = server.node;
   const raft::RaftStatus& raft = status.raft;
   // "1@127.0.0.1:6381,2@..." (an id without a known client address stands alone).
-  const auto listed = [&](const std::vector<NodeId>& ids) {
+  const auto listed = [&](const std::vector<NodeId>& ids,
+                          const std::map<NodeId, std::string>& addrs) {
     std::string out;
     for (NodeId id : ids) {
       if (!out.empty()) out += ",";
       out += std::to_string(id.value());
-      if (auto it = status.client_addrs.find(id); it != status.client_addrs.end()) {
-        out += "@" + it->second;
-      }
+      if (auto it = addrs.find(id); it != addrs.end()) out += "@" + it->second;
     }
     return out;
   };
-  const std::string members = listed(raft.conf_state.voters);
+  const std::string members = listed(raft.conf_state.voters, status.client_addrs);
   return "# Raft\r\n" + line("node_id", std::to_string(raft.id.value())) +
          line("role", raft::role_name(raft.role)) +
          line("term", std::to_string(raft.term.value())) +
          line("leader_id", std::to_string(raft.leader.value())) +
          line("leader_addr", status.leader_client_addr) +
+         line("leader_tls_addr", status.leader_client_tls_addr) +
          line("commit_index", std::to_string(raft.commit_index.value())) +
          line("applied_index", std::to_string(raft.applied_index.value())) +
          line("last_log_index", std::to_string(raft.last_index.value())) +
          line("first_log_index", std::to_string(raft.first_index.value())) +
          line("snapshot_index", std::to_string(status.snapshot_index.value())) +
-         line("members", members) + line("learners", listed(raft.conf_state.learners)) +
+         line("members", members) +
+         line("learners", listed(raft.conf_state.learners, status.client_addrs)) +
+         // The voters' TLS client ports, for TLS clients (a line of its own: older clients
+         // read members' addresses as plaintext ones).
+         line("tls_members", listed(raft.conf_state.voters, status.client_tls_addrs)) +
          line("conf_index", std::to_string(status.conf_index.value())) +
          line("conf_change_pending", raft.conf_change_pending ? "1" : "0") +
          line("removed", status.removed ? "1" : "0") +

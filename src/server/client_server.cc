@@ -15,6 +15,7 @@
 #include "protocol/reply_codes.h"
 #include "server/acl_commands.h"
 #include "server/client_commands.h"
+#include "server/wall_clock.h"
 
 namespace raftkv::server {
 namespace {
@@ -27,12 +28,6 @@ std::string to_resp(runtime::Response response) {
                                    ? protocol::not_applied_error(response.reply)
                                    : protocol::maybe_applied_error(response.reply));
   return out;
-}
-
-uint64_t wall_ms() {
-  return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
-                                   std::chrono::system_clock::now().time_since_epoch())
-                                   .count());
 }
 
 std::string endpoint_text(const asio::ip::tcp::endpoint& endpoint) {
@@ -131,7 +126,7 @@ class ClientServer::Connection : public std::enable_shared_from_this<Connection>
     state_.id = id;
     state_.addr = endpoint_text(stream_.socket().remote_endpoint(error));
     state_.laddr = endpoint_text(stream_.socket().local_endpoint(error));
-    state_.created_ms = wall_ms();
+    state_.created_ms = wall_clock_ms();
     state_.last_command_ms = state_.created_ms;
     reset_auth(state_, &server.options_.auth);
     server_.connections_[id] = this;
@@ -234,7 +229,7 @@ class ClientServer::Connection : public std::enable_shared_from_this<Connection>
   ServerContext context() {
     return ServerContext{server_.status_,
                          &server_,
-                         wall_ms(),
+                         wall_clock_ms(),
                          server_.options_.bulk_bytes_max,
                          server_.options_.request_bytes_max,
                          &server_.options_.auth,
@@ -243,7 +238,7 @@ class ClientServer::Connection : public std::enable_shared_from_this<Connection>
 
   void count(const std::vector<std::string>& args) {
     state_.last_command = command_label(args);
-    state_.last_command_ms = wall_ms();
+    state_.last_command_ms = wall_clock_ms();
     ++server_.counters_.commands_processed;
     ++server_.counters_.calls[state_.last_command];
   }
@@ -415,7 +410,7 @@ class ClientServer::Connection : public std::enable_shared_from_this<Connection>
 
 ClientServer::ClientServer(asio::io_context& io, runtime::Node& node,
                            std::function<ServerStatus()> status, ClientServerOptions options,
-                           Logger& logger)
+                           Logger& logger, AuthLimiter& auth_limiter)
     : io_(io),
       node_(node),
       status_(std::move(status)),
@@ -423,8 +418,8 @@ ClientServer::ClientServer(asio::io_context& io, runtime::Node& node,
       logger_(logger),
       acceptor_(io),
       tls_acceptor_(io),
-      auth_limiter_(options_.auth.auth_failures_burst, options_.auth.auth_failures_per_s) {
-  counters_.started_ms = wall_ms();
+      auth_limiter_(auth_limiter) {
+  counters_.started_ms = wall_clock_ms();
 }
 
 ClientServer::~ClientServer() {
@@ -448,7 +443,7 @@ bool ClientServer::kill(uint64_t id) {
 
 ServerCounters ClientServer::counters() const {
   ServerCounters counters = counters_;
-  counters.now_ms = wall_ms();
+  counters.now_ms = wall_clock_ms();
   counters.pid = static_cast<int64_t>(getpid());
   counters.port = options_.port;
   counters.clients_max = options_.clients_max;

@@ -60,8 +60,10 @@ struct ClientServerOptions {
 
 class ClientServer final : public ClientDirectory {
  public:
+  // `auth_limiter` (failed AUTH attempts per source, shared with the HTTP listener) must
+  // outlive the server.
   ClientServer(asio::io_context& io, runtime::Node& node, std::function<ServerStatus()> status,
-               ClientServerOptions options, Logger& logger);
+               ClientServerOptions options, Logger& logger, AuthLimiter& auth_limiter);
   ~ClientServer() override;
 
   // Binds and starts accepting. IoError naming the address when it cannot bind.
@@ -96,7 +98,7 @@ class ClientServer final : public ClientDirectory {
   uint64_t accept_errors_logged_ms_ = 0;
   uint64_t next_id_ = 1;
   ServerCounters counters_;
-  AuthLimiter auth_limiter_;  // Failed AUTH attempts per source address.
+  AuthLimiter& auth_limiter_;  // Failed AUTH attempts per source address.
 };
 
 }  // namespace raftkv::server

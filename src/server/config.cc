@@ -253,6 +253,11 @@ std::string ServerConfig::client_addr() const {
   return client_host + ":" + std::to_string(client_port);
 }
 
+std::string ServerConfig::client_tls_addr() const {
+  if (tls.client_port == 0) return "";
+  return client_host + ":" + std::to_string(tls.client_port);
+}
+
 Result<ServerConfig> parse_server_args(int argc, char** argv, int* exit_code) {
   ServerConfig config;
   CLI::App app{"raftkv-server: a replicated key-value server speaking the Redis protocol"};

@@ -86,6 +86,8 @@ struct ServerConfig {
   // "1=127.0.0.1:7001,2=..." in id order: the canonical form of the member list.
   [[nodiscard]] std::string peers_string() const;
   [[nodiscard]] std::string client_addr() const;
+  // "host:tls_port" on the client host; "" without a TLS client port.
+  [[nodiscard]] std::string client_tls_addr() const;
 };
 
 // Parses argv. On --help, *exit_code is 0 and the usage was printed; on a bad flag the Status

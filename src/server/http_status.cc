@@ -15,6 +15,7 @@
 #include "common/assert.h"
 #include "net/tls_context.h"
 #include "server/auth.h"
+#include "server/wall_clock.h"
 #include "server/web/assets.h"
 
 namespace raftkv::server {
@@ -194,13 +195,15 @@ std::string status_metrics(const ServerStatus& status) {
 }
 
 HttpStatusServer::HttpStatusServer(const runtime::Metrics& metrics, Logger& logger, EventFeed* feed,
-                                   std::map<NodeId, std::string> http_addrs, HttpSecurity security)
+                                   std::map<NodeId, std::string> http_addrs, HttpSecurity security,
+                                   AuthLimiter* limiter)
     : metrics_(metrics),
       logger_(logger),
       feed_(feed),
       http_addrs_(std::move(http_addrs)),
       security_(std::move(security)),
-      token_hash_(security_.token.empty() ? "" : password_hash(security_.token)) {}
+      token_hash_(security_.token.empty() ? "" : password_hash(security_.token)),
+      limiter_(limiter) {}
 
 HttpStatusServer::~HttpStatusServer() { stop(); }
 
@@ -283,12 +286,35 @@ bool HttpStatusServer::authorized(const httplib::Request& request, httplib::Resp
       web::find_asset(request.path == "/" ? "/index.html" : request.path) != nullptr) {
     return true;
   }
-  const std::string refusal =
-      bearer_token_refusal(request.get_header_value("Authorization"), token_hash_);
+  const std::string source = request.remote_addr;
+  const uint64_t now_ms = wall_clock_ms();
+  if (!within_limit(source, now_ms, response)) return false;
+  const std::string authorization = request.get_header_value("Authorization");
+  const std::string refusal = bearer_token_refusal(authorization, token_hash_);
   if (refusal.empty()) return true;
+  // A credential that does not match is a guess; a missing one is a client that did not know
+  // (a page's first request): only the first is logged and counted.
+  if (!authorization.empty()) {
+    log_to(logger_, LogLevel::Warn, "HTTP: refused a request from ", source, ": ",
+           refusal.substr(0, refusal.size() - 1));  // Without its newline.
+    if (limiter_ != nullptr) limiter_->failed(source, now_ms);
+  }
   response.status = 401;
   response.set_header("WWW-Authenticate", "Bearer realm=\"raftkv\"");
   response.set_content(refusal, "text/plain");
+  return false;
+}
+
+bool HttpStatusServer::within_limit(const std::string& source, uint64_t now_ms,
+                                    httplib::Response& response) {
+  if (limiter_ == nullptr) return true;
+  const uint64_t wait = limiter_->wait_ms(source, now_ms);
+  if (wait == 0) return true;
+  response.status = 429;
+  response.set_header("Retry-After", std::to_string((wait + 999) / 1000));  // Whole seconds.
+  response.set_content("too many failed authentications from " + source + ", retry in " +
+                           std::to_string(wait) + " ms\n",
+                       "text/plain");
   return false;
 }
 

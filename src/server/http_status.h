@@ -10,6 +10,7 @@
 #include "common/logger.h"
 #include "common/status.h"
 #include "runtime/metrics.h"
+#include "server/auth.h"
 #include "server/event_feed.h"
 #include "server/http_options.h"
 #include "server/server_status.h"
@@ -43,6 +44,9 @@ using SSL = ssl_st;
 // /events without the right `Authorization: Bearer` header gets 401 and a body saying what is
 // missing, before any route runs. The page's own files (no data in them) and CORS preflights
 // (OPTIONS: browsers never send credentials on them) pass without it.
+// A wrong token (or an Authorization header of another kind) is logged with its source address
+// and counts against that source as a failed AUTH does (AuthLimiter): over the limit, its
+// requests get 429 and Retry-After, the token unchecked, until it has earned an attempt back.
 namespace raftkv::server {
 
 // The JSON of /status: id, role, term, leader, commit, applied, last index, members (id, client
@@ -67,10 +71,12 @@ namespace raftkv::server {
 
 class HttpStatusServer {
  public:
-  // `feed` (may be null: no /events) and `http_addrs` (members' HTTP addresses, this node's
-  // included) must outlive the server.
+  // `feed` (may be null: no /events), `http_addrs` (members' HTTP addresses, this node's
+  // included) and `limiter` (may be null: wrong tokens are not limited) must outlive the
+  // server.
   HttpStatusServer(const runtime::Metrics& metrics, Logger& logger, EventFeed* feed = nullptr,
-                   std::map<NodeId, std::string> http_addrs = {}, HttpSecurity security = {});
+                   std::map<NodeId, std::string> http_addrs = {}, HttpSecurity security = {},
+                   AuthLimiter* limiter = nullptr);
   ~HttpStatusServer();
 
   // Binds host:port and starts serving. IoError naming the address when it cannot bind;
@@ -91,6 +97,9 @@ class HttpStatusServer {
   static int switch_context(SSL* ssl, int* alert, void* arg);
   void add_routes();
   [[nodiscard]] bool authorized(const httplib::Request& request, httplib::Response& response);
+  // Whether `source` may present a token now; if not, answers 429 and says for how long.
+  [[nodiscard]] bool within_limit(const std::string& source, uint64_t now_ms,
+                                  httplib::Response& response);
   void serve_events(httplib::Response& response);
 
   const runtime::Metrics& metrics_;
@@ -99,6 +108,8 @@ class HttpStatusServer {
   const std::map<NodeId, std::string> http_addrs_;
   const HttpSecurity security_;
   const std::string token_hash_;  // password_hash(security_.token); empty: no token.
+  // Wrong tokens per source address, shared with AUTH on the client ports. Null: unlimited.
+  AuthLimiter* limiter_;
   // With TLS: the context every new handshake switches to, built from security_.tls at start
   // and on reload_tls(). A connection's SSL holds its own reference to the SSL_CTX it began
   // with, so replacing this one never pulls it from under a handshake.

@@ -195,7 +195,8 @@ int run(ServerConfig config) {
                   .http_addrs = http_addrs(config)});
   kv::RespStateMachine state_machine;
   net::TransportOptions transport_options{.cluster_id = identity.value().cluster_id,
-                                          .client_addr = config.client_addr()};
+                                          .client_addr = config.client_addr(),
+                                          .client_tls_addr = config.client_tls_addr()};
   // A frame holds a lane's queue or one item larger than it: the largest entry, or a
   // forwarded request of that size, plus its envelope.
   transport_options.frame_bytes_max =
@@ -212,7 +213,7 @@ int run(ServerConfig config) {
   net::PeerTransport transport(io, config.id, {config.self_peer}, transport_options, logger);
   runtime::Node node(node_options(config, identity.value()), env, *storage.value(), state_machine,
                      transport, logger, metrics, config.http_port != 0 ? &feed : nullptr);
-  node.set_client_addr(config.client_addr());
+  node.set_client_addr(config.client_addr(), config.client_tls_addr());
   if (Status status = node.start(); !status.is_ok()) return fail(status.to_string());
   if (Status status = transport.start(node); !status.is_ok()) return fail(status.to_string());
   env.tick_every(config.tick_ms, [&node] { node.tick(); });
@@ -228,9 +229,11 @@ int run(ServerConfig config) {
                                      .auth = config.auth};
   client_options.tls_port = config.tls.client_port;
   client_options.tls_context = [&certificates] { return certificates.client_context(); };
-  ClientServer clients(io, node, status, client_options, logger);
+  // One allowance per source for failed AUTH on the client ports and wrong HTTP tokens.
+  AuthLimiter auth_limiter(config.auth.auth_failures_burst, config.auth.auth_failures_per_s);
+  ClientServer clients(io, node, status, client_options, logger, auth_limiter);
   if (Status started = clients.start(); !started.is_ok()) return fail(started.to_string());
-  HttpStatusServer http(metrics, logger, &feed, http_addrs(config), config.http);
+  HttpStatusServer http(metrics, logger, &feed, http_addrs(config), config.http, &auth_limiter);
   asio::steady_timer publish_timer(io);
   if (Status started = start_http(config, http, publish_timer, certificates, status);
       !started.is_ok()) {

@@ -44,7 +44,8 @@ std::string server_path(std::string* why);
 //   34-36 large values, 37-40 membership changes, 41-46 security (authentication, ACL
 //   users, protected mode, TLS), 47 a half-closed pipeline, 48 removed nodes in cluster.conf,
 //   52-54 HTTPS and its token, 55-57 backup, restore and a lost majority (restore_test.cc),
-//   60-63 peer TLS, 64 raftkv-bench over TLS, 65 demo --tls, 70-71 maxclients.
+//   60-63 peer TLS, 64 raftkv-bench over TLS, 65 demo --tls, 66 HTTP token limit, 67 TLS
+//   client following the leader, 70-71 maxclients.
 class ClusterFixture : public ::testing::Test {
  protected:
   // Call first in each test with its own slot; skips nothing: a missing server fails.

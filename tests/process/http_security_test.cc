@@ -4,7 +4,7 @@
 // with a wrong one gets 401 and says why, the right one gets 200; plaintext HTTP to the HTTPS
 // port is answered with nothing and logged; the page's own files need no token; `raftkv
 // status` still works; with --http-tls-auth-clients yes, no client certificate, no handshake;
-// SIGHUP reloads the HTTPS certificate.
+// SIGHUP reloads the HTTPS certificate; wrong tokens are limited per source, with AUTH.
 
 #include <httplib.h>
 
@@ -133,6 +133,42 @@ TEST_F(HttpSecurity, AClientCertificateCanBeRequiredToo) {
   EXPECT_EQ(wait_for_log("peer did not return a certificate"), 1u);
   EXPECT_EQ(log_lines_with(1, "HTTPS: TLS handshake from"), 1u);
   EXPECT_EQ(log_lines_with(1, "peer did not return a certificate"), 1u);
+}
+
+// A wrong token is logged with its source and counts against that source as a failed AUTH
+// does, in one allowance: with a burst of 1, after one wrong token the right token gets 429,
+// and so does AUTH with the right password on the client port from the same address. The
+// attempt comes back after a second, so the checks only hold within a second of the wrong
+// token: past it (a very slow machine) they are reported, not failed.
+TEST_F(HttpSecurity, WrongTokensAreLoggedAndLimitedPerSourceWithAuth) {
+  constexpr const char* kPassword = "client-password";
+  start_https(/*slot=*/66, {"--requirepass", kPassword, "--auth-failures-burst", "1",
+                            "--auth-failures-per-s", "1"});
+  ASSERT_FALSE(HasFatalFailure());
+  EXPECT_EQ(get("/status", "").first, 401);  // No token at all is not a guess: not counted.
+  const auto wrong_at = std::chrono::steady_clock::now();  // Before the node counts it.
+  EXPECT_EQ(get("/status", std::string("Bearer ") + kToken + "x").first, 401);
+  const auto [code, body] = get("/status", std::string("Bearer ") + kToken);
+  RawConnection resp(cluster_->layout().client_endpoint(1));
+  ASSERT_TRUE(resp.connected());
+  ASSERT_TRUE(resp.send("*2\r\n$4\r\nAUTH\r\n$15\r\n" + std::string(kPassword) + "\r\n"));
+  const std::vector<client::Reply> auth = resp.read_replies(1, milliseconds(3000));
+  const auto took =
+      std::chrono::duration_cast<milliseconds>(std::chrono::steady_clock::now() - wrong_at);
+  ASSERT_EQ(auth.size(), 1u);
+  std::cout << "a wrong token, then " << took.count() << " ms: the right token got " << code
+            << " " << body << "AUTH with the right password got "
+            << client::format_reply(auth[0]) << "\n";
+  EXPECT_EQ(log_lines_with(1, "HTTP: refused a request from 127.0.0.1: wrong token"), 1u);
+  if (took >= milliseconds(900)) {
+    std::cout << "too slow to tell: the attempt came back after 1 s\n";
+    return;
+  }
+  EXPECT_EQ(code, 429);
+  EXPECT_TRUE(body.starts_with("too many failed authentications from 127.0.0.1, retry in "))
+      << body;
+  EXPECT_TRUE(auth[0].text.starts_with("ERR too many failed AUTH attempts from 127.0.0.1"))
+      << client::format_reply(auth[0]);
 }
 
 // Node 1's certificate replaced by one from a new CA, then SIGHUP: a client trusting the new

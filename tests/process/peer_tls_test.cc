@@ -4,7 +4,8 @@
 // another node's id is refused, in either direction, and logged; so are plaintext, a foreign
 // CA and a garbage handshake, while the node keeps serving; a connection that sends nothing is
 // closed after the handshake timeout. The impostors are a real net::PeerTransport run in this
-// process with the wrong certificate.
+// process with the wrong certificate. A TLS client sent to a follower follows the leader
+// hint to the leader's TLS port (the TLS client ports travel in the peers' Hellos).
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -16,6 +17,7 @@
 #include <fstream>
 #include <thread>
 
+#include "client/tls.h"
 #include "harness.h"
 #include "net/peer_transport.h"
 #include "net/tls_context.h"
@@ -39,7 +41,7 @@ class CountingInbox final : public runtime::PeerInbox {
   void on_batch_end() override {}
   void on_peer_unreachable(NodeId) override {}
   void on_peer_disconnected(NodeId) override {}
-  void on_peer_hello(NodeId, const std::string&) override { ++hellos; }
+  void on_peer_hello(NodeId, const std::string&, const std::string&) override { ++hellos; }
   std::atomic<int> received{0};
   std::atomic<int> hellos{0};
 };
@@ -174,6 +176,45 @@ TEST_F(PeerTls, EncryptedClusterElectsReplicatesAndFailsOver) {
               0u)
         << "node " << id;
   }
+}
+
+// A TLS client given only a follower's TLS port moves to the leader's TLS port, which the
+// follower learnt from the leader's Hello and INFO names (leader_tls_addr), and sends its
+// writes there; `raftkv --tls status` from that one endpoint lists every member at its TLS
+// port, each answering.
+TEST_F(PeerTls, TlsClientAtAFollowerFollowsTheLeaderToItsTlsPort) {
+  start_tls_cluster(/*slot=*/67);
+  ASSERT_FALSE(HasFatalFailure());
+  const int leader_id = static_cast<int>(leader().node_id);
+  const int follower = leader_id == 1 ? 2 : 1;
+  const auto& layout = cluster_->layout();
+  client::ClientOptions options = client_options(Semantics::AtLeastOnce);
+  options.endpoints = {layout.tls_endpoint(follower)};
+  Result<std::shared_ptr<client::TlsContext>> tls = client::TlsContext::make(
+      {.enabled = true, .ca_file = tls_dir_ + "/ca.crt", .cert_file = tls_dir_ + "/client.crt",
+       .key_file = tls_dir_ + "/client.key"});
+  ASSERT_TRUE(tls.is_ok()) << tls.status().to_string();
+  options.tls = std::move(tls).value();
+  Client client(std::move(options));
+  const client::Outcome set = client.call({"SET", "over-tls", "v"});
+  ASSERT_TRUE(set.ok()) << set.detail;
+  std::cout << "a TLS client given node " << follower << "'s TLS port wrote through "
+            << set.endpoint.to_string() << "; node " << leader_id << " leads\n";
+  EXPECT_EQ(set.endpoint, layout.tls_endpoint(leader_id));
+  const ToolRun status = run_tool(
+      RAFTKV_CLI_PATH,
+      {"--tls", "--cacert", tls_dir_ + "/ca.crt", "--cert", tls_dir_ + "/client.crt", "--key",
+       tls_dir_ + "/client.key", "-e", layout.tls_endpoint(follower).to_string(), "status"},
+      dir_ + "/status");
+  std::cout << status.output;
+  for (int id = 1; id <= 3; ++id) {
+    EXPECT_NE(status.output.find(layout.tls_endpoint(id).to_string() + " "), std::string::npos)
+        << "node " << id;
+  }
+  EXPECT_EQ(status.output.find("unreachable"), std::string::npos);
+  EXPECT_EQ(status.output.find(layout.client_endpoint(leader_id).to_string()), std::string::npos)
+      << "a plaintext address was listed for a TLS client";
+  expect_everywhere({{"over-tls", "v"}});
 }
 
 // Every node's peer certificate and CA replaced by ones of a new CA, then SIGHUP: no leader

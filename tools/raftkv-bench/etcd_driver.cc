@@ -4,6 +4,8 @@
 #include <grpcpp/grpcpp.h>
 
 #include <chrono>
+#include <fstream>
+#include <sstream>
 #include <string>
 
 #include "common/assert.h"
@@ -28,6 +30,7 @@ struct EtcdShared {
   const BenchOptions& options;
   RunControl& control;
   std::string value;
+  std::shared_ptr<grpc::ChannelCredentials> credentials;  // TLS with --tls, else insecure.
 };
 
 // A channel of its own (local subchannel pool: its own TCP connection) to one endpoint.
@@ -40,15 +43,45 @@ struct EtcdChannel {
   std::unique_ptr<etcdserverpb::KV::Stub> stub;
 };
 
-std::shared_ptr<grpc::Channel> make_channel(const client::Endpoint& endpoint) {
+// The whole of a PEM file; empty `path`: "" (gRPC then uses its defaults).
+Result<std::string> read_pem(const std::string& path) {
+  if (path.empty()) return std::string();
+  std::ifstream file(path, std::ios::binary);
+  std::ostringstream text;
+  text << file.rdbuf();
+  if (!file.good() || text.str().empty()) {
+    return Status(ErrorCode::InvalidArgument, "cannot read " + path);
+  }
+  return text.str();
+}
+
+// --tls: gRPC's TLS with the CA, certificate and key of --cacert, --cert and --key, so that
+// etcd can be measured with its client TLS on (--cert-file, --key-file, --client-cert-auth);
+// the endpoint's host is checked against the server certificate's names.
+Result<std::shared_ptr<grpc::ChannelCredentials>> make_credentials(
+    const client::TlsOptions& tls) {
+  if (!tls.enabled) return grpc::InsecureChannelCredentials();
+  grpc::SslCredentialsOptions ssl;
+  for (auto [path, pem] : {std::pair{&tls.ca_file, &ssl.pem_root_certs},
+                           std::pair{&tls.cert_file, &ssl.pem_cert_chain},
+                           std::pair{&tls.key_file, &ssl.pem_private_key}}) {
+    Result<std::string> read = read_pem(*path);
+    if (!read.is_ok()) return read.status();
+    *pem = std::move(read).value();
+  }
+  return grpc::SslCredentials(ssl);
+}
+
+std::shared_ptr<grpc::Channel> make_channel(
+    const client::Endpoint& endpoint,
+    const std::shared_ptr<grpc::ChannelCredentials>& credentials) {
   grpc::ChannelArguments args;
   args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
   // gRPC's default first reconnect backoff is 1 s; failover figures need faster.
   args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 50);
   args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 50);
   args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 1000);
-  return grpc::CreateCustomChannel(endpoint.to_string(), grpc::InsecureChannelCredentials(),
-                                   args);
+  return grpc::CreateCustomChannel(endpoint.to_string(), credentials, args);
 }
 
 class EtcdWorker;
@@ -242,7 +275,7 @@ void EtcdWorker::move_channel(EtcdChannel& channel, uint64_t generation, const s
   stats.note_failure(endpoints[channel.endpoint].to_string() + ": " + why);
   retired_.push_back(std::move(channel.channel));
   channel.endpoint = (channel.endpoint + 1) % endpoints.size();
-  channel.channel = make_channel(endpoints[channel.endpoint]);
+  channel.channel = make_channel(endpoints[channel.endpoint], shared.credentials);
   channel.stub = etcdserverpb::KV::NewStub(channel.channel);
   ++channel.generation;
 }
@@ -305,7 +338,7 @@ class EtcdPhase : public PhaseThreads {
     // Channel j belongs to thread j % T; client i uses channel i % M.
     for (uint32_t j = 0; j < o.connections; ++j) {
       auto channel = std::make_unique<EtcdChannel>();
-      channel->channel = make_channel(o.endpoints[0]);
+      channel->channel = make_channel(o.endpoints[0], shared_.credentials);
       channel->stub = etcdserverpb::KV::NewStub(channel->channel);
       workers_[j % o.threads]->channels.push_back(std::move(channel));
     }
@@ -333,7 +366,10 @@ Result<std::unique_ptr<PhaseThreads>> make_etcd_phase(const BenchOptions& option
                                                       const WorkloadSpec& spec,
                                                       RunControl& control,
                                                       std::vector<ThreadStats>& stats) {
-  EtcdShared shared{options, control, make_value(options.value_size, options.seed)};
+  Result<std::shared_ptr<grpc::ChannelCredentials>> credentials = make_credentials(options.tls);
+  if (!credentials.is_ok()) return credentials.status();
+  EtcdShared shared{options, control, make_value(options.value_size, options.seed),
+                    std::move(credentials).value()};
   return std::unique_ptr<PhaseThreads>(
       std::make_unique<EtcdPhase>(std::move(shared), spec, stats));
 }

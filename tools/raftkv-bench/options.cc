@@ -46,12 +46,12 @@ void add_flags(CLI::App& app, BenchOptions& o, TextFlags& text) {
   app.add_option("--user", o.user, "raftkv: AUTH as this ACL user (default: the default user)");
   app.add_option("--pass", o.password, "raftkv: AUTH with this password (also $RAFTKV_PASSWORD)")
       ->envname("RAFTKV_PASSWORD");
-  app.add_flag("--tls", o.tls.enabled, "raftkv: speak TLS to the nodes (their --tls-port)");
+  app.add_flag("--tls", o.tls.enabled,
+               "Speak TLS to the nodes (raftkv: their --tls-port; etcd: https client URLs)");
   app.add_option("--cacert", o.tls.ca_file,
-                 "raftkv: PEM CA bundle the nodes' certificates must chain to (default: the "
-                 "system's)");
-  app.add_option("--cert", o.tls.cert_file, "raftkv: PEM client certificate to present");
-  app.add_option("--key", o.tls.key_file, "raftkv: its private key");
+                 "PEM CA bundle the nodes' certificates must chain to (default: the system's)");
+  app.add_option("--cert", o.tls.cert_file, "PEM client certificate to present");
+  app.add_option("--key", o.tls.key_file, "Its private key");
   app.add_flag("--json", o.json, "Print one JSON line on stdout at the end");
   app.add_flag("--quiet", o.quiet, "No progress line");
   app.add_option("--timeout-ms", o.timeout_ms,
@@ -137,9 +137,6 @@ Status validate_options(BenchOptions* o, unsigned hardware_threads) {
   }
   if (o->timeout_ms < 10 || o->timeout_ms > 3'600'000) {
     return invalid("--timeout-ms must be in [10, 3600000]");
-  }
-  if (o->target != Target::Raftkv && o->tls.enabled) {
-    return invalid("--tls is for --target raftkv only");
   }
   if (!o->tls.enabled && !(o->tls.ca_file + o->tls.cert_file + o->tls.key_file).empty()) {
     return invalid("--cacert, --cert and --key need --tls");

@@ -54,7 +54,8 @@ Credentials credentials_of(const DataOptions& options) {
 }
 namespace {
 
-// Every endpoint worth asking about: the configured ones plus members any node reports.
+// Every endpoint worth asking about: the configured ones plus members any node reports (at
+// their TLS client ports when the credentials speak TLS).
 std::vector<Endpoint> all_endpoints(const std::vector<Endpoint>& configured,
                                     const Credentials& credentials) {
   std::vector<Endpoint> out = configured;
@@ -62,7 +63,7 @@ std::vector<Endpoint> all_endpoints(const std::vector<Endpoint>& configured,
     Result<RaftInfo> info = node_info(endpoint, std::chrono::milliseconds(1000), credentials);
     if (!info.is_ok()) continue;
     for (const client::MemberInfo& member : info.value().members) {
-      Result<Endpoint> parsed = client::parse_endpoint(member.client_addr);
+      Result<Endpoint> parsed = client::parse_endpoint(member.addr(credentials.tls != nullptr));
       if (parsed.is_ok() && std::find(out.begin(), out.end(), parsed.value()) == out.end()) {
         out.push_back(parsed.value());
       }
@@ -164,7 +165,9 @@ int run_leader(const DataOptions& options) {
     Result<RaftInfo> info = client.info();
     if (!info.is_ok()) return fail(kExitUnavailable, info.status().message());
     if (info.value().leader_id != 0) {
-      std::cout << "node " << info.value().leader_id << " at " << info.value().leader_addr
+      const std::string& tls_addr = info.value().leader_tls_addr;
+      std::cout << "node " << info.value().leader_id << " at "
+                << (options.tls.enabled && !tls_addr.empty() ? tls_addr : info.value().leader_addr)
                 << " leads term " << info.value().term << " (as node " << info.value().node_id
                 << " sees it)\n";
       return kExitOk;
@@ -184,13 +187,13 @@ int run_members(const DataOptions& options) {
   if (!info.is_ok()) return fail(kExitUnavailable, info.status().message());
   for (const client::MemberInfo& member : info.value().members) {
     std::string role = "unreachable";
-    if (Result<Endpoint> endpoint = client::parse_endpoint(member.client_addr);
-        endpoint.is_ok()) {
+    const std::string& addr = member.addr(options.tls.enabled);
+    if (Result<Endpoint> endpoint = client::parse_endpoint(addr); endpoint.is_ok()) {
       Result<RaftInfo> its = node_info(endpoint.value(), std::chrono::milliseconds(1000),
                                            credentials_of(options));
       if (its.is_ok()) role = its.value().role;
     }
-    std::cout << member.id << "  " << member.client_addr << "  " << role << "\n";
+    std::cout << member.id << "  " << addr << "  " << role << "\n";
   }
   return kExitOk;
 }

@@ -66,6 +66,23 @@ TEST(ParseInfo, ParseInfo_ReadsRaftSection) {
   EXPECT_EQ(info.value().members[1].client_addr, "127.0.0.1:6382");
 }
 
+TEST(ParseInfo, ParseInfo_TlsAddressesJoinTheirMembers) {
+  const std::string text =
+      "role:follower\r\nterm:5\r\nleader_id:2\r\nleader_addr:127.0.0.1:6382\r\n"
+      "leader_tls_addr:127.0.0.1:6392\r\nmembers:1@127.0.0.1:6381,2@127.0.0.1:6382,3\r\n"
+      "tls_members:1,2@127.0.0.1:6392,3@127.0.0.1:6393\r\n";
+  Result<RaftInfo> info = parse_info(text);
+  ASSERT_TRUE(info.is_ok()) << info.status().to_string();
+  EXPECT_EQ(info.value().leader_tls_addr, "127.0.0.1:6392");
+  ASSERT_EQ(info.value().members.size(), 3u);
+  EXPECT_EQ(info.value().members[0].addr(/*tls=*/true), "");  // No TLS port: not guessed.
+  EXPECT_EQ(info.value().members[0].addr(/*tls=*/false), "127.0.0.1:6381");
+  EXPECT_EQ(info.value().members[1].addr(/*tls=*/true), "127.0.0.1:6392");
+  EXPECT_EQ(info.value().members[2].addr(/*tls=*/true), "127.0.0.1:6393");
+  EXPECT_EQ(info.value().members[2].addr(/*tls=*/false), "");
+  EXPECT_FALSE(parse_info("role:leader\r\nterm:1\r\ntls_members:x@y\r\n").is_ok());
+}
+
 TEST(ParseInfo, ParseInfo_MalformedIsAnError) {
   EXPECT_FALSE(parse_info("role:leader\r\nterm:x\r\n").is_ok());
   EXPECT_FALSE(parse_info("redis_version:7\r\n").is_ok());

@@ -132,7 +132,7 @@ struct RecordingInbox final : runtime::PeerInbox {
   void on_batch_end() override { ++batch_ends; }
   void on_peer_unreachable(NodeId) override {}
   void on_peer_disconnected(NodeId) override {}
-  void on_peer_hello(NodeId, const std::string&) override {}
+  void on_peer_hello(NodeId, const std::string&, const std::string&) override {}
   std::vector<raft::Message> messages;
   int others = 0;
   int batch_ends = 0;

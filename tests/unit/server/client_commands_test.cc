@@ -267,6 +267,19 @@ TEST_F(ClientCommands, Info_HasRaftSection) {
   EXPECT_NE(text.find("snapshot_index:30\r\n"), std::string::npos);
 }
 
+TEST_F(ClientCommands, Info_NamesTlsAddressesOnLinesOfTheirOwn) {
+  ServerStatus status = fake_status();
+  EXPECT_NE(info_text(status, ServerCounters{}, {}, std::nullopt, 1).find("tls_members:1,2\r\n"),
+            std::string::npos);  // No TLS port known: ids alone.
+  status.node.client_tls_addrs = {{NodeId{2}, "127.0.0.1:6392"}};
+  status.node.leader_client_tls_addr = "127.0.0.1:6392";
+  const std::string text = info_text(status, ServerCounters{}, {}, std::nullopt, 1);
+  EXPECT_NE(text.find("leader_tls_addr:127.0.0.1:6392\r\n"), std::string::npos);
+  EXPECT_NE(text.find("tls_members:1,2@127.0.0.1:6392\r\n"), std::string::npos);
+  // The plaintext lines are unchanged, for clients that know no other.
+  EXPECT_NE(text.find("members:1@127.0.0.1:6381,2@127.0.0.1:6382\r\n"), std::string::npos);
+}
+
 TEST_F(ClientCommands, Run_EncodesTheCommandForTheRuntime) {
   Action get = run({"GET", "k"});
   ASSERT_EQ(get.kind, Action::Kind::Run);
