@@ -530,7 +530,7 @@ bool ClientServer::refused_as_too_many(tcp::socket& socket, bool tls) {
 // A failed accept leaves the connection queued, so retrying at once would spin while the
 // cause lasts (out of file descriptors, above all): wait a moment, and log it once a second.
 awaitable<void> ClientServer::pause_accepting(const asio::error_code& error) {
-  const uint64_t now = wall_ms();
+  const uint64_t now = wall_clock_ms();
   if (now >= accept_errors_logged_ms_ + 1000) {
     accept_errors_logged_ms_ = now;
     log_to(logger_, LogLevel::Warn, "accepting a client failed: ", error.message(), " (",
