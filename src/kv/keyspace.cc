@@ -3,29 +3,29 @@
 namespace raftkv::kv {
 
 Keyspace::Keyspace(KeyMap map) : map_(std::move(map)) {
-  map_.for_each([&](const std::string& key, const Value& value) {
-    if (value.has_expiry()) deadlines_.insert({value.expire_at_ms, key});
+  map_.for_each([&](std::string_view key, const Record& record) {
+    if (record.has_expiry()) deadlines_.insert({record.expire_at_ms(), std::string(key)});
   });
 }
 
-const Value* Keyspace::find(const std::string& key, int64_t now_ms) const {
-  const Value* value = map_.find(key);
-  if (value == nullptr || value->expired_at(now_ms)) return nullptr;
-  return value;
+const Record* Keyspace::find(std::string_view key, int64_t now_ms) const {
+  const Record* record = map_.find(key);
+  if (record == nullptr || record->expired_at(now_ms)) return nullptr;
+  return record;
 }
 
-void Keyspace::put(std::string key, Value value, Index index) {
+void Keyspace::put(std::string_view key, Value value, Index index) {
   RAFT_ASSERT(value.kind != Value::Kind::Hash || !value.hash.empty());
-  if (const Value* old = map_.find(key)) forget_deadline(key, *old);
-  if (value.has_expiry()) deadlines_.insert({value.expire_at_ms, key});
+  if (const Record* old = map_.find(key)) forget_deadline(*old);
+  if (value.has_expiry()) deadlines_.insert({value.expire_at_ms, std::string(key)});
   value.version = index.value();
-  map_.insert_or_assign(std::move(key), std::move(value));
+  map_.insert_or_assign(Record::make(key, std::move(value)));
 }
 
-bool Keyspace::erase(const std::string& key) {
-  const Value* old = map_.find(key);
+bool Keyspace::erase(std::string_view key) {
+  const Record* old = map_.find(key);
   if (old == nullptr) return false;
-  forget_deadline(key, *old);
+  forget_deadline(*old);
   const bool erased = map_.erase(key);
   RAFT_ASSERT(erased);
   return true;
@@ -36,9 +36,9 @@ void Keyspace::clear() {
   deadlines_.clear();
 }
 
-bool Keyspace::expire_if_due(const std::string& key, int64_t now_ms) {
-  const Value* value = map_.find(key);
-  if (value == nullptr || !value->expired_at(now_ms)) return false;
+bool Keyspace::expire_if_due(std::string_view key, int64_t now_ms) {
+  const Record* record = map_.find(key);
+  if (record == nullptr || !record->expired_at(now_ms)) return false;
   return erase(key);
 }
 
@@ -51,9 +51,9 @@ std::vector<std::string> Keyspace::due(int64_t now_ms, size_t max) const {
   return keys;
 }
 
-void Keyspace::forget_deadline(const std::string& key, const Value& old) {
+void Keyspace::forget_deadline(const Record& old) {
   if (!old.has_expiry()) return;
-  const size_t erased = deadlines_.erase({old.expire_at_ms, key});
+  const size_t erased = deadlines_.erase({old.expire_at_ms(), std::string(old.key())});
   RAFT_ASSERT(erased == 1);
 }
 
