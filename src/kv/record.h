@@ -43,10 +43,11 @@ struct Value {
 //
 // Memory is most of what a key costs, so a record is one allocation of the size it needs:
 // this 32-byte header, then the key's bytes, then a string value's bytes. A 16-byte key with
-// a 256-byte value takes 304 bytes (jemalloc's 320 class), where a std::string key and value
-// in a shared Value took four allocations, 512 bytes. Strings longer than kInlineBytesMax
-// stay the std::string the command decoded (moved, not copied: issue 21's large values), and
-// a hash keeps its persistent map of fields; either sits between the header and the key.
+// a 256-byte value takes 304 bytes (jemalloc's 320 class), where a shared_ptr'd item holding
+// a std::string key and value took three allocations: 128 + 32 + 320 bytes. Strings longer
+// than kInlineBytesMax stay the std::string the command decoded (moved, not copied: issue
+// 21's large values), and a hash keeps its persistent map of fields; either sits between the
+// header and the key.
 class Record final : public RefCounted {
  public:
   using Key = std::string_view;
