@@ -103,7 +103,7 @@ const Handler* find_handler(std::string_view name) {
 
 namespace detail {
 
-const Value* live(WriteContext& context, const std::string& key) {
+const Record* live(WriteContext& context, const std::string& key) {
   context.keys.expire_if_due(key, context.now_ms);
   return context.keys.find(key, context.now_ms);
 }

@@ -15,9 +15,9 @@ namespace {
 constexpr int64_t kRandomFieldsMax = 1 << 24;
 
 // The hash at `key` for a write: *error is WRONGTYPE for another kind; nullptr when missing.
-const Value* hash_for_write(WriteContext& context, const std::string& key, Reply* error) {
-  const Value* value = live(context, key);
-  if (value != nullptr && value->kind != Value::Kind::Hash) {
+const Record* hash_for_write(WriteContext& context, const std::string& key, Reply* error) {
+  const Record* value = live(context, key);
+  if (value != nullptr && value->kind() != Value::Kind::Hash) {
     *error = Reply::error(kWrongType);
     return nullptr;
   }
@@ -26,8 +26,8 @@ const Value* hash_for_write(WriteContext& context, const std::string& key, Reply
 
 // A copy of the hash at `key` to change (O(1): the fields are shared until changed), or a new
 // empty one.
-Value editable(const Value* value) {
-  if (value != nullptr) return *value;
+Value editable(const Record* value) {
+  if (value != nullptr) return value->to_value();
   Value fresh;
   fresh.kind = Value::Kind::Hash;
   return fresh;
@@ -91,19 +91,19 @@ Reply random_fields(const HashMap& hash, int64_t count, bool with_values, uint64
 
 Reply hget_command(const ReadContext& context, ReadArgs args) {
   Reply error;
-  const Value* value = find_hash(context.keys, args[1], context.now_ms, &error);
+  const Record* value = find_hash(context.keys, args[1], context.now_ms, &error);
   if (error.is_error()) return error;
-  const std::string* field = value != nullptr ? value->hash.find(args[2]) : nullptr;
+  const std::string* field = value != nullptr ? value->hash().find(args[2]) : nullptr;
   return field != nullptr ? Reply::bulk(*field) : Reply::nil();
 }
 
 Reply hmget_command(const ReadContext& context, ReadArgs args) {
   Reply error;
-  const Value* value = find_hash(context.keys, args[1], context.now_ms, &error);
+  const Record* value = find_hash(context.keys, args[1], context.now_ms, &error);
   if (error.is_error()) return error;
   std::vector<Reply> out;
   for (size_t i = 2; i < args.size(); ++i) {
-    const std::string* field = value != nullptr ? value->hash.find(args[i]) : nullptr;
+    const std::string* field = value != nullptr ? value->hash().find(args[i]) : nullptr;
     out.push_back(field != nullptr ? Reply::bulk(*field) : Reply::nil());
   }
   return Reply::array(std::move(out));
@@ -111,36 +111,36 @@ Reply hmget_command(const ReadContext& context, ReadArgs args) {
 
 Reply hlen_command(const ReadContext& context, ReadArgs args) {
   Reply error;
-  const Value* value = find_hash(context.keys, args[1], context.now_ms, &error);
+  const Record* value = find_hash(context.keys, args[1], context.now_ms, &error);
   if (error.is_error()) return error;
-  return Reply::integer_value(value != nullptr ? static_cast<int64_t>(value->hash.size()) : 0);
+  return Reply::integer_value(value != nullptr ? static_cast<int64_t>(value->hash().size()) : 0);
 }
 
 Reply hexists_command(const ReadContext& context, ReadArgs args) {
   Reply error;
-  const Value* value = find_hash(context.keys, args[1], context.now_ms, &error);
+  const Record* value = find_hash(context.keys, args[1], context.now_ms, &error);
   if (error.is_error()) return error;
-  return Reply::integer_value(value != nullptr && value->hash.find(args[2]) != nullptr ? 1 : 0);
+  return Reply::integer_value(value != nullptr && value->hash().find(args[2]) != nullptr ? 1 : 0);
 }
 
 Reply hstrlen_command(const ReadContext& context, ReadArgs args) {
   Reply error;
-  const Value* value = find_hash(context.keys, args[1], context.now_ms, &error);
+  const Record* value = find_hash(context.keys, args[1], context.now_ms, &error);
   if (error.is_error()) return error;
-  const std::string* field = value != nullptr ? value->hash.find(args[2]) : nullptr;
+  const std::string* field = value != nullptr ? value->hash().find(args[2]) : nullptr;
   return Reply::integer_value(field != nullptr ? static_cast<int64_t>(field->size()) : 0);
 }
 
 // HGETALL (fields and values), HKEYS, HVALS: in field order.
 Reply hgetall_command(const ReadContext& context, ReadArgs args) {
   Reply error;
-  const Value* value = find_hash(context.keys, args[1], context.now_ms, &error);
+  const Record* value = find_hash(context.keys, args[1], context.now_ms, &error);
   if (error.is_error()) return error;
   std::vector<Reply> out;
   if (value == nullptr) return Reply::array(std::move(out));
   const bool keys = args[0] != "hvals";
   const bool values = args[0] != "hkeys";
-  value->hash.for_each([&](const std::string& field, const std::string& text) {
+  value->hash().for_each([&](const std::string& field, const std::string& text) {
     if (keys) out.push_back(Reply::bulk(field));
     if (values) out.push_back(Reply::bulk(text));
   });
@@ -162,15 +162,15 @@ Reply hrandfield_command(const ReadContext& context, ReadArgs args) {
     }
   }
   Reply error;
-  const Value* value = find_hash(context.keys, args[1], context.now_ms, &error);
+  const Record* value = find_hash(context.keys, args[1], context.now_ms, &error);
   if (error.is_error()) return error;
   if (!count) {
     if (value == nullptr) return Reply::nil();
     Prng prng(context.seed);
-    return Reply::bulk(value->hash.nth(prng.uniform(0, value->hash.size() - 1)).key);
+    return Reply::bulk(value->hash().nth(prng.uniform(0, value->hash().size() - 1)).key);
   }
   if (value == nullptr || *count == 0) return Reply::array({});
-  return random_fields(value->hash, *count, with_values, context.seed);
+  return random_fields(value->hash(), *count, with_values, context.seed);
 }
 
 // HSCAN key cursor [MATCH pattern] [COUNT n]: cursors as SCAN's, over the fields.
@@ -180,12 +180,12 @@ Reply hscan_command(const ReadContext& context, ReadArgs args) {
   ScanOptions options;
   if (std::optional<Reply> error = parse_scan_options(args, 3, false, &options)) return *error;
   Reply error;
-  const Value* value = find_hash(context.keys, args[1], context.now_ms, &error);
+  const Record* value = find_hash(context.keys, args[1], context.now_ms, &error);
   if (error.is_error()) return error;
   std::vector<std::string> items;
   uint64_t next = 0;
   if (value != nullptr) {
-    next = scan_map(value->hash, *cursor, options.count,
+    next = scan_map(value->hash(), *cursor, options.count,
                     [&](const std::string& field, const std::string& text) {
                       if (options.match && !glob_match(*options.match, field)) return;
                       items.push_back(field);
@@ -201,7 +201,7 @@ Reply hset_command(WriteContext& context, WriteArgs& args) {
     return Reply::error("ERR wrong number of arguments for '" + args[0] + "' command");
   }
   Reply error;
-  const Value* value = hash_for_write(context, args[1], &error);
+  const Record* value = hash_for_write(context, args[1], &error);
   if (error.is_error()) return error;
   Value hash = editable(value);
   const size_t before = hash.hash.size();
@@ -215,9 +215,9 @@ Reply hset_command(WriteContext& context, WriteArgs& args) {
 
 Reply hsetnx_command(WriteContext& context, WriteArgs& args) {
   Reply error;
-  const Value* value = hash_for_write(context, args[1], &error);
+  const Record* value = hash_for_write(context, args[1], &error);
   if (error.is_error()) return error;
-  if (value != nullptr && value->hash.find(args[2]) != nullptr) return Reply::integer_value(0);
+  if (value != nullptr && value->hash().find(args[2]) != nullptr) return Reply::integer_value(0);
   Value hash = editable(value);
   hash.hash.insert_or_assign(std::move(args[2]), std::move(args[3]));
   store_hash(context, args[1], std::move(hash));
@@ -226,10 +226,10 @@ Reply hsetnx_command(WriteContext& context, WriteArgs& args) {
 
 Reply hdel_command(WriteContext& context, WriteArgs& args) {
   Reply error;
-  const Value* value = hash_for_write(context, args[1], &error);
+  const Record* value = hash_for_write(context, args[1], &error);
   if (error.is_error()) return error;
   if (value == nullptr) return Reply::integer_value(0);
-  Value hash = *value;
+  Value hash = value->to_value();
   int64_t removed = 0;
   for (size_t i = 2; i < args.size(); ++i) removed += hash.hash.erase(args[i]) ? 1 : 0;
   if (removed > 0) store_hash(context, args[1], std::move(hash));
@@ -240,9 +240,9 @@ Reply hincrby_command(WriteContext& context, WriteArgs& args) {
   const std::optional<int64_t> delta = parse_int(args[3]);
   if (!delta) return Reply::error(kNotInteger);
   Reply error;
-  const Value* value = hash_for_write(context, args[1], &error);
+  const Record* value = hash_for_write(context, args[1], &error);
   if (error.is_error()) return error;
-  const std::string* field = value != nullptr ? value->hash.find(args[2]) : nullptr;
+  const std::string* field = value != nullptr ? value->hash().find(args[2]) : nullptr;
   const std::optional<int64_t> current = field != nullptr ? parse_int(*field) : 0;
   if (!current) return Reply::error("ERR hash value is not an integer");
   const std::optional<int64_t> sum = checked_add(*current, *delta);
@@ -260,9 +260,9 @@ Reply hincrbyfloat_command(WriteContext& context, WriteArgs& args) {
     return Reply::error("ERR value is NaN or Infinity");
   }
   Reply error;
-  const Value* value = hash_for_write(context, args[1], &error);
+  const Record* value = hash_for_write(context, args[1], &error);
   if (error.is_error()) return error;
-  const std::string* field = value != nullptr ? value->hash.find(args[2]) : nullptr;
+  const std::string* field = value != nullptr ? value->hash().find(args[2]) : nullptr;
   const std::optional<long double> current =
       field != nullptr ? parse_long_double(*field) : std::optional<long double>(0.0L);
   if (!current) return Reply::error("ERR hash value is not a float");

@@ -12,9 +12,9 @@ constexpr int64_t kInt64Min = std::numeric_limits<int64_t>::min();
 // RANDOMKEY gives up after this many expired picks in a row, as Redis does with its tries.
 constexpr int kRandomTriesMax = 100;
 
-const char* type_name(const Value* value) {
+const char* type_name(const Record* value) {
   if (value == nullptr) return "none";
-  return value->kind == Value::Kind::Hash ? "hash" : "string";
+  return value->kind() == Value::Kind::Hash ? "hash" : "string";
 }
 
 // EXPIRE's NX | XX | GT | LT (parseExtendedExpireArgumentsOrReply).
@@ -75,8 +75,8 @@ std::optional<int64_t> expire_deadline(const WriteContext& context, ReadArgs arg
 }
 
 // Whether EXPIRE's condition lets `deadline` replace the key's current one.
-bool expire_allowed(uint32_t flags, const Value& value, int64_t deadline) {
-  const int64_t current = value.expire_at_ms;
+bool expire_allowed(uint32_t flags, const Record& value, int64_t deadline) {
+  const int64_t current = value.expire_at_ms();
   if ((flags & kNx) != 0 && current != kNoExpiry) return false;
   if ((flags & kXx) != 0 && current == kNoExpiry) return false;
   // No deadline counts as an infinite one: GT never beats it, LT always does.
@@ -119,9 +119,9 @@ Reply type_command(const ReadContext& context, ReadArgs args) {
 Reply keys_command(const ReadContext& context, ReadArgs args) {
   std::vector<std::string> keys;
   const bool all = args[1] == "*";
-  context.keys.map().for_each([&](const std::string& key, const Value& value) {
-    if (!value.expired_at(context.now_ms) && (all || glob_match(args[1], key))) {
-      keys.push_back(key);
+  context.keys.map().for_each([&](std::string_view key, const Record& record) {
+    if (!record.expired_at(context.now_ms) && (all || glob_match(args[1], key))) {
+      keys.emplace_back(key);
     }
   });
   return bulk_array(keys);
@@ -131,8 +131,8 @@ Reply randomkey_command(const ReadContext& context, ReadArgs /*args*/) {
   const KeyMap& map = context.keys.map();
   Prng prng(context.seed);
   for (int tries = 0; tries < kRandomTriesMax && !map.empty(); ++tries) {
-    const KeyMap::Item& item = map.nth(prng.uniform(0, map.size() - 1));
-    if (!item.value.expired_at(context.now_ms)) return Reply::bulk(item.key);
+    const Record& record = map.nth(prng.uniform(0, map.size() - 1));
+    if (!record.expired_at(context.now_ms)) return Reply::bulk(std::string(record.key()));
   }
   return Reply::nil();
 }
@@ -145,50 +145,53 @@ Reply scan_command(const ReadContext& context, ReadArgs args) {
   if (std::optional<Reply> error = parse_scan_options(args, 2, true, &options)) return *error;
   std::vector<std::string> keys;
   const uint64_t next = scan_map(
-      context.keys.map(), *cursor, options.count, [&](const std::string& key, const Value& v) {
+      context.keys.map(), *cursor, options.count, [&](std::string_view key, const Record& v) {
         if (v.expired_at(context.now_ms)) return;
         if (options.match && !glob_match(*options.match, key)) return;
         if (options.type && !equals_ignore_case(*options.type, type_name(&v))) return;
-        keys.push_back(key);
+        keys.emplace_back(key);
       });
   return Reply::array({Reply::bulk(std::to_string(next)), bulk_array(keys)});
 }
 
 // MEMORY USAGE key [SAMPLES n]: the bytes of the key and its value plus the bookkeeping of
-// the persistent maps (a tree node and a shared item per key and per hash field, about 96
-// bytes each), nil for a missing key. An estimate, as Redis' is.
+// the persistent maps (per key a tree node and a record header, 80 bytes; per hash field a
+// tree node and an item holding two strings, about 128), nil for a missing key. An estimate,
+// as Redis' is.
 Reply memory_command(const ReadContext& context, ReadArgs args) {
-  constexpr int64_t kEntryOverhead = 96;
+  constexpr int64_t kKeyOverhead = 80;
+  constexpr int64_t kFieldOverhead = 128;
   if (!equals_ignore_case(args[1], "usage")) {
     return Reply::error("ERR unknown subcommand '" + args[1] + "'. Try MEMORY HELP.");
   }
   if (args.size() != 3 && !(args.size() == 5 && equals_ignore_case(args[3], "samples"))) {
     return Reply::error(kSyntaxError);
   }
-  const Value* value = context.keys.find(args[2], context.now_ms);
+  const Record* value = context.keys.find(args[2], context.now_ms);
   if (value == nullptr) return Reply::nil();
-  auto bytes = static_cast<int64_t>(args[2].size() + value->string.size()) + kEntryOverhead;
-  value->hash.for_each([&](const std::string& field, const std::string& text) {
-    bytes += static_cast<int64_t>(field.size() + text.size()) + kEntryOverhead;
+  auto bytes = static_cast<int64_t>(args[2].size() + value->string().size()) + kKeyOverhead;
+  if (value->kind() != Value::Kind::Hash) return Reply::integer_value(bytes);
+  value->hash().for_each([&](const std::string& field, const std::string& text) {
+    bytes += static_cast<int64_t>(field.size() + text.size()) + kFieldOverhead;
   });
   return Reply::integer_value(bytes);
 }
 
 // TTL and PTTL: -2 missing, -1 no deadline, else the time left (TTL rounds to seconds).
 Reply ttl_command(const ReadContext& context, ReadArgs args) {
-  const Value* value = context.keys.find(args[1], context.now_ms);
+  const Record* value = context.keys.find(args[1], context.now_ms);
   if (value == nullptr) return Reply::integer_value(-2);
   if (!value->has_expiry()) return Reply::integer_value(-1);
-  const int64_t left = std::max<int64_t>(value->expire_at_ms - context.now_ms, 0);
+  const int64_t left = std::max<int64_t>(value->expire_at_ms() - context.now_ms, 0);
   return Reply::integer_value(args[0] == "pttl" ? left : (left + 500) / 1000);
 }
 
 // EXPIRETIME and PEXPIRETIME: the absolute deadline, -2 missing, -1 none.
 Reply expiretime_command(const ReadContext& context, ReadArgs args) {
-  const Value* value = context.keys.find(args[1], context.now_ms);
+  const Record* value = context.keys.find(args[1], context.now_ms);
   if (value == nullptr) return Reply::integer_value(-2);
   if (!value->has_expiry()) return Reply::integer_value(-1);
-  const int64_t deadline = value->expire_at_ms;
+  const int64_t deadline = value->expire_at_ms();
   return Reply::integer_value(args[0] == "pexpiretime" ? deadline : deadline / 1000);
 }
 
@@ -219,11 +222,11 @@ Reply flush_command(WriteContext& context, WriteArgs& args) {
 // (RENAMENX: only when missing).
 Reply rename_command(WriteContext& context, WriteArgs& args) {
   const bool nx = args[0] == "renamenx";
-  const Value* source = live(context, args[1]);
+  const Record* source = live(context, args[1]);
   if (source == nullptr) return Reply::error(kNoSuchKey);
   if (args[1] == args[2]) return nx ? Reply::integer_value(0) : Reply::ok();
   if (nx && live(context, args[2]) != nullptr) return Reply::integer_value(0);
-  Value moved = *source;
+  Value moved = source->to_value();
   context.keys.erase(args[1]);
   context.keys.put(args[2], std::move(moved), context.index);
   return nx ? Reply::integer_value(1) : Reply::ok();
@@ -244,10 +247,10 @@ Reply copy_command(WriteContext& context, WriteArgs& args) {
     }
   }
   if (args[1] == args[2]) return Reply::error("ERR source and destination objects are the same");
-  const Value* source = live(context, args[1]);
+  const Record* source = live(context, args[1]);
   if (source == nullptr) return Reply::integer_value(0);
   if (!replace && live(context, args[2]) != nullptr) return Reply::integer_value(0);
-  Value copied = *source;  // O(1) for a hash: its fields are a persistent map.
+  Value copied = source->to_value();  // O(1) for a hash: its fields are a persistent map.
   context.keys.put(args[2], std::move(copied), context.index);
   return Reply::integer_value(1);
 }
@@ -259,18 +262,18 @@ Reply expire_command(WriteContext& context, WriteArgs& args) {
   if (!parse_expire_flags(args, &flags, &error)) return error;
   const std::optional<int64_t> deadline = expire_deadline(context, args, &error);
   if (!deadline) return error;
-  const Value* value = live(context, args[1]);
+  const Record* value = live(context, args[1]);
   if (value == nullptr || !expire_allowed(flags, *value, *deadline)) {
     return Reply::integer_value(0);
   }
-  set_deadline(context, args[1], *value, *deadline);
+  set_deadline(context, args[1], value->to_value(), *deadline);
   return Reply::integer_value(1);
 }
 
 Reply persist_command(WriteContext& context, WriteArgs& args) {
-  const Value* value = live(context, args[1]);
+  const Record* value = live(context, args[1]);
   if (value == nullptr || !value->has_expiry()) return Reply::integer_value(0);
-  set_deadline(context, args[1], *value, kNoExpiry);
+  set_deadline(context, args[1], value->to_value(), kNoExpiry);
   return Reply::integer_value(1);
 }
 

@@ -108,9 +108,9 @@ void store(WriteContext& context, const std::string& key, std::string text, int6
 }
 
 // A string write that keeps the key's deadline (INCR, APPEND, SETRANGE, ...).
-void overwrite(WriteContext& context, const std::string& key, const Value* old,
+void overwrite(WriteContext& context, const std::string& key, const Record* old,
                std::string text) {
-  store(context, key, std::move(text), old != nullptr ? old->expire_at_ms : kNoExpiry);
+  store(context, key, std::move(text), old != nullptr ? old->expire_at_ms() : kNoExpiry);
 }
 
 // SET and its variants (setGenericCommand): `ok` and `aborted` are the replies when the value
@@ -124,53 +124,53 @@ Reply set_generic(WriteContext& context, const std::string& key, std::string& va
       !deadline_of(options.flags, *options.expire, context.now_ms, name, &deadline, &error)) {
     return error;
   }
-  const Value* current = live(context, key);
+  const Record* current = live(context, key);
   const bool get = (options.flags & kGet) != 0;
   Reply old = Reply::nil();
   if (get && current != nullptr) {
-    if (current->kind != Value::Kind::String) return Reply::error(kWrongType);
-    old = Reply::bulk(current->string);
+    if (current->kind() != Value::Kind::String) return Reply::error(kWrongType);
+    old = Reply::bulk(std::string(current->string()));
   }
   const bool found = current != nullptr;
   if (((options.flags & kNx) != 0 && found) || ((options.flags & kXx) != 0 && !found)) {
     return get ? old : aborted;
   }
-  if ((options.flags & kKeepTtl) != 0 && found) deadline = current->expire_at_ms;
+  if ((options.flags & kKeepTtl) != 0 && found) deadline = current->expire_at_ms();
   store(context, key, std::move(value), deadline);
   return get ? old : ok;
 }
 
 // A long double read from a stored string, for INCRBYFLOAT; nullopt when it is not one.
-std::optional<long double> stored_float(const Value* value) {
+std::optional<long double> stored_float(const Record* value) {
   if (value == nullptr) return 0.0L;
-  return parse_long_double(value->string);
+  return parse_long_double(value->string());
 }
 
 }  // namespace
 
 Reply get_command(const ReadContext& context, ReadArgs args) {
   Reply error;
-  const Value* value = find_string(context.keys, args[1], context.now_ms, &error);
+  const Record* value = find_string(context.keys, args[1], context.now_ms, &error);
   if (value == nullptr) return error.is_error() ? error : Reply::nil();
-  return Reply::bulk(value->string);
+  return Reply::bulk(std::string(value->string()));
 }
 
 Reply mget_command(const ReadContext& context, ReadArgs args) {
   std::vector<Reply> values;
   values.reserve(args.size() - 1);
   for (size_t i = 1; i < args.size(); ++i) {
-    const Value* value = context.keys.find(args[i], context.now_ms);
-    const bool is_string = value != nullptr && value->kind == Value::Kind::String;
-    values.push_back(is_string ? Reply::bulk(value->string) : Reply::nil());
+    const Record* value = context.keys.find(args[i], context.now_ms);
+    const bool is_string = value != nullptr && value->kind() == Value::Kind::String;
+    values.push_back(is_string ? Reply::bulk(std::string(value->string())) : Reply::nil());
   }
   return Reply::array(std::move(values));
 }
 
 Reply strlen_command(const ReadContext& context, ReadArgs args) {
   Reply error;
-  const Value* value = find_string(context.keys, args[1], context.now_ms, &error);
+  const Record* value = find_string(context.keys, args[1], context.now_ms, &error);
   if (error.is_error()) return error;
-  return Reply::integer_value(value != nullptr ? static_cast<int64_t>(value->string.size()) : 0);
+  return Reply::integer_value(value != nullptr ? static_cast<int64_t>(value->string().size()) : 0);
 }
 
 // GETRANGE key start end (and SUBSTR): inclusive, negative from the end, clamped.
@@ -179,19 +179,19 @@ Reply getrange_command(const ReadContext& context, ReadArgs args) {
   const std::optional<int64_t> end_arg = parse_int(args[3]);
   if (!start_arg || !end_arg) return Reply::error(kNotInteger);
   Reply error;
-  const Value* value = find_string(context.keys, args[1], context.now_ms, &error);
+  const Record* value = find_string(context.keys, args[1], context.now_ms, &error);
   if (error.is_error()) return error;
   if (value == nullptr) return Reply::bulk("");
   int64_t start = *start_arg;
   int64_t end = *end_arg;
-  const auto length = static_cast<int64_t>(value->string.size());
+  const auto length = static_cast<int64_t>(value->string().size());
   if (start < 0 && end < 0 && start > end) return Reply::bulk("");
   if (start < 0) start = std::max<int64_t>(length + start, 0);
   if (end < 0) end = std::max<int64_t>(length + end, 0);
   end = std::min(end, length - 1);
   if (start > end || length == 0) return Reply::bulk("");
-  return Reply::bulk(value->string.substr(static_cast<size_t>(start),
-                                          static_cast<size_t>(end - start + 1)));
+  return Reply::bulk(std::string(value->string().substr(static_cast<size_t>(start),
+                                                      static_cast<size_t>(end - start + 1))));
 }
 
 Reply set_command(WriteContext& context, WriteArgs& args) {
@@ -219,9 +219,9 @@ Reply getset_command(WriteContext& context, WriteArgs& args) {
 
 Reply getdel_command(WriteContext& context, WriteArgs& args) {
   Reply error;
-  const Value* value = find_string(context.keys, args[1], context.now_ms, &error);
+  const Record* value = find_string(context.keys, args[1], context.now_ms, &error);
   if (value == nullptr) return error.is_error() ? error : Reply::nil();
-  Reply reply = Reply::bulk(value->string);
+  Reply reply = Reply::bulk(std::string(value->string()));
   context.keys.erase(args[1]);
   return reply;
 }
@@ -236,14 +236,14 @@ Reply getex_command(WriteContext& context, WriteArgs& args) {
       !deadline_of(options.flags, *options.expire, context.now_ms, "getex", &deadline, &error)) {
     return error;
   }
-  const Value* value = live(context, args[1]);
+  const Record* value = live(context, args[1]);
   if (value == nullptr) return Reply::nil();
-  if (value->kind != Value::Kind::String) return Reply::error(kWrongType);
-  Reply reply = Reply::bulk(value->string);
+  if (value->kind() != Value::Kind::String) return Reply::error(kWrongType);
+  Reply reply = Reply::bulk(std::string(value->string()));
   if (options.expire != nullptr) {
-    store(context, args[1], value->string, deadline);
+    store(context, args[1], std::string(value->string()), deadline);
   } else if ((options.flags & kPersist) != 0 && value->has_expiry()) {
-    store(context, args[1], value->string, kNoExpiry);
+    store(context, args[1], std::string(value->string()), kNoExpiry);
   }
   return reply;
 }
@@ -273,16 +273,16 @@ Reply setrange_command(WriteContext& context, WriteArgs& args) {
   const std::optional<int64_t> offset_arg = parse_int(args[2]);
   if (!offset_arg) return Reply::error(kNotInteger);
   if (*offset_arg < 0) return Reply::error("ERR offset is out of range");
-  const Value* value = live(context, args[1]);
-  if (value != nullptr && value->kind != Value::Kind::String) return Reply::error(kWrongType);
-  const size_t old_length = value != nullptr ? value->string.size() : 0;
+  const Record* value = live(context, args[1]);
+  if (value != nullptr && value->kind() != Value::Kind::String) return Reply::error(kWrongType);
+  const size_t old_length = value != nullptr ? value->string().size() : 0;
   const std::string& patch = args[3];
   if (patch.empty()) return Reply::integer_value(static_cast<int64_t>(old_length));
   const auto offset = static_cast<uint64_t>(*offset_arg);
   if (offset > context.value_bytes_max || patch.size() > context.value_bytes_max - offset) {
     return Reply::error(kTooBig);
   }
-  std::string text = value != nullptr ? value->string : std::string();
+  std::string text(value != nullptr ? value->string() : std::string_view());
   if (text.size() < offset + patch.size()) text.resize(offset + patch.size(), '\0');
   text.replace(offset, patch.size(), patch);
   const auto length = static_cast<int64_t>(text.size());
@@ -291,13 +291,13 @@ Reply setrange_command(WriteContext& context, WriteArgs& args) {
 }
 
 Reply append_command(WriteContext& context, WriteArgs& args) {
-  const Value* value = live(context, args[1]);
-  if (value != nullptr && value->kind != Value::Kind::String) return Reply::error(kWrongType);
-  const size_t old_size = value != nullptr ? value->string.size() : 0;
+  const Record* value = live(context, args[1]);
+  if (value != nullptr && value->kind() != Value::Kind::String) return Reply::error(kWrongType);
+  const size_t old_size = value != nullptr ? value->string().size() : 0;
   if (args[2].size() > context.value_bytes_max - std::min(old_size, context.value_bytes_max)) {
     return Reply::error(kTooBig);
   }
-  std::string text = value != nullptr ? value->string : std::string();
+  std::string text(value != nullptr ? value->string() : std::string_view());
   text += args[2];
   const auto length = static_cast<int64_t>(text.size());
   overwrite(context, args[1], value, std::move(text));
@@ -315,9 +315,9 @@ Reply incr_command(WriteContext& context, WriteArgs& args) {
     }
     delta = args[0] == "decrby" ? -*parsed : *parsed;
   }
-  const Value* value = live(context, args[1]);
-  if (value != nullptr && value->kind != Value::Kind::String) return Reply::error(kWrongType);
-  const std::optional<int64_t> current = value != nullptr ? parse_int(value->string) : 0;
+  const Record* value = live(context, args[1]);
+  if (value != nullptr && value->kind() != Value::Kind::String) return Reply::error(kWrongType);
+  const std::optional<int64_t> current = value != nullptr ? parse_int(value->string()) : 0;
   if (!current) return Reply::error(kNotInteger);
   const std::optional<int64_t> sum = checked_add(*current, delta);
   if (!sum) return Reply::error(kOverflow);
@@ -326,8 +326,8 @@ Reply incr_command(WriteContext& context, WriteArgs& args) {
 }
 
 Reply incrbyfloat_command(WriteContext& context, WriteArgs& args) {
-  const Value* value = live(context, args[1]);
-  if (value != nullptr && value->kind != Value::Kind::String) return Reply::error(kWrongType);
+  const Record* value = live(context, args[1]);
+  if (value != nullptr && value->kind() != Value::Kind::String) return Reply::error(kWrongType);
   const std::optional<long double> current = stored_float(value);
   const std::optional<long double> increment = parse_long_double(args[2]);
   if (!current || !increment) return Reply::error(kNotFloat);

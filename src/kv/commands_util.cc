@@ -109,20 +109,20 @@ std::optional<int64_t> checked_add(int64_t a, int64_t b) {
   return sum;
 }
 
-const Value* find_string(const Keyspace& keys, const std::string& key, int64_t now_ms,
+const Record* find_string(const Keyspace& keys, const std::string& key, int64_t now_ms,
                          Reply* error) {
-  const Value* value = keys.find(key, now_ms);
-  if (value != nullptr && value->kind != Value::Kind::String) {
+  const Record* value = keys.find(key, now_ms);
+  if (value != nullptr && value->kind() != Value::Kind::String) {
     *error = Reply::error(kWrongType);
     return nullptr;
   }
   return value;
 }
 
-const Value* find_hash(const Keyspace& keys, const std::string& key, int64_t now_ms,
+const Record* find_hash(const Keyspace& keys, const std::string& key, int64_t now_ms,
                        Reply* error) {
-  const Value* value = keys.find(key, now_ms);
-  if (value != nullptr && value->kind != Value::Kind::Hash) {
+  const Record* value = keys.find(key, now_ms);
+  if (value != nullptr && value->kind() != Value::Kind::Hash) {
     *error = Reply::error(kWrongType);
     return nullptr;
   }

@@ -46,10 +46,10 @@ inline constexpr const char* kOutOfRange = "ERR value is out of range";
 
 // The live value of `key` when it is a string: *error is set to WRONGTYPE (and nullptr
 // returned) for another kind; nullptr with *error untouched when missing.
-[[nodiscard]] const Value* find_string(const Keyspace& keys, const std::string& key,
+[[nodiscard]] const Record* find_string(const Keyspace& keys, const std::string& key,
                                        int64_t now_ms, Reply* error);
 // The same for a hash.
-[[nodiscard]] const Value* find_hash(const Keyspace& keys, const std::string& key,
+[[nodiscard]] const Record* find_hash(const Keyspace& keys, const std::string& key,
                                      int64_t now_ms, Reply* error);
 
 // SCAN cursors are positions in key order, not hash buckets, so that a key present for a whole
@@ -80,11 +80,12 @@ struct ScanOptions {
 // continue from (0 when the walk reached the end).
 template <typename Map, typename Take>
 uint64_t scan_map(const Map& map, uint64_t cursor, size_t count, Take&& take) {
-  const std::string from = cursor_key(cursor);
+  const std::string from_key = cursor_key(cursor);
+  const typename Map::Key from(from_key);
   size_t visited = 0;
   uint64_t last_cursor = 0;
   uint64_t next = 0;
-  map.for_each_from(&from, [&](const std::string& key, const auto& value) {
+  map.for_each_from(&from, [&](const auto& key, const auto& value) {
     const uint64_t here = cursor_of(key);
     if (visited >= count && here != last_cursor) {
       next = here;
@@ -111,7 +112,7 @@ using WriteArgs = std::vector<std::string>;
 
 // The live value of `key` for a write: deleted first when past its deadline (the lazy,
 // replicated half of expiry), so a write never sees or keeps an expired key.
-[[nodiscard]] const Value* live(WriteContext& context, const std::string& key);
+[[nodiscard]] const Record* live(WriteContext& context, const std::string& key);
 // The read view of a write's context (a read command inside a transaction).
 [[nodiscard]] ReadContext read_view(const WriteContext& context);
 

@@ -4,14 +4,17 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
 #include "common/types.h"
 #include "kv/persistent_map.h"
+#include "kv/record.h"
 
 // The key space of the key-value store: typed values (a string or a hash), each with an
-// optional expiry deadline and a version, in a persistent map (snapshots are O(1) copies).
+// optional expiry deadline and a version, in a persistent tree of records (record.h) whose
+// copies, for snapshots, are O(1).
 //
 // Time: deadlines are absolute, in ms since the Unix epoch, and are compared only with a time
 // the caller passes in: the log time while applying (the leader's stamps, state_machine.h), the
@@ -23,33 +26,8 @@
 // entry. Not thread-safe; snapshot copies of map() may be read from other threads.
 namespace raftkv::kv {
 
-using HashMap = PersistentMap<std::string, std::string>;
-
-// A deadline meaning "never expires".
-inline constexpr int64_t kNoExpiry = -1;
-
-struct Value {
-  enum class Kind : uint8_t { String = 0, Hash = 1 };
-  Kind kind = Kind::String;
-  std::string string;  // Kind::String.
-  HashMap hash;        // Kind::Hash; never empty while stored (an empty hash is deleted).
-  int64_t expire_at_ms = kNoExpiry;
-  // Log index of the entry that last changed this key: WATCH compares it (0 for a key that
-  // is missing). Part of the replicated state and of snapshots.
-  uint64_t version = 0;
-
-  [[nodiscard]] static Value of_string(std::string text) {
-    Value value;
-    value.string = std::move(text);
-    return value;
-  }
-  [[nodiscard]] bool has_expiry() const { return expire_at_ms != kNoExpiry; }
-  [[nodiscard]] bool expired_at(int64_t now_ms) const {
-    return has_expiry() && expire_at_ms <= now_ms;
-  }
-};
-
-using KeyMap = PersistentMap<std::string, Value>;
+// Key to record, in key order.
+using KeyMap = PersistentTree<Record>;
 
 class Keyspace {
  public:
@@ -59,16 +37,16 @@ class Keyspace {
 
   // The live value of `key` at `now_ms`, or nullptr (missing or past its deadline). Valid
   // until the next change.
-  [[nodiscard]] const Value* find(const std::string& key, int64_t now_ms) const;
+  [[nodiscard]] const Record* find(std::string_view key, int64_t now_ms) const;
   // Stores `value` under `key` as changed by the entry at `index` (its version).
-  void put(std::string key, Value value, Index index);
+  void put(std::string_view key, Value value, Index index);
   // Removes `key`; true when it was in the map (expired or not).
-  bool erase(const std::string& key);
+  bool erase(std::string_view key);
   // Removes everything.
   void clear();
   // While applying a write: deletes `key` if it is past its deadline at `now_ms` (the lazy,
   // replicated half of expiry). True when it did.
-  bool expire_if_due(const std::string& key, int64_t now_ms);
+  bool expire_if_due(std::string_view key, int64_t now_ms);
   // Up to `max` keys past their deadline at `now_ms`, soonest deadline first: what the
   // leader's sweep proposes to delete.
   [[nodiscard]] std::vector<std::string> due(int64_t now_ms, size_t max) const;
@@ -79,7 +57,7 @@ class Keyspace {
   [[nodiscard]] const KeyMap& map() const { return map_; }
 
  private:
-  void forget_deadline(const std::string& key, const Value& old);
+  void forget_deadline(const Record& old);
 
   KeyMap map_;
   // (deadline, key) of every key that has one. Derived from map_ (rebuilt on restore), so

@@ -1,24 +1,24 @@
 #pragma once
 
 #include <algorithm>
-#include <atomic>
-#include <compare>
 #include <cstddef>
 #include <cstdint>
-#include <memory>
 #include <utility>
 #include <vector>
 
 #include "common/assert.h"
+#include "kv/ref.h"
 
-// An ordered map whose copies are O(1) and share structure: a persistent (immutable,
+// An ordered set of items whose copies are O(1) and share structure: a persistent (immutable,
 // path-copying) AVL tree. Every update copies only the O(log n) nodes on the path from the
 // root to the changed key and shares the rest, so a copy taken for a snapshot stays valid and
 // unchanged while the original keeps being updated, without stopping the world and without
 // doubling memory (the two versions share every node the later writes did not touch).
 //
-// Items are held through shared_ptr<const Item>, so a path copy moves reference counts, never
-// key or value bytes: rewriting one key does not copy the large values of its ancestors.
+// Items are held through Ref<const Item>, so a path copy moves reference counts, never key or
+// value bytes: rewriting one key does not copy the large values of its ancestors. An Item is
+// RefCounted and has key(), comparable (operator<) with Item::Key, the type lookups take; the
+// key space's Record keeps its key and value in one allocation this way (keyspace.h).
 //
 // Copying is only needed where another version can see the node. A node whose reference count
 // is 1, reached through nodes whose counts are all 1 from a root whose count is 1, belongs to
@@ -31,53 +31,50 @@
 // sequence, so clients cannot pick keys that degrade the tree, and recursion depth stays < 64.
 //
 // Thread-safety: one version may be updated by one thread while any number of other threads
-// read *other* copies (nodes are immutable; shared_ptr counts are atomic). A single object is
-// not thread-safe.
+// read *other* copies (nodes are immutable once shared; reference counts are atomic). A single
+// object is not thread-safe.
 namespace raftkv::kv {
 
-template <typename K, typename V>
-class PersistentMap {
+template <typename Item>
+class PersistentTree {
  public:
-  struct Item {
-    K key;
-    V value;
-  };
+  using Key = typename Item::Key;
+  using ItemRef = Ref<const Item>;
 
-  PersistentMap() = default;
+  PersistentTree() = default;
 
-  // Builds a perfectly balanced map in O(n) from items in strictly ascending key order (the
+  // Builds a perfectly balanced tree in O(n) from items in strictly ascending key order (the
   // caller checks the order; restoring a snapshot is the use).
-  static PersistentMap from_sorted(std::vector<Item> items) {
-    for (size_t i = 1; i < items.size(); ++i) RAFT_ASSERT(items[i - 1].key < items[i].key);
-    PersistentMap map;
-    map.root_ = build(items, 0, items.size());
-    map.size_ = items.size();
-    RAFT_ASSERT(height(map.root_) <= 64);
-    return map;
+  static PersistentTree from_sorted(std::vector<ItemRef> items) {
+    for (size_t i = 1; i < items.size(); ++i) RAFT_ASSERT(items[i - 1]->key() < items[i]->key());
+    PersistentTree tree;
+    tree.root_ = build(items, 0, items.size());
+    tree.size_ = items.size();
+    RAFT_ASSERT(height(tree.root_) <= 64);
+    return tree;
   }
 
   [[nodiscard]] size_t size() const { return size_; }
   [[nodiscard]] bool empty() const { return size_ == 0; }
 
-  // The value for `key`, or nullptr. Valid while this version (or a copy of it) lives.
-  // Every walk compares keys three-way (<=>): one string comparison per node instead of two.
-  [[nodiscard]] const V* find(const K& key) const {
+  // The item with `key`, or nullptr. Valid while this version (or a copy of it) lives.
+  [[nodiscard]] const Item* find(const Key& key) const {
     const Node* node = root_.get();
     while (node != nullptr) {
-      const auto order = key <=> node->item->key;
-      if (order < 0) {
+      if (key < node->item->key()) {
         node = node->left.get();
-      } else if (order > 0) {
+      } else if (node->item->key() < key) {
         node = node->right.get();
       } else {
-        return &node->item->value;
+        return node->item.get();
       }
     }
     return nullptr;
   }
 
-  void insert_or_assign(K key, V value) {
-    auto item = std::make_shared<const Item>(Item{std::move(key), std::move(value)});
+  // Adds `item`, or replaces the item with its key.
+  void insert_or_assign(ItemRef item) {
+    RAFT_ASSERT(item != nullptr);
     bool added = false;
     insert_in_place(root_, item, &added);
     if (added) ++size_;
@@ -85,7 +82,7 @@ class PersistentMap {
   }
 
   // True when `key` was present.
-  bool erase(const K& key) {
+  bool erase(const Key& key) {
     bool removed = false;
     root_ = remove(root_, key, &removed);
     if (removed) {
@@ -95,25 +92,25 @@ class PersistentMap {
     return removed;
   }
 
-  // Calls visit(key, value) for every item in ascending key order. Iterative, with a stack
-  // bounded by the tree height.
+  // Calls visit(item.key(), item) for every item in ascending key order. Iterative, with a
+  // stack bounded by the tree height.
   template <typename Visit>
   void for_each(Visit&& visit) const {
-    for_each_from(nullptr, [&](const K& key, const V& value) {
-      visit(key, value);
+    for_each_from(nullptr, [&](const auto& key, const Item& item) {
+      visit(key, item);
       return true;
     });
   }
 
-  // Calls visit(key, value) in ascending key order for the items whose key is not below
+  // Calls visit(item.key(), item) in ascending key order for the items whose key is not below
   // `*from` (every item when `from` is null), until visit returns false. O(log n) to start.
   template <typename Visit>
-  void for_each_from(const K* from, Visit&& visit) const {
+  void for_each_from(const Key* from, Visit&& visit) const {
     std::vector<const Node*> stack;
     const Node* node = root_.get();
     // The path to the first key >= *from: the nodes passed on the way left are still to visit.
     while (node != nullptr) {
-      if (from != nullptr && node->item->key < *from) {
+      if (from != nullptr && node->item->key() < *from) {
         node = node->right.get();
       } else {
         stack.push_back(node);
@@ -123,7 +120,7 @@ class PersistentMap {
     while (!stack.empty()) {
       node = stack.back();
       stack.pop_back();
-      if (!visit(node->item->key, node->item->value)) return;
+      if (!visit(node->item->key(), *node->item)) return;
       for (node = node->right.get(); node != nullptr; node = node->left.get()) {
         stack.push_back(node);
       }
@@ -155,34 +152,40 @@ class PersistentMap {
 
  private:
   struct Node;
-  using NodePtr = std::shared_ptr<Node>;  // Changed in place only while unshared.
-  using ItemPtr = std::shared_ptr<const Item>;
+  using NodeRef = Ref<Node>;  // Changed in place only while unshared.
 
-  struct Node {
-    ItemPtr item;
-    NodePtr left;
-    NodePtr right;
-    int8_t height = 1;  // Leaves have height 1; an empty subtree 0.
-    size_t count = 1;   // Items in this subtree, for nth() (RANDOMKEY, HRANDFIELD).
+  // 40 bytes (jemalloc's 48-byte class), where shared_ptr links and a control block took 80.
+  struct Node : RefCounted {
+    Node(ItemRef item_in, NodeRef left_in, NodeRef right_in, int8_t height_in, size_t count_in)
+        : height(height_in),
+          item(std::move(item_in)),
+          left(std::move(left_in)),
+          right(std::move(right_in)),
+          count(count_in) {}
+
+    int8_t height;  // Leaves have height 1; an empty subtree 0.
+    ItemRef item;
+    NodeRef left;
+    NodeRef right;
+    size_t count;  // Items in this subtree, for nth() (RANDOMKEY, HRANDFIELD).
   };
 
-  static int8_t height(const NodePtr& node) { return node ? node->height : 0; }
-  static size_t count(const NodePtr& node) { return node ? node->count : 0; }
+  static int8_t height(const NodeRef& node) { return node ? node->height : 0; }
+  static size_t count(const NodeRef& node) { return node ? node->count : 0; }
 
-  static NodePtr make(ItemPtr item, NodePtr left, NodePtr right) {
-    const int8_t h = static_cast<int8_t>(1 + std::max(height(left), height(right)));
+  static NodeRef make(ItemRef item, NodeRef left, NodeRef right) {
+    const auto h = static_cast<int8_t>(1 + std::max(height(left), height(right)));
     const size_t n = 1 + count(left) + count(right);
-    return std::make_shared<Node>(
-        Node{std::move(item), std::move(left), std::move(right), h, n});
+    return NodeRef(new Node(std::move(item), std::move(left), std::move(right), h, n));
   }
 
-  static int balance_of(const NodePtr& left, const NodePtr& right) {
+  static int balance_of(const NodeRef& left, const NodeRef& right) {
     return height(left) - height(right);
   }
 
   // Builds a node from subtrees whose heights differ by at most 2, rotating to restore the
   // AVL bound (|balance| <= 1).
-  static NodePtr rebalance(ItemPtr item, NodePtr left, NodePtr right) {
+  static NodeRef rebalance(ItemRef item, NodeRef left, NodeRef right) {
     const int balance = balance_of(left, right);
     RAFT_ASSERT(balance >= -2 && balance <= 2);
     if (balance == 2) {
@@ -206,31 +209,26 @@ class PersistentMap {
   }
 
   // The balanced tree of items[lo, hi); consumes (moves from) those items.
-  static NodePtr build(std::vector<Item>& items, size_t lo, size_t hi) {
+  static NodeRef build(std::vector<ItemRef>& items, size_t lo, size_t hi) {
     if (lo >= hi) return nullptr;
     const size_t mid = lo + (hi - lo) / 2;
-    NodePtr left = build(items, lo, mid);
-    NodePtr right = build(items, mid + 1, hi);
-    return make(std::make_shared<const Item>(std::move(items[mid])), std::move(left),
-                std::move(right));
+    NodeRef left = build(items, lo, mid);
+    NodeRef right = build(items, mid + 1, hi);
+    return make(std::move(items[mid]), std::move(left), std::move(right));
   }
 
   // Inserts into the subtree held by `slot`, which no other version reaches through its
   // parent: the node is changed in place if `slot` holds the only reference to it. Otherwise
   // another version (a snapshot) shares it and everything below it, and the path is copied.
-  static void insert_in_place(NodePtr& slot, const ItemPtr& item, bool* added) {
-    if (!slot || slot.use_count() != 1) {
+  static void insert_in_place(NodeRef& slot, const ItemRef& item, bool* added) {
+    if (!slot.unique()) {
       slot = insert(slot, item, added);
       return;
     }
-    // A snapshot thread that dropped the last other reference did so with a release
-    // decrement; this pairs with it before the node's fields are written.
-    std::atomic_thread_fence(std::memory_order_acquire);
     Node& node = *slot;
-    const auto order = item->key <=> node.item->key;
-    if (order < 0) {
+    if (item->key() < node.item->key()) {
       insert_in_place(node.left, item, added);
-    } else if (order > 0) {
+    } else if (node.item->key() < item->key()) {
       insert_in_place(node.right, item, added);
     } else {
       node.item = item;  // Same key: replace the item only.
@@ -246,23 +244,22 @@ class PersistentMap {
   }
 
   // The persistent insert: returns a new subtree, copying the path and sharing the rest.
-  static NodePtr insert(const NodePtr& node, const ItemPtr& item, bool* added) {
+  static NodeRef insert(const NodeRef& node, const ItemRef& item, bool* added) {
     if (!node) {
       *added = true;
       return make(item, nullptr, nullptr);
     }
-    const auto order = item->key <=> node->item->key;
-    if (order < 0) {
+    if (item->key() < node->item->key()) {
       return rebalance(node->item, insert(node->left, item, added), node->right);
     }
-    if (order > 0) {
+    if (node->item->key() < item->key()) {
       return rebalance(node->item, node->left, insert(node->right, item, added));
     }
     return make(item, node->left, node->right);  // Same key: replace the item only.
   }
 
   // Removes the smallest item of a non-empty subtree into *min.
-  static NodePtr remove_min(const NodePtr& node, ItemPtr* min) {
+  static NodeRef remove_min(const NodeRef& node, ItemRef* min) {
     RAFT_ASSERT(node != nullptr);
     if (!node->left) {
       *min = node->item;
@@ -271,34 +268,34 @@ class PersistentMap {
     return rebalance(node->item, remove_min(node->left, min), node->right);
   }
 
-  static NodePtr remove(const NodePtr& node, const K& key, bool* removed) {
+  static NodeRef remove(const NodeRef& node, const Key& key, bool* removed) {
     if (!node) return nullptr;
-    const auto order = key <=> node->item->key;
-    if (order < 0) {
-      NodePtr left = remove(node->left, key, removed);
+    if (key < node->item->key()) {
+      NodeRef left = remove(node->left, key, removed);
       return *removed ? rebalance(node->item, std::move(left), node->right) : node;
     }
-    if (order > 0) {
-      NodePtr right = remove(node->right, key, removed);
+    if (node->item->key() < key) {
+      NodeRef right = remove(node->right, key, removed);
       return *removed ? rebalance(node->item, node->left, std::move(right)) : node;
     }
     *removed = true;
     if (!node->left) return node->right;
     if (!node->right) return node->left;
-    ItemPtr successor;
-    NodePtr right = remove_min(node->right, &successor);
+    ItemRef successor;
+    NodeRef right = remove_min(node->right, &successor);
     return rebalance(std::move(successor), node->left, std::move(right));
   }
 
   // Height of the subtree, or -1 when an invariant is broken.
-  static int check(const Node* node, const K* low, const K* high, size_t* count) {
+  static int check(const Node* node, const Key* low, const Key* high, size_t* count) {
     if (node == nullptr) return 0;
     ++*count;
-    if (low != nullptr && !(*low < node->item->key)) return -1;
-    if (high != nullptr && !(node->item->key < *high)) return -1;
-    const int left = check(node->left.get(), low, &node->item->key, count);
+    const auto& key = node->item->key();
+    if (low != nullptr && !(*low < key)) return -1;
+    if (high != nullptr && !(key < *high)) return -1;
+    const int left = check(node->left.get(), low, &key, count);
     const size_t before = *count;
-    const int right = check(node->right.get(), &node->item->key, high, count);
+    const int right = check(node->right.get(), &key, high, count);
     if (left < 0 || right < 0 || left - right > 1 || right - left > 1) return -1;
     // The subtree's items: this one, the left subtree's and those counted since `before`.
     const size_t left_items = node->left ? node->left->count : 0;
@@ -307,8 +304,73 @@ class PersistentMap {
     return h == node->height ? h : -1;
   }
 
-  NodePtr root_;
+  NodeRef root_;
   size_t size_ = 0;
+};
+
+// An ordered map from K to V over PersistentTree, each pair an item of its own.
+template <typename K, typename V>
+class PersistentMap {
+ public:
+  using Key = K;
+  struct Item {
+    K key;
+    V value;
+  };
+
+  PersistentMap() = default;
+
+  // Items in strictly ascending key order; see PersistentTree::from_sorted.
+  static PersistentMap from_sorted(std::vector<Item> items) {
+    std::vector<Ref<const Pair>> pairs;
+    pairs.reserve(items.size());
+    for (Item& item : items) pairs.emplace_back(new Pair(std::move(item)));
+    PersistentMap map;
+    map.tree_ = Tree::from_sorted(std::move(pairs));
+    return map;
+  }
+
+  [[nodiscard]] size_t size() const { return tree_.size(); }
+  [[nodiscard]] bool empty() const { return tree_.empty(); }
+
+  // The value for `key`, or nullptr. Valid while this version (or a copy of it) lives.
+  [[nodiscard]] const V* find(const K& key) const {
+    const Pair* pair = tree_.find(key);
+    return pair != nullptr ? &pair->item.value : nullptr;
+  }
+  void insert_or_assign(K key, V value) {
+    tree_.insert_or_assign(Ref<const Pair>(new Pair(Item{std::move(key), std::move(value)})));
+  }
+  // True when `key` was present.
+  bool erase(const K& key) { return tree_.erase(key); }
+
+  // Calls visit(key, value) for every item in ascending key order.
+  template <typename Visit>
+  void for_each(Visit&& visit) const {
+    tree_.for_each([&](const K& key, const Pair& pair) { visit(key, pair.item.value); });
+  }
+  // Calls visit(key, value) in ascending key order from the first key not below `*from`
+  // (every item when `from` is null), until visit returns false.
+  template <typename Visit>
+  void for_each_from(const K* from, Visit&& visit) const {
+    tree_.for_each_from(from, [&](const K& key, const Pair& pair) {
+      return visit(key, pair.item.value);
+    });
+  }
+  // The item at `rank` in key order. Precondition: rank < size().
+  [[nodiscard]] const Item& nth(size_t rank) const { return tree_.nth(rank).item; }
+  [[nodiscard]] bool check_invariants() const { return tree_.check_invariants(); }
+
+ private:
+  struct Pair : RefCounted {
+    using Key = K;
+    explicit Pair(Item item_in) : item(std::move(item_in)) {}
+    [[nodiscard]] const K& key() const { return item.key; }
+    Item item;
+  };
+  using Tree = PersistentTree<Pair>;
+
+  Tree tree_;
 };
 
 }  // namespace raftkv::kv

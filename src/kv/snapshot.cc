@@ -124,19 +124,19 @@ Status KvSnapshotView::save(runtime::ByteSink& writer) const {
   encoder.put_fixed_u64(log_time_ms_);
   encoder.put_fixed_u64(keys_.size());
   std::string header;
-  keys_.for_each([&](const std::string& key, const Value& value) {
+  keys_.for_each([&](std::string_view key, const Record& record) {
     encoder.put_sized(key);
     header.clear();
-    put_u8(&header, static_cast<uint8_t>(value.kind));
-    put_i64(&header, value.expire_at_ms);
-    put_u64(&header, value.version);
+    put_u8(&header, static_cast<uint8_t>(record.kind()));
+    put_i64(&header, record.expire_at_ms());
+    put_u64(&header, record.version());
     encoder.put_raw(header);
-    if (value.kind == Value::Kind::String) {
-      encoder.put_sized(value.string);
+    if (record.kind() == Value::Kind::String) {
+      encoder.put_sized(record.string());
       return;
     }
-    encoder.put_fixed_u64(value.hash.size());
-    value.hash.for_each([&](const std::string& field, const std::string& text) {
+    encoder.put_fixed_u64(record.hash().size());
+    record.hash().for_each([&](const std::string& field, const std::string& text) {
       encoder.put_sized(field);
       encoder.put_sized(text);
     });
@@ -278,7 +278,7 @@ struct Decoded {
   int format = 3;
   uint64_t applied_index = 0;
   uint64_t log_time_ms = 0;
-  std::vector<KeyMap::Item> keys;
+  std::vector<Ref<const Record>> keys;
   std::vector<SessionMap::Item> sessions;
   std::vector<AclMap::Item> users;
 };
@@ -323,15 +323,16 @@ Status decode_keys(Decoder* decoder, Decoded* out) {
   uint64_t count = 0;
   if (Status status = decoder->get_u64(&count); !status.is_ok()) return status;
   for (uint64_t i = 0; i < count; ++i) {  // No reserve: the count is not trusted.
-    KeyMap::Item item;
-    if (Status status = decoder->get_sized(&item.key); !status.is_ok()) return status;
-    Status status = out->format == 1 ? decoder->get_sized(&item.value.string)
-                                     : decode_value(decoder, *out, &item.value);
+    std::string key;
+    Value value;
+    if (Status status = decoder->get_sized(&key); !status.is_ok()) return status;
+    Status status = out->format == 1 ? decoder->get_sized(&value.string)
+                                     : decode_value(decoder, *out, &value);
     if (!status.is_ok()) return status;
-    if (!out->keys.empty() && !(out->keys.back().key < item.key)) {
+    if (!out->keys.empty() && !(out->keys.back()->key() < key)) {
       return corruption("keys out of order");
     }
-    out->keys.push_back(std::move(item));
+    out->keys.push_back(Record::make(key, std::move(value)));
   }
   return Status::ok();
 }

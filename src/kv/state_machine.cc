@@ -126,8 +126,8 @@ Reply KvStateMachine::apply_batch(Index index, Command& command) {
 // "unchanged" is exact: any write to the key since the WATCH read moved it.
 bool KvStateMachine::watched_unchanged(const Command& batch) const {
   for (size_t i = 0; i + 1 < batch.args.size(); i += 2) {
-    const Value* value = keys_.find(batch.args[i], log_now());
-    const uint64_t version = value != nullptr ? value->version : 0;
+    const Record* value = keys_.find(batch.args[i], log_now());
+    const uint64_t version = value != nullptr ? value->version() : 0;
     if (std::to_string(version) != batch.args[i + 1]) return false;
   }
   return true;
@@ -163,13 +163,13 @@ Reply KvStateMachine::apply_simple(Index index, Command& command) {
 Reply KvStateMachine::apply_cas(Index index, Command& command) {
   RAFT_ASSERT(command.args.size() == 3);
   keys_.expire_if_due(command.args[0], log_now());
-  const Value* stored = keys_.find(command.args[0], log_now());
-  if (stored != nullptr && stored->kind != Value::Kind::String) {
+  const Record* stored = keys_.find(command.args[0], log_now());
+  if (stored != nullptr && stored->kind() != Value::Kind::String) {
     return Reply::error("WRONGTYPE Operation against a key holding the wrong kind of value");
   }
   const bool matches = command.cas_expect_missing
                            ? stored == nullptr
-                           : stored != nullptr && stored->string == command.args[1];
+                           : stored != nullptr && stored->string() == command.args[1];
   if (!matches) return Reply::integer_value(0);
   keys_.put(std::move(command.args[0]), Value::of_string(std::move(command.args[2])), index);
   return Reply::integer_value(1);
@@ -192,9 +192,9 @@ Reply KvStateMachine::query(const Command& command, uint64_t now_ms, uint64_t se
   if (command.type == CommandType::Versions) {
     std::vector<Reply> versions;
     for (const std::string& key : command.args) {
-      const Value* value = keys_.find(key, now);
+      const Record* value = keys_.find(key, now);
       versions.push_back(Reply::integer_value(
-          value != nullptr ? static_cast<int64_t>(value->version) : 0));
+          value != nullptr ? static_cast<int64_t>(value->version()) : 0));
     }
     return Reply::array(std::move(versions));
   }

@@ -75,6 +75,7 @@ void Node::tick() {
   snapshots_.on_tick();
   requests_.expire();
   requests_.maybe_maintain();
+  release_cached_entries();
   node_.metrics.term.store(node_.core->term().value(), std::memory_order_relaxed);
   node_.observer->on_tick(*node_.core);
   drive();
@@ -331,6 +332,21 @@ void Node::apply_entries(std::span<const raft::Entry> entries) {
   }
   node_.metrics.entries_applied.fetch_add(entries.size(), std::memory_order_relaxed);
   node_.metrics.apply_latency.observe(node_.env.now_us() - started_us);
+}
+
+// The storage's entry cache serves the apply and the leader's appends to followers. Once an
+// entry is applied here and, on a leader, stored by every follower, only a follower that falls
+// back (a restart) reads it again, and it can be read from disk then: releasing it gives the
+// cache's memory (64 MiB by default) back whenever nobody lags, and keeps it for a follower
+// that does (issue 20).
+void Node::release_cached_entries() {
+  const raft::RaftStatus status = node_.core->status();
+  Index needed_after = status.applied_index;
+  for (const raft::PeerStatus& peer : status.peers) {
+    needed_after = std::min(needed_after, peer.match_index);
+  }
+  RAFT_ASSERT(needed_after <= status.last_index);
+  node_.storage.release_cached_through(needed_after);
 }
 
 void Node::count_commits() {

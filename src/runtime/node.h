@@ -131,6 +131,7 @@ class Node final : public PeerInbox {
   void apply_entries(std::span<const raft::Entry> entries);
   void on_role_change(const raft::SoftState& soft);
   void count_commits();
+  void release_cached_entries();
   void fail_stop(const std::string& why);
 
   const NodeOptions options_;

@@ -80,6 +80,10 @@ class Storage : public raft::LogStorage {
   [[nodiscard]] virtual Status wait_durable(SyncTicket ticket) = 0;
   // Drops entries up to and including `index`, which the newest snapshot covers.
   [[nodiscard]] virtual Status compact(Index index) = 0;
+  // A hint: nobody needs entries up to and including `index` from memory any more (this node
+  // applied them and, on a leader, every follower stores them). Storage may drop in-memory
+  // copies of them; reading them later (a follower that falls back) may then cost I/O.
+  virtual void release_cached_through(Index index) = 0;
 
   // Streams `image` into a snapshot file for `meta` (meta.index must be stored, with its
   // term, and newer than the current snapshot), makes it durable and the newest. Blocking.

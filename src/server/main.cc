@@ -28,12 +28,14 @@
 #include "server/restore.h"
 #include "storage/disk_storage.h"
 
-// jemalloc's built-in options (MALLOC_CONF still overrides them). Transparent huge pages: each
-// copy of a large value lands in fresh memory, and on virtual machines a 4 KiB page fault costs
-// microseconds; with 2 MiB pages a 16 MiB write through a 3-node cluster took 0.28 s instead of
-// 0.8 s, for 3-4% more RSS with a million 256-byte keys (bench/results/2026-12-06-large-values.md).
+// jemalloc's built-in options (MALLOC_CONF still overrides them). Transparent huge pages stay
+// at the system's default: `thp:always` once cut a 16 MiB write's leader CPU from 0.75 s to
+// 0.25 s (bench/results/2026-12-06-large-values.md), but that was the page faults of copies
+// issue 21 has since removed; measured again it made no difference to that CPU (0.14 against
+// 0.15 s), and cost 7% RSS at a million 256-byte keys and 20-30% with eight 16 MiB values
+// (bench/results/2026-12-07-memory-per-key.md).
 extern "C" const char* malloc_conf;
-const char* malloc_conf = "thp:always";
+const char* malloc_conf = "thp:default";
 
 namespace raftkv::server {
 namespace {

@@ -534,16 +534,26 @@ void DiskStorage::drop_through_locked(Index index) {
                  offsets_.begin() + static_cast<std::ptrdiff_t>(index - compacted_index_));
   term_of_.drop_before(index + 1);
   segment_of_.drop_before(index + 1);
-  while (!cache_.empty() && cache_.front().index <= index) {
-    cache_bytes_ -= cache_.front().size_bytes();
-    cache_.pop_front();
-  }
+  drop_cached_through_locked(index);
   compacted_index_ = index;
   compacted_term_ = term_at;
   if (index == last_index_) {
     term_of_.clear();
     segment_of_.clear();
   }
+}
+
+void DiskStorage::release_cached_through(Index index) {
+  std::lock_guard<std::mutex> lock(mu_);
+  drop_cached_through_locked(index);
+}
+
+void DiskStorage::drop_cached_through_locked(Index index) {
+  while (!cache_.empty() && cache_.front().index <= index) {
+    cache_bytes_ -= cache_.front().size_bytes();
+    cache_.pop_front();
+  }
+  if (cache_.empty()) RAFT_ASSERT(cache_bytes_ == 0);
 }
 
 void DiskStorage::cache_locked(const raft::Entry& entry) {

@@ -115,6 +115,8 @@ class DiskStorage final : public runtime::Storage {
       const std::optional<raft::HardState>& hard_state) override;
   [[nodiscard]] Status wait_durable(SyncTicket ticket) override;
   [[nodiscard]] Status compact(Index index) override;
+  // Drops cached entries up to `index`; entries() reads them from the WAL afterwards.
+  void release_cached_through(Index index) override;
   [[nodiscard]] Result<uint64_t> save_snapshot(const raft::SnapshotMeta& meta,
                                                const runtime::SnapshotImage& image) override;
   [[nodiscard]] Result<std::unique_ptr<runtime::SnapshotFile>> open_snapshot() const override;
@@ -214,6 +216,7 @@ class DiskStorage final : public runtime::Storage {
   void reset_log_locked(Index index, Term term);
   void drop_through_locked(Index index);
   void cache_locked(const raft::Entry& entry);
+  void drop_cached_through_locked(Index index);
   void sync_loop();
   [[nodiscard]] Result<raft::Entry> read_entry_locked(Index index) const;
 

@@ -26,11 +26,11 @@ constexpr uint64_t kKeys = 4;
 uint64_t fingerprint(const kv::KvStateMachine& kv) {
   uint64_t hash = 1469598103934665603ULL;
   const auto mix = [&hash](uint64_t value) { hash = (hash ^ value) * 1099511628211ULL; };
-  kv.keys().map().for_each([&](const std::string& key, const kv::Value& value) {
-    mix(std::hash<std::string>{}(key));
-    mix(std::hash<std::string>{}(value.string));
-    mix(static_cast<uint64_t>(value.expire_at_ms));
-    mix(value.version);
+  kv.keys().map().for_each([&](std::string_view key, const kv::Record& record) {
+    mix(std::hash<std::string_view>{}(key));
+    mix(std::hash<std::string_view>{}(record.string()));
+    mix(static_cast<uint64_t>(record.expire_at_ms()));
+    mix(record.version());
   });
   return hash;
 }

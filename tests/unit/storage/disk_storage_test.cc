@@ -116,6 +116,22 @@ TEST(DiskStorage, Cache_IsBoundedAndDiskReadsMatch) {
   EXPECT_EQ(all_entries(*storage), make_entries(1, 101, 1, 100));
 }
 
+TEST(DiskStorage, ReleaseCachedThrough_DropsCopiesAndDiskReadsMatch) {
+  SimFs fs;
+  auto storage = open_or_die(sim_options(fs, 1 << 20));
+  ASSERT_TRUE(storage->append(make_entries(1, 101, 1, 100)).is_ok());
+  ASSERT_EQ(storage->details().cached_entries, 100u);
+  storage->release_cached_through(Index{60});
+  EXPECT_EQ(storage->details().cached_entries, 40u);
+  EXPECT_EQ(storage->details().cached_bytes, 40u * make_entries(1, 2, 1, 100)[0].size_bytes());
+  EXPECT_EQ(all_entries(*storage), make_entries(1, 101, 1, 100));  // 1-60 from the WAL.
+  storage->release_cached_through(Index{100});
+  EXPECT_EQ(storage->details().cached_bytes, 0u);
+  ASSERT_TRUE(storage->append(make_entries(101, 103, 1, 100)).is_ok());  // Cached again.
+  EXPECT_EQ(storage->details().cached_entries, 2u);
+  EXPECT_EQ(all_entries(*storage), make_entries(1, 103, 1, 100));
+}
+
 TEST(DiskStorage, Snapshot_CompactRemovesCoveredSegments) {
   SimFs fs;
   {
