@@ -28,6 +28,13 @@ class LargeValues : public ClusterFixture {
     return out;
   }
 
+  // Three nodes refusing a value over `limit` bytes, and a request over twice that.
+  void start_limited_cluster(int slot, size_t limit) {
+    start_cluster(slot, 3,
+                  {"--max-bulk-bytes", std::to_string(limit), "--max-request-bytes",
+                   std::to_string(2 * limit)});
+  }
+
   // SET through one node, however long a large value takes.
   client::Reply set_through(int node, const std::string& key, const std::string& value) {
     Result<std::vector<client::Reply>> replies = tools::node_exchange(
@@ -122,8 +129,9 @@ TEST_F(LargeValues, ConcurrentMaxSizeWritersUnderSmallWrites_NoElectionNoAmbiguo
               static_cast<long long>(std::chrono::duration_cast<milliseconds>(elapsed).count()),
               small_during);
   for (size_t w = 0; w < paths.size(); ++w) {
-    EXPECT_TRUE(refused[w].empty()) << "writer " << w << " through node " << paths[w]
-                                    << " got: " << refused[w].front();
+    EXPECT_TRUE(refused[w].empty()) << "writer " << w << " through node " << paths[w] << ": "
+                                    << refused[w].size() << " of " << kValuesPerWriter
+                                    << " writes failed, the first with " << refused[w].front();
     for (auto& item : written[w]) everything.push_back(std::move(item));
   }
   EXPECT_GT(small_during, 0) << "small writes stalled while large values were written";
@@ -133,9 +141,7 @@ TEST_F(LargeValues, ConcurrentMaxSizeWritersUnderSmallWrites_NoElectionNoAmbiguo
 
 TEST_F(LargeValues, OverTheLimit_RefusedWithRedisTextBeforeTheValueNothingApplied) {
   constexpr size_t kLimit = 1 << 20;
-  start_cluster(/*slot=*/35, 3,
-                {"--max-bulk-bytes", std::to_string(kLimit), "--max-request-bytes",
-                 std::to_string(2 * kLimit)});
+  start_limited_cluster(/*slot=*/35, kLimit);
   const client::RaftInfo first = leader();
   ASSERT_NE(first.node_id, 0u);
   const int follower = first.node_id == 1 ? 2 : 1;
@@ -198,9 +204,7 @@ TEST_F(LargeValues, OverTheLimit_RefusedWithRedisTextBeforeTheValueNothingApplie
 // applied on any node. At the limit exactly they succeed.
 TEST_F(LargeValues, AppendAndSetRangePastTheLimit_RefusedNothingApplied) {
   constexpr size_t kLimit = 1 << 20;
-  start_cluster(/*slot=*/50, 3,
-                {"--max-bulk-bytes", std::to_string(kLimit), "--max-request-bytes",
-                 std::to_string(2 * kLimit)});
+  start_limited_cluster(/*slot=*/50, kLimit);
   const client::RaftInfo first = leader();
   ASSERT_NE(first.node_id, 0u);
   const int leader_id = static_cast<int>(first.node_id);
