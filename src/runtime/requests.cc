@@ -46,7 +46,10 @@ void Requests::dispatch(Request request, Done done, uint64_t deadline_ms) {
     if (request.read_only) {
       read(std::move(request), std::move(done), deadline_ms);
     } else if (is_large_write(request)) {
-      large_writes_waiting_.push_back({std::move(request), std::move(done), deadline_ms});
+      // It may wait for as long as it may then take: the writes ahead of it are as large.
+      const uint64_t wait_until_ms =
+          std::max(deadline_ms, node_.now_ms() + large_write_timeout_ms(request.bytes.size()));
+      large_writes_waiting_.push_back({std::move(request), std::move(done), wait_until_ms});
       admit_large_writes();
     } else {
       propose(std::move(request), std::move(done), deadline_ms);
@@ -145,13 +148,14 @@ void Requests::read(Request request, Done done, uint64_t deadline_ms) {
 
 void Requests::forward(NodeId leader, Request request, Done done, uint64_t deadline_ms) {
   const uint64_t id = next_id_++;
-  // The leader may hold a large write back until about this deadline before proposing it, then
-  // give it large_write_timeout_ms (admit_large_writes): wait for its answer, which says
-  // whether the write was applied, rather than end in doubt first. Half a timeout more covers
-  // the trip to the leader and back.
+  // The leader may hold a large write back for up to large_write_timeout_ms before proposing
+  // it, then give it as long again (dispatch, admit_large_writes): wait for its answer, which
+  // says whether the write was applied, rather than end in doubt first. Half a request timeout
+  // more covers the trip to the leader and back.
   if (is_large_write(request)) {
-    deadline_ms += large_write_timeout_ms(request.bytes.size()) +
-                   node_.options.request_timeout_ms / 2;
+    deadline_ms = std::max(deadline_ms, node_.now_ms() +
+                                            2 * large_write_timeout_ms(request.bytes.size()) +
+                                            node_.options.request_timeout_ms / 2);
   }
   const bool read_only = request.read_only;
   if (!node_.transport.forward(leader, ForwardRequest{id, request})) {

@@ -96,7 +96,7 @@ class Requests {
   // oldest first; each then has a whole request timeout to commit and apply in.
   void admit_large_writes();
   [[nodiscard]] bool is_large_write(const Request& request) const;
-  // How long a large write of `bytes` may take from its proposal to its answer.
+  // How long a large write of `bytes` may wait to be proposed, and then take to its answer.
   [[nodiscard]] uint64_t large_write_timeout_ms(uint64_t bytes) const;
   void read(Request request, Done done, uint64_t deadline_ms);
   void forward(NodeId leader, Request request, Done done, uint64_t deadline_ms);
