@@ -37,16 +37,15 @@
 #include <string>
 #include <vector>
 
+#include "floor_file.h"
+
 namespace {
+using floor_file::die;
+using floor_file::fail;
+using floor_file::LogFile;
+
 
 constexpr off_t kFileBytes = 64 << 20;
-
-[[noreturn]] void fail(const std::string& why) {
-  std::fprintf(stderr, "replication_floor: %s\n", why.c_str());
-  std::exit(1);
-}
-
-[[noreturn]] void die(const std::string& what) { fail(what + ": " + std::strerror(errno)); }
 
 // A listening socket on an ephemeral loopback port; returns the fd and sets `port`.
 int listen_loopback(uint16_t* port) {
@@ -114,36 +113,8 @@ void write_all(int fd, const char* data, size_t size) {
   }
 }
 
-// One node's log file: created, allocated and written with zeros, synced.
-class LogFile {
- public:
-  explicit LogFile(const std::string& path) {
-    fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd_ < 0) die("open " + path);
-    if (::posix_fallocate(fd_, 0, kFileBytes) != 0) die("fallocate " + path);
-    const std::vector<char> zeros(1 << 20, 0);
-    for (off_t at = 0; at < kFileBytes; at += static_cast<off_t>(zeros.size())) {
-      if (::pwrite(fd_, zeros.data(), zeros.size(), at) != static_cast<ssize_t>(zeros.size())) {
-        die("pwrite " + path);
-      }
-    }
-    if (::fdatasync(fd_) != 0) die("fdatasync " + path);
-  }
-  // Appends `record` (wrapping at the end of the file) and makes it durable.
-  void append_durably(const char* record, size_t size) {
-    if (offset_ + static_cast<off_t>(size) > kFileBytes) offset_ = 0;
-    if (::pwrite(fd_, record, size, offset_) != static_cast<ssize_t>(size)) die("pwrite");
-    if (::fdatasync(fd_) != 0) die("fdatasync");
-    offset_ += static_cast<off_t>(size);
-  }
-
- private:
-  int fd_ = -1;
-  off_t offset_ = 0;
-};
-
 void run_follower(int listener, const std::string& path, size_t record_bytes) {
-  LogFile log(path);
+  LogFile log(path, kFileBytes);
   const int leader = accept_one(listener);
   std::vector<char> record(record_bytes);
   const char ack = 'a';
@@ -155,7 +126,7 @@ void run_follower(int listener, const std::string& path, size_t record_bytes) {
 
 void run_leader(int listener, std::array<uint16_t, 2> follower_ports, const std::string& path,
                 size_t record_bytes) {
-  LogFile log(path);
+  LogFile log(path, kFileBytes);
   std::array<int, 2> followers{};
   for (size_t i = 0; i < followers.size(); ++i) followers[i] = connect_loopback(follower_ports[i]);
   const int client = accept_one(listener);

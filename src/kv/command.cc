@@ -125,6 +125,7 @@ Status validate_watched(const Command& command) {
 Status validate_inner(const Command& command) {
   for (const Command& inner : command.inner) {
     if (inner.timestamp_ms != 0) return invalid("an inner command carries a timestamp");
+    if (inner.value_bytes_max != 0) return invalid("an inner command carries a size limit");
   }
   if (command.type == CommandType::Batch) {
     if (command.inner.size() > kBatchCommandsMax) return invalid("batch too large");
@@ -446,8 +447,9 @@ std::string encode_command(const Command& command) {
   std::string out;
   put_u8(&out, kCommandVersion);
   put_u64(&out, command.timestamp_ms);
+  put_u64(&out, command.value_bytes_max);
   encode_into(command, &out);
-  RAFT_ASSERT(out.size() >= 15);  // Version, timestamp, type, flags, argc at least.
+  RAFT_ASSERT(out.size() >= 23);  // Version, timestamp, limit, type, flags, argc at least.
   return out;
 }
 
@@ -455,11 +457,12 @@ Result<Command> decode_command(std::string_view bytes) {
   ByteReader reader(bytes);
   uint8_t version = 0;
   if (!reader.get_u8(&version)) return invalid("empty command entry");
-  if (version != 1 && version != kCommandVersion) {
-    return invalid("unknown command encoding version");
-  }
+  if (version < 1 || version > kCommandVersion) return invalid("unknown command encoding version");
   Command command;
-  if (version != 1 && !reader.get_u64(&command.timestamp_ms)) return invalid("truncated header");
+  if (version >= 2 && !reader.get_u64(&command.timestamp_ms)) return invalid("truncated header");
+  if (version >= 3 && !reader.get_u64(&command.value_bytes_max)) {
+    return invalid("truncated header");
+  }
   if (Status status = decode_into(&reader, version, &command, 0); !status.is_ok()) return status;
   if (reader.remaining() != 0) return invalid("trailing bytes after command");
   if (Status status = validate_command(command); !status.is_ok()) return status;

@@ -13,17 +13,21 @@
 // or a snapshot, so garbage yields an InvalidArgument Status, never a crash or a huge
 // allocation.
 //
-// Encoding (little-endian; version 2, what encode_command writes):
-//   entry   := u8 version(=2) u64 timestamp_ms command
+// Encoding (little-endian; version 3, what encode_command writes):
+//   entry   := u8 version(=3) u64 timestamp_ms u64 value_bytes_max command
 //   command := u8 type u8 flags [fields] u32 argc { u32 length bytes }*argc [inner]
 //     fields (by type): IncrBy/DecrBy: i64 delta
 //                       Session: u64 client_id u64 sequence
 //     inner  (by type): Batch: u32 count command*count;  Session: exactly one command
 //   flags: Set: 0 none, 1 NX, 2 XX.  Cas: bit 0 = expect the key to be missing.  Else 0.
 // timestamp_ms is the leader's clock when it logged the entry (RespStateMachine::to_entry),
-// 0 when not stamped; inner commands carry none. Version 1 (written by earlier releases, still
-// decoded so that their logs replay) had no header timestamp: RegisterSession and Session
-// carried one as their last field, other commands none. The version byte lets a later
+// 0 when not stamped; inner commands carry none. value_bytes_max is the proposing leader's
+// limit on a string's length (its --max-bulk-bytes, stamped by to_entry too), so that APPEND
+// and SETRANGE refuse to grow a value past it on every replica alike; 0 when not stated.
+// Version 2 had no value_bytes_max (its entries apply under the state machine's own cap).
+// Version 1 (written by earlier releases, still decoded so that their logs replay) had no
+// header timestamp: RegisterSession and Session carried one as their last field, other
+// commands none. The version byte lets a later
 // release add fields; a node refuses versions it does not know (the entry then applies as an
 // error reply on every replica alike, so replicas agree).
 
@@ -80,7 +84,7 @@ enum class SetCondition : uint8_t {
 // Bounds on what decode accepts, so that a corrupt count cannot ask for gigabytes. Arguments
 // are bounded by the entry size itself (a length must fit in the remaining bytes).
 inline constexpr uint32_t kBatchCommandsMax = 1u << 20;
-inline constexpr uint8_t kCommandVersion = 2;
+inline constexpr uint8_t kCommandVersion = 3;
 
 struct Command {
   CommandType type = CommandType::DbSize;
@@ -90,6 +94,9 @@ struct Command {
   uint64_t client_id = 0;                           // Session.
   uint64_t sequence = 0;                            // Session; >= 1.
   uint64_t timestamp_ms = 0;                        // Top level only: the leader's time.
+  // Top level only: the proposer's limit on a string's length; 0: not stated (version 2 and
+  // earlier), the state machine's own cap applies (KvConfig::value_bytes_max).
+  uint64_t value_bytes_max = 0;
   // Batch: the keys WATCHed and the versions seen, alternating (key, decimal version): the
   // batch applies only if every key still has that version, else the reply is a nil array.
   std::vector<std::string> args;

@@ -20,18 +20,29 @@ class KvImage final : public runtime::SnapshotImage {
   KvSnapshotView view_;
 };
 
+// Overwrites the little-endian u64 at `offset` of `bytes`.
+void put_u64_at(std::string* bytes, size_t offset, uint64_t value) {
+  RAFT_ASSERT(offset + 8 <= bytes->size());
+  for (size_t i = 0; i < 8; ++i) {
+    (*bytes)[offset + i] = static_cast<char>((value >> (8 * i)) & 0xff);
+  }
+}
+
 }  // namespace
 
 std::string RespStateMachine::to_entry(std::string request, uint64_t now_ms) {
-  // The current encoding has the timestamp at a fixed place: stamp it without decoding the
-  // whole command (a value may be large). An ill-formed entry still applies as an error.
-  if (request.size() >= 9 && static_cast<uint8_t>(request[0]) == kCommandVersion) {
-    for (size_t i = 0; i < 8; ++i) request[1 + i] = static_cast<char>((now_ms >> (8 * i)) & 0xff);
+  // The current encoding has the timestamp and the limit at fixed places: stamp them without
+  // decoding the whole command (a value may be large). An ill-formed entry still applies as
+  // an error.
+  if (request.size() >= 17 && static_cast<uint8_t>(request[0]) == kCommandVersion) {
+    put_u64_at(&request, 1, now_ms);
+    if (value_bytes_max_ != 0) put_u64_at(&request, 9, value_bytes_max_);
     return request;
   }
   Result<Command> command = decode_command(request);
   if (!command.is_ok()) return request;  // Applies as an error reply, on every node alike.
   command.value().timestamp_ms = now_ms;
+  if (value_bytes_max_ != 0) command.value().value_bytes_max = value_bytes_max_;
   return encode_command(command.value());
 }
 

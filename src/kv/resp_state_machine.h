@@ -15,10 +15,16 @@ namespace raftkv::kv {
 
 class RespStateMachine final : public runtime::StateMachine {
  public:
-  explicit RespStateMachine(KvConfig config = {}) : machine_(config) {}
+  // `value_bytes_max`: this node's limit on a value's length (--max-bulk-bytes), which
+  // to_entry() states in each entry it proposes; 0 states none (config.value_bytes_max
+  // then bounds APPEND and SETRANGE).
+  explicit RespStateMachine(KvConfig config = {}, uint64_t value_bytes_max = 0)
+      : machine_(config), value_bytes_max_(value_bytes_max) {}
 
   // Every command gets the leader's clock: expiry and sessions run on log time
-  // (state_machine.h). Bytes that do not decode are logged unchanged (they apply as an error).
+  // (state_machine.h), and this node's limit on a value's length, so that every replica
+  // refuses the same APPEND or SETRANGE past it (command.h). Bytes that do not decode are
+  // logged unchanged (they apply as an error).
   [[nodiscard]] std::string to_entry(std::string request, uint64_t now_ms) override;
   // The active half of expiry: an ExpireSweep of keys past their deadline, if any.
   [[nodiscard]] std::optional<std::string> maintenance(uint64_t now_ms) override;
@@ -37,6 +43,7 @@ class RespStateMachine final : public runtime::StateMachine {
 
  private:
   KvStateMachine machine_;
+  uint64_t value_bytes_max_;  // Stated in each entry to_entry() makes, unless 0.
   // Counts queries, to seed RANDOMKEY and HRANDFIELD differently each time. A node's own
   // business (what a read picks at random is not replicated state), hence mutable.
   mutable uint64_t queries_ = 0;

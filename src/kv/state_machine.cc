@@ -80,8 +80,13 @@ Reply KvStateMachine::apply(Index index, std::string_view entry) {
     // Every replica decodes the same bytes the same way, so this reply is deterministic too.
     return Reply::error("ERR malformed command entry: " + command.status().message());
   }
-  // Every entry is stamped by its leader (to_entry); the command runs at the new log time.
+  // Every entry is stamped by its leader (to_entry); the command runs at the new log time,
+  // and under its leader's limit on a value's size when it states one.
   advance_log_time(command.value().timestamp_ms);
+  const uint64_t stated = command.value().value_bytes_max;
+  entry_value_bytes_max_ = stated != 0 ? static_cast<size_t>(std::min<uint64_t>(
+                                             stated, config_.value_bytes_max))
+                                       : config_.value_bytes_max;
   return apply_command(index, command.value());  // Consumes the decoded command.
 }
 
@@ -151,7 +156,8 @@ Reply KvStateMachine::apply_simple(Index index, Command& command) {
       return {};
     default: break;
   }
-  WriteContext context{keys_, log_now(), index, config_.value_bytes_max};
+  RAFT_ASSERT(entry_value_bytes_max_ > 0);  // Set by apply() before any command runs.
+  WriteContext context{keys_, log_now(), index, entry_value_bytes_max_};
   std::vector<std::string> args = call_args(command);
   return execute_write(context, args);
 }

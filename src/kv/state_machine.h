@@ -68,7 +68,9 @@ struct KvConfig {
   uint64_t session_timeout_ms = 60 * 60 * 1000;
   // Most sessions kept; registering beyond it evicts the least recently used.
   size_t sessions_max = 100'000;
-  // Largest value APPEND may build, as Redis' proto-max-bulk-len.
+  // Largest value APPEND or SETRANGE may build, as Redis' proto-max-bulk-len, for entries
+  // that state no limit of their own (Command::value_bytes_max, of version 2 and earlier).
+  // An entry's own limit applies when it is lower.
   size_t value_bytes_max = 512u << 20;
   // Most keys one sweep entry deletes (sweep_due()): bounds the entry and its apply time.
   size_t sweep_keys_max = 64;
@@ -204,6 +206,9 @@ class KvStateMachine {
   Index applied_index_;
   // Largest leader timestamp applied so far; never decreases.
   uint64_t log_time_ms_ = 0;
+  // The longest string the entry being applied may build: its proposer's limit, at most
+  // config_.value_bytes_max. Set by apply() for each entry; not part of a snapshot.
+  size_t entry_value_bytes_max_ = 0;
 };
 
 }  // namespace raftkv::kv

@@ -39,6 +39,18 @@ struct NodeOptions {
   // How long a request waits for a leader to appear, for the leader to answer a forward, or
   // for its entry to commit, before it is answered NotApplied or MaybeApplied.
   uint32_t request_timeout_ms = 2000;
+  // Large writes (requests of at least large_write_bytes_min) go into the leader's log only
+  // while those already there and not yet answered hold at most large_write_bytes_in_flight_max
+  // (one is always let in): the others wait, not yet proposed, in arrival order. A large write
+  // may wait request_timeout_ms plus large_write_timeout_ms_per_mib per MiB (then NotApplied),
+  // and once proposed it has as long again to commit and apply in: a 16 MiB one 4 s rather
+  // than 2, as the leader copies, logs and sends every byte, at a few tens of MiB/s on a
+  // shared machine. Without both, four writers of 16 MiB values on a loaded
+  // machine ran past their timeouts together (ambiguous replies): now each has its own
+  // timeout, and what waits is not in doubt.
+  uint64_t large_write_bytes_min = 1u << 20;
+  uint64_t large_write_bytes_in_flight_max = 32u << 20;
+  uint32_t large_write_timeout_ms_per_mib = 125;
   // Largest log entry a write may become; larger ones are refused (NotApplied) before they are
   // proposed. A WAL record holds at most 256 MiB, and an entry it refuses would stop every node
   // that tried to write it. The server refuses large requests earlier (--max-request-bytes).

@@ -45,6 +45,12 @@ void Requests::dispatch(Request request, Done done, uint64_t deadline_ms) {
   if (leader == node_.id()) {
     if (request.read_only) {
       read(std::move(request), std::move(done), deadline_ms);
+    } else if (is_large_write(request)) {
+      // It may wait for as long as it may then take: the writes ahead of it are as large.
+      const uint64_t wait_until_ms =
+          std::max(deadline_ms, node_.now_ms() + large_write_timeout_ms(request.bytes.size()));
+      large_writes_waiting_.push_back({std::move(request), std::move(done), wait_until_ms});
+      admit_large_writes();
     } else {
       propose(std::move(request), std::move(done), deadline_ms);
     }
@@ -80,6 +86,37 @@ void Requests::propose(Request request, Done done, uint64_t deadline_ms) {
   track(proposal.value(), std::move(done), deadline_ms);
 }
 
+bool Requests::is_large_write(const Request& request) const {
+  return !request.read_only && request.bytes.size() >= node_.options.large_write_bytes_min;
+}
+
+uint64_t Requests::large_write_timeout_ms(uint64_t bytes) const {
+  return node_.options.request_timeout_ms +
+         (bytes * node_.options.large_write_timeout_ms_per_mib >> 20);
+}
+
+void Requests::admit_large_writes() {
+  while (!large_writes_waiting_.empty() && node_.core->leader() == node_.id()) {
+    const uint64_t bytes = large_writes_waiting_.front().request.bytes.size();
+    RAFT_ASSERT(bytes >= node_.options.large_write_bytes_min);
+    if (large_write_bytes_in_flight_ > 0 &&
+        large_write_bytes_in_flight_ + bytes > node_.options.large_write_bytes_in_flight_max) {
+      return;
+    }
+    WaitingRequest admitted = std::move(large_writes_waiting_.front());
+    large_writes_waiting_.pop_front();
+    large_write_bytes_in_flight_ += bytes;
+    // However it ends (applied, refused, overwritten, timed out), its bytes leave the budget.
+    propose(std::move(admitted.request),
+            [this, bytes, done = std::move(admitted.done)](Response response) {
+              RAFT_ASSERT(large_write_bytes_in_flight_ >= bytes);
+              large_write_bytes_in_flight_ -= bytes;
+              done(std::move(response));
+            },
+            node_.now_ms() + large_write_timeout_ms(bytes));
+  }
+}
+
 void Requests::track_write(const raft::Proposal& proposal, Done done) {
   track(proposal, std::move(done), node_.now_ms() + node_.options.request_timeout_ms);
 }
@@ -111,6 +148,15 @@ void Requests::read(Request request, Done done, uint64_t deadline_ms) {
 
 void Requests::forward(NodeId leader, Request request, Done done, uint64_t deadline_ms) {
   const uint64_t id = next_id_++;
+  // The leader may hold a large write back for up to large_write_timeout_ms before proposing
+  // it, then give it as long again (dispatch, admit_large_writes): wait for its answer, which
+  // says whether the write was applied, rather than end in doubt first. Half a request timeout
+  // more covers the trip to the leader and back.
+  if (is_large_write(request)) {
+    deadline_ms = std::max(deadline_ms, node_.now_ms() +
+                                            2 * large_write_timeout_ms(request.bytes.size()) +
+                                            node_.options.request_timeout_ms / 2);
+  }
   const bool read_only = request.read_only;
   if (!node_.transport.forward(leader, ForwardRequest{id, request})) {
     // Not sent, so not ambiguous: wait for a leader we can reach (on_role_change).
@@ -191,6 +237,11 @@ void Requests::on_role_change(const raft::SoftState& soft) {
     }
     reads_.clear();
     reads_waiting_apply_.clear();
+    // Not proposed, so not in doubt: they go to the next leader like any request.
+    for (WaitingRequest& request : large_writes_waiting_) {
+      waiting_for_leader_.push_back(std::move(request));
+    }
+    large_writes_waiting_.clear();
     // Writes stay pending: they may still commit under the new leader, and the entry applied
     // at their index tells which (on_applied).
   }
@@ -225,6 +276,8 @@ void Requests::abandon_forwards(const std::function<bool(NodeId leader)>& gone,
 // ---- Deadlines ----
 
 void Requests::expire() {
+  // Every tick: the large writes answered since the last one make room for the next.
+  admit_large_writes();
   const uint64_t now = node_.now_ms();
   if (now < next_expiry_sweep_ms_) return;
   // A twentieth of the timeout: deadlines are kept within 5% (100 ms for the server's 2 s),
@@ -255,6 +308,12 @@ void Requests::expire() {
     request.done(no_leader());
     return true;
   });
+  std::erase_if(large_writes_waiting_, [&](WaitingRequest& request) {
+    if (request.deadline_ms > now) return false;
+    request.done(Response::not_applied("busy: the large writes ahead of it did not finish in "
+                                       "time; it was not applied"));
+    return true;
+  });
   // Reads time out too: a leader that cannot reach a quorum never releases them.
   std::erase_if(reads_, [&](auto& item) {
     if (item.second.deadline_ms > now) return false;
@@ -265,7 +324,8 @@ void Requests::expire() {
 }
 
 size_t Requests::pending() const {
-  return writes_.size() + reads_.size() + forwards_.size() + waiting_for_leader_.size();
+  return writes_.size() + reads_.size() + forwards_.size() + waiting_for_leader_.size() +
+         large_writes_waiting_.size();
 }
 
 }  // namespace raftkv::runtime

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <map>
 #include <string>
@@ -13,8 +14,10 @@
 
 // Client requests between submit() and their Done: where each one waits and how it ends.
 //
-//   on the leader:  a write is proposed and waits for the entry at its index to apply; a read
-//                   waits for ReadIndex to release it and for the state machine to catch up;
+//   on the leader:  a write is proposed and waits for the entry at its index to apply (a large
+//                   one may first wait for earlier large writes to finish: admit_large_writes);
+//                   a read waits for ReadIndex to release it and for the state machine to
+//                   catch up;
 //   on a follower:  both are forwarded to the leader and wait for its reply;
 //   with no leader: they wait (bounded) for one to appear, then go one of the ways above.
 //
@@ -22,7 +25,8 @@
 //   Ok            the entry at the write's index is the write itself (same term), or the
 //                 read was served;
 //   NotApplied    another leader's entry took the index; the proposal or forward was refused
-//                 or never sent; no leader appeared in time; a read lost its leader;
+//                 or never sent; no leader appeared in time; a large write waited for earlier
+//                 ones past its deadline; a read lost its leader;
 //   MaybeApplied  the write is in the log but not yet applied at its deadline, or the leader a
 //                 forward went to died or was deposed before answering.
 // Every request is answered exactly once, on the loop thread. Not thread-safe.
@@ -88,6 +92,12 @@ class Requests {
   void propose(Request request, Done done, uint64_t deadline_ms);
   // Waits for the entry at `proposal` to apply (writes_), answering a stale one there first.
   void track(const raft::Proposal& proposal, Done done, uint64_t deadline_ms);
+  // Proposes the waiting large writes that fit within large_write_bytes_in_flight_max,
+  // oldest first; each then has a whole request timeout to commit and apply in.
+  void admit_large_writes();
+  [[nodiscard]] bool is_large_write(const Request& request) const;
+  // How long a large write of `bytes` may wait to be proposed, and then take to its answer.
+  [[nodiscard]] uint64_t large_write_timeout_ms(uint64_t bytes) const;
   void read(Request request, Done done, uint64_t deadline_ms);
   void forward(NodeId leader, Request request, Done done, uint64_t deadline_ms);
   // Answers a pending write whose entry another leader's replaced (NotApplied).
@@ -101,6 +111,12 @@ class Requests {
   std::map<uint64_t, PendingRead> reads_;               // By ReadIndex request id.
   std::multimap<Index, uint64_t> reads_waiting_apply_;  // Released; wait for apply.
   std::vector<WaitingRequest> waiting_for_leader_;
+  // On the leader: large writes waiting for earlier ones to be answered, oldest first. None
+  // of them is in the log, so none is in doubt. Handed to waiting_for_leader_ if this node
+  // stops leading.
+  std::deque<WaitingRequest> large_writes_waiting_;
+  // Bytes of the large writes this leader proposed that are not yet answered.
+  uint64_t large_write_bytes_in_flight_ = 0;
   std::map<uint64_t, PendingForward> forwards_;  // By forward id.
   // Forward and read ids. Drawn from the node's seed at start, not from 1: the leader may
   // answer a forward of this node's previous life after a quick restart, and that answer must

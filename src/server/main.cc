@@ -195,7 +195,7 @@ int run(ServerConfig config) {
                   .heartbeat_ms = config.heartbeat_ms,
                   .election_ms = config.election_ms,
                   .http_addrs = http_addrs(config)});
-  kv::RespStateMachine state_machine;
+  kv::RespStateMachine state_machine({}, config.bulk_bytes_max);
   net::TransportOptions transport_options{.cluster_id = identity.value().cluster_id,
                                           .client_addr = config.client_addr(),
                                           .client_tls_addr = config.client_tls_addr()};

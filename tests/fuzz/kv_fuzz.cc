@@ -53,7 +53,7 @@ void fuzz_command(std::string_view bytes) {
   // Applied whether or not it decodes: apply() answers malformed entries with an error.
   (void)machine.apply(Index(5), bytes);
   if (!command.is_ok()) return;
-  // Version 1 entries (an earlier release's) decode too, and encode as version 2.
+  // Entries of versions 1 and 2 (earlier releases') decode too, and encode as version 3.
   if (bytes[0] == raftkv::kv::kCommandVersion &&
       raftkv::kv::encode_command(command.value()) != bytes) {
     std::abort();

@@ -43,6 +43,7 @@ std::string server_path(std::string* why);
 //   32 the lock example, 33 pipelined reads and writes,
 //   34-36 large values, 37-40 membership changes, 41-46 security (authentication, ACL
 //   users, protected mode, TLS), 47 a half-closed pipeline, 48 removed nodes in cluster.conf,
+//   49-50 large values (writers at once; APPEND past the limit),
 //   52-54 HTTPS and its token, 55-57 backup, restore and a lost majority (restore_test.cc),
 //   60-63 peer TLS, 64 raftkv-bench over TLS, 65 demo --tls, 66 HTTP token limit, 67 TLS
 //   client following the leader, 70-71 maxclients.

@@ -34,6 +34,9 @@ std::vector<Command> sample_commands() {
   };
 }
 
+// Where the command's type byte sits: after the version, timestamp and value limit (u8 u64 u64).
+constexpr size_t kTypeAt = 17;
+
 Status decode_status(std::string_view bytes) {
   Result<Command> result = decode_command(bytes);
   return result.is_ok() ? Status::ok() : result.status();
@@ -59,13 +62,41 @@ TEST(Command, DecodeCommand_RejectsEveryTruncation) {
   }
 }
 
+TEST(Command, EncodeCommand_RoundTripsTheValueLimit) {
+  Command append = Command::append("k", "tail");
+  append.timestamp_ms = 1234;
+  append.value_bytes_max = 16 << 20;
+  EXPECT_EQ(decode_command(encode_command(append)).value(), append);
+}
+
+// Entries of version 2 (before the value limit) stay in logs: they decode with no limit.
+TEST(Command, DecodeCommand_ReadsVersion2WithoutValueLimit) {
+  Command append = Command::append("k", "tail");
+  append.timestamp_ms = 1234;
+  append.value_bytes_max = 99;
+  std::string bytes = encode_command(append);
+  bytes.erase(9, 8);  // The version 3 limit, after the version byte and the timestamp.
+  bytes[0] = 2;
+  Result<Command> decoded = decode_command(bytes);
+  ASSERT_TRUE(decoded.is_ok()) << decoded.status().to_string();
+  append.value_bytes_max = 0;
+  EXPECT_EQ(decoded.value(), append);
+}
+
+TEST(Command, ValidateCommand_RejectsValueLimitOnInnerCommand) {
+  Command inner = Command::append("k", "tail");
+  inner.value_bytes_max = 4;
+  EXPECT_FALSE(validate_command(Command::batch({inner})).is_ok());
+  EXPECT_FALSE(validate_command(Command::session(7, 1, 0, inner)).is_ok());
+}
+
 TEST(Command, DecodeCommand_RejectsTrailingBytes) {
   EXPECT_FALSE(decode_command(encode_command(Command::get("k")) + "x").is_ok());
 }
 
 TEST(Command, DecodeCommand_RejectsUnknownVersion) {
   std::string bytes = encode_command(Command::get("k"));
-  bytes[0] = 3;
+  bytes[0] = 4;
   EXPECT_FALSE(decode_command(bytes).is_ok());
   bytes[0] = 0;
   EXPECT_FALSE(decode_command(bytes).is_ok());
@@ -74,23 +105,23 @@ TEST(Command, DecodeCommand_RejectsUnknownVersion) {
 TEST(Command, DecodeCommand_RejectsUnknownType) {
   for (const int type : {0, 20, 255}) {
     std::string bytes = encode_command(Command::dbsize());
-    bytes[9] = static_cast<char>(type);
+    bytes[kTypeAt] = static_cast<char>(type);
     EXPECT_FALSE(decode_command(bytes).is_ok()) << type;
   }
 }
 
 TEST(Command, DecodeCommand_RejectsBadFlags) {
   std::string set = encode_command(Command::set("k", "v"));
-  set[10] = 3;  // Neither none, NX nor XX.
+  set[kTypeAt + 1] = 3;  // Neither none, NX nor XX.
   EXPECT_FALSE(decode_command(set).is_ok());
   std::string get = encode_command(Command::get("k"));
-  get[10] = 1;  // GET has no flags.
+  get[kTypeAt + 1] = 1;  // GET has no flags.
   EXPECT_FALSE(decode_command(get).is_ok());
 }
 
 TEST(Command, DecodeCommand_RejectsHugeArgumentCountWithoutAllocating) {
   std::string bytes = encode_command(Command::dbsize());
-  bytes.resize(11);
+  bytes.resize(kTypeAt + 2);
   bytes += std::string("\xff\xff\xff\xff", 4);  // argc = 2^32 - 1 with no bytes behind it.
   EXPECT_FALSE(decode_command(bytes).is_ok());
 }
@@ -99,7 +130,7 @@ TEST(Command, DecodeCommand_RejectsWrongArgumentCount) {
   Command get = Command::get("k");
   get.args.push_back("extra");
   std::string bytes = encode_command(Command::mget({"k", "extra"}));
-  bytes[9] = static_cast<char>(CommandType::Get);  // A GET with two keys.
+  bytes[kTypeAt] = static_cast<char>(CommandType::Get);  // A GET with two keys.
   EXPECT_FALSE(decode_command(bytes).is_ok());
   EXPECT_FALSE(validate_command(get).is_ok());
 }

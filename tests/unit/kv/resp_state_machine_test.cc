@@ -41,6 +41,19 @@ TEST(RespStateMachine, ToEntry_StampsEveryCommand) {
   EXPECT_EQ(decode_command(call).value().timestamp_ms, 99u);
 }
 
+TEST(RespStateMachine, ToEntry_StatesTheNodesValueLimit) {
+  RespStateMachine machine({}, 4);
+  const std::string append = machine.to_entry(encode_command(Command::append("k", "abcde")), 7);
+  EXPECT_EQ(decode_command(append).value().value_bytes_max, 4u);
+  EXPECT_EQ(machine.apply(Index{1}, append),
+            "-ERR string exceeds maximum allowed size (proto-max-bulk-len)\r\n");
+  EXPECT_EQ(machine.apply(Index{2}, machine.to_entry(encode_command(Command::get("k")), 8)),
+            "$-1\r\n");  // Nothing was applied.
+  // A node with no limit of its own leaves the entry's as it is.
+  RespStateMachine unlimited;
+  EXPECT_EQ(decode_command(unlimited.to_entry(append, 9)).value().value_bytes_max, 4u);
+}
+
 TEST(RespStateMachine, Query_AnswersReadsAndRefusesAnythingElse) {
   RespStateMachine machine;
   (void)machine.apply(Index{1}, encode_command(Command::set("k", "v")));

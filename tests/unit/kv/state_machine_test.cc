@@ -156,6 +156,53 @@ TEST(KvStateMachine, Append_BeyondValueLimitIsRedisError) {
   EXPECT_EQ(kv.query(Command::get("k")), bulk("abcd"));
 }
 
+// The proposing leader's --max-bulk-bytes, stated in the entry, bounds what APPEND and
+// SETRANGE build, on every replica alike; a refused command changes nothing.
+TEST(KvStateMachine, Append_BeyondEntryValueLimitIsRedisErrorAndChangesNothing) {
+  Driver kv;
+  ASSERT_EQ(kv.apply(Command::set("k", "abc")), Reply::ok());
+  Command append = Command::append("k", "de");
+  append.value_bytes_max = 4;
+  EXPECT_EQ(kv.apply(append),
+            Reply::error("ERR string exceeds maximum allowed size (proto-max-bulk-len)"));
+  EXPECT_EQ(kv.query(Command::get("k")), bulk("abc"));
+  append.args[1] = "d";
+  EXPECT_EQ(kv.apply(append), integer(4));
+}
+
+TEST(KvStateMachine, SetRange_BeyondEntryValueLimitIsRedisErrorAndChangesNothing) {
+  Driver kv;
+  Command setrange = Command::call({"setrange", "k", "3", "xy"});
+  setrange.value_bytes_max = 4;
+  EXPECT_EQ(kv.apply(setrange),
+            Reply::error("ERR string exceeds maximum allowed size (proto-max-bulk-len)"));
+  EXPECT_EQ(kv.query(Command::get("k")), Reply::nil());
+  setrange.args[3] = "x";
+  EXPECT_EQ(kv.apply(setrange), integer(4));
+}
+
+TEST(KvStateMachine, Batch_InnerAppendIsBoundByTheEntrysValueLimit) {
+  Driver kv;
+  Command batch = Command::batch({Command::append("k", "abc"), Command::append("k", "de")});
+  batch.value_bytes_max = 4;
+  EXPECT_EQ(kv.apply(batch),
+            Reply::array({integer(3), Reply::error("ERR string exceeds maximum allowed size "
+                                                   "(proto-max-bulk-len)")}));
+  EXPECT_EQ(kv.query(Command::get("k")), bulk("abc"));
+}
+
+// An entry may not raise the state machine's own cap, and one that states no limit (version
+// 2, written before entries carried it) keeps that cap.
+TEST(KvStateMachine, Append_EntryValueLimitAboveOwnCapKeepsTheCap) {
+  Driver kv(KvConfig{.value_bytes_max = 4});
+  ASSERT_EQ(kv.apply(Command::append("k", "abc")), integer(3));
+  Command append = Command::append("k", "de");
+  append.value_bytes_max = 100;
+  EXPECT_EQ(kv.apply(append),
+            Reply::error("ERR string exceeds maximum allowed size (proto-max-bulk-len)"));
+  EXPECT_EQ(kv.query(Command::get("k")), bulk("abc"));
+}
+
 TEST(KvStateMachine, MGet_MixesValuesAndNils) {
   Driver kv;
   ASSERT_EQ(kv.apply(Command::mset({"a", "1", "c", "3"})), Reply::ok());
