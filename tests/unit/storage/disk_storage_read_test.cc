@@ -26,25 +26,16 @@ class CountingReadsFs final : public ForwardingFs {
   [[nodiscard]] uint64_t reads() const { return reads_.load(); }
 
  private:
-  class CountingFile final : public File {
+  class CountingFile final : public ForwardingFile {
    public:
     CountingFile(std::unique_ptr<File> inner, std::atomic<uint64_t>& reads)
-        : inner_(std::move(inner)), reads_(reads) {}
-    Status write_at(uint64_t offset, std::string_view bytes) override {
-      return inner_->write_at(offset, bytes);
-    }
+        : ForwardingFile(std::move(inner)), reads_(reads) {}
     Result<size_t> read_at(uint64_t offset, char* out, size_t size) const override {
       reads_.fetch_add(1);
-      return inner_->read_at(offset, out, size);
+      return ForwardingFile::read_at(offset, out, size);
     }
-    Status sync() override { return inner_->sync(); }
-    Status allocate(uint64_t size) override { return inner_->allocate(size); }
-    Status truncate(uint64_t size) override { return inner_->truncate(size); }
-    Result<uint64_t> size() const override { return inner_->size(); }
-    const std::string& path() const override { return inner_->path(); }
 
    private:
-    std::unique_ptr<File> inner_;
     std::atomic<uint64_t>& reads_;
   };
   std::atomic<uint64_t> reads_{0};
@@ -107,9 +98,7 @@ TEST(DiskStorageRead, Entries_SpanCachedAndUncachedEntries) {
 
 TEST(DiskStorageRead, Entries_SpanSegmentsAndReplacedSuffixes) {
   SimFs fs;
-  DiskStorageOptions options = sim_options(fs, 4096);
-  options.cache_bytes_max = 0;
-  auto storage = open_or_die(options);
+  auto storage = open_uncached(fs, 4096);
   append_in_batches(*storage, distinct_entries(1, 41, 1, 90));
   // Entries 31.. are replaced: their old records stay in the file before the new ones.
   append_in_batches(*storage, distinct_entries(31, 81, 2, 70));
@@ -122,9 +111,7 @@ TEST(DiskStorageRead, Entries_SpanSegmentsAndReplacedSuffixes) {
 TEST(DiskStorageRead, Entries_ReadsARunWithOneRead) {
   SimFs sim;
   CountingReadsFs fs(sim);
-  DiskStorageOptions options = sim_options(fs, 1 << 20);
-  options.cache_bytes_max = 0;
-  auto storage = open_or_die(options);
+  auto storage = open_uncached(fs, 1 << 20);
   ASSERT_TRUE(storage->append(distinct_entries(1, 1001, 1, 300)).is_ok());
   const uint64_t reads_before = fs.reads();
   Result<std::vector<raft::Entry>> got = storage->entries(Index{1}, Index{1001}, 100'000);
@@ -135,9 +122,7 @@ TEST(DiskStorageRead, Entries_ReadsARunWithOneRead) {
 
 TEST(DiskStorageRead, Entries_ReadsRecordsNotWrittenToTheFileYet) {
   SimFs fs;
-  DiskStorageOptions options = sim_options(fs, 1 << 20);
-  options.cache_bytes_max = 0;
-  auto storage = open_or_die(options);
+  auto storage = open_uncached(fs, 1 << 20);
   ASSERT_TRUE(storage->append(distinct_entries(1, 21, 1, 50)).is_ok());
   // Not waited for: these stay in the next sync's batch, not in the file.
   ASSERT_TRUE(storage->write(distinct_entries(21, 51, 1, 50), std::nullopt).is_ok());
@@ -146,9 +131,7 @@ TEST(DiskStorageRead, Entries_ReadsRecordsNotWrittenToTheFileYet) {
 
 TEST(DiskStorageRead, Entries_LastRecordOfASegmentLargerThanTheFirstGuess) {
   SimFs fs;
-  DiskStorageOptions options = sim_options(fs, 16384);
-  options.cache_bytes_max = 0;
-  auto storage = open_or_die(options);
+  auto storage = open_uncached(fs, 16384);
   std::vector<raft::Entry> log = distinct_entries(1, 3, 1, 100);
   log.push_back(make_entry(3, 1, std::string(9000, 'L')));  // Longer than the 4 KiB guess.
   log.push_back(make_entry(4, 1, std::string(12000, 'n')));  // Rotates: 3 ends segment 1.
@@ -160,9 +143,7 @@ TEST(DiskStorageRead, Entries_LastRecordOfASegmentLargerThanTheFirstGuess) {
 
 TEST(DiskStorageRead, Entries_DamagedRecordInsideARunIsCorruptionNamingItsOffset) {
   SimFs fs;
-  DiskStorageOptions options = sim_options(fs, 1 << 20);
-  options.cache_bytes_max = 0;
-  auto storage = open_or_die(options);
+  auto storage = open_uncached(fs, 1 << 20);
   ASSERT_TRUE(storage->append(distinct_entries(1, 11, 1, 200)).is_ok());
   const std::string path = std::string(kDir) + "/" + segment_file_name(1);
   std::string bytes = fs.read_all(path);
