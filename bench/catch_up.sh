@@ -30,6 +30,10 @@ stop_cluster() { "$raftkv" cluster stop --dir "$cluster" >/dev/null 2>&1 || true
 trap stop_cluster EXIT
 stop_cluster
 rm -rf "$work" && mkdir -p "$work"
+# `raftkv cluster stop` signals only processes whose command line names raftkv-server (a
+# recycled pid must not be killed): a --server copy under another name would outlive the run.
+cp "$server" "$work/raftkv-server"
+server=$work/raftkv-server
 echo "load: $(cut -d' ' -f1-3 /proc/loadavg)"
 
 fio --name=seq --directory="$work" --rw=write --bs=1M --size=512m --fdatasync=1 \
@@ -61,6 +65,19 @@ small_writes() {
     echo "no result (redis-benchmark failed; see the nodes' logs for a leader change)"
 }
 echo "before: $(small_writes 30000)"
+# WAL syncs slower than 1 s on nodes 1-3 so far (raftkv_wal_sync_seconds): a leader whose sync
+# stalls sends no heartbeats until it ends (the next Ready waits for it).
+slow_syncs() {
+  for http_port in 24621 24622 24623; do
+    curl -s "http://127.0.0.1:$http_port/metrics" | awk '
+      /^raftkv_wal_sync_seconds_bucket/ {
+        le = $1; sub(/.*le="/, "", le); sub(/".*/, "", le)
+        if (le == "+Inf") total = $2; else if (le + 0 == 1) within = $2
+      }
+      END { printf "%d ", total - within }'
+  done
+}
+slow_before=$(slow_syncs)
 
 start=$(date +%s.%N)
 "$raftkv" cluster add-node --dir "$cluster" >"$work/add-node.log" 2>&1 &
@@ -69,6 +86,7 @@ during=$(small_writes 30000)
 wait "$adder" || echo "add-node failed: $(cat "$work/add-node.log")"
 catch_up_s=$(python3 -c "import time; print(round(time.time() - $start, 1))")
 echo "during: $during"
+echo "WAL syncs over 1 s on nodes 1 2 3: before the catch-up $slow_before, after $(slow_syncs)"
 # The snapshot node 4 received: the newest one of the nodes that were there (they snapshot
 # at about the same index).
 snapshot_bytes=0

@@ -10,6 +10,8 @@
 //   storage_bench --dir D --mode replay          # a separate process: its peak RSS is replay's
 //   storage_bench --dir D --mode group --fake-sync-us 125  # a steady 125 us "fdatasync"
 //   storage_bench --dir D --mode snapshot --snapshot-writers 3 --snapshot-bytes 268435456
+//   storage_bench --dir D --mode read-log --record-bytes 300 --entries 100000  # a leader's
+//                                                        # reads of an uncached log tail
 // Each mode prints one line of key=value pairs.
 #include <sys/resource.h>
 
@@ -336,6 +338,49 @@ int run_write_log(const std::string& dir, uint64_t log_bytes) {
   return 0;
 }
 
+// A leader feeding a lagging peer reads its log tail back from the WAL, past the entry cache,
+// one message (1 MiB, raft::Config::message_bytes_max) per call on its loop thread (issue 15).
+// Writes `entries` entries of `record_bytes` in batches of 256, reopens (the cache starts
+// empty), then reads them all back `rounds` times (the page cache is warm after the first).
+int run_read_log(const Config& config, uint64_t entries, int rounds) {
+  constexpr uint64_t kMessageBytes = 1u << 20;
+  {
+    auto storage = open_or_exit(config.dir, config.segment_bytes);
+    uint64_t next = storage->last_index().value() + 1;
+    while (next <= entries) {
+      std::vector<raft::Entry> batch;
+      for (int i = 0; i < 256 && next <= entries; ++i) {
+        batch.push_back(entry_at(next++, config.record_bytes));
+      }
+      Status saved = storage->append(batch);
+      if (!saved.is_ok()) return std::fprintf(stderr, "%s\n", saved.to_string().c_str()), 1;
+    }
+  }
+  auto storage = open_or_exit(config.dir, config.segment_bytes);
+  const Index end = storage->last_index() + 1;
+  for (int round = 0; round < rounds; ++round) {
+    std::vector<double> call_us;
+    uint64_t bytes = 0;
+    const auto start = Clock::now();
+    for (Index next = storage->first_index(); next < end;) {
+      const auto before = Clock::now();
+      Result<std::vector<raft::Entry>> got = storage->entries(next, end, kMessageBytes);
+      call_us.push_back(seconds_since(before) * 1e6);
+      if (!got.is_ok()) return std::fprintf(stderr, "%s\n", got.status().to_string().c_str()), 1;
+      for (const raft::Entry& entry : got.value()) bytes += entry.size_bytes();
+      next = got.value().back().index + 1;
+    }
+    const double elapsed = seconds_since(start);
+    std::printf("mode=read-log round=%d entries=%llu record_bytes=%zu seconds=%.3f "
+                "entries_per_s=%.0f mib_per_s=%.0f %s\n",
+                round, static_cast<unsigned long long>(end.value() - 1), config.record_bytes,
+                elapsed, static_cast<double>(end.value() - 1) / elapsed,
+                static_cast<double>(bytes) / elapsed / (1 << 20),
+                latency_fields("call", call_us).c_str());
+  }
+  return 0;
+}
+
 // Opens (replays) the directory; meant to run in its own process so ru_maxrss is replay's.
 int run_replay(const std::string& dir) {
   const long rss_before = peak_rss_kib();
@@ -361,9 +406,11 @@ int main(int argc, char** argv) {
   raftkv::storage::Config config;
   std::string mode = "append";
   uint64_t log_bytes = 64u << 20;
+  uint64_t entries = 100000;
+  int rounds = 3;
   app.add_option("--dir", config.dir, "Data directory (created; must be empty for a clean figure)")
       ->required();
-  app.add_option("--mode", mode, "append | group | snapshot | write-log | replay");
+  app.add_option("--mode", mode, "append | group | snapshot | write-log | replay | read-log");
   app.add_option("--record-bytes", config.record_bytes, "Entry payload size");
   app.add_option("--segment-bytes", config.segment_bytes, "WAL segment size (append and group)");
   app.add_option("--appenders", config.appenders, "Concurrent appenders (group mode)");
@@ -375,6 +422,8 @@ int main(int argc, char** argv) {
   app.add_option("--snapshot-mib-per-s", config.snapshot_mib_per_s,
                  "Pace of each snapshot writer")
       ->check(CLI::PositiveNumber);
+  app.add_option("--entries", entries, "Entries written, then read back (read-log)");
+  app.add_option("--rounds", rounds, "Passes over the log (read-log)");
   int fake_sync_us = 0;
   app.add_option("--fake-sync-us", fake_sync_us,
                  "Sleep this long instead of each fdatasync (CPU cost alone; not durable)");
@@ -390,6 +439,7 @@ int main(int argc, char** argv) {
   if (mode == "snapshot") return run_snapshot(config);
   if (mode == "write-log") return run_write_log(config.dir, log_bytes);
   if (mode == "replay") return run_replay(config.dir);
+  if (mode == "read-log") return run_read_log(config, entries, rounds);
   std::fprintf(stderr, "unknown mode %s\n", mode.c_str());
   return 2;
 }

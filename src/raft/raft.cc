@@ -32,6 +32,7 @@ Status Config::validate() const {
   if (inflight_messages_max == 0) return invalid("inflight_messages_max must be positive");
   if (inflight_bytes_max == 0) return invalid("inflight_bytes_max must be positive");
   if (message_bytes_max == 0) return invalid("message_bytes_max must be positive");
+  if (appends_per_ack_max == 0) return invalid("appends_per_ack_max must be positive");
   for (NodeId learner : learners) {
     if (std::find(voters.begin(), voters.end(), learner) != voters.end()) {
       return invalid("node " + std::to_string(learner.value()) + " is both voter and learner");

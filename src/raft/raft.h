@@ -60,6 +60,12 @@ struct Config {
   // Pipelining window per follower.
   uint32_t inflight_messages_max = 256;
   uint64_t inflight_bytes_max = 64ull << 20;
+  // Append messages sent to one follower per acknowledgement, at most. The window still fills
+  // (each acknowledgement frees about one message and sends up to this many), but a follower
+  // far behind, such as a learner catching up, no longer gets the whole window in one step:
+  // each message's entries are read back from storage on the caller's thread, and a 64 MiB
+  // window read at once stalled the leader's heartbeats (issue 15).
+  uint32_t appends_per_ack_max = 4;
   // Committed entries handed out per Ready, in bytes.
   uint64_t apply_bytes_max = 64ull << 20;
   // Proposals not yet committed, in bytes; past it propose() answers Busy (back-pressure).

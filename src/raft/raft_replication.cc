@@ -146,8 +146,10 @@ void Raft::on_match_advanced(NodeId peer, Progress& progress) {
     case ProgressState::Replicate: progress.inflights.free_up_to(progress.match_index); break;
   }
   maybe_commit();
-  // Keep the pipeline full: send until the window closes or the peer has everything.
-  while (send_append(peer, /*send_if_empty=*/false)) {
+  // Keep the pipeline full: send until the window closes or the peer has everything, but no
+  // more than appends_per_ack_max messages for this acknowledgement (bounds one step's work).
+  for (uint32_t sent = 0; sent < config_.appends_per_ack_max; ++sent) {
+    if (!send_append(peer, /*send_if_empty=*/false)) break;
   }
   maybe_send_timeout_now(peer);
 }

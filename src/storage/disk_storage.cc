@@ -40,6 +40,24 @@ void futex_wake_all(std::atomic<uint32_t>& word) {
                   nullptr, nullptr, 0);
 }
 
+// Bytes of one contiguous read of consecutive entries (DiskStorage::EntryRun): large enough
+// that a 1 MiB Append message of small entries costs one pread, not one per entry (issue 15).
+constexpr uint64_t kRunReadBytesMax = 1u << 20;
+// What is read of a record whose end is not known beforehand (the last entry of a sealed
+// segment) before its header tells its size: most entries are small.
+constexpr uint64_t kRecordReadGuessBytes = 4096;
+
+// Appends `entry` to `out` unless it would take the entries past `bytes_max` (the first entry
+// always fits, as LogStorage::entries() promises one). Returns whether it was appended.
+bool append_within(raft::Entry entry, uint64_t bytes_max, std::vector<raft::Entry>* out,
+                   uint64_t* bytes) {
+  const uint64_t entry_bytes = entry.size_bytes();
+  if (!out->empty() && *bytes + entry_bytes > bytes_max) return false;
+  *bytes += entry_bytes;
+  out->push_back(std::move(entry));
+  return true;
+}
+
 }  // namespace
 
 DiskStorage::DiskStorage(std::string dir, DiskStorageOptions options)
@@ -96,89 +114,178 @@ Index DiskStorage::last_index() const {
 
 Result<Term> DiskStorage::term(Index index) const {
   std::lock_guard<std::mutex> lock(mu_);
-  if (index == compacted_index_) return compacted_term_;
   if (index < compacted_index_ || index > last_index_) {
     return Status(ErrorCode::NotFound, "no term stored for index " + std::to_string(index.value()));
   }
-  return term_of_.at(index);
+  return term_locked(index);
 }
+
+Term DiskStorage::term_locked(Index index) const {
+  RAFT_ASSERT(index >= compacted_index_);
+  RAFT_ASSERT(index <= last_index_);
+  return index == compacted_index_ ? compacted_term_ : term_of_.at(index);
+}
+
+// Consecutive uncached entries whose records lie in one segment: planned under mu_
+// (plan_run_locked), then read with one contiguous read and decoded without it (read_run).
+//
+// Reading without mu_ is safe: `file` keeps the segment's file open even if a compaction
+// removes the segment meanwhile (an unlinked file stays readable through an open descriptor),
+// and no byte a segment file holds below its flushed end is ever written again: the WAL only
+// appends (a suffix replacement appends new records after the old ones; only recovery, before
+// open() returns, cuts a torn tail). What is not flushed yet was copied from pending_ under
+// mu_ (`unflushed`). The terms are those stored when the run was planned, for the pair check.
+struct DiskStorage::EntryRun {
+  std::shared_ptr<File> file;
+  std::string path;
+  Index first_index;
+  std::vector<uint64_t> offsets;  // Of each entry's record in the segment, increasing.
+  std::vector<Term> terms;
+  // [offsets.front(), read_end) is read: up to the next entry's record when that is in the
+  // same segment, else up to the written end of the active segment (both bound the last
+  // record), else a guess that read_run() extends if the last record is longer.
+  uint64_t read_end = 0;
+  bool read_end_bounds_last = true;
+  uint64_t file_end = 0;  // [file_end, read_end) is `unflushed`, not yet in the file.
+  std::string unflushed;
+};
 
 Result<std::vector<raft::Entry>> DiskStorage::entries(Index lo, Index hi,
                                                       uint64_t bytes_max) const {
-  std::lock_guard<std::mutex> lock(mu_);
-  if (lo <= compacted_index_) return Status(ErrorCode::NotFound, "entries compacted");
   RAFT_ASSERT(lo < hi);
-  RAFT_ASSERT(hi <= last_index_ + 1);
-  const Index cache_first = cache_.empty() ? last_index_ + 1 : cache_.front().index;
   std::vector<raft::Entry> out;
   uint64_t bytes = 0;
-  for (Index i = lo; i < hi; ++i) {
-    if (i >= cache_first) {
-      out.push_back(cache_[i - cache_first]);
-    } else {
-      Result<raft::Entry> entry = read_entry_locked(i);
-      if (!entry.is_ok()) return entry.status();
-      out.push_back(std::move(entry.value()));
+  Index next = lo;
+  // Each turn copies cached entries, or plans one run of uncached ones, under mu_; a run is
+  // read after mu_ is released, so a leader reading a long tail never blocks the writers
+  // for more than the planning of one run.
+  while (next < hi) {
+    EntryRun run;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (next <= compacted_index_) {
+        if (out.empty()) return Status(ErrorCode::NotFound, "entries compacted");
+        return out;  // Compacted while we read: `out` is still the log's prefix from lo.
+      }
+      if (out.empty()) RAFT_ASSERT(hi <= last_index_ + 1);
+      // Replaced while we read (never by the one thread that drives the core): stop at what
+      // still is the log. Equal terms at next - 1 mean equal logs up to it (Raft §5.3).
+      if (!out.empty() && (next > last_index_ || term_locked(next - 1) != out.back().term)) {
+        return out;
+      }
+      if (!out.empty() && bytes >= bytes_max) return out;
+      const Index end = std::min(hi, last_index_ + 1);
+      const Index cache_first = cache_.empty() ? last_index_ + 1 : cache_.front().index;
+      if (next >= cache_first) {
+        for (; next < end; ++next) {
+          if (!append_within(cache_[next - cache_first], bytes_max, &out, &bytes)) break;
+        }
+        return out;
+      }
+      const uint64_t bytes_left = out.empty() ? bytes_max : bytes_max - bytes;
+      run = plan_run_locked(next, std::min(end, cache_first), bytes_left);
     }
-    bytes += out.back().size_bytes();
-    if (out.size() > 1 && bytes > bytes_max) {
-      out.pop_back();
-      break;
+    Result<std::vector<raft::Entry>> decoded = read_run(run);
+    if (!decoded.is_ok()) return decoded.status();
+    for (raft::Entry& entry : decoded.value()) {
+      if (!append_within(std::move(entry), bytes_max, &out, &bytes)) return out;
     }
+    next = run.first_index + run.offsets.size();
   }
   RAFT_ASSERT(!out.empty());
   return out;
 }
 
-Result<raft::Entry> DiskStorage::read_entry_locked(Index index) const {
-  RAFT_ASSERT(index > compacted_index_);
-  RAFT_ASSERT(index <= last_index_);
-  const uint64_t sequence = segment_of_.at(index);
+DiskStorage::EntryRun DiskStorage::plan_run_locked(Index first, Index end,
+                                                   uint64_t bytes_budget) const {
+  RAFT_ASSERT(first > compacted_index_);
+  RAFT_ASSERT(first < end && end <= last_index_ + 1);
+  const uint64_t sequence = segment_of_.at(first);
   const auto segment = std::lower_bound(
       segments_.begin(), segments_.end(), sequence,
       [](const Segment& s, uint64_t sequence_wanted) { return s.sequence < sequence_wanted; });
   RAFT_ASSERT(segment != segments_.end() && segment->sequence == sequence);
-  const uint64_t offset = offsets_[index - compacted_index_ - 1];
-  // Guess the size first (most entries are small), then read again if the record is longer.
-  std::string bytes(4096, '\0');
-  for (int attempt = 0; attempt < 2; ++attempt) {
-    Result<size_t> got = read_at_locked(*segment, offset, bytes.data(), bytes.size());
-    if (!got.is_ok()) return got.status();
-    bytes.resize(got.value());
-    if (bytes.size() < kRecordHeaderBytes) break;
-    uint32_t length = 0;
-    std::memcpy(&length, bytes.data(), sizeof(length));
-    const uint64_t framed = kRecordOverhead + uint64_t{length};
-    if (framed <= bytes.size() || length > kRecordPayloadMax) break;
-    bytes.assign(framed, '\0');
+  EntryRun run{.file = segment->file, .path = segment->path, .first_index = first};
+  // A record's span is about its entry's size_bytes() (a hard state record may sit between
+  // two entries): plan an eighth more, and entries() cuts at bytes_max exactly.
+  const uint64_t span_max = std::min(bytes_budget, kRunReadBytesMax);
+  const uint64_t start = offsets_[first - compacted_index_ - 1];
+  bool next_in_segment = false;
+  for (Index i = first;; ++i) {
+    run.offsets.push_back(offsets_[i - compacted_index_ - 1]);
+    run.terms.push_back(term_of_.at(i));
+    next_in_segment = i < last_index_ && segment_of_.at(i + 1) == sequence;
+    if (!next_in_segment) break;
+    run.read_end = offsets_[i + 1 - compacted_index_ - 1];
+    if (i + 1 >= end || run.read_end - start > span_max + span_max / 8) break;
   }
-  const std::string where = segment->path + " at offset " + std::to_string(offset);
-  const DecodeResult decoded = decode_record(bytes, 0);
-  if (decoded.outcome != DecodeOutcome::Ok || decoded.record.type != RecordType::Entry) {
-    return Status(ErrorCode::Corruption, "unreadable entry record in " + where);
+  const bool active = &*segment == &segments_.back();
+  if (!next_in_segment) {
+    run.read_end_bounds_last = active;
+    run.read_end = active ? write_offset_ : run.offsets.back() + kRecordReadGuessBytes;
   }
-  raft::Entry entry;
-  Status parsed = proto::decode_entry(decoded.record.payload, &entry);
-  if (!parsed.is_ok()) return Status(ErrorCode::Corruption, parsed.message() + " in " + where);
-  // Pair check: the bytes must be the entry the index says is there.
-  if (entry.index != index || entry.term != term_of_.at(index)) {
-    return Status(ErrorCode::Corruption, "entry " + std::to_string(index.value()) +
-                                             " does not match its index in " + where);
+  const uint64_t flushed = active ? write_offset_ - pending_.size() : run.read_end;
+  run.file_end = std::clamp(flushed, start, run.read_end);
+  if (run.file_end < run.read_end) {
+    run.unflushed.resize(run.read_end - run.file_end);
+    pending_.read(run.file_end - flushed, run.unflushed.data(), run.unflushed.size());
   }
-  return entry;
+  RAFT_ASSERT(run.read_end > start);
+  return run;
 }
 
-Result<size_t> DiskStorage::read_at_locked(const Segment& segment, uint64_t offset, char* out,
-                                           size_t size) const {
-  RAFT_ASSERT(!segments_.empty());
-  const uint64_t flushed = write_offset_ - pending_.size();  // Of the active segment.
-  if (&segment != &segments_.back() || offset < flushed) {
-    return segment.file->read_at(offset, out, size);  // A record is never split (flush_locked).
+Result<std::vector<raft::Entry>> DiskStorage::read_run(const EntryRun& run) {
+  RAFT_ASSERT(!run.offsets.empty());
+  RAFT_ASSERT(run.offsets.size() == run.terms.size());
+  const uint64_t start = run.offsets.front();
+  std::string bytes(run.file_end - start, '\0');
+  Result<size_t> got = run.file->read_at(start, bytes.data(), bytes.size());
+  if (!got.is_ok()) return got.status();
+  // A short read (past the file's end) leaves zeros, which fail to decode below.
+  bytes += run.unflushed;
+  if (!run.read_end_bounds_last) {
+    Status extended = extend_to_last_record(run, &bytes);
+    if (!extended.is_ok()) return extended;
   }
-  RAFT_ASSERT(offset <= write_offset_);
-  const size_t count = std::min<size_t>(size, static_cast<size_t>(write_offset_ - offset));
-  pending_.read(offset - flushed, out, count);
-  return count;
+  std::vector<raft::Entry> entries;
+  entries.reserve(run.offsets.size());
+  for (size_t k = 0; k < run.offsets.size(); ++k) {
+    // Each record must end before the next entry's: a damaged length cannot reach past it.
+    const uint64_t limit = k + 1 < run.offsets.size() ? run.offsets[k + 1] - start : bytes.size();
+    const std::string where = run.path + " at offset " + std::to_string(run.offsets[k]);
+    const DecodeResult decoded =
+        decode_record(std::string_view(bytes).substr(0, limit), run.offsets[k] - start);
+    if (decoded.outcome != DecodeOutcome::Ok || decoded.record.type != RecordType::Entry) {
+      return Status(ErrorCode::Corruption, "unreadable entry record in " + where);
+    }
+    raft::Entry& entry = entries.emplace_back();
+    Status parsed = proto::decode_entry(decoded.record.payload, &entry);
+    if (!parsed.is_ok()) return Status(ErrorCode::Corruption, parsed.message() + " in " + where);
+    // Pair check: the bytes must be the entry the index says is there.
+    const Index index = run.first_index + k;
+    if (entry.index != index || entry.term != run.terms[k]) {
+      return Status(ErrorCode::Corruption, "entry " + std::to_string(index.value()) +
+                                               " does not match its index in " + where);
+    }
+  }
+  return entries;
+}
+
+// The run's last record ends where its header says: read what the guess left out (a sealed
+// segment, so all from the file). A length past kRecordPayloadMax is damage, left to decode.
+Status DiskStorage::extend_to_last_record(const EntryRun& run, std::string* bytes) {
+  RAFT_ASSERT(run.unflushed.empty());
+  const uint64_t start = run.offsets.front();
+  const uint64_t at = run.offsets.back() - start;
+  if (at + kRecordHeaderBytes > bytes->size()) return Status::ok();
+  uint32_t length = 0;
+  std::memcpy(&length, bytes->data() + at, sizeof(length));
+  const uint64_t framed = kRecordOverhead + uint64_t{length};
+  if (length > kRecordPayloadMax || at + framed <= bytes->size()) return Status::ok();
+  const size_t have = bytes->size();
+  bytes->resize(at + framed);
+  Result<size_t> got = run.file->read_at(start + have, bytes->data() + have, bytes->size() - have);
+  return got.is_ok() ? Status::ok() : got.status();
 }
 
 Status DiskStorage::check_save_locked(const std::vector<raft::Entry>& entries,
@@ -195,10 +302,7 @@ Status DiskStorage::check_save_locked(const std::vector<raft::Entry>& entries,
     }
     // Terms never decrease along a log (replay treats a decrease as corruption, so it must
     // never be written).
-    const Index previous = first_new - 1;
-    const Term previous_term =
-        previous == compacted_index_ ? compacted_term_ : term_of_.at(previous);
-    if (entries.front().term < previous_term) {
+    if (entries.front().term < term_locked(first_new - 1)) {
       return Status(ErrorCode::InvalidArgument, "entry term lower than its predecessor's");
     }
     for (size_t i = 1; i < entries.size(); ++i) {

@@ -205,9 +205,6 @@ class DiskStorage final : public runtime::Storage {
   // Writes pending_ into the active segment (one pwrite per piece); poisons the storage on
   // failure.
   [[nodiscard]] Status flush_locked();
-  // Up to `size` bytes of `segment` at `offset`, from pending_ where not yet written.
-  [[nodiscard]] Result<size_t> read_at_locked(const Segment& segment, uint64_t offset, char* out,
-                                              size_t size) const;
   [[nodiscard]] Status rotate_locked(Index first_index, const std::string& extra_records);
   [[nodiscard]] Status create_segment_locked(Index first_index, const std::string& extra_records);
   [[nodiscard]] Status fail_locked(Status status);
@@ -218,7 +215,18 @@ class DiskStorage final : public runtime::Storage {
   void cache_locked(const raft::Entry& entry);
   void drop_cached_through_locked(Index index);
   void sync_loop();
-  [[nodiscard]] Result<raft::Entry> read_entry_locked(Index index) const;
+  // The term of `index`, in [compacted_index_, last_index_].
+  [[nodiscard]] Term term_locked(Index index) const;
+
+  // Reading entries back (disk_storage.cc): see EntryRun.
+  struct EntryRun;
+  // Entries from `first` (uncached, stored), in first's segment, before `end`, whose records
+  // span about `bytes_budget` (at least one entry, at most kRunReadBytesMax).
+  [[nodiscard]] EntryRun plan_run_locked(Index first, Index end, uint64_t bytes_budget) const;
+  // Reads and decodes a planned run without mu_; Corruption naming file and offset for a
+  // damaged record or one that is not the entry its index says.
+  [[nodiscard]] static Result<std::vector<raft::Entry>> read_run(const EntryRun& run);
+  [[nodiscard]] static Status extend_to_last_record(const EntryRun& run, std::string* bytes);
 
   // Snapshots and compaction (disk_storage_snapshot.cc).
   [[nodiscard]] Status check_leader_snapshot(const raft::SnapshotMeta& meta) const;

@@ -1,4 +1,6 @@
+#include <algorithm>
 #include <cstdint>
+#include <deque>
 #include <iostream>
 #include <vector>
 
@@ -259,6 +261,41 @@ TEST(RaftReplication, Pipelining_BoundedByInflightWindow) {
     }
   }
   EXPECT_EQ(appends_to_2, 2u);  // The window of 2 closed; the rest waits for acks.
+}
+
+// A follower far behind is sent at most appends_per_ack_max messages per acknowledgement, not
+// the whole window in one step (issue 15), and still receives the whole log.
+TEST(RaftReplication, Pipelining_AnAckSendsAtMostAppendsPerAckMax) {
+  Config config;
+  config.message_bytes_max = 100;  // One entry per message.
+  config.appends_per_ack_max = 3;
+  Cluster cluster(3, config);
+  cluster.isolate(2);
+  cluster.elect(1);
+  for (int k = 0; k < 30; ++k) ASSERT_TRUE(cluster.raft(1).propose(std::string(100, 'x')).is_ok());
+  cluster.deliver_all();  // Node 3 has everything, node 2 nothing.
+  cluster.reconnect(2);
+  cluster.raft(1).tick();  // A heartbeat: node 2's answer starts the probe.
+  std::deque<Message> queue;
+  for (Message& message : cluster.take_messages()) queue.push_back(std::move(message));
+  size_t appends_per_ack_most = 0;
+  for (size_t steps = 0; !queue.empty() && steps < 1000; ++steps) {
+    const Message message = std::move(queue.front());
+    queue.pop_front();
+    ASSERT_TRUE(cluster.raft(message.to.value()).step(message).is_ok());
+    size_t appends_to_2 = 0;
+    for (Message& sent : cluster.take_messages()) {
+      if (sent.type == MessageType::Append && sent.to == n(2)) ++appends_to_2;
+      queue.push_back(std::move(sent));
+    }
+    if (message.type == MessageType::AppendResponse && message.from == n(2)) {
+      appends_per_ack_most = std::max(appends_per_ack_most, appends_to_2);
+    }
+  }
+  // Per step: appends_per_ack_max for the acknowledgement, plus the one Append per follower
+  // that each Ready's broadcast may send. Without the bound the first one sent all 30.
+  EXPECT_EQ(appends_per_ack_most, 3u + 1u);
+  EXPECT_EQ(cluster.raft(2).log().last_index(), cluster.raft(1).log().last_index());
 }
 
 TEST(RaftReplication, Batching_ProposalsBetweenReadiesShareOneMessage) {

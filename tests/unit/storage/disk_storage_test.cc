@@ -237,9 +237,7 @@ TEST(DiskStorage, Failure_PoisonsEveryLaterWrite) {
 
 TEST(DiskStorage, Entries_ReadBackChecksumCatchesDamage) {
   SimFs fs;
-  DiskStorageOptions options = sim_options(fs, 1 << 20);
-  options.cache_bytes_max = 0;
-  auto storage = open_or_die(options);
+  auto storage = open_uncached(fs, 1 << 20);
   ASSERT_TRUE(storage->append(make_entries(1, 4, 1, 200)).is_ok());
   const std::string path = std::string(kDir) + "/" + segment_file_name(1);
   std::string bytes = fs.read_all(path);

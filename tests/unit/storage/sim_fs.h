@@ -5,6 +5,8 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <string_view>
+#include <utility>
 #include <vector>
 
 #include "common/prng.h"
@@ -130,6 +132,27 @@ class ForwardingFs : public Fs {
 
  protected:
   Fs& inner_;
+};
+
+// A File that passes every call to `inner`: tests derive from it and override the call they
+// watch or change.
+class ForwardingFile : public File {
+ public:
+  explicit ForwardingFile(std::unique_ptr<File> inner) : inner_(std::move(inner)) {}
+  Status write_at(uint64_t offset, std::string_view bytes) override {
+    return inner_->write_at(offset, bytes);
+  }
+  Result<size_t> read_at(uint64_t offset, char* out, size_t size) const override {
+    return inner_->read_at(offset, out, size);
+  }
+  Status sync() override { return inner_->sync(); }
+  Status allocate(uint64_t size) override { return inner_->allocate(size); }
+  Status truncate(uint64_t size) override { return inner_->truncate(size); }
+  Result<uint64_t> size() const override { return inner_->size(); }
+  const std::string& path() const override { return inner_->path(); }
+
+ protected:
+  std::unique_ptr<File> inner_;
 };
 
 }  // namespace raftkv::storage::testing

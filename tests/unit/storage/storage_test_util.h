@@ -74,6 +74,13 @@ inline std::unique_ptr<DiskStorage> open_or_die(const DiskStorageOptions& option
   return std::move(storage.value());
 }
 
+// DiskStorage on `fs` with no entry cache: every entry is read back from the WAL.
+inline std::unique_ptr<DiskStorage> open_uncached(Fs& fs, uint64_t segment_bytes) {
+  DiskStorageOptions options = sim_options(fs, segment_bytes);
+  options.cache_bytes_max = 0;
+  return open_or_die(options);
+}
+
 // A fresh directory on the real file system, removed with everything in it at scope exit.
 class TempDir {
  public:
