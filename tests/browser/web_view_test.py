@@ -400,8 +400,10 @@ def redis_cli(port, *command):
 
 
 def control_rows(driver):
-    return sorted(int(row.get_attribute('data-node'))
-                  for row in driver.find_elements(By.CSS_SELECTOR, '#node-controls .node-row'))
+    # Read in one script: a row the page removes between two WebDriver calls would be stale.
+    return sorted(driver.execute_script(
+        "return [...document.querySelectorAll('#node-controls .node-row')]"
+        ".map((row) => Number(row.dataset.node));"))
 
 
 def step_membership(driver, out_dir, cluster, raftkv):
