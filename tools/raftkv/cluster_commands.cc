@@ -20,6 +20,10 @@ namespace {
 using std::chrono::milliseconds;
 
 constexpr milliseconds kStopWait{5000};
+// How long a starting node may take to answer: it serves clients only once it has loaded its
+// snapshot and replayed its log, about a minute at 10M keys. A node that exits is reported at
+// once (wait_up watches the process), so only one that hangs alive waits this long.
+constexpr milliseconds kUpWait{300'000};
 
 Status refuse_if_running(const ClusterLayout& layout) {
   Result<ClusterLayout> existing = load_layout(layout.dir);
@@ -45,7 +49,7 @@ int start_background(const ClusterLayout& layout) {
     }
   }
   for (int id : layout.member_nodes()) {
-    if (Status up = cluster.wait_up(id, milliseconds(10'000)); !up.is_ok()) {
+    if (Status up = cluster.wait_up(id, kUpWait); !up.is_ok()) {
       cluster.stop_all(kStopWait);
       return fail(kExitError, up.message());
     }
@@ -200,7 +204,7 @@ int start_web(const ClusterOptions& options) {
   LocalCluster cluster(layout);
   for (int id : layout.member_nodes()) {
     Status started = cluster.start_node(id, /*detach=*/false);
-    if (started.is_ok()) started = cluster.wait_up(id, milliseconds(10'000));
+    if (started.is_ok()) started = cluster.wait_up(id, kUpWait);
     if (!started.is_ok()) {
       cluster.stop_all(kStopWait);
       return fail(kExitError, started.message());
@@ -352,7 +356,7 @@ int run_node(const std::string& action, int id, const std::string& dir, int sign
   if (Status started = cluster.start_node(id, /*detach=*/true); !started.is_ok()) {
     return fail(kExitError, started.message());
   }
-  if (Status up = cluster.wait_up(id, milliseconds(10'000)); !up.is_ok()) {
+  if (Status up = cluster.wait_up(id, kUpWait); !up.is_ok()) {
     return fail(kExitError, up.message());
   }
   std::cout << "node " << id << " restarted: pid " << cluster.pid(id).value_or(0) << "\n";
