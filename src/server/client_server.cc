@@ -490,6 +490,18 @@ void ClientServer::stop() {
   tls_acceptor_.close(ignored);
 }
 
+// Writes `text` (best effort; nothing on a TLS port, whose client could not read plaintext
+// before its handshake), then closes the socket.
+void ClientServer::refuse(tcp::socket socket, std::string text) {
+  auto shared = std::make_shared<tcp::socket>(std::move(socket));
+  auto bytes = std::make_shared<std::string>(std::move(text));
+  asio::async_write(*shared, asio::buffer(*bytes), [shared, bytes](asio::error_code, size_t) {
+    asio::error_code ignored;
+    shared->shutdown(tcp::socket::shutdown_both, ignored);
+    shared->close(ignored);
+  });
+}
+
 // Protected mode (Redis'): with no password for the default user, only loopback clients.
 // Others get the error saying how to open the node (on the plaintext port: a TLS client could
 // not read it before its handshake); the write is best effort, then the socket closes.
@@ -500,30 +512,17 @@ bool ClientServer::refused_by_protected_mode(tcp::socket& socket, bool tls) {
   if (error || remote.address().is_loopback()) return false;
   log_to(logger_, LogLevel::Info, "protected mode: refused client ", endpoint_text(remote),
          " (no requirepass set)");
-  auto shared = std::make_shared<tcp::socket>(std::move(socket));
-  auto text = std::make_shared<std::string>(tls ? "" : protected_mode_error());
-  asio::async_write(*shared, asio::buffer(*text), [shared, text](asio::error_code, size_t) {
-    asio::error_code ignored;
-    shared->shutdown(tcp::socket::shutdown_both, ignored);
-    shared->close(ignored);
-  });
+  refuse(std::move(socket), tls ? "" : protected_mode_error());
   return true;
 }
 
-// Over maxclients, as Redis: the error, then the close (on a TLS port the close alone: the
-// client could not read plaintext before its handshake).
+// Over maxclients, as Redis: the error, then the close.
 bool ClientServer::refused_as_too_many(tcp::socket& socket, bool tls) {
   if (connections_.size() < options_.clients_max) return false;
   ++counters_.connections_rejected;
   log_to(logger_, LogLevel::Warn, "refused a client: ", connections_.size(),
          " connections are open, the most --maxclients allows");
-  auto shared = std::make_shared<tcp::socket>(std::move(socket));
-  auto text = std::make_shared<std::string>(tls ? "" : "-ERR max number of clients reached\r\n");
-  asio::async_write(*shared, asio::buffer(*text), [shared, text](asio::error_code, size_t) {
-    asio::error_code ignored;
-    shared->shutdown(tcp::socket::shutdown_both, ignored);
-    shared->close(ignored);
-  });
+  refuse(std::move(socket), tls ? "" : "-ERR max number of clients reached\r\n");
   return true;
 }
 

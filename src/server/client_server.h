@@ -81,6 +81,7 @@ class ClientServer final : public ClientDirectory {
   asio::awaitable<void> accept_loop(asio::ip::tcp::acceptor& acceptor, bool tls);
   bool refused_by_protected_mode(asio::ip::tcp::socket& socket, bool tls);
   bool refused_as_too_many(asio::ip::tcp::socket& socket, bool tls);
+  static void refuse(asio::ip::tcp::socket socket, std::string text);
   asio::awaitable<void> pause_accepting(const asio::error_code& error);
   void forget(uint64_t id) { connections_.erase(id); }
 
