@@ -10,7 +10,8 @@ same benchmark alone, first, gives the baseline p99. Prints one JSON object per 
   {"size_mib", "path", "writes", "ok", "tryagain", "uncertain", "other_errors",
    "elections" (terms the leader's term moved by), "p50_ms", "max_ms", "mib_per_s",
    "others_p99_ms", "baseline_p99_ms", "read_back_ok"}
-With --throughput-clients N, only N writers to the leader, nothing else (run_throughput).
+With --throughput-clients N, only N writers to the leader, nothing else (run_throughput), and
+what each write cost each node: CPU milliseconds and minor page faults.
 Used by bench/large_values.sh; needs Debian's python3-redis and redis-tools.
 """
 import argparse
@@ -98,7 +99,20 @@ def run_case(size, path_port, leader_port, writes, bench_seconds, baseline):
                 read_back_ok=read_back_ok)
 
 
-def run_throughput(size, leader_port, writes, clients):
+def node_costs(ports):
+    # Per node: CPU seconds (INFO's used_cpu_*) and minor page faults (/proc: the nodes run
+    # on this machine), to report what each write cost every node.
+    costs = {}
+    for port in ports:
+        fields = info(port)
+        with open("/proc/%s/stat" % fields["process_id"]) as stat:
+            minor_faults = int(stat.read().rsplit(")", 1)[1].split()[7])
+        costs[port] = (float(fields["used_cpu_sys"]) + float(fields["used_cpu_user"]),
+                       minor_faults, fields.get("role"))
+    return costs
+
+
+def run_throughput(size, leader_port, ports, writes, clients):
     # Only large writes, straight to the leader, from `clients` connections at once, each
     # sending `writes` values back to back: the rate the cluster replicates them at, for the
     # comparison with the disk's (fio). Nothing is read back, nothing else runs.
@@ -118,15 +132,22 @@ def run_throughput(size, leader_port, writes, clients):
                 counts[outcome] += 1
 
     threads = [threading.Thread(target=writer, args=(n,)) for n in range(clients)]
+    before = node_costs(ports)
     started = time.monotonic()
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
     elapsed = time.monotonic() - started
+    after = node_costs(ports)
+    done = max(counts["ok"], 1)
+    per_write = [dict(role=after[p][2],
+                      cpu_ms=round(1000 * (after[p][0] - before[p][0]) / done, 1),
+                      minor_faults=(after[p][1] - before[p][1]) // done) for p in ports]
     return dict(case="throughput", size_mib=size / (1 << 20), clients=clients, **counts,
                 seconds=round(elapsed, 2),
-                mib_per_s=round(counts["ok"] * size / (1 << 20) / elapsed, 1))
+                mib_per_s=round(counts["ok"] * size / (1 << 20) / elapsed, 1),
+                per_write_per_node=per_write)
 
 
 def main():
@@ -142,7 +163,7 @@ def main():
     leader, follower = leader_and_follower(ports)
     if args.throughput_clients > 0:
         for size_mib in [float(s) for s in args.sizes_mib.split(",")]:
-            result = run_throughput(int(size_mib * (1 << 20)), leader, args.writes,
+            result = run_throughput(int(size_mib * (1 << 20)), leader, ports, args.writes,
                                     args.throughput_clients)
             print(json.dumps(result), flush=True)
         return 0

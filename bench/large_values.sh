@@ -89,7 +89,9 @@ if [[ $writers -gt 0 ]]; then
 \"value_mib\": $sizes, \"writers\": $writers, \"fio_mib_per_s\": ${rate[fio]}, \
 \"floor_mib_per_s\": ${rate[floor]}, \"raftkv_mib_per_s\": ${rate[raftkv]}, \
 \"raftkv_to_floor\": $(python3 -c "print(round(${rate[raftkv]} / ${rate[floor]}, 2))"), \
-\"raftkv_to_fio\": $(python3 -c "print(round(${rate[raftkv]} / ${rate[fio]}, 2))")}" |
+\"raftkv_to_fio\": $(python3 -c "print(round(${rate[raftkv]} / ${rate[fio]}, 2))"), \
+\"raftkv_cpu_ms_per_write\": $(tail -n 1 "$work/$label-raftkv.jsonl" | python3 -c "import json, \
+sys; print(json.dumps(sorted((n['role'], n['cpu_ms']) for n in json.load(sys.stdin)['per_write_per_node'])))")}" |
       tee -a "$work/$label.jsonl"
     unset rate
   done
