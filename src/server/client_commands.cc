@@ -451,19 +451,21 @@ struct ClusterMember {
 // The master is the leader; with none known (an election is running), or one whose client
 // address this node has not learnt yet, a node names itself, so that a client keeps talking
 // to a live node, which holds the request until a leader is elected and then forwards it.
-// Members without a client address yet are left out.
-std::vector<ClusterMember> cluster_members(const ServerStatus& server) {
+// Members without a client address yet are left out. A client on the TLS port gets the
+// members' TLS ports (a client that follows these answers must stay encrypted), and members
+// with no TLS port are left out for it.
+std::vector<ClusterMember> cluster_members(const ServerStatus& server, bool tls) {
   const runtime::NodeStatus& status = server.node;
+  const std::map<NodeId, std::string>& addrs = tls ? status.client_tls_addrs : status.client_addrs;
   const NodeId leader = status.raft.leader;
-  const NodeId master =
-      leader != kNoNode && status.client_addrs.contains(leader) ? leader : status.raft.id;
+  const NodeId master = leader != kNoNode && addrs.contains(leader) ? leader : status.raft.id;
   std::vector<NodeId> ids = status.raft.conf_state.voters;
   ids.insert(ids.end(), status.raft.conf_state.learners.begin(),
              status.raft.conf_state.learners.end());
   std::vector<ClusterMember> members;
   for (NodeId id : ids) {
-    const auto address = status.client_addrs.find(id);
-    if (address == status.client_addrs.end()) continue;
+    const auto address = addrs.find(id);
+    if (address == addrs.end()) continue;
     members.push_back({id, address->second, id == master});
   }
   std::stable_partition(members.begin(), members.end(),
@@ -531,10 +533,11 @@ std::string cluster_info(const ServerStatus& server, size_t members) {
          "\r\n";
 }
 
-Action cluster_command(const std::vector<std::string>& args, const ServerContext& context) {
+Action cluster_command(const ClientState& state, const std::vector<std::string>& args,
+                       const ServerContext& context) {
   const std::string sub = upper(args[1]);  // refusal() checked it and the argument count.
   const ServerStatus server = context.status();
-  const std::vector<ClusterMember> members = cluster_members(server);
+  const std::vector<ClusterMember> members = cluster_members(server, state.tls);
   if (sub == "SLOTS") return reply(cluster_slots(members));
   if (sub == "SHARDS") return reply(cluster_shards(server, members));
   if (sub == "NODES") return reply(Reply::bulk(cluster_nodes(server, members)));
@@ -823,7 +826,7 @@ Action translate_connection(ClientState& state, const std::vector<std::string>& 
   if (name == "COMMAND") return command_command(args);
   if (name == "CONFIG") return config_command(args, context);
   if (name == "CLIENT") return client_command(state, args, context);
-  if (name == "CLUSTER") return cluster_command(args, context);
+  if (name == "CLUSTER") return cluster_command(state, args, context);
   if (name == "UNWATCH") {
     state.watched.clear();
     return reply(Reply::ok());

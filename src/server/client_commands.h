@@ -45,6 +45,7 @@ struct ClientState {
   uint64_t id = 0;
   std::string addr;   // The client's address, "ip:port".
   std::string laddr;  // Ours.
+  bool tls = false;   // Came in on the TLS port: CLUSTER names the members' TLS ports.
   uint64_t created_ms = 0;
   uint64_t last_command_ms = 0;
   std::string last_command;  // Lower case, "client|list" for a subcommand.

@@ -126,6 +126,7 @@ class ClientServer::Connection : public std::enable_shared_from_this<Connection>
     state_.id = id;
     state_.addr = endpoint_text(stream_.socket().remote_endpoint(error));
     state_.laddr = endpoint_text(stream_.socket().local_endpoint(error));
+    state_.tls = stream_.is_tls();
     state_.created_ms = wall_clock_ms();
     state_.last_command_ms = state_.created_ms;
     reset_auth(state_, &server.options_.auth);

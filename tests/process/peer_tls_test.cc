@@ -201,6 +201,12 @@ TEST_F(PeerTls, TlsClientAtAFollowerFollowsTheLeaderToItsTlsPort) {
   std::cout << "a TLS client given node " << follower << "'s TLS port wrote through "
             << set.endpoint.to_string() << "; node " << leader_id << " leads\n";
   EXPECT_EQ(set.endpoint, layout.tls_endpoint(leader_id));
+  // A cluster-aware client follows CLUSTER SLOTS: over TLS it must name the TLS port.
+  const client::Outcome slots = client.call({"CLUSTER", "SLOTS"});
+  ASSERT_TRUE(slots.ok()) << slots.detail;
+  const std::string slots_text = client::format_reply(slots.reply);
+  EXPECT_NE(slots_text.find("(integer) " + std::to_string(layout.tls_endpoint(leader_id).port)),
+            std::string::npos) << slots_text;
   const ToolRun status = run_tool(
       RAFTKV_CLI_PATH,
       {"--tls", "--cacert", tls_dir_ + "/ca.crt", "--cert", tls_dir_ + "/client.crt", "--key",

@@ -55,13 +55,14 @@ class ClientCommands : public ::testing::Test {
  protected:
   static constexpr uint64_t kBulkMax = 3 << 20;
   static constexpr uint64_t kRequestMax = 100;
+  ServerStatus status = fake_status();  // What the node reports; a test may change it.
   ClientCommands() {
     state.id = 7;
     state.addr = "127.0.0.1:4000";
   }
   Action run(std::vector<std::string> args) {
     return translate(state, args,
-                     ServerContext{[] { return fake_status(); }, &directory, 5000, kBulkMax,
+                     ServerContext{[this] { return status; }, &directory, 5000, kBulkMax,
                                    kRequestMax});
   }
   // The store's reply to a Run action, through its finish step.
@@ -268,7 +269,6 @@ TEST_F(ClientCommands, Info_HasRaftSection) {
 }
 
 TEST_F(ClientCommands, Info_NamesTlsAddressesOnLinesOfTheirOwn) {
-  ServerStatus status = fake_status();
   EXPECT_NE(info_text(status, ServerCounters{}, {}, std::nullopt, 1).find("tls_members:1,2\r\n"),
             std::string::npos);  // No TLS port known: ids alone.
   status.node.client_tls_addrs = {{NodeId{2}, "127.0.0.1:6392"}};
@@ -384,6 +384,21 @@ TEST_F(ClientCommands, Cluster_DescribesOneShard) {
             std::string::npos) << nodes;
   EXPECT_NE(run({"CLUSTER", "INFO"}).reply.find("cluster_state:ok"), std::string::npos);
   EXPECT_EQ(run({"CLUSTER", "MYID"}).reply, "$40\r\n" + std::string(39, '0') + "2\r\n");
+}
+
+// A client on the TLS port must be sent to TLS ports: following a plaintext one would drop
+// its encryption (or fail its handshake). Members without a TLS port are left out for it.
+TEST_F(ClientCommands, Cluster_OverTlsNamesTlsPorts) {
+  status.node.client_tls_addrs = {{NodeId{2}, "127.0.0.1:7382"}};
+  state.tls = true;
+  EXPECT_EQ(run({"CLUSTER", "SLOTS"}).reply,
+            "*1\r\n*3\r\n:0\r\n:16383\r\n"
+            "*3\r\n$9\r\n127.0.0.1\r\n:7382\r\n$40\r\n" + std::string(39, '0') + "2\r\n");
+  const std::string nodes = run({"CLUSTER", "NODES"}).reply;
+  EXPECT_NE(nodes.find("127.0.0.1:7382@17382 myself,master"), std::string::npos) << nodes;
+  EXPECT_EQ(nodes.find(":6381"), std::string::npos) << nodes;  // Node 1 has no TLS port.
+  EXPECT_EQ(nodes.find(":6382"), std::string::npos) << nodes;
+  EXPECT_EQ(run({"CLUSTER", "SHARDS"}).reply.find("6382"), std::string::npos);
 }
 
 TEST_F(ClientCommands, Info_SectionsAsAsked) {
