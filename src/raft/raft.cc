@@ -360,6 +360,16 @@ void Raft::advance(const Ready& ready) {
   after_input();
 }
 
+std::vector<Message> Raft::take_messages_before_persist() {
+  std::vector<Message> early;
+  std::vector<Message> later;
+  for (Message& message : messages_) {
+    (may_send_before_persist(message) ? early : later).push_back(std::move(message));
+  }
+  messages_ = std::move(later);
+  return early;
+}
+
 RaftStatus Raft::status() const {
   RaftStatus status{.id = id_,
                     .role = role_,

@@ -30,7 +30,8 @@
 //   3. apply ready.committed_entries in order, and answer ready.read_states once the state
 //      machine has applied their index;
 //   4. call advance(ready).
-// Only one Ready may be outstanding; step() and the other inputs may be called meanwhile.
+// Only one Ready may be outstanding; step() and the other inputs may be called meanwhile, and
+// take_messages_before_persist() hands out what they produced that may leave before 1.
 //
 // Not thread-safe: one Raft is driven by one thread.
 namespace raftkv::raft {
@@ -190,6 +191,11 @@ class Raft {
   [[nodiscard]] Ready ready();
   // The driver finished the Ready returned last (persisted, sent, applied).
   void advance(const Ready& ready);
+  // The messages produced since the last Ready that may be sent before anything is persisted
+  // (may_send_before_persist: a leader's heartbeats and appends), taken out of the next Ready.
+  // For while a Ready is outstanding: its sync may take longer than an election timeout (a
+  // slow disk, a 16 MiB entry), and a leader's heartbeats must not wait for it.
+  [[nodiscard]] std::vector<Message> take_messages_before_persist();
 
   [[nodiscard]] RaftStatus status() const;
   [[nodiscard]] NodeId id() const { return id_; }

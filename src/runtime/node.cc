@@ -223,7 +223,15 @@ void Node::drive_soon() {
 }
 
 void Node::drive() {
-  if (stopped_ || ready_in_flight_) return;
+  if (stopped_) return;
+  if (ready_in_flight_) {
+    // Heartbeats and appends produced meanwhile leave now: a leader waiting for a long sync
+    // (a slow disk, a 16 MiB entry) must not look dead to its followers.
+    for (const raft::Message& message : node_.core->take_messages_before_persist()) {
+      send(message);
+    }
+    return;
+  }
   if (!node_.core->storage_error().is_ok()) {
     return fail_stop("the log could not be read back: " + node_.core->storage_error().to_string());
   }

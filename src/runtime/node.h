@@ -38,7 +38,9 @@
 //      apply the committed entries that arrived in this Ready, release reads, advance the
 //      core, and drive again.
 // Only one Ready is in flight at a time, so everything proposed meanwhile is batched into the
-// next append, the next fsync and one Append per follower.
+// next append, the next fsync and one Append per follower. What may leave before a sync
+// (heartbeats, a leader's appends to a follower that acked) is sent meanwhile all the same:
+// a leader whose sync is slow must not look dead to its followers.
 //
 // Not thread-safe: every method runs on the environment's loop thread.
 namespace raftkv::runtime {

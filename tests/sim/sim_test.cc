@@ -65,6 +65,7 @@ SIM_SCENARIO_TEST(SimElection, RejoiningOldLeaderDoesNotDisturb, "old_leader_rej
 SIM_SCENARIO_TEST(SimElection, IsolatedFollowerCannotElectItself, "lone_node")
 SIM_SCENARIO_TEST(SimElection, NoLeaderWithoutQuorum, "no_quorum")
 SIM_SCENARIO_TEST(SimElection, SevenNodesFiftyRoundsAlwaysOneLeader, "many_elections")
+SIM_SCENARIO_TEST(SimElection, SlowLeaderDiskKeepsItsPlace, "slow_leader_disk")
 // 4. Agreement.
 SIM_SCENARIO_TEST(SimAgreement, BasicAgreement, "basic_agreement")
 SIM_SCENARIO_TEST(SimAgreement, CommitsWithOneFollowerAway, "follower_away")
@@ -122,7 +123,8 @@ TEST(SimRegistry, EveryScenarioHasATest) {
   const std::set<std::string> expected = {
       "initial_election", "healthy_no_reelection", "reelection", "leader_crash_fast",
       "connection_flap", "old_leader_rejoins",
-      "lone_node", "no_quorum", "many_elections", "basic_agreement", "follower_away",
+      "lone_node", "no_quorum", "many_elections", "slow_leader_disk", "basic_agreement",
+      "follower_away",
       "no_quorum_no_commit", "concurrent_proposals", "rejoin", "fast_backup",
       "election_messages", "commit_messages", "idle_messages", "crash_restart", "figure8",
       "figure8_unreliable", "unreliable_churn", "transfer_caught_up", "transfer_lagging",

@@ -2,6 +2,7 @@
 #include <cstdint>
 #include <deque>
 #include <iostream>
+#include <set>
 #include <vector>
 
 #include <gtest/gtest.h>
@@ -51,6 +52,39 @@ TEST(RaftReplication, LeaderCountsItselfOnlyOnceSynced) {
   ASSERT_TRUE(cluster.node(1).storage.append(ready.entries).is_ok());
   cluster.raft(1).advance(ready);
   EXPECT_EQ(cluster.raft(1).log().committed(), Index{2});
+}
+
+// A leader whose sync is slow keeps its followers from campaigning: the heartbeats its ticks
+// produce while a Ready is outstanding may leave before that Ready is persisted; a vote
+// response may not, and stays for the next Ready.
+TEST(RaftReplication, HeartbeatsLeaveWhileAReadyIsOutstanding) {
+  Cluster cluster(3);
+  cluster.elect(1);
+  Raft& leader = cluster.raft(1);
+  ASSERT_TRUE(leader.propose("x").is_ok());
+  Ready outstanding = leader.ready();  // Its sync has not finished.
+  // A stale candidate of an older term asks for a vote: the answer waits for persistence.
+  Message stale_vote{.type = MessageType::Vote, .from = n(3), .to = n(1), .term = t(1),
+                     .log_term = t(0), .index = i(0)};
+  ASSERT_TRUE(leader.step(stale_vote).is_ok());
+  for (uint32_t tick = 0; tick < Config{}.heartbeat_ticks; ++tick) leader.tick();
+  const std::vector<Message> early = leader.take_messages_before_persist();
+  std::set<NodeId> heartbeat_to;
+  for (const Message& message : early) {
+    EXPECT_TRUE(may_send_before_persist(message));
+    if (message.type == MessageType::Heartbeat) heartbeat_to.insert(message.to);
+  }
+  EXPECT_EQ(heartbeat_to, (std::set<NodeId>{n(2), n(3)}));
+  EXPECT_TRUE(leader.take_messages_before_persist().empty());  // Taken once.
+  ASSERT_TRUE(cluster.node(1).storage.append(outstanding.entries).is_ok());
+  leader.advance(outstanding);
+  const Ready next = leader.ready();
+  size_t vote_answers = 0;
+  for (const Message& message : next.messages) {
+    EXPECT_NE(message.type, MessageType::Heartbeat);  // Not sent twice.
+    if (message.type == MessageType::VoteResponse) ++vote_answers;
+  }
+  EXPECT_EQ(vote_answers, 1u);
 }
 
 // Raft paper Figure 8 (§5.4.2), built for real on five nodes through elections, crashes,
