@@ -86,7 +86,7 @@ class Simulator::NodeEnvironment final : public runtime::Environment {
   void offload(runtime::Lane lane, std::function<void()> job,
                std::function<void()> done) override {
     uint64_t& free_us = node_.lane_free_us[static_cast<size_t>(lane)];
-    const uint64_t latency = sim_.disk_latency_us();
+    const uint64_t latency = sim_.disk_latency_us(node_);
     const uint64_t busy = lane == runtime::Lane::Sync ? latency : 4 * latency;
     free_us = std::max(free_us, sim_.now_us_) + busy;
     sim_.schedule_callback(node_, free_us, [job = std::move(job), done = std::move(done)] {
@@ -96,7 +96,8 @@ class Simulator::NodeEnvironment final : public runtime::Environment {
   }
   void block_on_disk(const std::function<void()>& job) override {
     job();
-    node_.busy_until_us = std::max(node_.busy_until_us, sim_.now_us_) + sim_.disk_latency_us();
+    node_.busy_until_us =
+        std::max(node_.busy_until_us, sim_.now_us_) + sim_.disk_latency_us(node_);
   }
   void fatal(const std::string& why) override {
     // The runtime is on the stack: take the node down at the next event, not here.
@@ -395,10 +396,12 @@ FaultCounts Simulator::faults() const {
   return counts;
 }
 
-uint64_t Simulator::disk_latency_us() {
+uint64_t Simulator::disk_latency_us(const Node& n) {
   uint64_t latency = prng_.uniform(options_.disk_latency_us_min, options_.disk_latency_us_max);
-  // A stall is charged to whichever sync draws it, as a slow disk would.
-  const DiskFaults& disk = options_.disk;
+  // A stall is charged to whichever sync draws it, as a slow disk would. The node's own
+  // faults (set_disk_faults), so that one node's disk can be slow, and converge() lifts
+  // stalls with the other faults.
+  const DiskFaults& disk = n.disk_faults;
   if (disk.stall_per_mille > 0 && prng_.uniform(1, 1000) <= disk.stall_per_mille) {
     ++faults_.syncs_stalled;
     latency += disk.stall_us;

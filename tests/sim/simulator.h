@@ -262,7 +262,8 @@ class Simulator {
   void send(NodeId from, NodeId to, Payload payload);
   void count(const raft::Message& message);
   void after_event(Node& node);
-  [[nodiscard]] uint64_t disk_latency_us();
+  // One sync's latency on `node`'s disk, its stall included if it draws one.
+  [[nodiscard]] uint64_t disk_latency_us(const Node& node);
   void maybe_check_logs();
   [[nodiscard]] bool quiet() const;
   void final_checks();
