@@ -99,8 +99,9 @@ void kv_linearizable(Run& run) {
 // wait for another, through crashes and leader changes. Every acknowledged append is in its
 // key's final value exactly once, and once the cluster is quiet no node's budget is in use.
 // Catches: a leader that never sends an entry larger than message_bytes_max (nothing commits),
-// one that cuts a value to fit, a refusal that still proposes, a large write lost or answered
-// wrongly while it waited, and a budget that leaks on some way a write ends.
+// one that cuts a value to fit, a refusal that still proposes, waiting large writes dropped
+// when their leader steps down, and a budget that keeps the bytes of a write that timed out
+// or that another leader's entry replaced.
 void kv_large_values(Run& run) {
   SimOptions options = kv_options(3);
   options.message_bytes_max = 4096;
