@@ -396,6 +396,8 @@ NodeStatus Node::status() const {
     status.leader_client_tls_addr = it->second;
   }
   status.pending_requests = requests_.pending();
+  status.large_write_bytes_in_flight = requests_.large_write_bytes_in_flight();
+  status.large_writes_waiting = requests_.large_writes_waiting();
   status.snapshot_index = snapshots_.last_index();
   status.storage = node_.storage.stats();
   return status;

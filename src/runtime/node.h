@@ -56,6 +56,10 @@ struct NodeStatus {
   Index conf_index;             // The membership change applied last (0: bootstrap).
   bool removed = false;         // This node was removed from the cluster; it idles.
   size_t pending_requests = 0;
+  // Large writes (NodeOptions::large_write_bytes_min and up): bytes proposed by this node as
+  // leader and not yet answered, and how many wait for them to be. Both 0 on an idle node.
+  uint64_t large_write_bytes_in_flight = 0;
+  size_t large_writes_waiting = 0;
   Index snapshot_index;
   StorageStats storage;
 };

@@ -63,6 +63,12 @@ class Requests {
   void expire();
 
   [[nodiscard]] size_t pending() const;
+  // The large-write budget's state (admit_large_writes), for status(): bytes of the large
+  // writes this node proposed as leader and has not answered yet, and how many wait.
+  [[nodiscard]] uint64_t large_write_bytes_in_flight() const {
+    return large_write_bytes_in_flight_;
+  }
+  [[nodiscard]] size_t large_writes_waiting() const { return large_writes_waiting_.size(); }
 
  private:
   struct PendingWrite {

@@ -154,13 +154,13 @@ KvWorld::Request KvWorld::next_request(size_t c) {
   return append_request(c);
 }
 
-std::string KvWorld::value_named(const std::string& name) const {
-  if (options_.value_bytes_max == 0) return name;
+std::string KvWorld::padded(const std::string& name, size_t bytes_max) {
+  if (bytes_max == 0) return name;
   // FNV-1a of the name picks the length, so equal names always pad to equal values.
   uint64_t hash = 0xcbf29ce484222325;
   for (char ch : name) hash = (hash ^ static_cast<uint8_t>(ch)) * 0x100000001b3;
-  const size_t low = options_.value_bytes_max / 2;
-  const size_t size = low + hash % (options_.value_bytes_max - low + 1);
+  const size_t low = bytes_max / 2;
+  const size_t size = low + hash % (bytes_max - low + 1);
   return name + std::string(size > name.size() ? size - name.size() : 0, '.');
 }
 
@@ -215,8 +215,11 @@ KvWorld::Request KvWorld::counter_request() {
 KvWorld::Request KvWorld::append_request(size_t c) {
   const std::string k = key("a");
   if (prng_.chance(1, 3)) return {kv::Command::get(k), recorded(CommandKind::Get, {k})};
-  const std::string token = "c" + std::to_string(c) + "-" +
-                            std::to_string(clients_[c].requests) + ";";
+  // The name first, so no token occurs inside another: "c1-2" then '.' or ';' is not in "c1-23".
+  const std::string token =
+      padded("c" + std::to_string(c) + "-" + std::to_string(clients_[c].requests),
+             options_.append_bytes_max) +
+      ";";
   return {kv::Command::append(k, token), recorded(CommandKind::Append, {k, token})};
 }
 
@@ -296,6 +299,7 @@ void KvWorld::check_appends(const std::vector<NodeId>& nodes) {
   }
   const lincheck::AppendsVerdict appends =
       lincheck::check_appends_exactly_once(history_, *reference);
+  sim_.run().metric("kv_appends_checked", appends.appends_checked);
   if (!appends.offences.empty()) {
     sim_.fail("appends not exactly once:\n" + lincheck::format_appends(appends, history_));
   }

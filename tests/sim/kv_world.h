@@ -34,6 +34,9 @@ struct KvWorldOptions {
   // Registers' values are padded to between half this and this many bytes (0: not padded),
   // the same for the same value name, so that a CAS can still expect another client's value.
   size_t value_bytes_max = 0;
+  // Appends' tokens are padded the same way (0: not padded), so that each acknowledged large
+  // append is checked to be in its key's final value exactly once.
+  size_t append_bytes_max = 0;
 };
 
 class KvWorld {
@@ -84,8 +87,13 @@ class KvWorld {
   void step(size_t c);
   [[nodiscard]] Request next_request(size_t c);
   [[nodiscard]] Request register_request(size_t c);
-  // The register value called `name` ("c2-17"), padded as options_.value_bytes_max says.
-  [[nodiscard]] std::string value_named(const std::string& name) const;
+  // `name` ("c2-17") padded to between half `bytes_max` and `bytes_max` bytes, the same for
+  // the same name (unpadded when bytes_max is 0).
+  [[nodiscard]] static std::string padded(const std::string& name, size_t bytes_max);
+  // The register value called `name`, padded as options_.value_bytes_max says.
+  [[nodiscard]] std::string value_named(const std::string& name) const {
+    return padded(name, options_.value_bytes_max);
+  }
   [[nodiscard]] Request counter_request();
   [[nodiscard]] Request append_request(size_t c);
   [[nodiscard]] std::string key(const char* group);

@@ -29,6 +29,7 @@ const std::vector<Scenario>& all_scenarios() {
     append_kv_scenarios(out);
     append_expiry_scenarios(out);
     append_membership_scenarios(out);
+    append_large_write_scenarios(out);
     return out;
   }();
   return scenarios;

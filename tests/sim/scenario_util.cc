@@ -70,6 +70,33 @@ std::optional<std::string> commit_one(Simulator& sim, const std::vector<NodeId>&
   return std::nullopt;
 }
 
+namespace {
+
+// The first up node whose budget counts large writes in flight or waiting, if any.
+std::optional<NodeId> large_write_budget_in_use(const Simulator& sim) {
+  for (NodeId id : sim.ids()) {
+    if (!sim.is_up(id)) continue;
+    const runtime::NodeStatus status = sim.status(id);
+    if (status.large_write_bytes_in_flight != 0 || status.large_writes_waiting != 0) return id;
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+void expect_large_write_budgets_empty(Simulator& sim, uint64_t ticks_max,
+                                      const std::string& when) {
+  if (ticks_max > 0) {
+    (void)sim.run_until([&] { return !large_write_budget_in_use(sim); }, ticks_max);
+  }
+  const std::optional<NodeId> id = large_write_budget_in_use(sim);
+  if (!id || sim.failed()) return;
+  const runtime::NodeStatus status = sim.status(*id);
+  sim.fail(node_name(*id) + " still counts " + std::to_string(status.large_write_bytes_in_flight) +
+           " bytes of large writes in flight and " + std::to_string(status.large_writes_waiting) +
+           " waiting " + when);
+}
+
 std::string node_name(NodeId node) { return "node " + std::to_string(node.value()); }
 
 namespace {

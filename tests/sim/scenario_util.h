@@ -41,6 +41,11 @@ std::optional<std::string> commit_one(Simulator& sim, const std::vector<NodeId>&
 [[nodiscard]] bool applied_on(const Simulator& sim, const std::vector<NodeId>& among,
                               const std::string& payload);
 
+// Fails the run unless every up node's budget for large writes (runtime::Requests) is empty,
+// nothing in flight and nothing waiting, now or within `ticks_max` when it is not 0. `when`
+// ends the failure message.
+void expect_large_write_budgets_empty(Simulator& sim, uint64_t ticks_max, const std::string& when);
+
 // "node 3" for messages.
 [[nodiscard]] std::string node_name(NodeId node);
 

@@ -18,5 +18,6 @@ void append_session_scenarios(std::vector<Scenario>& out);      // scenarios_ses
 void append_kv_scenarios(std::vector<Scenario>& out);           // scenarios_kv.cc
 void append_expiry_scenarios(std::vector<Scenario>& out);       // scenarios_expiry.cc
 void append_membership_scenarios(std::vector<Scenario>& out);   // scenarios_membership.cc
+void append_large_write_scenarios(std::vector<Scenario>& out);  // scenarios_large_writes.cc
 
 }  // namespace raftkv::sim

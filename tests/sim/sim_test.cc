@@ -117,6 +117,14 @@ SIM_SCENARIO_TEST(SimMembership, RemovalProposedToAnIsolatedStaleLeaderNeverComm
                   "membership_stale_leader_remove")
 SIM_SCENARIO_TEST(SimMembership, ChangesWhileALearnerInstallsASnapshot,
                   "membership_during_snapshot_install")
+// The leader's budget for large writes in flight (issue 21).
+SIM_SCENARIO_TEST(SimLargeWrites, PastTheBudgetWaitAndGoInInArrivalOrder,
+                  "large_writes_in_order")
+SIM_SCENARIO_TEST(SimLargeWrites, WaitPastTheDeadlineEndsNotAppliedUnproposed,
+                  "large_write_wait_times_out")
+SIM_SCENARIO_TEST(SimLargeWrites, AllAnsweredWhenLeadershipMoves, "large_writes_leader_moves")
+SIM_SCENARIO_TEST(SimLargeWrites, ForwardedOneWaitsPastTheRequestTimeoutForItsAnswer,
+                  "large_write_forwarded_waits")
 
 // Every registered scenario must be reachable from CI, not only from the tool.
 TEST(SimRegistry, EveryScenarioHasATest) {
@@ -135,7 +143,8 @@ TEST(SimRegistry, EveryScenarioHasATest) {
       "kv_lossy_commits", "kv_snapshot_size", "kv_disk_faults", "kv_large_values",
       "expiry_same_index", "membership_grow", "membership_remove_leader", "membership_replace",
       "membership_churn", "membership_stale_leader_remove",
-      "membership_during_snapshot_install"};
+      "membership_during_snapshot_install", "large_writes_in_order",
+      "large_write_wait_times_out", "large_writes_leader_moves", "large_write_forwarded_waits"};
   std::set<std::string> registered;
   for (const Scenario& scenario : all_scenarios()) registered.emplace(scenario.name);
   EXPECT_EQ(registered, expected);

@@ -258,6 +258,9 @@ runtime::NodeOptions Simulator::node_options(NodeId id, uint64_t seed) const {
   options.raft.check_quorum = options_.check_quorum;
   options.raft.message_bytes_max = options_.message_bytes_max;
   options.entry_bytes_max = options_.entry_bytes_max;
+  options.large_write_bytes_min = options_.large_write_bytes_min;
+  options.large_write_bytes_in_flight_max = options_.large_write_bytes_in_flight_max;
+  options.large_write_timeout_ms_per_mib = options_.large_write_timeout_ms_per_mib;
   options.raft.inflight_messages_max = options_.inflight_messages_max;
   options.tick_ms = kTickUs / 1000;
   options.seed = seed;
@@ -271,7 +274,7 @@ runtime::NodeOptions Simulator::node_options(NodeId id, uint64_t seed) const {
   options.snapshot_transfer = {.chunk_bytes = 4096,
                                .resend_ms = 3,
                                .give_up_ms = 30ull * options_.election_ticks};
-  options.request_timeout_ms = 4 * options_.election_ticks;
+  options.request_timeout_ms = request_timeout_ms();
   return options;
 }
 
@@ -643,18 +646,14 @@ Status Simulator::propose_payload(NodeId id, const std::string& payload) {
   if (n.runtime->core().role() != raft::Role::Leader) {
     return Status(ErrorCode::NotLeader, "node " + std::to_string(id.value()) + " does not lead");
   }
-  history_.on_write_submitted(payload);
   auto refused = std::make_shared<std::optional<std::string>>();
   auto submitting = std::make_shared<bool>(true);
-  Status status = submit(
-      id, runtime::Request{payload, false},
-      [this, payload, refused, submitting](runtime::Response response) {
+  Status status =
+      submit_write(id, payload, [refused, submitting](const runtime::Response& response) {
         if (*submitting && response.outcome == runtime::Outcome::NotApplied) {
           *refused = response.reply;
         }
-        history_.on_write_done(payload, response);
-      },
-      [this, payload] { history_.on_write_lost(payload); });
+      });
   *submitting = false;
   if (run_.sink() != nullptr) {
     narrate("client: propose '" + payload + "' to node " + std::to_string(id.value()) +
@@ -663,6 +662,26 @@ Status Simulator::propose_payload(NodeId id, const std::string& payload) {
   }
   if (refused->has_value()) return Status(ErrorCode::Busy, **refused);
   return status;
+}
+
+Status Simulator::write(NodeId id, size_t bytes, runtime::Done done, std::string* payload_out) {
+  const Node& n = node(id);
+  if (!n.up || n.halting) return Status(ErrorCode::Unavailable, "node is down");
+  std::string payload = history_.new_payload() + "/";  // The unique name, then padding.
+  payload.resize(std::max(bytes, payload.size()), '.');
+  if (payload_out != nullptr) *payload_out = payload;
+  return submit_write(id, payload, std::move(done));
+}
+
+Status Simulator::submit_write(NodeId id, const std::string& payload, runtime::Done done) {
+  history_.on_write_submitted(payload);
+  return submit(
+      id, runtime::Request{payload, false},
+      [this, payload, done = std::move(done)](runtime::Response response) {
+        history_.on_write_done(payload, response);
+        done(std::move(response));
+      },
+      [this, payload] { history_.on_write_lost(payload); });
 }
 
 std::optional<std::string> Simulator::propose_to_leader() {

@@ -62,6 +62,14 @@ struct SimOptions {
   bool check_quorum = true;
   uint64_t message_bytes_max = 1 << 20;
   uint64_t entry_bytes_max = runtime::NodeOptions{}.entry_bytes_max;  // Larger writes refused.
+  // The leader's budget for large writes (runtime::NodeOptions says how it works). The
+  // defaults start at 1 MiB, far above the scenarios' payloads, so only scenarios that lower
+  // them reach it.
+  uint64_t large_write_bytes_min = runtime::NodeOptions{}.large_write_bytes_min;
+  uint64_t large_write_bytes_in_flight_max =
+      runtime::NodeOptions{}.large_write_bytes_in_flight_max;
+  uint32_t large_write_timeout_ms_per_mib =
+      runtime::NodeOptions{}.large_write_timeout_ms_per_mib;
   uint32_t inflight_messages_max = 256;
   NetworkOptions network;
   // Latency of one sync (on the Sync lane or on the loop), uniform in [min, max].
@@ -138,6 +146,9 @@ class Simulator {
 
   // --- The cluster ---
   [[nodiscard]] const SimOptions& options() const { return options_; }
+  // Every node's runtime::NodeOptions::request_timeout_ms: four election timeouts (ticks are
+  // 1 ms), long enough to outlast an election.
+  [[nodiscard]] uint32_t request_timeout_ms() const { return 4 * options_.election_ticks; }
   [[nodiscard]] std::vector<NodeId> ids() const;
   [[nodiscard]] bool is_up(NodeId node) const;
   // Requires is_up(node).
@@ -177,6 +188,10 @@ class Simulator {
   Status propose(NodeId node, std::string* payload_out = nullptr);
   // Proposes `payload`, which the caller guarantees was never proposed before (the demo).
   Status propose_payload(NodeId node, const std::string& payload);
+  // A write of a fresh unique payload of `bytes` bytes (at least its unique name's) through
+  // any node, as a client sends it (followers forward): the history tracks its outcome as for
+  // propose(), and `done` gets the runtime's answer too. Unavailable if the node is down.
+  Status write(NodeId node, size_t bytes, runtime::Done done, std::string* payload_out);
   // Proposes to the stable leader, if any.
   std::optional<std::string> propose_to_leader();
   // A linearizable read on `node`, which must lead; the history checks what it returns.
@@ -253,6 +268,9 @@ class Simulator {
   void start(Node& node);
   [[nodiscard]] runtime::NodeOptions node_options(NodeId id, uint64_t seed) const;
   void take_down(Node& node, const std::string& why);
+  // Submits the write of `payload` to an up node, tracked by the history; `done` also gets
+  // the answer.
+  Status submit_write(NodeId node, const std::string& payload, runtime::Done done);
   void schedule(Event event);
   void schedule_callback(const Node& node, uint64_t time_us, std::function<void()> fn);
   void schedule_tick(const Node& node, uint64_t time_us);
