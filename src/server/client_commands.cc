@@ -1017,7 +1017,11 @@ std::string raft_section(const ServerStatus& server) {
          line("conf_change_pending", raft.conf_change_pending ? "1" : "0") +
          line("removed", status.removed ? "1" : "0") +
          line("read_rounds", std::to_string(raft.read_rounds)) +
-         line("pending_requests", std::to_string(status.pending_requests)) + "\r\n";
+         line("pending_requests", std::to_string(status.pending_requests)) +
+         // The leader's budget for large writes (--max-bulk-bytes sized values): what is in
+         // its log unanswered, and how many wait for room.
+         line("large_write_bytes_in_flight", std::to_string(status.large_write_bytes_in_flight)) +
+         line("large_writes_waiting", std::to_string(status.large_writes_waiting)) + "\r\n";
 }
 
 std::string commandstats_section(const ServerCounters& counters) {

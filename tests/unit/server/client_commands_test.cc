@@ -411,7 +411,7 @@ TEST_F(ClientCommands, Info_SectionsAsAsked) {
                                      std::nullopt, 2);
   for (const char* field : {"redis_version:", "connected_clients:2", "used_memory:",
                             "used_cpu_user:", "role:master", "cmdstat_get:calls=3",
-                            "cluster_enabled:1", "# Raft"}) {
+                            "cluster_enabled:1", "# Raft", "large_writes_waiting:0"}) {
     EXPECT_NE(text.find(field), std::string::npos) << field;
   }
   const std::string cpu = info_text(fake_status(), {}, {"cpu"}, std::nullopt, 1);
