@@ -40,6 +40,26 @@ TEST(SnapshotPolicyTest, LargeStateWaitsForRatioTimesTheSnapshot) {
   EXPECT_TRUE(policy.due());
 }
 
+TEST(SnapshotPolicyTest, FractionalRatioSnapshotsBeforeTheLogReachesTheStateSize) {
+  SnapshotPolicy policy({.min_log_bytes = 4 * kMiB, .log_ratio = 0.5}, /*seed=*/5);
+  policy.on_snapshot_started();
+  policy.on_snapshot_stored(100 * kMiB);
+  EXPECT_GE(policy.threshold_bytes(), 50 * kMiB);
+  EXPECT_LE(policy.threshold_bytes(), 50 * kMiB + 50 * kMiB / 4);
+  policy.on_applied(49 * kMiB);
+  EXPECT_FALSE(policy.due());
+  policy.on_applied(14 * kMiB);
+  EXPECT_TRUE(policy.due());
+}
+
+TEST(SnapshotPolicyTest, FractionalRatioKeepsTheFloorForSmallStates) {
+  SnapshotPolicy policy({.min_log_bytes = 4 * kMiB, .log_ratio = 0.5}, /*seed=*/6);
+  policy.on_snapshot_started();
+  policy.on_snapshot_stored(2 * kMiB);  // Half of it, 1 MiB, is under the floor.
+  EXPECT_GE(policy.threshold_bytes(), 4 * kMiB);
+  EXPECT_LE(policy.threshold_bytes(), 5 * kMiB);
+}
+
 TEST(SnapshotPolicyTest, StartingASnapshotRestartsTheCount) {
   SnapshotPolicy policy({.min_log_bytes = kMiB, .log_ratio = 4}, /*seed=*/3);
   policy.on_applied(2 * kMiB);
