@@ -41,6 +41,16 @@ void from_ids(const std::vector<NodeId>& ids, google::protobuf::RepeatedField<ui
   for (NodeId id : ids) out->Add(id.value());
 }
 
+// proto3 keeps unknown enum values; one here means a newer writer or damaged bytes.
+Status to_entry_type(int64_t value, raft::EntryType* out) {
+  switch (value) {
+    case pb::ENTRY_TYPE_NORMAL: *out = raft::EntryType::Normal; return Status::ok();
+    case pb::ENTRY_TYPE_NO_OP: *out = raft::EntryType::NoOp; return Status::ok();
+    case pb::ENTRY_TYPE_CONF_CHANGE: *out = raft::EntryType::ConfChange; return Status::ok();
+    default: return Status(ErrorCode::Corruption, "unknown entry type " + std::to_string(value));
+  }
+}
+
 }  // namespace
 
 void to_proto(const raft::Entry& entry, pb::Entry* out) {
@@ -74,15 +84,8 @@ void to_proto(const raft::SnapshotMeta& meta, pb::SnapshotMeta* out) {
 }
 
 Status from_proto(pb::Entry&& in, raft::Entry* out) {
-  switch (in.type()) {
-    case pb::ENTRY_TYPE_NORMAL: out->type = raft::EntryType::Normal; break;
-    case pb::ENTRY_TYPE_NO_OP: out->type = raft::EntryType::NoOp; break;
-    case pb::ENTRY_TYPE_CONF_CHANGE: out->type = raft::EntryType::ConfChange; break;
-    default:
-      // proto3 keeps unknown enum values; one here means a newer writer or damaged bytes.
-      return Status(ErrorCode::Corruption,
-                    "unknown entry type " + std::to_string(static_cast<int>(in.type())));
-  }
+  Status typed = to_entry_type(static_cast<int64_t>(in.type()), &out->type);
+  if (!typed.is_ok()) return typed;
   out->term = Term{in.term()};
   out->index = Index{in.index()};
   out->data = std::move(*in.mutable_data());
@@ -170,7 +173,7 @@ Status decode_snapshot_meta(std::string_view bytes, raft::SnapshotMeta* out) {
   return Status::ok();
 }
 
-Status decode_entry_position(std::string_view bytes, Index* index, Term* term) {
+Status decode_entry_view(std::string_view bytes, EntryView* out) {
   using google::protobuf::internal::WireFormatLite;
   Status size_ok = check_size(bytes, "entry");
   if (!size_ok.is_ok()) return size_ok;
@@ -179,6 +182,9 @@ Status decode_entry_position(std::string_view bytes, Index* index, Term* term) {
   uint64_t index_value = 0;
   uint64_t term_value = 0;
   uint32_t type = 0;
+  std::string_view data;
+  // Each field's last occurrence wins, as in ParseFromArray; a known field number with another
+  // wire type is an unknown field to it, skipped here too.
   while (true) {
     const uint32_t tag = input.ReadTag();
     if (tag == 0) break;  // End of input (or an invalid zero tag, which ParseFrom rejects too).
@@ -188,7 +194,13 @@ Status decode_entry_position(std::string_view bytes, Index* index, Term* term) {
     if ((field == 1 || field == 2) && wire_type == WireFormatLite::WIRETYPE_VARINT) {
       ok = input.ReadVarint64(field == 1 ? &term_value : &index_value);
     } else if (field == 3 && wire_type == WireFormatLite::WIRETYPE_VARINT) {
-      ok = input.ReadVarint32(&type);  // The last occurrence wins, as in ParseFromArray.
+      ok = input.ReadVarint32(&type);
+    } else if (field == 4 && wire_type == WireFormatLite::WIRETYPE_LENGTH_DELIMITED) {
+      uint32_t length = 0;
+      ok = input.ReadVarint32(&length) && length <= bytes.size();
+      const auto start = static_cast<size_t>(input.CurrentPosition());
+      ok = ok && input.Skip(static_cast<int>(length));  // False past the end.
+      if (ok) data = bytes.substr(start, length);
     } else {
       ok = WireFormatLite::SkipField(&input, tag);
     }
@@ -197,11 +209,11 @@ Status decode_entry_position(std::string_view bytes, Index* index, Term* term) {
   if (!input.ConsumedEntireMessage() || input.CurrentPosition() != static_cast<int>(bytes.size())) {
     return Status(ErrorCode::Corruption, "malformed entry");
   }
-  if (type > pb::ENTRY_TYPE_CONF_CHANGE) {
-    return Status(ErrorCode::Corruption, "unknown entry type " + std::to_string(type));
-  }
-  *index = Index{index_value};
-  *term = Term{term_value};
+  Status typed = to_entry_type(type, &out->type);
+  if (!typed.is_ok()) return typed;
+  out->index = Index{index_value};
+  out->term = Term{term_value};
+  out->data = data;
   return Status::ok();
 }
 

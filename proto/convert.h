@@ -42,9 +42,18 @@ void encode_hard_state(const raft::HardState& hard_state, std::string* out);
 void encode_snapshot_meta(const raft::SnapshotMeta& meta, std::string* out);
 
 [[nodiscard]] Status decode_entry(std::string_view bytes, raft::Entry* out);
-// Just an encoded entry's index and term, validating the whole message but skipping (not
-// copying) its data: what WAL replay needs per record.
-[[nodiscard]] Status decode_entry_position(std::string_view bytes, Index* index, Term* term);
+// An encoded entry read where it lies: decode_entry's fields, but `data` views the payload
+// inside the encoded bytes instead of copying it.
+struct EntryView {
+  Term term;
+  Index index;
+  raft::EntryType type = raft::EntryType::Normal;
+  std::string_view data;
+};
+// Accepts every entry decode_entry accepts, with the same fields, validating the whole message
+// without copying or allocating: what WAL replay needs per record (the index and term), and
+// what lets a run of entries read from the WAL share the one buffer they were read into.
+[[nodiscard]] Status decode_entry_view(std::string_view bytes, EntryView* out);
 [[nodiscard]] Status decode_hard_state(std::string_view bytes, raft::HardState* out);
 [[nodiscard]] Status decode_snapshot_meta(std::string_view bytes, raft::SnapshotMeta* out);
 

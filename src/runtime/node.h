@@ -137,6 +137,7 @@ class Node final : public PeerInbox {
   void apply_entries(std::span<const raft::Entry> entries);
   void on_role_change(const raft::SoftState& soft);
   void count_commits();
+  void log_replay(Index snapshot_index, uint64_t took_us);
   void release_cached_entries();
   void fail_stop(const std::string& why);
 

@@ -2,10 +2,14 @@
 
 #include <algorithm>
 
+#include "common/assert.h"
+
 namespace raftkv::runtime {
 
 SnapshotPolicy::SnapshotPolicy(SnapshotPolicyOptions options, uint64_t seed)
     : options_(options), prng_(seed) {
+  RAFT_ASSERT(options_.log_ratio > 0);
+  RAFT_ASSERT(options_.min_log_bytes > 0);
   on_snapshot_stored(0);
 }
 
@@ -25,7 +29,9 @@ void SnapshotPolicy::on_snapshot_started() {
 }
 
 void SnapshotPolicy::on_snapshot_stored(uint64_t data_bytes) {
-  const uint64_t base = std::max(options_.min_log_bytes, options_.log_ratio * data_bytes);
+  const auto ratio_bytes =
+      static_cast<uint64_t>(options_.log_ratio * static_cast<double>(data_bytes));
+  const uint64_t base = std::max(options_.min_log_bytes, ratio_bytes);
   threshold_bytes_ = base + prng_.uniform(0, base / 4);
 }
 

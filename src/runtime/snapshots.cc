@@ -15,6 +15,7 @@ Snapshots::Snapshots(NodeContext& node, Membership& membership)
       inbox_(node.storage, node.logger) {}
 
 Result<Index> Snapshots::restore_from_file() {
+  const uint64_t started_us = node_.env.now_us();
   Result<std::unique_ptr<SnapshotFile>> file = node_.storage.open_snapshot();
   if (!file.is_ok()) {
     if (file.status().code() != ErrorCode::NotFound) return file.status();
@@ -43,6 +44,9 @@ Result<Index> Snapshots::restore_from_file() {
   policy_.on_snapshot_stored(file.value()->data_bytes());
   node_.metrics.snapshot_bytes.store(file.value()->data_bytes(), std::memory_order_relaxed);
   node_.observer->on_restore(meta);
+  log_to(node_.logger, LogLevel::Info, "restored the state machine from the snapshot at index ",
+         meta.index, " (", file.value()->data_bytes(), " bytes) in ",
+         (node_.env.now_us() - started_us) / 1000, " ms");
   return last_index_;
 }
 

@@ -299,8 +299,8 @@ Result<ServerConfig> parse_server_args(int argc, char** argv, int* exit_code) {
                  "bytes...")
       ->check(CLI::Range(uint64_t{1} << 10, uint64_t{1} << 50));
   app.add_option("--snapshot-log-ratio", config.snapshot_log_ratio,
-                 "...and this many times the last snapshot's size")
-      ->check(CLI::Range(1, 1000));
+                 "...and this many times the last snapshot's size (a fraction is allowed)")
+      ->check(CLI::Range(0.01, 1000.0));
   app.add_option("--snapshot-entries", config.snapshot_entries,
                  "Also snapshot after this many applied entries (0: off, else at least 100)")
       ->check(CLI::Range(uint64_t{0}, uint64_t{1} << 40));

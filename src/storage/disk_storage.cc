@@ -247,26 +247,34 @@ Result<std::vector<raft::Entry>> DiskStorage::read_run(const EntryRun& run) {
     Status extended = extend_to_last_record(run, &bytes);
     if (!extended.is_ok()) return extended;
   }
+  // The entries' payloads stay in the buffer they were read into and share it: one
+  // allocation per run rather than one per entry.
+  const auto buffer = std::make_shared<const std::string>(std::move(bytes));
   std::vector<raft::Entry> entries;
   entries.reserve(run.offsets.size());
   for (size_t k = 0; k < run.offsets.size(); ++k) {
+    const auto corrupt = [&](const std::string& what) {
+      return Status(ErrorCode::Corruption,
+                    what + " in " + run.path + " at offset " + std::to_string(run.offsets[k]));
+    };
     // Each record must end before the next entry's: a damaged length cannot reach past it.
-    const uint64_t limit = k + 1 < run.offsets.size() ? run.offsets[k + 1] - start : bytes.size();
-    const std::string where = run.path + " at offset " + std::to_string(run.offsets[k]);
+    const uint64_t limit =
+        k + 1 < run.offsets.size() ? run.offsets[k + 1] - start : buffer->size();
     const DecodeResult decoded =
-        decode_record(std::string_view(bytes).substr(0, limit), run.offsets[k] - start);
+        decode_record(std::string_view(*buffer).substr(0, limit), run.offsets[k] - start);
     if (decoded.outcome != DecodeOutcome::Ok || decoded.record.type != RecordType::Entry) {
-      return Status(ErrorCode::Corruption, "unreadable entry record in " + where);
+      return corrupt("unreadable entry record");
     }
-    raft::Entry& entry = entries.emplace_back();
-    Status parsed = proto::decode_entry(decoded.record.payload, &entry);
-    if (!parsed.is_ok()) return Status(ErrorCode::Corruption, parsed.message() + " in " + where);
+    proto::EntryView view;
+    Status parsed = proto::decode_entry_view(decoded.record.payload, &view);
+    if (!parsed.is_ok()) return corrupt(parsed.message());
     // Pair check: the bytes must be the entry the index says is there.
     const Index index = run.first_index + k;
-    if (entry.index != index || entry.term != run.terms[k]) {
-      return Status(ErrorCode::Corruption, "entry " + std::to_string(index.value()) +
-                                               " does not match its index in " + where);
+    if (view.index != index || view.term != run.terms[k]) {
+      return corrupt("entry " + std::to_string(index.value()) + " does not match its index");
     }
+    entries.push_back(
+        raft::Entry{view.term, view.index, view.type, SharedBytes(buffer, view.data)});
   }
   return entries;
 }

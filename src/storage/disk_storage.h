@@ -61,6 +61,8 @@
 //
 // Memory: per stored entry, 4 bytes (its offset in its segment); terms and segments are kept
 // as runs; entry contents only in a cache of the newest entries bounded by cache_bytes_max.
+// Entries read back from the WAL share the buffer of the run they were read in (about 1 MiB,
+// see EntryRun): whoever holds one of them holds that buffer.
 //
 // Thread-safety: every public method may be called from any thread.
 namespace raftkv::storage {

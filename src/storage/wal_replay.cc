@@ -21,6 +21,17 @@ std::string at(const std::string& path, uint64_t offset) {
 
 std::string str(Index index) { return std::to_string(index.value()); }
 
+// Where a record lies, spelled out only for an error or the hard state: a string built for
+// every record cost an allocation per entry on every start.
+struct Where {
+  const std::string& path;
+  uint64_t offset;
+};
+
+Status corrupt(const Where& where, const std::string& what) {
+  return corrupt(at(where.path, where.offset), what);
+}
+
 // Opens `path` and asks the disk to start reading it (the caller checksums another segment
 // meanwhile); nullptr on failure, which the caller's own open then reports.
 std::unique_ptr<File> open_prefetched(Fs& fs, const std::string& path) {
@@ -55,9 +66,9 @@ class Walk {
 
  private:
   [[nodiscard]] Status record(const RecordView& record);
-  [[nodiscard]] Status header(const RecordView& record, const std::string& where);
-  [[nodiscard]] Status entry(const RecordView& record, const std::string& where);
-  [[nodiscard]] Status log_reset(const RecordView& record, const std::string& where);
+  [[nodiscard]] Status header(const RecordView& record, const Where& where);
+  [[nodiscard]] Status entry(const RecordView& record, const Where& where);
+  [[nodiscard]] Status log_reset(const RecordView& record, const Where& where);
   void reset(Index index, Term term);
 
   const NewestSnapshot& snapshot_;
@@ -96,7 +107,7 @@ Status Walk::segment(WalSegment& segment, std::string_view bytes, bool last) {
 }
 
 Status Walk::record(const RecordView& record) {
-  const std::string where = at(segment_->path, record.offset);
+  const Where where{segment_->path, record.offset};
   if ((record.offset == 0) != (record.type == RecordType::SegmentHeader)) {
     return corrupt(where, "segment header misplaced");
   }
@@ -107,7 +118,7 @@ Status Walk::record(const RecordView& record) {
     case RecordType::HardState:
       status = proto::decode_hard_state(record.payload, &out_.hard_state);
       if (!status.is_ok()) return corrupt(where, status.message());
-      out_.hard_state_where = where;
+      out_.hard_state_where = at(where.path, where.offset);
       break;
     case RecordType::LogReset: status = log_reset(record, where); break;
   }
@@ -117,7 +128,7 @@ Status Walk::record(const RecordView& record) {
   return Status::ok();
 }
 
-Status Walk::header(const RecordView& record, const std::string& where) {
+Status Walk::header(const RecordView& record, const Where& where) {
   SegmentHeader header;
   Status decoded = decode_segment_header(record.payload, &header);
   if (!decoded.is_ok()) return corrupt(where, decoded.message());
@@ -137,11 +148,12 @@ Status Walk::header(const RecordView& record, const std::string& where) {
   return Status::ok();
 }
 
-Status Walk::entry(const RecordView& record, const std::string& where) {
-  Index index;
-  Term term;
-  Status decoded = proto::decode_entry_position(record.payload, &index, &term);
+Status Walk::entry(const RecordView& record, const Where& where) {
+  proto::EntryView view;
+  Status decoded = proto::decode_entry_view(record.payload, &view);
   if (!decoded.is_ok()) return corrupt(where, decoded.message());
+  const Index index = view.index;
+  const Term term = view.term;
   if (index <= floor_) {
     return corrupt(where, "entry " + str(index) + " is below the start of the log");
   }
@@ -165,7 +177,7 @@ Status Walk::entry(const RecordView& record, const std::string& where) {
   return Status::ok();
 }
 
-Status Walk::log_reset(const RecordView& record, const std::string& where) {
+Status Walk::log_reset(const RecordView& record, const Where& where) {
   Index index;
   Term term;
   Status decoded = proto::decode_log_reset(record.payload, &index, &term);

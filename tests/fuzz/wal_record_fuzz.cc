@@ -18,12 +18,13 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   // Payload decoders see arbitrary bytes too (a record's CRC can match by accident).
   raft::Entry entry;
   if (proto::decode_entry(bytes, &entry).is_ok()) {
-    // Replay's fast path must accept every valid entry and agree on its position.
-    Index index;
-    Term term;
-    RAFT_ASSERT(proto::decode_entry_position(bytes, &index, &term).is_ok());
-    RAFT_ASSERT(index == entry.index);
-    RAFT_ASSERT(term == entry.term);
+    // Replay's in-place decoder must accept every valid entry and agree on all of it.
+    proto::EntryView view;
+    RAFT_ASSERT(proto::decode_entry_view(bytes, &view).is_ok());
+    RAFT_ASSERT(view.index == entry.index);
+    RAFT_ASSERT(view.term == entry.term);
+    RAFT_ASSERT(view.type == entry.type);
+    RAFT_ASSERT(view.data == entry.data.view());
   }
   raft::HardState hard_state;
   (void)proto::decode_hard_state(bytes, &hard_state);

@@ -102,7 +102,7 @@ void Printer::on_record(const WalSegment& segment, const RecordView& record) {
                 ull{index.value()}, ull{term.value()});
   } else if (record.type == RecordType::Entry && print_entries_) {
     raft::Entry entry;
-    // The walk validated the whole message (decode_entry_position); only the data is new.
+    // The walk validated the whole message (decode_entry_view); only the data is new.
     if (!proto::decode_entry(record.payload, &entry).is_ok()) {
       std::printf("    %10llu  entry (not decodable by the inspector)\n", ull{record.offset});
       return;

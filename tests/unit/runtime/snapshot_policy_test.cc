@@ -28,16 +28,35 @@ TEST(SnapshotPolicyTest, SmallStateSnapshotsAtTheFloorPlusJitter) {
   EXPECT_EQ(entries, (policy.threshold_bytes() + per_entry - 1) / per_entry);
 }
 
+// After a snapshot of `snapshot_bytes`, the next is due once the log reaches `base_bytes` plus
+// the jitter (up to a quarter more): not before `base_bytes`, always at a quarter more.
+void expect_due_after(SnapshotPolicy& policy, uint64_t snapshot_bytes, uint64_t base_bytes) {
+  policy.on_snapshot_started();
+  policy.on_snapshot_stored(snapshot_bytes);
+  EXPECT_GE(policy.threshold_bytes(), base_bytes);
+  EXPECT_LE(policy.threshold_bytes(), base_bytes + base_bytes / 4);
+  policy.on_applied(base_bytes - kMiB);
+  EXPECT_FALSE(policy.due());
+  policy.on_applied(base_bytes / 4 + kMiB);
+  EXPECT_TRUE(policy.due());
+}
+
 TEST(SnapshotPolicyTest, LargeStateWaitsForRatioTimesTheSnapshot) {
   SnapshotPolicy policy({.min_log_bytes = 4 * kMiB, .log_ratio = 4}, /*seed=*/2);
+  expect_due_after(policy, 100 * kMiB, 400 * kMiB);
+}
+
+TEST(SnapshotPolicyTest, FractionalRatioSnapshotsBeforeTheLogReachesTheStateSize) {
+  SnapshotPolicy policy({.min_log_bytes = 4 * kMiB, .log_ratio = 0.5}, /*seed=*/5);
+  expect_due_after(policy, 100 * kMiB, 50 * kMiB);
+}
+
+TEST(SnapshotPolicyTest, FractionalRatioKeepsTheFloorForSmallStates) {
+  SnapshotPolicy policy({.min_log_bytes = 4 * kMiB, .log_ratio = 0.5}, /*seed=*/6);
   policy.on_snapshot_started();
-  policy.on_snapshot_stored(100 * kMiB);
-  EXPECT_GE(policy.threshold_bytes(), 400 * kMiB);
-  EXPECT_LE(policy.threshold_bytes(), 500 * kMiB);
-  policy.on_applied(399 * kMiB);
-  EXPECT_FALSE(policy.due());
-  policy.on_applied(101 * kMiB);
-  EXPECT_TRUE(policy.due());
+  policy.on_snapshot_stored(2 * kMiB);  // Half of it, 1 MiB, is under the floor.
+  EXPECT_GE(policy.threshold_bytes(), 4 * kMiB);
+  EXPECT_LE(policy.threshold_bytes(), 5 * kMiB);
 }
 
 TEST(SnapshotPolicyTest, StartingASnapshotRestartsTheCount) {

@@ -126,6 +126,13 @@ TEST(ParseServerArgs, SnapshotEntriesIsOffOrAtLeast100) {
   EXPECT_TRUE(mentions(parse_with({"--snapshot-entries", "50"}), "--snapshot-entries"));
 }
 
+TEST(ParseServerArgs, SnapshotLogRatioTakesAFractionAndRefusesZero) {
+  Result<ServerConfig> half = parse_with({"--snapshot-log-ratio", "0.5"});
+  ASSERT_TRUE(half.is_ok()) << half.status().to_string();
+  EXPECT_EQ(half.value().snapshot_log_ratio, 0.5);
+  EXPECT_TRUE(mentions(parse_with({"--snapshot-log-ratio", "0"}), "--snapshot-log-ratio"));
+}
+
 TEST(ParseServerArgs, PeerHttpAddrsNameEveryMembersPage) {
   const Result<ServerConfig> config =
       parse_with({"--peer-http-addrs", "2=127.0.0.1:8082,1=127.0.0.1:8081"});

@@ -6,18 +6,44 @@
 namespace raftkv::proto {
 namespace {
 
-TEST(Convert, EntryRoundTripsAndPositionAgrees) {
+TEST(Convert, EntryRoundTripsAndViewAgrees) {
   const raft::Entry entry{Term{7}, Index{42}, raft::EntryType::ConfChange, std::string(300, 'c')};
   std::string bytes;
   encode_entry(entry, &bytes);
   raft::Entry back;
   ASSERT_TRUE(decode_entry(bytes, &back).is_ok());
   EXPECT_EQ(back, entry);
-  Index index;
-  Term term;
-  ASSERT_TRUE(decode_entry_position(bytes, &index, &term).is_ok());
-  EXPECT_EQ(index, Index{42});
-  EXPECT_EQ(term, Term{7});
+  EntryView view;
+  ASSERT_TRUE(decode_entry_view(bytes, &view).is_ok());
+  EXPECT_EQ(view.index, Index{42});
+  EXPECT_EQ(view.term, Term{7});
+  EXPECT_EQ(view.type, raft::EntryType::ConfChange);
+  EXPECT_EQ(view.data, entry.data.view());
+  // In place: the payload is the tail of the encoding, not a copy.
+  EXPECT_EQ(view.data.data() + view.data.size(), bytes.data() + bytes.size());
+}
+
+// The view parses the data field itself: a repeated one's last occurrence wins, as in
+// ParseFromArray, and an entry without one has empty data.
+TEST(Convert, ViewTakesTheLastDataFieldAndEmptyData) {
+  const std::string twice("\x22\x02" "ab" "\x22\x03" "xyz", 9);
+  raft::Entry entry;
+  ASSERT_TRUE(decode_entry(twice, &entry).is_ok());
+  EntryView view;
+  ASSERT_TRUE(decode_entry_view(twice, &view).is_ok());
+  EXPECT_EQ(view.data, "xyz");
+  EXPECT_EQ(view.data, entry.data.view());
+  ASSERT_TRUE(decode_entry_view(std::string_view("\x10\x05", 2), &view).is_ok());
+  EXPECT_EQ(view.index, Index{5});
+  EXPECT_TRUE(view.data.empty());
+}
+
+TEST(Convert, DataLongerThanTheEntryIsCorruption) {
+  const std::string bytes("\x22\x05" "ab", 4);  // Five bytes of data announced, two present.
+  raft::Entry entry;
+  EXPECT_EQ(decode_entry(bytes, &entry).code(), ErrorCode::Corruption);
+  EntryView view;
+  EXPECT_EQ(decode_entry_view(bytes, &view).code(), ErrorCode::Corruption);
 }
 
 // The head plus the data is the whole encoding, for every data size around the varint steps
@@ -53,9 +79,8 @@ TEST(Convert, UnknownEntryTypeIsCorruption) {
   const std::string bytes("\x18\x07", 2);  // type = 7.
   raft::Entry entry;
   EXPECT_EQ(decode_entry(bytes, &entry).code(), ErrorCode::Corruption);
-  Index index;
-  Term term;
-  EXPECT_EQ(decode_entry_position(bytes, &index, &term).code(), ErrorCode::Corruption);
+  EntryView view;
+  EXPECT_EQ(decode_entry_view(bytes, &view).code(), ErrorCode::Corruption);
 }
 
 // Regression (found by wal_record_fuzz): a repeated field's last occurrence wins, so an unknown
@@ -65,9 +90,9 @@ TEST(Convert, RepeatedTypeFieldLastOneWins) {
   raft::Entry entry;
   ASSERT_TRUE(decode_entry(bytes, &entry).is_ok());
   EXPECT_EQ(entry.type, raft::EntryType::ConfChange);
-  Index index;
-  Term term;
-  EXPECT_TRUE(decode_entry_position(bytes, &index, &term).is_ok());
+  EntryView view;
+  ASSERT_TRUE(decode_entry_view(bytes, &view).is_ok());
+  EXPECT_EQ(view.type, raft::EntryType::ConfChange);
 }
 
 TEST(Convert, TruncatedBytesAreCorruption) {
@@ -76,9 +101,8 @@ TEST(Convert, TruncatedBytesAreCorruption) {
   encode_entry(entry, &bytes);
   bytes.pop_back();
   EXPECT_EQ(decode_entry(bytes, &entry).code(), ErrorCode::Corruption);
-  Index index;
-  Term term;
-  EXPECT_EQ(decode_entry_position(bytes, &index, &term).code(), ErrorCode::Corruption);
+  EntryView view;
+  EXPECT_EQ(decode_entry_view(bytes, &view).code(), ErrorCode::Corruption);
 }
 
 }  // namespace
