@@ -17,18 +17,19 @@
 // The ratio also bounds a restart, which serves only after replaying the log written since
 // the last snapshot, and replay is the dear part: on 2 cores (bench/results/
 // 2026-12-07-restart.md) a log byte replays at about 50 MB/s, the state machine's apply, where
-// a snapshot writes at about 300 MB/s and loads at about 290 MB/s. So a snapshot of S costs
-// what replaying S/6 of log does, and the default ratio is 1, as Redis rewrites its AOF once
-// it has doubled: replay after a restart is at most 1.25 S of log (4x less than the ratio 4
-// it replaces), the data dir holds at most about 2.25 S, and snapshot writing costs about a
-// sixth of the CPU applying costs (measured under saturating load: 0.86x the writes/s of ratio
-// 4, where 0.5 costs 0.75x). Ratios under 1 trade more throughput for shorter restarts.
+// a snapshot writes at about 300 MB/s and loads at about 290 MB/s. With ratio r a restart
+// replays up to 1.25 r S of log after loading a snapshot of S. The default is 2: under a
+// saturating write load on 2 cores it wrote level with ratio 4 (0.97-1.21x the writes/s in
+// alternated turns), for half its worst replay; ratio 1 (Redis' AOF rule) halves that again
+// but cost a median 0.95x the writes/s with a higher p99, and 0.5 cost 0.63-0.92x, because
+// three nodes' snapshots then compete with their applies for the same cores. Operators who
+// want shorter restarts set a lower ratio, a fraction included.
 
 namespace raftkv::runtime {
 
 struct SnapshotPolicyOptions {
   uint64_t min_log_bytes = 64ull << 20;
-  double log_ratio = 1;  // Of the log since the last snapshot to that snapshot's size; > 0.
+  double log_ratio = 2;  // Of the log since the last snapshot to that snapshot's size; > 0.
   uint64_t max_entries = 0;  // Also snapshot after this many entries; 0: no such limit.
 };
 

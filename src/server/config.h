@@ -52,7 +52,7 @@ struct ServerConfig {
   std::string log_level = "info";
   std::string cluster_name = "raftkv";
   uint64_t snapshot_bytes = 64ull << 20;
-  double snapshot_log_ratio = 1;  // runtime/snapshot_policy.h says why.
+  double snapshot_log_ratio = 2;  // runtime/snapshot_policy.h says why.
   uint64_t snapshot_entries = 0;  // 0: no entry-count trigger.
   uint64_t snapshot_keep_entries = 10'000;
   uint64_t snapshot_chunk_bytes = 1 << 20;
