@@ -96,10 +96,16 @@ load() {
   started=$(date +%s.%N)
   csv=$(redis-benchmark -p "$port" -t set -d 256 -r "$keys" -n "$writes" -c 64 -P 16 --csv \
           2>/dev/null | grep '^"SET"' | tr -d '"')
-  local took keys_stored more=0
+  local took keys_stored more=0 waited
   took=$(python3 -c "print(round($(date +%s.%N) - $started, 1))")
   if [[ "$top_up" != 0 ]]; then
-    more=$(top_up "$dir")
+    # Past the aim already: the snapshot that calls for is being written. Aim at the next
+    # cycle once it is (its log line comes when it is done).
+    for waited in $(seq 0 60); do
+      more=$(top_up "$dir")
+      ((more > 0 || waited == 60)) && break
+      sleep 1
+    done
     if ((more > 0)); then
       redis-benchmark -p "$port" -t set -d 256 -r "$keys" -n "$more" -c 64 -P 16 -q >/dev/null
     fi
