@@ -124,12 +124,7 @@ Reply set_generic(WriteContext& context, const std::string& key, std::string& va
       !deadline_of(options.flags, *options.expire, context.now_ms, name, &deadline, &error)) {
     return error;
   }
-  // A plain SET needs nothing of the old value, and with no deadline in the key space there
-  // is nothing to expire first: skip that walk down the map (put() walks it once more), the
-  // larger part of applying a SET with a million keys (bench/results/2026-12-07-restart.md).
-  const bool needs_current =
-      (options.flags & (kNx | kXx | kGet | kKeepTtl)) != 0 || context.keys.expiring() != 0;
-  const Record* current = needs_current ? live(context, key) : nullptr;
+  const Record* current = live(context, key);
   const bool get = (options.flags & kGet) != 0;
   Reply old = Reply::nil();
   if (get && current != nullptr) {
