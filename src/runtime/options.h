@@ -30,9 +30,11 @@ struct NodeOptions {
   // from the run's seed in the simulator.
   uint64_t seed = 1;
   // When the state machine is snapshotted (SnapshotPolicy); the log keeps
-  // snapshot_keep_entries behind the snapshot for followers that are slightly behind.
+  // snapshot_keep_entries behind the snapshot for followers that are slightly behind, and
+  // about snapshot_keep_bytes at most (SnapshotPolicy::entries_to_keep).
   SnapshotPolicyOptions snapshot_policy;
   uint64_t snapshot_keep_entries = 10'000;
+  uint64_t snapshot_keep_bytes = 64ull << 20;
   SnapshotTransferOptions snapshot_transfer;  // InstallSnapshot chunk size and resend timing.
   // Client writes waiting for commit, at most; past it new writes are refused (NotApplied).
   size_t pending_requests_max = 50'000;

@@ -24,8 +24,16 @@ bool SnapshotPolicy::due() const {
 }
 
 void SnapshotPolicy::on_snapshot_started() {
+  covered_log_bytes_ = log_bytes_;
+  covered_entries_ = entries_;
   log_bytes_ = 0;
   entries_ = 0;
+}
+
+uint64_t SnapshotPolicy::entries_to_keep(uint64_t keep_entries, uint64_t keep_bytes) const {
+  if (covered_entries_ == 0) return keep_entries;
+  const uint64_t mean_entry_bytes = covered_log_bytes_ / covered_entries_;  // >= the overhead.
+  return std::min(keep_entries, keep_bytes / mean_entry_bytes);
 }
 
 void SnapshotPolicy::on_snapshot_stored(uint64_t data_bytes) {

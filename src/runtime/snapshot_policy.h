@@ -45,6 +45,11 @@ class SnapshotPolicy {
   [[nodiscard]] bool due() const;
   // A snapshot now covers everything applied so far: the log counts again from zero.
   void on_snapshot_started();
+  // Entries the log keeps behind the snapshot last started, for followers slightly behind:
+  // `keep_entries`, but no more than `keep_bytes` worth at the mean size of the entries that
+  // snapshot covers. The mean stands in for the tail's own sizes, which only the log knows;
+  // without the byte bound, 10,000 entries of 16 MiB values would keep 160 GB of log.
+  [[nodiscard]] uint64_t entries_to_keep(uint64_t keep_entries, uint64_t keep_bytes) const;
   // The newest snapshot (written here or installed from the leader) holds `data_bytes`: the
   // next one is due once the log reaches the threshold that size sets.
   void on_snapshot_stored(uint64_t data_bytes);
@@ -57,6 +62,8 @@ class SnapshotPolicy {
   uint64_t threshold_bytes_ = 0;
   uint64_t log_bytes_ = 0;  // Since the last snapshot started.
   uint64_t entries_ = 0;
+  uint64_t covered_log_bytes_ = 0;  // What log_bytes_ and entries_ were when it started.
+  uint64_t covered_entries_ = 0;
 };
 
 }  // namespace raftkv::runtime

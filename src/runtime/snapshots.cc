@@ -90,7 +90,8 @@ void Snapshots::written(const raft::SnapshotMeta& meta, const Result<uint64_t>& 
   node_.metrics.snapshots_taken.fetch_add(1, std::memory_order_relaxed);
   node_.metrics.snapshot_bytes.store(written.value(), std::memory_order_relaxed);
   node_.metrics.snapshot_latency.observe(took_us);
-  const uint64_t keep = node_.options.snapshot_keep_entries;
+  const uint64_t keep = policy_.entries_to_keep(node_.options.snapshot_keep_entries,
+                                                node_.options.snapshot_keep_bytes);
   if (meta.index.value() > keep) {
     if (Status compacted = node_.storage.compact(meta.index - keep); !compacted.is_ok()) {
       return node_.fail_stop("cannot compact the log: " + compacted.to_string());

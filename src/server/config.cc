@@ -305,8 +305,11 @@ Result<ServerConfig> parse_server_args(int argc, char** argv, int* exit_code) {
                  "Also snapshot after this many applied entries (0: off, else at least 100)")
       ->check(CLI::Range(uint64_t{0}, uint64_t{1} << 40));
   app.add_option("--snapshot-keep-entries", config.snapshot_keep_entries,
-                 "Entries the log keeps behind a snapshot for followers slightly behind")
+                 "Entries the log keeps behind a snapshot for followers slightly behind...")
       ->check(CLI::Range(uint64_t{0}, uint64_t{1} << 40));
+  app.add_option("--snapshot-keep-bytes", config.snapshot_keep_bytes,
+                 "...but about this many bytes of them at most (at their mean size)")
+      ->check(CLI::Range(uint64_t{0}, uint64_t{1} << 50));
   app.add_option("--snapshot-chunk-bytes", config.snapshot_chunk_bytes,
                  "Chunk size when streaming a snapshot to a follower")
       ->check(CLI::Range(uint64_t{4} << 10, uint64_t{64} << 20));

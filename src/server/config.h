@@ -55,6 +55,7 @@ struct ServerConfig {
   double snapshot_log_ratio = 2;  // runtime/snapshot_policy.h says why.
   uint64_t snapshot_entries = 0;  // 0: no entry-count trigger.
   uint64_t snapshot_keep_entries = 10'000;
+  uint64_t snapshot_keep_bytes = 64ull << 20;
   uint64_t snapshot_chunk_bytes = 1 << 20;
   // Largest value (bulk string) a client may send, and most bulk bytes in one command: the
   // largest Raft entry. Larger ones are refused with Redis' error text (README's "Sizes" says

@@ -115,6 +115,7 @@ runtime::NodeOptions node_options(const ServerConfig& config, const Identity& id
                              .log_ratio = config.snapshot_log_ratio,
                              .max_entries = config.snapshot_entries};
   options.snapshot_keep_entries = config.snapshot_keep_entries;
+  options.snapshot_keep_bytes = config.snapshot_keep_bytes;
   options.snapshot_transfer = {.chunk_bytes = config.snapshot_chunk_bytes};
   options.pending_requests_max = config.pending_requests_max;
   options.request_timeout_ms = 2 * config.election_ms;

@@ -72,6 +72,27 @@ TEST(SnapshotPolicyTest, EntryLimitCountsEmptyEntries) {
   EXPECT_EQ(entries_until_due(policy, 0), 100u);
 }
 
+TEST(SnapshotPolicyTest, SmallEntriesKeepTheEntryCount) {
+  SnapshotPolicy policy({.min_log_bytes = kMiB, .log_ratio = 4}, /*seed=*/7);
+  EXPECT_EQ(policy.entries_to_keep(10'000, 64 * kMiB), 10'000u);  // Nothing covered yet.
+  entries_until_due(policy, 256);
+  policy.on_snapshot_started();
+  // 10,000 entries of 288 bytes are 2.9 MB, well under the byte bound.
+  EXPECT_EQ(policy.entries_to_keep(10'000, 64 * kMiB), 10'000u);
+}
+
+TEST(SnapshotPolicyTest, LargeEntriesKeepAboutTheByteBound) {
+  SnapshotPolicy policy({.min_log_bytes = 64 * kMiB, .log_ratio = 4}, /*seed=*/8);
+  entries_until_due(policy, 16 * kMiB);
+  policy.on_snapshot_started();
+  EXPECT_EQ(policy.entries_to_keep(10'000, 64 * kMiB), 3u);  // 16 MiB + 32 bytes each.
+  EXPECT_EQ(policy.entries_to_keep(2, 64 * kMiB), 2u);
+  EXPECT_EQ(policy.entries_to_keep(10'000, 8 * kMiB), 0u);  // One entry is over the bound.
+  // The bound follows the entries that snapshot covers, not the ones since.
+  policy.on_applied(100);
+  EXPECT_EQ(policy.entries_to_keep(10'000, 64 * kMiB), 3u);
+}
+
 TEST(SnapshotPolicyTest, NodesWithDifferentSeedsSpreadTheirThresholds) {
   std::set<uint64_t> thresholds;
   for (uint64_t seed = 1; seed <= 3; ++seed) {
