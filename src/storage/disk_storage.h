@@ -238,7 +238,8 @@ class DiskStorage final : public runtime::Storage {
                                uint64_t data_bytes, bool log_reset);
   // Snapshot files past snapshots_kept, and whole segments the snapshot covers (with
   // `log_reset`, every segment before the active one: the reset at its head made them dead),
-  // leave the bookkeeping at once and join doomed_files_; remove_doomed_files() deletes them.
+  // leave the bookkeeping at once and join doomed_files_; remove_doomed_files() deletes them,
+  // or hands a segment to the pipeline for recycling when no reader holds it.
   void doom_old_snapshots_locked();
   void doom_covered_segments_locked(bool log_reset);
   [[nodiscard]] Status remove_doomed_files();
@@ -272,7 +273,12 @@ class DiskStorage final : public runtime::Storage {
   raft::SnapshotMeta snapshot_meta_;
   std::string snapshot_path_;                // Empty when there is no snapshot.
   std::vector<std::string> snapshot_files_;  // Final names, oldest first.
-  std::deque<std::string> doomed_files_;     // Paths to remove, oldest first.
+  struct DoomedFile {
+    std::string path;
+    // A segment's open file, which readers share (EntryRun); null for a snapshot file.
+    std::shared_ptr<File> segment;
+  };
+  std::deque<DoomedFile> doomed_files_;      // To remove, oldest first.
   std::mutex removal_mu_;                    // Taken before mu_, never under it.
   Index last_index_;
   std::deque<uint32_t> offsets_;

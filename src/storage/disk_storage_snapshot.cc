@@ -163,7 +163,7 @@ void DiskStorage::doom_old_snapshots_locked() {
   while (snapshot_files_.size() > options_.snapshots_kept) {
     std::string path = join_path(dir_, snapshot_files_.front());
     RAFT_ASSERT(path != snapshot_path_);
-    doomed_files_.push_back(std::move(path));
+    doomed_files_.push_back(DoomedFile{std::move(path), nullptr});
     snapshot_files_.erase(snapshot_files_.begin());
   }
 }
@@ -178,7 +178,9 @@ void DiskStorage::doom_covered_segments_locked(bool log_reset) {
          (log_reset || segments_[removable + 1].first_index <= compacted_index_ + 1)) {
     ++removable;
   }
-  for (size_t i = 0; i < removable; ++i) doomed_files_.push_back(segments_[i].path);
+  for (size_t i = 0; i < removable; ++i) {
+    doomed_files_.push_back(DoomedFile{segments_[i].path, std::move(segments_[i].file)});
+  }
   segments_.erase(segments_.begin(), segments_.begin() + static_cast<std::ptrdiff_t>(removable));
 }
 
@@ -188,17 +190,26 @@ void DiskStorage::doom_covered_segments_locked(bool log_reset) {
 // they were doomed, and one directory sync per removal keeps that order on disk: a crash
 // leaves a prefix of the segments removed, never a hole that replay would report as a gap.
 // A file that cannot be removed stays doomed; the next call tries it again.
+//
+// A segment is recycled into a spare (renamed to a *.tmp name, which recovery treats as
+// removed) unless a reader still holds its file: a run planned before the compaction reads it
+// without mu_, and zeros written over it would fail that read. No reader can take the file
+// any more (it left segments_), so a use count of one here stays one.
 Status DiskStorage::remove_doomed_files() {
   std::lock_guard<std::mutex> removing(removal_mu_);
   while (true) {
-    std::string path;
+    DoomedFile doomed;
     {
       std::lock_guard<std::mutex> lock(mu_);
       if (doomed_files_.empty()) return Status::ok();
-      path = doomed_files_.front();
+      doomed.path = doomed_files_.front().path;
+      doomed.segment = std::move(doomed_files_.front().segment);
     }
-    log_to(logger_, LogLevel::Info, "storage: removing ", path, " (covered by the snapshot)");
-    Status removed = fs_.remove(path);
+    const bool recycle = doomed.segment != nullptr && doomed.segment.use_count() == 1;
+    doomed.segment.reset();  // Closed before its name changes or goes.
+    log_to(logger_, LogLevel::Info, "storage: ", recycle ? "recycling " : "removing ",
+           doomed.path, " (covered by the snapshot)");
+    Status removed = recycle ? pipeline_.recycle(doomed.path) : fs_.remove(doomed.path);
     if (removed.is_ok()) removed = fs_.sync_dir(dir_);
     if (!removed.is_ok()) return removed;
     std::lock_guard<std::mutex> lock(mu_);

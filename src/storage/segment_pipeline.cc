@@ -6,9 +6,9 @@
 namespace raftkv::storage {
 namespace {
 
-std::string spare_name(uint64_t number) {
+std::string temp_name(const char* kind, uint64_t number) {
   char name[48];
-  std::snprintf(name, sizeof(name), "spare-%06" PRIu64 ".wal.tmp", number);
+  std::snprintf(name, sizeof(name), "%s-%06" PRIu64 ".wal.tmp", kind, number);
   return name;
 }
 
@@ -38,6 +38,7 @@ SegmentPipeline::~SegmentPipeline() {
     ready_.reset();  // Closes the file first.
     (void)fs_.remove(path);
   }
+  for (const std::string& path : recycled_) (void)fs_.remove(path);
 }
 
 void SegmentPipeline::start() {
@@ -83,10 +84,56 @@ SegmentPipeline::Stats SegmentPipeline::stats() const {
   return stats_;
 }
 
+Status SegmentPipeline::recycle(const std::string& segment_path) {
+  std::unique_lock<std::mutex> lock(mu_);
+  if (recycled_.size() >= kRecycledMax) {
+    lock.unlock();
+    return fs_.remove(segment_path);
+  }
+  const std::string path = join_path(dir_, temp_name("recycled", next_number_++));
+  lock.unlock();
+  Status renamed = fs_.rename(segment_path, path);
+  if (!renamed.is_ok()) return renamed;
+  lock.lock();
+  recycled_.push_back(path);
+  return Status::ok();
+}
+
+Result<std::unique_ptr<File>> SegmentPipeline::open_spare(const std::string& path) {
+  std::optional<std::string> recycled;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!recycled_.empty()) {
+      recycled = std::move(recycled_.front());
+      recycled_.pop_front();
+    }
+  }
+  if (!recycled.has_value()) return fs_.open(path, OpenMode::CreateNew);
+  Status status = fs_.rename(*recycled, path);
+  if (!status.is_ok()) {
+    (void)fs_.remove(*recycled);  // Best effort, as for a failed spare.
+    return status;
+  }
+  Result<std::unique_ptr<File>> opened = fs_.open(path, OpenMode::ReadWrite);
+  if (!opened.is_ok()) return opened;
+  Result<uint64_t> size = opened.value()->size();
+  status = size.is_ok() ? Status::ok() : size.status();
+  if (status.is_ok() && size.value() > segment_bytes_) {
+    status = opened.value()->truncate(segment_bytes_);
+  }
+  if (!status.is_ok()) return status;
+  std::lock_guard<std::mutex> lock(mu_);
+  ++stats_.recycled;
+  return opened;
+}
+
 Result<SpareSegment> SegmentPipeline::prepare(uint64_t number) {
-  const std::string path = join_path(dir_, spare_name(number));
-  Result<std::unique_ptr<File>> opened = fs_.open(path, OpenMode::CreateNew);
-  if (!opened.is_ok()) return opened.status();
+  const std::string path = join_path(dir_, temp_name("spare", number));
+  Result<std::unique_ptr<File>> opened = open_spare(path);
+  if (!opened.is_ok()) {
+    (void)fs_.remove(path);  // Best effort: a recycled file renamed before the failure.
+    return opened.status();
+  }
   RAFT_ASSERT(opened.value() != nullptr);
   // Allocated (contiguous), then written with zeros and synced: the size and every block are
   // durable, so an append's fdatasync carries no metadata of its own (see write_zeros).

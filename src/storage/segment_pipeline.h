@@ -2,6 +2,7 @@
 
 #include <condition_variable>
 #include <cstdint>
+#include <deque>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -23,6 +24,14 @@
 // every *.tmp file they are removed by the next open, and raftkv-wal lists them without calling
 // them damage.
 //
+// Segments the snapshot covers are recycled into spares rather than removed (recycle()): one
+// waits as recycled-<n>.wal.tmp (also removed by the next open) until a spare is made of it,
+// overwritten with zeros. Why: zeros written over pages the page cache still holds cost a
+// memory copy, while a new file's pages come fresh from the allocator. On a virtual machine
+// that hands freed memory back to its host (virtio free page reporting), each first touch of
+// such a page also faults in the host: a follower spent 35 ms of CPU per 16 MiB of new spare,
+// against 3 ms for the same pwrite over cached pages (bench/results/2026-12-07-recycling.md).
+//
 // Threads: with `background` a thread prepares the next spare when prepare_next() asks for it.
 // Without it, prepare_next() prepares it on the caller's thread before returning, so every
 // file-system step happens in one deterministic order (the crash-point tests use this).
@@ -42,6 +51,7 @@ class SegmentPipeline {
   // Counters for tests and the benchmark.
   struct Stats {
     uint64_t prepared = 0;         // Spares prepared ahead, before the take() using them.
+    uint64_t recycled = 0;         // Spares made from a recycled segment (ahead or inline).
     uint64_t waited = 0;           // take() calls that waited for the background thread.
     uint64_t prepared_inline = 0;  // take() calls that prepared their own spare.
   };
@@ -66,11 +76,24 @@ class SegmentPipeline {
   // rotation's own syncs (measured: a rotating append took 2x as long). A no-op before start()
   // or while a spare is ready or in preparation.
   void prepare_next();
+  // Takes over `segment_path`, a whole segment the snapshot covers, in place of removing it:
+  // renames it to recycled-<n>.wal.tmp, for a later spare. The caller syncs the directory,
+  // as after a removal. Beyond kRecycledMax waiting files, removes it instead. Recycled files
+  // are the log the last compaction dropped, which the log regrows through before the next
+  // snapshot: the data directory stays at the size it had before that compaction instead of
+  // shrinking and growing back, and never above it.
+  [[nodiscard]] Status recycle(const std::string& segment_path);
   [[nodiscard]] Stats stats() const;
 
+  static constexpr size_t kRecycledMax = 16;
+
  private:
-  // Creates, preallocates and syncs spare number `number`; removes it again on failure.
+  // Makes spare number `number`, from a recycled file if one waits (else a new file):
+  // preallocated, zero-filled and synced; removes it again on failure.
   [[nodiscard]] Result<SpareSegment> prepare(uint64_t number);
+  // Opens the file that becomes spare `path`: a recycled one renamed to it and cut to
+  // segment_bytes (a segment holding an oversized record grew past it), or a new one.
+  [[nodiscard]] Result<std::unique_ptr<File>> open_spare(const std::string& path);
   // The background thread is asked for the next spare, or (without one) it is prepared now.
   // A failure is only logged: the next take() tries again.
   void request_next(std::unique_lock<std::mutex>& lock);
@@ -92,7 +115,8 @@ class SegmentPipeline {
   bool wanted_ = false;
   bool stopping_ = false;
   std::optional<SpareSegment> ready_;
-  uint64_t next_number_ = 0;  // Of the next spare's name; names are never reused.
+  std::deque<std::string> recycled_;  // Paths of recycled segments waiting, oldest first.
+  uint64_t next_number_ = 0;  // Of the next spare's or recycled file's name; never reused.
   Stats stats_;
   std::thread thread_;  // Only with background_, from start() on.
 };
