@@ -2,13 +2,15 @@
 # Large values: one client writes values of 1 to 64 MiB (through the leader, then through a
 # follower) while redis-benchmark -c 50 writes 256-byte values; reports elections, ambiguous
 # replies, latency and the other clients' p99 against their p99 alone (bench/large_values.py),
-# and, for the throughput comparison, fio's sequential write rate with fdatasync and the
-# large-value floor (bench/floor/large_value_floor.cc: what the disk must do for one
-# replicated write of a 3-node cluster on one disk).
+# and, for the throughput comparison, fio's sequential write rate with fdatasync and two
+# floors: the disk's (bench/floor/large_value_floor.cc: what the disk must do for one
+# replicated write of a 3-node cluster on one disk) and the network's too
+# (bench/floor/replication_floor.cc: four processes on loopback, client, leader and two
+# followers, doing only the copies and syncs a replicated write needs).
 #   bench/large_values.sh [--server BIN] [--label NAME] [--sizes-mib "1,4,16,64"] [--writes N]
 #                         [--throughput-clients N [--rounds N]] [--server-arg ARG]...
 # --throughput-clients N: only the throughput, N writers of --writes values each to the
-# leader, with nothing else running, against fio and the floor (bench/floor), --rounds times
+# leader, with nothing else running, against fio and the floors (bench/floor), --rounds times
 # (default 3) alternating; then --sizes-mib is one size, and a failed write makes the rate -1.
 # Writes build/large-values/NAME.jsonl and prints it. Loopback ports 24201-24223.
 set -euo pipefail
@@ -65,6 +67,13 @@ measure_floor() {
   "$build/bench/large_value_floor" --dir "$work/floor" --value-mib "$1" --values 32 |
     python3 -c "import json, sys; print(json.load(sys.stdin)['mib_per_s'])"
 }
+# The floor with the network in it (bench/floor/replication_floor.cc), one client as raftkv's
+# one writer: it bounds what three nodes sharing this machine's cores can do.
+measure_netfloor() {
+  "$build/bench/replication_floor" --dir "$work/netfloor" --seconds 3 --warmup 0.5 \
+      --record-bytes $(($1 << 20)) |
+    python3 -c "import json, sys; print(json.load(sys.stdin)['mib_per_s'])"
+}
 # raftkv's rate: `writers` clients each writing `writes` values to the leader.
 measure_raftkv() {
   bench/large_values.py --ports 24211,24212,24213 --sizes-mib "$1" --writes "$writes" \
@@ -74,21 +83,24 @@ print(r['mib_per_s'] if r['failed'] == 0 else -1)"
 }
 
 if [[ $writers -gt 0 ]]; then
-  # Throughput only: per round, fio, the floor and raftkv in turn, the order rotating from
+  # Throughput only: per round, fio, the floors and raftkv in turn, the order rotating from
   # round to round so that no one of them always runs first on a warm or a cold disk.
   : >"$work/$label.jsonl"
   : >"$work/$label-raftkv.jsonl"
-  names=(fio floor raftkv)
+  names=(fio floor netfloor raftkv)
   for ((round = 1; round <= rounds; round++)); do
     declare -A rate=()
-    for ((turn = 0; turn < 3; turn++)); do
-      name=${names[$(((round - 1 + turn) % 3))]}
+    for ((turn = 0; turn < ${#names[@]}; turn++)); do
+      name=${names[$(((round - 1 + turn) % ${#names[@]}))]}
       rate[$name]=$("measure_$name" "$sizes")
     done
     echo "{\"round\": $round, \"load\": \"$(cut -d' ' -f1 /proc/loadavg)\", \
 \"value_mib\": $sizes, \"writers\": $writers, \"fio_mib_per_s\": ${rate[fio]}, \
-\"floor_mib_per_s\": ${rate[floor]}, \"raftkv_mib_per_s\": ${rate[raftkv]}, \
+\"floor_mib_per_s\": ${rate[floor]}, \"netfloor_mib_per_s\": ${rate[netfloor]}, \
+\"raftkv_mib_per_s\": ${rate[raftkv]}, \
 \"raftkv_to_floor\": $(python3 -c "print(round(${rate[raftkv]} / ${rate[floor]}, 2))"), \
+\"raftkv_to_netfloor\": $(python3 -c "print(round(${rate[raftkv]} / ${rate[netfloor]}, 2))"), \
+\"netfloor_to_fio\": $(python3 -c "print(round(${rate[netfloor]} / ${rate[fio]}, 2))"), \
 \"raftkv_to_fio\": $(python3 -c "print(round(${rate[raftkv]} / ${rate[fio]}, 2))"), \
 \"raftkv_cpu_ms_per_write\": $(tail -n 1 "$work/$label-raftkv.jsonl" | python3 -c "import json, \
 sys; print(json.dumps(sorted((n['role'], n['cpu_ms']) for n in json.load(sys.stdin)['per_write_per_node'])))")}" |
