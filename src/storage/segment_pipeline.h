@@ -29,8 +29,9 @@
 // overwritten with zeros. Why: zeros written over pages the page cache still holds cost a
 // memory copy, while a new file's pages come fresh from the allocator. On a virtual machine
 // that hands freed memory back to its host (virtio free page reporting), each first touch of
-// such a page also faults in the host: a follower spent 35 ms of CPU per 16 MiB of new spare,
-// against 3 ms for the same pwrite over cached pages (bench/results/2026-12-07-recycling.md).
+// such a page also faults in the host: zero-filling a new 64 MiB spare took 100-165 ms of a
+// node's CPU under a large-value load, over a recycled segment 15-23 ms
+// (bench/results/2026-12-07-recycling.md).
 //
 // Threads: with `background` a thread prepares the next spare when prepare_next() asks for it.
 // Without it, prepare_next() prepares it on the caller's thread before returning, so every
