@@ -10,6 +10,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <unordered_map>
 #include <thread>
 #include <utility>
 #include <vector>
@@ -140,6 +141,10 @@ class DiskStorage final : public runtime::Storage {
   // finish_local_snapshot or finish_leader_snapshot.
   [[nodiscard]] Result<std::unique_ptr<SnapshotWriter>> begin_snapshot(
       const raft::SnapshotMeta& meta) const;
+  // The same for this node's own snapshot, written over an old snapshot file when one was set
+  // aside for it (remove_doomed_files).
+  [[nodiscard]] Result<std::unique_ptr<SnapshotWriter>> begin_local_snapshot(
+      const raft::SnapshotMeta& meta);
   // The state machine's own snapshot at meta.index, which must be stored, with its term, and
   // newer than the current snapshot. Entries stay until compact().
   [[nodiscard]] Status finish_local_snapshot(std::unique_ptr<SnapshotWriter> writer);
@@ -279,6 +284,13 @@ class DiskStorage final : public runtime::Storage {
     std::shared_ptr<File> segment;
   };
   std::deque<DoomedFile> doomed_files_;      // To remove, oldest first.
+  // Per snapshot file open_snapshot() handed out: a lease every reader of it holds
+  // (SnapshotReader::hold), expired once the last reader is gone.
+  mutable std::unordered_map<std::string, std::weak_ptr<const void>> snapshot_readers_;
+  // An old snapshot file set aside (as reused-<n>.snap.tmp) for the next local snapshot to
+  // write over; empty when none waits.
+  std::string reusable_snapshot_;
+  uint64_t reused_snapshots_ = 0;  // Names reusable_snapshot_ files.
   std::mutex removal_mu_;                    // Taken before mu_, never under it.
   Index last_index_;
   std::deque<uint32_t> offsets_;

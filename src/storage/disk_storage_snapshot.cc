@@ -1,4 +1,6 @@
 // DiskStorage: snapshot files, log compaction and segment removal.
+#include <utility>
+
 #include "proto/convert.h"
 #include "storage/disk_storage.h"
 
@@ -7,6 +9,16 @@ namespace raftkv::storage {
 Result<std::unique_ptr<SnapshotWriter>> DiskStorage::begin_snapshot(
     const raft::SnapshotMeta& meta) const {
   return SnapshotWriter::create(fs_, dir_, meta);
+}
+
+Result<std::unique_ptr<SnapshotWriter>> DiskStorage::begin_local_snapshot(
+    const raft::SnapshotMeta& meta) {
+  std::string reuse;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    reuse = std::exchange(reusable_snapshot_, {});
+  }
+  return SnapshotWriter::create(fs_, dir_, meta, reuse);
 }
 
 Status DiskStorage::finish_local_snapshot(std::unique_ptr<SnapshotWriter> writer) {
@@ -62,7 +74,7 @@ Status DiskStorage::finish_leader_snapshot(std::unique_ptr<SnapshotWriter> write
 
 Result<uint64_t> DiskStorage::save_snapshot(const raft::SnapshotMeta& meta,
                                             const runtime::SnapshotImage& image) {
-  Result<std::unique_ptr<SnapshotWriter>> writer = begin_snapshot(meta);
+  Result<std::unique_ptr<SnapshotWriter>> writer = begin_local_snapshot(meta);
   if (!writer.is_ok()) return writer.status();
   if (Status saved = image.save(*writer.value()); !saved.is_ok()) return saved;
   const uint64_t data_bytes = writer.value()->data_bytes();
@@ -129,7 +141,7 @@ Status DiskStorage::create_snapshot(Index index, const raft::ConfState& conf_sta
   Result<Term> term_at = term(index);
   if (!term_at.is_ok()) return term_at.status();
   Result<std::unique_ptr<SnapshotWriter>> writer =
-      begin_snapshot(raft::SnapshotMeta{index, term_at.value(), conf_state});
+      begin_local_snapshot(raft::SnapshotMeta{index, term_at.value(), conf_state});
   if (!writer.is_ok()) return writer.status();
   Status written = writer.value()->write(data);
   if (!written.is_ok()) return written;
@@ -194,7 +206,12 @@ void DiskStorage::doom_covered_segments_locked(bool log_reset) {
 // A segment is recycled into a spare (renamed to a *.tmp name, which recovery treats as
 // removed) unless a reader still holds its file: a run planned before the compaction reads it
 // without mu_, and zeros written over it would fail that read. No reader can take the file
-// any more (it left segments_), so a use count of one here stays one.
+// any more (it left segments_), so a use count of one here stays one. Likewise an old
+// snapshot file nobody reads is set aside for the next local snapshot to write over (one at
+// a time; open_snapshot() opens only the newest, so an expired lease stays expired). Why:
+// writing over pages the page cache holds is a memory copy, while a new file's pages come
+// fresh from the allocator, which on a virtual machine that returns freed memory to its host
+// also costs a fault in the host per page (segment_pipeline.h has the figures).
 Status DiskStorage::remove_doomed_files() {
   std::lock_guard<std::mutex> removing(removal_mu_);
   while (true) {
@@ -205,27 +222,50 @@ Status DiskStorage::remove_doomed_files() {
       doomed.path = doomed_files_.front().path;
       doomed.segment = std::move(doomed_files_.front().segment);
     }
-    const bool recycle = doomed.segment != nullptr && doomed.segment.use_count() == 1;
+    const bool snapshot = doomed.segment == nullptr;
+    std::string reuse;  // Where an unread old snapshot file goes for reuse, if one may.
+    if (snapshot) {
+      std::lock_guard<std::mutex> lock(mu_);
+      const auto readers = snapshot_readers_.find(doomed.path);
+      const bool read = readers != snapshot_readers_.end() && !readers->second.expired();
+      if (!read && reusable_snapshot_.empty()) {
+        reuse = join_path(dir_, "reused-" + std::to_string(++reused_snapshots_) + ".snap.tmp");
+      }
+    }
+    const bool recycle = !snapshot && doomed.segment.use_count() == 1;
     doomed.segment.reset();  // Closed before its name changes or goes.
-    log_to(logger_, LogLevel::Info, "storage: ", recycle ? "recycling " : "removing ",
-           doomed.path, " (covered by the snapshot)");
-    Status removed = recycle ? pipeline_.recycle(doomed.path) : fs_.remove(doomed.path);
+    log_to(logger_, LogLevel::Info, "storage: ",
+           recycle || !reuse.empty() ? "recycling " : "removing ", doomed.path,
+           " (covered by the snapshot)");
+    Status removed = recycle           ? pipeline_.recycle(doomed.path)
+                     : !reuse.empty() ? fs_.rename(doomed.path, reuse)
+                                      : fs_.remove(doomed.path);
     if (removed.is_ok()) removed = fs_.sync_dir(dir_);
     if (!removed.is_ok()) return removed;
     std::lock_guard<std::mutex> lock(mu_);
+    if (snapshot) snapshot_readers_.erase(doomed.path);
+    if (!reuse.empty()) reusable_snapshot_ = reuse;
     doomed_files_.pop_front();
   }
 }
 
 Result<std::unique_ptr<runtime::SnapshotFile>> DiskStorage::open_snapshot() const {
   std::string path;
+  std::shared_ptr<const void> lease;  // Taken before the file is opened, so no gap.
   {
     std::lock_guard<std::mutex> lock(mu_);
     path = snapshot_path_;
+    if (path.empty()) return Status(ErrorCode::NotFound, "no snapshot");
+    std::weak_ptr<const void>& readers = snapshot_readers_[path];
+    lease = readers.lock();
+    if (lease == nullptr) {
+      lease = std::make_shared<int>(0);
+      readers = lease;
+    }
   }
-  if (path.empty()) return Status(ErrorCode::NotFound, "no snapshot");
   Result<std::unique_ptr<SnapshotReader>> reader = SnapshotReader::open(fs_, path);
   if (!reader.is_ok()) return reader.status();
+  reader.value()->hold(std::move(lease));
   return std::unique_ptr<runtime::SnapshotFile>(std::move(reader).value());
 }
 

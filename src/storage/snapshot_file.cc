@@ -106,15 +106,24 @@ SnapshotWriter::SnapshotWriter(Fs& fs, std::string dir, raft::SnapshotMeta meta,
     : fs_(fs), dir_(std::move(dir)), meta_(std::move(meta)), file_(std::move(file)) {}
 
 Result<std::unique_ptr<SnapshotWriter>> SnapshotWriter::create(Fs& fs, const std::string& dir,
-                                                               const raft::SnapshotMeta& meta) {
+                                                               const raft::SnapshotMeta& meta,
+                                                               const std::string& reuse) {
   const std::string temp_path = join_path(dir, snapshot_file_name(meta.index, meta.term) + ".tmp");
   // A leftover from a crashed attempt at the same snapshot is garbage: start over.
   (void)fs.remove(temp_path);
-  Result<std::unique_ptr<File>> file = fs.open(temp_path, OpenMode::CreateNew);
-  if (!file.is_ok()) return file.status();
+  Status renamed = reuse.empty() ? Status::ok() : fs.rename(reuse, temp_path);
+  if (!renamed.is_ok()) (void)fs.remove(reuse);  // Best effort; a new file will do.
+  const bool reused = !reuse.empty() && renamed.is_ok();
+  Result<std::unique_ptr<File>> file =
+      fs.open(temp_path, reused ? OpenMode::ReadWrite : OpenMode::CreateNew);
+  if (!file.is_ok()) {
+    if (reused) (void)fs.remove(temp_path);
+    return file.status();
+  }
   std::unique_ptr<SnapshotWriter> writer(
       new SnapshotWriter(fs, dir, meta, std::move(file.value())));
   writer->temp_path_ = temp_path;
+  writer->reused_ = reused;
   std::string meta_bytes;
   proto::encode_snapshot_meta(meta, &meta_bytes);
   RAFT_ASSERT(meta_bytes.size() <= kSnapshotMetaMax);
@@ -156,6 +165,7 @@ Status SnapshotWriter::finish() {
   footer += kFooterMagic;
   RAFT_ASSERT(footer.size() == kSnapshotFooterBytes);
   Status status = file_->write_at(offset_, footer);
+  if (status.is_ok() && reused_) status = file_->truncate(offset_ + footer.size());
   if (status.is_ok()) status = file_->sync();
   if (!status.is_ok()) return status;
   path_ = join_path(dir_, snapshot_file_name(meta_.index, meta_.term));

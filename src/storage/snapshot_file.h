@@ -39,8 +39,13 @@ std::string snapshot_file_name(Index index, Term term);
 // final name. Destroying an unfinished writer removes the temporary file. Not thread-safe.
 class SnapshotWriter final : public runtime::ByteSink {
  public:
+  // Writes into a new file, or over `reuse` when given: an old snapshot file that
+  // DiskStorage set aside (renamed to a *.tmp name) so that its cached pages are written over
+  // instead of fresh ones (DiskStorage::remove_doomed_files says why). finish() cuts it to
+  // this snapshot's size.
   [[nodiscard]] static Result<std::unique_ptr<SnapshotWriter>> create(
-      Fs& fs, const std::string& dir, const raft::SnapshotMeta& meta);
+      Fs& fs, const std::string& dir, const raft::SnapshotMeta& meta,
+      const std::string& reuse = {});
   ~SnapshotWriter() override;
   SnapshotWriter(const SnapshotWriter&) = delete;
   SnapshotWriter& operator=(const SnapshotWriter&) = delete;
@@ -64,6 +69,7 @@ class SnapshotWriter final : public runtime::ByteSink {
   std::unique_ptr<File> file_;
   std::string temp_path_;
   std::string path_;
+  bool reused_ = false;  // Written over an old file: finish() cuts what is left of it.
   uint64_t offset_ = 0;  // Next write position in the file.
   // Snapshots are large and written while the WAL syncs on the same disk: their pages go to
   // the disk step by step rather than all at finish().
@@ -138,6 +144,8 @@ class SnapshotReader final : public runtime::SnapshotFile {
   [[nodiscard]] Result<size_t> read(std::span<char> out) override;
   // Reads the rest of the data through read(), so the checksum is verified.
   [[nodiscard]] Status verify();
+  // Kept alive as long as this reader: DiskStorage learns from it that the file is still read.
+  void hold(std::shared_ptr<const void> lease) { lease_ = std::move(lease); }
   // Up to `bytes_max` raw file bytes at `offset` (empty at or past the end).
   [[nodiscard]] Result<std::string> read_chunk(uint64_t offset,
                                                uint64_t bytes_max) const override;
@@ -154,6 +162,7 @@ class SnapshotReader final : public runtime::SnapshotFile {
   uint64_t data_read_ = 0;
   uint32_t expected_crc_ = 0;
   uint32_t crc_ = 0;
+  std::shared_ptr<const void> lease_;
 };
 
 // Validates a whole snapshot file held in memory (header, meta, footer, checksum); fills

@@ -174,6 +174,60 @@ TEST(DiskStorage, Snapshot_KeepsTheNewestTwo) {
   EXPECT_EQ(storage->create_snapshot(Index{25}, {}, "old").code(), ErrorCode::InvalidArgument);
 }
 
+// Names in the data directory starting with `prefix`.
+std::vector<std::string> names_starting(SimFs& fs, const std::string& prefix) {
+  std::vector<std::string> out;
+  const std::vector<std::string> names = fs.list(kDir).value();
+  for (const std::string& name : names) {
+    if (name.starts_with(prefix)) out.push_back(name);
+  }
+  return out;
+}
+
+TEST(DiskStorage, Snapshot_AnOldFileIsWrittenOverAndCutToTheNewSize) {
+  SimFs fs;
+  auto storage = open_or_die(sim_options(fs));
+  ASSERT_TRUE(storage->append(make_entries(1, 41, 1)).is_ok());
+  ASSERT_TRUE(storage->create_snapshot(Index{10}, {}, std::string(5000, 'a')).is_ok());
+  ASSERT_TRUE(storage->create_snapshot(Index{20}, {}, "b").is_ok());
+  EXPECT_TRUE(names_starting(fs, "reused-").empty());
+  ASSERT_TRUE(storage->create_snapshot(Index{30}, {}, "c").is_ok());
+  // The third pushed out the first, which waits under a *.tmp name for the next snapshot.
+  EXPECT_FALSE(fs.exists(std::string(kDir) + "/" + snapshot_file_name(Index{10}, Term{1})));
+  EXPECT_EQ(names_starting(fs, "reused-"), std::vector<std::string>{"reused-1.snap.tmp"});
+  ASSERT_TRUE(storage->create_snapshot(Index{40}, {}, "short").is_ok());
+  const std::string newest = std::string(kDir) + "/" + snapshot_file_name(Index{40}, Term{1});
+  EXPECT_EQ(newest_snapshot_data(*storage), "short");
+  Result<std::unique_ptr<runtime::SnapshotFile>> file = storage->open_snapshot();
+  ASSERT_TRUE(file.is_ok());
+  EXPECT_EQ(fs.read_all(newest).size(), file.value()->file_bytes());  // Cut: no 'a' left.
+  EXPECT_EQ(fs.read_all(newest).find('a'), std::string::npos);
+  // Durable as such: a crash now recovers the snapshot whole.
+  const std::unique_ptr<SimFs> image = fs.crash_image(0);
+  auto recovered = open_or_die(sim_options(*image));
+  EXPECT_EQ(newest_snapshot_data(*recovered), "short");
+}
+
+TEST(DiskStorage, Snapshot_AnOldFileStillReadIsRemovedNotWrittenOver) {
+  SimFs fs;
+  auto storage = open_or_die(sim_options(fs));
+  ASSERT_TRUE(storage->append(make_entries(1, 41, 1)).is_ok());
+  ASSERT_TRUE(storage->create_snapshot(Index{10}, {}, "first").is_ok());
+  // A follower's transfer of the snapshot at 10 is still going on.
+  Result<std::unique_ptr<runtime::SnapshotFile>> sending = storage->open_snapshot();
+  ASSERT_TRUE(sending.is_ok());
+  ASSERT_TRUE(storage->create_snapshot(Index{20}, {}, "second").is_ok());
+  ASSERT_TRUE(storage->create_snapshot(Index{30}, {}, "third").is_ok());
+  EXPECT_FALSE(fs.exists(std::string(kDir) + "/" + snapshot_file_name(Index{10}, Term{1})));
+  EXPECT_TRUE(names_starting(fs, "reused-").empty());
+  ASSERT_TRUE(storage->create_snapshot(Index{40}, {}, std::string(100, 'x')).is_ok());
+  // The transfer reads what it started with.
+  std::string data(16, '\0');
+  Result<size_t> got = sending.value()->read(std::span<char>(data));
+  ASSERT_TRUE(got.is_ok()) << got.status().to_string();
+  EXPECT_EQ(data.substr(0, got.value()), "first");
+}
+
 TEST(DiskStorage, ApplySnapshot_ReplacesTheLogDurably) {
   SimFs fs;
   {
