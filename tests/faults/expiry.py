@@ -130,6 +130,16 @@ def check(path, skew_ms=CLOCK_SKEW_MS):
     return problems, counts, sorted(writes)
 
 
+def last_deadline_us(path, skew_ms=CLOCK_SKEW_MS):
+    """The latest moment (now_us's clock) by which every acknowledged deadline in `path` has
+    passed on every server: the final check waits for it, since the last keys are written
+    right before the workload stops, some with seconds still to live."""
+    with open(path) as file:
+        ops = [json.loads(line) for line in file if line.strip()]
+    return max((op["return"] + (op["ttl_ms"] + 2 * skew_ms) * 1000 for op in ops
+                if op["cmd"] in ("set-px", "pexpire") and op["status"] == "ok"), default=0)
+
+
 def judge(write, read, margin_us, counts):
     """Why `read` contradicts `write`'s deadline, or None."""
     ttl_us = write["ttl_ms"] * 1000

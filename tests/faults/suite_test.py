@@ -2,7 +2,9 @@
 python3 -m unittest discover -s tests/faults -p '*_test.py'"""
 
 import asyncio
+import json
 import random
+import tempfile
 import unittest
 
 import checks
@@ -230,6 +232,19 @@ class TtlCheckTest(unittest.TestCase):
         self.assertEqual("a deadline that the write's interval rules out",
                          self.judge("pttl", 100, 500))  # Deadline about 600 ms: too early.
         self.assertIsNone(self.judge("pttl", 100, 880))
+
+
+class TtlLastDeadlineTest(unittest.TestCase):
+    def test_LastDeadline_OfAcknowledgedWritesPlusTheSkewBound(self):
+        ops = [{"key": "a", "cmd": "set-px", "status": "ok", "return": 5_000, "ttl_ms": 3000},
+               {"key": "b", "cmd": "pexpire", "status": "ok", "return": 9_000, "ttl_ms": 500},
+               {"key": "c", "cmd": "pexpire", "status": "unknown", "return": 9_000,
+                "ttl_ms": 9000},
+               {"key": "a", "cmd": "get", "status": "ok", "return": 8_000_000}]
+        with tempfile.NamedTemporaryFile("w", suffix=".jsonl") as file:
+            file.write("".join(json.dumps(op) + "\n" for op in ops))
+            file.flush()
+            self.assertEqual(5_000 + 3_050_000, expiry.last_deadline_us(file.name))
 
 
 class LockCheckTest(unittest.TestCase):
