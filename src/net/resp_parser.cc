@@ -121,8 +121,29 @@ RespParser::RespParser(RespLimits limits) : limits_(limits) {
 
 void RespParser::feed(std::string_view bytes) {
   if (failed()) return;  // Nothing more will be parsed; do not grow.
+  returned_owned_.clear();
+  returned_owner_.clear();
+  if (owned_missing_ > 0) {
+    const size_t take = std::min(owned_missing_, bytes.size());
+    owned_.back().append(bytes.substr(0, take));
+    owned_missing_ -= take;
+    bytes.remove_prefix(take);
+  }
   compact();
   buffer_.append(bytes);
+}
+
+size_t RespParser::buffered_bytes() const {
+  size_t bytes = buffer_.size() - command_start_;
+  for (const std::string& owned : owned_) bytes += owned.size();
+  return bytes;
+}
+
+bool RespParser::take_argument(size_t index, std::string* out) {
+  if (index >= returned_owner_.size() || !returned_owner_[index].has_value()) return false;
+  *out = std::move(returned_owned_[*returned_owner_[index]]);
+  returned_owner_[index].reset();
+  return true;
 }
 
 // Drops the consumed prefix, but only once it is at least half the buffer, so each byte is
@@ -145,6 +166,8 @@ void RespParser::compact() {
 
 RespParser::Outcome RespParser::next(std::vector<std::string_view>* args) {
   args->clear();
+  returned_owned_.clear();
+  returned_owner_.clear();
   while (!failed()) {
     std::optional<Outcome> outcome;
     switch (state_) {
@@ -229,11 +252,19 @@ std::optional<RespParser::Outcome> RespParser::parse_bulk(
       if (!skip_bulk()) return Outcome::NeedMore;
     }
     const auto length = static_cast<size_t>(bulk_length_);
+    if (!receiving_owned_ && !refusing_ && buffer_.size() - position_ < length + 2 &&
+        length >= limits_.owned_bulk_bytes_min) {
+      start_owned_bulk();
+    }
+    if (receiving_owned_) {
+      if (std::optional<Outcome> outcome = finish_owned_bulk()) return outcome;
+      continue;
+    }
     if (buffer_.size() - position_ < length + 2) return Outcome::NeedMore;
     if (buffer_[position_ + length] != '\r' || buffer_[position_ + length + 1] != '\n') {
       return fail("expected CRLF after bulk string");
     }
-    arg_spans_.emplace_back(position_ - command_start_, length);
+    arg_spans_.push_back(ArgSpan{position_ - command_start_, length, std::nullopt});
     position_ += length + 2;
     bulk_length_ = -1;
     if (refusing_) command_start_ = position_;  // Nothing of it is kept.
@@ -242,6 +273,7 @@ std::optional<RespParser::Outcome> RespParser::parse_bulk(
     refusing_ = false;
     command_start_ = position_;
     state_ = State::Start;
+    owned_.clear();  // Arguments received before the refusal; nothing of it is kept.
     return std::nullopt;  // Refused when its header came; nothing more to report.
   }
   finish_command(args);
@@ -276,6 +308,35 @@ std::optional<RespParser::Outcome> RespParser::parse_bulk_header() {
   return Outcome::Refused;
 }
 
+void RespParser::start_owned_bulk() {
+  // Everything buffered after the header is the beginning of this bulk string, since not
+  // all of it has arrived. Sized for all of it at once, as Redis does for a big argument:
+  // within bulk_bytes_max, and the pages are touched only as the bytes arrive.
+  const size_t total = static_cast<size_t>(bulk_length_) + 2;
+  std::string& bulk = owned_.emplace_back();
+  bulk.reserve(total);
+  bulk.append(buffer_, position_);
+  buffer_.resize(position_);
+  scan_from_ = std::min(scan_from_, position_);
+  owned_missing_ = total - bulk.size();
+  receiving_owned_ = true;
+}
+
+std::optional<RespParser::Outcome> RespParser::finish_owned_bulk() {
+  if (owned_missing_ > 0) return Outcome::NeedMore;
+  std::string& bulk = owned_.back();
+  const auto length = static_cast<size_t>(bulk_length_);
+  RAFT_ASSERT(bulk.size() == length + 2);
+  if (bulk[length] != '\r' || bulk[length + 1] != '\n') {
+    return fail("expected CRLF after bulk string");
+  }
+  bulk.resize(length);
+  arg_spans_.push_back(ArgSpan{0, length, owned_.size() - 1});
+  receiving_owned_ = false;
+  bulk_length_ = -1;
+  return std::nullopt;
+}
+
 bool RespParser::skip_bulk() {
   // Everything but the final CRLF, which parse_bulk checks as for any bulk string.
   const auto dropped =
@@ -290,7 +351,13 @@ void RespParser::finish_command(std::vector<std::string_view>* args) {
   RAFT_ASSERT(arg_spans_.size() == args_expected_);
   RAFT_ASSERT(!arg_spans_.empty());
   const std::string_view command(buffer_.data() + command_start_, position_ - command_start_);
-  for (const auto& [offset, length] : arg_spans_) args->push_back(command.substr(offset, length));
+  returned_owned_ = std::move(owned_);
+  owned_.clear();
+  for (const ArgSpan& span : arg_spans_) {
+    returned_owner_.push_back(span.owned);
+    args->push_back(span.owned ? std::string_view(returned_owned_[*span.owned])
+                               : command.substr(span.offset, span.length));
+  }
   command_start_ = position_;
   state_ = State::Start;
 }

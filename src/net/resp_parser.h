@@ -20,7 +20,10 @@
 // trickles in); a partly received command is never re-scanned from its start; line ends are
 // found with memchr; arguments are string_views into the parser's buffer, handed out in a
 // vector the caller reuses, so a steady stream of commands allocates nothing; no virtual
-// calls.
+// calls. A large bulk string (RespLimits::owned_bulk_bytes_min) still arriving when its header
+// is read goes into a string of its own instead, sized once, which the caller may take over
+// (take_argument) rather than copy: a 16 MiB value was copied twice more on the leader, by the
+// buffer's growth and by the copy into the command's arguments.
 //
 // After an error the stream cannot be resynchronised (Redis behaves the same): the caller
 // sends the error as a RESP error reply and closes the connection. A well-formed command over
@@ -48,6 +51,10 @@ struct RespLimits {
   size_t inline_bytes_max = 64u << 10;
   // Most arguments in one array request.
   size_t array_length_max = 1u << 20;
+  // A bulk string at least this long that has not all arrived when its header is parsed is
+  // received into a string of its own (take_argument). From the read size (64 KiB) on, a
+  // bulk takes more than one read anyway; tests and the fuzzer set it small.
+  size_t owned_bulk_bytes_min = 64u << 10;
 };
 
 class RespParser {
@@ -70,13 +77,18 @@ class RespParser {
   // out one per call, in order.
   [[nodiscard]] Outcome next(std::vector<std::string_view>* args);
 
+  // Moves argument `index` of the command next() last returned into *out when the parser
+  // received it into a string of its own (see RespLimits::owned_bulk_bytes_min); false
+  // otherwise, and then the caller copies the view. Its view is then no longer valid.
+  [[nodiscard]] bool take_argument(size_t index, std::string* out);
+
   // The Redis-style error text ("ERR Protocol error: ..."), set once next() returned Error.
   [[nodiscard]] const std::string& error() const { return error_; }
   [[nodiscard]] bool failed() const { return !error_.empty(); }
   // The Redis-style error reply for the command next() last reported Refused.
   [[nodiscard]] const std::string& refusal() const { return refusal_; }
   // Bytes held for commands not yet returned, for back-pressure and metrics.
-  [[nodiscard]] size_t buffered_bytes() const { return buffer_.size() - command_start_; }
+  [[nodiscard]] size_t buffered_bytes() const;
 
  private:
   enum class State {
@@ -96,6 +108,13 @@ class RespParser {
   // Drops what has arrived of the refused command's current bulk string; false while more
   // of it is due.
   bool skip_bulk();
+  // The current bulk string (bulk_length_ bytes and its CRLF), of which only a part has been
+  // buffered, is received into owned_ from here on: the part moves there, and feed() appends
+  // to it until it is whole.
+  void start_owned_bulk();
+  // The current owned bulk string, once whole: its CRLF checked and cut off, its argument
+  // recorded; an outcome when more of it is due or the CRLF is missing.
+  std::optional<Outcome> finish_owned_bulk();
   std::optional<Outcome> parse_inline(std::vector<std::string_view>* args);
   // Reads the number of the header line at position_ ("*<n>\r\n" or "$<n>\r\n") into
   // *number (nullopt when the line is malformed) and its '\n' into *line_end; an outcome
@@ -118,10 +137,24 @@ class RespParser {
   // Where find_line resumes its search for '\n' (bytes before it contain none).
   size_t scan_from_ = 0;
   State state_ = State::Start;
-  // Array requests: arguments announced by "*<n>", and each one's (offset from
-  // command_start_, length) once read; the offsets survive compaction.
+  // Array requests: arguments announced by "*<n>", and each one's place once read: in
+  // buffer_ (offset from command_start_, which survives compaction), or owned_[owned].
+  struct ArgSpan {
+    size_t offset = 0;
+    size_t length = 0;
+    std::optional<size_t> owned;
+  };
   size_t args_expected_ = 0;
-  std::vector<std::pair<size_t, size_t>> arg_spans_;
+  std::vector<ArgSpan> arg_spans_;
+  // Bulk strings of the command being parsed received into strings of their own; the last
+  // one is still arriving while owned_missing_ > 0 (bytes due, its CRLF included).
+  std::vector<std::string> owned_;
+  size_t owned_missing_ = 0;
+  bool receiving_owned_ = false;  // The current bulk string is owned_.back().
+  // Those of the command next() last returned, for take_argument(): its argument i is
+  // returned_owned_[returned_owner_[i]] when that is set.
+  std::vector<std::string> returned_owned_;
+  std::vector<std::optional<size_t>> returned_owner_;
   // Length from the last "$<len>" header, or -1 when the next thing is a header.
   int64_t bulk_length_ = -1;
   // Bulk bytes announced so far by the array command being parsed.

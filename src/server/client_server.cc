@@ -222,7 +222,10 @@ class ClientServer::Connection : public std::enable_shared_from_this<Connection>
         fill(open_slot(), std::move(reply));
         continue;
       }
-      args.assign(views.begin(), views.end());
+      args.resize(views.size());
+      for (size_t i = 0; i < views.size(); ++i) {
+        if (!parser_.take_argument(i, &args[i])) args[i].assign(views[i]);
+      }
       handle(std::move(args));
     }
   }

@@ -5,7 +5,8 @@
 // once whole and once in pseudo-random chunks (1..64 bytes). Both runs must yield the same
 // commands, refusals and error. Small limits make the limit paths reachable; the seeds
 // (fuzz_seed_corpus) hold bulk-length headers at, just over and far over them, so refusing a
-// command and skipping its bytes is explored from the start.
+// command and skipping its bytes is explored from the start. Bulk strings from 8 bytes on
+// that a chunk cuts are received into strings of their own, so that path meets the other.
 //
 // Built by tests/fuzz/run.sh; by hand:
 //   clang++ -std=c++20 -g -O1 -fsanitize=fuzzer,address,undefined -Isrc \
@@ -79,7 +80,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   uint32_t seed = data[0];
   const std::string_view input(reinterpret_cast<const char*>(data + 1), size - 1);
   const RespLimits limits{.bulk_bytes_max = 256, .request_bytes_max = 512,
-                          .inline_bytes_max = 128, .array_length_max = 16};
+                          .inline_bytes_max = 128, .array_length_max = 16,
+                          .owned_bulk_bytes_min = 8};
 
   RespParser whole_parser(limits);
   Parsed whole;

@@ -311,6 +311,68 @@ TEST(RespParser, Next_RandomInputNeverCrashes) {
   }
 }
 
+// Bulk strings from 4 bytes on that a chunk cuts are received into strings of their own.
+constexpr RespLimits kOwnSmallBulks{.owned_bulk_bytes_min = 4};
+
+TEST(RespParser, OwnedBulk_SplitAtEveryPairOfPositionsGivesSameCommands) {
+  const std::string& input = kPipeline;
+  for (size_t first = 0; first <= input.size(); ++first) {
+    for (size_t second = first; second <= input.size(); ++second) {
+      const Parsed parsed = parse_chunks(
+          {input.substr(0, first), input.substr(first, second - first), input.substr(second)},
+          kOwnSmallBulks);
+      ASSERT_EQ(parsed.commands, kPipelineCommands) << first << "," << second;
+      ASSERT_EQ(parsed.error, "") << first << "," << second;
+    }
+  }
+}
+
+TEST(RespParser, OwnedBulk_TheCallerTakesTheValueInsteadOfCopyingIt) {
+  RespParser parser;  // The default threshold, 64 KiB.
+  const std::string value(100'000, 'v');
+  const std::string command = "*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$100000\r\n" + value + "\r\n";
+  std::vector<std::string_view> args;
+  parser.feed(command.substr(0, 40'000));
+  EXPECT_EQ(parser.next(&args), Outcome::NeedMore);
+  parser.feed(command.substr(40'000, 40'000));
+  EXPECT_EQ(parser.next(&args), Outcome::NeedMore);
+  EXPECT_EQ(parser.buffered_bytes(), 80'000u);  // The value's part counts while it arrives.
+  parser.feed(command.substr(80'000) + "*1\r\n$4\r\nPING\r\n");
+  ASSERT_EQ(parser.next(&args), Outcome::Command);
+  ASSERT_EQ(args.size(), 3u);
+  EXPECT_EQ(args[2], value);
+  std::string taken;
+  EXPECT_FALSE(parser.take_argument(0, &taken));  // Small ones stay views into the buffer.
+  ASSERT_TRUE(parser.take_argument(2, &taken));
+  EXPECT_EQ(taken, value);
+  EXPECT_FALSE(parser.take_argument(2, &taken));  // Once.
+  ASSERT_EQ(parser.next(&args), Outcome::Command);
+  EXPECT_EQ(args, std::vector<std::string_view>{"PING"});
+  EXPECT_EQ(parser.buffered_bytes(), 0u);
+}
+
+TEST(RespParser, OwnedBulk_MissingCrlfAfterItIsAProtocolError) {
+  const Parsed parsed =
+      parse_chunks({"*2\r\n$4\r\nECHO\r\n$5\r\nhel", "loXY*1\r\n$4\r\nPING\r\n"},
+                   kOwnSmallBulks);
+  EXPECT_TRUE(parsed.commands.empty());
+  EXPECT_EQ(parsed.error, "ERR Protocol error: expected CRLF after bulk string");
+}
+
+TEST(RespParser, OwnedBulk_ARefusedCommandKeepsNothingOfIt) {
+  RespLimits limits = kOwnSmallBulks;
+  limits.request_bytes_max = 12;  // MSET and a 6-byte value fit; a second value does not.
+  RespParser parser(limits);
+  std::vector<std::string_view> args;
+  parser.feed("*3\r\n$4\r\nMSET\r\n$6\r\nvalue1");
+  EXPECT_EQ(parser.next(&args), Outcome::NeedMore);
+  parser.feed("\r\n$6\r\nvalue2\r\n*1\r\n$4\r\nPING\r\n");
+  EXPECT_EQ(parser.next(&args), Outcome::Refused);
+  ASSERT_EQ(parser.next(&args), Outcome::Command);
+  EXPECT_EQ(args, std::vector<std::string_view>{"PING"});
+  EXPECT_EQ(parser.buffered_bytes(), 0u);
+}
+
 TEST(RespParser, SplitInlineArgs_HexAndControlEscapes) {
   std::string storage;
   std::vector<std::pair<size_t, size_t>> spans;
