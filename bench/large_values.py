@@ -112,7 +112,7 @@ def node_costs(ports):
     return costs
 
 
-def run_throughput(size, leader_port, ports, writes, clients):
+def run_throughput(size, leader_port, ports, writes, clients, keys):
     # Only large writes, straight to the leader, from `clients` connections at once, each
     # sending `writes` values back to back: the rate the cluster replicates them at, for the
     # comparison with the disk's (fio). Nothing is read back, nothing else runs.
@@ -124,7 +124,7 @@ def run_throughput(size, leader_port, ports, writes, clients):
         client = redis.Redis(port=leader_port, socket_timeout=120)
         for i in range(writes):
             try:
-                client.set("tp-%d-%d" % (number, i), value)
+                client.set("tp-%d-%d" % (number, i % keys if keys else i), value)
                 outcome = "ok"
             except redis.exceptions.RedisError:
                 outcome = "failed"
@@ -158,13 +158,16 @@ def main():
     parser.add_argument("--bench-seconds", type=int, default=5)
     parser.add_argument("--throughput-clients", type=int, default=0,
                         help="only measure throughput, with this many writers")
+    parser.add_argument("--keys", type=int, default=0,
+                        help="throughput: each writer rewrites this many keys (0: a new key "
+                             "per write), so the state stops growing, as in steady state")
     args = parser.parse_args()
     ports = [int(p) for p in args.ports.split(",")]
     leader, follower = leader_and_follower(ports)
     if args.throughput_clients > 0:
         for size_mib in [float(s) for s in args.sizes_mib.split(",")]:
             result = run_throughput(int(size_mib * (1 << 20)), leader, ports, args.writes,
-                                    args.throughput_clients)
+                                    args.throughput_clients, args.keys)
             print(json.dumps(result), flush=True)
         return 0
     baseline = benchmark_p99(start_benchmark(leader, args.bench_seconds))

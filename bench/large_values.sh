@@ -8,10 +8,11 @@
 # (bench/floor/replication_floor.cc: four processes on loopback, client, leader and two
 # followers, doing only the copies and syncs a replicated write needs).
 #   bench/large_values.sh [--server BIN] [--label NAME] [--sizes-mib "1,4,16,64"] [--writes N]
-#                         [--throughput-clients N [--rounds N]] [--server-arg ARG]...
+#                         [--throughput-clients N [--rounds N] [--keys N]] [--server-arg ARG]...
 # --throughput-clients N: only the throughput, N writers of --writes values each to the
 # leader, with nothing else running, against fio and the floors (bench/floor), --rounds times
 # (default 3) alternating; then --sizes-mib is one size, and a failed write makes the rate -1.
+# --keys N: each writer rewrites N keys, so the state stops growing (steady state).
 # Writes build/large-values/NAME.jsonl and prints it. Loopback ports 24201-24223.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -25,6 +26,7 @@ writes=5
 server_args=()
 writers=0
 rounds=3
+keys=0
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --server) server="$2"; shift 2 ;;
@@ -33,8 +35,9 @@ while [[ $# -gt 0 ]]; do
     --writes) writes="$2"; shift 2 ;;
     --throughput-clients) writers="$2"; shift 2 ;;
     --rounds) rounds="$2"; shift 2 ;;
+    --keys) keys="$2"; shift 2 ;;
     --server-arg) server_args+=(--server-arg "$2"); shift 2 ;;
-    *) sed -n '8,13p' "$0" | sed 's/^# *//' >&2; exit 2 ;;
+    *) sed -n '10,16p' "$0" | sed 's/^# *//' >&2; exit 2 ;;
   esac
 done
 bench_install fio redis-tools python3-redis
@@ -77,7 +80,7 @@ measure_netfloor() {
 # raftkv's rate: `writers` clients each writing `writes` values to the leader.
 measure_raftkv() {
   bench/large_values.py --ports 24211,24212,24213 --sizes-mib "$1" --writes "$writes" \
-      --throughput-clients "$writers" | tee -a "$work/$label-raftkv.jsonl" |
+      --throughput-clients "$writers" --keys "$keys" | tee -a "$work/$label-raftkv.jsonl" |
     python3 -c "import json, sys; r=json.load(sys.stdin); \
 print(r['mib_per_s'] if r['failed'] == 0 else -1)"
 }
