@@ -40,7 +40,7 @@ void Requests::maybe_maintain() {
           node_.now_ms() + node_.options.request_timeout_ms);
 }
 
-void Requests::dispatch(Request request, Done done, uint64_t deadline_ms) {
+void Requests::dispatch(Request request, Done done, uint64_t deadline_ms, bool forwarded) {
   const NodeId leader = node_.core->leader();
   if (leader == node_.id()) {
     if (request.read_only) {
@@ -49,7 +49,8 @@ void Requests::dispatch(Request request, Done done, uint64_t deadline_ms) {
       // It may wait for as long as it may then take: the writes ahead of it are as large.
       const uint64_t wait_until_ms =
           std::max(deadline_ms, node_.now_ms() + large_write_timeout_ms(request.bytes.size()));
-      large_writes_waiting_.push_back({std::move(request), std::move(done), wait_until_ms});
+      large_writes_waiting_.push_back(
+          {std::move(request), std::move(done), wait_until_ms, forwarded});
       admit_large_writes();
     } else {
       propose(std::move(request), std::move(done), deadline_ms);
@@ -178,7 +179,7 @@ void Requests::on_forward_request(NodeId from, ForwardRequest request) {
            [this, from, id](Response response) {
              node_.transport.reply(from, {id, std::move(response)});
            },
-           node_.now_ms() + node_.options.request_timeout_ms);
+           node_.now_ms() + node_.options.request_timeout_ms, /*forwarded=*/true);
 }
 
 void Requests::on_forward_reply(ForwardReply reply) {
@@ -237,9 +238,15 @@ void Requests::on_role_change(const raft::SoftState& soft) {
     }
     reads_.clear();
     reads_waiting_apply_.clear();
-    // Not proposed, so not in doubt: they go to the next leader like any request.
+    // Not proposed, so not in doubt: they go to the next leader like any request, except
+    // those a follower forwarded here, which are answered as when they arrive at a node that
+    // no longer leads (on_forward_request): no second hop, whose answer nobody may wait for.
     for (WaitingRequest& request : large_writes_waiting_) {
-      waiting_for_leader_.push_back(std::move(request));
+      if (request.forwarded) {
+        request.done(Response::not_applied("leadership moved; retry"));
+      } else {
+        waiting_for_leader_.push_back(std::move(request));
+      }
     }
     large_writes_waiting_.clear();
     // Writes stay pending: they may still commit under the new leader, and the entry applied

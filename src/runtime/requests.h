@@ -82,10 +82,13 @@ class Requests {
     Done done;
     uint64_t deadline_ms = 0;
   };
-  struct WaitingRequest {  // For a leader to be known.
+  struct WaitingRequest {  // For a leader to be known, or (large writes) for room.
     Request request;
     Done done;
     uint64_t deadline_ms = 0;
+    // A follower forwarded it here: if this node stops leading first, it is answered
+    // rather than forwarded again (one hop; the follower's own view catches up).
+    bool forwarded = false;
   };
   struct PendingForward {
     NodeId leader;  // Where it was sent.
@@ -94,7 +97,7 @@ class Requests {
     uint64_t deadline_ms = 0;
   };
 
-  void dispatch(Request request, Done done, uint64_t deadline_ms);
+  void dispatch(Request request, Done done, uint64_t deadline_ms, bool forwarded = false);
   void propose(Request request, Done done, uint64_t deadline_ms);
   // Waits for the entry at `proposal` to apply (writes_), answering a stale one there first.
   void track(const raft::Proposal& proposal, Done done, uint64_t deadline_ms);

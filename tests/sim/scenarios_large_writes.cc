@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -377,9 +378,11 @@ void large_write_wait_times_out(Run& run) {
 // another leader's entry replaced it; and once the cluster converged no node's budget keeps
 // any bytes or waiting writes. The history checks every answer against what the nodes
 // applied.
+// A write a follower forwarded, still waiting at the deposed leader, is answered there, not
+// forwarded a second time (seed 154 showed the second hop).
 // Catches: waiting writes dropped or left waiting when the leader steps down, waiting writes
-// answered as if they might have been applied, and in-flight bytes never given back by a
-// deposed leader.
+// answered as if they might have been applied, in-flight bytes never given back by a deposed
+// leader, and a forwarded write sent on again.
 void large_writes_leader_moves(Run& run) {
   Simulator sim(run, budget_options());
   Prng prng = scenario_prng(run);
@@ -389,6 +392,11 @@ void large_writes_leader_moves(Run& run) {
   // Forwarded writes reach the leader when the network says: the budget's rules are checked
   // by the other scenarios, this one checks the answers.
   BudgetWatch watch(sim, *leader, /*model=*/false);
+  auto sent_on = std::make_shared<std::vector<std::string>>();  // Forwarded by the leader.
+  sim.watch_forwards([sent_on, from = *leader](NodeId sender, NodeId,
+                                               const runtime::ForwardRequest& request) {
+    if (sender == from) sent_on->push_back(request.request.bytes);
+  });
   for (int i = 0; i < 7; ++i) {
     const NodeId via = i < 5 ? *leader : pick(prng, followers, 1).front();
     if (!watch.submit(via, prng.uniform(kKiB, 3 * kKiB))) return;
@@ -442,6 +450,13 @@ void large_writes_leader_moves(Run& run) {
                       ", in the log when leadership moved, was answered not applied");
     }
     if (replaced) ++replaced_in_flight;
+    const auto hop = std::find_if(sent_on->begin(), sent_on->end(), [&](const std::string& bytes) {
+      return bytes.find(write.name) != std::string::npos;
+    });
+    if (!write.direct && hop != sent_on->end()) {
+      return sim.fail("write " + watch.describe(write) +
+                      ", forwarded to the leader by a follower, was forwarded again by it");
+    }
   }
   run.metric("waiting_when_leadership_moved", waiting_at_move);
   run.metric("replaced_in_flight", replaced_in_flight);

@@ -119,6 +119,7 @@ class Simulator::NodeTransport final : public runtime::Transport {
   void send(const raft::Message& message) override { sim_.send(id_, message.to, message); }
   bool forward(NodeId to, runtime::ForwardRequest request) override {
     if (!sim_.node(to).up) return false;  // No connection to a dead process.
+    if (sim_.forward_watcher_) sim_.forward_watcher_(id_, to, request);
     sim_.send(id_, to, std::move(request));
     return true;
   }

@@ -233,6 +233,10 @@ class Simulator {
   // Records a scenario-level failure with time and cluster state.
   void fail(const std::string& what);
   void set_observer(SimObserver* observer) { observer_ = observer; }
+  // Called with every request a node forwards, as it leaves (scenarios that count hops).
+  using ForwardWatcher =
+      std::function<void(NodeId from, NodeId to, const runtime::ForwardRequest& request)>;
+  void watch_forwards(ForwardWatcher watcher) { forward_watcher_ = std::move(watcher); }
   // Narration line through the Run's sink (the demo, --verbose replays); no-op without one.
   void narrate(const std::string& line, LogLevel level = LogLevel::Info);
 
@@ -308,6 +312,7 @@ class Simulator {
   uint64_t soft_state_changes_ = 0;
   uint64_t next_request_ = 0;
   SimObserver* observer_ = nullptr;
+  ForwardWatcher forward_watcher_;
 };
 
 }  // namespace raftkv::sim
