@@ -174,16 +174,6 @@ TEST(DiskStorage, Snapshot_KeepsTheNewestTwo) {
   EXPECT_EQ(storage->create_snapshot(Index{25}, {}, "old").code(), ErrorCode::InvalidArgument);
 }
 
-// Names in the data directory starting with `prefix`.
-std::vector<std::string> names_starting(SimFs& fs, const std::string& prefix) {
-  std::vector<std::string> out;
-  const std::vector<std::string> names = fs.list(kDir).value();
-  for (const std::string& name : names) {
-    if (name.starts_with(prefix)) out.push_back(name);
-  }
-  return out;
-}
-
 TEST(DiskStorage, Snapshot_AnOldFileIsWrittenOverAndCutToTheNewSize) {
   SimFs fs;
   auto storage = open_or_die(sim_options(fs));

@@ -31,16 +31,6 @@ class SpareFailingFs final : public ForwardingFs {
   }
 };
 
-// Names of files in the data directory that start with `prefix`.
-std::vector<std::string> names_starting(SimFs& fs, const std::string& prefix) {
-  std::vector<std::string> out;
-  const std::vector<std::string> names = fs.list(kDir).value();
-  for (const std::string& name : names) {
-    if (name.starts_with(prefix)) out.push_back(name);
-  }
-  return out;
-}
-
 std::vector<std::string> spare_names(SimFs& fs) { return names_starting(fs, "spare-"); }
 
 std::string spare_path(uint64_t number) {

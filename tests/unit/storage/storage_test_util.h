@@ -121,4 +121,14 @@ inline std::vector<raft::Entry> all_entries(const raft::LogStorage& storage) {
   return entries.is_ok() ? entries.value() : std::vector<raft::Entry>{};
 }
 
+// Names of the files in the data directory that start with `prefix`.
+inline std::vector<std::string> names_starting(Fs& fs, const std::string& prefix) {
+  std::vector<std::string> out;
+  const std::vector<std::string> names = fs.list(kDir).value();
+  for (const std::string& name : names) {
+    if (name.starts_with(prefix)) out.push_back(name);
+  }
+  return out;
+}
+
 }  // namespace raftkv::storage::testing
