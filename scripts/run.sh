@@ -13,4 +13,7 @@ cd "$(dirname "$0")/.."
 scripts/setup.sh
 scripts/build.sh release raftkv raftkv-server >/dev/null
 dir=${RAFTKV_DIR:-/tmp/raftkv-cluster}
-exec build/release/tools/raftkv/raftkv cluster start --dir "$dir" --nodes 3 --foreground "$@"
+# This checkout's server, always: a cluster.conf left in $dir by another checkout names its
+# own, which may be gone.
+exec build/release/tools/raftkv/raftkv cluster start --dir "$dir" --nodes 3 --foreground \
+  --server "$PWD/build/release/src/server/raftkv-server" "$@"
