@@ -280,7 +280,9 @@ class DiskStorage final : public runtime::Storage {
   std::vector<std::string> snapshot_files_;  // Final names, oldest first.
   struct DoomedFile {
     std::string path;
-    // A segment's open file, which readers share (EntryRun); null for a snapshot file.
+    bool is_segment = false;  // Else a snapshot file.
+    // A segment's open file, which readers share (EntryRun), until remove_doomed_files()
+    // has looked at who still holds it.
     std::shared_ptr<File> segment;
   };
   std::deque<DoomedFile> doomed_files_;      // To remove, oldest first.

@@ -175,7 +175,7 @@ void DiskStorage::doom_old_snapshots_locked() {
   while (snapshot_files_.size() > options_.snapshots_kept) {
     std::string path = join_path(dir_, snapshot_files_.front());
     RAFT_ASSERT(path != snapshot_path_);
-    doomed_files_.push_back(DoomedFile{std::move(path), nullptr});
+    doomed_files_.push_back(DoomedFile{std::move(path), /*is_segment=*/false, nullptr});
     snapshot_files_.erase(snapshot_files_.begin());
   }
 }
@@ -191,7 +191,8 @@ void DiskStorage::doom_covered_segments_locked(bool log_reset) {
     ++removable;
   }
   for (size_t i = 0; i < removable; ++i) {
-    doomed_files_.push_back(DoomedFile{segments_[i].path, std::move(segments_[i].file)});
+    doomed_files_.push_back(
+        DoomedFile{segments_[i].path, /*is_segment=*/true, std::move(segments_[i].file)});
   }
   segments_.erase(segments_.begin(), segments_.begin() + static_cast<std::ptrdiff_t>(removable));
 }
@@ -215,35 +216,38 @@ void DiskStorage::doom_covered_segments_locked(bool log_reset) {
 Status DiskStorage::remove_doomed_files() {
   std::lock_guard<std::mutex> removing(removal_mu_);
   while (true) {
-    DoomedFile doomed;
+    std::string path;
+    bool is_segment = false;
+    bool recycle = false;  // A segment no reader holds: it becomes a spare.
+    std::string reuse;     // Where an unread old snapshot file goes for reuse, if one may.
     {
       std::lock_guard<std::mutex> lock(mu_);
       if (doomed_files_.empty()) return Status::ok();
-      doomed.path = doomed_files_.front().path;
-      doomed.segment = std::move(doomed_files_.front().segment);
-    }
-    const bool snapshot = doomed.segment == nullptr;
-    std::string reuse;  // Where an unread old snapshot file goes for reuse, if one may.
-    if (snapshot) {
-      std::lock_guard<std::mutex> lock(mu_);
-      const auto readers = snapshot_readers_.find(doomed.path);
-      const bool read = readers != snapshot_readers_.end() && !readers->second.expired();
-      if (!read && reusable_snapshot_.empty()) {
-        reuse = join_path(dir_, "reused-" + std::to_string(++reused_snapshots_) + ".snap.tmp");
+      DoomedFile& doomed = doomed_files_.front();
+      path = doomed.path;
+      is_segment = doomed.is_segment;
+      if (is_segment) {
+        // Null on a retry after a failure: then the file is removed, as before recycling.
+        recycle = doomed.segment != nullptr && doomed.segment.use_count() == 1;
+        doomed.segment.reset();  // Closed before its name changes or goes.
+      } else {
+        const auto readers = snapshot_readers_.find(path);
+        const bool read = readers != snapshot_readers_.end() && !readers->second.expired();
+        if (!read && reusable_snapshot_.empty()) {
+          reuse = join_path(dir_, "reused-" + std::to_string(++reused_snapshots_) + ".snap.tmp");
+        }
       }
     }
-    const bool recycle = !snapshot && doomed.segment.use_count() == 1;
-    doomed.segment.reset();  // Closed before its name changes or goes.
     log_to(logger_, LogLevel::Info, "storage: ",
-           recycle || !reuse.empty() ? "recycling " : "removing ", doomed.path,
+           recycle || !reuse.empty() ? "recycling " : "removing ", path,
            " (covered by the snapshot)");
-    Status removed = recycle           ? pipeline_.recycle(doomed.path)
-                     : !reuse.empty() ? fs_.rename(doomed.path, reuse)
-                                      : fs_.remove(doomed.path);
+    Status removed = recycle           ? pipeline_.recycle(path)
+                     : !reuse.empty() ? fs_.rename(path, reuse)
+                                      : fs_.remove(path);
     if (removed.is_ok()) removed = fs_.sync_dir(dir_);
     if (!removed.is_ok()) return removed;
     std::lock_guard<std::mutex> lock(mu_);
-    if (snapshot) snapshot_readers_.erase(doomed.path);
+    if (!is_segment) snapshot_readers_.erase(path);
     if (!reuse.empty()) reusable_snapshot_ = reuse;
     doomed_files_.pop_front();
   }
