@@ -89,7 +89,6 @@ void Node::tick() {
   requests_.expire();
   requests_.maybe_maintain();
   release_cached_entries();
-  node_.metrics.term.store(node_.core->term().value(), std::memory_order_relaxed);
   node_.observer->on_tick(*node_.core);
   drive();
 }
@@ -237,6 +236,8 @@ void Node::drive_soon() {
 
 void Node::drive() {
   if (stopped_) return;
+  // Here, not on the tick: an election won between ticks must show its term with its count.
+  node_.metrics.term.store(node_.core->term().value(), std::memory_order_relaxed);
   if (ready_in_flight_) {
     // Heartbeats and appends produced meanwhile leave now: a leader waiting for a long sync
     // (a slow disk, a 16 MiB entry) must not look dead to its followers.

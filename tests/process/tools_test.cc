@@ -150,7 +150,8 @@ TEST_F(Tools, HttpStatusAndMetrics_Served) {
   EXPECT_NE(status.find("\"term\":" + std::to_string(info.term)), std::string::npos) << status;
   EXPECT_NE(status.find("\"match_index\""), std::string::npos) << status;
   const std::string metrics = http_get(http_port, "/metrics");
-  EXPECT_NE(metrics.find("raftkv_term " + std::to_string(info.term)), std::string::npos);
+  EXPECT_NE(metrics.find("raftkv_term " + std::to_string(info.term)), std::string::npos)
+      << metrics;
   EXPECT_NE(metrics.find("raftkv_elections_won_total 1"), std::string::npos) << metrics;
   EXPECT_NE(metrics.find("raftkv_wal_sync_seconds_bucket{le=\"+Inf\"}"), std::string::npos);
   EXPECT_NE(metrics.find("raftkv_leader_changes_total 1\n"), std::string::npos) << metrics;
