@@ -137,7 +137,7 @@ Reply randomkey_command(const ReadContext& context, ReadArgs /*args*/) {
   return Reply::nil();
 }
 
-// SCAN cursor [MATCH pattern] [COUNT n] [TYPE type]: see cursor_of() for the guarantee.
+// SCAN cursor [MATCH pattern] [COUNT n] [TYPE type]: see scan_map() for the guarantee.
 Reply scan_command(const ReadContext& context, ReadArgs args) {
   const std::optional<uint64_t> cursor = parse_cursor(args[1]);
   if (!cursor) return Reply::error("ERR invalid cursor");

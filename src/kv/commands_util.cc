@@ -129,23 +129,6 @@ const Record* find_hash(const Keyspace& keys, const std::string& key, int64_t no
   return value;
 }
 
-uint64_t cursor_of(std::string_view key) {
-  uint64_t cursor = 0;
-  for (size_t i = 0; i < 8; ++i) {
-    const uint64_t byte = i < key.size() ? static_cast<uint8_t>(key[i]) : 0;
-    cursor = (cursor << 8) | byte;
-  }
-  return cursor;
-}
-
-std::string cursor_key(uint64_t cursor) {
-  std::string key(8, '\0');
-  for (size_t i = 0; i < 8; ++i) key[7 - i] = static_cast<char>((cursor >> (8 * i)) & 0xff);
-  // The smallest key with this prefix: without the padding's zero bytes.
-  while (!key.empty() && key.back() == '\0') key.pop_back();
-  return key;
-}
-
 std::optional<uint64_t> parse_cursor(std::string_view text) {
   if (text.empty() || text.size() > 20) return std::nullopt;
   uint64_t value = 0;

@@ -52,15 +52,6 @@ inline constexpr const char* kOutOfRange = "ERR value is out of range";
 [[nodiscard]] const Record* find_hash(const Keyspace& keys, const std::string& key,
                                      int64_t now_ms, Reply* error);
 
-// SCAN cursors are positions in key order, not hash buckets, so that a key present for a whole
-// scan is returned whatever happens between calls (snapshots, restarts, a new leader: the
-// order of keys is the same on every replica). A cursor is the first 8 bytes of the next key
-// to return, read as a big-endian number (shorter keys padded with zero bytes); 0 starts and
-// ends a scan. The keys sharing those 8 bytes are returned in one reply, so the next cursor is
-// always larger than the last (COUNT is a hint, as in Redis).
-[[nodiscard]] uint64_t cursor_of(std::string_view key);
-// The 8-byte prefix a cursor stands for: scanning resumes at the first key not below it.
-[[nodiscard]] std::string cursor_key(uint64_t cursor);
 // A cursor as Redis parses one (an unsigned 64-bit decimal); nullopt for "invalid cursor".
 [[nodiscard]] std::optional<uint64_t> parse_cursor(std::string_view text);
 
@@ -75,18 +66,23 @@ struct ScanOptions {
                                                       size_t from, bool allow_type,
                                                       ScanOptions* options);
 
-// Walks `map` from `cursor` in key order, calling take(key, value) for each item, until at
-// least `count` were visited and the next key starts another cursor: returns the cursor to
-// continue from (0 when the walk reached the end).
+// SCAN cursors are positions in the key space's order, not hash-table buckets, so that a key
+// present for a whole scan is returned whatever happens between calls (snapshots, restarts, a
+// new leader: the order is the same on every replica). That order is by a hash of the key
+// (PersistentTree), and a cursor is the hash of the next key to return; 0 starts and ends a
+// scan. Keys sharing a hash are returned in one reply, so the next cursor is always larger
+// than the last (COUNT is a hint, as in Redis). A cursor was once a key's first 8 bytes, and a
+// million keys named "key:0000..." came back in one reply; hashes spread any names.
+//
+// Walks `map` from `cursor`, calling take(key, value) for each item, until at least `count`
+// were visited and the next key starts another cursor: returns the cursor to continue from (0
+// when the walk reached the end).
 template <typename Map, typename Take>
 uint64_t scan_map(const Map& map, uint64_t cursor, size_t count, Take&& take) {
-  const std::string from_key = cursor_key(cursor);
-  const typename Map::Key from(from_key);
   size_t visited = 0;
   uint64_t last_cursor = 0;
   uint64_t next = 0;
-  map.for_each_from(&from, [&](const auto& key, const auto& value) {
-    const uint64_t here = cursor_of(key);
+  map.for_each_from(cursor, [&](uint64_t here, const auto& key, const auto& value) {
     if (visited >= count && here != last_cursor) {
       next = here;
       return false;

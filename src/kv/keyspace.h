@@ -26,7 +26,7 @@
 // entry. Not thread-safe; snapshot copies of map() may be read from other threads.
 namespace raftkv::kv {
 
-// Key to record, in key order.
+// Key to record, in the order of the keys' hashes (Record::order_tag).
 using KeyMap = PersistentTree<Record>;
 
 class Keyspace {

@@ -12,7 +12,8 @@
 // A key's value as commands build it (Value), and as the key space stores it (Record).
 namespace raftkv::kv {
 
-using HashMap = PersistentMap<std::string, std::string>;
+// A hash's fields, in the order of their hashes (see PersistentTree).
+using HashMap = PersistentMap<std::string, std::string, HashOrder>;
 
 // A deadline meaning "never expires".
 inline constexpr int64_t kNoExpiry = -1;
@@ -51,6 +52,8 @@ struct Value {
 class Record final : public RefCounted {
  public:
   using Key = std::string_view;
+  // The key space is in hash order (see PersistentTree).
+  static uint64_t order_tag(std::string_view key) { return HashOrder::order_tag(key); }
 
   // Strings up to this length are copied into the record; longer ones are moved in. A copy
   // this size costs less than the allocation it saves.

@@ -16,11 +16,14 @@ namespace raftkv::kv {
 
 namespace {
 
-constexpr std::string_view kMagic = "RKVKVSM3";
-// Format 1, before expiry and hashes, and format 2, before ACL users: still restored
-// (state_machine.h).
+constexpr std::string_view kMagic = "RKVKVSM4";
+// Format 1, before expiry and hashes, format 2, before ACL users, and format 3, keys in key
+// order: still restored (state_machine.h).
 constexpr std::string_view kMagicV1 = "RKVKVSM1";
 constexpr std::string_view kMagicV2 = "RKVKVSM2";
+constexpr std::string_view kMagicV3 = "RKVKVSM3";
+// The first format whose keys and fields are in hash order (PersistentTree), not key order.
+constexpr int kFormatHashOrder = 4;
 constexpr std::string_view kEndMagic = "RKVKVEND";
 // Bytes gathered before each write to the SnapshotWriter, and read per refill.
 constexpr size_t kChunkBytes = 64 * 1024;
@@ -275,7 +278,7 @@ Status decode_reply(Decoder* decoder, int depth, Reply* reply) {
 
 // What restore() decodes before it swaps it in; the live state stays untouched until then.
 struct Decoded {
-  int format = 3;
+  int format = 4;
   uint64_t applied_index = 0;
   uint64_t log_time_ms = 0;
   std::vector<Ref<const Record>> keys;
@@ -283,8 +286,15 @@ struct Decoded {
   std::vector<AclMap::Item> users;
 };
 
+// True when `a` strictly precedes `b` in the order format `format` writes keys or fields in
+// (Map's order from format 4 on, key order before).
+template <typename Map>
+bool in_order(int format, const typename Map::Key& a, const typename Map::Key& b) {
+  return format >= kFormatHashOrder ? Map::precedes(a, b) : a < b;
+}
+
 // A hash's fields: at least one (an empty hash is deleted), in strictly ascending order.
-Status decode_hash(Decoder* decoder, Value* value) {
+Status decode_hash(Decoder* decoder, int format, Value* value) {
   uint64_t count = 0;
   if (Status status = decoder->get_u64(&count); !status.is_ok()) return status;
   if (count == 0) return corruption("empty hash");
@@ -293,10 +303,15 @@ Status decode_hash(Decoder* decoder, Value* value) {
     HashMap::Item item;
     if (Status status = decoder->get_sized(&item.key); !status.is_ok()) return status;
     if (Status status = decoder->get_sized(&item.value); !status.is_ok()) return status;
-    if (!fields.empty() && !(fields.back().key < item.key)) {
+    if (!fields.empty() && !in_order<HashMap>(format, fields.back().key, item.key)) {
       return corruption("hash fields out of order");
     }
     fields.push_back(std::move(item));
+  }
+  if (format < kFormatHashOrder) {
+    std::sort(fields.begin(), fields.end(), [](const HashMap::Item& a, const HashMap::Item& b) {
+      return HashMap::precedes(a.key, b.key);
+    });
   }
   value->hash = HashMap::from_sorted(std::move(fields));
   return Status::ok();
@@ -316,7 +331,7 @@ Status decode_value(Decoder* decoder, const Decoded& decoded, Value* value) {
   if (value->version > decoded.applied_index) return corruption("key version from the future");
   value->kind = static_cast<Value::Kind>(kind);
   if (value->kind == Value::Kind::String) return decoder->get_sized(&value->string);
-  return decode_hash(decoder, value);
+  return decode_hash(decoder, decoded.format, value);
 }
 
 Status decode_keys(Decoder* decoder, Decoded* out) {
@@ -329,10 +344,16 @@ Status decode_keys(Decoder* decoder, Decoded* out) {
     Status status = out->format == 1 ? decoder->get_sized(&value.string)
                                      : decode_value(decoder, *out, &value);
     if (!status.is_ok()) return status;
-    if (!out->keys.empty() && !(out->keys.back()->key() < key)) {
+    if (!out->keys.empty() && !in_order<KeyMap>(out->format, out->keys.back()->key(), key)) {
       return corruption("keys out of order");
     }
     out->keys.push_back(Record::make(key, std::move(value)));
+  }
+  if (out->format < kFormatHashOrder) {
+    std::sort(out->keys.begin(), out->keys.end(),
+              [](const Ref<const Record>& a, const Ref<const Record>& b) {
+                return KeyMap::precedes(a->key(), b->key());
+              });
   }
   return Status::ok();
 }
@@ -411,10 +432,14 @@ Status decode_users(Decoder* decoder, Decoded* out) {
 Status decode_snapshot(Decoder* decoder, Decoded* out) {
   std::string magic;
   if (Status status = decoder->read_exact(kMagic.size(), &magic); !status.is_ok()) return status;
-  if (magic == kMagicV1 || magic == kMagicV2) {
-    out->format = magic == kMagicV1 ? 1 : 2;
-  } else if (magic == kMagic) {
+  if (magic == kMagicV1) {
+    out->format = 1;
+  } else if (magic == kMagicV2) {
+    out->format = 2;
+  } else if (magic == kMagicV3) {
     out->format = 3;
+  } else if (magic == kMagic) {
+    out->format = 4;
   } else {
     return corruption("bad magic (not a key-value snapshot, or a format this release "
                       "does not know)");

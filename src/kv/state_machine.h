@@ -92,9 +92,9 @@ using AclMap = PersistentMap<std::string, AclUser>;
 // thread while the state machine it came from keeps applying.
 class KvSnapshotView {
  public:
-  // Streams the deterministic encoding (keys, fields, sessions and users in ascending order),
-  // so equal states give equal bytes (format 3):
-  //   "RKVKVSM3" u64 applied_index u64 log_time_ms
+  // Streams the deterministic encoding (keys and fields in the maps' hash order, sessions and
+  // users in ascending order), so equal states give equal bytes (format 4):
+  //   "RKVKVSM4" u64 applied_index u64 log_time_ms
   //   u64 key_count { u32 key_len key u8 kind i64 expire_at_ms u64 version
   //                   (String: u32 len bytes | Hash: u64 n { u32 len field u32 len value }*n) }*
   //   u64 session_count { u64 client_id u64 last_sequence u64 last_active_ms u64 last_index
@@ -106,7 +106,8 @@ class KvSnapshotView {
   //            reply*n; NilArray)
   // Format 1 ("RKVKVSM1", before expiry and hashes: keys as { u32 len key u32 len value })
   // still restores, as strings without deadline at version 0; format 2 ("RKVKVSM2", before
-  // ACL users) restores with no users.
+  // ACL users) restores with no users; format 3 ("RKVKVSM3", format 4 with keys and fields in
+  // key order) restores re-sorted.
   // Returns the writer's first error unchanged.
   [[nodiscard]] Status save(runtime::ByteSink& writer) const;
 

@@ -67,8 +67,8 @@ void fuzz_snapshot(std::string_view bytes, size_t chunk_bytes) {
   if (!machine.restore(reader).is_ok()) return;
   raftkv::runtime::StringSink writer;
   if (!machine.save(writer).is_ok()) std::abort();
-  // Formats 1 and 2 (earlier releases') restore too, and save as format 3.
-  if (bytes.starts_with("RKVKVSM3") && writer.data() != bytes) std::abort();
+  // Formats 1 to 3 (earlier releases') restore too, and save as format 4.
+  if (bytes.starts_with("RKVKVSM4") && writer.data() != bytes) std::abort();
 }
 
 // A client's command line: `selector` picks one of the store's commands, `bytes` holds its

@@ -117,6 +117,71 @@ TEST(PersistentMap, FromSorted_BuildsBalancedMap) {
   EXPECT_TRUE(map.check_invariants());
 }
 
+// Tags that collide often (a key's tag is key % 4): equal tags fall back to the keys.
+struct ModFourOrder {
+  static uint64_t order_tag(int key) { return static_cast<uint64_t>(key) % 4; }
+};
+
+TEST(PersistentMap, CollidingTags_OrderByTagThenKey) {
+  using Colliding = PersistentMap<int, std::string, ModFourOrder>;
+  std::mt19937 random(11);
+  Colliding map;
+  std::map<int, std::string> model;
+  for (int step = 0; step < 5'000; ++step) {
+    const int key = static_cast<int>(random() % 300);
+    if (random() % 3 == 0) {
+      EXPECT_EQ(map.erase(key), model.erase(key) == 1);
+    } else {
+      map.insert_or_assign(key, std::to_string(step));
+      model[key] = std::to_string(step);
+    }
+  }
+  ASSERT_TRUE(map.check_invariants());
+  std::vector<int> order;
+  map.for_each([&](int key, const std::string& value) {
+    EXPECT_EQ(value, model.at(key));
+    order.push_back(key);
+  });
+  ASSERT_EQ(order.size(), model.size());
+  for (size_t i = 1; i < order.size(); ++i) {
+    EXPECT_TRUE(Colliding::precedes(order[i - 1], order[i])) << order[i - 1] << " " << order[i];
+  }
+  // From tag 2: the keys = 2 or 3 (mod 4), tag 2 first, each tag's keys ascending.
+  std::vector<int> from_two;
+  map.for_each_from(2, [&](uint64_t tag, int key, const std::string&) {
+    EXPECT_EQ(tag, ModFourOrder::order_tag(key));
+    from_two.push_back(key);
+    return true;
+  });
+  std::vector<int> expected;
+  for (const uint64_t tag : {2u, 3u}) {
+    for (const auto& [key, value] : model) {
+      if (ModFourOrder::order_tag(key) == tag) expected.push_back(key);
+    }
+  }
+  EXPECT_EQ(from_two, expected);
+}
+
+// Hash order: every key found, and a walk from any key's tag starts at that key.
+TEST(PersistentMap, HashOrder_FindsEveryKeyAndWalksFromItsTag) {
+  using Hashed = PersistentMap<std::string, int, HashOrder>;
+  Hashed map;
+  for (int i = 0; i < 1'000; ++i) map.insert_or_assign("key:" + std::to_string(i), i);
+  ASSERT_TRUE(map.check_invariants());
+  for (int i = 0; i < 1'000; ++i) {
+    const std::string key = "key:" + std::to_string(i);
+    ASSERT_NE(map.find(key), nullptr) << key;
+    EXPECT_EQ(*map.find(key), i);
+    std::string first;
+    map.for_each_from(HashOrder::order_tag(key), [&](uint64_t, const std::string& at, int) {
+      first = at;
+      return false;
+    });
+    EXPECT_EQ(first, key);
+  }
+  EXPECT_EQ(map.find("key:1000"), nullptr);
+}
+
 TEST(PersistentMap, Erase_MissingKeyKeepsMap) {
   Map map;
   map.insert_or_assign(1, "a");

@@ -175,36 +175,81 @@ TEST(KvSnapshot, Restore_RejectsKeysOutOfOrderEvenWithValidChecksum) {
   expect_rejected_and_unchanged(bytes, "keys out of order");
 }
 
+// Little-endian `value` in `width` bytes, as snapshots store numbers.
+void put_fixed(std::string* bytes, uint64_t value, size_t width) {
+  for (size_t i = 0; i < width; ++i) bytes->push_back(static_cast<char>((value >> (8 * i)) & 0xff));
+}
+
+void put_sized(std::string* bytes, std::string_view text) {
+  put_fixed(bytes, text.size(), 4);
+  *bytes += text;
+}
+
+// Closes a hand-built snapshot: checksum and end marker.
+void finish_snapshot(std::string* bytes) {
+  put_fixed(bytes,
+            crc32(0, reinterpret_cast<const Bytef*>(bytes->data()), static_cast<uInt>(bytes->size())),
+            4);
+  *bytes += "RKVKVEND";
+}
+
 // Snapshots written before expiry and hashes (format 1: string values only) still restore:
-// as strings without deadline, at version 0. Built by hand, as that release wrote them.
+// as strings without deadline, at version 0. Built by hand, as that release wrote them: keys in
+// key order, which is not today's hash order, so restoring re-sorts them.
 TEST(KvSnapshot, Restore_ReadsFormatOne) {
+  const std::vector<std::string> keys = {"a", "b", "c", "d", "e", "f", "g", "h"};
   std::string bytes = "RKVKVSM1";
-  const auto put = [&bytes](uint64_t value, size_t width) {
-    for (size_t i = 0; i < width; ++i) {
-      bytes.push_back(static_cast<char>((value >> (8 * i)) & 0xff));
-    }
-  };
-  put(7, 8);   // applied_index
-  put(50, 8);  // log_time_ms
-  put(1, 8);   // one key
-  put(1, 4);
-  bytes += "k";
-  put(2, 4);
-  bytes += "v1";
-  put(0, 8);  // no sessions
-  put(crc32(0, reinterpret_cast<const Bytef*>(bytes.data()), static_cast<uInt>(bytes.size())),
-      4);
-  bytes += "RKVKVEND";
+  put_fixed(&bytes, 7, 8);   // applied_index
+  put_fixed(&bytes, 50, 8);  // log_time_ms
+  put_fixed(&bytes, keys.size(), 8);
+  for (const std::string& key : keys) {
+    put_sized(&bytes, key);
+    put_sized(&bytes, "v" + key);
+  }
+  put_fixed(&bytes, 0, 8);  // no sessions
+  finish_snapshot(&bytes);
   KvStateMachine restored;
   ASSERT_TRUE(restore_from(&restored, bytes).is_ok());
   EXPECT_EQ(restored.applied_index(), Index(7));
-  EXPECT_EQ(restored.query(Command::get("k")), bulk("v1"));
-  EXPECT_EQ(restored.query(Command::call({"ttl", "k"})), integer(-1));
-  EXPECT_EQ(restored.query(Command::versions({"k"})), Reply::array({integer(0)}));
+  EXPECT_TRUE(restored.keys().map().check_invariants());
+  for (const std::string& key : keys) {
+    EXPECT_EQ(restored.query(Command::get(key)), bulk("v" + key)) << key;
+  }
+  EXPECT_EQ(restored.query(Command::call({"ttl", "a"})), integer(-1));
+  EXPECT_EQ(restored.query(Command::versions({"a"})), Reply::array({integer(0)}));
   bytes[7] = '9';  // A format this release does not know: refused, saying so.
   const Status refused = restore_from(&restored, bytes);
   EXPECT_EQ(refused.code(), ErrorCode::Corruption);
   EXPECT_NE(refused.message().find("format"), std::string::npos) << refused.message();
+}
+
+// Format 3 kept a hash's fields in field order too: they restore re-sorted, every one found.
+TEST(KvSnapshot, Restore_ReadsFormatThreeHashInFieldOrder) {
+  const std::vector<std::string> fields = {"f1", "f2", "f3", "f4", "f5", "f6", "f7", "f8"};
+  std::string bytes = "RKVKVSM3";
+  put_fixed(&bytes, 9, 8);   // applied_index
+  put_fixed(&bytes, 50, 8);  // log_time_ms
+  put_fixed(&bytes, 1, 8);   // one key
+  put_sized(&bytes, "h");
+  put_fixed(&bytes, 1, 1);                  // a hash
+  put_fixed(&bytes, uint64_t(kNoExpiry), 8);
+  put_fixed(&bytes, 9, 8);                  // version
+  put_fixed(&bytes, fields.size(), 8);
+  for (const std::string& field : fields) {
+    put_sized(&bytes, field);
+    put_sized(&bytes, "v" + field);
+  }
+  put_fixed(&bytes, 0, 8);  // no sessions
+  put_fixed(&bytes, 0, 8);  // no users
+  finish_snapshot(&bytes);
+  KvStateMachine restored;
+  ASSERT_TRUE(restore_from(&restored, bytes).is_ok());
+  const Record* hash = restored.keys().find("h", 0);
+  ASSERT_NE(hash, nullptr);
+  EXPECT_TRUE(hash->hash().check_invariants());
+  for (const std::string& field : fields) {
+    EXPECT_EQ(restored.query(Command::call({"hget", "h", field})), bulk("v" + field)) << field;
+  }
 }
 
 TEST(KvSnapshot, Restore_RandomBytesNeverCrash) {
