@@ -305,7 +305,7 @@ void Raft::after_input() {
 
 bool Raft::has_ready() const {
   if (!storage_error_.is_ok()) return false;  // Stopped: the driver must stop the node.
-  if (!messages_.empty() || !read_states_.empty() || read_round_wanted_) return true;
+  if (!messages_.empty() || !read_states_.empty() || read_round_due()) return true;
   if (!log_.unstable_entries().empty() || log_.unstable_snapshot()) return true;
   if (log_.has_next_committed_entries()) return true;
   if (hard_state() != last_hard_state_) return true;

@@ -262,6 +262,10 @@ class Raft {
   void on_read_round_acked(NodeId peer, uint64_t round);
   void release_confirmed_reads();
   void start_read_round_if_needed();
+  // The latest round was broadcast and a quorum has not acknowledged it yet.
+  [[nodiscard]] bool read_round_in_flight() const;
+  // Reads wait for a round, and none is in flight: the next Ready starts one.
+  [[nodiscard]] bool read_round_due() const;
   [[nodiscard]] bool committed_in_current_term() const;
 
   // --- raft_transfer.cc: leadership transfer ---

@@ -6,7 +6,10 @@
 // (1) the leader has committed an entry of its own term (so that commit index is current), and
 // (2) a quorum acknowledged a heartbeat round started after the read arrived, proving that no
 // newer leader existed when the read was taken. All reads queued between two Readies share one
-// round, so one quorum round-trip serves many reads.
+// round, and at most one round is in flight: reads arriving meanwhile wait for the next, which
+// starts once a quorum acknowledged the current one. Under load a round then serves every read
+// of a round-trip, not those of one loop turn: at 256 clients, rounds had served 2.4 reads each,
+// and their heartbeats and acknowledgements cost the leader about as much as the reads.
 
 namespace raftkv::raft {
 
@@ -37,8 +40,20 @@ void Raft::queue_read(uint64_t request_id) {
   read_round_wanted_ = true;
 }
 
+bool Raft::read_round_in_flight() const {
+  if (read_round_ == 0) return false;
+  return !quorum_.is_quorum([&](NodeId id) {
+    auto it = progress_.find(id);
+    return it != progress_.end() && it->second.read_round_acked >= read_round_;
+  });
+}
+
+bool Raft::read_round_due() const { return read_round_wanted_ && !read_round_in_flight(); }
+
 void Raft::start_read_round_if_needed() {
-  if (!read_round_wanted_) return;
+  // An unacknowledged round is resent with every heartbeat, so waiting for it cannot stall:
+  // once a quorum answers, the reads queued behind it get their own round.
+  if (!read_round_due()) return;
   read_round_wanted_ = false;
   if (role_ != Role::Leader) return;
   ++read_round_;
