@@ -45,6 +45,54 @@ TEST(RaftReadIndex, ReadIndex_BatchesReadsIntoOneRound) {
   EXPECT_EQ(cluster.node(1).read_states.size(), 100u);
 }
 
+// Hands `messages` to their nodes, then delivers whatever follows.
+void deliver(Cluster& cluster, const std::vector<Message>& messages) {
+  for (const Message& message : messages) {
+    ASSERT_TRUE(cluster.raft(message.to.value()).step(message).is_ok());
+  }
+  cluster.deliver_all();
+}
+
+// While a round is unacknowledged, new reads start none: they share the next, which leaves
+// once the first is acknowledged and is itself started after they arrived.
+TEST(RaftReadIndex, ReadIndex_OneRoundInFlight) {
+  Cluster cluster(3);
+  cluster.elect(1);
+  ASSERT_TRUE(cluster.raft(1).read_index(1).is_ok());
+  const std::vector<Message> first = cluster.take_messages();
+  ASSERT_EQ(first.size(), 2u);
+  for (uint64_t id = 2; id <= 50; ++id) ASSERT_TRUE(cluster.raft(1).read_index(id).is_ok());
+  EXPECT_TRUE(cluster.take_messages().empty());  // Round 1 is still in flight.
+  for (const Message& message : first) {
+    ASSERT_TRUE(cluster.raft(message.to.value()).step(message).is_ok());
+  }
+  // The acknowledgements release read 1 and start round 2 for the other 49.
+  std::vector<Message> acks = cluster.take_messages();
+  for (const Message& ack : acks) ASSERT_TRUE(cluster.raft(1).step(ack).is_ok());
+  const std::vector<Message> second = cluster.take_messages();
+  ASSERT_EQ(cluster.node(1).read_states.size(), 1u);
+  EXPECT_EQ(cluster.node(1).read_states[0].request_id, 1u);
+  ASSERT_EQ(second.size(), 2u);
+  for (const Message& message : second) EXPECT_EQ(message.read_round, first[0].read_round + 1);
+  deliver(cluster, second);
+  EXPECT_EQ(cluster.node(1).read_states.size(), 50u);
+}
+
+// A round whose heartbeats were lost is resent with the next heartbeat: the reads behind it
+// are not stranded.
+TEST(RaftReadIndex, ReadIndex_LostRoundResentByHeartbeat) {
+  Cluster cluster(3);
+  cluster.elect(1);
+  ASSERT_TRUE(cluster.raft(1).read_index(1).is_ok());
+  ASSERT_EQ(cluster.take_messages().size(), 2u);  // Lost.
+  ASSERT_TRUE(cluster.raft(1).read_index(2).is_ok());
+  for (int tick = 0; tick < 20 && cluster.node(1).read_states.size() < 2; ++tick) {
+    cluster.raft(1).tick();
+    cluster.deliver_all();
+  }
+  EXPECT_EQ(cluster.node(1).read_states.size(), 2u);
+}
+
 TEST(RaftReadIndex, ReadIndex_WaitsForFirstCommitOfTerm) {
   Cluster cluster(3);
   Raft& raft = cluster.raft(1);
