@@ -4,7 +4,7 @@
 # range per client count and the ratio after/before. Turns alternate (and which binary goes
 # first alternates per round), because this shared machine drifts within minutes.
 #   bench/ab_server.sh --baseline OLD_SERVER [--server NEW_SERVER] [--clients "1 16 256"]
-#                      [--rounds N] [--seconds S] [--build DIR] [--floor]
+#                      [--rounds N] [--seconds S] [--build DIR] [--floor] [--keyspace K]
 #   --baseline  the "before" raftkv-server, e.g. built from an older commit in a worktree; both
 #               binaries must be named raftkv-server (cluster stop finds its nodes by name)
 #   --server    the "after" one (default: DIR/src/server/raftkv-server)
@@ -15,6 +15,9 @@
 #   --floor     also run bench/floor's replication_floor (no Raft: the least a replicated
 #               write costs here) in each round's 1-client turns, and report both binaries'
 #               1-client throughput and p50 against it (issue 20's one-client goal)
+#   --keyspace  write keys drawn uniformly from K keys, all written first (raftkv-bench
+#               --keyspace K --prefill K), rather than a fresh key each write: each write then
+#               lands anywhere in the key space, where fresh keys are written in key order
 # fio (4 KiB write + fdatasync) runs at the start and the end. Writes build/ab-server/report.md
 # and prints it. Loopback ports 24101-24123.
 set -euo pipefail
@@ -27,6 +30,7 @@ rounds=3
 seconds=6
 build=build/release
 floor=0
+keyspace=0
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --baseline) baseline="$2"; shift 2 ;;
@@ -36,6 +40,7 @@ while [[ $# -gt 0 ]]; do
     --seconds) seconds="$2"; shift 2 ;;
     --build) build="$2"; shift 2 ;;
     --floor) floor=1; shift ;;
+    --keyspace) keyspace="$2"; shift 2 ;;
     *) sed -n '6,7p' "$0" | sed 's/^# *//' >&2; exit 2 ;;
   esac
 done
@@ -53,6 +58,10 @@ for binary in "$baseline" "$server"; do
 done
 [[ $rounds =~ ^[1-9][0-9]*$ ]] ||
   { echo "ab_server: --rounds wants a positive integer" >&2; exit 2; }
+[[ $keyspace =~ ^[0-9]+$ ]] ||
+  { echo "ab_server: --keyspace wants a number of keys" >&2; exit 2; }
+key_options=()
+((keyspace > 0)) && key_options=(--keyspace "$keyspace" --prefill "$keyspace")
 
 source bench/lib.sh
 work=build/ab-server
@@ -84,7 +93,8 @@ turn() {
                 awk '{print $2}')
   line=$("$build/tools/raftkv-bench/raftkv-bench" --target raftkv --endpoints "$endpoints" \
              --clients "$count" --connections $((count < 64 ? count : 64)) --key-size 16 \
-             --value-size 256 --duration "$seconds" --warmup 1 --json --quiet 2>/dev/null |
+             --value-size 256 "${key_options[@]}" --duration "$seconds" --warmup 1 --json \
+             --quiet 2>/dev/null |
            grep '^{' | tail -1)
   record "$line" "$label" "$count"
 }
@@ -124,9 +134,9 @@ stop_cluster
 read -r _ fio_end _ < <(bench_fio "$work/fio" 3)
 
 python3 - "$results" "$fio_start" "$fio_end" "$baseline" "$server" "$rounds" "$seconds" \
-    >"$work/report.md" <<'PY'
+    "$keyspace" >"$work/report.md" <<'PY'
 import statistics, sys
-path, fio_start, fio_end, baseline, server, rounds, seconds = sys.argv[1:]
+path, fio_start, fio_end, baseline, server, rounds, seconds, keyspace = sys.argv[1:]
 runs = {}
 for line in open(path):
     label, clients, ops, p50, p99, errors = line.split("\t")
@@ -148,7 +158,9 @@ for clients in sorted({c for c, label in runs if label != "floor"}):
           f"{ratio:.2f} | {cell([r[1] for r in b], 3)} | {cell([r[1] for r in a], 3)} | "
           f"{cell([r[2] for r in b], 3)} | {cell([r[2] for r in a], 3)} | "
           f"{sum(r[3] for r in b + a)} |")
-print("\nMedian of the turns, range in brackets; every turn starts a fresh cluster on empty data.")
+keys = ("a fresh key per write, in key order" if keyspace == "0" else
+        f"keys uniform among {int(keyspace):,}, all written before the measured seconds")
+print(f"\nMedian of the turns, range in brackets; every turn starts a fresh cluster; {keys}.")
 if (1, "floor") in runs:
     f = runs[(1, "floor")]
     floor_ops = statistics.median(r[0] for r in f)
