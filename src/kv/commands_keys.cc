@@ -155,11 +155,11 @@ Reply scan_command(const ReadContext& context, ReadArgs args) {
 }
 
 // MEMORY USAGE key [SAMPLES n]: the bytes of the key and its value plus the bookkeeping of
-// the persistent maps (per key a tree node and a record header, 80 bytes; per hash field a
-// tree node and an item holding two strings, about 128), nil for a missing key. An estimate,
-// as Redis' is.
+// the persistent maps (per key a 24-byte slot in the key space's trie and a 32-byte record
+// header; per hash field a tree node and an item holding two strings, about 128), nil for a
+// missing key. An estimate, as Redis' is.
 Reply memory_command(const ReadContext& context, ReadArgs args) {
-  constexpr int64_t kKeyOverhead = 80;
+  constexpr int64_t kKeyOverhead = 56;
   constexpr int64_t kFieldOverhead = 128;
   if (!equals_ignore_case(args[1], "usage")) {
     return Reply::error("ERR unknown subcommand '" + args[1] + "'. Try MEMORY HELP.");

@@ -69,7 +69,7 @@ struct ScanOptions {
 // SCAN cursors are positions in the key space's order, not hash-table buckets, so that a key
 // present for a whole scan is returned whatever happens between calls (snapshots, restarts, a
 // new leader: the order is the same on every replica). That order is by a hash of the key
-// (PersistentTree), and a cursor is the hash of the next key to return; 0 starts and ends a
+// (hash_trie.h), and a cursor is the hash of the next key to return; 0 starts and ends a
 // scan. Keys sharing a hash are returned in one reply, so the next cursor is always larger
 // than the last (COUNT is a hint, as in Redis). A cursor was once a key's first 8 bytes, and a
 // million keys named "key:0000..." came back in one reply; hashes spread any names.

@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "common/types.h"
-#include "kv/persistent_map.h"
+#include "kv/hash_trie.h"
 #include "kv/record.h"
 
 // The key space of the key-value store: typed values (a string or a hash), each with an
@@ -27,7 +27,7 @@
 namespace raftkv::kv {
 
 // Key to record, in the order of the keys' hashes (Record::order_tag).
-using KeyMap = PersistentTree<Record>;
+using KeyMap = PersistentHashTrie<Record>;
 
 class Keyspace {
  public:

@@ -41,10 +41,8 @@
 // redis-benchmark's random SETs. The key space's tag is a hash of the key (HashOrder), so its
 // order is the hash's; maps whose order clients see (sessions, ACL users) use KeyOrder, a
 // tag of 0, and keep key order. Equal tags fall back to the keys, so colliding hashes cost
-// comparisons, never balance. The price: keys written in key order (counters, timestamps) no
-// longer land on one warm path at the tree's right edge, but at random, like every other
-// key (raftkv-bench's fresh sequential keys at 256 clients: 0.75x; redis-benchmark's random
-// ones: 1.35x). A shallower structure over the same order (a hash trie) would cut both.
+// comparisons, never balance. The key space itself is a hash trie in the same order
+// (hash_trie.h): this tree holds hashes' fields, sessions and ACL users.
 //
 // Thread-safety: one version may be updated by one thread while any number of other threads
 // read *other* copies (nodes are immutable once shared; reference counts are atomic). A single

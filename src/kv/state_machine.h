@@ -32,15 +32,15 @@
 // on every node, whether or not the delete has been applied there yet. docs/semantics.md
 // bounds what a leader's clock jump can do.
 //
-// Snapshots: copy-on-write through a persistent map. Both the key space and the session table
-// are PersistentMaps (path-copying AVL trees, see persistent_map.h). snapshot_view() copies
-// two root pointers, O(1); the view is immutable and can be saved on another thread while
-// apply() continues. Memory beyond the live state is only the O(log n) path nodes each later
-// write copies while the save runs, never a second copy of the data; there is no fork and no
-// pause. The cost: every write allocates O(log n) small nodes, and each key carries about 170
-// bytes of bookkeeping (a tree node and a shared item) where a std::map node needs about 100 —
-// acceptable next to the fsync per commit that dominates writes, and simpler to get right
-// than an incremental or fork-based scheme.
+// Snapshots: copy-on-write through persistent maps. The key space is a persistent hash trie
+// (hash_trie.h) and the session table a path-copying AVL tree (persistent_map.h).
+// snapshot_view() copies their root pointers, O(1); the view is immutable and can be saved on
+// another thread while apply() continues. Memory beyond the live state is only the nodes each
+// later write copies on its path while the save runs (about 4 trie nodes at a million keys),
+// never a second copy of the data; there is no fork and no pause. The cost: a write after a
+// snapshot copies its path, and each key carries its 24-byte slot and the record's 32-byte
+// header, acceptable next to the fsync per commit that dominates writes, and simpler to get
+// right than an incremental or fork-based scheme.
 //
 // Sessions (exactly-once, Raft thesis §6.3): REGISTER_SESSION at log index i creates client
 // id i. SESSION(client, seq, ts, cmd) applies cmd once per (client, seq): the table keeps each
