@@ -9,7 +9,7 @@ packages=(
   # Libraries (shared/DESIGN.md "Dependencies").
   libasio-dev libprotobuf-dev protobuf-compiler libspdlog-dev libfmt-dev libcli11-dev
   libcpp-httplib-dev nlohmann-json3-dev zlib1g-dev libjemalloc-dev
-  # xxHash: the key space's order is by XXH3 of each key (src/kv/persistent_map.h).
+  # xxHash: the key space's order is by XXH3 of each key (src/kv/tag_order.h).
   libxxhash-dev
   # OpenSSL: password digests, TLS on the client, peer and HTTP links (docs/security.md); the
   # openssl program makes the local cluster's throwaway certificates (raftkv cluster start

@@ -9,11 +9,12 @@
 
 #include "common/assert.h"
 #include "kv/ref.h"
+#include "kv/tag_order.h"
 
 // The key space's map: a persistent hash array mapped trie over each key's 64-bit order tag
-// (Item::order_tag, a hash: see HashOrder in persistent_map.h). Copies are O(1) and share
-// structure, as PersistentTree's do, and its order is the same as a PersistentTree over the
-// same items, (tag, key), so snapshots and SCAN cursors do not depend on which holds the keys.
+// (Item::order_tag, a hash: HashOrder in tag_order.h). Copies are O(1) and share structure,
+// as PersistentTree's do, and its order is theirs, (tag, key): snapshots and SCAN cursors do
+// not depend on which holds the keys.
 //
 // Why not the tree: a walk to one of a million keys visited about 20 tree nodes and missed the
 // cache on most of the lower ones; a present key's find cost 1.8-4.2 us at 100k to 3M keys
@@ -43,17 +44,13 @@ class PersistentHashTrie {
 
   // True when an item keyed `a` comes before one keyed `b`: by tag, then by key.
   [[nodiscard]] static bool precedes(const Key& a, const Key& b) {
-    const uint64_t tag_a = Item::order_tag(a);
-    const uint64_t tag_b = Item::order_tag(b);
-    return tag_a != tag_b ? tag_a < tag_b : a < b;
+    return tag_order_precedes<Item>(a, b);
   }
 
   // The map of `items`, which are in strictly ascending order (precedes(); the caller checks,
   // as restoring a snapshot does).
   static PersistentHashTrie from_sorted(std::vector<ItemRef> items) {
-    for (size_t i = 1; i < items.size(); ++i) {
-      RAFT_ASSERT(precedes(items[i - 1]->key(), items[i]->key()));
-    }
+    assert_tag_ordered(items);
     PersistentHashTrie trie;
     for (ItemRef& item : items) trie.insert_or_assign(std::move(item));
     return trie;
@@ -198,12 +195,17 @@ class PersistentHashTrie {
     return at;
   }
 
-  // `ref` with `size` slots: its slots, less the one at `erase_at` or plus `add` at `add_at`
-  // (at most one of the two). Moves them out of a node no one else holds; copies otherwise.
+  static constexpr size_t kNoSlot = SIZE_MAX;
+
+  // A new node holding `ref`'s slots, plus `add` at `add_at` or less the one at `erase_at` (at
+  // most one of the two; neither: a plain copy). Moves the slots out of a node no one else
+  // holds; copies them otherwise.
   static NodeRef resized(NodeRef& ref, size_t add_at, Slot* add, size_t erase_at) {
     Node& old = *ref;
     const bool adding = add != nullptr;
-    const auto size = static_cast<uint32_t>(adding ? old.size + 1 : old.size - 1);
+    const bool erasing = erase_at != kNoSlot;
+    RAFT_ASSERT(!(adding && erasing));
+    const auto size = static_cast<uint32_t>(old.size + (adding ? 1 : 0) - (erasing ? 1 : 0));
     NodeRef fresh = make(size);
     fresh->bitmap = old.bitmap;
     fresh->count = old.count;
@@ -211,7 +213,7 @@ class PersistentHashTrie {
     size_t to = 0;
     for (size_t from = 0; from < old.size; ++from) {
       if (adding && from == add_at) fresh->slots()[to++] = std::move(*add);
-      if (!adding && from == erase_at) continue;
+      if (from == erase_at) continue;
       Slot& slot = old.slots()[from];
       fresh->slots()[to++] = mine ? std::move(slot) : slot;
     }
@@ -222,15 +224,8 @@ class PersistentHashTrie {
 
   // Makes `ref` one this version alone holds, copying it if another version shares it.
   static Node& own(NodeRef& ref) {
-    if (!ref.unique()) ref = copy_of(*ref);
+    if (!ref.unique()) ref = resized(ref, 0, nullptr, kNoSlot);
     return *ref;
-  }
-  static NodeRef copy_of(const Node& node) {
-    NodeRef copy = make(node.size);
-    copy->bitmap = node.bitmap;
-    copy->count = node.count;
-    for (uint32_t i = 0; i < node.size; ++i) copy->slots()[i] = node.slots()[i];
-    return copy;
   }
 
   // The subtree at `depth` holding the two items (of different keys).
@@ -279,7 +274,7 @@ class PersistentHashTrie {
         return false;
       }
       Slot added{tag, std::move(item), nullptr};
-      ref = resized(ref, at, &added, 0);
+      ref = resized(ref, at, &added, kNoSlot);
       ++ref->count;
       return true;
     }
@@ -287,7 +282,7 @@ class PersistentHashTrie {
     const size_t at = position(*ref, bit);
     if ((ref->bitmap & bit) == 0) {
       Slot added{tag, std::move(item), nullptr};
-      ref = resized(ref, at, &added, 0);
+      ref = resized(ref, at, &added, kNoSlot);
       ref->bitmap |= bit;
       ++ref->count;
       return true;
@@ -309,32 +304,33 @@ class PersistentHashTrie {
     return true;
   }
 
-  // Removes `key`, which the subtree held by `ref` holds. A node left empty goes; a branch
-  // left with one item and no child gives the item to its parent's slot.
+  // Removes `key`, which the subtree held by `ref` holds. A child holds two items or more (one
+  // alone sits in its parent's slot), so a child left with one item gives it to that slot,
+  // and only the root can be left empty.
   static void remove(NodeRef& ref, int depth, uint64_t tag, const Key& key) {
     if (depth == kBucketDepth) {
       const size_t at = bucket_position(*ref, key);
-      RAFT_ASSERT(at < ref->size && ref->slots()[at].item->key() == key);
-      ref = ref->size == 1 ? nullptr : resized(ref, 0, nullptr, at);
-      if (ref) --ref->count;
+      RAFT_ASSERT(ref->size >= 2 && at < ref->size && ref->slots()[at].item->key() == key);
+      ref = resized(ref, 0, nullptr, at);
+      --ref->count;
       return;
     }
     const uint32_t bit = bit_at(tag, depth);
     const size_t at = position(*ref, bit);
     RAFT_ASSERT((ref->bitmap & bit) != 0);
-    Node& node = own(ref);
-    Slot& slot = node.slots()[at];
-    if (slot.child) {
+    if (ref->slots()[at].child) {
+      Node& node = own(ref);
+      Slot& slot = node.slots()[at];
       remove(slot.child, depth + 1, tag, key);
       --node.count;
-      if (slot.child && slot.child->size == 1 && !slot.child->slots()[0].child) {
+      if (slot.child->size == 1 && !slot.child->slots()[0].child) {
         Slot last = slot.child->slots()[0];  // A lone item moves up a level.
         slot = std::move(last);
       }
-      if (slot.child || slot.item) return;
+      return;
     }
-    // The item here goes, or the child it held did.
-    if (node.size == 1) {
+    // The item in this slot is the one that goes.
+    if (ref->size == 1) {
       ref = nullptr;
       return;
     }

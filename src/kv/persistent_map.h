@@ -4,14 +4,11 @@
 #include <cstddef>
 #include <cstdint>
 #include <utility>
-#include <string_view>
 #include <vector>
-
-#define XXH_INLINE_ALL  // Header-only: the hash inlines into the walks that call it.
-#include <xxhash.h>
 
 #include "common/assert.h"
 #include "kv/ref.h"
+#include "kv/tag_order.h"
 
 // An ordered set of items whose copies are O(1) and share structure: a persistent (immutable,
 // path-copying) AVL tree. Every update copies only the O(log n) nodes on the path from the
@@ -34,35 +31,17 @@
 // Why AVL and not a treap or skip list: the height bound (<= 1.44 log2 n) holds for every key
 // sequence, so clients cannot pick keys that degrade the tree, and recursion depth stays < 64.
 //
-// Items are ordered by (tag, key), where the tag is Item::order_tag(key), a 64-bit number kept
-// in the node. A walk compares tags and reads an item's key only where the tags are equal: one
-// cache miss per level (the node) instead of two (the node, then the item). At a million keys
-// the walk to a key is about 20 levels, and those misses were 15% of every node's CPU under
-// redis-benchmark's random SETs. The key space's tag is a hash of the key (HashOrder), so its
-// order is the hash's; maps whose order clients see (sessions, ACL users) use KeyOrder, a
-// tag of 0, and keep key order. Equal tags fall back to the keys, so colliding hashes cost
-// comparisons, never balance. The key space itself is a hash trie in the same order
-// (hash_trie.h): this tree holds hashes' fields, sessions and ACL users.
+// Items are in tag order (tag_order.h), the tag kept in the node. A walk compares tags and
+// reads an item's key only where the tags are equal: one cache miss per level (the node)
+// instead of two (the node, then the item). Hashes' fields use HashOrder; maps whose order
+// clients see (sessions, ACL users) use KeyOrder, a tag of 0, and keep key order. Equal tags
+// fall back to the keys, so colliding hashes cost comparisons, never balance. The key space
+// is a hash trie in the same order (hash_trie.h), which is shallower at millions of keys.
 //
 // Thread-safety: one version may be updated by one thread while any number of other threads
 // read *other* copies (nodes are immutable once shared; reference counts are atomic). A single
 // object is not thread-safe.
 namespace raftkv::kv {
-
-// Orders by key alone: every tag is 0.
-struct KeyOrder {
-  template <typename Key>
-  static uint64_t order_tag(const Key& /*key*/) {
-    return 0;
-  }
-};
-
-// Orders by a hash of the key, then the key. XXH3's output is fixed across releases (since
-// xxHash 0.8.0), so the order, which snapshots and SCAN cursors carry, is the same on every
-// replica and after an upgrade.
-struct HashOrder {
-  static uint64_t order_tag(std::string_view key) { return XXH3_64bits(key.data(), key.size()); }
-};
 
 template <typename Item>
 class PersistentTree {
@@ -74,17 +53,13 @@ class PersistentTree {
 
   // True when an item keyed `a` comes before one keyed `b` in this tree's order.
   [[nodiscard]] static bool precedes(const Key& a, const Key& b) {
-    const uint64_t tag_a = Item::order_tag(a);
-    const uint64_t tag_b = Item::order_tag(b);
-    return tag_a != tag_b ? tag_a < tag_b : a < b;
+    return tag_order_precedes<Item>(a, b);
   }
 
   // Builds a perfectly balanced tree in O(n) from items in strictly ascending order (see
   // precedes(); the caller checks the order; restoring a snapshot is the use).
   static PersistentTree from_sorted(std::vector<ItemRef> items) {
-    for (size_t i = 1; i < items.size(); ++i) {
-      RAFT_ASSERT(precedes(items[i - 1]->key(), items[i]->key()));
-    }
+    assert_tag_ordered(items);
     PersistentTree tree;
     tree.root_ = build(items, 0, items.size());
     tree.size_ = items.size();

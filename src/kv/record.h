@@ -52,7 +52,7 @@ struct Value {
 class Record final : public RefCounted {
  public:
   using Key = std::string_view;
-  // The key space is in hash order (see HashOrder, persistent_map.h, and hash_trie.h).
+  // The key space is in hash order (HashOrder, tag_order.h).
   static uint64_t order_tag(std::string_view key) { return HashOrder::order_tag(key); }
 
   // Strings up to this length are copied into the record; longer ones are moved in. A copy

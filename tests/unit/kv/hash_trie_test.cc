@@ -11,7 +11,7 @@
 #include <utility>
 #include <vector>
 
-#include "kv/persistent_map.h"
+#include "kv/tag_order.h"
 
 namespace raftkv::kv {
 namespace {

@@ -26,12 +26,14 @@ std::map<int, std::string> contents(const Map& map) {
   return out;
 }
 
-TEST(PersistentMap, InsertErase_MatchStdMapUnderRandomOperations) {
-  std::mt19937 random(42);
-  Map map;
-  std::map<int, std::string> model;
-  for (int step = 0; step < 20'000; ++step) {
-    const int key = static_cast<int>(random() % 500);
+// `steps` random writes to keys below `keys`, in `map` and `model` alike: two in three insert
+// or replace, one erases. Checks the size after each and the invariants every thousandth.
+template <typename AnyMap>
+void random_writes(AnyMap& map, std::map<int, std::string>& model, uint32_t seed, int steps,
+                   int keys) {
+  std::mt19937 random(seed);
+  for (int step = 0; step < steps; ++step) {
+    const int key = static_cast<int>(random() % static_cast<uint32_t>(keys));
     if (random() % 3 == 0) {
       EXPECT_EQ(map.erase(key), model.erase(key) == 1);
     } else {
@@ -43,6 +45,12 @@ TEST(PersistentMap, InsertErase_MatchStdMapUnderRandomOperations) {
       ASSERT_TRUE(map.check_invariants());
     }
   }
+}
+
+TEST(PersistentMap, InsertErase_MatchStdMapUnderRandomOperations) {
+  Map map;
+  std::map<int, std::string> model;
+  random_writes(map, model, 42, 20'000, 500);
   EXPECT_TRUE(map.check_invariants());
   EXPECT_EQ(contents(map), model);
   for (int key = 0; key < 500; ++key) {
@@ -124,18 +132,9 @@ struct ModFourOrder {
 
 TEST(PersistentMap, CollidingTags_OrderByTagThenKey) {
   using Colliding = PersistentMap<int, std::string, ModFourOrder>;
-  std::mt19937 random(11);
   Colliding map;
   std::map<int, std::string> model;
-  for (int step = 0; step < 5'000; ++step) {
-    const int key = static_cast<int>(random() % 300);
-    if (random() % 3 == 0) {
-      EXPECT_EQ(map.erase(key), model.erase(key) == 1);
-    } else {
-      map.insert_or_assign(key, std::to_string(step));
-      model[key] = std::to_string(step);
-    }
-  }
+  random_writes(map, model, 11, 5'000, 300);
   ASSERT_TRUE(map.check_invariants());
   std::vector<int> order;
   map.for_each([&](int key, const std::string& value) {

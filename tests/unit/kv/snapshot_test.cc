@@ -3,6 +3,7 @@
 
 #include <random>
 
+#include "kv/byte_codec.h"
 #include "kv/state_machine.h"
 #include "kv_test_util.h"
 
@@ -175,21 +176,20 @@ TEST(KvSnapshot, Restore_RejectsKeysOutOfOrderEvenWithValidChecksum) {
   expect_rejected_and_unchanged(bytes, "keys out of order");
 }
 
-// Little-endian `value` in `width` bytes, as snapshots store numbers.
-void put_fixed(std::string* bytes, uint64_t value, size_t width) {
-  for (size_t i = 0; i < width; ++i) bytes->push_back(static_cast<char>((value >> (8 * i)) & 0xff));
-}
-
-void put_sized(std::string* bytes, std::string_view text) {
-  put_fixed(bytes, text.size(), 4);
-  *bytes += text;
+// The start of a hand-built snapshot: `magic`, applied index `applied`, log time 50 ms and
+// the count of keys to follow.
+std::string snapshot_start(std::string_view magic, uint64_t applied, uint64_t keys) {
+  std::string bytes(magic);
+  put_u64(&bytes, applied);
+  put_u64(&bytes, 50);
+  put_u64(&bytes, keys);
+  return bytes;
 }
 
 // Closes a hand-built snapshot: checksum and end marker.
 void finish_snapshot(std::string* bytes) {
-  put_fixed(bytes,
-            crc32(0, reinterpret_cast<const Bytef*>(bytes->data()), static_cast<uInt>(bytes->size())),
-            4);
+  put_u32(bytes, static_cast<uint32_t>(crc32(0, reinterpret_cast<const Bytef*>(bytes->data()),
+                                             static_cast<uInt>(bytes->size()))));
   *bytes += "RKVKVEND";
 }
 
@@ -198,15 +198,12 @@ void finish_snapshot(std::string* bytes) {
 // key order, which is not today's hash order, so restoring re-sorts them.
 TEST(KvSnapshot, Restore_ReadsFormatOne) {
   const std::vector<std::string> keys = {"a", "b", "c", "d", "e", "f", "g", "h"};
-  std::string bytes = "RKVKVSM1";
-  put_fixed(&bytes, 7, 8);   // applied_index
-  put_fixed(&bytes, 50, 8);  // log_time_ms
-  put_fixed(&bytes, keys.size(), 8);
+  std::string bytes = snapshot_start("RKVKVSM1", 7, keys.size());
   for (const std::string& key : keys) {
-    put_sized(&bytes, key);
-    put_sized(&bytes, "v" + key);
+    put_string(&bytes, key);
+    put_string(&bytes, "v" + key);
   }
-  put_fixed(&bytes, 0, 8);  // no sessions
+  put_u64(&bytes, 0);  // No sessions.
   finish_snapshot(&bytes);
   KvStateMachine restored;
   ASSERT_TRUE(restore_from(&restored, bytes).is_ok());
@@ -226,21 +223,18 @@ TEST(KvSnapshot, Restore_ReadsFormatOne) {
 // Format 3 kept a hash's fields in field order too: they restore re-sorted, every one found.
 TEST(KvSnapshot, Restore_ReadsFormatThreeHashInFieldOrder) {
   const std::vector<std::string> fields = {"f1", "f2", "f3", "f4", "f5", "f6", "f7", "f8"};
-  std::string bytes = "RKVKVSM3";
-  put_fixed(&bytes, 9, 8);   // applied_index
-  put_fixed(&bytes, 50, 8);  // log_time_ms
-  put_fixed(&bytes, 1, 8);   // one key
-  put_sized(&bytes, "h");
-  put_fixed(&bytes, 1, 1);                  // a hash
-  put_fixed(&bytes, uint64_t(kNoExpiry), 8);
-  put_fixed(&bytes, 9, 8);                  // version
-  put_fixed(&bytes, fields.size(), 8);
+  std::string bytes = snapshot_start("RKVKVSM3", 9, 1);
+  put_string(&bytes, "h");
+  put_u8(&bytes, static_cast<uint8_t>(Value::Kind::Hash));
+  put_i64(&bytes, kNoExpiry);
+  put_u64(&bytes, 9);  // Version.
+  put_u64(&bytes, fields.size());
   for (const std::string& field : fields) {
-    put_sized(&bytes, field);
-    put_sized(&bytes, "v" + field);
+    put_string(&bytes, field);
+    put_string(&bytes, "v" + field);
   }
-  put_fixed(&bytes, 0, 8);  // no sessions
-  put_fixed(&bytes, 0, 8);  // no users
+  put_u64(&bytes, 0);  // No sessions.
+  put_u64(&bytes, 0);  // No users.
   finish_snapshot(&bytes);
   KvStateMachine restored;
   ASSERT_TRUE(restore_from(&restored, bytes).is_ok());
