@@ -4,6 +4,7 @@
 #include <array>
 
 #include "kv/commands_util.h"
+#include "protocol/name_index.h"
 
 namespace raftkv::kv {
 namespace {
@@ -28,7 +29,7 @@ constexpr Handler writes(std::string_view name, WriteHandler handler) {
   return {name, nullptr, handler};
 }
 
-// In name order (find_handler bisects it).
+// In name order, as the command table.
 constexpr std::array kHandlers = {
     writes("append", detail::append_command),
     writes("copy", detail::copy_command),
@@ -94,9 +95,8 @@ constexpr std::array kHandlers = {
 };
 
 const Handler* find_handler(std::string_view name) {
-  auto it = std::lower_bound(kHandlers.begin(), kHandlers.end(), name,
-                             [](const Handler& h, std::string_view n) { return h.name < n; });
-  return it != kHandlers.end() && it->name == name ? &*it : nullptr;
+  static const protocol::NameIndex<Handler> index(kHandlers);
+  return index.find(name);
 }
 
 }  // namespace

@@ -62,7 +62,7 @@ std::string RespStateMachine::query(std::string_view request, uint64_t now_ms) c
     return resp(Reply::error("ERR malformed read request"));
   }
   const uint64_t seed = now_ms ^ (++queries_ * 0x9e3779b97f4a7c15ULL);
-  return resp(machine_.query(command.value(), now_ms, seed));
+  return resp(machine_.query(std::move(command).value(), now_ms, seed));
 }
 
 std::unique_ptr<runtime::SnapshotImage> RespStateMachine::snapshot() const {

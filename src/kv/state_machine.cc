@@ -192,7 +192,7 @@ Reply KvStateMachine::apply_sweep(const Command& command) {
   return Reply::integer_value(removed);
 }
 
-Reply KvStateMachine::query(const Command& command, uint64_t now_ms, uint64_t seed) const {
+Reply KvStateMachine::query(Command command, uint64_t now_ms, uint64_t seed) const {
   RAFT_ASSERT(is_read_only(command));
   const auto now = static_cast<int64_t>(std::max(now_ms, log_time_ms_));
   if (command.type == CommandType::Versions) {
@@ -211,8 +211,7 @@ Reply KvStateMachine::query(const Command& command, uint64_t now_ms, uint64_t se
     return Reply::array({Reply::integer_value(static_cast<int64_t>(keys_.size())),
                          Reply::integer_value(static_cast<int64_t>(keys_.expiring()))});
   }
-  Command copy = command;  // call_args consumes; reads are small next to their replies.
-  const std::vector<std::string> args = call_args(copy);
+  const std::vector<std::string> args = call_args(command);
   return execute_read(ReadContext{keys_, now, seed}, args);
 }
 

@@ -138,10 +138,10 @@ class KvStateMachine {
   // Answers a read-only command (is_read_only) from the current state, without the log, at
   // max(now_ms, log time). The server calls it once ReadIndex says the state is recent
   // enough. `seed` feeds RANDOMKEY and HRANDFIELD. Precondition: read-only and
-  // validate_command ok.
-  [[nodiscard]] Reply query(const Command& command, uint64_t now_ms, uint64_t seed = 0) const;
+  // validate_command ok. Takes the command: its arguments become the handler's.
+  [[nodiscard]] Reply query(Command command, uint64_t now_ms, uint64_t seed = 0) const;
   // The same at log time (tests, checkers).
-  [[nodiscard]] Reply query(const Command& command) const { return query(command, 0); }
+  [[nodiscard]] Reply query(Command command) const { return query(std::move(command), 0); }
 
   // Up to sweep_keys_max keys past their deadline at max(now_ms, log time), as an
   // ExpireSweep command for the leader to log; nullopt when none is due.

@@ -2,6 +2,9 @@
 
 #include <algorithm>
 #include <array>
+#include <string>
+
+#include "protocol/name_index.h"
 
 namespace raftkv::protocol {
 namespace {
@@ -11,7 +14,7 @@ constexpr uint32_t kW = kWrite;
 constexpr uint32_t kC = kConnection;
 constexpr uint32_t kT = kTransaction | kConnection;
 
-// In name order (find_command searches it by bisection; a test checks the order).
+// In name order (all_commands() lists it so; a test checks the order).
 // Admin commands need the ACL category admin (kv/acl.h) besides what they do.
 constexpr uint32_t kWA = kWrite | kAdmin;
 
@@ -144,6 +147,14 @@ constexpr std::array kSubcommands = {
     CommandSpec{"config|set", -4, kA, 0, 0, 0, "server"},
 };
 
+static_assert(std::ranges::is_sorted(kSubcommands, {}, &CommandSpec::name),
+              "subcommands() bisects kSubcommands");
+
+// The longest command name: find_command folds a name's case into a buffer this long.
+constexpr size_t kCommandNameMax =
+    std::ranges::max(kCommands, {}, [](const CommandSpec& spec) { return spec.name.size(); })
+        .name.size();
+
 char lower(char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c + 32) : c; }
 
 // Compares a table name (lower case) with `name` in any case.
@@ -161,23 +172,25 @@ int compare(std::string_view table_name, std::string_view name) {
 }  // namespace
 
 const CommandSpec* find_command(std::string_view name) {
-  auto it = std::lower_bound(kCommands.begin(), kCommands.end(), name,
-                             [](const CommandSpec& spec, std::string_view wanted) {
-                               return compare(spec.name, wanted) < 0;
-                             });
-  if (it == kCommands.end() || compare(it->name, name) != 0) return nullptr;
-  return &*it;
+  static const NameIndex<CommandSpec> index(kCommands);
+  std::array<char, kCommandNameMax> lowered{};
+  if (name.size() > lowered.size()) return nullptr;
+  for (size_t i = 0; i < name.size(); ++i) lowered[i] = lower(name[i]);
+  return index.find(std::string_view(lowered.data(), name.size()));
 }
 
 std::span<const CommandSpec> all_commands() { return kCommands; }
 
 std::span<const CommandSpec> subcommands(std::string_view container) {
-  const auto in = [&](const CommandSpec& spec) {
-    return spec.name.size() > container.size() && spec.name.starts_with(container) &&
-           spec.name[container.size()] == '|';
-  };
-  const auto first = std::find_if(kSubcommands.begin(), kSubcommands.end(), in);
-  const auto last = std::find_if_not(first, kSubcommands.end(), in);
+  // Every command asks (refusal checks, ACL), so this bisects: the container's names sort
+  // together, from "container|" on.
+  const std::string prefix = std::string(container) + '|';
+  const auto first = std::partition_point(
+      kSubcommands.begin(), kSubcommands.end(),
+      [&](const CommandSpec& spec) { return spec.name < prefix; });
+  const auto last = std::find_if_not(
+      first, kSubcommands.end(),
+      [&](const CommandSpec& spec) { return spec.name.starts_with(prefix); });
   return {first, last};
 }
 

@@ -218,6 +218,7 @@ void Requests::on_read_states(const std::vector<raft::ReadState>& read_states) {
 
 void Requests::serve_reads() {
   const Index applied = node_.state_machine.applied_index();
+  const uint64_t wall_ms = node_.env.wall_ms();  // One moment for the reads served together.
   while (!reads_waiting_apply_.empty() && reads_waiting_apply_.begin()->first <= applied) {
     const uint64_t id = reads_waiting_apply_.begin()->second;
     reads_waiting_apply_.erase(reads_waiting_apply_.begin());
@@ -226,7 +227,7 @@ void Requests::serve_reads() {
     PendingRead read = std::move(it->second);
     reads_.erase(it);
     node_.metrics.reads.fetch_add(1, std::memory_order_relaxed);
-    read.done(Response::ok(node_.state_machine.query(read.request, node_.env.wall_ms())));
+    read.done(Response::ok(node_.state_machine.query(read.request, wall_ms)));
   }
 }
 

@@ -851,7 +851,9 @@ Action translate_args(ClientState& state, std::vector<std::string> args,
   const protocol::CommandSpec* spec = protocol::find_command(args[0]);
   // As Redis: an unknown command or a wrong argument count first, then -NOAUTH and -NOPERM
   // (which also make a transaction's EXEC abort).
-  if (spec != nullptr && !refusal(*spec, args)) {
+  const std::optional<Action> refused =
+      spec != nullptr ? refusal(*spec, args) : std::optional<Action>();
+  if (spec != nullptr && !refused) {
     if (std::optional<Action> denied = access_refusal(state, *spec, args)) {
       if (state.in_multi) state.multi_failed = true;
       return *denied;
@@ -859,7 +861,7 @@ Action translate_args(ClientState& state, std::vector<std::string> args,
   }
   if (state.in_multi) return translate_multi(state, name, args, context);
   if (spec == nullptr) return translate_data(std::move(args));  // Its unknown-command error.
-  if (std::optional<Action> refused = refusal(*spec, args)) return *refused;
+  if (refused) return *refused;
   if (name == "MULTI") {
     state.in_multi = true;
     return reply(Reply::ok());

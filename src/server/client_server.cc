@@ -204,6 +204,9 @@ class ClientServer::Connection : public std::enable_shared_from_this<Connection>
   void handle_parsed() {
     std::vector<std::string_view> views;
     std::vector<std::string> args;
+    // One clock read for the whole pipeline this call runs: it takes microseconds, and the
+    // time is kept in milliseconds (CLIENT LIST's idle time, the auth limiter's window).
+    const uint64_t now_ms = wall_clock_ms();
     // Nothing after QUIT (or a protocol error, or CLIENT KILL) runs; nothing after a WATCH
     // until it is answered, nor after a held request until it runs.
     while (!closing_ && !closing_after_flush_ && !waiting()) {
@@ -226,31 +229,31 @@ class ClientServer::Connection : public std::enable_shared_from_this<Connection>
       for (size_t i = 0; i < views.size(); ++i) {
         if (!parser_.take_argument(i, &args[i])) args[i].assign(views[i]);
       }
-      handle(std::move(args));
+      handle(std::move(args), now_ms);
     }
   }
 
-  ServerContext context() {
+  ServerContext context(uint64_t now_ms) {
     return ServerContext{server_.status_,
                          &server_,
-                         wall_clock_ms(),
+                         now_ms,
                          server_.options_.bulk_bytes_max,
                          server_.options_.request_bytes_max,
                          &server_.options_.auth,
                          &server_.auth_limiter_};
   }
 
-  void count(const std::vector<std::string>& args) {
+  void count(const std::vector<std::string>& args, uint64_t now_ms) {
     state_.last_command = command_label(args);
-    state_.last_command_ms = wall_clock_ms();
+    state_.last_command_ms = now_ms;
     ++server_.counters_.commands_processed;
     ++server_.counters_.calls[state_.last_command];
   }
 
-  void handle(std::vector<std::string> args) {
-    if (!args.empty()) count(args);
+  void handle(std::vector<std::string> args, uint64_t now_ms) {
+    if (!args.empty()) count(args, now_ms);
     const bool skip = std::exchange(state_.skip_next_reply, false);
-    Action action = translate(state_, std::move(args), context());
+    Action action = translate(state_, std::move(args), context(now_ms));
     const bool silent = action.silent || state_.replies_off || skip;
     const uint64_t slot = open_slot();
     if (state_.kill) closing_after_flush_ = true;

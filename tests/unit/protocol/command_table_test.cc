@@ -52,6 +52,8 @@ TEST(CommandTable, Subcommands_GroupedSortedAndFoundInAnyCase) {
   EXPECT_EQ(find_subcommand("get", "id"), nullptr);
   EXPECT_TRUE(subcommands("get").empty());
   EXPECT_TRUE(subcommands("clientx").empty());
+  EXPECT_TRUE(subcommands("clien").empty());  // A prefix of a container is not one.
+  EXPECT_EQ(subcommands("config").size(), 3u);
 }
 
 TEST(CommandTable, EveryCommandIsOneKind) {
