@@ -124,7 +124,11 @@ Reply set_generic(WriteContext& context, const std::string& key, std::string& va
       !deadline_of(options.flags, *options.expire, context.now_ms, name, &deadline, &error)) {
     return error;
   }
-  const Record* current = live(context, key);
+  // A plain SET replaces whatever is there, live or expired (put() forgets its deadline):
+  // only GET, NX, XX and KEEPTTL need the current value, and the walk to it costs a write
+  // on every node about as much as the insert's own.
+  const bool reads_current = (options.flags & (kGet | kNx | kXx | kKeepTtl)) != 0;
+  const Record* current = reads_current ? live(context, key) : nullptr;
   const bool get = (options.flags & kGet) != 0;
   Reply old = Reply::nil();
   if (get && current != nullptr) {

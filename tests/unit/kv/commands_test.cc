@@ -49,6 +49,21 @@ TEST(KvCommands, Set_ExpiryOptionsRunOnTheEntrysTime) {
   EXPECT_EQ(kv.query_at(kT0, {"ttl", "missing"}), integer(-2));
 }
 
+// A plain SET does not look at the key first: it must still replace an expired value (and
+// drop its deadline, so no sweep lists the key) and a value of another type.
+TEST(KvCommands, Set_PlainReplacesAnExpiredValueOrAnotherType) {
+  Driver kv;
+  ASSERT_EQ(kv.apply_at(kT0, {"set", "k", "v", "PX", "5"}), Reply::ok());
+  ASSERT_EQ(kv.apply_at(kT0 + 10, {"set", "k", "w"}), Reply::ok());  // Past its deadline.
+  EXPECT_EQ(kv.query_at(kT0 + 10, {"get", "k"}), bulk("w"));
+  EXPECT_EQ(kv.query_at(kT0 + 10, {"ttl", "k"}), integer(-1));
+  EXPECT_FALSE(kv.machine().sweep_due(kT0 + 1'000'000).has_value());
+  ASSERT_EQ(kv.apply_at(kT0, {"hset", "h", "f", "v"}), integer(1));
+  ASSERT_EQ(kv.apply_at(kT0, {"set", "h", "x"}), Reply::ok());
+  EXPECT_EQ(kv.query_at(kT0, {"get", "h"}), bulk("x"));
+  EXPECT_EQ(kv.query_at(kT0, {"dbsize"}), integer(2));
+}
+
 TEST(KvCommands, Set_OptionsAndErrorsAsRedis) {
   Driver kv;
   EXPECT_EQ(kv.apply_at(kT0, {"set", "k", "v", "EX", "0"}),
