@@ -1,6 +1,5 @@
 #include "kv/commands.h"
 
-#include <algorithm>
 #include <array>
 
 #include "kv/commands_util.h"
