@@ -51,6 +51,21 @@ bench_rss_kb() {
       "$status" 2>/dev/null || true
 }
 
+# Fails, saying how to build one, unless raftkv-bench BIN has its etcd target (it needs
+# -DRAFTKV_ETCD_BENCH=ON). Scripts ask before they load anything: finding out at the etcd
+# step loses the runs before it.
+bench_require_etcd_target() {  # NAME BIN BUILD_DIR
+  # Captured, not piped into grep: the probe exits non-zero either way, which pipefail
+  # would turn into "no match".
+  local said
+  said=$("$2" --target etcd --endpoints 127.0.0.1:1 --duration 1 2>&1 || true)
+  [[ $said == *"built without etcd support"* ]] || return 0
+  echo "$1: $2 has no etcd target: cmake -S . -B $3 -DRAFTKV_ETCD_BENCH=ON," \
+       "then build raftkv-bench (needs libgrpc++-dev protobuf-compiler-grpc" \
+       "golang-etcd-server-dev)" >&2
+  exit 2
+}
+
 # Builds bench/etcd_load (etcd's `benchmark` load model, see its main.go) into OUT, offline:
 # GOPATH mode against the Go sources of Debian's golang-* -dev packages. Rebuilds only when
 # main.go is newer than OUT.

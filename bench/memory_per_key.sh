@@ -58,6 +58,7 @@ if [[ " $systems " == *" before "* ]]; then
 fi
 
 source bench/lib.sh
+[[ " $systems " != *" etcd "* ]] || bench_require_etcd_target memory_per_key "$bench_bin" "$build"
 source bench/compare/etcd.sh
 bench_install etcd-server redis-server redis-tools python3 curl
 readonly BASE_PORT=${MEMKEY_BASE_PORT:-26300}

@@ -50,13 +50,7 @@ bench_bin=$build/tools/raftkv-bench/raftkv-bench
 for binary in "$raftkv" "$build/src/server/raftkv-server" "$bench_bin"; do
   [[ -x "$binary" ]] || { echo "tls_etcd: build it first: $binary" >&2; exit 2; }
 done
-if "$bench_bin" --target etcd --endpoints 127.0.0.1:1 --duration 1 2>&1 |
-    grep -q "built without etcd support"; then
-  echo "tls_etcd: $bench_bin has no etcd target: cmake -S . -B $build -DRAFTKV_ETCD_BENCH=ON," \
-       "then build raftkv-bench (needs libgrpc++-dev protobuf-compiler-grpc" \
-       "golang-etcd-server-dev)" >&2
-  exit 2
-fi
+bench_require_etcd_target tls_etcd "$bench_bin" "$build"
 
 certs=$dir/raftkv-tls/tls  # The throwaway CA of bench_tls_pair_start's TLS cluster.
 
