@@ -145,7 +145,7 @@ Reply KvStateMachine::apply_simple(Index index, Command& command) {
     case CommandType::KeyStats:
     case CommandType::AclList:
     case CommandType::AclGetUser:
-      return query(command);
+      return query(std::move(command));  // Consumed, as the other commands' arguments are.
     case CommandType::Batch:
     case CommandType::RegisterSession:
     case CommandType::Session:
