@@ -104,6 +104,15 @@ void Node::submit(Request request, Done done) {
   requests_.submit(std::move(request), std::move(done));
 }
 
+void Node::await_leader(Done done) {
+  if (stopped_ || membership_.removed() || node_.core->leader() != kNoNode) {
+    return done(Response::ok(""));
+  }
+  const uint64_t election_timeout_ms =
+      2ull * node_.options.raft.election_ticks * node_.options.tick_ms;
+  requests_.await_leader(node_.now_ms() + election_timeout_ms, std::move(done));
+}
+
 void Node::submit_local_read(const Request& request, Done done) {
   requests_.submit_local_read(request, std::move(done));
 }

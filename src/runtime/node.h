@@ -88,6 +88,11 @@ class Node final : public PeerInbox {
   void submit(Request request, Done done);
   // Serves a read from this node's state machine without asking the leader (may be stale).
   void submit_local_read(const Request& request, Done done);
+  // Runs `done` (Ok, no reply) once this node knows a leader: at once if it does, otherwise
+  // when an election settles, or after a longest election timeout (2 × election_ticks)
+  // without one. For a caller that describes the cluster (CLUSTER SLOTS) and would rather
+  // wait out a short election than answer that no leader is known.
+  void await_leader(Done done);
   // Hands leadership to `target` (thesis §3.10); NotLeader when this node does not lead,
   // InvalidArgument for a target that is not a voter, Busy while a transfer runs.
   [[nodiscard]] Status transfer_leadership(NodeId target);

@@ -1,6 +1,7 @@
 #include "runtime/requests.h"
 
 #include <algorithm>
+#include <utility>
 
 #include "common/prng.h"
 
@@ -255,11 +256,16 @@ void Requests::on_role_change(const raft::SoftState& soft) {
   }
   abandon_forwards([&soft](NodeId leader) { return leader != soft.leader; }, "leadership moved");
   if (soft.leader == kNoNode) return;
+  for (LeaderWait& wait : std::exchange(leader_waits_, {})) wait.done(Response::ok(""));
   std::vector<WaitingRequest> waiting = std::move(waiting_for_leader_);
   waiting_for_leader_.clear();
   for (WaitingRequest& request : waiting) {
     dispatch(std::move(request.request), std::move(request.done), request.deadline_ms);
   }
+}
+
+void Requests::await_leader(uint64_t deadline_ms, Done done) {
+  leader_waits_.push_back({std::move(done), deadline_ms});
 }
 
 void Requests::on_peer_disconnected(NodeId peer) {
@@ -314,6 +320,11 @@ void Requests::expire() {
   std::erase_if(waiting_for_leader_, [&](WaitingRequest& request) {
     if (request.deadline_ms > now) return false;
     request.done(no_leader());
+    return true;
+  });
+  std::erase_if(leader_waits_, [&](LeaderWait& wait) {
+    if (wait.deadline_ms > now) return false;
+    wait.done(Response::ok(""));
     return true;
   });
   std::erase_if(large_writes_waiting_, [&](WaitingRequest& request) {

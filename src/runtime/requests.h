@@ -58,6 +58,9 @@ class Requests {
   void serve_reads();
   void on_role_change(const raft::SoftState& soft);
   void on_peer_disconnected(NodeId peer);
+  // With no leader known: answers `done` Ok (empty) once one is, or at `deadline_ms` without
+  // one (Ok too: the caller reads the node's status either way). Node::await_leader.
+  void await_leader(uint64_t deadline_ms, Done done);
   // Answers the requests past their deadline. Cheap to call often: it rescans at most every
   // twentieth of the request timeout (tens of thousands of requests may be pending).
   void expire();
@@ -120,6 +123,11 @@ class Requests {
   std::map<uint64_t, PendingRead> reads_;               // By ReadIndex request id.
   std::multimap<Index, uint64_t> reads_waiting_apply_;  // Released; wait for apply.
   std::vector<WaitingRequest> waiting_for_leader_;
+  struct LeaderWait {
+    Done done;
+    uint64_t deadline_ms = 0;
+  };
+  std::vector<LeaderWait> leader_waits_;  // await_leader's callers.
   // On the leader: large writes waiting for earlier ones to be answered, oldest first. None
   // of them is in the log, so none is in doubt. Handed to waiting_for_leader_ if this node
   // stops leading.

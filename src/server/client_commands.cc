@@ -448,12 +448,12 @@ struct ClusterMember {
   bool master = false;
 };
 
-// The master is the leader; with none known (an election is running), or one whose client
-// address this node has not learnt yet, a node names itself, so that a client keeps talking
-// to a live node, which holds the request until a leader is elected and then forwards it.
-// Members without a client address yet are left out. A client on the TLS port gets the
-// members' TLS ports (a client that follows these answers must stay encrypted), and members
-// with no TLS port are left out for it.
+// The master is the leader; with none known (no election settled while cluster_command
+// waited: this node may be cut off), or one whose client address it has not learnt yet, a
+// node names itself, so that a client keeps talking to a live node, which holds the request
+// until a leader is elected and then forwards it. Members without a client address yet are
+// left out. A client on the TLS port gets the members' TLS ports (a client that follows these
+// answers must stay encrypted), and members with no TLS port are left out for it.
 std::vector<ClusterMember> cluster_members(const ServerStatus& server, bool tls) {
   const runtime::NodeStatus& status = server.node;
   const std::map<NodeId, std::string>& addrs = tls ? status.client_tls_addrs : status.client_addrs;
@@ -533,15 +533,39 @@ std::string cluster_info(const ServerStatus& server, size_t members) {
          "\r\n";
 }
 
+// CLUSTER SLOTS, SHARDS or NODES (`sub`).
+Reply cluster_topology(const std::string& sub, const ServerStatus& server, bool tls) {
+  const std::vector<ClusterMember> members = cluster_members(server, tls);
+  if (sub == "SLOTS") return cluster_slots(members);
+  if (sub == "SHARDS") return cluster_shards(server, members);
+  return Reply::bulk(cluster_nodes(server, members));
+}
+
 Action cluster_command(const ClientState& state, const std::vector<std::string>& args,
                        const ServerContext& context) {
   const std::string sub = upper(args[1]);  // refusal() checked it and the argument count.
   const ServerStatus server = context.status();
-  const std::vector<ClusterMember> members = cluster_members(server, state.tls);
-  if (sub == "SLOTS") return reply(cluster_slots(members));
-  if (sub == "SHARDS") return reply(cluster_shards(server, members));
-  if (sub == "NODES") return reply(Reply::bulk(cluster_nodes(server, members)));
-  if (sub == "INFO") return reply(Reply::bulk(cluster_info(server, members.size())));
+  if (sub == "SLOTS" || sub == "SHARDS" || sub == "NODES") {
+    if (server.node.raft.leader != kNoNode) {
+      return reply(cluster_topology(sub, server, state.tls));
+    }
+    // An election is running, and this node would name itself master (cluster_members). A
+    // client that took that answer would stay on this follower, a forward for each of its
+    // writes, until its next refresh. Answered once the election settles instead
+    // (Node::await_leader bounds the wait).
+    Action action;
+    action.kind = Action::Kind::Admin;
+    action.admin = [](runtime::Node& node, runtime::Done done) {
+      node.await_leader(std::move(done));
+    };
+    action.finish = [sub, tls = state.tls, status = context.status](ClientState&, std::string) {
+      return resp(cluster_topology(sub, status(), tls));
+    };
+    return action;
+  }
+  if (sub == "INFO") {
+    return reply(Reply::bulk(cluster_info(server, cluster_members(server, state.tls).size())));
+  }
   return reply(Reply::bulk(cluster_node_id(server.node.raft.id)));
 }
 

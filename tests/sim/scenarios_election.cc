@@ -222,6 +222,55 @@ void slow_leader_disk_keeps_leader(Run& run) {
   if (!sim.converge(50 * kE)) return;
 }
 
+// Node::await_leader (CLUSTER SLOTS during an election waits on it): after the leader's
+// crash, a follower that knows no leader answers once the next leader is known to it; cut
+// off alone, it answers after two election timeouts at most, still knowing none.
+void await_leader_settles_or_times_out(Run& run) {
+  Simulator sim(run, default_options(small_cluster(run)));
+  const std::optional<NodeId> old_leader = sim.wait_for_leader(10 * kE);
+  if (!old_leader) return sim.fail("no single leader within 10 E");
+  const NodeId follower = without(sim.ids(), {*old_leader}).front();
+  sim.crash(*old_leader);
+  if (!sim.run_until([&] { return sim.status(follower).raft.leader == kNoNode; }, 10 * kE)) {
+    return sim.fail("the follower still names the crashed leader after 10 E");
+  }
+  std::optional<NodeId> known_then;
+  uint64_t answered_at = 0;
+  auto answered = [&](const runtime::Response& response) {
+    if (response.outcome != runtime::Outcome::Ok) sim.fail("await_leader answered not Ok");
+    known_then = sim.status(follower).raft.leader;
+    answered_at = sim.now_ticks();
+  };
+  uint64_t asked = sim.now_ticks();
+  if (!sim.await_leader(follower, answered).is_ok()) return sim.fail("the follower is down");
+  if (!sim.run_until([&] { return known_then.has_value(); }, 10 * kE)) {
+    return sim.fail("await_leader did not answer within 10 E of the leader's crash");
+  }
+  // Split votes may outlast the wait; only then may it answer with no leader known.
+  if (*known_then == *old_leader || (*known_then == kNoNode && answered_at - asked < 2 * kE)) {
+    return sim.fail("await_leader answered before the follower knew a new leader");
+  }
+  run.metric("election_wait_ticks", answered_at - asked);
+  sim.restart(*old_leader);
+  if (!sim.wait_for_leader(10 * kE)) return sim.fail("no single leader after the restart");
+  sim.network().isolate(follower);
+  if (!sim.run_until([&] { return sim.status(follower).raft.leader == kNoNode; }, 10 * kE)) {
+    return sim.fail("the isolated follower still names a leader after 10 E");
+  }
+  known_then.reset();
+  asked = sim.now_ticks();
+  if (!sim.await_leader(follower, answered).is_ok()) return sim.fail("the follower is down");
+  // Two election timeouts, plus the request timeout's sweep interval (Requests::expire).
+  const uint64_t bound = 2 * kE + sim.request_timeout_ms() / 20 + 1;
+  if (!sim.run_until([&] { return known_then.has_value(); }, bound)) {
+    return sim.fail("await_leader on a lone follower did not answer within " +
+                    std::to_string(bound) + " ticks");
+  }
+  if (*known_then != kNoNode) return sim.fail("a lone follower came to know a leader");
+  run.metric("lone_wait_ticks", answered_at - asked);
+  sim.converge(50 * kE);
+}
+
 }  // namespace
 
 void append_election_scenarios(std::vector<Scenario>& out) {
@@ -242,6 +291,8 @@ void append_election_scenarios(std::vector<Scenario>& out) {
                  no_leader_without_quorum});
   out.push_back({"many_elections", "7 nodes, 50 rounds of cutting 3: always one leader",
                  seven_nodes_churn_keeps_one_leader});
+  out.push_back({"await_leader", "waiting for a leader ends at the election or a timeout",
+                 await_leader_settles_or_times_out});
   out.push_back({"slow_leader_disk", "a leader whose syncs take 3 E keeps its place",
                  slow_leader_disk_keeps_leader});
 }

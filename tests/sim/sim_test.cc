@@ -66,6 +66,7 @@ SIM_SCENARIO_TEST(SimElection, IsolatedFollowerCannotElectItself, "lone_node")
 SIM_SCENARIO_TEST(SimElection, NoLeaderWithoutQuorum, "no_quorum")
 SIM_SCENARIO_TEST(SimElection, SevenNodesFiftyRoundsAlwaysOneLeader, "many_elections")
 SIM_SCENARIO_TEST(SimElection, SlowLeaderDiskKeepsItsPlace, "slow_leader_disk")
+SIM_SCENARIO_TEST(SimElection, AwaitLeaderEndsAtTheElectionOrATimeout, "await_leader")
 // 4. Agreement.
 SIM_SCENARIO_TEST(SimAgreement, BasicAgreement, "basic_agreement")
 SIM_SCENARIO_TEST(SimAgreement, CommitsWithOneFollowerAway, "follower_away")
@@ -144,7 +145,8 @@ TEST(SimRegistry, EveryScenarioHasATest) {
       "expiry_same_index", "membership_grow", "membership_remove_leader", "membership_replace",
       "membership_churn", "membership_stale_leader_remove",
       "membership_during_snapshot_install", "large_writes_in_order",
-      "large_write_wait_times_out", "large_writes_leader_moves", "large_write_forwarded_waits"};
+      "large_write_wait_times_out", "large_writes_leader_moves", "large_write_forwarded_waits",
+      "await_leader"};
   std::set<std::string> registered;
   for (const Scenario& scenario : all_scenarios()) registered.emplace(scenario.name);
   EXPECT_EQ(registered, expected);

@@ -723,6 +723,14 @@ Status Simulator::change_membership(NodeId id, const runtime::MemberChange& chan
   return Status::ok();
 }
 
+Status Simulator::await_leader(NodeId id, runtime::Done done) {
+  Node& n = node(id);
+  if (!n.up || n.halting) return Status(ErrorCode::Unavailable, "node is down");
+  n.runtime->await_leader(std::move(done));
+  after_event(n);
+  return Status::ok();
+}
+
 Status Simulator::inject(NodeId id, const raft::Message& message) {
   Node& n = node(id);
   if (!n.up || n.halting) return Status(ErrorCode::Unavailable, "node is down");

@@ -208,6 +208,9 @@ class Simulator {
   // with its outcome, unless the node crashes first. Unavailable when the node is down.
   Status change_membership(NodeId node, const runtime::MemberChange& change,
                            std::function<void(Status)> done);
+  // runtime::Node::await_leader on `node`: `done` runs unless the node crashes first.
+  // Unavailable when the node is down.
+  Status await_leader(NodeId node, runtime::Done done);
   // Hands a message to a node's runtime as if a peer sent it (hostile input). Unavailable
   // when the node is down; otherwise ok, and the core's verdict shows in its log.
   Status inject(NodeId node, const raft::Message& message);

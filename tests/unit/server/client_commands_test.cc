@@ -386,6 +386,29 @@ TEST_F(ClientCommands, Cluster_DescribesOneShard) {
   EXPECT_EQ(run({"CLUSTER", "MYID"}).reply, "$40\r\n" + std::string(39, '0') + "2\r\n");
 }
 
+// During an election the topology waits for the next leader (Node::await_leader), so that a
+// client does not take this follower for the master; INFO and MYID answer at once.
+TEST_F(ClientCommands, Cluster_DuringAnElectionAnswersOnceALeaderIsKnown) {
+  status.node.raft.role = raft::Role::Follower;
+  status.node.raft.leader = kNoNode;
+  EXPECT_NE(run({"CLUSTER", "INFO"}).reply.find("cluster_state:fail"), std::string::npos);
+  EXPECT_EQ(run({"CLUSTER", "MYID"}).kind, Action::Kind::Reply);
+  for (const char* sub : {"SLOTS", "SHARDS", "NODES"}) {
+    Action action = run({"CLUSTER", sub});
+    ASSERT_EQ(action.kind, Action::Kind::Admin) << sub;
+    ASSERT_TRUE(action.admin && action.finish) << sub;
+  }
+  Action slots = run({"CLUSTER", "SLOTS"});
+  status.node.raft.leader = NodeId{1};  // The election settled while it waited.
+  EXPECT_EQ(slots.finish(state, ""),
+            "*1\r\n*3\r\n:0\r\n:16383\r\n"
+            "*3\r\n$9\r\n127.0.0.1\r\n:6381\r\n$40\r\n" + std::string(39, '0') + "1\r\n");
+  status.node.raft.leader = kNoNode;
+  Action nodes = run({"CLUSTER", "NODES"});  // No leader within the wait: it names itself.
+  const std::string text = nodes.finish(state, "");
+  EXPECT_NE(text.find("127.0.0.1:6382@16382 myself,master"), std::string::npos) << text;
+}
+
 // A client on the TLS port must be sent to TLS ports: following a plaintext one would drop
 // its encryption (or fail its handshake). Members without a TLS port are left out for it.
 TEST_F(ClientCommands, Cluster_OverTlsNamesTlsPorts) {
