@@ -93,11 +93,18 @@ Status validate_unused_fields(const Command& command) {
   return Status::ok();
 }
 
+// Command::spec for a Call named `name`.
+const protocol::CommandSpec* store_spec(std::string_view name) {
+  const protocol::CommandSpec* spec = protocol::find_command(name);
+  if (spec == nullptr || spec->name != name || !is_store_command(spec->name)) return nullptr;
+  return spec;
+}
+
 // A Call names a command of the table that the store executes, in the table's spelling, with
 // an argument count the table allows.
 Status validate_call(const Command& command) {
-  const protocol::CommandSpec* spec = protocol::find_command(command.args[0]);
-  if (spec == nullptr || spec->name != command.args[0] || !is_store_command(spec->name)) {
+  const protocol::CommandSpec* spec = command.spec;
+  if (spec == nullptr || spec->name != command.args[0]) {
     return invalid("CALL of a command the store does not execute");
   }
   if (!spec->arity_ok(command.args.size())) return invalid("wrong argument count for CALL");
@@ -231,6 +238,9 @@ Status decode_into(ByteReader* reader, uint8_t version, Command* command, int de
   if (depth > 2) return invalid("commands nested too deeply");
   if (Status status = decode_fixed(reader, version, command); !status.is_ok()) return status;
   if (Status status = decode_args(reader, command); !status.is_ok()) return status;
+  if (command->type == CommandType::Call && !command->args.empty()) {
+    command->spec = store_spec(command->args[0]);
+  }
   uint32_t inner_count = 0;
   if (command->type == CommandType::Batch) {
     if (!reader->get_u32(&inner_count)) return invalid("truncated batch count");
@@ -324,11 +334,12 @@ Command Command::batch(std::vector<Command> commands,
 
 Command Command::call(std::vector<std::string> args) {
   RAFT_ASSERT(!args.empty());
+  const protocol::CommandSpec* spec = protocol::find_command(args[0]);
   // The table's spelling, so that the encoding of a command does not depend on its case.
-  if (const protocol::CommandSpec* spec = protocol::find_command(args[0])) {
-    args[0] = std::string(spec->name);
-  }
-  return simple(CommandType::Call, std::move(args));
+  if (spec != nullptr) args[0] = std::string(spec->name);
+  Command command = simple(CommandType::Call, std::move(args));
+  if (spec != nullptr && is_store_command(spec->name)) command.spec = spec;
+  return command;
 }
 
 Command Command::versions(std::vector<std::string> keys) {
@@ -412,10 +423,9 @@ bool is_read_only(const Command& command) {
     case CommandType::AclList:
     case CommandType::AclGetUser:
       return true;
-    case CommandType::Call: {
-      const protocol::CommandSpec* spec = protocol::find_command(command.args.at(0));
-      return spec != nullptr && spec->is(protocol::kRead) && !spec->is(protocol::kWrite);
-    }
+    case CommandType::Call:
+      return command.spec != nullptr && command.spec->is(protocol::kRead) &&
+             !command.spec->is(protocol::kWrite);
     default:
       return false;
   }

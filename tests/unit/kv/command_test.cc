@@ -31,6 +31,8 @@ std::vector<Command> sample_commands() {
       Command::register_session(1234),
       Command::session(7, 3, 99, Command::incr("n")),
       Command::session(7, 4, 100, Command::batch({Command::incr("a"), Command::incr("b")})),
+      Command::call({"GET", "k"}),
+      Command::call({"hset", "h", "f", "v"}),
   };
 }
 
@@ -185,6 +187,33 @@ TEST(Command, IsReadOnly_OnlyReads) {
   EXPECT_FALSE(is_read_only(Command::set("k", "v")));
   EXPECT_FALSE(is_read_only(Command::batch({Command::get("k")})));
   EXPECT_FALSE(is_read_only(Command::session(1, 1, 0, Command::get("k"))));
+}
+
+// A Call carries its command's table entry from where it is built or decoded (Command::spec):
+// set for a command the store executes, in the table's spelling, and trusted by the checks.
+TEST(Command, Call_CarriesItsTableEntry) {
+  const Command get = Command::call({"GET", "k"});
+  ASSERT_NE(get.spec, nullptr);
+  EXPECT_EQ(get.args[0], "get");
+  EXPECT_TRUE(is_read_only(get));
+  const Command hset = Command::call({"HSET", "h", "f", "v"});
+  ASSERT_NE(hset.spec, nullptr);
+  EXPECT_FALSE(is_read_only(hset));
+  EXPECT_EQ(Command::call({"multi"}).spec, nullptr);  // In the table, not the store's.
+  EXPECT_EQ(Command::call({"nosuchcommand"}).spec, nullptr);
+  EXPECT_FALSE(validate_command(Command::call({"nosuchcommand"})).is_ok());
+  EXPECT_FALSE(validate_command(Command::call({"get"})).is_ok());  // Arity.
+  // Decoded: the spelling must be the table's, and the name one the store executes.
+  std::string bytes = encode_command(get);
+  const size_t name_at = bytes.find("get");
+  ASSERT_NE(name_at, std::string::npos);
+  Result<Command> decoded = decode_command(bytes);
+  ASSERT_TRUE(decoded.is_ok());
+  EXPECT_EQ(decoded.value().spec, get.spec);
+  bytes.replace(name_at, 3, "GET");
+  EXPECT_EQ(decode_status(bytes).code(), ErrorCode::InvalidArgument);
+  bytes.replace(name_at, 3, "zzz");
+  EXPECT_EQ(decode_status(bytes).code(), ErrorCode::InvalidArgument);
 }
 
 TEST(Command, DecodeCommand_RandomBytesNeverCrash) {
