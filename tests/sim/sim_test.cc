@@ -74,6 +74,7 @@ SIM_SCENARIO_TEST(SimAgreement, MinorityLeaderNeverCommits, "no_quorum_no_commit
 SIM_SCENARIO_TEST(SimAgreement, ConcurrentProposalsAllCommitInOrder, "concurrent_proposals")
 SIM_SCENARIO_TEST(SimAgreement, RejoinedLeaderEntriesAreOverwritten, "rejoin")
 SIM_SCENARIO_TEST(SimAgreement, FastBackupRepairsDivergentFollowers, "fast_backup")
+SIM_SCENARIO_TEST(SimAgreement, NoWriteAcknowledgedBeforeAFollowersSync, "follower_sync_on_path")
 // 5. Message economy.
 SIM_SCENARIO_TEST(SimEconomy, ElectionTakesAtMost30Messages, "election_messages")
 SIM_SCENARIO_TEST(SimEconomy, TenCommitsTakeAtMost42Messages, "commit_messages")
@@ -146,7 +147,7 @@ TEST(SimRegistry, EveryScenarioHasATest) {
       "membership_churn", "membership_stale_leader_remove",
       "membership_during_snapshot_install", "large_writes_in_order",
       "large_write_wait_times_out", "large_writes_leader_moves", "large_write_forwarded_waits",
-      "await_leader"};
+      "await_leader", "follower_sync_on_path"};
   std::set<std::string> registered;
   for (const Scenario& scenario : all_scenarios()) registered.emplace(scenario.name);
   EXPECT_EQ(registered, expected);

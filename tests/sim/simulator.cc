@@ -527,6 +527,10 @@ void Simulator::send(NodeId from, NodeId to, Payload payload) {
   }
   if (delays.empty()) ++faults_.messages_dropped;
   if (delays.size() > 1) faults_.messages_duplicated += delays.size() - 1;
+  // A process blocked on its disk (block_on_disk: a follower's sync on its loop) sends what it
+  // produced once the call returns: its acknowledgement leaves after its sync, as in the
+  // server, where that sync is on every write's critical path.
+  const uint64_t departs_us = std::max(now_us_, node(from).busy_until_us);
   for (uint64_t delay : delays) {
     uint64_t slot = in_flight_.size();
     if (free_traffic_.empty()) {
@@ -536,7 +540,7 @@ void Simulator::send(NodeId from, NodeId to, Payload payload) {
       free_traffic_.pop_back();
     }
     in_flight_[slot] = Traffic{from, to, payload};
-    schedule(Event{.time_us = now_us_ + delay,
+    schedule(Event{.time_us = departs_us + delay,
                    .kind = EventKind::Deliver,
                    .node = to,
                    .incarnation = node(from).incarnation,
@@ -896,10 +900,21 @@ bool Simulator::converge(uint64_t ticks_max) {
     return false;
   }
   // Liveness, and it commits whatever earlier terms left behind: a new entry commits everywhere.
+  // A leader deposed before it replicated the proposal takes it with it (a leadership
+  // transfer the healing finished, say): then the next leader gets a new one.
   std::optional<std::string> payload;
+  Term proposed_in;
   const bool committed = run_until(
       [&] {
-        if (!payload) payload = propose_to_leader();
+        const std::optional<NodeId> leader = stable_leader();
+        if (payload && leader && raft(*leader).term() != proposed_in &&
+            !applied_anywhere(*payload)) {
+          payload.reset();
+        }
+        if (!payload && leader) {
+          payload = propose_to_leader();
+          proposed_in = raft(*leader).term();
+        }
         return payload && applied_everywhere(*payload) && quiet();
       },
       ticks_max);
