@@ -33,13 +33,6 @@ std::string status_reply(const Status& status) {
   }
 }
 
-Action admin(std::function<void(runtime::Node&, runtime::Done)> fn) {
-  Action action;
-  action.kind = Action::Kind::Admin;
-  action.admin = std::move(fn);
-  return action;
-}
-
 Action member_list(const ServerContext& context) {
   std::vector<Reply> rows;
   for (const runtime::Member& member : context.status().node.members) {

@@ -553,11 +553,9 @@ Action cluster_command(const ClientState& state, const std::vector<std::string>&
     // client that took that answer would stay on this follower, a forward for each of its
     // writes, until its next refresh. Answered once the election settles instead
     // (Node::await_leader bounds the wait).
-    Action action;
-    action.kind = Action::Kind::Admin;
-    action.admin = [](runtime::Node& node, runtime::Done done) {
+    Action action = admin([](runtime::Node& node, runtime::Done done) {
       node.await_leader(std::move(done));
-    };
+    });
     action.finish = [sub, tls = state.tls, status = context.status](ClientState&, std::string) {
       return resp(cluster_topology(sub, status(), tls));
     };

@@ -40,4 +40,11 @@ Action run(kv::Command command) {
   return action;
 }
 
+Action admin(std::function<void(runtime::Node&, runtime::Done)> fn) {
+  Action action;
+  action.kind = Action::Kind::Admin;
+  action.admin = std::move(fn);
+  return action;
+}
+
 }  // namespace raftkv::server

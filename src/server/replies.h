@@ -1,5 +1,6 @@
 #pragma once
 
+#include <functional>
 #include <string>
 
 #include "kv/command.h"
@@ -22,5 +23,7 @@ namespace raftkv::server {
 [[nodiscard]] Action error(const std::string& text);
 // An Action that runs `command` on the store (through the log, or as a read).
 [[nodiscard]] Action run(kv::Command command);
+// An Action that runs `fn` on the node's loop (Action::Kind::Admin).
+[[nodiscard]] Action admin(std::function<void(runtime::Node&, runtime::Done)> fn);
 
 }  // namespace raftkv::server
