@@ -1,9 +1,12 @@
 #pragma once
 
+#include <algorithm>
+#include <array>
 #include <bit>
 #include <cstddef>
 #include <cstdint>
 #include <new>
+#include <span>
 #include <utility>
 #include <vector>
 
@@ -86,6 +89,19 @@ class PersistentHashTrie {
     RAFT_ASSERT(item != nullptr);
     const uint64_t tag = Item::order_tag(item->key());
     insert(root_, 0, tag, std::move(item));
+  }
+
+  // Loads into the cache the nodes and items on the paths to the keys of `tags`, one level
+  // at a time across all of them. A lone find or insert waits for each level's cache miss
+  // before it can start the next; here the misses of many paths are in flight at once, so the
+  // finds and inserts that follow mostly hit the cache. With the trie out of the cache, a run
+  // of 128 overwrites cost 2.0x less per key at 10,000 keys and 2.9x less at a million, finds
+  // 1.6x and 2.2x (bench/keyspace_bench BM_ColdRun). A hint only: it reads, never changes, and
+  // a path that an insert changes before another's costs a wasted load.
+  void prefetch(std::span<const uint64_t> tags) const {
+    for (size_t begin = 0; begin < tags.size(); begin += kPrefetchWidth) {
+      prefetch_group(tags.subspan(begin, std::min(kPrefetchWidth, tags.size() - begin)));
+    }
   }
 
   // True when `key` was present.
@@ -196,6 +212,52 @@ class PersistentHashTrie {
   }
 
   static constexpr size_t kNoSlot = SIZE_MAX;
+
+  // Paths prefetched together: enough misses in flight to cover the memory's latency, few
+  // enough that the first lines are still cached when their inserts run.
+  static constexpr size_t kPrefetchWidth = 16;
+
+  // Loads the cache line at `address`. A volatile read: the compiler must keep it, though
+  // nothing uses the byte. Why not __builtin_prefetch: on this project's machines (KVM guests
+  // on AMD EPYC) prefetch instructions brought almost nothing: a cold find after them cost
+  // 538 ns against 670 without, as if they were dropped where the TLB misses. Plain loads
+  // that do not depend on each other overlap out of order: 391 ns, prefetch included
+  // (bench/keyspace_bench BM_ColdRun, 10,000 keys).
+  static void touch(const void* address) { (void)*static_cast<const volatile char*>(address); }
+
+  // prefetch() for at most kPrefetchWidth tags. Each level takes two passes over them, whose
+  // loads do not depend on each other within a pass: the first reads each node's bitmap and
+  // touches the slot it points to, the second reads those slots and touches the next node, or
+  // the item (its header and key, which an insert compares) where the path ends. The bytes
+  // touched are never written while other versions may read them (a count would be).
+  void prefetch_group(std::span<const uint64_t> tags) const {
+    std::array<const Node*, kPrefetchWidth> nodes{};
+    std::array<const Slot*, kPrefetchWidth> slots{};
+    nodes.fill(root_.get());
+    for (int depth = 0; depth < kBucketDepth; ++depth) {
+      for (size_t i = 0; i < tags.size(); ++i) {
+        slots[i] = nullptr;
+        const Node* node = nodes[i];
+        const uint32_t bit = bit_at(tags[i], depth);
+        if (node == nullptr || (node->bitmap & bit) == 0) continue;
+        slots[i] = &node->slots()[position(*node, bit)];
+        touch(&slots[i]->tag);
+      }
+      bool deeper = false;
+      for (size_t i = 0; i < tags.size(); ++i) {
+        nodes[i] = nullptr;
+        if (slots[i] == nullptr) continue;
+        if (slots[i]->child) {
+          nodes[i] = slots[i]->child.get();
+          touch(&nodes[i]->bitmap);
+          deeper = true;
+        } else if (const auto& key = slots[i]->item->key(); !key.empty()) {
+          touch(key.data());
+        }
+      }
+      if (!deeper) return;
+    }
+  }
 
   // A new node holding `ref`'s slots, plus `add` at `add_at` or less the one at `erase_at` (at
   // most one of the two; neither: a plain copy). Moves the slots out of a node no one else

@@ -69,6 +69,29 @@ class HashTrieTest : public ::testing::Test {
 using TagKinds = ::testing::Types<RealTags, CollidingTags>;
 TYPED_TEST_SUITE(HashTrieTest, TagKinds);
 
+// prefetch() over present and absent keys, on an empty trie, a small one and one whose paths
+// run down to buckets, changes nothing (and, under ASan, reads only the trie's own memory).
+TYPED_TEST(HashTrieTest, Prefetch_ChangesNothing) {
+  typename TestFixture::Trie trie;
+  std::vector<uint64_t> tags;
+  for (int i = 0; i < 40; ++i) {
+    tags.push_back(TestFixture::Item::order_tag("key:" + std::to_string(i)));
+  }
+  trie.prefetch(tags);
+  EXPECT_TRUE(trie.empty());
+  typename TestFixture::Model model;
+  for (int step = 0; step < 500; ++step) {
+    const std::string key = "key:" + std::to_string(step * 7 % 60);  // Keys 40-59 never hinted.
+    trie.insert_or_assign(TestFixture::item(key, step));
+    model[key] = step;
+    const typename TestFixture::Trie copy = trie;  // A shared version, as a snapshot holds.
+    trie.prefetch(tags);
+    ASSERT_TRUE(trie.check_invariants()) << step;
+    ASSERT_EQ(TestFixture::contents(trie), TestFixture::ordered(model)) << step;
+    ASSERT_EQ(TestFixture::contents(copy), TestFixture::ordered(model)) << step;
+  }
+}
+
 // Inserts, replaces and erases at random; copies taken along the way keep what they had.
 TYPED_TEST(HashTrieTest, RandomOperations_MatchModelAndCopiesStay) {
   std::mt19937 random(5);
