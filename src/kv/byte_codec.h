@@ -81,10 +81,18 @@ class ByteReader {
   // A u32 length, then that many bytes; fails when the length exceeds what remains, so a
   // corrupt length never causes a large allocation.
   [[nodiscard]] bool get_string(std::string* value) {
+    std::string_view view;
+    if (!get_view(&view)) return false;
+    value->assign(view);
+    return true;
+  }
+
+  // get_string() without the copy: `value` points into the buffer.
+  [[nodiscard]] bool get_view(std::string_view* value) {
     uint32_t length = 0;
     if (!get_u32(&length)) return false;
     if (length > remaining()) return false;
-    value->assign(bytes_.data() + offset_, length);
+    *value = bytes_.substr(offset_, length);
     offset_ += length;
     return true;
   }

@@ -479,4 +479,32 @@ Result<Command> decode_command(std::string_view bytes) {
   return command;
 }
 
+std::string_view first_key_hint(std::string_view bytes) {
+  ByteReader reader(bytes);
+  uint8_t version = 0;
+  uint64_t stamp = 0;
+  if (!reader.get_u8(&version) || version != kCommandVersion) return {};
+  if (!reader.get_u64(&stamp) || !reader.get_u64(&stamp)) return {};  // Timestamp, limit.
+  for (int depth = 0; depth < 2; ++depth) {
+    Command command;  // Its header only; no argument is copied.
+    uint32_t argc = 0;
+    if (!decode_fixed(&reader, version, &command).is_ok() || !reader.get_u32(&argc)) return {};
+    std::string_view arg;
+    if (command.type == CommandType::Session) {  // Its arguments, then the wrapped command.
+      for (uint32_t i = 0; i < argc; ++i) {
+        if (!reader.get_view(&arg)) return {};
+      }
+      continue;
+    }
+    // A Call's first argument is the command's name; most name their key next.
+    const uint32_t key_at = command.type == CommandType::Call ? 1 : 0;
+    if (command.type == CommandType::Batch || argc <= key_at) return {};
+    for (uint32_t i = 0; i <= key_at; ++i) {
+      if (!reader.get_view(&arg)) return {};
+    }
+    return arg;
+  }
+  return {};
+}
+
 }  // namespace raftkv::kv

@@ -169,4 +169,9 @@ const char* command_type_name(CommandType type);
 // unknown-version or ill-shaped input.
 [[nodiscard]] Result<Command> decode_command(std::string_view bytes);
 
+// The key that the entry's command touches first (inside a session's wrapper), or empty when it
+// has none or is not in the current encoding. For prefetching only: it checks less than
+// decode_command, and a wrong answer costs a wasted memory load, nothing else.
+[[nodiscard]] std::string_view first_key_hint(std::string_view bytes);
+
 }  // namespace raftkv::kv

@@ -14,6 +14,13 @@ const Record* Keyspace::find(std::string_view key, int64_t now_ms) const {
   return record;
 }
 
+void Keyspace::prefetch(std::span<const std::string_view> keys) const {
+  std::vector<uint64_t> tags;
+  tags.reserve(keys.size());
+  for (std::string_view key : keys) tags.push_back(Record::order_tag(key));
+  map_.prefetch(tags);
+}
+
 void Keyspace::put(std::string_view key, Value value, Index index) {
   RAFT_ASSERT(value.kind != Value::Kind::Hash || !value.hash.empty());
   // Without any deadline stored, the old value has none to forget: skip that lookup.

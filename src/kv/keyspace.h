@@ -3,6 +3,7 @@
 #include <cstdint>
 #include <optional>
 #include <set>
+#include <span>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -38,6 +39,8 @@ class Keyspace {
   // The live value of `key` at `now_ms`, or nullptr (missing or past its deadline). Valid
   // until the next change.
   [[nodiscard]] const Record* find(std::string_view key, int64_t now_ms) const;
+  // Starts loading what finding, or storing, `keys` will touch (PersistentHashTrie::prefetch).
+  void prefetch(std::span<const std::string_view> keys) const;
   // Stores `value` under `key` as changed by the entry at `index` (its version).
   void put(std::string_view key, Value value, Index index);
   // Removes `key`; true when it was in the map (expired or not).

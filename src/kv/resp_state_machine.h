@@ -30,6 +30,9 @@ class RespStateMachine final : public runtime::StateMachine {
   [[nodiscard]] std::optional<std::string> maintenance(uint64_t now_ms) override;
   [[nodiscard]] std::string apply(Index index, std::string_view entry) override;
   void apply_empty(Index index) override { machine_.apply_empty(index); }
+  void prefetch(std::span<const std::string_view> commands) const override {
+    machine_.prefetch(commands);
+  }
   // A request that does not decode to a read-only command (a peer's forward may carry
   // anything) gets an error reply, never a crash. Runs at max(now_ms, log time).
   [[nodiscard]] std::string query(std::string_view request, uint64_t now_ms) const override;

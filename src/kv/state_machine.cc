@@ -90,6 +90,15 @@ Reply KvStateMachine::apply(Index index, std::string_view entry) {
   return apply_command(index, command.value());  // Consumes the decoded command.
 }
 
+void KvStateMachine::prefetch(std::span<const std::string_view> commands) const {
+  std::vector<std::string_view> keys;
+  keys.reserve(commands.size());
+  for (std::string_view command : commands) {
+    if (std::string_view key = first_key_hint(command); !key.empty()) keys.push_back(key);
+  }
+  keys_.prefetch(keys);
+}
+
 void KvStateMachine::apply_empty(Index index) {
   RAFT_ASSERT(index > applied_index_);
   applied_index_ = index;

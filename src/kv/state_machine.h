@@ -3,6 +3,7 @@
 #include <cstdint>
 #include <optional>
 #include <set>
+#include <span>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -134,6 +135,10 @@ class KvStateMachine {
   // Records that `index` was applied without a command (a leader's no-op, a membership
   // change), so applied_index() stays the position in the log. Precondition: as apply().
   void apply_empty(Index index);
+
+  // A hint before applying, or querying, a run of encoded commands: starts loading the keys
+  // they name first (first_key_hint) into the cache, all at once. Changes nothing.
+  void prefetch(std::span<const std::string_view> commands) const;
 
   // Answers a read-only command (is_read_only) from the current state, without the log, at
   // max(now_ms, log time). The server calls it once ReadIndex says the state is recent

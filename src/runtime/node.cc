@@ -349,6 +349,12 @@ void Node::finish_ready(const std::shared_ptr<InFlight>& flight) {
 void Node::apply_entries(std::span<const raft::Entry> entries) {
   if (entries.empty()) return;
   const uint64_t started_us = node_.env.now_us();
+  std::vector<std::string_view> commands;
+  commands.reserve(entries.size());
+  for (const raft::Entry& entry : entries) {
+    if (entry.type == raft::EntryType::Normal) commands.push_back(entry.data);
+  }
+  node_.state_machine.prefetch(commands);
   for (const raft::Entry& entry : entries) {
     snapshots_.on_applied(entry.data.size());
     std::string reply;

@@ -220,13 +220,20 @@ void Requests::on_read_states(const std::vector<raft::ReadState>& read_states) {
 void Requests::serve_reads() {
   const Index applied = node_.state_machine.applied_index();
   const uint64_t wall_ms = node_.env.wall_ms();  // One moment for the reads served together.
+  std::vector<PendingRead> ready;
   while (!reads_waiting_apply_.empty() && reads_waiting_apply_.begin()->first <= applied) {
     const uint64_t id = reads_waiting_apply_.begin()->second;
     reads_waiting_apply_.erase(reads_waiting_apply_.begin());
     auto it = reads_.find(id);
     if (it == reads_.end()) continue;
-    PendingRead read = std::move(it->second);
+    ready.push_back(std::move(it->second));
     reads_.erase(it);
+  }
+  std::vector<std::string_view> requests;
+  requests.reserve(ready.size());
+  for (const PendingRead& read : ready) requests.push_back(read.request);
+  node_.state_machine.prefetch(requests);
+  for (PendingRead& read : ready) {
     node_.metrics.reads.fetch_add(1, std::memory_order_relaxed);
     read.done(Response::ok(node_.state_machine.query(read.request, wall_ms)));
   }

@@ -3,6 +3,7 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 
@@ -58,6 +59,11 @@ class StateMachine {
   // Records that `index` was committed without a command (a leader's no-op, a membership
   // change), so applied_index() stays the position in the log.
   virtual void apply_empty(Index index) = 0;
+  // A hint, before the runtime applies a run of entries or answers a run of reads: their
+  // bytes, in the order they will come. A state machine may start loading what they will
+  // touch, so that the memory's latency overlaps across them instead of adding up one by
+  // one. It must change nothing; the default does nothing.
+  virtual void prefetch(std::span<const std::string_view> requests) const { (void)requests; }
   // Answers a read-only request from the current state. `now_ms` is the serving node's wall
   // clock, never earlier than the newest time applied (a state machine with expiry needs it).
   [[nodiscard]] virtual std::string query(std::string_view request, uint64_t now_ms) const = 0;

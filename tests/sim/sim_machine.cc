@@ -1,5 +1,7 @@
 #include "sim/sim_machine.h"
 
+#include <vector>
+
 #include "common/assert.h"
 
 namespace raftkv::sim {
@@ -91,6 +93,17 @@ void SimMachine::apply_empty(Index index) {
   if (!kv_) return;
   kv_->apply_empty(index);
   if (kv_applied_) kv_applied_(index, {}, nullptr);
+}
+
+void SimMachine::prefetch(std::span<const std::string_view> requests) const {
+  if (!kv_) return;
+  std::vector<std::string_view> commands;
+  for (std::string_view request : requests) {
+    if (const std::optional<std::string_view> command = kv_command(request)) {
+      commands.push_back(*command);
+    }
+  }
+  kv_->prefetch(commands);
 }
 
 std::string SimMachine::query(std::string_view request, uint64_t now_ms) const {

@@ -3,6 +3,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 
@@ -48,6 +49,9 @@ class SimMachine final : public runtime::StateMachine {
   [[nodiscard]] std::string to_entry(std::string request, uint64_t now_ms) override;
   [[nodiscard]] std::string apply(Index index, std::string_view entry) override;
   void apply_empty(Index index) override;
+  // Hands the KV commands among `requests` to the store's prefetch, so that every scenario
+  // runs it on a real key space under its faults.
+  void prefetch(std::span<const std::string_view> requests) const override;
   [[nodiscard]] std::string query(std::string_view request, uint64_t now_ms) const override;
   [[nodiscard]] Index applied_index() const override { return list_.applied(); }
   [[nodiscard]] std::unique_ptr<runtime::SnapshotImage> snapshot() const override;

@@ -54,6 +54,29 @@ TEST(Command, EncodeCommand_RoundTripsEveryType) {
   }
 }
 
+TEST(Command, FirstKeyHint_NamesTheKeyOrNothing) {
+  EXPECT_EQ(first_key_hint(encode_command(Command::set("key:1", "v"))), "key:1");
+  EXPECT_EQ(first_key_hint(encode_command(Command::get("g"))), "g");
+  EXPECT_EQ(first_key_hint(encode_command(Command::del({"a", "b"}))), "a");
+  EXPECT_EQ(first_key_hint(encode_command(Command::incr_by("n", 3))), "n");
+  EXPECT_EQ(first_key_hint(encode_command(Command::call({"hset", "h", "f", "v"}))), "h");
+  EXPECT_EQ(first_key_hint(encode_command(Command::session(7, 3, 99, Command::incr("s")))), "s");
+  // No key, or a shape the hint does not look into.
+  EXPECT_EQ(first_key_hint(encode_command(Command::dbsize())), "");
+  EXPECT_EQ(first_key_hint(encode_command(Command::batch({Command::set("a", "1")}))), "");
+  EXPECT_EQ(first_key_hint(encode_command(Command::register_session(1))), "");
+  // Outside bytes: every truncation of every shape answers, never reads past the end.
+  for (const Command& command : sample_commands()) {
+    const std::string bytes = encode_command(command);
+    for (size_t length = 0; length < bytes.size(); ++length) {
+      const std::string_view cut(bytes.data(), length);
+      const std::string_view key = first_key_hint(cut);
+      EXPECT_TRUE(key.empty() || (key.data() >= cut.data() &&
+                                  key.data() + key.size() <= cut.data() + cut.size()));
+    }
+  }
+}
+
 TEST(Command, DecodeCommand_RejectsEveryTruncation) {
   for (const Command& command : sample_commands()) {
     const std::string bytes = encode_command(command);
