@@ -275,7 +275,7 @@ class ClientServer::Connection : public std::enable_shared_from_this<Connection>
   // the earlier ones. So requests run in batches of one kind: reads together, or writes
   // together (the log keeps them in order). One of the other kind is held, and everything
   // after it, until the batch in flight is answered.
-  void run(Action action, uint64_t slot, bool silent) {
+  void run(Action&& action, uint64_t slot, bool silent) {
     RAFT_ASSERT(!held_.has_value());  // Nothing is translated while a request is held.
     if (in_flight_ > 0 && action.request.read_only != in_flight_read_only_) {
       held_.emplace(Held{std::move(action), slot, silent});
@@ -284,7 +284,7 @@ class ClientServer::Connection : public std::enable_shared_from_this<Connection>
     submit(std::move(action), slot, silent);
   }
 
-  void submit(Action action, uint64_t slot, bool silent) {
+  void submit(Action&& action, uint64_t slot, bool silent) {
     RAFT_ASSERT(in_flight_ == 0 || action.request.read_only == in_flight_read_only_);
     const bool blocks = action.blocks;
     if (blocks) blocked_ = true;
