@@ -229,6 +229,7 @@ void Requests::serve_reads() {
     ready.push_back(std::move(it->second));
     reads_.erase(it);
   }
+  if (ready.empty()) return;
   std::vector<std::string_view> requests;
   requests.reserve(ready.size());
   for (const PendingRead& read : ready) requests.push_back(read.request);
