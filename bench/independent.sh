@@ -280,6 +280,9 @@ redis_turn() {
   redis_case redis get-c256 get -c 256 -r "$READ_KEYS"
   stop_redis
   start_redis redis-aof --appendonly yes --appendfsync always
+  # The write goals' client counts too: the physical reference for the etcd ratios.
+  redis_case redis-aof set-c256 set -c 256 -r "$WRITE_KEYS"
+  redis_case redis-aof set-c1000 set -c 1000 -r "$WRITE_KEYS"
   prefill_redis_protocol redis-aof
   redis_common_cases redis-aof
   stop_redis
