@@ -48,6 +48,19 @@ bool applied_on(const Simulator& sim, const std::vector<NodeId>& among,
   return true;
 }
 
+bool applied_whole_log(const Simulator& sim, const std::vector<NodeId>& among) {
+  const std::optional<NodeId> leader = sim.stable_leader(among);
+  if (!leader) return false;
+  const Index last = sim.raft(*leader).log().last_index();
+  for (NodeId id : among) {
+    if (!sim.is_up(id)) continue;
+    if (sim.raft(id).log().committed() != last || sim.machine(id).applied_index() != last) {
+      return false;
+    }
+  }
+  return true;
+}
+
 std::optional<std::string> commit_one(Simulator& sim, const std::vector<NodeId>& among,
                                       uint64_t ticks_max) {
   const uint64_t deadline = sim.now_ticks() + ticks_max;

@@ -41,6 +41,10 @@ std::optional<std::string> commit_one(Simulator& sim, const std::vector<NodeId>&
 [[nodiscard]] bool applied_on(const Simulator& sim, const std::vector<NodeId>& among,
                               const std::string& payload);
 
+// True when the up nodes among `among` follow one leader and every one of them has committed
+// and applied all of its log.
+[[nodiscard]] bool applied_whole_log(const Simulator& sim, const std::vector<NodeId>& among);
+
 // Fails the run unless every up node's budget for large writes (runtime::Requests) is empty,
 // nothing in flight and nothing waiting, now or within `ticks_max` when it is not 0. `when`
 // ends the failure message.

@@ -28,18 +28,7 @@ std::string counts_text(const MessageCounts& counts) {
 
 // Waits until every node applied everything and followers know the commit index.
 bool wait_quiet(Simulator& sim) {
-  return sim.run_until(
-      [&] {
-        const std::optional<NodeId> leader = sim.stable_leader();
-        if (!leader) return false;
-        const Index last = sim.raft(*leader).log().last_index();
-        for (NodeId id : sim.ids()) {
-          if (sim.raft(id).log().committed() != last) return false;
-          if (sim.machine(id).applied_index() != last) return false;
-        }
-        return true;
-      },
-      10 * kE);
+  return sim.run_until([&] { return applied_whole_log(sim, sim.ids()); }, 10 * kE);
 }
 
 void election_takes_few_messages(Run& run) {
