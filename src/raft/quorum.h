@@ -27,6 +27,14 @@ class QuorumConfig {
       const std::function<std::optional<bool>(NodeId)>& granted) const;
   // Whether the nodes for which `active` is true form a quorum.
   [[nodiscard]] bool is_quorum(const std::function<bool(NodeId)>& active) const;
+  // Whether `id` alone is a quorum (is_quorum() of `id` only): it is the only voter of each
+  // half that has any. Asked for every read (raft_read_index.cc), so it counts no votes.
+  [[nodiscard]] bool is_sole_voter(NodeId id) const {
+    const auto only = [id](const std::vector<NodeId>& half) {
+      return half.size() == 1 && half.front() == id;
+    };
+    return only(incoming_) && (outgoing_.empty() || only(outgoing_));
+  }
 
   [[nodiscard]] bool is_voter(NodeId id) const;
   [[nodiscard]] bool is_joint() const { return !outgoing_.empty(); }

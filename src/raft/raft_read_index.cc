@@ -31,8 +31,7 @@ bool Raft::committed_in_current_term() const {
 void Raft::queue_read(uint64_t request_id) {
   RAFT_ASSERT(role_ == Role::Leader);
   RAFT_ASSERT(committed_in_current_term());
-  const bool alone = quorum_.is_quorum([&](NodeId id) { return id == id_; });
-  if (alone) {  // Nobody else could have been elected.
+  if (quorum_.is_sole_voter(id_)) {  // Nobody else could have been elected.
     read_states_.push_back(ReadState{log_.committed(), request_id});
     return;
   }

@@ -55,6 +55,24 @@ TEST(QuorumConfig, VoteResult_JointNeedsBothHalves) {
   EXPECT_EQ(quorum.vote_result(yes_from({1, 2, 4, 5})), VoteResult::Won);
 }
 
+TEST(QuorumConfig, IsSoleVoter_AgreesWithIsQuorumOfOneNode) {
+  const std::vector<ConfState> configs = {
+      voters({1}),       voters({2}),       voters({1, 2}),    voters({1, 2, 3}),
+      voters({1}, {1}),  voters({1}, {2}),  voters({2}, {1}),  voters({1}, {1, 2}),
+      voters({1, 2}, {1}), voters({3}, {3}),
+  };
+  for (const ConfState& config : configs) {
+    const QuorumConfig quorum(config);
+    for (uint64_t raw = 1; raw <= 3; ++raw) {
+      const NodeId id{raw};
+      EXPECT_EQ(quorum.is_sole_voter(id), quorum.is_quorum([&](NodeId n) { return n == id; }))
+          << "node " << raw << " in a config of " << config.voters.size() << " voters";
+    }
+  }
+  EXPECT_TRUE(QuorumConfig(voters({1})).is_sole_voter(NodeId{1}));
+  EXPECT_FALSE(QuorumConfig(voters({1, 2, 3})).is_sole_voter(NodeId{1}));
+}
+
 TEST(QuorumConfig, AllVoters_SortedWithoutDuplicates) {
   const QuorumConfig quorum(voters({3, 1, 2}, {2, 4}));
   EXPECT_EQ(quorum.all_voters(), (std::vector<NodeId>{NodeId{1}, NodeId{2}, NodeId{3},
