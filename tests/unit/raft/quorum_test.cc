@@ -57,9 +57,9 @@ TEST(QuorumConfig, VoteResult_JointNeedsBothHalves) {
 
 TEST(QuorumConfig, IsSoleVoter_AgreesWithIsQuorumOfOneNode) {
   const std::vector<ConfState> configs = {
-      voters({1}),       voters({2}),       voters({1, 2}),    voters({1, 2, 3}),
-      voters({1}, {1}),  voters({1}, {2}),  voters({2}, {1}),  voters({1}, {1, 2}),
-      voters({1, 2}, {1}), voters({3}, {3}),
+      voters({1}),      voters({2}),      voters({1, 2}),      voters({1, 2, 3}),
+      voters({1}, {1}), voters({1}, {2}), voters({2}, {1}),    voters({1}, {1, 2}),
+      voters({3}, {3}), voters({1, 2}, {1}),
   };
   for (const ConfState& config : configs) {
     const QuorumConfig quorum(config);
