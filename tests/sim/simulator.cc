@@ -79,7 +79,7 @@ class Simulator::NodeEnvironment final : public runtime::Environment {
   NodeEnvironment(Simulator& sim, Node& node) : sim_(sim), node_(node) {}
 
   [[nodiscard]] uint64_t now_us() const override { return sim_.now_us_; }
-  [[nodiscard]] uint64_t wall_ms() const override { return kEpochMs + sim_.now_us_ / 1000; }
+  [[nodiscard]] uint64_t wall_ms() const override { return sim_.wall_ms(); }
   void post(std::function<void()> fn) override {
     sim_.schedule_callback(node_, sim_.now_us_, std::move(fn));
   }
@@ -399,6 +399,8 @@ FaultCounts Simulator::faults() const {
   }
   return counts;
 }
+
+uint64_t Simulator::wall_ms() const { return kEpochMs + now_us_ / 1000; }
 
 uint64_t Simulator::disk_latency_us(const Node& n) {
   uint64_t latency = prng_.uniform(options_.disk_latency_us_min, options_.disk_latency_us_max);

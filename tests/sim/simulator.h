@@ -138,6 +138,8 @@ class Simulator {
   // --- Time ---
   [[nodiscard]] uint64_t now_us() const { return now_us_; }
   [[nodiscard]] uint64_t now_ticks() const { return now_us_ / kTickUs; }
+  // Every node's wall clock (runtime::Environment::wall_ms): one clock, no skew.
+  [[nodiscard]] uint64_t wall_ms() const;
   // Runs events until `ticks` ticks have passed (or a checker failed).
   void run_for_ticks(uint64_t ticks);
   void run_for_us(uint64_t us);
