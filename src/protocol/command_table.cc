@@ -13,6 +13,7 @@ constexpr uint32_t kR = kRead;
 constexpr uint32_t kW = kWrite;
 constexpr uint32_t kC = kConnection;
 constexpr uint32_t kT = kTransaction | kConnection;
+constexpr uint32_t kCC = kConnection | kContainer;
 
 // In name order (all_commands() lists it so; a test checks the order).
 // Admin commands need the ACL category admin (kv/acl.h) besides what they do.
@@ -20,15 +21,15 @@ constexpr uint32_t kWA = kWrite | kAdmin;
 
 constexpr std::array kCommands = {
     // ACL: its subcommands' flags say which need admin (WHOAMI does not).
-    CommandSpec{"acl", -2, kC, 0, 0, 0, "server"},
+    CommandSpec{"acl", -2, kCC, 0, 0, 0, "server"},
     CommandSpec{"append", 3, kW, 1, 1, 1, "string"},
     CommandSpec{"auth", -2, kC, 0, 0, 0, "connection"},
     CommandSpec{"cas", 4, kW, 1, 1, 1, "raftkv"},  // CAS key expected new: raftkv's own.
     CommandSpec{"casnx", 3, kW, 1, 1, 1, "raftkv"},  // CASNX key new: raftkv's own.
-    CommandSpec{"client", -2, kC, 0, 0, 0, "connection"},
-    CommandSpec{"cluster", -2, kC, 0, 0, 0, "cluster"},
-    CommandSpec{"command", -1, kC, 0, 0, 0, "server"},
-    CommandSpec{"config", -2, kC | kAdmin, 0, 0, 0, "server"},
+    CommandSpec{"client", -2, kCC, 0, 0, 0, "connection"},
+    CommandSpec{"cluster", -2, kCC, 0, 0, 0, "cluster"},
+    CommandSpec{"command", -1, kCC, 0, 0, 0, "server"},
+    CommandSpec{"config", -2, kCC | kAdmin, 0, 0, 0, "server"},
     CommandSpec{"copy", -3, kW, 1, 2, 1, "generic"},
     CommandSpec{"dbsize", 1, kR, 0, 0, 0, "server"},
     CommandSpec{"decr", 2, kW, 1, 1, 1, "string"},
@@ -192,6 +193,12 @@ std::span<const CommandSpec> subcommands(std::string_view container) {
       first, kSubcommands.end(),
       [&](const CommandSpec& spec) { return spec.name.starts_with(prefix); });
   return {first, last};
+}
+
+const CommandSpec& called_spec(const CommandSpec& spec, std::span<const std::string> args) {
+  if (!spec.is(kContainer) || args.size() < 2) return spec;
+  const CommandSpec* sub = find_subcommand(spec.name, args[1]);
+  return sub != nullptr ? *sub : spec;
 }
 
 const CommandSpec* find_subcommand(std::string_view container, std::string_view sub) {

@@ -2,6 +2,7 @@
 
 #include <cstdint>
 #include <span>
+#include <string>
 #include <string_view>
 
 // The commands raftkv-server answers, in one table that the server (COMMAND, COMMAND INFO,
@@ -19,6 +20,7 @@ enum CommandFlag : uint32_t {
   kAdmin = 1u << 2,       // Administration (membership, flush, config, ACL): ACL category admin.
   kConnection = 1u << 3,  // Answered by the connection itself: never logged nor forwarded.
   kTransaction = 1u << 4,  // MULTI, EXEC, DISCARD, WATCH: the connection's transaction state.
+  kContainer = 1u << 5,    // Has subcommands (subcommands()): ACL, CLIENT, CLUSTER, COMMAND...
 };
 
 struct CommandSpec {
@@ -50,5 +52,9 @@ struct CommandSpec {
 // `subcommands`: those of `container` (lower case), in name order; empty for a plain command.
 [[nodiscard]] const CommandSpec* find_subcommand(std::string_view container, std::string_view sub);
 [[nodiscard]] std::span<const CommandSpec> subcommands(std::string_view container);
+// What a call of `spec` runs: for a container, the subcommand args[1] names if raftkv offers
+// it; else `spec` itself. args[0] names `spec`.
+[[nodiscard]] const CommandSpec& called_spec(const CommandSpec& spec,
+                                             std::span<const std::string> args);
 
 }  // namespace raftkv::protocol

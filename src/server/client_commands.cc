@@ -47,7 +47,7 @@ Action unknown_subcommand(const std::string& command, const std::string& sub) {
 std::optional<Action> refusal(const protocol::CommandSpec& spec,
                               const std::vector<std::string>& args) {
   if (!spec.arity_ok(args.size())) return wrong_arity(std::string(spec.name));
-  if (args.size() < 2 || protocol::subcommands(spec.name).empty()) return std::nullopt;
+  if (args.size() < 2 || !spec.is(protocol::kContainer)) return std::nullopt;
   const protocol::CommandSpec* sub = protocol::find_subcommand(spec.name, args[1]);
   if (sub == nullptr) return unknown_subcommand(std::string(spec.name), args[1]);
   if (!sub->arity_ok(args.size())) return wrong_arity(std::string(sub->name));
@@ -1051,7 +1051,7 @@ std::string raft_section(const ServerStatus& server) {
 std::string commandstats_section(const ServerCounters& counters) {
   std::string out = "# Commandstats\r\n";
   for (const auto& [name, calls] : counters.calls) {
-    out += line("cmdstat_" + name, "calls=" + std::to_string(calls) +
+    out += line("cmdstat_" + std::string(name), "calls=" + std::to_string(calls) +
                                        ",usec=0,usec_per_call=0.00,rejected_calls=0,"
                                        "failed_calls=0");
   }

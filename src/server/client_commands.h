@@ -87,7 +87,8 @@ struct ServerCounters {
   uint64_t clients_max = 0;           // maxclients.
   uint64_t commands_processed = 0;
   uint16_t port = 0;
-  std::map<std::string, uint64_t> calls;  // By command name, for INFO commandstats.
+  // By command name (CommandSpec::name, "client|list" for a subcommand): INFO commandstats.
+  std::map<std::string_view, uint64_t> calls;
 };
 
 // The server's open connections, for CLIENT LIST / KILL and INFO (client_server.h has one).

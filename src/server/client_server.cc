@@ -34,18 +34,6 @@ std::string endpoint_text(const asio::ip::tcp::endpoint& endpoint) {
   return endpoint.address().to_string() + ":" + std::to_string(endpoint.port());
 }
 
-// What CLIENT LIST's cmd= shows: "get", or "client|list" for a command with subcommands.
-std::string command_label(const std::vector<std::string>& args) {
-  std::string name = args[0];
-  for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  const bool container = name == "client" || name == "command" || name == "config" ||
-                         name == "cluster" || name == "acl";
-  if (!container || args.size() < 2) return name;
-  std::string sub = args[1];
-  for (char& c : sub) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return name + "|" + sub;
-}
-
 // This process' resident memory in bytes (0 when /proc cannot tell).
 uint64_t resident_bytes() {
   std::ifstream statm("/proc/self/statm");
@@ -243,11 +231,19 @@ class ClientServer::Connection : public std::enable_shared_from_this<Connection>
                          &server_.auth_limiter_};
   }
 
+  // As Redis counts: every command, but by name only those it has (CLIENT LIST's cmd=, INFO
+  // commandstats), so made-up names cannot grow the table.
   void count(const std::vector<std::string>& args, uint64_t now_ms) {
-    state_.last_command = command_label(args);
     state_.last_command_ms = now_ms;
     ++server_.counters_.commands_processed;
-    ++server_.counters_.calls[state_.last_command];
+    const protocol::CommandSpec* spec = protocol::find_command(args[0]);
+    if (spec == nullptr) {
+      state_.last_command.clear();  // Shows as NULL.
+      return;
+    }
+    const std::string_view name = protocol::called_spec(*spec, args).name;
+    state_.last_command = name;
+    ++server_.counters_.calls[name];
   }
 
   void handle(std::vector<std::string> args, uint64_t now_ms) {

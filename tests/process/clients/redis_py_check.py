@@ -102,6 +102,13 @@ def basics(node, label, other):
     check(r.client_setname("py-" + label) and r.client_getname() == "py-" + label, "SETNAME")
     check(any(c["name"] == "py-" + label for c in r.client_list()), "CLIENT LIST")
     check(isinstance(r.client_id(), int), "CLIENT ID")
+    try:
+        r.execute_command("NOSUCHCMD", "x")
+        check(False, "an unknown command is refused")
+    except redis.ResponseError:
+        pass
+    check("cmdstat_nosuchcmd" not in r.info("commandstats"),
+          "an unknown command's name is not counted (it would grow the table)")
     log("basics through node %d (%s): ok" % (node.id, label))
 
 

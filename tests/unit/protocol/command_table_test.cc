@@ -56,6 +56,19 @@ TEST(CommandTable, Subcommands_GroupedSortedAndFoundInAnyCase) {
   EXPECT_EQ(subcommands("config").size(), 3u);
 }
 
+TEST(CommandTable, ContainersAreFlagged_AndCalledSpecNamesTheSubcommand) {
+  for (const CommandSpec& spec : all_commands()) {
+    EXPECT_EQ(spec.is(kContainer), !subcommands(spec.name).empty()) << spec.name;
+  }
+  const auto called = [](std::vector<std::string> args) {
+    return called_spec(*find_command(args[0]), args).name;
+  };
+  EXPECT_EQ(called({"CLIENT", "List"}), "client|list");
+  EXPECT_EQ(called({"client", "nosuch"}), "client");  // Refused later, as unknown.
+  EXPECT_EQ(called({"command"}), "command");
+  EXPECT_EQ(called({"get", "list"}), "get");  // Not a container: args[1] is a key.
+}
+
 TEST(CommandTable, EveryCommandIsOneKind) {
   for (const CommandSpec& spec : all_commands()) {
     const int kinds = (spec.is(kRead) ? 1 : 0) + (spec.is(kWrite) ? 1 : 0) +
