@@ -138,12 +138,13 @@ void Requests::track(const raft::Proposal& proposal, Done done, uint64_t deadlin
 }
 
 void Requests::read(Request request, Done done, uint64_t deadline_ms) {
-  const uint64_t id = next_id_++;
+  const uint64_t id = next_read_id_;
   if (Status status = node_.core->read_index(id); !status.is_ok()) {
     done(no_leader());
     return;
   }
-  reads_.emplace(id, PendingRead{std::move(request.bytes), std::move(done), deadline_ms});
+  ++next_read_id_;  // Only ids the core took: reads_ stays consecutive.
+  reads_.push_back(PendingRead{id, std::move(request.bytes), std::move(done), deadline_ms, {}});
   // Reads arriving together share one quorum round: the Ready waits for this loop turn.
   node_.drive_soon();
 }
@@ -213,7 +214,10 @@ void Requests::fail_write(std::map<Index, PendingWrite>::iterator write) {
 
 void Requests::on_read_states(const std::vector<raft::ReadState>& read_states) {
   for (const raft::ReadState& read_state : read_states) {
-    reads_waiting_apply_.emplace(read_state.index, read_state.request_id);
+    // Not ours (any more): a read of an earlier leadership, answered when it ended.
+    if (reads_.empty() || read_state.request_id < reads_.front().id) continue;
+    const uint64_t position = read_state.request_id - reads_.front().id;
+    if (position < reads_.size()) reads_[position].index = read_state.index;
   }
 }
 
@@ -221,13 +225,11 @@ void Requests::serve_reads() {
   const Index applied = node_.state_machine.applied_index();
   const uint64_t wall_ms = node_.env.wall_ms();  // One moment for the reads served together.
   std::vector<PendingRead> ready;
-  while (!reads_waiting_apply_.empty() && reads_waiting_apply_.begin()->first <= applied) {
-    const uint64_t id = reads_waiting_apply_.begin()->second;
-    reads_waiting_apply_.erase(reads_waiting_apply_.begin());
-    auto it = reads_.find(id);
-    if (it == reads_.end()) continue;
-    ready.push_back(std::move(it->second));
-    reads_.erase(it);
+  for (; !reads_.empty(); reads_.pop_front()) {
+    PendingRead& front = reads_.front();
+    if (!front.done) continue;  // Timed out: answered already.
+    if (!front.index || *front.index > applied) break;
+    ready.push_back(std::move(front));
   }
   if (ready.empty()) return;
   std::vector<std::string_view> requests;
@@ -243,11 +245,9 @@ void Requests::serve_reads() {
 void Requests::on_role_change(const raft::SoftState& soft) {
   if (soft.role != raft::Role::Leader) {
     // Reads in flight cannot be confirmed by a deposed leader; they are safe to retry.
-    for (auto& [id, read] : reads_) {
-      read.done(Response::not_applied("leadership changed during the read"));
+    for (PendingRead& read : std::exchange(reads_, {})) {
+      if (read.done) read.done(Response::not_applied("leadership changed during the read"));
     }
-    reads_.clear();
-    reads_waiting_apply_.clear();
     // Not proposed, so not in doubt: they go to the next leader like any request, except
     // those a follower forwarded here, which are answered as when they arrive at a node that
     // no longer leads (on_forward_request): no second hop, whose answer nobody may wait for.
@@ -342,16 +342,22 @@ void Requests::expire() {
     return true;
   });
   // Reads time out too: a leader that cannot reach a quorum never releases them.
-  std::erase_if(reads_, [&](auto& item) {
-    if (item.second.deadline_ms > now) return false;
-    item.second.done(Response::not_applied("the read could not be confirmed in time"));
-    return true;
-  });
+  std::vector<Done> unconfirmed;  // Answered once reads_ is consistent: a Done may submit.
+  for (PendingRead& read : reads_) {
+    if (read.done && read.deadline_ms <= now) unconfirmed.push_back(std::exchange(read.done, {}));
+  }
+  while (!reads_.empty() && !reads_.front().done) reads_.pop_front();
+  for (Done& done : unconfirmed) {
+    done(Response::not_applied("the read could not be confirmed in time"));
+  }
   node_.metrics.pending_requests.store(pending(), std::memory_order_relaxed);
 }
 
 size_t Requests::pending() const {
-  return writes_.size() + reads_.size() + forwards_.size() + waiting_for_leader_.size() +
+  const auto reads = std::ranges::count_if(reads_, [](const PendingRead& read) {
+    return static_cast<bool>(read.done);
+  });
+  return writes_.size() + static_cast<size_t>(reads) + forwards_.size() + waiting_for_leader_.size() +
          large_writes_waiting_.size();
 }
 

@@ -4,6 +4,7 @@
 #include <deque>
 #include <functional>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -81,9 +82,11 @@ class Requests {
     uint64_t started_us = 0;
   };
   struct PendingRead {
+    uint64_t id = 0;  // Its ReadIndex request id.
     std::string request;
-    Done done;
+    Done done;  // Empty once answered (it timed out); dropped when it reaches the front.
     uint64_t deadline_ms = 0;
+    std::optional<Index> index;  // Released by ReadIndex: served once this index applied.
   };
   struct WaitingRequest {  // For a leader to be known, or (large writes) for room.
     Request request;
@@ -120,8 +123,10 @@ class Requests {
 
   NodeContext& node_;
   std::map<Index, PendingWrite> writes_;                // By log index.
-  std::map<uint64_t, PendingRead> reads_;               // By ReadIndex request id.
-  std::multimap<Index, uint64_t> reads_waiting_apply_;  // Released; wait for apply.
+  // By ReadIndex request id, consecutive from the front: the core releases reads in the order
+  // it took them, at non-decreasing indexes, so they are served from the front, in order.
+  std::deque<PendingRead> reads_;
+  uint64_t next_read_id_ = 1;  // ReadIndex ids are this node's own: a restart starts afresh.
   std::vector<WaitingRequest> waiting_for_leader_;
   struct LeaderWait {
     Done done;
@@ -135,7 +140,7 @@ class Requests {
   // Bytes of the large writes this leader proposed that are not yet answered.
   uint64_t large_write_bytes_in_flight_ = 0;
   std::map<uint64_t, PendingForward> forwards_;  // By forward id.
-  // Forward and read ids. Drawn from the node's seed at start, not from 1: the leader may
+  // Forward ids. Drawn from the node's seed at start, not from 1: the leader may
   // answer a forward of this node's previous life after a quick restart, and that answer must
   // not match a new request that happens to reuse its id (it would answer the wrong request).
   uint64_t next_id_;
