@@ -96,7 +96,7 @@ Status validate_unused_fields(const Command& command) {
 // Command::spec for a Call named `name`.
 const protocol::CommandSpec* store_spec(std::string_view name) {
   const protocol::CommandSpec* spec = protocol::find_command(name);
-  if (spec == nullptr || spec->name != name || !is_store_command(spec->name)) return nullptr;
+  if (spec == nullptr || spec->name != name || !is_store_command(*spec)) return nullptr;
   return spec;
 }
 
@@ -335,10 +335,16 @@ Command Command::batch(std::vector<Command> commands,
 Command Command::call(std::vector<std::string> args) {
   RAFT_ASSERT(!args.empty());
   const protocol::CommandSpec* spec = protocol::find_command(args[0]);
+  if (spec != nullptr) return call(*spec, std::move(args));
+  return simple(CommandType::Call, std::move(args));
+}
+
+Command Command::call(const protocol::CommandSpec& spec, std::vector<std::string> args) {
+  RAFT_ASSERT(!args.empty());
   // The table's spelling, so that the encoding of a command does not depend on its case.
-  if (spec != nullptr) args[0] = std::string(spec->name);
+  args[0] = spec.name;
   Command command = simple(CommandType::Call, std::move(args));
-  if (spec != nullptr && is_store_command(spec->name)) command.spec = spec;
+  if (is_store_command(spec)) command.spec = &spec;
   return command;
 }
 

@@ -134,6 +134,8 @@ struct Command {
                        const std::vector<std::pair<std::string, uint64_t>>& watched = {});
   // `args`: the command's name (any case) and its arguments, as the client sent them.
   static Command call(std::vector<std::string> args);
+  // The same, for a caller that looked args[0] up already and found `spec`.
+  static Command call(const protocol::CommandSpec& spec, std::vector<std::string> args);
   static Command versions(std::vector<std::string> keys);
   static Command expire_sweep(std::vector<std::string> keys);
   static Command key_stats();

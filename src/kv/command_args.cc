@@ -61,7 +61,7 @@ Result<Command> command_from_args(std::vector<std::string> args) {
   }
   if (name == "casnx") return Command::cas_missing(std::move(args[1]), std::move(args[2]));
   // Every other keyspace command of the table runs by its arguments (kv/commands.h).
-  Command command = Command::call(std::move(args));
+  Command command = Command::call(*spec, std::move(args));
   RAFT_ASSERT(command.spec != nullptr);
   return command;
 }

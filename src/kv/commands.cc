@@ -1,6 +1,8 @@
 #include "kv/commands.h"
 
 #include <array>
+#include <functional>
+#include <vector>
 
 #include "kv/commands_util.h"
 #include "protocol/name_index.h"
@@ -98,6 +100,22 @@ const Handler* find_handler(std::string_view name) {
   return index.find(name);
 }
 
+// The handler of an entry of the command table (null: the store does not execute it), by the
+// entry's position: no name is hashed (a pipelined GET looked its handler up three times).
+const Handler* handler_of(const protocol::CommandSpec& spec) {
+  const std::span<const protocol::CommandSpec> table = protocol::all_commands();
+  static const std::vector<const Handler*> by_position = [table] {
+    std::vector<const Handler*> handlers;
+    for (const protocol::CommandSpec& entry : table) handlers.push_back(find_handler(entry.name));
+    return handlers;
+  }();
+  const std::less<> before;
+  if (before(&spec, table.data()) || !before(&spec, table.data() + table.size())) {
+    return nullptr;  // A subcommand's entry: none is the store's.
+  }
+  return by_position[static_cast<size_t>(&spec - table.data())];
+}
+
 }  // namespace
 
 namespace detail {
@@ -113,19 +131,21 @@ ReadContext read_view(const WriteContext& context) {
 
 }  // namespace detail
 
-bool is_store_command(std::string_view name) { return find_handler(name) != nullptr; }
+bool is_store_command(const protocol::CommandSpec& spec) { return handler_of(spec) != nullptr; }
 
-Reply execute_read(const ReadContext& context, std::span<const std::string> args) {
-  RAFT_ASSERT(!args.empty());
-  const Handler* handler = find_handler(args[0]);
+Reply execute_read(const ReadContext& context, const protocol::CommandSpec& spec,
+                   std::span<const std::string> args) {
+  RAFT_ASSERT(!args.empty() && args[0] == spec.name);
+  const Handler* handler = handler_of(spec);
   RAFT_ASSERT(handler != nullptr);
   RAFT_ASSERT(handler->read != nullptr);
   return handler->read(context, args);
 }
 
-Reply execute_write(WriteContext& context, std::vector<std::string>& args) {
-  RAFT_ASSERT(!args.empty());
-  const Handler* handler = find_handler(args[0]);
+Reply execute_write(WriteContext& context, const protocol::CommandSpec& spec,
+                    std::vector<std::string>& args) {
+  RAFT_ASSERT(!args.empty() && args[0] == spec.name);
+  const Handler* handler = handler_of(spec);
   RAFT_ASSERT(handler != nullptr);  // Validated when decoded.
   if (handler->read != nullptr) return handler->read(detail::read_view(context), args);
   return handler->write(context, args);

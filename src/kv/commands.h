@@ -9,6 +9,7 @@
 #include "common/types.h"
 #include "kv/keyspace.h"
 #include "kv/reply.h"
+#include "protocol/command_table.h"
 
 // The Redis commands the store executes from their argument vectors (CommandType::Call):
 // strings (SET with its options, GETEX, SETRANGE, INCRBYFLOAT, ...), expiry (EXPIRE, TTL,
@@ -42,14 +43,17 @@ struct WriteContext {
 // SCAN MATCH, and the server's CONFIG GET.
 [[nodiscard]] bool glob_match(std::string_view pattern, std::string_view text);
 
-// Whether the store executes the command named `name` (lower case, a name of the table).
-[[nodiscard]] bool is_store_command(std::string_view name);
+// Whether the store executes the command of this entry of the command table.
+[[nodiscard]] bool is_store_command(const protocol::CommandSpec& spec);
 
 // Runs a read-only command. `args`: the lower-case name, then the arguments; the count is
-// one the table allows. Precondition: is_store_command and the table marks it read-only.
-[[nodiscard]] Reply execute_read(const ReadContext& context, std::span<const std::string> args);
+// one the table allows; `spec` is the name's entry. Precondition: is_store_command and the
+// table marks it read-only.
+[[nodiscard]] Reply execute_read(const ReadContext& context, const protocol::CommandSpec& spec,
+                                 std::span<const std::string> args);
 
 // Runs a command that may write (or a read, inside a transaction); may move from `args`.
-[[nodiscard]] Reply execute_write(WriteContext& context, std::vector<std::string>& args);
+[[nodiscard]] Reply execute_write(WriteContext& context, const protocol::CommandSpec& spec,
+                                  std::vector<std::string>& args);
 
 }  // namespace raftkv::kv

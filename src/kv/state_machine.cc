@@ -36,10 +36,10 @@ Reply remembered(const Reply& reply) {
 // The argument vector of a typed command, as a client would have sent it: typed commands run
 // through the same handlers as Calls (commands.h). Consumes the command's arguments.
 std::vector<std::string> call_args(Command& command) {
+  if (command.type == CommandType::Call) return std::move(command.args);
   std::vector<std::string> args;
   args.reserve(command.args.size() + 2);
   switch (command.type) {
-    case CommandType::Call: return std::move(command.args);
     case CommandType::Set: args.emplace_back("set"); break;
     case CommandType::Get: args.emplace_back("get"); break;
     case CommandType::Del: args.emplace_back("del"); break;
@@ -61,6 +61,15 @@ std::vector<std::string> call_args(Command& command) {
     args.emplace_back(command.set_condition == SetCondition::IfMissing ? "nx" : "xx");
   }
   return args;
+}
+
+// The table entry the store runs `command` by, once call_args() made `args` of it: a Call's
+// own (validated: Command::spec), a typed command's by its name.
+const protocol::CommandSpec& spec_of(const Command& command, const std::vector<std::string>& args) {
+  if (command.spec != nullptr) return *command.spec;
+  const protocol::CommandSpec* spec = protocol::find_command(args[0]);
+  RAFT_ASSERT(spec != nullptr);
+  return *spec;
 }
 
 }  // namespace
@@ -168,7 +177,7 @@ Reply KvStateMachine::apply_simple(Index index, Command& command) {
   RAFT_ASSERT(entry_value_bytes_max_ > 0);  // Set by apply() before any command runs.
   WriteContext context{keys_, log_now(), index, entry_value_bytes_max_};
   std::vector<std::string> args = call_args(command);
-  return execute_write(context, args);
+  return execute_write(context, spec_of(command, args), args);
 }
 
 // CAS key expected desired: swap when the key holds exactly `expected` (a missing key never
@@ -221,7 +230,7 @@ Reply KvStateMachine::query(Command command, uint64_t now_ms, uint64_t seed) con
                          Reply::integer_value(static_cast<int64_t>(keys_.expiring()))});
   }
   const std::vector<std::string> args = call_args(command);
-  return execute_read(ReadContext{keys_, now, seed}, args);
+  return execute_read(ReadContext{keys_, now, seed}, spec_of(command, args), args);
 }
 
 // "default" is each node's own (its requirepass), so the log never names it.

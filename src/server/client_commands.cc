@@ -866,6 +866,15 @@ Action translate_connection(ClientState& state, const std::vector<std::string>& 
 }
 
 // Everything but the encoding of a command to run (translate() adds it).
+// A command of the key space, run by the store; a read may be served locally (READONLY).
+Action translate_store(const ClientState& state, std::vector<std::string> args) {
+  Action action = translate_data(std::move(args));
+  if (action.kind == Action::Kind::Run) {
+    action.stale_read = state.stale_reads && kv::is_read_only(action.command);
+  }
+  return action;
+}
+
 Action translate_args(ClientState& state, std::vector<std::string> args,
                       const ServerContext& context) {
   if (args.empty()) return error("ERR empty command");
@@ -884,6 +893,9 @@ Action translate_args(ClientState& state, std::vector<std::string> args,
   if (state.in_multi) return translate_multi(state, name, args, context);
   if (spec == nullptr) return translate_data(std::move(args));  // Its unknown-command error.
   if (refused) return *refused;
+  // The key space's own commands go straight to the store; the rest are named below.
+  const bool plain = !spec->is(protocol::kConnection) && !spec->name.starts_with("session.");
+  if (plain) return translate_store(state, std::move(args));
   if (name == "MULTI") {
     state.in_multi = true;
     return reply(Reply::ok());
@@ -895,12 +907,7 @@ Action translate_args(ClientState& state, std::vector<std::string> args,
   if (name == "SESSION.CALL") return translate_session_call(std::move(args));
   if (name == "ACL") return acl_command(state, args, context);
   if (name.starts_with("RAFT.")) return translate_admin(args, context);
-  if (spec->is(protocol::kConnection)) return translate_connection(state, args, context, false);
-  Action action = translate_data(std::move(args));
-  if (action.kind == Action::Kind::Run) {
-    action.stale_read = state.stale_reads && kv::is_read_only(action.command);
-  }
-  return action;
+  return translate_connection(state, args, context, false);  // Every one left is kConnection.
 }
 
 }  // namespace

@@ -80,7 +80,7 @@ void fuzz_snapshot(std::string_view bytes, size_t chunk_bytes) {
 void fuzz_command_line(uint8_t selector, std::string_view bytes) {
   std::vector<std::string_view> names;
   for (const raftkv::protocol::CommandSpec& spec : raftkv::protocol::all_commands()) {
-    if (raftkv::kv::is_store_command(spec.name)) names.push_back(spec.name);
+    if (raftkv::kv::is_store_command(spec)) names.push_back(spec.name);
   }
   std::vector<std::string> args{std::string(names[selector % names.size()])};
   for (size_t at = 0; at <= bytes.size() && args.size() < 64;) {

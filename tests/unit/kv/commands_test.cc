@@ -35,6 +35,28 @@ std::vector<std::string> sorted_keys_of(const Reply& reply) {
   return keys;
 }
 
+TEST(KvCommands, IsStoreCommand_TheKeySpacesOwnEntriesOnly) {
+  const auto store = [](std::string_view name) {
+    return is_store_command(*protocol::find_command(name));
+  };
+  EXPECT_TRUE(store("get"));
+  EXPECT_TRUE(store("set"));
+  EXPECT_TRUE(store("hset"));
+  EXPECT_TRUE(store("unlink"));  // The table's last handler.
+  EXPECT_FALSE(store("ping"));
+  EXPECT_FALSE(store("multi"));
+  EXPECT_FALSE(store("session.call"));
+  EXPECT_FALSE(store("cas"));  // A typed command of its own, not a Call.
+  EXPECT_FALSE(is_store_command(*protocol::find_subcommand("client", "list")));
+  size_t count = 0;
+  for (const protocol::CommandSpec& spec : protocol::all_commands()) {
+    if (!is_store_command(spec)) continue;
+    ++count;
+    EXPECT_TRUE(spec.is(protocol::kRead) || spec.is(protocol::kWrite)) << spec.name;
+  }
+  EXPECT_GT(count, 50u);
+}
+
 TEST(KvCommands, Set_ExpiryOptionsRunOnTheEntrysTime) {
   Driver kv;
   ASSERT_EQ(kv.apply_at(kT0, {"SET", "k", "v", "EX", "10"}), Reply::ok());
