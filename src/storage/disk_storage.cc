@@ -340,21 +340,20 @@ Status DiskStorage::encode_batch(const std::vector<raft::Entry>& entries,
     payload.clear();
     framed.clear();
     batch->entry_offsets.push_back(batch->records.size());
-    if (entry.data.size() < WalBuffer::kShareBytesMin) {
-      proto::encode_entry(entry, &payload);
-      append_record(RecordType::Entry, payload, &framed);
-      batch->records.append(framed);
-      continue;
-    }
-    // A large payload goes to the file from where it is: header and encoding head copied,
-    // the data shared, then the end mark.
+    // The record's header and the encoding's head, then the data from where it is (copied
+    // once into the batch when small, shared when large), then the end mark: the data is
+    // never serialized into a message and framed again (for 256-byte values, four copies).
     proto::encode_entry_head(entry, &payload);
     if (payload.size() + entry.data.size() > kRecordPayloadMax) {
       return Status(ErrorCode::InvalidArgument, "entry too large for one WAL record");
     }
     append_record_head(RecordType::Entry, payload, entry.data, &framed);
     batch->records.append(framed);
-    batch->records.append_shared(entry.data);
+    if (entry.data.size() < WalBuffer::kShareBytesMin) {
+      batch->records.append(entry.data);
+    } else {
+      batch->records.append_shared(entry.data);
+    }
     batch->records.append(std::string_view(reinterpret_cast<const char*>(&kRecordEndMark), 1));
   }
   // After the entries: a torn write may keep the entries and lose the hard state (harmless),
