@@ -134,7 +134,9 @@ void Requests::track(const raft::Proposal& proposal, Done done, uint64_t deadlin
   }
   writes_.emplace(proposal.index,
                   PendingWrite{proposal.term, std::move(done), deadline_ms, node_.env.now_us()});
-  node_.drive();
+  // As for reads: the writes that arrive in this loop turn leave in one Ready, one WAL write
+  // and one Append per follower, rather than the first alone and the rest a sync later.
+  node_.drive_soon();
 }
 
 void Requests::read(Request request, Done done, uint64_t deadline_ms) {
