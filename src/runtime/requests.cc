@@ -356,10 +356,9 @@ void Requests::expire() {
 }
 
 size_t Requests::pending() const {
-  const auto reads = std::ranges::count_if(reads_, [](const PendingRead& read) {
-    return static_cast<bool>(read.done);
-  });
-  return writes_.size() + static_cast<size_t>(reads) + forwards_.size() + waiting_for_leader_.size() +
+  const auto reads = static_cast<size_t>(std::ranges::count_if(
+      reads_, [](const PendingRead& read) { return static_cast<bool>(read.done); }));
+  return writes_.size() + reads + forwards_.size() + waiting_for_leader_.size() +
          large_writes_waiting_.size();
 }
 
