@@ -29,7 +29,8 @@
 //
 // The write path, all in node.cc:
 //   submit() -> Requests: Raft::propose on the leader, or forward to the leader
-//   -> drive(): take a Ready; the leader's Appends leave at once (thesis §10.2.1)
+//   -> drive(), posted to the end of the loop turn, so the writes read in one turn share a
+//      Ready: take it; the leader's Appends leave at once (thesis §10.2.1)
 //   -> Storage::write: entries + hard state, then wait_durable on the Sync lane: one fdatasync
 //      shared by every writer (group commit: what was proposed during the previous sync goes
 //      into this one)
