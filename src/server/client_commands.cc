@@ -865,7 +865,6 @@ Action translate_connection(ClientState& state, const std::vector<std::string>& 
   return reply(Reply::bulk(info_text(context.status(), counters, sections, std::nullopt, 1)));
 }
 
-// Everything but the encoding of a command to run (translate() adds it).
 // A command of the key space, run by the store; a read may be served locally (READONLY).
 Action translate_store(const ClientState& state, std::vector<std::string> args) {
   Action action = translate_data(std::move(args));
@@ -875,11 +874,13 @@ Action translate_store(const ClientState& state, std::vector<std::string> args) 
   return action;
 }
 
+// Everything but the encoding of a command to run (translate() adds it).
 Action translate_args(ClientState& state, std::vector<std::string> args,
                       const ServerContext& context) {
   if (args.empty()) return error("ERR empty command");
   const std::string name = upper(args[0]);
   const protocol::CommandSpec* spec = protocol::find_command(args[0]);
+  state.last_command = spec != nullptr ? protocol::called_spec(*spec, args).name : "";
   // As Redis: an unknown command or a wrong argument count first, then -NOAUTH and -NOPERM
   // (which also make a transaction's EXEC abort).
   const std::optional<Action> refused =
@@ -1117,7 +1118,8 @@ std::string client_line(const ClientState& client, uint64_t now_ms) {
          " idle=" + seconds_since(client.last_command_ms) + " flags=" + flags +
          " db=0 sub=0 psub=0 ssub=0 multi=" + multi +
          " qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 omem=0 tot-mem=0"
-         " events=r cmd=" + (client.last_command.empty() ? "NULL" : client.last_command) +
+         " events=r cmd=" + std::string(client.last_command.empty() ? "NULL"
+                                                                     : client.last_command) +
          " user=" + client.user + " redir=-1 resp=2 lib-name=" + client.lib_name +
          " lib-ver=" + client.lib_ver;
 }

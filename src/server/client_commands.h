@@ -5,6 +5,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -48,7 +49,9 @@ struct ClientState {
   bool tls = false;   // Came in on the TLS port: CLUSTER names the members' TLS ports.
   uint64_t created_ms = 0;
   uint64_t last_command_ms = 0;
-  std::string last_command;  // Lower case, "client|list" for a subcommand.
+  // The last command's CommandSpec::name ("client|list" for a subcommand), set by translate();
+  // empty after an unknown one, which CLIENT LIST shows as NULL, as Redis does.
+  std::string_view last_command;
   // CLIENT SETNAME / SETINFO.
   std::string name;
   std::string lib_name;
@@ -134,7 +137,8 @@ struct Action {
 };
 
 // Takes the arguments: a value moves on into the command and is copied only once more, into
-// the request's encoding (issue 21: each copy of a 16 MiB value costs milliseconds).
+// the request's encoding (issue 21: each copy of a 16 MiB value costs milliseconds). Names the
+// command in state.last_command (CLIENT LIST, INFO commandstats).
 [[nodiscard]] Action translate(ClientState& state, std::vector<std::string> args,
                                const ServerContext& context);
 

@@ -231,25 +231,17 @@ class ClientServer::Connection : public std::enable_shared_from_this<Connection>
                          &server_.auth_limiter_};
   }
 
-  // As Redis counts: every command, but by name only those it has (CLIENT LIST's cmd=, INFO
-  // commandstats), so made-up names cannot grow the table.
-  void count(const std::vector<std::string>& args, uint64_t now_ms) {
-    state_.last_command_ms = now_ms;
-    ++server_.counters_.commands_processed;
-    const protocol::CommandSpec* spec = protocol::find_command(args[0]);
-    if (spec == nullptr) {
-      state_.last_command.clear();  // Shows as NULL.
-      return;
-    }
-    const std::string_view name = protocol::called_spec(*spec, args).name;
-    state_.last_command = name;
-    ++server_.counters_.calls[name];
-  }
-
   void handle(std::vector<std::string> args, uint64_t now_ms) {
-    if (!args.empty()) count(args, now_ms);
+    const bool counted = !args.empty();
+    if (counted) {
+      state_.last_command_ms = now_ms;
+      ++server_.counters_.commands_processed;
+    }
     const bool skip = std::exchange(state_.skip_next_reply, false);
     Action action = translate(state_, std::move(args), context(now_ms));
+    // As Redis counts: every command, but by name (INFO commandstats) only those it has, which
+    // translate() named in last_command, so made-up names cannot grow the table.
+    if (counted && !state_.last_command.empty()) ++server_.counters_.calls[state_.last_command];
     const bool silent = action.silent || state_.replies_off || skip;
     const uint64_t slot = open_slot();
     if (state_.kill) closing_after_flush_ = true;

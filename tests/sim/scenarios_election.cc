@@ -182,9 +182,10 @@ void seven_nodes_churn_keeps_one_leader(Run& run) {
     for (NodeId id : cut) sim.network().isolate(id);
     const uint64_t start = sim.now_ticks();
     // 20 E, not 10: with 3 of 7 cut, all 4 connected voters must agree, one of them may be
-    // too far behind to win, and two candidates that time out on the same tick (their draws
-    // from [E, 2E) coincide one time in ten, and the simulator's ticks are in step) split the
-    // vote. Six split rounds in a row outlasted 10 E in about 1 seed in 5,000 (48499, 50260).
+    // too far behind to win, and two candidates whose timeouts end within a message delay of
+    // each other split the vote (their draws from [E, 2E) coincide one time in ten; their tick
+    // phases are random but may lie close). Six split rounds in a row outlasted 10 E in about
+    // 1 seed in 5,000 (48499, 50260).
     if (!sim.wait_for_leader(20 * kE, without(sim.ids(), cut))) {
       return sim.fail("round " + std::to_string(round) +
                       ": no single leader among the connected majority within 20 E");

@@ -102,6 +102,17 @@ TEST_F(ClientCommands, RaftMemberList_ShowsEveryMemberWithItsRole) {
   EXPECT_NE(info.find("removed:0\r\n"), std::string::npos) << info;
 }
 
+TEST_F(ClientCommands, Translate_NamesTheCommandAsClientListShowsIt) {
+  (void)run({"get", "k"});
+  EXPECT_EQ(state.last_command, "get");
+  (void)run({"CLIENT", "List"});
+  EXPECT_EQ(state.last_command, "client|list");
+  EXPECT_NE(run({"CLIENT", "LIST"}).reply.find(" cmd=client|list "), std::string::npos);
+  (void)run({"NOSUCHCMD", "x"});
+  EXPECT_EQ(state.last_command, "");  // Not counted by name; CLIENT LIST shows NULL.
+  EXPECT_NE(run({"CLIENT", "INFO"}).reply.find(" cmd=client|info "), std::string::npos);
+}
+
 TEST_F(ClientCommands, Ping_RepliesPongOrEcho) {
   EXPECT_EQ(run({"PING"}).reply, "+PONG\r\n");
   EXPECT_EQ(run({"ping", "hi"}).reply, "$2\r\nhi\r\n");
