@@ -319,8 +319,14 @@ void kv_disk_faults(Run& run) {
     if (prng.chance(1, 3)) sim.crash(pick(prng, sim.ids(), 1).front());
     for (NodeId id : sim.ids()) sim.restart(id);  // Also the nodes that stopped themselves.
   }
-  if (!world.settle(40 * kE)) return;
+  // The disks heal, and a node that a fault stopped after the last round comes back too: the
+  // cluster can converge only with every node. A stop takes a moment to complete, hence the
+  // wait before the restarts.
   const FaultCounts faults = sim.faults();
+  for (NodeId id : sim.ids()) sim.set_disk_faults(id, DiskFaults{});
+  sim.run_for_ticks(kE);
+  for (NodeId id : sim.ids()) sim.restart(id);
+  if (!world.settle(40 * kE)) return;
   if (!sim.converge(50 * kE)) return;
   world.check();
   run.metric("syncs_failed", faults.syncs_failed);
