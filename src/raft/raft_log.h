@@ -57,6 +57,8 @@ class RaftLog {
   // Replaces the log with a snapshot received from the leader.
   void restore(Snapshot snapshot);
 
+  // Entries [lo, hi), at most `bytes_max` (but at least one entry when lo is valid).
+  [[nodiscard]] Result<std::vector<Entry>> slice(Index lo, Index hi, uint64_t bytes_max) const;
   // Entries [lo, last_index()], at most `bytes_max` (but at least one entry when lo is valid).
   [[nodiscard]] Result<std::vector<Entry>> entries_from(Index lo, uint64_t bytes_max) const;
   // Committed entries not applied yet, at most `bytes_max` worth (at least one when any).
@@ -80,7 +82,6 @@ class RaftLog {
   void check_invariants() const;
 
  private:
-  [[nodiscard]] Result<std::vector<Entry>> slice(Index lo, Index hi, uint64_t bytes_max) const;
   // Appends entries[from...], first cutting off every entry at or after that entry's index.
   void truncate_and_append(const std::vector<Entry>& entries, size_t from);
   // Index of the first entry in `entries` that our log lacks or holds with another term;

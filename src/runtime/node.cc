@@ -1,5 +1,7 @@
 #include "runtime/node.h"
 
+#include <algorithm>
+
 namespace raftkv::runtime {
 
 namespace {
@@ -247,20 +249,20 @@ void Node::drive() {
   if (stopped_) return;
   // Here, not on the tick: an election won between ticks must show its term with its count.
   node_.metrics.term.store(node_.core->term().value(), std::memory_order_relaxed);
-  if (ready_in_flight_) {
+  if (in_flight_) {
     // Heartbeats and appends produced meanwhile leave now: a leader waiting for a long sync
     // (a slow disk, a 16 MiB entry) must not look dead to its followers.
     for (const raft::Message& message : node_.core->take_messages_before_persist()) {
       send(message);
     }
-    return;
+    return apply_committed_in_flight(*in_flight_);
   }
   if (!node_.core->storage_error().is_ok()) {
     return fail_stop("the log could not be read back: " + node_.core->storage_error().to_string());
   }
   if (!node_.core->has_ready()) return;
-  ready_in_flight_ = true;
   auto flight = std::make_shared<InFlight>(InFlight{node_.core->ready()});
+  in_flight_ = flight;
   raft::Ready& ready = flight->ready;
   node_.observer->on_ready(ready);
   if (ready.soft_state) on_role_change(*ready.soft_state);
@@ -272,11 +274,12 @@ void Node::drive() {
   // Committed entries this node already holds durably need not wait for this Ready's sync:
   // applying them now answers their clients one sync sooner.
   const Index first_new = ready.entries.empty() ? Index{UINT64_MAX} : ready.entries.front().index;
-  while (flight->applied_early < ready.committed_entries.size() &&
-         ready.committed_entries[flight->applied_early].index < first_new) {
-    ++flight->applied_early;
+  size_t durable = 0;
+  while (durable < ready.committed_entries.size() &&
+         ready.committed_entries[durable].index < first_new) {
+    ++durable;
   }
-  apply_entries(std::span(ready.committed_entries).first(flight->applied_early));
+  apply_entries(std::span(ready.committed_entries).first(durable));
   persist(flight);
 }
 
@@ -336,17 +339,44 @@ void Node::finish_ready(const std::shared_ptr<InFlight>& flight) {
   for (const raft::Message& message : ready.messages) {
     if (!raft::may_send_before_persist(message)) send(message);
   }
-  apply_entries(std::span(ready.committed_entries).subspan(flight->applied_early));
+  apply_entries(ready.committed_entries);
   requests_.on_read_states(ready.read_states);
   node_.core->advance(ready);
-  ready_in_flight_ = false;
+  in_flight_.reset();
   count_commits();
   requests_.serve_reads();
   snapshots_.maybe_start();
   drive();
 }
 
+// While a Ready syncs, entries may commit without this node's own copy: on a leader, once
+// enough followers have stored them. Applying an entry needs its commit, which puts it on a
+// majority, not a local copy (the state machine is rebuilt from snapshot and log after a
+// crash in any case), so their clients are answered now rather than after this node's sync.
+// Only up to the flight's last entry: maybe_start() takes a snapshot once the flight is
+// durable, and it then covers no entry that this node's log does not hold. That bounds the
+// bytes read, too: what the last Ready left uncommitted and this one's entries.
+void Node::apply_committed_in_flight(const InFlight& flight) {
+  if (flight.ready.entries.empty()) return;
+  const Index through = std::min(node_.core->log().committed(), flight.ready.entries.back().index);
+  const Index applied = node_.state_machine.applied_index();
+  if (through <= applied) return;
+  Result<std::vector<raft::Entry>> committed =
+      node_.core->log().slice(applied + 1, through + 1, UINT64_MAX);
+  // Not readable now: the next Ready reads them again, and stops the node if it cannot.
+  if (!committed.is_ok()) return;
+  // A membership change waits for this node's own copy, as before: a node that applied one it
+  // does not hold would restart under the older membership.
+  std::span<const raft::Entry> entries(committed.value());
+  const auto change = std::ranges::find(entries, raft::EntryType::ConfChange, &raft::Entry::type);
+  apply_entries(entries.first(static_cast<size_t>(change - entries.begin())));
+}
+
+// Entries applied already (early, while their Ready synced) are skipped. Each is checked as
+// it comes: a client answered below may drive the node again, which applies what it can.
 void Node::apply_entries(std::span<const raft::Entry> entries) {
+  const Index applied = node_.state_machine.applied_index();
+  while (!entries.empty() && entries.front().index <= applied) entries = entries.subspan(1);
   if (entries.empty()) return;
   const uint64_t started_us = node_.env.now_us();
   std::vector<std::string_view> commands;
@@ -355,7 +385,11 @@ void Node::apply_entries(std::span<const raft::Entry> entries) {
     if (entry.type == raft::EntryType::Normal) commands.push_back(entry.data);
   }
   node_.state_machine.prefetch(commands);
+  uint64_t count = 0;
   for (const raft::Entry& entry : entries) {
+    if (entry.index <= node_.state_machine.applied_index()) continue;
+    ++count;
+    RAFT_ASSERT(entry.index == node_.state_machine.applied_index() + 1);
     snapshots_.on_applied(entry.data.size());
     std::string reply;
     if (entry.type == raft::EntryType::Normal) {
@@ -367,7 +401,7 @@ void Node::apply_entries(std::span<const raft::Entry> entries) {
     node_.observer->on_apply(entry);
     requests_.on_applied(entry, std::move(reply));
   }
-  node_.metrics.entries_applied.fetch_add(entries.size(), std::memory_order_relaxed);
+  node_.metrics.entries_applied.fetch_add(count, std::memory_order_relaxed);
   node_.metrics.apply_latency.observe(node_.env.now_us() - started_us);
 }
 

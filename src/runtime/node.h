@@ -34,10 +34,11 @@
 //   -> Storage::write: entries + hard state, then wait_durable on the Sync lane: one fdatasync
 //      shared by every writer (group commit: what was proposed during the previous sync goes
 //      into this one)
-//   -> committed entries already durable here are applied at once and their clients answered
+//   -> committed entries already durable here are applied at once and their clients answered;
+//      so are this Ready's entries that commit while it syncs (the followers stored them)
 //   -> finish_ready(): send the other messages (votes, acknowledgements: only after the sync),
-//      apply the committed entries that arrived in this Ready, release reads, advance the
-//      core, and drive again.
+//      apply the rest of the committed entries that arrived in this Ready, release reads,
+//      advance the core, and drive again.
 // Only one Ready is in flight at a time, so everything proposed meanwhile is batched into the
 // next append, the next fsync and one Append per follower. What may leave before a sync
 // (heartbeats, a leader's appends to a follower that acked) is sent meanwhile all the same:
@@ -124,11 +125,9 @@ class Node final : public PeerInbox {
   void on_removed_notice(NodeId peer) override;
 
  private:
-  // A Ready between drive() and finish_ready(): its first `applied_early` committed entries
-  // were applied before its sync (they were durable already).
+  // A Ready between drive() and finish_ready().
   struct InFlight {
     raft::Ready ready;
-    size_t applied_early = 0;
     Status saved;  // Set by the Sync lane's job.
     uint64_t sync_started_us = 0;
   };
@@ -140,6 +139,7 @@ class Node final : public PeerInbox {
   [[nodiscard]] bool sync_on_loop(const raft::Ready& ready) const;
   void on_durable(const std::shared_ptr<InFlight>& flight);
   void finish_ready(const std::shared_ptr<InFlight>& flight);
+  void apply_committed_in_flight(const InFlight& flight);
   void apply_entries(std::span<const raft::Entry> entries);
   void on_role_change(const raft::SoftState& soft);
   void count_commits();
@@ -155,7 +155,7 @@ class Node final : public PeerInbox {
   Snapshots snapshots_;
   Prng prng_;  // The core's election jitter.
   bool stopped_ = false;
-  bool ready_in_flight_ = false;
+  std::shared_ptr<InFlight> in_flight_;  // Only one Ready is in flight at a time.
   bool drive_posted_ = false;
   // Term and vote last handed to storage: a Ready whose hard state changes only the commit
   // index is not worth a sync of its own.
