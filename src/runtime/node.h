@@ -140,6 +140,7 @@ class Node final : public PeerInbox {
   void on_durable(const std::shared_ptr<InFlight>& flight);
   void finish_ready(const std::shared_ptr<InFlight>& flight);
   void apply_committed_in_flight(const InFlight& flight);
+  [[nodiscard]] bool persist_commit_through(Index index);
   void apply_entries(std::span<const raft::Entry> entries);
   void on_role_change(const raft::SoftState& soft);
   void count_commits();
@@ -157,10 +158,12 @@ class Node final : public PeerInbox {
   bool stopped_ = false;
   std::shared_ptr<InFlight> in_flight_;  // Only one Ready is in flight at a time.
   bool drive_posted_ = false;
-  // Term and vote last handed to storage: a Ready whose hard state changes only the commit
-  // index is not worth a sync of its own.
+  // The hard state last handed to storage. A Ready whose hard state changes only the commit
+  // index is not worth a sync of its own; a membership change's commit is
+  // (persist_commit_through).
   Term persisted_term_;
   NodeId persisted_vote_ = kNoNode;
+  Index persisted_commit_;
   NodeId last_known_leader_ = kNoNode;  // For Metrics::leader_changes.
   Index last_commit_;                   // For Metrics::entries_committed.
 };

@@ -115,6 +115,7 @@ SIM_SCENARIO_TEST(SimMembership, GrowThreeToFiveUnderWrites, "membership_grow")
 SIM_SCENARIO_TEST(SimMembership, RemovedLeaderStepsDownAndStaysQuiet, "membership_remove_leader")
 SIM_SCENARIO_TEST(SimMembership, ReplaceADeadFollower, "membership_replace")
 SIM_SCENARIO_TEST(SimMembership, ChangesUnderPartitionsAndCrashes, "membership_churn")
+SIM_SCENARIO_TEST(SimMembership, RestartKeepsTheAppliedMembership, "membership_survives_restart")
 SIM_SCENARIO_TEST(SimMembership, RemovalProposedToAnIsolatedStaleLeaderNeverCommits,
                   "membership_stale_leader_remove")
 SIM_SCENARIO_TEST(SimMembership, ChangesWhileALearnerInstallsASnapshot,
@@ -144,7 +145,7 @@ TEST(SimRegistry, EveryScenarioHasATest) {
       "sessions_snapshot", "kv_linearizable", "kv_minority_client", "kv_restart_all",
       "kv_lossy_commits", "kv_snapshot_size", "kv_disk_faults", "kv_large_values",
       "expiry_same_index", "membership_grow", "membership_remove_leader", "membership_replace",
-      "membership_churn", "membership_stale_leader_remove",
+      "membership_churn", "membership_survives_restart", "membership_stale_leader_remove",
       "membership_during_snapshot_install", "large_writes_in_order",
       "large_write_wait_times_out", "large_writes_leader_moves", "large_write_forwarded_waits",
       "await_leader", "follower_sync_on_path"};
