@@ -227,17 +227,16 @@ void membership_survives_restart(Run& run) {
   if (!commit_one(sim, members, 10 * kE)) return;
   if (!add_and_promote(sim, members, NodeId{4})) return;
   const std::vector<NodeId> voters = {NodeId{1}, NodeId{2}, NodeId{3}, NodeId{4}};
-  if (!sim.run_until([&] { return std::ranges::all_of(voters, [&](NodeId id) {
-                         return reflects(sim.status(id), make_change(MemberChange::Kind::Add, NodeId{4}));
-                       }); },
-                     10 * kE)) {
+  const MemberChange promotion = make_change(MemberChange::Kind::Add, NodeId{4});
+  const auto promoted = [&](NodeId id) { return reflects(sim.status(id), promotion); };
+  if (!sim.run_until([&] { return std::ranges::all_of(voters, promoted); }, 10 * kE)) {
     return sim.fail("not every node applied the promotion within 10 E");
   }
   for (NodeId id : voters) {
     sim.network().isolate(id);
     sim.crash(id);
     sim.restart(id);
-    if (!reflects(sim.status(id), make_change(MemberChange::Kind::Add, NodeId{4}))) {
+    if (!promoted(id)) {
       return sim.fail(node_name(id) + " restarted under the membership before the promotion");
     }
     sim.network().reconnect(id);
