@@ -190,9 +190,14 @@ class Cluster:
         started, last, refused = time.monotonic(), "no leader", None
         while time.monotonic() < started + timeout_s:
             leader = self.leader()
+            last = "no leader" if leader is None else last
             try:
-                if leader is not None and settled(self.members(leader)):
+                members = self.members(leader) if leader is not None else None
+                if members is not None and settled(members):
                     return time.monotonic() - started
+                if members is not None:
+                    listed = ", ".join(f"{n} {role}" for n, (_, role) in sorted(members.items()))
+                    last = f"node {leader} leads and lists {listed}"
                 if refused:
                     raise RuntimeError(f"{' '.join(args)}: {refused}")
                 if leader is not None and args:
@@ -397,6 +402,38 @@ class Cluster:
             return None
         finally:
             conn.disconnect()
+
+    def states(self):
+        """One line: each node's role, term and applied index (or why it has none), so that a
+        run's log shows which node fell behind or stopped answering, and when."""
+        parts = []
+        for node_id, node in sorted(self.nodes.items()):
+            if not node.running:
+                what = "killed" if node.killed or node.process is None else \
+                    f"exited {node.process.returncode}"
+            elif node.paused:
+                what = "paused"
+            else:
+                info = self.info(node_id)
+                what = f"{info.get('role')} t{info.get('term')} a{info.get('applied_index')}" \
+                    if info else "no answer"
+            parts.append(f"{node_id}: {what}")
+        return ", ".join(parts)
+
+    def warnings(self, count):
+        """{node: its log's last `count` warning, error or assertion lines, as text} for the
+        nodes with any: on a suite error, the first place to look (the logs stay in the
+        results, which CI does not keep)."""
+        found = {}
+        for node_id, node in sorted(self.nodes.items()):
+            if not os.path.exists(node.log_path):
+                continue
+            with open(node.log_path, errors="replace") as file:
+                lines = [line for line in file
+                         if any(word in line for word in (" warning ", " error ", "assertion"))]
+            if lines:
+                found[node_id] = "".join(lines[-count:]).rstrip("\n")
+        return found
 
     def leader(self):
         """The node that says it leads in the highest term, or None."""

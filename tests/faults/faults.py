@@ -57,6 +57,9 @@ class Engine(threading.Thread):
         except Exception as error:  # Reported by the main thread: the suite failed.
             self.error = f"{type(error).__name__}: {error}"
             self.log(f"fault engine failed: {self.error}")
+            self.log(f"      nodes now: {self.ctx.cluster.states()}")
+            for node_id, lines in self.ctx.cluster.warnings(5).items():
+                self.log(f"      node {node_id}'s last warnings:\n{lines}")
 
     def one(self, entry):
         self.ctx.duration_s = entry.duration_s
@@ -69,7 +72,8 @@ class Engine(threading.Thread):
         self.ran[entry.kind] = self.ran.get(entry.kind, 0) + 1
         self.log(f"start {what} for {entry.duration_s:g} s")
         self.stopping.wait(entry.duration_s)
-        self.log(f"      leader before healing: node {self.ctx.cluster.leader()}")
+        self.log(f"      leader before healing: node {self.ctx.cluster.leader()} "
+                 f"({self.ctx.cluster.states()})")
         undo()
         self.log(f"end   {entry.kind}")
 
