@@ -23,11 +23,12 @@ SimOptions kv_options(uint32_t nodes) {
   return options;
 }
 
-// One random fault, or a heal: what the linearizability scenario throws at the cluster.
+// One random fault (a cut-off minority, a crash, an isolated leader, a pause), or a heal: what
+// the linearizability scenario throws at the cluster.
 void random_fault(Simulator& sim, Prng& prng) {
   const std::vector<NodeId> ids = sim.ids();
   const std::optional<NodeId> leader = sim.stable_leader();
-  switch (prng.uniform(0, 5)) {
+  switch (prng.uniform(0, 6)) {
     case 0: {  // A minority cut off, the leader among it half the time.
       std::vector<NodeId> minority = pick(prng, ids, (ids.size() - 1) / 2);
       if (leader && prng.chance(1, 2)) minority = {*leader};
@@ -42,6 +43,11 @@ void random_fault(Simulator& sim, Prng& prng) {
     case 2:
       if (leader) sim.network().isolate(*leader);
       return;
+    case 3: {  // SIGSTOP, the leader half the time: it resumes, deposed, with its work in flight.
+      const NodeId victim = leader && prng.chance(1, 2) ? *leader : pick(prng, ids, 1).front();
+      sim.pause(victim, prng.uniform(kE / 2, 4 * kE) * kTickUs);
+      return;
+    }
     default: break;
   }
   sim.network().heal();
@@ -71,7 +77,7 @@ bool faults_then_check(Simulator& sim, KvWorld& world, Prng& prng, int rounds,
 }
 
 // Five clients on three keys per kind, through any node, while minorities are cut off,
-// leaders isolated, nodes crash and restart, on a lossy, duplicating network: the history is
+// leaders isolated, nodes crash and restart or pause, on a lossy, duplicating network: the history is
 // linearizable and every acknowledged append is there exactly once.
 // Catches: a leader serving reads from its own state (READONLY semantics for every read), and
 // a follower acknowledging a forwarded write before its leader answered.

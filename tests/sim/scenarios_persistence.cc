@@ -95,11 +95,11 @@ void figure8(Run& run) { figure8_run(run, Figure8Options{}); }
 void figure8_unreliable(Run& run) { figure8_run(run, Figure8Options{.unreliable = true}); }
 
 // One random fault: crash, restart, partition, isolate, cut one way, hand leadership over,
-// or heal.
+// pause (SIGSTOP), or heal.
 void random_fault(Simulator& sim, Prng& prng) {
   const std::vector<NodeId> ids = sim.ids();
   const NodeId node = pick(prng, ids, 1).front();
-  switch (prng.uniform(0, 6)) {
+  switch (prng.uniform(0, 7)) {
     case 0: sim.crash(node); break;
     case 1: sim.restart(node); break;
     case 2: {
@@ -118,6 +118,7 @@ void random_fault(Simulator& sim, Prng& prng) {
         if (leader != node) (void)sim.transfer_leadership(leader, node);
       }
       break;
+    case 6: sim.pause(node, prng.uniform(kE / 2, 4 * kE) * kTickUs); break;
     default:
       sim.network().heal();
       for (NodeId id : ids) sim.restart(id);

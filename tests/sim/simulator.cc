@@ -366,6 +366,17 @@ void Simulator::crash(NodeId id) {
   take_down(n, "crashes");
 }
 
+void Simulator::pause(NodeId id, uint64_t us) {
+  Node& n = node(id);
+  if (!n.up) return;
+  ++faults_.pauses;
+  narrate("node " + std::to_string(id.value()) + " is paused for " + std::to_string(us / kTickUs) +
+          " ticks");
+  // Every event of the node waits while its loop is blocked (handle()): a pause is one long
+  // block, and the lanes' jobs finish in their callbacks, which wait too.
+  n.busy_until_us = std::max(n.busy_until_us, now_us_) + us;
+}
+
 void Simulator::connection_closed(NodeId at, NodeId peer) {
   const Node& n = node(at);
   Event event;
@@ -622,12 +633,22 @@ Status Simulator::submit(NodeId id, runtime::Request request, runtime::Done done
   const uint64_t token = ++next_request_;
   n.lost_if_crash.emplace(token, std::move(lost));
   const uint64_t incarnation = n.incarnation;
-  n.runtime->submit(std::move(request),
-                    [&n, token, incarnation, done = std::move(done)](runtime::Response r) {
-                      if (n.incarnation == incarnation) n.lost_if_crash.erase(token);
-                      done(std::move(r));
-                    });
-  after_event(n);
+  auto run = [this, &n, token, incarnation, request = std::move(request),
+              done = std::move(done)]() mutable {
+    n.runtime->submit(std::move(request),
+                      [&n, token, incarnation, done = std::move(done)](runtime::Response r) {
+                        if (n.incarnation == incarnation) n.lost_if_crash.erase(token);
+                        done(std::move(r));
+                      });
+    after_event(n);
+  };
+  // A blocked process (on its disk, or paused) reads the request once it is free again; if it
+  // dies first, lost_if_crash tells the client.
+  if (n.busy_until_us > now_us_) {
+    schedule_callback(n, now_us_, std::move(run));
+  } else {
+    run();
+  }
   return Status::ok();
 }
 

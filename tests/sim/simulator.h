@@ -102,6 +102,7 @@ struct MessageCounts {
 // Faults the run injected, by kind, for reports.
 struct FaultCounts {
   uint64_t crashes = 0;
+  uint64_t pauses = 0;
   uint64_t fatal_stops = 0;      // Nodes that stopped themselves (a failed sync, a bad read).
   uint64_t refused_starts = 0;   // Restarts refused on damage (a flipped bit read at recovery).
   uint64_t syncs_failed = 0;
@@ -180,6 +181,11 @@ class Simulator {
   void connection_closed(NodeId at, NodeId peer);
   // A new process over the node's disk: recovery, then the state machine from its snapshot.
   void restart(NodeId node);
+  // SIGSTOP for `us`, then SIGCONT: the process does nothing meanwhile, with whatever it had
+  // in flight (a Ready syncing, a snapshot streaming) held where it was; its ticks, disk
+  // completions, messages and client requests wait and arrive together on resuming, as
+  // queued in its sockets (tests/faults' pause).
+  void pause(NodeId node, uint64_t us);
   // The node's disk faults from now on (SimOptions::disk at start).
   void set_disk_faults(NodeId node, const DiskFaults& faults);
   // Faults injected so far, by kind (disk faults counted by each node's disk).
