@@ -358,12 +358,22 @@ void Node::finish_ready(const std::shared_ptr<InFlight>& flight) {
 // enough followers have stored them. Applying an entry needs its commit, which puts it on a
 // majority, not a local copy (the state machine is rebuilt from snapshot and log after a
 // crash in any case), so their clients are answered now rather than after this node's sync.
-// Only up to the flight's last entry: maybe_start() takes a snapshot once the flight is
-// durable, and it then covers no entry that this node's log does not hold. That bounds the
-// bytes read, too: what the last Ready left uncommitted and this one's entries.
+// Only up to the flight's last entry, and only while the core's log still holds that entry:
+// maybe_start() snapshots the applied index once the flight is durable, and the storage must
+// hold that entry then, with its term. A deposed leader whose flight carries entries that the
+// new leader replaced would otherwise apply the replacements, which its storage gets only
+// with the next Ready; the snapshot could race that write and be refused ("snapshot term
+// differs from the stored entry"), stopping the node (sim snapshot_paused_leader). The bound
+// also limits the bytes read: what the last Ready left uncommitted and this one's entries.
 void Node::apply_committed_in_flight(const InFlight& flight) {
   if (flight.ready.entries.empty()) return;
-  const Index through = std::min(node_.core->log().committed(), flight.ready.entries.back().index);
+  const raft::Entry& last = flight.ready.entries.back();
+  if (Result<Term> held = node_.core->log().term(last.index); !held.is_ok() ||
+                                                               held.value() != last.term) {
+    return;  // Replaced meanwhile: the next Ready writes, then applies, the replacements.
+  }
+  // Held: by Log Matching, so is every entry before it, as the storage has it or will.
+  const Index through = std::min(node_.core->log().committed(), last.index);
   const Index applied = node_.state_machine.applied_index();
   if (through <= applied) return;
   Result<std::vector<raft::Entry>> committed =

@@ -77,6 +77,38 @@ void restart_restores_from_own_snapshot(Run& run) {
   sim.converge(50 * kE);
 }
 
+// The leader is paused (SIGSTOP) again and again while writes pour in, on a slow disk, with
+// a snapshot every few entries: each time it resumes deposed, a Ready of its own entries
+// still syncing, which the new leader has replaced and committed past. Every node must keep
+// running: a paused leader's snapshot once raced the write of those replacements, and the
+// storage refused it ("snapshot term differs from the stored entry"), which stopped the node
+// (faults_ci; stop 31). The simulator fails a run in which a node stops itself on a healthy
+// disk.
+void paused_leader_keeps_snapshotting(Run& run) {
+  SimOptions options = default_options(3);
+  options.snapshot_every_entries = 3;
+  options.snapshot_keep_entries = 1;
+  options.disk_latency_us_min = kTickUs / 2;
+  options.disk_latency_us_max = 3 * kTickUs;
+  Simulator sim(run, options);
+  Prng prng = scenario_prng(run);
+  for (int round = 0; round < 12 && !sim.failed(); ++round) {
+    const uint64_t pause_at = sim.now_ticks() + prng.uniform(kE, 2 * kE);
+    bool paused = false;
+    while (!sim.failed() && sim.now_ticks() < pause_at + 7 * kE) {
+      for (NodeId id : sim.leaders()) (void)sim.propose(id, nullptr);
+      sim.run_for_us(prng.uniform(kTickUs / 4, kTickUs));
+      const std::optional<NodeId> leader = sim.stable_leader();
+      if (!paused && leader && sim.now_ticks() >= pause_at) {
+        sim.pause(*leader, prng.uniform(3 * kE, 5 * kE) * kTickUs);
+        paused = true;
+      }
+    }
+  }
+  run.metric("pauses", sim.faults().pauses);
+  sim.converge(50 * kE);
+}
+
 }  // namespace
 
 void append_snapshot_scenarios(std::vector<Scenario>& out) {
@@ -84,6 +116,9 @@ void append_snapshot_scenarios(std::vector<Scenario>& out) {
                  lagging_follower_catches_up_from_snapshot});
   out.push_back({"snapshot_restart", "restarted nodes rebuild from their own snapshot and log",
                  restart_restores_from_own_snapshot});
+  out.push_back({"snapshot_paused_leader",
+                 "a leader paused mid-sync, deposed, keeps snapshotting as it catches up",
+                 paused_leader_keeps_snapshotting});
 }
 
 }  // namespace raftkv::sim

@@ -98,6 +98,7 @@ SIM_SCENARIO_TEST(SimHostile, AbsurdValuesAreRefused, "hostile_absurd_values")
 // 9. Snapshots.
 SIM_SCENARIO_TEST(SimSnapshot, LaggingFollowerCatchesUpFromSnapshot, "snapshot_catch_up")
 SIM_SCENARIO_TEST(SimSnapshot, RestartRestoresFromOwnSnapshot, "snapshot_restart")
+SIM_SCENARIO_TEST(SimSnapshot, PausedLeaderKeepsSnapshotting, "snapshot_paused_leader")
 // 10. Exactly-once client sessions on the KV state machine (issue 5).
 SIM_SCENARIO_TEST(SimSessions, DuplicatesAppliedOnce, "sessions_duplicates")
 SIM_SCENARIO_TEST(SimSessions, ExpiryIdenticalOnEveryNode, "sessions_expiry")
@@ -141,8 +142,8 @@ TEST(SimRegistry, EveryScenarioHasATest) {
       "figure8_unreliable", "unreliable_churn", "transfer_caught_up", "transfer_lagging",
       "read_deposed_leader", "reads_after_leader_change", "hostile_unknown_sender",
       "hostile_stale_term", "hostile_malformed_append", "hostile_absurd_values",
-      "snapshot_catch_up", "snapshot_restart", "sessions_duplicates", "sessions_expiry",
-      "sessions_snapshot", "kv_linearizable", "kv_minority_client", "kv_restart_all",
+      "snapshot_catch_up", "snapshot_restart", "snapshot_paused_leader", "sessions_duplicates",
+      "sessions_expiry", "sessions_snapshot", "kv_linearizable", "kv_minority_client", "kv_restart_all",
       "kv_lossy_commits", "kv_snapshot_size", "kv_disk_faults", "kv_large_values",
       "expiry_same_index", "membership_grow", "membership_remove_leader", "membership_replace",
       "membership_churn", "membership_survives_restart", "membership_stale_leader_remove",

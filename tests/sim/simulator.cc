@@ -89,6 +89,14 @@ class Simulator::NodeEnvironment final : public runtime::Environment {
     const uint64_t latency = sim_.disk_latency_us(node_);
     const uint64_t busy = lane == runtime::Lane::Sync ? latency : 4 * latency;
     free_us = std::max(free_us, sim_.now_us_) + busy;
+    // The lane is a thread of its own: its job may run before the loop's next step (as if
+    // scheduled at once) or only when its time is up, racing the loop's writes either way;
+    // the seed draws which. The loop hears of it (done) only once its time is up.
+    if (free_us == sim_.now_us_ + busy && sim_.prng_.chance(1, 2)) {
+      job();
+      sim_.schedule_callback(node_, free_us, std::move(done));
+      return;
+    }
     sim_.schedule_callback(node_, free_us, [job = std::move(job), done = std::move(done)] {
       job();
       done();
@@ -100,6 +108,14 @@ class Simulator::NodeEnvironment final : public runtime::Environment {
         std::max(node_.busy_until_us, sim_.now_us_) + sim_.disk_latency_us(node_);
   }
   void fatal(const std::string& why) override {
+    // Only a fault its disk suffered may stop a node: anything else means the node refused
+    // its own state or its own storage's answer, a bug that a healed cluster would hide (the
+    // node restarts and catches up).
+    const storage::testing::SimFs::Injected injected = node_.fs->injected();
+    if (injected.syncs_failed == 0 && injected.reads_flipped == 0) {
+      sim_.fail("node " + std::to_string(node_.id.value()) +
+                " stopped itself though its disk never failed: " + why);
+    }
     // The runtime is on the stack: take the node down at the next event, not here.
     sim_.narrate("node " + std::to_string(node_.id.value()) + " stops: " + why);
     node_.halting = true;

@@ -36,8 +36,10 @@
 //   - a simulated network that drops, delays, reorders, duplicates and partitions every kind
 //     of peer traffic: Raft messages, forwarded requests and replies, snapshot chunks and acks;
 //   - a simulated environment: the loop's posted work and each lane's disk jobs are events at
-//     simulated instants, and a sync run on the loop blocks the whole node for its latency
-//     (what it sends meanwhile leaves when the sync is done);
+//     simulated instants (a lane's job may also run at once, before the loop's next step, as
+//     a thread can), and a sync run on the loop blocks the whole node for its latency (what
+//     it sends meanwhile leaves when the sync is done); a node stopping itself (fatal) fails
+//     the run unless its disk failed;
 //   - a state machine: the payload list every scenario checks (SimMachine), with the real
 //     key-value store (kv::RespStateMachine) beside it when SimOptions::kv is set.
 // Everything random is drawn from generators derived from Run::seed(), so a seed replays a
