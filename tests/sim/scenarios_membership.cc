@@ -147,6 +147,50 @@ void membership_grow(Run& run) {
 // The leader removes itself: it steps down, the others elect a leader among themselves and
 // go on; restarted on its old data, the removed node disturbs nobody (PreVote and the
 // members' refusal of a non-member).
+class VoteWatch final : public SimObserver {
+ public:
+  void on_send(const raft::Message& message, size_t /*copies*/) override {
+    const bool answer = message.type == raft::MessageType::VoteResponse ||
+                        message.type == raft::MessageType::PreVoteResponse;
+    if (answer && !message.reject) granted_by.push_back(message.from);
+  }
+  std::vector<NodeId> granted_by;
+};
+
+// A removed node asked for its vote (PreVote, then Vote, at a term above everyone's, by a
+// candidate whose log is as long as any) grants neither and does not take that term: its
+// vote could only help a candidate still under a membership that includes it, which the
+// committed removal replaced.
+bool removed_node_refuses_votes(Simulator& sim, NodeId removed, NodeId candidate) {
+  VoteWatch votes;
+  sim.set_observer(&votes);
+  const Term asked_term = sim.raft(candidate).term() + 10;
+  for (raft::MessageType type : {raft::MessageType::PreVote, raft::MessageType::Vote}) {
+    const raft::Message ask{.type = type,
+                            .from = candidate,
+                            .to = removed,
+                            .term = asked_term,
+                            .log_term = sim.raft(candidate).log().last_term(),
+                            .index = sim.raft(candidate).log().last_index()};
+    // Busy while its loop syncs: ask again a moment later.
+    if (!sim.run_until([&] { return sim.inject(removed, ask).is_ok(); }, kE)) {
+      sim.fail("could not reach the removed " + node_name(removed));
+      return false;
+    }
+    sim.run_for_ticks(kE);
+  }
+  sim.set_observer(nullptr);
+  if (std::ranges::find(votes.granted_by, removed) != votes.granted_by.end()) {
+    sim.fail("the removed " + node_name(removed) + " granted a vote");
+    return false;
+  }
+  if (sim.raft(removed).term() >= asked_term) {
+    sim.fail("a vote request moved the removed " + node_name(removed) + "'s term");
+    return false;
+  }
+  return true;
+}
+
 void membership_remove_leader(Run& run) {
   Simulator sim(run, default_options(3));
   if (!commit_one(sim, sim.ids(), 10 * kE)) return;
@@ -160,6 +204,7 @@ void membership_remove_leader(Run& run) {
   if (!sim.run_until([&] { return sim.status(*leader).removed; }, 10 * kE)) {
     return sim.fail("the removed leader never learned that it was removed");
   }
+  if (!removed_node_refuses_votes(sim, *leader, rest.front())) return;
   if (!commit_one(sim, rest, 20 * kE)) return;
   sim.crash(*leader);
   sim.restart(*leader);
