@@ -86,7 +86,7 @@ void Node::fail_stop(const std::string& why) {
 void Node::tick() {
   if (stopped_) return;
   // A removed node's core may still count itself a voter (it missed the commit of its
-  // removal): without ticks it never campaigns. It still answers what it is sent but vote
+  // removal): without ticks it never campaigns. It answers what it is sent, except vote
   // requests (on_message).
   if (!membership_.removed()) node_.core->tick();
   snapshots_.on_tick();
@@ -172,8 +172,8 @@ void Node::on_message(NodeId from, raft::Message message) {
   const bool vote_request =
       message.type == raft::MessageType::Vote || message.type == raft::MessageType::PreVote;
   if (vote_request && membership_.removed()) {
-    // Out of the cluster, its vote may only help a candidate that has not applied the removal
-    // (a membership the committed one replaced) to a majority that no current member needs.
+    // Out of the cluster, its vote can only help a candidate that has not applied the removal
+    // win a majority of the membership that the removal replaced.
     log_to(node_.logger, LogLevel::Debug, "removed from the cluster: no vote for node ", from);
     return;
   }
