@@ -77,8 +77,8 @@ bool faults_then_check(Simulator& sim, KvWorld& world, Prng& prng, int rounds,
 }
 
 // Five clients on three keys per kind, through any node, while minorities are cut off,
-// leaders isolated, nodes crash and restart or pause, on a lossy, duplicating network: the history is
-// linearizable and every acknowledged append is there exactly once.
+// leaders isolated, nodes crash and restart or pause, on a lossy, duplicating network: the
+// history is linearizable and every acknowledged append is there exactly once.
 // Catches: a leader serving reads from its own state (READONLY semantics for every read), and
 // a follower acknowledging a forwarded write before its leader answered.
 void kv_linearizable(Run& run) {
