@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <string>
+#include <utility>
 
 // Roles, terms and the Ready/advance handshake. Elections live in raft_election.cc,
 // replication in raft_replication.cc, reads in raft_read_index.cc, leadership transfer in
@@ -358,6 +359,13 @@ void Raft::advance(const Ready& ready) {
     log_.applied_to(ready.committed_entries.back().index);
   }
   after_input();
+}
+
+std::vector<ReadState> Raft::replicate_while_persisting() {
+  RAFT_ASSERT(ready_outstanding_);
+  if (role_ == Role::Leader) broadcast_append();
+  start_read_round_if_needed();
+  return std::exchange(read_states_, {});
 }
 
 std::vector<Message> Raft::take_messages_before_persist() {

@@ -196,6 +196,12 @@ class Raft {
   // For while a Ready is outstanding: its sync may take longer than an election timeout (a
   // slow disk, a 16 MiB entry), and a leader's heartbeats must not wait for it.
   [[nodiscard]] std::vector<Message> take_messages_before_persist();
+  // For while an outstanding Ready's sync is slow (a stalled disk): what was proposed and asked
+  // since it goes out now, instead of waiting to batch into the next Ready. A leader sends the
+  // new entries (take_messages_before_persist() hands the appends out) and starts the reads'
+  // quorum round; the reads confirmed so far are returned, and not in the next Ready. The
+  // entries may commit on the followers' copies alone, so neither waits for this node's disk.
+  [[nodiscard]] std::vector<ReadState> replicate_while_persisting();
 
   [[nodiscard]] RaftStatus status() const;
   [[nodiscard]] NodeId id() const { return id_; }

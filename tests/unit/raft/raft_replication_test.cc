@@ -87,6 +87,49 @@ TEST(RaftReplication, HeartbeatsLeaveWhileAReadyIsOutstanding) {
   EXPECT_EQ(vote_answers, 1u);
 }
 
+// While a Ready's sync is slow, the leader replicates what was proposed since (it would
+// otherwise batch into the next Ready), commits it on its followers' copies alone, and
+// confirms the reads asked meanwhile: its slow disk holds up neither.
+TEST(RaftReplication, ReplicateWhilePersisting_SendsNewEntriesAndConfirmsReads) {
+  Cluster cluster(3);
+  cluster.elect(1);
+  Raft& leader = cluster.raft(1);
+  ASSERT_TRUE(leader.propose("x").is_ok());
+  const Ready outstanding = leader.ready();  // Index 2; its sync has not finished.
+  ASSERT_TRUE(leader.propose("y").is_ok());  // Index 3.
+  ASSERT_TRUE(leader.read_index(7).is_ok());
+  for (const Message& message : leader.take_messages_before_persist()) {
+    EXPECT_NE(message.type, MessageType::Append);  // Batched for the next Ready.
+  }
+  EXPECT_TRUE(leader.replicate_while_persisting().empty());  // Not confirmed yet.
+  std::set<NodeId> sent_y_to;
+  uint64_t read_round = 0;
+  for (const Message& message : leader.take_messages_before_persist()) {
+    if (message.type == MessageType::Append && !message.entries.empty() &&
+        message.entries.back().index == i(3) && message.entries.back().data == "y") {
+      sent_y_to.insert(message.to);
+    }
+    if (message.type == MessageType::Heartbeat) read_round = message.read_round;
+  }
+  EXPECT_EQ(sent_y_to, (std::set<NodeId>{n(2), n(3)}));
+  ASSERT_GT(read_round, 0u);
+  for (uint64_t follower : {2u, 3u}) {
+    Message ack{.type = MessageType::AppendResponse, .from = n(follower), .to = n(1),
+                .term = t(1), .index = i(3)};
+    ASSERT_TRUE(leader.step(ack).is_ok());
+  }
+  EXPECT_EQ(leader.log().committed(), i(3));  // Without the leader's own copy.
+  Message confirm{.type = MessageType::HeartbeatResponse, .from = n(2), .to = n(1),
+                  .term = t(1), .commit = i(1), .read_round = read_round};
+  ASSERT_TRUE(leader.step(confirm).is_ok());
+  const std::vector<ReadState> reads = leader.replicate_while_persisting();
+  ASSERT_EQ(reads.size(), 1u);
+  EXPECT_EQ(reads[0].request_id, 7u);
+  ASSERT_TRUE(cluster.node(1).storage.append(outstanding.entries).is_ok());
+  leader.advance(outstanding);
+  EXPECT_TRUE(leader.ready().read_states.empty());  // Handed out once.
+}
+
 // Raft paper Figure 8 (§5.4.2), built for real on five nodes through elections, crashes,
 // restarts and lost messages. Each new leader's no-op is the entry the figure draws for its
 // term: S1's term-2 entry and S5's term-3 entry at index 2, S1's term-4 entry at index 3.
