@@ -42,7 +42,10 @@
 // Only one Ready is in flight at a time, so everything proposed meanwhile is batched into the
 // next append, the next fsync and one Append per follower. What may leave before a sync
 // (heartbeats, a leader's appends to a follower that acked) is sent meanwhile all the same:
-// a leader whose sync is slow must not look dead to its followers.
+// a leader whose sync is slow must not look dead to its followers. A sync still running after
+// a tick (a stalled disk) stops the batching: what was proposed and read meanwhile is
+// replicated, committed on the followers' copies, applied and answered without this node's
+// (within a byte budget); its own copy follows with the next Ready.
 //
 // Not thread-safe: every method runs on the environment's loop thread.
 namespace raftkv::runtime {
@@ -129,7 +132,9 @@ class Node final : public PeerInbox {
   struct InFlight {
     raft::Ready ready;
     Status saved;  // Set by the Sync lane's job.
+    uint64_t taken_us = 0;  // When drive() took the Ready.
     uint64_t sync_started_us = 0;
+    uint64_t applied_after_bytes = 0;  // Entries after ready.entries applied while it synced.
   };
 
   void drive();
@@ -139,7 +144,8 @@ class Node final : public PeerInbox {
   [[nodiscard]] bool sync_on_loop(const raft::Ready& ready) const;
   void on_durable(const std::shared_ptr<InFlight>& flight);
   void finish_ready(const std::shared_ptr<InFlight>& flight);
-  void apply_committed_in_flight(const InFlight& flight);
+  void apply_committed_in_flight(InFlight& flight, bool slow);
+  [[nodiscard]] bool disk_slow(const InFlight& flight) const;
   [[nodiscard]] bool persist_commit_through(Index index);
   void apply_entries(std::span<const raft::Entry> entries);
   void on_role_change(const raft::SoftState& soft);

@@ -62,6 +62,11 @@ struct NodeOptions {
   // entries: one 16 MiB entry synced on the loop would hold up the node's ticks and replies.
   size_t inline_sync_entries_max = 4;
   uint64_t inline_sync_bytes_max = 64u << 10;
+  // While a slow sync runs, entries proposed after its Ready may commit on the followers'
+  // copies and are applied and answered then (Node::apply_committed_in_flight). At most about
+  // this many bytes of them per Ready: their clients send more, which this node holds in memory
+  // until its disk takes them, so a stalled disk must make its clients wait at some point.
+  uint64_t early_apply_bytes_max = 64u << 20;
 };
 
 }  // namespace raftkv::runtime

@@ -50,19 +50,38 @@ Result<Index> Snapshots::restore_from_file() {
   return last_index_;
 }
 
+void Snapshots::capture_if_due() {
+  const Index applied = node_.state_machine.applied_index();
+  if (writing_ || captured_ || !policy_.due() || applied <= last_index_) return;
+  Result<Term> term = node_.core->log().term(applied);
+  if (!term.is_ok()) return;  // Only right after installing a leader's snapshot; try later.
+  captured_ = Captured{.meta = raft::SnapshotMeta{applied, term.value(),
+                                                  node_.core->status().conf_state,
+                                                  membership_.encode()},
+                       .image = std::shared_ptr<SnapshotImage>(node_.state_machine.snapshot())};
+}
+
 // Snapshots are written on the Snapshot lane from an O(1) image of the state machine, so the
 // node keeps serving while the file is written and synced. Then the log prefix it covers is
 // compacted on the loop thread.
 void Snapshots::maybe_start() {
-  const Index applied = node_.state_machine.applied_index();
-  if (writing_ || !policy_.due() || applied <= last_index_) return;
-  Result<Term> term = node_.core->log().term(applied);
-  if (!term.is_ok()) return;  // Only right after installing a leader's snapshot; try later.
+  if (writing_) return;
+  // The leader's snapshot, installed since the image was taken, covers it.
+  if (captured_ && captured_->meta.index <= last_index_) captured_.reset();
+  capture_if_due();
+  if (!captured_) return;
+  // A deposed leader's storage holds the entries the new leader replaced until its next Ready
+  // writes the replacements; a node that applied entries early (capture_if_due) may not hold
+  // them yet at all.
+  if (Result<Term> stored = node_.storage.term(captured_->meta.index);
+      !stored.is_ok() || stored.value() != captured_->meta.term) {
+    return;
+  }
+  const raft::SnapshotMeta meta = captured_->meta;
+  std::shared_ptr<SnapshotImage> image = std::move(captured_->image);
+  captured_.reset();
   writing_ = true;
   policy_.on_snapshot_started();
-  const raft::SnapshotMeta meta{applied, term.value(), node_.core->status().conf_state,
-                                membership_.encode()};
-  auto image = std::shared_ptr<SnapshotImage>(node_.state_machine.snapshot());
   auto result = std::make_shared<Result<uint64_t>>(Status(ErrorCode::Unavailable, "not run"));
   const uint64_t started_us = node_.env.now_us();
   Storage& storage = node_.storage;

@@ -2,6 +2,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 
 #include "raft/messages.h"
 #include "runtime/membership.h"
@@ -29,7 +30,12 @@ class Snapshots {
   [[nodiscard]] Result<Index> restore_from_file();
   // After a batch of entries was applied.
   void on_applied(uint64_t entry_bytes) { policy_.on_applied(entry_bytes); }
-  // Starts a snapshot of the applied state if the policy says one is due.
+  // If a snapshot is due, takes its O(1) image of the applied state now, to be written once
+  // the storage holds the applied entry: for a node about to apply entries before it stores
+  // them (Node::apply_committed_in_flight).
+  void capture_if_due();
+  // Starts writing the image taken, or one of the applied state if a snapshot is due, once the
+  // storage holds its last entry with that entry's term; the storage refuses any other.
   void maybe_start();
 
   // The core sent InstallSnapshot to `peer`: stream the newest file to it.
@@ -58,6 +64,11 @@ class Snapshots {
   std::unique_ptr<IncomingSnapshot> to_install_;
   Index last_index_;  // The newest snapshot's, written here or installed.
   bool writing_ = false;
+  struct Captured {
+    raft::SnapshotMeta meta;
+    std::shared_ptr<SnapshotImage> image;
+  };
+  std::optional<Captured> captured_;  // Taken by capture_if_due(), not written yet.
 };
 
 }  // namespace raftkv::runtime

@@ -66,6 +66,7 @@ SIM_SCENARIO_TEST(SimElection, IsolatedFollowerCannotElectItself, "lone_node")
 SIM_SCENARIO_TEST(SimElection, NoLeaderWithoutQuorum, "no_quorum")
 SIM_SCENARIO_TEST(SimElection, SevenNodesFiftyRoundsAlwaysOneLeader, "many_elections")
 SIM_SCENARIO_TEST(SimElection, SlowLeaderDiskKeepsItsPlace, "slow_leader_disk")
+SIM_SCENARIO_TEST(SimElection, SlowLeaderDiskBoundsEarlyAnswers, "slow_leader_disk_budget")
 SIM_SCENARIO_TEST(SimElection, AwaitLeaderEndsAtTheElectionOrATimeout, "await_leader")
 // 4. Agreement.
 SIM_SCENARIO_TEST(SimAgreement, BasicAgreement, "basic_agreement")
@@ -135,7 +136,8 @@ TEST(SimRegistry, EveryScenarioHasATest) {
   const std::set<std::string> expected = {
       "initial_election", "healthy_no_reelection", "reelection", "leader_crash_fast",
       "connection_flap", "old_leader_rejoins",
-      "lone_node", "no_quorum", "many_elections", "slow_leader_disk", "basic_agreement",
+      "lone_node", "no_quorum", "many_elections", "slow_leader_disk", "slow_leader_disk_budget",
+      "basic_agreement",
       "follower_away",
       "no_quorum_no_commit", "concurrent_proposals", "rejoin", "fast_backup",
       "election_messages", "commit_messages", "idle_messages", "crash_restart", "figure8",

@@ -279,6 +279,7 @@ runtime::NodeOptions Simulator::node_options(NodeId id, uint64_t seed) const {
   options.large_write_bytes_in_flight_max = options_.large_write_bytes_in_flight_max;
   options.large_write_timeout_ms_per_mib = options_.large_write_timeout_ms_per_mib;
   options.raft.inflight_messages_max = options_.inflight_messages_max;
+  options.early_apply_bytes_max = options_.early_apply_bytes_max;
   options.tick_ms = kTickUs / 1000;
   options.seed = seed;
   const bool snapshots = options_.snapshot_every_entries > 0;
@@ -736,7 +737,7 @@ std::optional<std::string> Simulator::propose_to_leader() {
   return payload;
 }
 
-Status Simulator::read(NodeId id) {
+Status Simulator::read(NodeId id, runtime::Done done) {
   Node& n = node(id);
   if (!n.up || n.halting) return Status(ErrorCode::Unavailable, "node is down");
   if (n.runtime->core().role() != raft::Role::Leader) {
@@ -745,7 +746,10 @@ Status Simulator::read(NodeId id) {
   const uint64_t read = history_.on_read_submitted(id);
   return submit(
       id, runtime::Request{"read", true},
-      [this, read](runtime::Response response) { history_.on_read_done(read, response); },
+      [this, read, done = std::move(done)](runtime::Response response) {
+        history_.on_read_done(read, response);
+        if (done) done(std::move(response));
+      },
       [this, read] { history_.on_read_lost(read); });
 }
 

@@ -74,6 +74,7 @@ struct SimOptions {
   uint32_t large_write_timeout_ms_per_mib =
       runtime::NodeOptions{}.large_write_timeout_ms_per_mib;
   uint32_t inflight_messages_max = 256;
+  uint64_t early_apply_bytes_max = runtime::NodeOptions{}.early_apply_bytes_max;
   NetworkOptions network;
   // Latency of one sync (on the Sync lane or on the loop), uniform in [min, max].
   uint64_t disk_latency_us_min = 0;
@@ -205,8 +206,9 @@ class Simulator {
   Status write(NodeId node, size_t bytes, runtime::Done done, std::string* payload_out);
   // Proposes to the stable leader, if any.
   std::optional<std::string> propose_to_leader();
-  // A linearizable read on `node`, which must lead; the history checks what it returns.
-  Status read(NodeId node);
+  // A linearizable read on `node`, which must lead; the history checks what it returns, and
+  // `done`, if any, gets the runtime's answer too.
+  Status read(NodeId node, runtime::Done done = {});
   // Any request, through any node (followers forward): how a real client talks to the
   // cluster. `done` gets the runtime's answer; if the node crashes first it never runs, and
   // `lost` is called instead (the client saw its connection drop). Unavailable if down.
