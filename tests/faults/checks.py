@@ -95,6 +95,12 @@ def check_appends(ops, values):
     return problems, checked
 
 
+def done_within(ops, start_us, end_us):
+    """Operations that succeeded with both their call and their answer in [start_us, end_us]."""
+    return sum(1 for op in ops if op.get("status") == "ok" and start_us <= op["invoke"] and
+               op["return"] <= end_us)
+
+
 def lincheck(checker, history_path, timeout_s):
     """(exit code, seconds, output) of the checker; exit 3 when it outlives timeout_s."""
     started = time.monotonic()

@@ -194,6 +194,13 @@ class AppendCheckTest(unittest.TestCase):
         problems, _ = checks.check_appends(ops, {"a0.0": "v1;v1;v3;v4;v4;"})
         self.assertEqual(4, len(problems), problems)  # v1 twice, v2 lost, v3, v4 twice.
 
+    def test_DoneWithin_OnlySucceededOperationsWhollyInside(self):
+        def op(status, invoke, answer):
+            return {"f": "get", "status": status, "invoke": invoke, "return": answer}
+        ops = [op("ok", 10, 20), op("ok", 5, 15), op("ok", 15, 35), op("fail", 12, 14),
+               op("unknown", 11, 12), op("ok", 30, 30)]
+        self.assertEqual(2, checks.done_within(ops, 10, 30))
+
     def test_CheckAppends_InsideTransactions(self):
         txn = {"id": 9, "f": "txn", "status": "ok",
                "args": [["incr", "s0.n"], ["append", "s0.a", "v9;"]]}
