@@ -211,8 +211,8 @@ void seven_nodes_churn_keeps_one_leader(Run& run) {
 // holds for a write proposed while the leader's sync of an earlier one still runs, and for a
 // linearizable read: a write and a read come every half E, so most arrive during a sync.
 // Snapshots are due every 3 entries, so one is often due while entries are applied before
-// the leader stores them: its image is taken at the last entry being synced and written once
-// that is durable (Snapshots::capture_if_due), and the answers do not wait for it.
+// the leader stores them: its image is taken first and written once the storage holds its
+// last entry (Snapshots::capture_if_due), and the answers do not wait for it.
 void slow_leader_disk_keeps_leader(Run& run) {
   SimOptions options = default_options(3);
   options.snapshot_every_entries = 3;
