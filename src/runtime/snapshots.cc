@@ -59,6 +59,7 @@ void Snapshots::capture_if_due() {
                                                   node_.core->status().conf_state,
                                                   membership_.encode()},
                        .image = std::shared_ptr<SnapshotImage>(node_.state_machine.snapshot())};
+  policy_.on_snapshot_started();  // The log the image covers: the next one counts from here.
 }
 
 // Snapshots are written on the Snapshot lane from an O(1) image of the state machine, so the
@@ -81,7 +82,6 @@ void Snapshots::maybe_start() {
   std::shared_ptr<SnapshotImage> image = std::move(captured_->image);
   captured_.reset();
   writing_ = true;
-  policy_.on_snapshot_started();
   auto result = std::make_shared<Result<uint64_t>>(Status(ErrorCode::Unavailable, "not run"));
   const uint64_t started_us = node_.env.now_us();
   Storage& storage = node_.storage;
